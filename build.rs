@@ -1,0 +1,138 @@
+//! Builds the bundled Python runner component from `guest-sdk/python/`.
+//!
+//! componentize-py links CPython 3.14 (built for WASI) with the runner module and
+//! snapshots the result after the runner's imports have run, so the modules it
+//! pre-imports cost nothing at run time. The build also ships the pure-Python
+//! standard library (as a tar) so hooks can import any other module at run time.
+//! Nothing here touches the network: componentize-py carries its artifacts.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::{env, fs};
+
+use anyhow::{Context, Result, bail};
+
+const WASI_WIT_PACKAGES: &[&str] = &[
+    "cli-0.2.0",
+    "clocks-0.2.0",
+    "filesystem-0.2.0",
+    "http-0.2.0",
+    "io-0.2.0",
+    "random-0.2.0",
+    "sockets-0.2.0",
+];
+
+fn main() -> Result<()> {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
+    let out_dir = PathBuf::from(env::var("OUT_DIR")?);
+    let guest_dir = manifest_dir.join("guest-sdk/python");
+    println!("cargo::rerun-if-changed=guest-sdk/python/runner");
+    println!("cargo::rerun-if-changed=guest-sdk/python/wit");
+    println!("cargo::rerun-if-changed=build.rs");
+
+    let componentize_dir = componentize_py_source_dir(&manifest_dir)?;
+
+    // Assemble a WIT directory: our world plus the WASI 0.2.0 packages that
+    // componentize-py ships (the same ones its Python bindings are tested with).
+    let wit_dir = out_dir.join("wit");
+    if wit_dir.exists() {
+        fs::remove_dir_all(&wit_dir)?;
+    }
+    fs::create_dir_all(wit_dir.join("deps"))?;
+    fs::copy(guest_dir.join("wit/runner.wit"), wit_dir.join("runner.wit"))?;
+    for package in WASI_WIT_PACKAGES {
+        copy_dir(
+            &componentize_dir.join("wit/deps").join(package),
+            &wit_dir.join("deps").join(package),
+        )?;
+    }
+
+    // The standard library, decompressed once here so the binary needs no zstd.
+    let stdlib_zst = fs::read(componentize_dir.join("python-lib.tar.zst"))?;
+    let stdlib_tar = zstd::decode_all(&stdlib_zst[..]).context("decompressing python-lib")?;
+    fs::write(out_dir.join("python-lib.tar"), &stdlib_tar)?;
+    let stdlib_hash = xxhash_rust::xxh3::xxh3_128(&stdlib_tar);
+    fs::write(
+        out_dir.join("python-lib.hash"),
+        format!("{stdlib_hash:032x}"),
+    )?;
+
+    let component_path = out_dir.join("runner.wasm");
+    let runner_dir = guest_dir.join("runner");
+    let runner_dir = runner_dir.to_str().context("non-UTF-8 path")?;
+    let import_names: HashMap<&str, &str> = [("wasi:http/types@0.2.0", "types")].into();
+    let export_names = HashMap::new();
+    let wit_paths = [wit_dir.as_path()];
+    let generator = componentize_py::ComponentGenerator {
+        wit_paths: &wit_paths,
+        worlds: &["hookbox:runner/runner"],
+        features: &[],
+        all_features: false,
+        world_module: None,
+        python_path: &[runner_dir],
+        module_worlds: &[],
+        app_name: "hookbox_runner",
+        output_path: &component_path,
+        add_to_linker: None,
+        stub_wasi: false,
+        import_interface_names: &import_names,
+        export_interface_names: &export_names,
+        full_names: false,
+        intersect_world: None,
+    };
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(generator.generate())
+        .context("componentize-py failed to build the runner")?;
+
+    let component = fs::read(&component_path)?;
+    let hash = xxhash_rust::xxh3::xxh3_128(&component);
+    fs::write(out_dir.join("runner.hash"), format!("{hash:032x}"))?;
+    Ok(())
+}
+
+/// Finds componentize-py's package directory (its WIT files and the standard
+/// library archive) through `cargo metadata`, so vendored or relocated
+/// registries work too.
+fn componentize_py_source_dir(manifest_dir: &Path) -> Result<PathBuf> {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = std::process::Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--filter-platform"])
+        .arg(env::var("TARGET")?)
+        .arg("--manifest-path")
+        .arg(manifest_dir.join("Cargo.toml"))
+        .output()
+        .context("running cargo metadata")?;
+    if !output.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let packages = metadata["packages"].as_array().context("no packages")?;
+    let manifest = packages
+        .iter()
+        .find(|p| p["name"] == "componentize-py")
+        .and_then(|p| p["manifest_path"].as_str())
+        .context("componentize-py not found in cargo metadata")?;
+    Ok(Path::new(manifest)
+        .parent()
+        .context("manifest has no parent")?
+        .to_path_buf())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            fs::copy(entry.path(), target)?;
+        }
+    }
+    Ok(())
+}

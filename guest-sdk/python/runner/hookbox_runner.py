@@ -1,0 +1,130 @@
+"""The hookbox runner: runs one Hoop hook file as ``__main__`` in the sandbox.
+
+This module is imported once, when the runner component is built, and the
+interpreter is snapshotted afterwards: everything imported here is already in
+memory when a hook starts. At run time the host calls ``run-hook`` with the
+hook's path as the first argument and the hook's environment, and gets back the
+exit code ``python3 hook.py`` would have returned.
+"""
+
+# Modules hooks commonly use, loaded into the snapshot so a typical hook pays
+# no import cost. Anything else in the standard library is imported at run time
+# from the read-only mount at STDLIB_DIR.
+import base64
+import binascii
+import builtins
+import calendar
+import collections
+import copy
+import dataclasses
+import datetime
+import decimal
+import enum
+import functools
+import hashlib
+import hmac
+import io
+import ipaddress
+import itertools
+import json
+import logging
+import math
+import os
+import random
+import re
+import secrets
+import shlex
+import string
+import struct
+import sys
+import textwrap
+import time
+import traceback
+import types
+import typing
+import urllib.error
+import urllib.parse
+import uuid
+
+import wit_world
+from wit_world.imports import environment
+
+# componentize-py's asyncio event loop over wasi:io/poll and its wasi:http
+# helpers; in the snapshot so hooks (and the SDK) can use them directly.
+import asyncio
+import poll_loop
+
+STDLIB_DIR = "/python"
+"""Where the host mounts the pure-Python standard library (read-only)."""
+
+
+def _exit_code(code: object) -> int:
+    """Maps a ``SystemExit`` code to a process exit code as CPython does."""
+    if code is None:
+        return 0
+    if isinstance(code, bool):
+        return int(code)
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _print_hook_traceback(error: BaseException, hook_path: str) -> None:
+    """Prints a traceback without the runner's own frames, as ``python3`` would."""
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != hook_path:
+        tb = tb.tb_next
+    traceback.print_exception(type(error), error, tb, file=sys.stderr)
+
+
+def _reset_process_state(args: list[str], env: list[tuple[str, str]]) -> None:
+    """Replaces what the snapshot captured at build time with this run's values."""
+    sys.argv = list(args)
+    os.environ.clear()
+    for name, value in env:
+        os.environ[name] = value
+    hook_dir = os.path.dirname(args[0]) or "/"
+    sys.path[:] = [hook_dir, STDLIB_DIR]
+    sys.path_importer_cache.clear()
+    sys.dont_write_bytecode = True
+    # The snapshot would otherwise hand every run the same random sequence.
+    random.seed()
+    os.chdir(hook_dir)
+
+
+def _run_as_main(hook_path: str) -> None:
+    with open(hook_path, "rb") as file:
+        source = file.read()
+    code = compile(source, hook_path, "exec", dont_inherit=True)
+    main = types.ModuleType("__main__")
+    main.__file__ = hook_path
+    main.__builtins__ = builtins
+    sys.modules["__main__"] = main
+    exec(code, main.__dict__)
+
+
+class WitWorld(wit_world.WitWorld):
+    """The component's export: one call runs one hook."""
+
+    def run_hook(self) -> int:
+        args = environment.get_arguments()
+        if not args:
+            print("hookbox runner: no hook path given", file=sys.stderr)
+            return 2
+        _reset_process_state(args, environment.get_environment())
+        hook_path = args[0]
+        try:
+            _run_as_main(hook_path)
+            code = 0
+        except SystemExit as exit:
+            code = _exit_code(exit.code)
+        except BaseException as error:  # noqa: BLE001 - reported like python3 does
+            _print_hook_traceback(error, hook_path)
+            code = 1
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001 - a closed stream must not hide the code
+                pass
+        return code

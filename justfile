@@ -1,0 +1,19 @@
+# Everyday commands. `just --list` shows them.
+
+# Run the shipped example hook on the shipped sample payload.
+example:
+    cargo run -- run hooks-examples/session-audit/hoop-hooks/session-open.runbook.py --payload hooks-examples/payloads/session-open.json
+
+# The whole test suite (what CI runs).
+test:
+    cargo test
+
+# Formatting and lints, as CI expects them.
+check:
+    cargo fmt --check
+    cargo clippy --all-targets -- -D warnings
+
+# Measure latency and throughput; rewrites BENCHMARKS.md's table.
+bench:
+    cargo build --release
+    ./target/release/hookbox bench --output benches/run-latency.md

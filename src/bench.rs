@@ -1,0 +1,276 @@
+//! `hookbox bench`: latency and throughput of the same trivial hook (parse the
+//! payload, print one line) run in-process, as a one-shot `hookbox run`, and as
+//! `python3 hook.py` (the baseline Hoop uses), measured side by side in one run.
+//! Variants switch off one speed measure at a time to show what each buys.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::env_names;
+use crate::intake::Payload;
+use crate::record::RunStatus;
+use crate::runtime::engine::EngineOptions;
+use crate::runtime::{Instantiation, RunRequest, Runtime, RuntimeOptions};
+use crate::sandbox::limits::Limits;
+use crate::source::HookFile;
+
+/// The hook every measurement runs.
+pub const TRIVIAL_HOOK: &str = r#"import json, os
+event = json.loads(os.environ["HOOP_RUNBOOK_HOOK_PAYLOAD"])
+print("session", event["sid"], "closed with", event["event_session_close"]["exit_code"])
+"#;
+
+/// The payload every measurement uses: a session-close event as Hoop sends it.
+pub const TRIVIAL_PAYLOAD: &str = include_str!("../hooks-examples/payloads/session-close.json");
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchPlan {
+    /// In-process runs per measurement.
+    pub runs: usize,
+    /// Process launches per one-shot measurement.
+    pub launches: usize,
+    /// The `hookbox` binary for one-shot runs.
+    pub hookbox_exe: PathBuf,
+    /// The cache directory (must already hold the compiled runner for a warm
+    /// one-shot figure; the bench warms it first).
+    pub cache_dir: PathBuf,
+}
+
+/// Latency figures of one measurement.
+#[derive(Debug, Clone)]
+pub struct Figures {
+    /// What was measured.
+    pub name: String,
+    /// Median latency.
+    pub p50: Duration,
+    /// 99th percentile latency.
+    pub p99: Duration,
+    /// Completed runs per second (wall clock over all runs).
+    pub per_second: f64,
+}
+
+/// Runs the whole benchmark and returns a Markdown report.
+pub fn run(plan: &BenchPlan) -> anyhow::Result<String> {
+    let work = tempfile::tempdir()?;
+    let hook_path = work.path().join("session-close.runbook.py");
+    let payload_path = work.path().join("payload.json");
+    std::fs::write(&hook_path, TRIVIAL_HOOK)?;
+    std::fs::write(&payload_path, TRIVIAL_PAYLOAD)?;
+    let hook = HookFile::open(&hook_path)?;
+    let payload = Payload::from_bytes(TRIVIAL_PAYLOAD.as_bytes().to_vec(), "bench payload")?;
+    let limits = Limits::default();
+
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let mut rows = Vec::new();
+    let variants = [
+        (
+            "in-process, InstancePre + CoW images (default)",
+            EngineOptions::default(),
+            Instantiation::Prelinked,
+        ),
+        (
+            "in-process, pooling allocator",
+            EngineOptions {
+                pooling: true,
+                max_memory_bytes: limits.memory_bytes,
+                ..EngineOptions::default()
+            },
+            Instantiation::Prelinked,
+        ),
+        (
+            "in-process, without InstancePre (link per run)",
+            EngineOptions::default(),
+            Instantiation::Linker,
+        ),
+        (
+            "in-process, without CoW memory images",
+            EngineOptions {
+                memory_init_cow: false,
+                ..EngineOptions::default()
+            },
+            Instantiation::Prelinked,
+        ),
+    ];
+    let mut fuel = 0;
+    for (index, (name, engine, how)) in variants.into_iter().enumerate() {
+        let runtime = Arc::new(Runtime::load(&RuntimeOptions {
+            cache_dir: plan.cache_dir.clone(),
+            engine,
+            show_progress: false,
+        })?);
+        let concurrency_levels: &[usize] = if index <= 1 { &[1, 2] } else { &[1] };
+        for &concurrency in concurrency_levels {
+            let (figures, used_fuel) = tokio.block_on(in_process(
+                runtime.clone(),
+                &hook,
+                &payload,
+                &limits,
+                how,
+                plan.runs,
+                concurrency,
+            ))?;
+            fuel = used_fuel;
+            rows.push(Figures {
+                name: format!("{name}, concurrency {concurrency}"),
+                ..figures
+            });
+        }
+    }
+
+    rows.push(launches(
+        "one-shot `hookbox run` (warm cache)",
+        plan.launches,
+        || {
+            let mut command = Command::new(&plan.hookbox_exe);
+            command
+                .arg("run")
+                .arg(&hook_path)
+                .arg("--payload")
+                .arg(&payload_path)
+                .env(env_names::CACHE_DIR, &plan.cache_dir);
+            command
+        },
+    )?);
+    rows.push(launches(
+        "baseline: `python3 hook.py`",
+        plan.launches,
+        || {
+            let mut command = Command::new("python3");
+            command
+                .arg(&hook_path)
+                .env(env_names::HOOK_PAYLOAD, TRIVIAL_PAYLOAD);
+            command
+        },
+    )?);
+    Ok(report(plan, &rows, fuel))
+}
+
+async fn in_process(
+    runtime: Arc<Runtime>,
+    hook: &HookFile,
+    payload: &Payload,
+    limits: &Limits,
+    how: Instantiation,
+    runs: usize,
+    concurrency: usize,
+) -> anyhow::Result<(Figures, u64)> {
+    let request = RunRequest {
+        hook,
+        payload,
+        env: &[],
+        limits,
+    };
+    // Warm up: first-touch page faults and lazy initialisation are not what
+    // a long-running hookbox pays per event.
+    for _ in 0..10 {
+        check(&runtime.run_with(request, how).await)?;
+    }
+    let started = Instant::now();
+    let per_task = runs.div_ceil(concurrency);
+    let tasks = (0..concurrency).map(|_| {
+        let runtime = runtime.clone();
+        let (hook, payload, limits) = (hook.clone(), payload.clone(), limits.clone());
+        tokio::spawn(async move {
+            let mut samples = Vec::with_capacity(per_task);
+            let mut fuel = 0;
+            for _ in 0..per_task {
+                let request = RunRequest {
+                    hook: &hook,
+                    payload: &payload,
+                    env: &[],
+                    limits: &limits,
+                };
+                let run_started = Instant::now();
+                let outcome = runtime.run_with(request, how).await;
+                samples.push(run_started.elapsed());
+                check(&outcome)?;
+                fuel = outcome.fuel_consumed;
+            }
+            anyhow::Ok((samples, fuel))
+        })
+    });
+    let mut samples = Vec::new();
+    let mut fuel = 0;
+    for task in tasks.collect::<Vec<_>>() {
+        let (task_samples, task_fuel) = task.await??;
+        samples.extend(task_samples);
+        fuel = task_fuel;
+    }
+    let elapsed = started.elapsed();
+    Ok((figures(String::new(), samples, elapsed), fuel))
+}
+
+fn check(outcome: &crate::record::RunOutcome) -> anyhow::Result<()> {
+    if outcome.status != RunStatus::Ok || !outcome.stdout.starts_with("session ") {
+        bail!("the benchmark hook did not run cleanly: {outcome:?}");
+    }
+    Ok(())
+}
+
+fn launches(name: &str, count: usize, command: impl Fn() -> Command) -> anyhow::Result<Figures> {
+    let mut samples = Vec::with_capacity(count);
+    let started = Instant::now();
+    for _ in 0..count {
+        let launch = Instant::now();
+        let output = command()
+            .output()
+            .with_context(|| format!("launching {name}"))?;
+        samples.push(launch.elapsed());
+        if !output.status.success() || !output.stdout.starts_with(b"session ") {
+            bail!(
+                "{name} failed: {}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
+    Ok(figures(name.to_owned(), samples, started.elapsed()))
+}
+
+fn figures(name: String, mut samples: Vec<Duration>, elapsed: Duration) -> Figures {
+    samples.sort();
+    let at = |quantile: f64| {
+        let index = ((samples.len() as f64 - 1.0) * quantile).round() as usize;
+        samples[index]
+    };
+    Figures {
+        name,
+        p50: at(0.50),
+        p99: at(0.99),
+        per_second: samples.len() as f64 / elapsed.as_secs_f64(),
+    }
+}
+
+fn report(plan: &BenchPlan, rows: &[Figures], fuel: u64) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "| measurement | p50 (ms) | p99 (ms) | runs/s |");
+    let _ = writeln!(out, "|---|---:|---:|---:|");
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {:.2} | {:.2} | {:.0} |",
+            row.name,
+            row.p50.as_secs_f64() * 1000.0,
+            row.p99.as_secs_f64() * 1000.0,
+            row.per_second
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{} in-process runs per row, {} launches per one-shot row; the hook used {} fuel units per run; {} cores.",
+        plan.runs,
+        plan.launches,
+        fuel,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    out
+}

@@ -1,0 +1,12 @@
+//! Every environment variable hookbox reads or sets, named in one place.
+
+/// The variable that carries the event JSON into a hook, as Hoop names it.
+pub const HOOK_PAYLOAD: &str = "HOOP_RUNBOOK_HOOK_PAYLOAD";
+
+/// Overrides where hookbox keeps its caches (compiled runner, standard library).
+/// Default: the platform cache directory (`$XDG_CACHE_HOME/hookbox` on Linux).
+pub const CACHE_DIR: &str = "HOOKBOX_CACHE_DIR";
+
+/// A `tracing` filter for hookbox's own logs on stderr (for example `debug`).
+/// Default: `warn`.
+pub const LOG: &str = "HOOKBOX_LOG";

@@ -1,0 +1,25 @@
+//! hookbox runs Hoop runbook hooks inside WebAssembly sandboxes.
+//!
+//! The modules follow the flow of one event:
+//!
+//! - [`intake`]: the event payload, read and validated;
+//! - [`source`]: where the hook file comes from;
+//! - [`runtime`]: the engine, the bundled Python runner and its compile cache;
+//! - [`sandbox`]: one fresh, limited WASI instance per run (limits, WASI, egress);
+//! - [`record`]: what a run produced, as reported to the caller.
+//!
+//! [`settings`] resolves configuration in one place, [`env_names`] names every
+//! environment variable hookbox reads and [`exit_code`] maps outcomes to process
+//! exit codes.
+#![deny(missing_docs)]
+
+pub mod bench;
+pub mod cli;
+pub mod env_names;
+pub mod exit_code;
+pub mod intake;
+pub mod record;
+pub mod runtime;
+pub mod sandbox;
+pub mod settings;
+pub mod source;

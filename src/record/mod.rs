@@ -1,0 +1,5 @@
+//! What a run produced: status, exit code, captured output and resource use.
+
+mod outcome;
+
+pub use outcome::{EgressAttempt, RunOutcome, RunStatus};

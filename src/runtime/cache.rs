@@ -1,0 +1,165 @@
+//! The on-disk cache of compiled components.
+//!
+//! Compiling the 22 MB Python runner with Cranelift takes seconds; loading the
+//! compiled artifact takes milliseconds. An artifact is stored under a key made
+//! of the engine's compatibility hash (wasmtime version, target, settings) and
+//! the component's hash, next to a checksum of its bytes. Before an artifact is
+//! trusted its checksum is verified; a corrupt, truncated or unloadable file is
+//! compiled anew. Writers take a file lock and publish with an atomic rename,
+//! so concurrent processes compile once and never read a half-written file.
+
+use std::fs::{self, File};
+use std::hash::{Hash, Hasher};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use wasmtime::Engine;
+use wasmtime::component::Component;
+use xxhash_rust::xxh3::{Xxh3, xxh3_128};
+
+/// Errors of the compile cache.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// The cache directory or a file in it could not be used.
+    #[error(
+        "cannot use the cache at {path}: {source} (set HOOKBOX_CACHE_DIR to a writable directory)"
+    )]
+    Io {
+        /// The path that failed.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Cranelift could not compile the component.
+    #[error("compiling the component failed: {0:#}")]
+    Compile(anyhow::Error),
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> CacheError + '_ {
+    move |source| CacheError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A directory of compiled components.
+#[derive(Debug, Clone)]
+pub struct ComponentCache {
+    dir: PathBuf,
+}
+
+/// How [`ComponentCache::load_or_compile`] obtained the component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheResult {
+    /// A verified artifact was loaded.
+    Hit,
+    /// No usable artifact existed; the component was compiled and stored.
+    Compiled,
+    /// An artifact existed but failed verification; it was replaced.
+    Replaced,
+}
+
+impl ComponentCache {
+    /// A cache in `dir` (created when first written).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        ComponentCache { dir: dir.into() }
+    }
+
+    /// The path of the artifact for `name`/`component_hash` on `engine`.
+    pub fn artifact_path(&self, engine: &Engine, name: &str, component_hash: &str) -> PathBuf {
+        let mut hasher = Xxh3::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let engine_key = hasher.finish();
+        self.dir.join(format!(
+            "{name}-{engine_key:016x}-{}.cwasm",
+            &component_hash[..component_hash.len().min(32)]
+        ))
+    }
+
+    /// Loads the compiled form of `wasm` or compiles and stores it.
+    /// `on_compile` is called before a compile starts (to show progress).
+    pub fn load_or_compile(
+        &self,
+        engine: &Engine,
+        name: &str,
+        component_hash: &str,
+        wasm: &[u8],
+        on_compile: impl FnOnce() -> Box<dyn FnOnce()>,
+    ) -> Result<(Component, CacheResult), CacheError> {
+        fs::create_dir_all(&self.dir).map_err(io_error(&self.dir))?;
+        let artifact = self.artifact_path(engine, name, component_hash);
+        let lock_path = artifact.with_extension("lock");
+        let lock = File::create(&lock_path).map_err(io_error(&lock_path))?;
+        lock.lock().map_err(io_error(&lock_path))?;
+
+        let existed = artifact.exists();
+        if existed {
+            match load_verified(engine, &artifact) {
+                Ok(component) => return Ok((component, CacheResult::Hit)),
+                Err(reason) => {
+                    tracing::warn!(path = %artifact.display(), %reason, "cached component is unusable; compiling it again");
+                }
+            }
+        }
+
+        let done = on_compile();
+        let compiled = engine
+            .precompile_component(wasm)
+            .map_err(|e| CacheError::Compile(e.into()));
+        done();
+        let bytes = compiled?;
+        store(&artifact, &bytes)?;
+        // Load from the stored file so the code is mapped, not copied.
+        let component = load_verified(engine, &artifact)
+            .map_err(|reason| CacheError::Compile(anyhow::anyhow!(reason)))?;
+        let result = if existed {
+            CacheResult::Replaced
+        } else {
+            CacheResult::Compiled
+        };
+        Ok((component, result))
+    }
+}
+
+fn checksum_path(artifact: &Path) -> PathBuf {
+    artifact.with_extension("cwasm.xxh3")
+}
+
+fn store(artifact: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+    let dir = artifact.parent().unwrap_or(Path::new("."));
+    let write = |path: &Path, contents: &[u8]| -> Result<(), CacheError> {
+        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io_error(dir))?;
+        file.write_all(contents).map_err(io_error(path))?;
+        file.as_file().sync_all().map_err(io_error(path))?;
+        file.persist(path).map_err(|e| CacheError::Io {
+            path: path.to_path_buf(),
+            source: e.error,
+        })?;
+        Ok(())
+    };
+    // The checksum goes first: an artifact without a matching checksum is
+    // never trusted, so a crash between the two renames only costs a compile.
+    write(&checksum_path(artifact), checksum_line(bytes).as_bytes())?;
+    write(artifact, bytes)
+}
+
+fn checksum_line(bytes: &[u8]) -> String {
+    format!("{:032x} {}\n", xxh3_128(bytes), bytes.len())
+}
+
+fn load_verified(engine: &Engine, artifact: &Path) -> Result<Component, String> {
+    let expected = fs::read_to_string(checksum_path(artifact))
+        .map_err(|e| format!("no checksum file: {e}"))?;
+    let file = File::open(artifact).map_err(|e| e.to_string())?;
+    // SAFETY: the file is only read while mapped; hookbox replaces cache files
+    // by renaming new ones into place, never by writing into them.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| e.to_string())?;
+    if checksum_line(&map) != expected {
+        return Err("checksum mismatch (corrupt or truncated file)".into());
+    }
+    drop(map);
+    // SAFETY: the bytes were produced by `Engine::precompile_component` on a
+    // compatible engine (the key says so) and verified against the checksum
+    // written with them; wasmtime also checks the artifact's header.
+    unsafe { Component::deserialize_file(engine, artifact) }.map_err(|e| format!("{e:#}"))
+}

@@ -1,0 +1,252 @@
+//! The runtime: one engine, the bundled Python runner compiled (or loaded from
+//! the cache) and pre-linked once, and the per-run flow that puts a hook into a
+//! fresh sandbox and turns what happened into a [`RunOutcome`].
+//!
+//! - [`engine`]: engine configuration and the shared epoch ticker;
+//! - [`guest`]: the guests shipped in the binary;
+//! - [`cache`]: the on-disk cache of compiled components.
+
+pub mod cache;
+pub mod engine;
+pub mod guest;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use wasmtime::Engine;
+use wasmtime::component::{ComponentExportIndex, InstancePre, Linker};
+
+use crate::intake::Payload;
+use crate::record::{RunOutcome, RunStatus};
+use crate::sandbox::limits::Limits;
+use crate::sandbox::{CallEnd, Sandbox, SandboxSpec, SandboxState, classify};
+use crate::source::HookFile;
+use cache::{CacheError, CacheResult, ComponentCache};
+use engine::{EngineOptions, EpochTicker};
+
+/// The name of the runner's export that runs a hook and returns its exit code.
+const RUN_HOOK_EXPORT: &str = "run-hook";
+
+/// Errors that keep the runtime from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The engine could not be created with hookbox's configuration.
+    #[error("cannot create the WebAssembly engine: {0:#}")]
+    Engine(anyhow::Error),
+    /// The compiled runner could not be loaded or produced.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    /// The standard library could not be extracted into the cache.
+    #[error("cannot extract the Python standard library into {path}: {source}")]
+    Stdlib {
+        /// The cache directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The runner does not fit the host's imports (a build problem).
+    #[error("the Python runner cannot be linked: {0:#}")]
+    Link(anyhow::Error),
+}
+
+/// How to set up a [`Runtime`].
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Where compiled components and the standard library are cached.
+    pub cache_dir: PathBuf,
+    /// Engine choices.
+    pub engine: EngineOptions,
+    /// Show a progress indicator on a terminal while compiling.
+    pub show_progress: bool,
+}
+
+/// A loaded runtime: create once, run many hooks, concurrently if you like.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<SandboxState>,
+    runner: InstancePre<SandboxState>,
+    run_hook: ComponentExportIndex,
+    stdlib_dir: PathBuf,
+    cache_result: CacheResult,
+    _ticker: EpochTicker,
+}
+
+/// One hook run to perform.
+#[derive(Debug, Clone, Copy)]
+pub struct RunRequest<'a> {
+    /// The hook file.
+    pub hook: &'a HookFile,
+    /// The event payload.
+    pub payload: &'a Payload,
+    /// Extra environment variables for the hook.
+    pub env: &'a [(String, String)],
+    /// The limits of the run.
+    pub limits: &'a Limits,
+}
+
+/// How a run instantiates the runner; the benchmark compares the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Instantiation {
+    /// From the pre-linked `InstancePre` (imports resolved once).
+    Prelinked,
+    /// Through the linker every time (imports resolved per run).
+    Linker,
+}
+
+impl Runtime {
+    /// Creates the engine, loads or compiles the runner and links it.
+    pub fn load(options: &RuntimeOptions) -> Result<Runtime, RuntimeError> {
+        let engine =
+            engine::new_engine(options.engine).map_err(|e| RuntimeError::Engine(e.into()))?;
+        let cache = ComponentCache::new(&options.cache_dir);
+        let show_progress = options.show_progress;
+        let (component, cache_result) = cache.load_or_compile(
+            &engine,
+            "python-runner",
+            guest::RUNNER_HASH,
+            guest::RUNNER_COMPONENT,
+            || compile_progress(show_progress),
+        )?;
+        let stdlib_dir =
+            guest::stdlib_dir(&options.cache_dir).map_err(|source| RuntimeError::Stdlib {
+                path: options.cache_dir.clone(),
+                source,
+            })?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| RuntimeError::Link(e.into()))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|e| RuntimeError::Link(e.into()))?;
+        let runner = linker
+            .instantiate_pre(&component)
+            .map_err(|e| RuntimeError::Link(e.into()))?;
+        let run_hook = component
+            .get_export_index(None, RUN_HOOK_EXPORT)
+            .ok_or_else(|| RuntimeError::Link(anyhow::anyhow!("no `{RUN_HOOK_EXPORT}` export")))?;
+        let ticker = EpochTicker::start(&engine);
+        Ok(Runtime {
+            engine,
+            linker,
+            runner,
+            run_hook,
+            stdlib_dir,
+            cache_result,
+            _ticker: ticker,
+        })
+    }
+
+    /// Whether loading hit the compile cache or compiled.
+    pub fn cache_result(&self) -> CacheResult {
+        self.cache_result
+    }
+
+    /// The extracted standard library directory.
+    pub fn stdlib_dir(&self) -> &Path {
+        &self.stdlib_dir
+    }
+
+    /// Runs one hook in a fresh sandbox. Never panics on guest behaviour: every
+    /// way a hook can end is reported in the outcome.
+    pub async fn run(&self, request: RunRequest<'_>) -> RunOutcome {
+        self.run_with(request, Instantiation::Prelinked).await
+    }
+
+    /// [`Runtime::run`], choosing how the runner is instantiated.
+    pub async fn run_with(&self, request: RunRequest<'_>, how: Instantiation) -> RunOutcome {
+        let limits = request.limits;
+        let started = Instant::now();
+        let sandbox = Sandbox::new(
+            &self.engine,
+            SandboxSpec {
+                hook_dir: request.hook.dir(),
+                hook_file_name: request.hook.file_name(),
+                stdlib_dir: &self.stdlib_dir,
+                payload: request.payload.as_str(),
+                env: request.env,
+                limits,
+                deadline_ticks: engine::deadline_ticks(limits.timeout),
+            },
+        );
+        let mut sandbox = match sandbox {
+            Ok(sandbox) => sandbox,
+            Err(error) => {
+                return RunOutcome::not_started(format!("cannot set up the sandbox: {error:#}"));
+            }
+        };
+
+        let call = async {
+            let instance = match how {
+                Instantiation::Prelinked => {
+                    self.runner.instantiate_async(&mut sandbox.store).await?
+                }
+                Instantiation::Linker => {
+                    self.linker
+                        .instantiate_async(&mut sandbox.store, self.runner.component())
+                        .await?
+                }
+            };
+            let run_hook =
+                instance.get_typed_func::<(), (i32,)>(&mut sandbox.store, &self.run_hook)?;
+            let (code,) = run_hook.call_async(&mut sandbox.store, ()).await?;
+            wasmtime::Result::Ok(code)
+        };
+        let end = match tokio::time::timeout(limits.timeout, call).await {
+            Ok(Ok(code)) => CallEnd::Exited(code),
+            Ok(Err(error)) => CallEnd::Failed(error),
+            Err(_elapsed) => CallEnd::DeadlinePassed,
+        };
+        let duration = started.elapsed();
+
+        let (status, exit_code, error) = classify(end, sandbox.memory_refused(), limits);
+        if let Some(error) = &error {
+            tracing::info!(status = status.as_str(), %error, "hook stopped");
+        }
+        let stdout = sandbox.stdout.finish();
+        let stderr = sandbox.stderr.finish();
+        RunOutcome {
+            status,
+            exit_code,
+            stdout: stdout.text,
+            stderr: stderr.text,
+            stdout_truncated: stdout.truncated,
+            stderr_truncated: stderr.truncated,
+            duration_ms: duration.as_secs_f64() * 1000.0,
+            fuel_consumed: sandbox.fuel_consumed(),
+            peak_memory_bytes: sandbox.peak_memory(),
+            egress: sandbox.egress(),
+            error,
+        }
+    }
+}
+
+impl RunOutcome {
+    /// The outcome of a run whose sandbox could not be created.
+    fn not_started(error: String) -> RunOutcome {
+        RunOutcome {
+            status: RunStatus::Error,
+            exit_code: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            stdout_truncated: false,
+            stderr_truncated: false,
+            duration_ms: 0.0,
+            fuel_consumed: 0,
+            peak_memory_bytes: 0,
+            egress: Vec::new(),
+            error: Some(error),
+        }
+    }
+}
+
+/// Shows a spinner on stderr (only on a terminal) while the runner compiles.
+fn compile_progress(show: bool) -> Box<dyn FnOnce()> {
+    tracing::info!("compiling the Python runner component (once per hookbox version)");
+    if !show {
+        return Box::new(|| {});
+    }
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_message("compiling the bundled Python runner (one time, about 15 s)...");
+    spinner.enable_steady_tick(std::time::Duration::from_millis(100));
+    Box::new(move || spinner.finish_and_clear())
+}

@@ -1,0 +1,200 @@
+//! One sandbox per run: a fresh wasmtime `Store` holding the run's WASI
+//! context, its egress gate, its output captures and its memory accountant.
+//!
+//! - [`limits`]: the limits and the memory accountant;
+//! - [`wasi`]: what of the host a hook can see;
+//! - [`egress`]: the one place outgoing network access is decided;
+//! - [`output`]: capped stdout/stderr capture.
+
+pub mod egress;
+pub mod limits;
+pub mod output;
+pub mod wasi;
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{Engine, Store, Trap};
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::record::RunStatus;
+use egress::EgressGate;
+use limits::{Limits, MemoryAccountant};
+use output::CappedOutput;
+
+/// The state a run's `Store` owns.
+pub struct SandboxState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    egress: EgressGate,
+    memory: MemoryAccountant,
+}
+
+impl WasiView for SandboxState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for SandboxState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.egress,
+        }
+    }
+}
+
+/// A store ready to instantiate a hook in, with handles on what it captures.
+pub struct Sandbox {
+    /// The fresh store, with fuel, deadline and memory limits applied.
+    pub store: Store<SandboxState>,
+    /// The hook's stdout capture.
+    pub stdout: CappedOutput,
+    /// The hook's stderr capture.
+    pub stderr: CappedOutput,
+    fuel: u64,
+}
+
+/// What the hook's input and host view are, for [`Sandbox::new`].
+pub struct SandboxSpec<'a> {
+    /// The host directory holding the hook.
+    pub hook_dir: &'a std::path::Path,
+    /// The hook's file name.
+    pub hook_file_name: &'a str,
+    /// The extracted standard library directory.
+    pub stdlib_dir: &'a std::path::Path,
+    /// The event JSON.
+    pub payload: &'a str,
+    /// Extra environment variables.
+    pub env: &'a [(String, String)],
+    /// The limits to apply.
+    pub limits: &'a Limits,
+    /// Epoch ticks until the wall-clock deadline.
+    pub deadline_ticks: u64,
+}
+
+impl Sandbox {
+    /// Creates the store of one run.
+    pub fn new(engine: &Engine, spec: SandboxSpec<'_>) -> wasmtime::Result<Sandbox> {
+        let stdout = CappedOutput::new(spec.limits.stdout_bytes);
+        let stderr = CappedOutput::new(spec.limits.stderr_bytes);
+        let wasi = wasi::build(wasi::WasiSpec {
+            hook_dir: spec.hook_dir,
+            hook_file_name: spec.hook_file_name,
+            stdlib_dir: spec.stdlib_dir,
+            payload: spec.payload,
+            env: spec.env,
+            stdout: stdout.clone(),
+            stderr: stderr.clone(),
+        })?;
+        let state = SandboxState {
+            wasi,
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            egress: EgressGate::new(stderr.clone()),
+            memory: MemoryAccountant::new(spec.limits.memory_bytes),
+        };
+        let mut store = Store::new(engine, state);
+        store.limiter(|state| &mut state.memory);
+        store.set_fuel(spec.limits.fuel)?;
+        store.set_epoch_deadline(spec.deadline_ticks);
+        store.epoch_deadline_trap();
+        Ok(Sandbox {
+            store,
+            stdout,
+            stderr,
+            fuel: spec.limits.fuel,
+        })
+    }
+
+    /// Fuel the run has used so far.
+    pub fn fuel_consumed(&self) -> u64 {
+        self.fuel
+            .saturating_sub(self.store.get_fuel().unwrap_or(self.fuel))
+    }
+
+    /// The most linear memory the run held at once.
+    pub fn peak_memory(&self) -> u64 {
+        self.store.data().memory.peak()
+    }
+
+    /// Whether the memory limit refused a growth during the run.
+    pub fn memory_refused(&self) -> bool {
+        self.store.data().memory.refused()
+    }
+
+    /// The run's egress attempts.
+    pub fn egress(&self) -> Vec<crate::record::EgressAttempt> {
+        self.store.data().egress.attempts()
+    }
+}
+
+/// How a call into the guest ended, before limits are taken into account.
+#[derive(Debug)]
+pub enum CallEnd {
+    /// The hook returned or exited with this code.
+    Exited(i32),
+    /// The guest trapped or the host failed.
+    Failed(wasmtime::Error),
+    /// The wall clock ran out while the guest waited in a host call.
+    DeadlinePassed,
+}
+
+/// Classifies a finished call into a status, exit code and error message.
+pub fn classify(
+    end: CallEnd,
+    memory_refused: bool,
+    limits: &Limits,
+) -> (RunStatus, Option<i32>, Option<String>) {
+    let timeout = || {
+        format!(
+            "the hook ran past its wall-clock limit of {} and was stopped",
+            humantime::format_duration(limits.timeout)
+        )
+    };
+    let memory = || {
+        format!(
+            "the hook ran out of memory: the {} memory limit refused to grow it",
+            limits::format_bytes(limits.memory_bytes)
+        )
+    };
+    match end {
+        CallEnd::Exited(0) => (RunStatus::Ok, Some(0), None),
+        CallEnd::Exited(code) if memory_refused => {
+            (RunStatus::MemoryExceeded, Some(code), Some(memory()))
+        }
+        CallEnd::Exited(code) => (RunStatus::Failed, Some(code), None),
+        CallEnd::DeadlinePassed => (RunStatus::Timeout, None, Some(timeout())),
+        CallEnd::Failed(error) => {
+            if let Some(exit) = error.downcast_ref::<I32Exit>() {
+                return classify(CallEnd::Exited(exit.0), memory_refused, limits);
+            }
+            match error.downcast_ref::<Trap>() {
+                Some(Trap::OutOfFuel) => (
+                    RunStatus::FuelExhausted,
+                    None,
+                    Some(format!(
+                        "the hook used up its fuel budget of {} units and was stopped",
+                        limits.fuel
+                    )),
+                ),
+                Some(Trap::Interrupt) => (RunStatus::Timeout, None, Some(timeout())),
+                _ if memory_refused => (
+                    RunStatus::MemoryExceeded,
+                    None,
+                    Some(format!("{} ({error:#})", memory())),
+                ),
+                _ => (
+                    RunStatus::Error,
+                    None,
+                    Some(format!("the sandbox stopped the hook: {error:#}")),
+                ),
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! The WASI context of one run: what of the host a hook can see.
+//!
+//! Secure by construction: the environment holds exactly the payload and the
+//! variables the operator listed; the hook's directory and the standard library
+//! are mounted read-only and nothing else of the host file system is; stdin is
+//! empty; raw TCP/UDP and name lookups are off; arguments carry only the hook's
+//! path inside the sandbox. WASI has no way to spawn processes.
+
+use std::path::Path;
+
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
+
+use super::output::CappedOutput;
+use crate::env_names;
+
+/// Where the hook's own directory appears inside the sandbox.
+pub const HOOK_DIR_GUEST: &str = "/hook";
+/// Where the pure-Python standard library appears inside the sandbox.
+pub const STDLIB_DIR_GUEST: &str = "/python";
+
+/// What a WASI context is made of.
+pub struct WasiSpec<'a> {
+    /// The host directory that holds the hook (mounted read-only).
+    pub hook_dir: &'a Path,
+    /// The hook's file name inside that directory.
+    pub hook_file_name: &'a str,
+    /// The host directory of the extracted standard library (read-only).
+    pub stdlib_dir: &'a Path,
+    /// The event JSON.
+    pub payload: &'a str,
+    /// Extra variables the operator chose to pass.
+    pub env: &'a [(String, String)],
+    /// Capture of the hook's stdout.
+    pub stdout: CappedOutput,
+    /// Capture of the hook's stderr.
+    pub stderr: CappedOutput,
+}
+
+/// Builds the context for one run.
+pub fn build(spec: WasiSpec<'_>) -> wasmtime::Result<WasiCtx> {
+    let mut builder = WasiCtxBuilder::new();
+    builder
+        .arg(format!("{HOOK_DIR_GUEST}/{}", spec.hook_file_name))
+        .env(env_names::HOOK_PAYLOAD, spec.payload)
+        .stdout(spec.stdout)
+        .stderr(spec.stderr)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .preopened_dir(spec.hook_dir, HOOK_DIR_GUEST, FsPerms::ReadOnly)?
+        .preopened_dir(spec.stdlib_dir, STDLIB_DIR_GUEST, FsPerms::ReadOnly)?;
+    for (name, value) in spec.env {
+        builder.env(name, value);
+    }
+    Ok(builder.build())
+}

@@ -1,0 +1,233 @@
+//! Settings resolved in one place: command-line flags over the environment
+//! over documented defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::env_names;
+use crate::sandbox::limits::Limits;
+
+/// A setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// A duration flag did not parse.
+    #[error("{flag} {value:?} is not a duration: {reason} (write it like 5s, 1500ms or 2m)")]
+    BadDuration {
+        /// The flag.
+        flag: &'static str,
+        /// What was given.
+        value: String,
+        /// The parser's complaint.
+        reason: String,
+    },
+    /// A size flag did not parse.
+    #[error("{flag} {value:?} is not a size: {reason} (write it like 64MiB, 512KiB or 1048576)")]
+    BadSize {
+        /// The flag.
+        flag: &'static str,
+        /// What was given.
+        value: String,
+        /// The parser's complaint.
+        reason: String,
+    },
+    /// A limit was zero.
+    #[error("{flag} must be greater than zero")]
+    Zero {
+        /// The flag.
+        flag: &'static str,
+    },
+    /// An `--env` entry names no usable variable.
+    #[error("--env {entry:?}: {reason}")]
+    BadEnv {
+        /// What was given.
+        entry: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// No cache directory could be found.
+    #[error(
+        "no cache directory: set {} to a writable directory",
+        env_names::CACHE_DIR
+    )]
+    NoCacheDir,
+}
+
+/// The limit flags as given on the command line (all optional).
+#[derive(Debug, Clone, Default)]
+pub struct LimitFlags {
+    /// `--timeout`
+    pub timeout: Option<String>,
+    /// `--memory`
+    pub memory: Option<String>,
+    /// `--fuel`
+    pub fuel: Option<u64>,
+    /// `--max-output`
+    pub max_output: Option<String>,
+    /// `--max-payload`
+    pub max_payload: Option<String>,
+}
+
+impl LimitFlags {
+    /// Resolves the flags over the defaults.
+    pub fn resolve(&self) -> Result<Limits, SettingsError> {
+        let mut limits = Limits::default();
+        if let Some(value) = &self.timeout {
+            limits.timeout = parse_duration("--timeout", value)?;
+        }
+        if let Some(value) = &self.memory {
+            limits.memory_bytes = parse_size("--memory", value)?;
+        }
+        if let Some(fuel) = self.fuel {
+            limits.fuel = nonzero("--fuel", fuel)?;
+        }
+        if let Some(value) = &self.max_output {
+            let bytes = parse_size("--max-output", value)?;
+            limits.stdout_bytes = bytes;
+            limits.stderr_bytes = bytes;
+        }
+        if let Some(value) = &self.max_payload {
+            limits.payload_bytes = parse_size("--max-payload", value)?;
+        }
+        Ok(limits)
+    }
+}
+
+fn nonzero(flag: &'static str, value: u64) -> Result<u64, SettingsError> {
+    if value == 0 {
+        return Err(SettingsError::Zero { flag });
+    }
+    Ok(value)
+}
+
+fn parse_duration(flag: &'static str, value: &str) -> Result<Duration, SettingsError> {
+    let duration =
+        humantime::parse_duration(value).map_err(|error| SettingsError::BadDuration {
+            flag,
+            value: value.to_owned(),
+            reason: error.to_string(),
+        })?;
+    if duration.is_zero() {
+        return Err(SettingsError::Zero { flag });
+    }
+    Ok(duration)
+}
+
+fn parse_size(flag: &'static str, value: &str) -> Result<u64, SettingsError> {
+    let size: bytesize::ByteSize = value.parse().map_err(|reason| SettingsError::BadSize {
+        flag,
+        value: value.to_owned(),
+        reason,
+    })?;
+    nonzero(flag, size.as_u64())
+}
+
+/// Resolves `--env` entries: `NAME=VALUE` is passed as given, a bare `NAME`
+/// takes hookbox's own value of that variable (which must be set).
+pub fn resolve_env(
+    entries: &[String],
+    host_env: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, String)>, SettingsError> {
+    let mut resolved: Vec<(String, String)> = Vec::new();
+    for entry in entries {
+        let bad = |reason: &str| SettingsError::BadEnv {
+            entry: entry.clone(),
+            reason: reason.to_owned(),
+        };
+        let (name, value) = match entry.split_once('=') {
+            Some((name, value)) => (name.to_owned(), value.to_owned()),
+            None => {
+                let value = host_env(entry)
+                    .ok_or_else(|| bad("no such variable is set in hookbox's environment"))?;
+                (entry.clone(), value)
+            }
+        };
+        if name.is_empty() || name.contains('\0') || value.contains('\0') {
+            return Err(bad("a variable needs a non-empty name and no NUL bytes"));
+        }
+        if name == env_names::HOOK_PAYLOAD {
+            return Err(bad("the payload variable is set by hookbox from --payload"));
+        }
+        resolved.retain(|(existing, _)| *existing != name);
+        resolved.push((name, value));
+    }
+    Ok(resolved)
+}
+
+/// The cache directory: `HOOKBOX_CACHE_DIR`, else the platform cache directory.
+pub fn cache_dir(host_env: impl Fn(&str) -> Option<String>) -> Result<PathBuf, SettingsError> {
+    if let Some(dir) = host_env(env_names::CACHE_DIR).filter(|dir| !dir.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    dirs::cache_dir()
+        .map(|dir| dir.join("hookbox"))
+        .ok_or(SettingsError::NoCacheDir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_defaults() {
+        let flags = LimitFlags {
+            timeout: Some("5s".into()),
+            memory: Some("64MiB".into()),
+            fuel: Some(1000),
+            max_output: Some("1KiB".into()),
+            max_payload: None,
+        };
+        let limits = flags.resolve().unwrap();
+        assert_eq!(limits.timeout, Duration::from_secs(5));
+        assert_eq!(limits.memory_bytes, 64 * 1024 * 1024);
+        assert_eq!(limits.fuel, 1000);
+        assert_eq!(limits.stdout_bytes, 1024);
+        assert_eq!(limits.payload_bytes, Limits::default().payload_bytes);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let flags = LimitFlags {
+            timeout: Some("soon".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            flags.resolve(),
+            Err(SettingsError::BadDuration {
+                flag: "--timeout",
+                ..
+            })
+        ));
+        let flags = LimitFlags {
+            memory: Some("lots".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            flags.resolve(),
+            Err(SettingsError::BadSize {
+                flag: "--memory",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn env_entries_take_host_values_or_literals() {
+        let host = |name: &str| (name == "REGION").then(|| "eu-west-1".to_owned());
+        let env = resolve_env(&["REGION".into(), "MODE=test".into()], host).unwrap();
+        assert_eq!(
+            env,
+            vec![
+                ("REGION".into(), "eu-west-1".into()),
+                ("MODE".into(), "test".into())
+            ]
+        );
+        assert!(matches!(
+            resolve_env(&["MISSING".into()], host),
+            Err(SettingsError::BadEnv { .. })
+        ));
+        assert!(matches!(
+            resolve_env(&["HOOP_RUNBOOK_HOOK_PAYLOAD=x".into()], host),
+            Err(SettingsError::BadEnv { .. })
+        ));
+    }
+}

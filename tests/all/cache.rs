@@ -1,0 +1,92 @@
+//! The compile cache: artifacts are reused, and corrupt or stale ones are
+//! detected and rebuilt, never trusted blindly. Uses a tiny real component so
+//! each compile takes milliseconds.
+
+use std::fs;
+
+use hookbox::runtime::cache::{CacheResult, ComponentCache};
+use hookbox::runtime::engine::{EngineOptions, new_engine};
+
+fn tiny_component() -> Vec<u8> {
+    wat::parse_str("(component (core module (func (export \"f\"))))").unwrap()
+}
+
+fn load(cache: &ComponentCache, engine: &wasmtime::Engine, wasm: &[u8]) -> CacheResult {
+    let hash = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(wasm));
+    cache
+        .load_or_compile(engine, "tiny", &hash, wasm, || Box::new(|| {}))
+        .expect("load or compile")
+        .1
+}
+
+fn artifact(dir: &std::path::Path) -> std::path::PathBuf {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .expect("an artifact")
+}
+
+#[test]
+fn compiles_once_then_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = ComponentCache::new(dir.path());
+    let engine = new_engine(EngineOptions::default()).unwrap();
+    let wasm = tiny_component();
+    assert_eq!(load(&cache, &engine, &wasm), CacheResult::Compiled);
+    assert_eq!(load(&cache, &engine, &wasm), CacheResult::Hit);
+}
+
+#[test]
+fn a_corrupt_artifact_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = ComponentCache::new(dir.path());
+    let engine = new_engine(EngineOptions::default()).unwrap();
+    let wasm = tiny_component();
+    load(&cache, &engine, &wasm);
+    let path = artifact(dir.path());
+    let mut bytes = fs::read(&path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    fs::write(&path, &bytes).unwrap();
+    assert_eq!(load(&cache, &engine, &wasm), CacheResult::Replaced);
+    assert_eq!(load(&cache, &engine, &wasm), CacheResult::Hit);
+}
+
+#[test]
+fn a_truncated_artifact_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = ComponentCache::new(dir.path());
+    let engine = new_engine(EngineOptions::default()).unwrap();
+    let wasm = tiny_component();
+    load(&cache, &engine, &wasm);
+    let path = artifact(dir.path());
+    let bytes = fs::read(&path).unwrap();
+    fs::write(&path, &bytes[..bytes.len() / 3]).unwrap();
+    assert_eq!(load(&cache, &engine, &wasm), CacheResult::Replaced);
+}
+
+#[test]
+fn an_artifact_without_its_checksum_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = ComponentCache::new(dir.path());
+    let engine = new_engine(EngineOptions::default()).unwrap();
+    let wasm = tiny_component();
+    load(&cache, &engine, &wasm);
+    let checksum = artifact(dir.path()).with_extension("cwasm.xxh3");
+    fs::remove_file(checksum).unwrap();
+    assert_eq!(load(&cache, &engine, &wasm), CacheResult::Replaced);
+}
+
+#[test]
+fn a_different_engine_or_component_uses_another_artifact() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = ComponentCache::new(dir.path());
+    let engine = new_engine(EngineOptions::default()).unwrap();
+    let mut plain_config = wasmtime::Config::new();
+    plain_config.consume_fuel(false);
+    let unmetered = wasmtime::Engine::new(&plain_config).unwrap();
+    let path = cache.artifact_path(&engine, "tiny", "aa");
+    assert_ne!(path, cache.artifact_path(&unmetered, "tiny", "aa"));
+    assert_ne!(path, cache.artifact_path(&engine, "tiny", "bb"));
+}

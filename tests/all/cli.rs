@@ -1,0 +1,317 @@
+//! The `hookbox` binary as a user runs it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use hookbox::runtime::cache::ComponentCache;
+use hookbox::runtime::engine::{EngineOptions, new_engine};
+use hookbox::runtime::guest;
+
+use crate::support::{SESSION_CLOSE, TestHook, cache_dir, runtime};
+
+fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// A `hookbox` command using the shared test cache.
+fn hookbox() -> Command {
+    // Make sure the runner is compiled (once) before any binary needs it.
+    runtime();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hookbox"));
+    command
+        .env("HOOKBOX_CACHE_DIR", cache_dir())
+        .env_remove("HOOKBOX_LOG");
+    command
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn payload_file(contents: &[u8]) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(contents).unwrap();
+    file
+}
+
+#[test]
+fn the_readme_example_runs() {
+    let output = hookbox()
+        .arg("run")
+        .arg(repo_path(
+            "hooks-examples/session-audit/hoop-hooks/session-open.runbook.py",
+        ))
+        .arg("--payload")
+        .arg(repo_path("hooks-examples/payloads/session-open.json"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let line = stdout(&output);
+    assert!(
+        line.contains("session 8c59a347-62bd-4db2-a456-2b25963dfebf opened by alice@example.com on pg-prod-customers (database/postgres), reviewers: dba-team"),
+        "{line}"
+    );
+}
+
+#[test]
+fn exit_code_is_the_hooks() {
+    let hook = TestHook::new("import sys\nprint('partial')\nsys.exit(7)\n");
+    let payload = payload_file(SESSION_CLOSE.as_bytes());
+    let output = hookbox()
+        .arg("run")
+        .arg(&hook.path)
+        .arg("--payload")
+        .arg(payload.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(7));
+    assert_eq!(stdout(&output), "partial\n");
+}
+
+#[test]
+fn json_reports_the_outcome_and_nothing_else_on_stdout() {
+    let hook = TestHook::new(
+        "import sys\nprint('to stdout')\nprint('to stderr', file=sys.stderr)\nsys.exit(4)\n",
+    );
+    let payload = payload_file(SESSION_CLOSE.as_bytes());
+    let output = hookbox()
+        .env("HOOKBOX_LOG", "debug")
+        .args(["run", "--json"])
+        .arg(&hook.path)
+        .arg("--payload")
+        .arg(payload.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(4));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!(json["status"], "failed");
+    assert_eq!(json["exit_code"], 4);
+    assert_eq!(json["stdout"], "to stdout\n");
+    assert_eq!(json["stderr"], "to stderr\n");
+    assert_eq!(json["stdout_truncated"], false);
+    assert_eq!(json["stderr_truncated"], false);
+    assert!(json["duration_ms"].as_f64().unwrap() > 0.0);
+    assert!(json["fuel_consumed"].as_u64().unwrap() > 0);
+    assert!(json["peak_memory_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(json["egress"], serde_json::json!([]));
+}
+
+#[test]
+fn payload_can_come_from_stdin() {
+    let hook = TestHook::new(
+        "import json, os\nprint(json.loads(os.environ['HOOP_RUNBOOK_HOOK_PAYLOAD'])['sid'])\n",
+    );
+    let mut child = hookbox()
+        .arg("run")
+        .arg(&hook.path)
+        .args(["--payload", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(SESSION_CLOSE.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "8c59a347-62bd-4db2-a456-2b25963dfebf\n");
+}
+
+/// Runs a hook that would print "RAN" and checks it was refused with exit 2,
+/// one clear line on stderr naming `needle`, and nothing run.
+fn assert_refused(hook_path: &Path, payload: &[u8], extra: &[&str], needle: &str) {
+    let payload = payload_file(payload);
+    let output = hookbox()
+        .arg("run")
+        .arg(hook_path)
+        .arg("--payload")
+        .arg(payload.path())
+        .args(extra)
+        .output()
+        .unwrap();
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert_eq!(stdout(&output), "", "the hook must not run");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("hookbox: error: "), "{err}");
+    assert!(err.contains(needle), "{err} should mention {needle}");
+}
+
+#[test]
+fn bad_payloads_are_refused_before_running() {
+    let hook = TestHook::new("print('RAN')\n");
+    assert_refused(&hook.path, b"{\"sid\": ", &[], "is not valid JSON");
+    assert_refused(&hook.path, b"[1, 2]", &[], "must be a JSON object");
+    assert_refused(&hook.path, b"\"text\"", &[], "must be a JSON object");
+    assert_refused(&hook.path, b"\xff\xfe", &[], "is not valid JSON");
+    let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(2048));
+    assert_refused(
+        &hook.path,
+        big.as_bytes(),
+        &["--max-payload", "1KiB"],
+        "larger than the 1024-byte limit",
+    );
+}
+
+#[test]
+fn the_default_payload_cap_is_one_mebibyte() {
+    let hook = TestHook::new("print('RAN')\n");
+    let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(1024 * 1024));
+    assert_refused(
+        &hook.path,
+        big.as_bytes(),
+        &[],
+        "larger than the 1048576-byte limit",
+    );
+}
+
+#[test]
+fn bad_hook_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_refused(
+        &dir.path().join("missing.runbook.py"),
+        b"{}",
+        &[],
+        "does not exist",
+    );
+    assert_refused(dir.path(), b"{}", &[], "is not a regular file");
+    let latin1 = dir.path().join("latin1.runbook.py");
+    std::fs::write(&latin1, b"print('caf\xe9')\n").unwrap();
+    assert_refused(&latin1, b"{}", &[], "is not valid UTF-8");
+}
+
+#[test]
+fn bad_flag_values_are_refused() {
+    let hook = TestHook::new("print('RAN')\n");
+    assert_refused(&hook.path, b"{}", &["--timeout", "soon"], "--timeout");
+    assert_refused(&hook.path, b"{}", &["--memory", "lots"], "--memory");
+    assert_refused(
+        &hook.path,
+        b"{}",
+        &["--fuel", "0"],
+        "--fuel must be greater than zero",
+    );
+    assert_refused(
+        &hook.path,
+        b"{}",
+        &["--env", "NOT_SET_ANYWHERE_XYZ"],
+        "NOT_SET_ANYWHERE_XYZ",
+    );
+}
+
+#[test]
+fn unknown_flags_are_usage_errors() {
+    let output = hookbox().args(["run", "--frobnicate"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+fn run_limited(source: &str, flags: &[&str]) -> Output {
+    let hook = TestHook::new(source);
+    let payload = payload_file(SESSION_CLOSE.as_bytes());
+    hookbox()
+        .arg("run")
+        .arg(&hook.path)
+        .arg("--payload")
+        .arg(payload.path())
+        .args(flags)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn limits_have_their_own_exit_codes_and_messages() {
+    let output = run_limited("import time\ntime.sleep(30)\n", &["--timeout", "300ms"]);
+    assert_eq!(output.status.code(), Some(124));
+    assert!(
+        stderr(&output)
+            .contains("hookbox: timeout: the hook ran past its wall-clock limit of 300ms"),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = run_limited("while True: pass\n", &["--fuel", "100000000"]);
+    assert_eq!(output.status.code(), Some(123));
+    assert!(
+        stderr(&output).contains("hookbox: fuel_exhausted: "),
+        "{}",
+        stderr(&output)
+    );
+
+    let output = run_limited("x = bytearray(100 * 1024 * 1024)\n", &["--memory", "64MiB"]);
+    assert_eq!(output.status.code(), Some(122));
+    assert!(
+        stderr(&output).contains("hookbox: memory_exceeded: "),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("MemoryError"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn only_listed_variables_cross_into_the_sandbox() {
+    let hook = TestHook::new("import os\nprint(sorted(os.environ.items())[1:])\n");
+    let payload = payload_file(SESSION_CLOSE.as_bytes());
+    let output = hookbox()
+        .env("SIEM_REGION", "eu-west-1")
+        .env("AWS_SECRET_ACCESS_KEY", "do-not-leak")
+        .arg("run")
+        .arg(&hook.path)
+        .arg("--payload")
+        .arg(payload.path())
+        .args(["--env", "SIEM_REGION", "--env", "MODE=test"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "[('MODE', 'test'), ('SIEM_REGION', 'eu-west-1')]\n"
+    );
+}
+
+#[test]
+fn a_corrupt_runner_cache_is_rebuilt() {
+    runtime();
+    let cache = tempfile::tempdir().unwrap();
+    let engine = new_engine(EngineOptions::default()).unwrap();
+    let artifact = ComponentCache::new(cache_dir()).artifact_path(
+        &engine,
+        "python-runner",
+        guest::RUNNER_HASH,
+    );
+    let mut bytes = std::fs::read(&artifact).expect("the shared cache holds the runner");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x55;
+    std::fs::write(cache.path().join(artifact.file_name().unwrap()), bytes).unwrap();
+    let checksum = artifact.with_extension("cwasm.xxh3");
+    std::fs::copy(&checksum, cache.path().join(checksum.file_name().unwrap())).unwrap();
+    let hook = TestHook::new("print('ran after rebuild')\n");
+    let payload = payload_file(SESSION_CLOSE.as_bytes());
+    let output = Command::new(env!("CARGO_BIN_EXE_hookbox"))
+        .env("HOOKBOX_CACHE_DIR", cache.path())
+        .arg("run")
+        .arg(&hook.path)
+        .arg("--payload")
+        .arg(payload.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "ran after rebuild\n");
+    assert!(
+        stderr(&output).contains("cached component is unusable"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -1,0 +1,12 @@
+//! Integration tests: real wasm execution of real hooks in the bundled Python
+//! runner, through the library and through the `hookbox` binary.
+//!
+//! Every test shares one on-disk cache under cargo's target tmp directory, so
+//! the runner component is compiled once per test run, not once per test.
+
+mod cache;
+mod cli;
+mod hostile;
+mod limits;
+mod runner;
+mod support;

@@ -1,0 +1,87 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use hookbox::intake::Payload;
+use hookbox::record::RunOutcome;
+use hookbox::runtime::engine::EngineOptions;
+use hookbox::runtime::{RunRequest, Runtime, RuntimeOptions};
+use hookbox::sandbox::limits::Limits;
+use hookbox::source::HookFile;
+
+/// The sample session-close payload shipped with the examples.
+pub const SESSION_CLOSE: &str = include_str!("../../hooks-examples/payloads/session-close.json");
+/// The sample session-open payload shipped with the examples.
+pub const SESSION_OPEN: &str = include_str!("../../hooks-examples/payloads/session-open.json");
+
+/// The cache directory every test (and every `hookbox` the tests start) uses.
+pub fn cache_dir() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("hookbox-cache")
+}
+
+/// The runtime shared by all tests of this process.
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        Runtime::load(&RuntimeOptions {
+            cache_dir: cache_dir(),
+            engine: EngineOptions::default(),
+            show_progress: false,
+        })
+        .expect("loading the runtime")
+    })
+}
+
+/// A hook written into a fresh directory of its own.
+pub struct TestHook {
+    /// The directory holding the hook (mounted read-only in the sandbox).
+    pub dir: tempfile::TempDir,
+    /// The hook file.
+    pub path: PathBuf,
+}
+
+impl TestHook {
+    /// Writes `source` as `session-close.runbook.py` in a new directory.
+    pub fn new(source: &str) -> TestHook {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("session-close.runbook.py");
+        std::fs::write(&path, source).expect("writing the hook");
+        TestHook { dir, path }
+    }
+
+    /// Adds another file next to the hook.
+    pub fn with_file(self, name: &str, contents: &str) -> TestHook {
+        std::fs::write(self.dir.path().join(name), contents).expect("writing a file");
+        self
+    }
+
+    /// Runs the hook with the sample session-close payload.
+    pub async fn run(&self, limits: &Limits) -> RunOutcome {
+        self.run_with(SESSION_CLOSE, &[], limits).await
+    }
+
+    /// Runs the hook with a given payload and extra environment.
+    pub async fn run_with(
+        &self,
+        payload: &str,
+        env: &[(String, String)],
+        limits: &Limits,
+    ) -> RunOutcome {
+        let hook = HookFile::open(&self.path).expect("hook file");
+        let payload = Payload::from_bytes(payload.as_bytes().to_vec(), "test").expect("payload");
+        runtime()
+            .run(RunRequest {
+                hook: &hook,
+                payload: &payload,
+                env,
+                limits,
+            })
+            .await
+    }
+}
+
+/// Runs a hook given as source with default limits.
+pub async fn run_source(source: &str) -> RunOutcome {
+    TestHook::new(source).run(&Limits::default()).await
+}
