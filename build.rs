@@ -57,9 +57,15 @@ fn main() -> Result<()> {
         format!("{stdlib_hash:032x}"),
     )?;
 
-    let component_path = out_dir.join("runner.wasm");
-    let runner_dir = guest_dir.join("runner");
+    // componentize-py mounts the app directory writable while snapshotting
+    // (CPython drops `__pycache__` there), so it gets a copy, not the sources.
+    let runner_dir = out_dir.join("runner");
+    if runner_dir.exists() {
+        fs::remove_dir_all(&runner_dir)?;
+    }
+    copy_dir(&guest_dir.join("runner"), &runner_dir)?;
     let runner_dir = runner_dir.to_str().context("non-UTF-8 path")?;
+    let component_path = out_dir.join("runner.wasm");
     let import_names: HashMap<&str, &str> = [("wasi:http/types@0.2.0", "types")].into();
     let export_names = HashMap::new();
     let wit_paths = [wit_dir.as_path()];
@@ -127,6 +133,9 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     fs::create_dir_all(to)?;
     for entry in fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
         let entry = entry?;
+        if entry.file_name() == "__pycache__" {
+            continue;
+        }
         let target = to.join(entry.file_name());
         if entry.file_type()?.is_dir() {
             copy_dir(&entry.path(), &target)?;

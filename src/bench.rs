@@ -16,6 +16,7 @@ use crate::intake::Payload;
 use crate::record::RunStatus;
 use crate::runtime::engine::EngineOptions;
 use crate::runtime::{Instantiation, RunRequest, Runtime, RuntimeOptions};
+use crate::sandbox::egress::policy::EgressPolicy;
 use crate::sandbox::limits::Limits;
 use crate::source::HookFile;
 
@@ -71,31 +72,34 @@ pub fn run(plan: &BenchPlan) -> anyhow::Result<String> {
         .enable_all()
         .build()?;
     let mut rows = Vec::new();
+    let default = EngineOptions {
+        max_memory_bytes: limits.memory_bytes,
+        ..EngineOptions::default()
+    };
     let variants = [
         (
-            "in-process, InstancePre + CoW images (default)",
-            EngineOptions::default(),
+            "pooling + keep-resident, CoW images, InstancePre (default)",
+            default,
             Instantiation::Prelinked,
         ),
         (
-            "in-process, pooling allocator",
+            "without pooling (mmap per run)",
             EngineOptions {
-                pooling: true,
-                max_memory_bytes: limits.memory_bytes,
-                ..EngineOptions::default()
+                pooling: false,
+                ..default
             },
             Instantiation::Prelinked,
         ),
         (
-            "in-process, without InstancePre (link per run)",
-            EngineOptions::default(),
+            "without InstancePre (link per run)",
+            default,
             Instantiation::Linker,
         ),
         (
-            "in-process, without CoW memory images",
+            "without CoW memory images",
             EngineOptions {
                 memory_init_cow: false,
-                ..EngineOptions::default()
+                ..default
             },
             Instantiation::Prelinked,
         ),
@@ -106,6 +110,7 @@ pub fn run(plan: &BenchPlan) -> anyhow::Result<String> {
             cache_dir: plan.cache_dir.clone(),
             engine,
             show_progress: false,
+            ca_bundle: Vec::new(),
         })?);
         let concurrency_levels: &[usize] = if index <= 1 { &[1, 2] } else { &[1] };
         for &concurrency in concurrency_levels {
@@ -118,9 +123,11 @@ pub fn run(plan: &BenchPlan) -> anyhow::Result<String> {
                 plan.runs,
                 concurrency,
             ))?;
-            fuel = used_fuel;
+            if index == 0 {
+                fuel = used_fuel;
+            }
             rows.push(Figures {
-                name: format!("{name}, concurrency {concurrency}"),
+                name: format!("in-process, {name}, concurrency {concurrency}"),
                 ..figures
             });
         }
@@ -163,11 +170,13 @@ async fn in_process(
     runs: usize,
     concurrency: usize,
 ) -> anyhow::Result<(Figures, u64)> {
+    let policy = Arc::new(EgressPolicy::default());
     let request = RunRequest {
         hook,
         payload,
         env: &[],
         limits,
+        policy: &policy,
     };
     // Warm up: first-touch page faults and lazy initialisation are not what
     // a long-running hookbox pays per event.
@@ -178,7 +187,12 @@ async fn in_process(
     let per_task = runs.div_ceil(concurrency);
     let tasks = (0..concurrency).map(|_| {
         let runtime = runtime.clone();
-        let (hook, payload, limits) = (hook.clone(), payload.clone(), limits.clone());
+        let (hook, payload, limits, policy) = (
+            hook.clone(),
+            payload.clone(),
+            limits.clone(),
+            policy.clone(),
+        );
         tokio::spawn(async move {
             let mut samples = Vec::with_capacity(per_task);
             let mut fuel = 0;
@@ -188,6 +202,7 @@ async fn in_process(
                     payload: &payload,
                     env: &[],
                     limits: &limits,
+                    policy: &policy,
                 };
                 let run_started = Instant::now();
                 let outcome = runtime.run_with(request, how).await;

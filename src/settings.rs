@@ -1,10 +1,11 @@
 //! Settings resolved in one place: command-line flags over the environment
 //! over documented defaults.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::env_names;
+use crate::sandbox::egress::policy::{EgressPolicy, RuleError};
 use crate::sandbox::limits::Limits;
 
 /// A setting that cannot be used.
@@ -44,6 +45,17 @@ pub enum SettingsError {
         /// Why it cannot be used.
         reason: String,
     },
+    /// An egress rule does not parse.
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    /// The CA bundle cannot be read or holds no usable certificate.
+    #[error("--ca-bundle {path}: {reason}")]
+    CaBundle {
+        /// The file given.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// No cache directory could be found.
     #[error(
         "no cache directory: set {} to a writable directory",
@@ -65,6 +77,8 @@ pub struct LimitFlags {
     pub max_output: Option<String>,
     /// `--max-payload`
     pub max_payload: Option<String>,
+    /// `--max-http-body`
+    pub max_http_body: Option<String>,
 }
 
 impl LimitFlags {
@@ -87,6 +101,11 @@ impl LimitFlags {
         }
         if let Some(value) = &self.max_payload {
             limits.payload_bytes = parse_size("--max-payload", value)?;
+        }
+        if let Some(value) = &self.max_http_body {
+            let bytes = parse_size("--max-http-body", value)?;
+            limits.http_request_bytes = bytes;
+            limits.http_response_bytes = bytes;
         }
         Ok(limits)
     }
@@ -153,6 +172,25 @@ pub fn resolve_env(
     Ok(resolved)
 }
 
+/// The egress policy from `--allow` rules (none: everything is denied).
+pub fn resolve_policy(rules: &[String]) -> Result<EgressPolicy, SettingsError> {
+    Ok(EgressPolicy::parse(rules.iter().map(String::as_str))?)
+}
+
+/// Reads and checks the operator's CA bundle, if one is given.
+pub fn read_ca_bundle(path: Option<&Path>) -> Result<Vec<u8>, SettingsError> {
+    let Some(path) = path else {
+        return Ok(Vec::new());
+    };
+    let bad = |reason: String| SettingsError::CaBundle {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    crate::sandbox::egress::TlsSettings::new(pem.clone()).map_err(bad)?;
+    Ok(pem)
+}
+
 /// The cache directory: `HOOKBOX_CACHE_DIR`, else the platform cache directory.
 pub fn cache_dir(host_env: impl Fn(&str) -> Option<String>) -> Result<PathBuf, SettingsError> {
     if let Some(dir) = host_env(env_names::CACHE_DIR).filter(|dir| !dir.is_empty()) {
@@ -175,6 +213,7 @@ mod tests {
             fuel: Some(1000),
             max_output: Some("1KiB".into()),
             max_payload: None,
+            max_http_body: Some("2MiB".into()),
         };
         let limits = flags.resolve().unwrap();
         assert_eq!(limits.timeout, Duration::from_secs(5));
@@ -182,6 +221,7 @@ mod tests {
         assert_eq!(limits.fuel, 1000);
         assert_eq!(limits.stdout_bytes, 1024);
         assert_eq!(limits.payload_bytes, Limits::default().payload_bytes);
+        assert_eq!(limits.http_response_bytes, 2 * 1024 * 1024);
     }
 
     #[test]

@@ -25,7 +25,7 @@ impl BenchArgs {
     /// Runs the benchmark.
     pub fn run(self) -> anyhow::Result<u8> {
         // Warm the cache (compiling if needed) before anything is timed.
-        drop(super::load_runtime(EngineOptions::default())?);
+        drop(super::load_runtime(EngineOptions::default(), &[])?);
         let plan = BenchPlan {
             runs: self.runs,
             launches: self.launches,

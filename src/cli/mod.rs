@@ -1,7 +1,9 @@
 //! The command-line interface: one struct per subcommand, parsed with clap.
 
 mod bench;
+mod policy;
 mod run;
+mod sandbox_flags;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -26,7 +28,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run one hook file in a fresh sandbox with an event payload.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
+    /// Check egress rules and print them normalized.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
     /// Measure run latency and throughput and write a Markdown table.
     Bench(bench::BenchArgs),
 }
@@ -47,6 +52,7 @@ pub fn main() -> ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Run(args) => args.run(),
+        Command::Policy(command) => command.run(),
         Command::Bench(args) => args.run(),
     };
     match result {
@@ -70,12 +76,13 @@ fn init_logging() {
 }
 
 /// Loads the runtime with settings from the environment.
-fn load_runtime(engine: EngineOptions) -> anyhow::Result<Runtime> {
+fn load_runtime(engine: EngineOptions, ca_bundle: &[u8]) -> anyhow::Result<Runtime> {
     let cache_dir = settings::cache_dir(|name| std::env::var(name).ok())?;
     let runtime = Runtime::load(&RuntimeOptions {
         cache_dir,
         engine,
         show_progress: std::io::stderr().is_terminal(),
+        ca_bundle: ca_bundle.to_vec(),
     })?;
     Ok(runtime)
 }

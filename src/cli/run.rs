@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
+use super::sandbox_flags::SandboxFlags;
 use crate::exit_code;
 use crate::intake::Payload;
 use crate::runtime::RunRequest;
-use crate::runtime::engine::EngineOptions;
-use crate::settings::{self, LimitFlags};
+use crate::runtime::engine::{DEFAULT_MAX_MEMORY_BYTES, EngineOptions};
 use crate::source::HookFile;
 
 /// Run one hook file in a fresh sandbox with an event payload.
@@ -24,25 +24,8 @@ pub struct RunArgs {
     /// The event JSON: a file, or `-` for standard input.
     #[arg(long, value_name = "FILE|-")]
     payload: PathBuf,
-    /// Wall-clock limit, e.g. `5s` or `1500ms` [default: 10s].
-    #[arg(long, value_name = "DURATION")]
-    timeout: Option<String>,
-    /// Memory limit, e.g. `64MiB` [default: 128MiB].
-    #[arg(long, value_name = "SIZE")]
-    memory: Option<String>,
-    /// Fuel (CPU) budget in units, about 3.8e9 per second [default: 20000000000].
-    #[arg(long, value_name = "N")]
-    fuel: Option<u64>,
-    /// Cap on each of stdout and stderr [default: 64KiB].
-    #[arg(long, value_name = "SIZE")]
-    max_output: Option<String>,
-    /// Cap on the payload size [default: 1MiB].
-    #[arg(long, value_name = "SIZE")]
-    max_payload: Option<String>,
-    /// Pass an environment variable to the hook: `NAME` (hookbox's own value)
-    /// or `NAME=VALUE`. Repeatable. Nothing else of the environment is passed.
-    #[arg(long = "env", value_name = "NAME[=VALUE]")]
-    env: Vec<String>,
+    #[command(flatten)]
+    sandbox: SandboxFlags,
     /// Print one JSON object with the outcome instead of the hook's output.
     #[arg(long)]
     json: bool,
@@ -51,24 +34,23 @@ pub struct RunArgs {
 impl RunArgs {
     /// Validates the input, runs the hook and reports the outcome.
     pub fn run(self) -> anyhow::Result<u8> {
-        let limits = LimitFlags {
-            timeout: self.timeout,
-            memory: self.memory,
-            fuel: self.fuel,
-            max_output: self.max_output,
-            max_payload: self.max_payload,
-        }
-        .resolve()?;
-        let env = settings::resolve_env(&self.env, |name| std::env::var(name).ok())?;
+        let settings = self.sandbox.resolve()?;
         let hook = HookFile::open(&self.hook)?;
-        let payload = Payload::read(&self.payload, limits.payload_bytes)?;
+        let payload = Payload::read(&self.payload, settings.limits.payload_bytes)?;
 
-        let runtime = super::load_runtime(EngineOptions::default())?;
+        // One run: reserving a pool of slots would cost more than it saves.
+        let engine = EngineOptions {
+            pooling: false,
+            max_memory_bytes: settings.limits.memory_bytes.max(DEFAULT_MAX_MEMORY_BYTES),
+            ..EngineOptions::default()
+        };
+        let runtime = super::load_runtime(engine, &settings.ca_bundle)?;
         let outcome = super::tokio_runtime()?.block_on(runtime.run(RunRequest {
             hook: &hook,
             payload: &payload,
-            env: &env,
-            limits: &limits,
+            env: &settings.env,
+            limits: &settings.limits,
+            policy: &settings.policy,
         }));
 
         if self.json {

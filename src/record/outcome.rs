@@ -35,16 +35,37 @@ impl RunStatus {
     }
 }
 
-/// One outgoing connection a hook attempted. Every attempt is denied until the
-/// egress policy exists, so runs record none yet.
-#[derive(Debug, Clone, Serialize)]
+/// One outgoing connection a hook attempted, allowed or refused.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EgressAttempt {
-    /// The URL or address the hook tried to reach.
-    pub target: String,
-    /// Whether the attempt was let through.
+    /// When the attempt started (RFC 3339, UTC).
+    pub time: String,
+    /// `http`, `https`, `tcp` or `udp`.
+    pub scheme: String,
+    /// The host as the hook named it (normalized).
+    pub host: String,
+    /// The destination port.
+    pub port: u16,
+    /// The address connected to, once one was chosen.
+    pub address: Option<String>,
+    /// The HTTP method, for HTTP.
+    pub method: Option<String>,
+    /// The URL without its query string, for HTTP.
+    pub url: Option<String>,
+    /// Whether the policy let it through.
     pub allowed: bool,
-    /// The rule that allowed it or the reason it was refused.
-    pub reason: String,
+    /// The rule that allowed it.
+    pub rule: Option<String>,
+    /// Why it was refused, or what went wrong after it was allowed.
+    pub reason: Option<String>,
+    /// The HTTP status received.
+    pub status: Option<u16>,
+    /// Body bytes sent.
+    pub bytes_out: u64,
+    /// Body bytes received.
+    pub bytes_in: u64,
+    /// Time from the start of the attempt to its last activity.
+    pub duration_ms: f64,
 }
 
 /// Everything one run produced.

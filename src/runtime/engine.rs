@@ -12,25 +12,37 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 /// wall-clock deadlines for code that is running (not waiting in the host).
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
+/// Default most memory one linear memory may reach on the engine; a run's
+/// memory limit above it is held to it.
+pub const DEFAULT_MAX_MEMORY_BYTES: u64 = 1 << 30;
+/// Instances the pool holds at once: the most runs that can be in flight.
+pub const POOLED_INSTANCES: u32 = 128;
+/// Bytes of each reused memory slot reset with `memset` and kept mapped rather
+/// than returned to the kernel: about what a typical hook touches.
+const KEEP_RESIDENT_BYTES: usize = 16 << 20;
+/// Reused slots kept warm; beyond these, freed slots are returned to the kernel.
+const WARM_SLOTS: u32 = 16;
+
 /// Engine choices that matter for speed, measured by `hookbox bench`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EngineOptions {
-    /// Use the pooling instance allocator (slots reused across runs) instead of
-    /// allocating each instance's memories on demand.
+    /// Use the pooling instance allocator (slots reused across runs, the first
+    /// megabytes of each kept resident) instead of mapping and unmapping each
+    /// instance's memory per run.
     pub pooling: bool,
     /// Map memory images copy-on-write at instantiation instead of copying the
     /// snapshot's data segments into each fresh memory.
     pub memory_init_cow: bool,
-    /// With pooling: the most memory one linear memory may reach.
+    /// The most memory one linear memory may reach.
     pub max_memory_bytes: u64,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
-            pooling: false,
+            pooling: true,
             memory_init_cow: true,
-            max_memory_bytes: 4 << 30,
+            max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
         }
     }
 }
@@ -45,16 +57,21 @@ pub fn new_engine(options: EngineOptions) -> wasmtime::Result<Engine> {
         .epoch_interruption(true)
         .memory_init_cow(options.memory_init_cow);
     if options.pooling {
+        let instances = POOLED_INSTANCES;
         let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(256)
-            .total_core_instances(256 * 32)
-            .total_memories(256 * 4)
-            .total_tables(256 * 8)
-            .total_stacks(256)
+        pool.total_component_instances(instances)
+            .total_core_instances(instances * 32)
+            .total_memories(instances * 4)
+            .total_tables(instances * 8)
+            .total_stacks(instances)
             .max_core_instances_per_component(64)
             .max_memories_per_component(8)
             .max_tables_per_component(32)
-            .max_memory_size(usize::try_from(options.max_memory_bytes).unwrap_or(usize::MAX));
+            .max_memory_size(usize::try_from(options.max_memory_bytes).unwrap_or(usize::MAX))
+            .max_unused_warm_slots(WARM_SLOTS)
+            .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+            .table_keep_resident(1 << 20)
+            .async_stack_keep_resident(1 << 20);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     Engine::new(&config)

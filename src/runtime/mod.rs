@@ -11,6 +11,7 @@ pub mod engine;
 pub mod guest;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use wasmtime::Engine;
@@ -18,6 +19,8 @@ use wasmtime::component::{ComponentExportIndex, InstancePre, Linker};
 
 use crate::intake::Payload;
 use crate::record::{RunOutcome, RunStatus};
+use crate::sandbox::egress::TlsSettings;
+use crate::sandbox::egress::policy::EgressPolicy;
 use crate::sandbox::limits::Limits;
 use crate::sandbox::{CallEnd, Sandbox, SandboxSpec, SandboxState, classify};
 use crate::source::HookFile;
@@ -44,6 +47,9 @@ pub enum RuntimeError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The operator's CA bundle cannot be used.
+    #[error("cannot use the CA bundle: {0}")]
+    CaBundle(String),
     /// The runner does not fit the host's imports (a build problem).
     #[error("the Python runner cannot be linked: {0:#}")]
     Link(anyhow::Error),
@@ -58,6 +64,8 @@ pub struct RuntimeOptions {
     pub engine: EngineOptions,
     /// Show a progress indicator on a terminal while compiling.
     pub show_progress: bool,
+    /// Extra CA certificates (PEM) trusted for HTTPS besides the system's.
+    pub ca_bundle: Vec<u8>,
 }
 
 /// A loaded runtime: create once, run many hooks, concurrently if you like.
@@ -67,6 +75,8 @@ pub struct Runtime {
     runner: InstancePre<SandboxState>,
     run_hook: ComponentExportIndex,
     stdlib_dir: PathBuf,
+    max_memory_bytes: u64,
+    tls: Arc<TlsSettings>,
     cache_result: CacheResult,
     _ticker: EpochTicker,
 }
@@ -82,6 +92,8 @@ pub struct RunRequest<'a> {
     pub env: &'a [(String, String)],
     /// The limits of the run.
     pub limits: &'a Limits,
+    /// Where the hook may connect.
+    pub policy: &'a Arc<EgressPolicy>,
 }
 
 /// How a run instantiates the runner; the benchmark compares the two.
@@ -96,6 +108,7 @@ pub enum Instantiation {
 impl Runtime {
     /// Creates the engine, loads or compiles the runner and links it.
     pub fn load(options: &RuntimeOptions) -> Result<Runtime, RuntimeError> {
+        let tls = TlsSettings::new(options.ca_bundle.clone()).map_err(RuntimeError::CaBundle)?;
         let engine =
             engine::new_engine(options.engine).map_err(|e| RuntimeError::Engine(e.into()))?;
         let cache = ComponentCache::new(&options.cache_dir);
@@ -131,6 +144,8 @@ impl Runtime {
             runner,
             run_hook,
             stdlib_dir,
+            max_memory_bytes: options.engine.max_memory_bytes,
+            tls: Arc::new(tls),
             cache_result,
             _ticker: ticker,
         })
@@ -154,7 +169,12 @@ impl Runtime {
 
     /// [`Runtime::run`], choosing how the runner is instantiated.
     pub async fn run_with(&self, request: RunRequest<'_>, how: Instantiation) -> RunOutcome {
-        let limits = request.limits;
+        // The engine cannot give one memory more than its maximum; holding the
+        // run to that keeps a refused growth reported as the memory limit.
+        let limits = &Limits {
+            memory_bytes: request.limits.memory_bytes.min(self.max_memory_bytes),
+            ..request.limits.clone()
+        };
         let started = Instant::now();
         let sandbox = Sandbox::new(
             &self.engine,
@@ -166,6 +186,9 @@ impl Runtime {
                 env: request.env,
                 limits,
                 deadline_ticks: engine::deadline_ticks(limits.timeout),
+                deadline: tokio::time::Instant::from_std(started) + limits.timeout,
+                policy: request.policy.clone(),
+                tls: self.tls.clone(),
             },
         );
         let mut sandbox = match sandbox {

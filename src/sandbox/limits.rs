@@ -17,6 +17,10 @@ pub const DEFAULT_OUTPUT_BYTES: u64 = 64 * 1024;
 /// Default cap on the payload handed to a hook (Hoop's payload carries the
 /// session input, so it can be large, but not unbounded).
 pub const DEFAULT_PAYLOAD_BYTES: u64 = 1024 * 1024;
+/// Default cap on one HTTP request body a hook sends.
+pub const DEFAULT_HTTP_REQUEST_BYTES: u64 = 10 * 1024 * 1024;
+/// Default cap on one HTTP response body a hook receives.
+pub const DEFAULT_HTTP_RESPONSE_BYTES: u64 = 10 * 1024 * 1024;
 /// Most table elements one run may have (CPython's function tables need a few
 /// thousand; this only stops a runaway `table.grow`).
 pub const MAX_TABLE_ELEMENTS: usize = 1_000_000;
@@ -38,6 +42,10 @@ pub struct Limits {
     pub stderr_bytes: u64,
     /// Largest payload accepted, in bytes.
     pub payload_bytes: u64,
+    /// Largest HTTP request body a hook may send, in bytes.
+    pub http_request_bytes: u64,
+    /// Largest HTTP response body a hook may receive, in bytes.
+    pub http_response_bytes: u64,
 }
 
 impl Default for Limits {
@@ -49,6 +57,8 @@ impl Default for Limits {
             stdout_bytes: DEFAULT_OUTPUT_BYTES,
             stderr_bytes: DEFAULT_OUTPUT_BYTES,
             payload_bytes: DEFAULT_PAYLOAD_BYTES,
+            http_request_bytes: DEFAULT_HTTP_REQUEST_BYTES,
+            http_response_bytes: DEFAULT_HTTP_RESPONSE_BYTES,
         }
     }
 }

@@ -17,7 +17,9 @@ use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::record::RunStatus;
-use egress::EgressGate;
+use egress::http::BodyCaps;
+use egress::policy::EgressPolicy;
+use egress::{EgressGate, TlsSettings};
 use limits::{Limits, MemoryAccountant};
 use output::CappedOutput;
 
@@ -76,6 +78,12 @@ pub struct SandboxSpec<'a> {
     pub limits: &'a Limits,
     /// Epoch ticks until the wall-clock deadline.
     pub deadline_ticks: u64,
+    /// When the run must be over (bounds every network wait too).
+    pub deadline: tokio::time::Instant,
+    /// Where the hook may connect.
+    pub policy: std::sync::Arc<EgressPolicy>,
+    /// TLS settings for HTTPS.
+    pub tls: std::sync::Arc<TlsSettings>,
 }
 
 impl Sandbox {
@@ -83,6 +91,16 @@ impl Sandbox {
     pub fn new(engine: &Engine, spec: SandboxSpec<'_>) -> wasmtime::Result<Sandbox> {
         let stdout = CappedOutput::new(spec.limits.stdout_bytes);
         let stderr = CappedOutput::new(spec.limits.stderr_bytes);
+        let egress = EgressGate::new(
+            spec.policy,
+            spec.tls,
+            stderr.clone(),
+            spec.deadline,
+            BodyCaps {
+                request: spec.limits.http_request_bytes,
+                response: spec.limits.http_response_bytes,
+            },
+        );
         let wasi = wasi::build(wasi::WasiSpec {
             hook_dir: spec.hook_dir,
             hook_file_name: spec.hook_file_name,
@@ -91,12 +109,13 @@ impl Sandbox {
             env: spec.env,
             stdout: stdout.clone(),
             stderr: stderr.clone(),
+            sockets: egress.socket_check(),
         })?;
         let state = SandboxState {
             wasi,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            egress: EgressGate::new(stderr.clone()),
+            egress,
             memory: MemoryAccountant::new(spec.limits.memory_bytes),
         };
         let mut store = Store::new(engine, state);

@@ -3,13 +3,15 @@
 //! Secure by construction: the environment holds exactly the payload and the
 //! variables the operator listed; the hook's directory and the standard library
 //! are mounted read-only and nothing else of the host file system is; stdin is
-//! empty; raw TCP/UDP and name lookups are off; arguments carry only the hook's
-//! path inside the sandbox. WASI has no way to spawn processes.
+//! empty; raw TCP/UDP is off unless an egress rule names tcp or udp, and then
+//! every address is checked by the egress gate; name lookups are off; arguments
+//! carry only the hook's path inside the sandbox. WASI cannot spawn processes.
 
 use std::path::Path;
 
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
+use super::egress::SocketCheck;
 use super::output::CappedOutput;
 use crate::env_names;
 
@@ -34,6 +36,8 @@ pub struct WasiSpec<'a> {
     pub stdout: CappedOutput,
     /// Capture of the hook's stderr.
     pub stderr: CappedOutput,
+    /// The egress check for raw sockets; `None` keeps TCP and UDP off.
+    pub sockets: Option<SocketCheck>,
 }
 
 /// Builds the context for one run.
@@ -44,11 +48,23 @@ pub fn build(spec: WasiSpec<'_>) -> wasmtime::Result<WasiCtx> {
         .env(env_names::HOOK_PAYLOAD, spec.payload)
         .stdout(spec.stdout)
         .stderr(spec.stderr)
-        .allow_tcp(false)
-        .allow_udp(false)
         .allow_ip_name_lookup(false)
         .preopened_dir(spec.hook_dir, HOOK_DIR_GUEST, FsPerms::ReadOnly)?
         .preopened_dir(spec.stdlib_dir, STDLIB_DIR_GUEST, FsPerms::ReadOnly)?;
+    match spec.sockets {
+        Some(check) => {
+            builder
+                .allow_tcp(true)
+                .allow_udp(true)
+                .socket_addr_check(move |address, usage| {
+                    let allowed = check.check(address, usage);
+                    Box::pin(async move { allowed })
+                });
+        }
+        None => {
+            builder.allow_tcp(false).allow_udp(false);
+        }
+    }
     for (name, value) in spec.env {
         builder.env(name, value);
     }

@@ -299,19 +299,28 @@ fn a_corrupt_runner_cache_is_rebuilt() {
     std::fs::copy(&checksum, cache.path().join(checksum.file_name().unwrap())).unwrap();
     let hook = TestHook::new("print('ran after rebuild')\n");
     let payload = payload_file(SESSION_CLOSE.as_bytes());
-    let output = Command::new(env!("CARGO_BIN_EXE_hookbox"))
+    // Under `script`, stderr is a terminal, so the one-time compile shows progress.
+    let command_line = format!(
+        "{} run {} --payload {}",
+        env!("CARGO_BIN_EXE_hookbox"),
+        hook.path.display(),
+        payload.path().display()
+    );
+    let output = Command::new("script")
+        .args(["-qec", &command_line, "/dev/null"])
         .env("HOOKBOX_CACHE_DIR", cache.path())
-        .arg("run")
-        .arg(&hook.path)
-        .arg("--payload")
-        .arg(payload.path())
+        .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(stdout(&output), "ran after rebuild\n");
+    let terminal = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{terminal}");
+    assert!(terminal.contains("ran after rebuild"), "{terminal}");
     assert!(
-        stderr(&output).contains("cached component is unusable"),
-        "{}",
-        stderr(&output)
+        terminal.contains("cached component is unusable"),
+        "{terminal}"
+    );
+    assert!(
+        terminal.contains("compiling the bundled Python runner"),
+        "no progress indicator: {terminal}"
     );
 }

@@ -1,12 +1,13 @@
 //! Helpers shared by the integration tests.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use hookbox::intake::Payload;
 use hookbox::record::RunOutcome;
 use hookbox::runtime::engine::EngineOptions;
 use hookbox::runtime::{RunRequest, Runtime, RuntimeOptions};
+use hookbox::sandbox::egress::policy::EgressPolicy;
 use hookbox::sandbox::limits::Limits;
 use hookbox::source::HookFile;
 
@@ -28,6 +29,7 @@ pub fn runtime() -> &'static Runtime {
             cache_dir: cache_dir(),
             engine: EngineOptions::default(),
             show_progress: false,
+            ca_bundle: Vec::new(),
         })
         .expect("loading the runtime")
     })
@@ -68,14 +70,28 @@ impl TestHook {
         env: &[(String, String)],
         limits: &Limits,
     ) -> RunOutcome {
+        self.run_on(runtime(), payload, env, limits, &[]).await
+    }
+
+    /// Runs the hook on a given runtime with everything chosen.
+    pub async fn run_on(
+        &self,
+        runtime: &Runtime,
+        payload: &str,
+        env: &[(String, String)],
+        limits: &Limits,
+        rules: &[&str],
+    ) -> RunOutcome {
         let hook = HookFile::open(&self.path).expect("hook file");
         let payload = Payload::from_bytes(payload.as_bytes().to_vec(), "test").expect("payload");
-        runtime()
+        let policy = Arc::new(EgressPolicy::parse(rules.iter().copied()).expect("rules"));
+        runtime
             .run(RunRequest {
                 hook: &hook,
                 payload: &payload,
                 env,
                 limits,
+                policy: &policy,
             })
             .await
     }

@@ -1,0 +1,40 @@
+//! `hookbox policy check`: parse egress rules and print them back normalized.
+
+use clap::{Args, Subcommand};
+
+use crate::settings;
+
+/// Egress policy commands.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Check rules and print them normalized, one per line (exit 2 on a bad one).
+    Check(CheckArgs),
+}
+
+/// The rules to check.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A rule, `scheme://host[:port]`. Repeatable.
+    #[arg(long = "allow", value_name = "RULE")]
+    allow: Vec<String>,
+}
+
+impl PolicyCommand {
+    /// Runs the command.
+    pub fn run(self) -> anyhow::Result<u8> {
+        let PolicyCommand::Check(args) = self;
+        let policy = settings::resolve_policy(&args.allow)?;
+        if policy.is_empty() {
+            println!("no rules: all network access is denied");
+        }
+        for rule in policy.rules() {
+            let note = if rule.names_addresses() {
+                ""
+            } else {
+                "  (public addresses only; private, loopback and link-local need an IP or CIDR rule)"
+            };
+            println!("allow {rule}{note}");
+        }
+        Ok(crate::exit_code::OK)
+    }
+}

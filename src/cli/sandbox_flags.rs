@@ -1,0 +1,84 @@
+//! The flags every command that runs hooks shares: limits, environment and
+//! egress policy.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+
+use crate::sandbox::egress::policy::EgressPolicy;
+use crate::sandbox::limits::Limits;
+use crate::settings::{self, LimitFlags, SettingsError};
+
+/// Limits, environment and egress flags.
+#[derive(Debug, Clone, Args)]
+pub struct SandboxFlags {
+    /// Wall-clock limit, e.g. `5s` or `1500ms` [default: 10s].
+    #[arg(long, value_name = "DURATION")]
+    timeout: Option<String>,
+    /// Memory limit, e.g. `64MiB` [default: 128MiB].
+    #[arg(long, value_name = "SIZE")]
+    memory: Option<String>,
+    /// Fuel (CPU) budget in units, about 3.8e9 per second [default: 20000000000].
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+    /// Cap on each of stdout and stderr [default: 64KiB].
+    #[arg(long, value_name = "SIZE")]
+    max_output: Option<String>,
+    /// Cap on the payload size [default: 1MiB].
+    #[arg(long, value_name = "SIZE")]
+    max_payload: Option<String>,
+    /// Cap on each HTTP request and response body [default: 10MiB].
+    #[arg(long, value_name = "SIZE")]
+    max_http_body: Option<String>,
+    /// Pass an environment variable to the hook: `NAME` (hookbox's own value)
+    /// or `NAME=VALUE`. Repeatable. Nothing else of the environment is passed.
+    #[arg(long = "env", value_name = "NAME[=VALUE]")]
+    env: Vec<String>,
+    /// Allow outgoing traffic matching a rule, `scheme://host[:port]`, e.g.
+    /// `https://siem.example.com` or `tcp://10.1.2.3:514`. Repeatable; without
+    /// any, all network access is denied.
+    #[arg(long = "allow", value_name = "RULE")]
+    allow: Vec<String>,
+    /// PEM file of extra CA certificates to trust for HTTPS, besides the
+    /// system's roots.
+    #[arg(long, value_name = "FILE")]
+    ca_bundle: Option<PathBuf>,
+}
+
+/// What the flags resolve to.
+#[derive(Debug, Clone)]
+pub struct SandboxSettings {
+    /// The limits of each run.
+    pub limits: Limits,
+    /// Extra environment variables for the hook.
+    pub env: Vec<(String, String)>,
+    /// Where hooks may connect.
+    pub policy: Arc<EgressPolicy>,
+    /// Extra trusted CA certificates (PEM).
+    pub ca_bundle: Vec<u8>,
+}
+
+impl SandboxFlags {
+    /// Resolves the flags (over the environment and defaults).
+    pub fn resolve(&self) -> Result<SandboxSettings, SettingsError> {
+        let limits = LimitFlags {
+            timeout: self.timeout.clone(),
+            memory: self.memory.clone(),
+            fuel: self.fuel,
+            max_output: self.max_output.clone(),
+            max_payload: self.max_payload.clone(),
+            max_http_body: self.max_http_body.clone(),
+        }
+        .resolve()?;
+        let env = settings::resolve_env(&self.env, |name| std::env::var(name).ok())?;
+        let policy = settings::resolve_policy(&self.allow)?;
+        let ca_bundle = settings::read_ca_bundle(self.ca_bundle.as_deref())?;
+        Ok(SandboxSettings {
+            limits,
+            env,
+            policy: Arc::new(policy),
+            ca_bundle,
+        })
+    }
+}

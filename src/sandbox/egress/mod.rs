@@ -1,0 +1,325 @@
+//! The one place outgoing network access is decided.
+//!
+//! HTTP(S) goes through `wasi:http`: [`EgressGate::send_request`] parses the
+//! destination, asks the [`policy`], resolves a name once in the host, checks
+//! every address, and connects only to an address that passed ([`http`]).
+//! Raw TCP/UDP goes through `wasi:sockets` and is checked per address by
+//! [`EgressGate::socket_check`]. Every attempt lands in the run's [`record`];
+//! a refused one also prints one line on the hook's stderr.
+
+pub mod address;
+pub mod http;
+pub mod policy;
+pub mod record;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use tokio::time::Instant;
+use wasmtime_wasi::sockets::SocketAddrUse;
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+use super::output::CappedOutput;
+use address::Host;
+use http::{Approved, BodyCaps};
+use policy::{EgressPolicy, Scheme, Verdict};
+use record::{AttemptHandle, AttemptStart, EgressLog};
+
+/// TLS client settings shared by every run of a runtime, built on first use
+/// (loading the system's roots takes a few milliseconds).
+#[derive(Debug, Default)]
+pub struct TlsSettings {
+    extra_roots: Vec<u8>,
+    config: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
+}
+
+impl TlsSettings {
+    /// Settings that trust the system roots plus the PEM certificates given.
+    /// The bundle is checked now so a bad one is refused at start-up.
+    pub fn new(extra_roots: Vec<u8>) -> Result<TlsSettings, String> {
+        if !extra_roots.is_empty() {
+            http::tls_config(&extra_roots)?;
+        }
+        Ok(TlsSettings {
+            extra_roots,
+            config: OnceLock::new(),
+        })
+    }
+
+    fn config(&self) -> Result<Arc<rustls::ClientConfig>, String> {
+        self.config
+            .get_or_init(|| http::tls_config(&self.extra_roots).map(Arc::new))
+            .clone()
+    }
+}
+
+/// The egress gate of one run.
+pub struct EgressGate {
+    policy: Arc<EgressPolicy>,
+    tls: Arc<TlsSettings>,
+    log: EgressLog,
+    hook_stderr: CappedOutput,
+    deadline: Instant,
+    caps: BodyCaps,
+}
+
+impl EgressGate {
+    /// A gate enforcing `policy` until `deadline`.
+    pub fn new(
+        policy: Arc<EgressPolicy>,
+        tls: Arc<TlsSettings>,
+        hook_stderr: CappedOutput,
+        deadline: Instant,
+        caps: BodyCaps,
+    ) -> Self {
+        EgressGate {
+            policy,
+            tls,
+            log: EgressLog::default(),
+            hook_stderr,
+            deadline,
+            caps,
+        }
+    }
+
+    /// Every attempt made so far, in order.
+    pub fn attempts(&self) -> Vec<crate::record::EgressAttempt> {
+        self.log.attempts()
+    }
+
+    /// The check `wasi:sockets` asks before every bind, connect and datagram,
+    /// or `None` when the policy allows no raw socket at all (they stay off).
+    pub fn socket_check(&self) -> Option<SocketCheck> {
+        if !self.policy.mentions(Scheme::Tcp) && !self.policy.mentions(Scheme::Udp) {
+            return None;
+        }
+        Some(SocketCheck {
+            policy: self.policy.clone(),
+            log: self.log.clone(),
+            hook_stderr: self.hook_stderr.clone(),
+            seen: Arc::default(),
+        })
+    }
+
+    /// Whether raw TCP should be enabled for this run.
+    pub fn allows_tcp(&self) -> bool {
+        self.policy.mentions(Scheme::Tcp)
+    }
+
+    /// Whether raw UDP should be enabled for this run.
+    pub fn allows_udp(&self) -> bool {
+        self.policy.mentions(Scheme::Udp)
+    }
+}
+
+fn refuse(handle: &AttemptHandle, stderr: &CappedOutput, target: &str, reason: &str) {
+    tracing::info!(target = %target, reason, "egress denied");
+    stderr.write_line(&format!("hookbox: egress denied: {target}: {reason}"));
+    handle.deny(reason);
+}
+
+impl WasiHttpHooks for EgressGate {
+    fn send_request(
+        &mut self,
+        request: ::http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = wasmtime_wasi_http::Result<(
+                    ::http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+                )>,
+            > + Send,
+    > {
+        let uri = request.uri().clone();
+        let scheme = match uri.scheme_str() {
+            Some("https") => Scheme::Https,
+            _ => Scheme::Http,
+        };
+        let port = uri
+            .port_u16()
+            .unwrap_or(if scheme == Scheme::Https { 443 } else { 80 });
+        let host_text = uri.host().unwrap_or_default().to_owned();
+        let parsed_host = Host::parse(&host_text);
+        let shown_host = parsed_host
+            .as_ref()
+            .map_or_else(|_| host_text.clone(), Host::to_string);
+        let url = format!("{scheme}://{shown_host}:{port}{}", uri.path());
+        let target = format!("{} {url}", request.method());
+        let handle = self.log.begin(AttemptStart {
+            scheme: scheme.as_str().into(),
+            host: shown_host,
+            port,
+            method: Some(request.method().to_string()),
+            url: Some(url),
+        });
+        let policy = self.policy.clone();
+        let tls = self.tls.clone();
+        let stderr = self.hook_stderr.clone();
+        let (deadline, caps) = (self.deadline, self.caps);
+        Box::new(async move {
+            let host = match parsed_host {
+                Ok(host) => host,
+                Err(error) => {
+                    refuse(&handle, &stderr, &target, &error.0);
+                    return Err(HttpError::HttpRequestDenied);
+                }
+            };
+            let (approved, rule) = match approve(&policy, scheme, host, port, deadline).await {
+                Ok(approved) => approved,
+                Err(reason) => {
+                    refuse(&handle, &stderr, &target, &reason);
+                    return Err(HttpError::HttpRequestDenied);
+                }
+            };
+            handle.allow(&rule);
+            let tls = match scheme {
+                Scheme::Https => Some(
+                    tls.config()
+                        .map_err(|e| HttpError::InternalError(Some(e)))?,
+                ),
+                _ => None,
+            };
+            let result = http::send(
+                request,
+                approved,
+                tls,
+                options,
+                deadline,
+                caps,
+                handle.clone(),
+            )
+            .await;
+            if let Err(error) = &result {
+                handle.note(&format!("{error}"));
+            }
+            result
+        })
+    }
+}
+
+/// Decides where an HTTP request may go: the addresses that passed and the
+/// rule that allowed them, or why nothing may be reached.
+async fn approve(
+    policy: &EgressPolicy,
+    scheme: Scheme,
+    host: Host,
+    port: u16,
+    deadline: Instant,
+) -> Result<(Approved, String), String> {
+    let tls = scheme == Scheme::Https;
+    let name = match &host {
+        &Host::Ip(ip) => {
+            return match policy.check_address(scheme, ip, port, None) {
+                Verdict::Allowed(rule) => Ok((
+                    Approved {
+                        tls,
+                        host,
+                        addresses: vec![SocketAddr::new(ip, port)],
+                    },
+                    rule,
+                )),
+                Verdict::Denied(reason) => Err(reason),
+            };
+        }
+        Host::Name(name) => name.clone(),
+    };
+    // Names are looked up only when a rule names them: a lookup alone can
+    // carry data out through DNS.
+    let name_rule = policy
+        .name_rule(scheme, &name, port)
+        .ok_or_else(|| format!("no egress rule allows {scheme}://{name}:{port}"))?
+        .clone();
+    let resolved: Vec<SocketAddr> =
+        tokio::time::timeout_at(deadline, tokio::net::lookup_host((name.as_str(), port)))
+            .await
+            .map_err(|_| format!("looking up {name} did not finish before the deadline"))?
+            .map_err(|e| format!("cannot look up {name}: {e}"))?
+            .collect();
+    let mut addresses = Vec::new();
+    let mut allowed_by = None;
+    let mut first_denial = None;
+    for address in resolved {
+        match policy.check_address(scheme, address.ip(), port, Some(&name_rule)) {
+            Verdict::Allowed(rule) => {
+                allowed_by.get_or_insert(rule);
+                addresses.push(SocketAddr::new(address.ip(), port));
+            }
+            Verdict::Denied(reason) => {
+                first_denial.get_or_insert(reason);
+            }
+        }
+    }
+    match allowed_by {
+        Some(rule) => Ok((
+            Approved {
+                tls,
+                host,
+                addresses,
+            },
+            rule,
+        )),
+        None => Err(match first_denial {
+            Some(reason) => format!("{name} resolves to {reason}"),
+            None => format!("{name} resolves to no address"),
+        }),
+    }
+}
+
+/// The per-address check for raw sockets.
+#[derive(Clone)]
+pub struct SocketCheck {
+    policy: Arc<EgressPolicy>,
+    log: EgressLog,
+    hook_stderr: CappedOutput,
+    seen: Arc<Mutex<HashSet<(SocketAddr, bool)>>>,
+}
+
+impl SocketCheck {
+    /// Whether `address` may be used for `usage`.
+    pub fn check(&self, address: SocketAddr, usage: SocketAddrUse) -> bool {
+        let scheme = match usage {
+            SocketAddrUse::TcpConnect => Scheme::Tcp,
+            SocketAddrUse::UdpSend => Scheme::Udp,
+            // The implicit local bind before a connect or send is fine; a hook
+            // may not bind a chosen address or port, listen or accept.
+            SocketAddrUse::TcpBind | SocketAddrUse::UdpBind => {
+                return address.ip().is_unspecified() && address.port() == 0;
+            }
+            _ => return false,
+        };
+        let verdict = self
+            .policy
+            .check_address(scheme, address.ip(), address.port(), None);
+        let allowed = matches!(verdict, Verdict::Allowed(_));
+        // One record per destination: a UDP sender may send many datagrams.
+        let first = self
+            .seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((address, allowed));
+        if first {
+            let host = Host::Ip(address.ip()).to_string();
+            let handle = self.log.begin(AttemptStart {
+                scheme: scheme.as_str().into(),
+                host: host.clone(),
+                port: address.port(),
+                method: None,
+                url: None,
+            });
+            match verdict {
+                Verdict::Allowed(rule) => {
+                    handle.allow(&rule);
+                    handle.set_address(address);
+                }
+                Verdict::Denied(reason) => {
+                    let target = format!("{scheme}://{host}:{}", address.port());
+                    refuse(&handle, &self.hook_stderr, &target, &reason);
+                }
+            }
+        }
+        allowed
+    }
+}

@@ -1,0 +1,553 @@
+//! The egress policy language: deny by default, allow by rule.
+//!
+//! A rule is `scheme://host[:port]`:
+//! - scheme: `http`, `https`, `tcp`, `udp` or `*`;
+//! - host: a DNS name (`siem.example.com`), subdomains of a name
+//!   (`*.example.com`, which does not match `example.com` itself), any host
+//!   (`*`), an IP address (`10.1.2.3`, `[2001:db8::1]`) or a CIDR block
+//!   (`10.0.0.0/8`, `[fd00::/8]`);
+//! - port: a number, `*`, or an inclusive range `8000-8100`; when omitted,
+//!   the scheme's default (http 80, https 443); `tcp`, `udp` and `*` need one.
+//!
+//! Addresses in restricted ranges (loopback, private, link-local, ...; see
+//! [`super::address::restricted_kind`]) are reachable only through a rule that
+//! names them by IP or CIDR: a name rule or `*` never reaches them, whatever a
+//! name resolves to.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::str::FromStr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use super::address::{Host, canonical_ip};
+
+/// What kind of traffic a rule covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// Plain HTTP through `wasi:http`.
+    Http,
+    /// HTTPS through `wasi:http`.
+    Https,
+    /// Raw TCP through `wasi:sockets`.
+    Tcp,
+    /// Raw UDP through `wasi:sockets`.
+    Udp,
+}
+
+impl Scheme {
+    /// The scheme's name as written in rules.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+            Scheme::Tcp => "tcp",
+            Scheme::Udp => "udp",
+        }
+    }
+
+    fn default_port(self) -> Option<u16> {
+        match self {
+            Scheme::Http => Some(80),
+            Scheme::Https => Some(443),
+            Scheme::Tcp | Scheme::Udp => None,
+        }
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HostPattern {
+    Any,
+    Name(String),
+    Subdomains(String),
+    Ip(IpAddr),
+    Cidr(IpNet),
+}
+
+/// One parsed rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    scheme: Option<Scheme>,
+    host: HostPattern,
+    ports: (u16, u16),
+}
+
+/// A rule that cannot be used, quoting it and saying why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad egress rule {rule:?}: {reason}")]
+pub struct RuleError {
+    /// The rule as written.
+    pub rule: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl FromStr for Rule {
+    type Err = RuleError;
+
+    fn from_str(text: &str) -> Result<Rule, RuleError> {
+        let bad = |reason: String| RuleError {
+            rule: text.to_owned(),
+            reason,
+        };
+        let (scheme_text, rest) = text.split_once("://").ok_or_else(|| {
+            bad("write it as scheme://host[:port], e.g. https://siem.example.com".into())
+        })?;
+        let scheme = match scheme_text.to_ascii_lowercase().as_str() {
+            "http" => Some(Scheme::Http),
+            "https" => Some(Scheme::Https),
+            "tcp" => Some(Scheme::Tcp),
+            "udp" => Some(Scheme::Udp),
+            "*" => None,
+            other => {
+                return Err(bad(format!(
+                    "unknown scheme {other:?}; use http, https, tcp, udp or *"
+                )));
+            }
+        };
+        if rest.contains(['/', '?', '#', '@']) && !rest.starts_with('[') && !looks_like_cidr(rest) {
+            return Err(bad(
+                "a rule names a host and port only: no path, query or user".into(),
+            ));
+        }
+        let (host_text, port_text) = split_host_port(rest).map_err(bad)?;
+        let host = parse_host_pattern(host_text).map_err(bad)?;
+        let ports = match port_text {
+            Some(port) => parse_ports(port).map_err(bad)?,
+            None => {
+                let port = scheme.and_then(Scheme::default_port).ok_or_else(|| {
+                    bad(format!(
+                        "{scheme_text}:// has no default port; add one, e.g. {scheme_text}://{host_text}:514"
+                    ))
+                })?;
+                (port, port)
+            }
+        };
+        Ok(Rule {
+            scheme,
+            host,
+            ports,
+        })
+    }
+}
+
+/// `10.0.0.0/8...`: a slash after an IPv4 address starts a prefix length, not a path.
+fn looks_like_cidr(rest: &str) -> bool {
+    rest.split_once('/')
+        .is_some_and(|(address, _)| address.parse::<std::net::Ipv4Addr>().is_ok())
+}
+
+fn split_host_port(rest: &str) -> Result<(&str, Option<&str>), String> {
+    if rest.starts_with('[') {
+        let end = rest
+            .find(']')
+            .ok_or("an IPv6 address needs its closing ']'")?;
+        let after = &rest[end + 1..];
+        return match after.strip_prefix(':') {
+            Some(port) => Ok((&rest[..=end], Some(port))),
+            None if after.is_empty() => Ok((&rest[..=end], None)),
+            None => Err(format!("unexpected {after:?} after the IPv6 address")),
+        };
+    }
+    Ok(match rest.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (rest, None),
+    })
+}
+
+fn parse_host_pattern(text: &str) -> Result<HostPattern, String> {
+    if text.is_empty() {
+        return Err("the host is missing".into());
+    }
+    if text == "*" {
+        return Ok(HostPattern::Any);
+    }
+    if let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        if inner.contains('/') {
+            let net: IpNet = inner
+                .parse()
+                .map_err(|_| format!("{inner:?} is not an IPv6 CIDR block"))?;
+            return Ok(HostPattern::Cidr(net.trunc()));
+        }
+        let ip: std::net::Ipv6Addr = inner
+            .parse()
+            .map_err(|_| format!("{inner:?} is not an IPv6 address"))?;
+        return Ok(HostPattern::Ip(canonical_ip(IpAddr::V6(ip))));
+    }
+    if text.contains('/') {
+        let net: IpNet = text
+            .parse()
+            .map_err(|_| format!("{text:?} is not a CIDR block like 10.0.0.0/8"))?;
+        return Ok(HostPattern::Cidr(net.trunc()));
+    }
+    if let Some(domain) = text.strip_prefix("*.") {
+        return match Host::parse(domain) {
+            Ok(Host::Name(name)) => Ok(HostPattern::Subdomains(name)),
+            Ok(Host::Ip(_)) => Err("a wildcard takes a domain, not an address".into()),
+            Err(error) => Err(error.0),
+        };
+    }
+    if text.contains('*') {
+        return Err(
+            "a wildcard is allowed only as the whole host (*) or a leading *. label".into(),
+        );
+    }
+    match Host::parse(text).map_err(|e| e.0)? {
+        Host::Name(name) => Ok(HostPattern::Name(name)),
+        Host::Ip(ip) => Ok(HostPattern::Ip(ip)),
+    }
+}
+
+fn parse_ports(text: &str) -> Result<(u16, u16), String> {
+    if text == "*" {
+        return Ok((0, u16::MAX));
+    }
+    let port = |p: &str| {
+        p.parse::<u16>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("{p:?} is not a port (1-65535)"))
+    };
+    match text.split_once('-') {
+        Some((start, end)) => {
+            let (start, end) = (port(start)?, port(end)?);
+            if start > end {
+                return Err(format!("the port range {text} is backwards"));
+            }
+            Ok((start, end))
+        }
+        None => port(text).map(|p| (p, p)),
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.scheme {
+            Some(scheme) => write!(f, "{scheme}://")?,
+            None => f.write_str("*://")?,
+        }
+        match &self.host {
+            HostPattern::Any => f.write_str("*")?,
+            HostPattern::Name(name) => f.write_str(name)?,
+            HostPattern::Subdomains(name) => write!(f, "*.{name}")?,
+            HostPattern::Ip(IpAddr::V4(ip)) => write!(f, "{ip}")?,
+            HostPattern::Ip(IpAddr::V6(ip)) => write!(f, "[{ip}]")?,
+            HostPattern::Cidr(IpNet::V4(net)) => write!(f, "{net}")?,
+            HostPattern::Cidr(IpNet::V6(net)) => write!(f, "[{net}]")?,
+        }
+        match self.ports {
+            (0, u16::MAX) => f.write_str(":*"),
+            (start, end) if start == end => write!(f, ":{start}"),
+            (start, end) => write!(f, ":{start}-{end}"),
+        }
+    }
+}
+
+impl Rule {
+    fn covers(&self, scheme: Scheme, port: u16) -> bool {
+        self.scheme.is_none_or(|s| s == scheme) && (self.ports.0..=self.ports.1).contains(&port)
+    }
+
+    /// Whether this rule names addresses (an IP or a CIDR block).
+    pub fn names_addresses(&self) -> bool {
+        matches!(self.host, HostPattern::Ip(_) | HostPattern::Cidr(_))
+    }
+
+    fn matches_name(&self, name: &str) -> bool {
+        match &self.host {
+            HostPattern::Any => true,
+            HostPattern::Name(exact) => exact == name,
+            HostPattern::Subdomains(domain) => name
+                .strip_suffix(domain.as_str())
+                .is_some_and(|prefix| prefix.len() > 1 && prefix.ends_with('.')),
+            HostPattern::Ip(_) | HostPattern::Cidr(_) => false,
+        }
+    }
+
+    fn matches_ip(&self, ip: IpAddr) -> bool {
+        match &self.host {
+            HostPattern::Ip(allowed) => *allowed == ip,
+            HostPattern::Cidr(net) => net.contains(&ip),
+            _ => false,
+        }
+    }
+}
+
+/// The operator's egress rules. Empty (the default) denies everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<String>", into = "Vec<String>")]
+pub struct EgressPolicy {
+    rules: Vec<Rule>,
+}
+
+impl TryFrom<Vec<String>> for EgressPolicy {
+    type Error = RuleError;
+
+    fn try_from(texts: Vec<String>) -> Result<Self, RuleError> {
+        EgressPolicy::parse(texts.iter().map(String::as_str))
+    }
+}
+
+impl From<EgressPolicy> for Vec<String> {
+    fn from(policy: EgressPolicy) -> Vec<String> {
+        policy.rules.iter().map(Rule::to_string).collect()
+    }
+}
+
+/// The verdict on one destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Allowed, by this rule (normalized text).
+    Allowed(String),
+    /// Refused, for this reason.
+    Denied(String),
+}
+
+impl EgressPolicy {
+    /// Parses rules, stopping at the first bad one.
+    pub fn parse<'a>(texts: impl IntoIterator<Item = &'a str>) -> Result<EgressPolicy, RuleError> {
+        let rules = texts
+            .into_iter()
+            .map(str::parse)
+            .collect::<Result<_, _>>()?;
+        Ok(EgressPolicy { rules })
+    }
+
+    /// The rules, normalized.
+    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
+        self.rules.iter()
+    }
+
+    /// Whether no rule exists (everything is denied).
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// Whether any rule could allow `scheme` traffic at all.
+    pub fn mentions(&self, scheme: Scheme) -> bool {
+        self.rules
+            .iter()
+            .any(|rule| rule.scheme.is_none_or(|s| s == scheme))
+    }
+
+    /// The first name rule (`*` included) that covers `name` at `port`.
+    pub fn name_rule(&self, scheme: Scheme, name: &str, port: u16) -> Option<&Rule> {
+        self.rules
+            .iter()
+            .find(|rule| rule.covers(scheme, port) && rule.matches_name(name))
+    }
+
+    /// Decides whether a connection to `ip` may be made. `via_name` is the
+    /// rule that allowed the name the address was resolved from, if any.
+    pub fn check_address(
+        &self,
+        scheme: Scheme,
+        ip: IpAddr,
+        port: u16,
+        via_name: Option<&Rule>,
+    ) -> Verdict {
+        let ip = canonical_ip(ip);
+        if let Some(rule) = self
+            .rules
+            .iter()
+            .find(|rule| rule.covers(scheme, port) && rule.matches_ip(ip))
+        {
+            return Verdict::Allowed(rule.to_string());
+        }
+        if let Some(kind) = super::address::restricted_kind(ip) {
+            return Verdict::Denied(format!(
+                "{ip} is a {kind} address; only a rule naming it by IP or CIDR can allow it"
+            ));
+        }
+        let any_host = || {
+            self.rules
+                .iter()
+                .find(|rule| rule.covers(scheme, port) && rule.host == HostPattern::Any)
+        };
+        match via_name.or_else(any_host) {
+            Some(rule) => Verdict::Allowed(rule.to_string()),
+            None => Verdict::Denied(format!(
+                "no egress rule allows {scheme}://{}:{port}",
+                Host::Ip(ip)
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(rules: &[&str]) -> EgressPolicy {
+        EgressPolicy::parse(rules.iter().copied()).unwrap()
+    }
+
+    fn rule_error(text: &str) -> String {
+        text.parse::<Rule>().unwrap_err().reason
+    }
+
+    #[test]
+    fn rules_print_back_normalized() {
+        for (written, normalized) in [
+            ("https://SIEM.example.com", "https://siem.example.com:443"),
+            ("http://*.example.com", "http://*.example.com:80"),
+            ("tcp://10.1.2.3:514", "tcp://10.1.2.3:514"),
+            ("udp://10.0.0.0/8:514", "udp://10.0.0.0/8:514"),
+            ("*://*:*", "*://*:*"),
+            ("https://[::ffff:10.0.0.1]:8443", "https://10.0.0.1:8443"),
+            ("https://[fd00::1/8]:443", "https://[fd00::/8]:443"),
+            ("http://127.0.0.1:8000-8100", "http://127.0.0.1:8000-8100"),
+            ("http://0x7f000001:8080", "http://127.0.0.1:8080"),
+        ] {
+            assert_eq!(
+                written.parse::<Rule>().unwrap().to_string(),
+                normalized,
+                "{written}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_rules_say_why() {
+        assert!(rule_error("siem.example.com").contains("scheme://host"));
+        assert!(rule_error("ftp://x.com").contains("unknown scheme"));
+        assert!(rule_error("tcp://10.1.2.3").contains("no default port"));
+        assert!(rule_error("https://x.com:0").contains("not a port"));
+        assert!(rule_error("https://x.com:99999").contains("not a port"));
+        assert!(rule_error("https://x.com:9-1").contains("backwards"));
+        assert!(rule_error("https://x.*.com").contains("wildcard"));
+        assert!(rule_error("https://x.com/path").contains("no path"));
+        assert!(rule_error("https://10.0.0.0/33").contains("CIDR"));
+        assert!(rule_error("https://").contains("host is missing"));
+        assert!(rule_error("https://[::1").contains("closing"));
+    }
+
+    #[test]
+    fn a_name_rule_matches_its_name_scheme_and_port_only() {
+        let policy = policy(&["https://siem.example.com"]);
+        assert!(
+            policy
+                .name_rule(Scheme::Https, "siem.example.com", 443)
+                .is_some()
+        );
+        assert!(
+            policy
+                .name_rule(Scheme::Https, "siem.example.com", 8443)
+                .is_none()
+        );
+        assert!(
+            policy
+                .name_rule(Scheme::Http, "siem.example.com", 443)
+                .is_none()
+        );
+        assert!(policy.name_rule(Scheme::Https, "evil.com", 443).is_none());
+        assert!(
+            policy
+                .name_rule(Scheme::Https, "siem.example.com.evil.com", 443)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_wildcard_matches_subdomains_only() {
+        let policy = policy(&["https://*.example.com"]);
+        assert!(
+            policy
+                .name_rule(Scheme::Https, "a.example.com", 443)
+                .is_some()
+        );
+        assert!(
+            policy
+                .name_rule(Scheme::Https, "a.b.example.com", 443)
+                .is_some()
+        );
+        assert!(
+            policy
+                .name_rule(Scheme::Https, "example.com", 443)
+                .is_none()
+        );
+        assert!(
+            policy
+                .name_rule(Scheme::Https, "badexample.com", 443)
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn restricted_addresses_need_an_ip_rule() {
+        let by_name = policy(&["https://siem.example.com", "*://*:*"]);
+        let name_rule = by_name
+            .name_rule(Scheme::Https, "siem.example.com", 443)
+            .cloned();
+        for ip in ["127.0.0.1", "10.1.2.3", "169.254.169.254", "::1", "fd00::1"] {
+            let verdict =
+                by_name.check_address(Scheme::Https, ip.parse().unwrap(), 443, name_rule.as_ref());
+            assert!(matches!(verdict, Verdict::Denied(_)), "{ip}: {verdict:?}");
+        }
+        let public = by_name.check_address(
+            Scheme::Https,
+            "93.184.216.34".parse().unwrap(),
+            443,
+            name_rule.as_ref(),
+        );
+        assert_eq!(
+            public,
+            Verdict::Allowed("https://siem.example.com:443".into())
+        );
+
+        let by_ip = policy(&["tcp://10.0.0.0/8:514", "http://127.0.0.1:8080"]);
+        assert!(matches!(
+            by_ip.check_address(Scheme::Tcp, "10.9.9.9".parse().unwrap(), 514, None),
+            Verdict::Allowed(_)
+        ));
+        assert!(matches!(
+            by_ip.check_address(Scheme::Tcp, "10.9.9.9".parse().unwrap(), 515, None),
+            Verdict::Denied(_)
+        ));
+        assert!(matches!(
+            by_ip.check_address(Scheme::Udp, "10.9.9.9".parse().unwrap(), 514, None),
+            Verdict::Denied(_)
+        ));
+        assert!(matches!(
+            by_ip.check_address(
+                Scheme::Http,
+                "::ffff:127.0.0.1".parse().unwrap(),
+                8080,
+                None
+            ),
+            Verdict::Allowed(_)
+        ));
+    }
+
+    #[test]
+    fn an_empty_policy_denies_everything() {
+        let policy = EgressPolicy::default();
+        assert!(
+            policy
+                .name_rule(Scheme::Https, "example.com", 443)
+                .is_none()
+        );
+        assert!(matches!(
+            policy.check_address(Scheme::Https, "93.184.216.34".parse().unwrap(), 443, None),
+            Verdict::Denied(_)
+        ));
+    }
+
+    #[test]
+    fn policies_are_plain_data() {
+        let policy: EgressPolicy =
+            serde_json::from_str(r#"["https://siem.example.com", "tcp://10.1.2.3:514"]"#).unwrap();
+        assert_eq!(
+            serde_json::to_string(&policy).unwrap(),
+            r#"["https://siem.example.com:443","tcp://10.1.2.3:514"]"#
+        );
+        assert!(serde_json::from_str::<EgressPolicy>(r#"["nope"]"#).is_err());
+    }
+}
