@@ -27,6 +27,7 @@ fn main() -> Result<()> {
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     let guest_dir = manifest_dir.join("guest-sdk/python");
     println!("cargo::rerun-if-changed=guest-sdk/python/runner");
+    println!("cargo::rerun-if-changed=guest-sdk/python/sdk");
     println!("cargo::rerun-if-changed=guest-sdk/python/wit");
     println!("cargo::rerun-if-changed=build.rs");
 
@@ -57,14 +58,18 @@ fn main() -> Result<()> {
         format!("{stdlib_hash:032x}"),
     )?;
 
-    // componentize-py mounts the app directory writable while snapshotting
-    // (CPython drops `__pycache__` there), so it gets a copy, not the sources.
-    let runner_dir = out_dir.join("runner");
-    if runner_dir.exists() {
-        fs::remove_dir_all(&runner_dir)?;
+    // componentize-py mounts these directories writable while snapshotting
+    // (CPython drops `__pycache__` there), so it gets copies, not the sources.
+    let mut python_path = Vec::new();
+    for part in ["runner", "sdk"] {
+        let copy = out_dir.join(part);
+        if copy.exists() {
+            fs::remove_dir_all(&copy)?;
+        }
+        copy_dir(&guest_dir.join(part), &copy)?;
+        python_path.push(copy.to_str().context("non-UTF-8 path")?.to_owned());
     }
-    copy_dir(&guest_dir.join("runner"), &runner_dir)?;
-    let runner_dir = runner_dir.to_str().context("non-UTF-8 path")?;
+    let python_path: Vec<&str> = python_path.iter().map(String::as_str).collect();
     let component_path = out_dir.join("runner.wasm");
     let import_names: HashMap<&str, &str> = [("wasi:http/types@0.2.0", "types")].into();
     let export_names = HashMap::new();
@@ -75,7 +80,7 @@ fn main() -> Result<()> {
         features: &[],
         all_features: false,
         world_module: None,
-        python_path: &[runner_dir],
+        python_path: &python_path,
         module_worlds: &[],
         app_name: "hookbox_runner",
         output_path: &component_path,

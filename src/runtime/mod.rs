@@ -127,10 +127,7 @@ impl Runtime {
             })?;
 
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| RuntimeError::Link(e.into()))?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(|e| RuntimeError::Link(e.into()))?;
+        crate::sandbox::add_to_linker(&mut linker).map_err(|e| RuntimeError::Link(e.into()))?;
         let runner = linker
             .instantiate_pre(&component)
             .map_err(|e| RuntimeError::Link(e.into()))?;

@@ -11,8 +11,8 @@ pub mod limits;
 pub mod output;
 pub mod wasi;
 
-use wasmtime::component::ResourceTable;
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Engine, Store, StoreContextMut, Trap};
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -49,6 +49,21 @@ impl WasiHttpView for SandboxState {
             hooks: &mut self.egress,
         }
     }
+}
+
+/// The name of hookbox's own interface in the runner's world.
+const EGRESS_INTERFACE: &str = "hookbox:runner/egress@0.1.0";
+
+/// Adds everything a sandbox offers a guest to `linker`: WASI 0.2, outgoing
+/// HTTP (through the egress gate) and hookbox's egress interface.
+pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
+    wasmtime_wasi::p2::add_to_linker_async(linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
+    linker.instance(EGRESS_INTERFACE)?.func_wrap(
+        "last-denial",
+        |store: StoreContextMut<'_, SandboxState>, (): ()| Ok((store.data().egress.last_denial(),)),
+    )?;
+    Ok(())
 }
 
 /// A store ready to instantiate a hook in, with handles on what it captures.

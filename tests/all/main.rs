@@ -6,7 +6,9 @@
 
 mod cache;
 mod cli;
+mod egress;
 mod hostile;
 mod limits;
+mod receiver;
 mod runner;
 mod support;

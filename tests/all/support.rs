@@ -73,6 +73,12 @@ impl TestHook {
         self.run_on(runtime(), payload, env, limits, &[]).await
     }
 
+    /// Runs the hook under the given egress rules.
+    pub async fn run_allowing(&self, rules: &[&str]) -> RunOutcome {
+        self.run_on(runtime(), SESSION_CLOSE, &[], &Limits::default(), rules)
+            .await
+    }
+
     /// Runs the hook on a given runtime with everything chosen.
     pub async fn run_on(
         &self,

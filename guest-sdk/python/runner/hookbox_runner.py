@@ -64,6 +64,15 @@ from wit_world.imports import environment
 import asyncio
 import poll_loop
 
+# The SDK, and the standard ways to reach the network routed through it:
+# urllib.request and subprocess.run(["curl", ...]) use the host's egress policy.
+import hookbox
+from hookbox import _socket, _subprocess, _urllib
+
+_socket.install()
+_urllib.install()
+_subprocess.install()
+
 STDLIB_DIR = "/python"
 """Where the host mounts the pure-Python standard library (read-only)."""
 

@@ -42,6 +42,12 @@ pub struct BodyCaps {
 
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
 
+/// How long past the hook's deadline network waits may last. The run itself
+/// is stopped at the deadline (cancelling every wait it owns); this only ends
+/// what outlives it, and keeps a wait from failing a hook at the very moment
+/// the deadline stops it.
+const AFTER_DEADLINE: Duration = Duration::from_secs(1);
+
 /// Sends `request` to an approved destination.
 pub async fn send(
     mut request: http::Request<WasiBody>,
@@ -52,6 +58,7 @@ pub async fn send(
     caps: BodyCaps,
     record: AttemptHandle,
 ) -> Result<(http::Response<WasiBody>, IoFuture), Error> {
+    let deadline = deadline + AFTER_DEADLINE;
     let bounded = |timeout: Option<Duration>| match timeout {
         Some(timeout) => deadline.min(Instant::now() + timeout),
         None => deadline,
@@ -124,7 +131,12 @@ pub async fn send(
         )
         .boxed_unsync()
     });
-    let io: IoFuture = Box::new(async move { connection.await.map_err(Error::from) });
+    let io: IoFuture = Box::new(async move {
+        match tokio::time::timeout_at(deadline, connection).await {
+            Ok(done) => done.map_err(Error::from),
+            Err(_) => Err(Error::ConnectionReadTimeout),
+        }
+    });
     Ok((response, io))
 }
 

@@ -88,6 +88,11 @@ impl EgressGate {
         self.log.attempts()
     }
 
+    /// Why the most recent refused attempt was refused.
+    pub fn last_denial(&self) -> Option<String> {
+        self.log.last_denial()
+    }
+
     /// The check `wasi:sockets` asks before every bind, connect and datagram,
     /// or `None` when the policy allows no raw socket at all (they stay off).
     pub fn socket_check(&self) -> Option<SocketCheck> {

@@ -362,9 +362,14 @@ impl EgressPolicy {
             return Verdict::Allowed(rule.to_string());
         }
         if let Some(kind) = super::address::restricted_kind(ip) {
-            return Verdict::Denied(format!(
-                "{ip} is a {kind} address; only a rule naming it by IP or CIDR can allow it"
-            ));
+            let named_elsewhere = self.rules.iter().any(|rule| rule.matches_ip(ip));
+            return Verdict::Denied(if named_elsewhere {
+                format!("no egress rule allows {scheme}://{}:{port}", Host::Ip(ip))
+            } else {
+                format!(
+                    "{ip} is a {kind} address; only a rule naming it by IP or CIDR can allow it"
+                )
+            });
         }
         let any_host = || {
             self.rules

@@ -68,6 +68,15 @@ impl EgressLog {
         self.lock().clone()
     }
 
+    /// Why the most recent refused attempt was refused.
+    pub fn last_denial(&self) -> Option<String> {
+        self.lock()
+            .iter()
+            .rev()
+            .find(|attempt| !attempt.allowed)
+            .and_then(|attempt| attempt.reason.clone())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<EgressAttempt>> {
         self.attempts.lock().unwrap_or_else(|e| e.into_inner())
     }

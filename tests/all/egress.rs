@@ -1,0 +1,450 @@
+//! Egress: what an allowed request delivers, and every trick that must reach
+//! nothing. Each case asserts what a real receiver on loopback got.
+
+use std::time::{Duration, Instant};
+
+use hookbox::record::RunStatus;
+use hookbox::runtime::engine::EngineOptions;
+use hookbox::runtime::{Runtime, RuntimeOptions};
+use hookbox::sandbox::limits::Limits;
+
+use crate::receiver::{Receiver, Reply, TestCa};
+use crate::support::{SESSION_CLOSE, TestHook, cache_dir};
+
+fn runtime_trusting(ca: &TestCa) -> Runtime {
+    Runtime::load(&RuntimeOptions {
+        cache_dir: cache_dir(),
+        engine: EngineOptions::default(),
+        show_progress: false,
+        ca_bundle: ca.ca_pem.clone().into_bytes(),
+    })
+    .expect("runtime with the test CA")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allowed_post_delivers_the_event_and_is_recorded() {
+    let receiver = Receiver::http(Reply::Status(202, "queued")).await;
+    let rule = format!("http://127.0.0.1:{}", receiver.port());
+    let hook = TestHook::new(&format!(
+        "import hookbox\n\
+         e = hookbox.event()\n\
+         r = hookbox.http.post('http://127.0.0.1:{}/events?source=hoop', json={{'sid': e.sid, 'event': e.name}}, headers={{'X-Token': 'abc'}})\n\
+         print(r.status, r.text())\n",
+        receiver.port()
+    ));
+    let outcome = hook.run_allowing(&[&rule]).await;
+    assert_eq!(outcome.status, RunStatus::Ok, "{outcome:?}");
+    assert_eq!(outcome.stdout, "202 queued\n");
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 1);
+    let request = &requests[0];
+    assert_eq!(request.method, "POST");
+    assert_eq!(request.path, "/events?source=hoop");
+    assert_eq!(request.header("content-type"), Some("application/json"));
+    assert_eq!(request.header("x-token"), Some("abc"));
+    assert_eq!(
+        request.header("host"),
+        Some(format!("127.0.0.1:{}", receiver.port()).as_str())
+    );
+    assert_eq!(
+        request.body,
+        br#"{"sid": "8c59a347-62bd-4db2-a456-2b25963dfebf", "event": "session-close"}"#
+    );
+    let attempt = &outcome.egress[0];
+    assert!(attempt.allowed);
+    assert_eq!(attempt.rule.as_deref(), Some(rule.as_str()));
+    assert_eq!(attempt.scheme, "http");
+    assert_eq!(attempt.method.as_deref(), Some("POST"));
+    assert_eq!(attempt.status, Some(202));
+    assert_eq!(
+        attempt.address.as_deref(),
+        Some(receiver.addr.to_string().as_str())
+    );
+    assert_eq!(attempt.bytes_out, request.body.len() as u64);
+    assert_eq!(attempt.bytes_in, 6);
+    assert_eq!(
+        attempt.url.as_deref(),
+        Some(format!("http://127.0.0.1:{}/events", receiver.port()).as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hoops_documented_example_runs_unmodified_over_https() {
+    let ca = TestCa::new();
+    let receiver = Receiver::https(Reply::Status(200, "{\"ok\":true}"), &ca).await;
+    // The example from Hoop's runbook-hooks page, with only the endpoint
+    // pointed at the test's receiver.
+    let example =
+        include_str!("../../hooks-examples/hoop-documented/hoop-hooks/session-close.runbook.py")
+            .replace(
+                "https://your-siem.example.com/events",
+                &format!("https://localhost:{}/events", receiver.port()),
+            );
+    let hook = TestHook::new(&example);
+    let runtime = runtime_trusting(&ca);
+    let rules = [
+        format!("https://localhost:{}", receiver.port()),
+        format!("https://127.0.0.1:{}", receiver.port()),
+    ];
+    let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
+    let outcome = hook
+        .run_on(&runtime, SESSION_CLOSE, &[], &Limits::default(), &rules)
+        .await;
+    assert_eq!(outcome.status, RunStatus::Ok, "{outcome:?}");
+    assert!(
+        outcome
+            .stdout
+            .ends_with("Forwarded session 8c59a347-62bd-4db2-a456-2b25963dfebf to SIEM\n"),
+        "{outcome:?}"
+    );
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].method, "POST");
+    assert_eq!(
+        requests[0].body,
+        SESSION_CLOSE.as_bytes(),
+        "the exact payload bytes"
+    );
+    assert_eq!(requests[0].header("content-type"), Some("application/json"));
+    assert_eq!(
+        requests[0].header("authorization"),
+        Some("Bearer <your-token>")
+    );
+    assert_eq!(outcome.egress[0].scheme, "https");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_to_a_server_the_roots_do_not_trust_fails() {
+    let ca = TestCa::new();
+    let receiver = Receiver::https(Reply::Status(200, "ok"), &ca).await;
+    let hook = TestHook::new(&format!(
+        "import hookbox\n\
+         try:\n    hookbox.http.get('https://127.0.0.1:{}/')\n    print('TRUSTED')\n\
+         except hookbox.http.HTTPError as e:\n    print('refused', e.code)\n",
+        receiver.port()
+    ));
+    let rule = format!("https://127.0.0.1:{}", receiver.port());
+    let outcome = hook.run_allowing(&[&rule]).await;
+    assert_eq!(
+        outcome.stdout, "refused TlsCertificateError\n",
+        "{outcome:?}"
+    );
+    assert!(receiver.requests().is_empty());
+}
+
+/// Runs `source` under `rules` and checks that the receiver got nothing.
+async fn assert_reaches_nothing(
+    receiver: &Receiver,
+    source: &str,
+    rules: &[&str],
+) -> hookbox::record::RunOutcome {
+    let outcome = TestHook::new(source).run_allowing(rules).await;
+    assert_eq!(
+        receiver.connections(),
+        0,
+        "a connection reached the receiver: {outcome:?}"
+    );
+    assert!(outcome.egress.iter().any(|a| !a.allowed), "{outcome:?}");
+    assert!(
+        outcome.stderr.contains("hookbox: egress denied: "),
+        "{}",
+        outcome.stderr
+    );
+    outcome
+}
+
+fn try_get(url: &str) -> String {
+    format!(
+        "import hookbox\n\
+         try:\n    hookbox.http.get('{url}')\n    print('REACHED')\n\
+         except hookbox.http.EgressDenied as e:\n    print('denied:', e.reason)\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlisted_hosts_ports_and_schemes_reach_nothing() {
+    let receiver = Receiver::http(Reply::Status(200, "ok")).await;
+    let port = receiver.port();
+    let url = format!("http://127.0.0.1:{port}/");
+    // No rule at all.
+    assert_reaches_nothing(&receiver, &try_get(&url), &[]).await;
+    // The right host on another port.
+    let other_port = format!("http://127.0.0.1:{}", port.wrapping_add(1).max(1));
+    assert_reaches_nothing(&receiver, &try_get(&url), &[&other_port]).await;
+    // The right host and port, another scheme.
+    let https_only = format!("https://127.0.0.1:{port}");
+    let outcome = assert_reaches_nothing(&receiver, &try_get(&url), &[&https_only]).await;
+    assert!(
+        outcome
+            .stdout
+            .starts_with("denied: no egress rule allows http://127.0.0.1"),
+        "{}",
+        outcome.stdout
+    );
+    let tcp_only = format!("tcp://127.0.0.1:{port}");
+    assert_reaches_nothing(&receiver, &try_get(&url), &[&tcp_only]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_rule_never_reaches_loopback() {
+    let receiver = Receiver::http(Reply::Status(200, "ok")).await;
+    let port = receiver.port();
+    let rule = format!("http://localhost:{port}");
+    let outcome = assert_reaches_nothing(
+        &receiver,
+        &try_get(&format!("http://localhost:{port}/")),
+        &[&rule],
+    )
+    .await;
+    assert!(
+        outcome.stdout.contains("localhost resolves to"),
+        "{}",
+        outcome.stdout
+    );
+    assert!(outcome.stdout.contains("loopback"), "{}", outcome.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_spellings_of_loopback_reach_nothing_under_a_name_policy() {
+    let receiver = Receiver::http(Reply::Status(200, "ok")).await;
+    let port = receiver.port();
+    for host in [
+        "127.1",
+        "2130706433",
+        "0x7f000001",
+        "0177.0.0.1",
+        "[::ffff:127.0.0.1]",
+        "[::1]",
+        "localhost",
+    ] {
+        let url = format!("http://{host}:{port}/");
+        let outcome = assert_reaches_nothing(
+            &receiver,
+            &try_get(&url),
+            &["*://*:*", "http://localhost:*"],
+        )
+        .await;
+        assert!(
+            outcome.stdout.starts_with("denied:"),
+            "{host}: {}",
+            outcome.stdout
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloud_metadata_is_refused_even_under_allow_all() {
+    let outcome = TestHook::new(&try_get("http://169.254.169.254/latest/meta-data/"))
+        .run_allowing(&["*://*:*"])
+        .await;
+    assert!(
+        outcome
+            .stdout
+            .starts_with("denied: 169.254.169.254 is a link-local"),
+        "{}",
+        outcome.stdout
+    );
+    assert_eq!(outcome.egress.len(), 1);
+    assert!(
+        outcome.egress[0].address.is_none(),
+        "nothing was connected to"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_to_an_unlisted_port_is_checked_again() {
+    let target = Receiver::http(Reply::Status(200, "secret")).await;
+    let redirector = Receiver::http(Reply::Redirect(format!(
+        "http://127.0.0.1:{}/steal",
+        target.port()
+    )))
+    .await;
+    let source = format!(
+        "import urllib.request, urllib.error\n\
+         try:\n    urllib.request.urlopen('http://127.0.0.1:{}/start', timeout=5)\n    print('FOLLOWED')\n\
+         except urllib.error.URLError as e:\n    print('stopped:', e.reason)\n",
+        redirector.port()
+    );
+    let rule = format!("http://127.0.0.1:{}", redirector.port());
+    let outcome = TestHook::new(&source).run_allowing(&[&rule]).await;
+    assert!(
+        outcome.stdout.starts_with("stopped: egress denied"),
+        "{outcome:?}"
+    );
+    assert_eq!(redirector.requests().len(), 1);
+    assert_eq!(target.connections(), 0);
+    assert_eq!(outcome.egress.len(), 2);
+    assert!(outcome.egress[0].allowed && outcome.egress[0].status == Some(302));
+    assert!(!outcome.egress[1].allowed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_guest_cannot_set_the_host_header() {
+    let receiver = Receiver::http(Reply::Status(200, "ok")).await;
+    let port = receiver.port();
+    let source = format!(
+        "import hookbox, urllib.request\n\
+         try:\n    hookbox.http.get('http://127.0.0.1:{port}/a', headers={{'Host': 'internal.example'}})\n\
+         except ValueError as e:\n    print('sdk:', e)\n\
+         req = urllib.request.Request('http://127.0.0.1:{port}/b', headers={{'Host': 'internal.example'}})\n\
+         print('urllib:', urllib.request.urlopen(req).status)\n"
+    );
+    let rule = format!("http://127.0.0.1:{port}");
+    let outcome = TestHook::new(&source).run_allowing(&[&rule]).await;
+    assert_eq!(
+        outcome.stdout, "sdk: header not allowed: Forbidden\nurllib: 200\n",
+        "{outcome:?}"
+    );
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        requests[0].header("host"),
+        Some(format!("127.0.0.1:{port}").as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_response_is_cut_at_the_cap() {
+    let receiver = Receiver::http(Reply::Huge(100 * 1024 * 1024)).await;
+    let source = format!(
+        "import hookbox\n\
+         try:\n    hookbox.http.get('http://127.0.0.1:{}/big')\n    print('READ ALL')\n\
+         except hookbox.http.HTTPError as e:\n    print('cut:', e)\n",
+        receiver.port()
+    );
+    let rule = format!("http://127.0.0.1:{}", receiver.port());
+    let outcome = TestHook::new(&source).run_allowing(&[&rule]).await;
+    assert!(outcome.stdout.starts_with("cut:"), "{outcome:?}");
+    let limit = Limits::default().http_response_bytes;
+    assert!(
+        outcome.egress[0].bytes_in <= limit + 64 * 1024,
+        "{:?}",
+        outcome.egress[0]
+    );
+    assert!(outcome.peak_memory_bytes < 128 * 1024 * 1024);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_that_never_ends_is_stopped_by_the_deadline() {
+    let receiver = Receiver::http(Reply::Endless).await;
+    let source = format!(
+        "import hookbox\nhookbox.http.get('http://127.0.0.1:{}/slow')\n",
+        receiver.port()
+    );
+    let rule = format!("http://127.0.0.1:{}", receiver.port());
+    let limits = Limits {
+        timeout: Duration::from_secs(1),
+        ..Limits::default()
+    };
+    let started = Instant::now();
+    let outcome = TestHook::new(&source)
+        .run_on(
+            crate::support::runtime(),
+            SESSION_CLOSE,
+            &[],
+            &limits,
+            &[&rule],
+        )
+        .await;
+    assert_eq!(outcome.status, RunStatus::Timeout, "{outcome:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syslog_over_tcp_reaches_an_allowed_collector_only() {
+    let collector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = collector.local_addr().unwrap().port();
+    let received = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let (mut stream, _) = collector.accept().await.unwrap();
+        let mut line = Vec::new();
+        stream.read_to_end(&mut line).await.unwrap();
+        line
+    });
+    let source = format!(
+        "import socket, hookbox\n\
+         e = hookbox.event()\n\
+         line = f'<110>1 2026-11-26T00:00:00Z hookbox hoop - session-close - sid={{e.sid}}\\n'\n\
+         with socket.create_connection(('127.0.0.1', {port}), timeout=5) as s:\n    s.sendall(line.encode())\n\
+         try:\n    socket.create_connection(('127.0.0.1', {other}), timeout=5)\n    print('OTHER PORT REACHED')\n\
+         except OSError as e:\n    print('other port denied')\n",
+        other = port.wrapping_add(1).max(1)
+    );
+    let rule = format!("tcp://127.0.0.1:{port}");
+    let outcome = TestHook::new(&source).run_allowing(&[&rule]).await;
+    assert_eq!(outcome.stdout, "other port denied\n", "{outcome:?}");
+    let line = tokio::time::timeout(Duration::from_secs(5), received)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(line).unwrap(),
+        "<110>1 2026-11-26T00:00:00Z hookbox hoop - session-close - sid=8c59a347-62bd-4db2-a456-2b25963dfebf\n"
+    );
+    assert!(
+        outcome
+            .egress
+            .iter()
+            .any(|a| a.scheme == "tcp" && a.allowed)
+    );
+    assert!(
+        outcome
+            .egress
+            .iter()
+            .any(|a| a.scheme == "tcp" && !a.allowed)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_flags_hooks_use_work_and_insecure_is_refused() {
+    let receiver = Receiver::http(Reply::Status(201, "created")).await;
+    let port = receiver.port();
+    let source = format!(
+        "import subprocess\n\
+         out = subprocess.check_output(['curl', '-sS', '--fail', '-X', 'PUT', 'http://127.0.0.1:{port}/e', '-H', 'Content-Type: text/plain', '--data-binary', 'line1', '-u', 'user:pw', '-w', ' %{{http_code}}', '-m', '5'], text=True)\n\
+         print(out)\n\
+         r = subprocess.run('curl -k https://127.0.0.1:{port}/', shell=True, capture_output=True, text=True)\n\
+         print(r.returncode, r.stderr.strip())\n\
+         p = subprocess.Popen(['curl', '-s', 'http://127.0.0.1:{port}/p'], stdout=subprocess.PIPE)\n\
+         print(p.communicate()[0], p.returncode)\n"
+    );
+    let rule = format!("http://127.0.0.1:{port}");
+    let outcome = TestHook::new(&source).run_allowing(&[&rule]).await;
+    assert_eq!(
+        outcome.stdout,
+        "created 201\n2 curl: (2) -k/--insecure is refused in hookbox: TLS certificates are always verified\nb'created' 0\n",
+        "{outcome:?}"
+    );
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 2);
+    assert_eq!(requests[0].method, "PUT");
+    assert_eq!(requests[0].body, b"line1");
+    assert_eq!(
+        requests[0].header("authorization"),
+        Some("Basic dXNlcjpwdw==")
+    );
+    assert_eq!(requests[1].method, "GET");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_fail_turns_an_http_error_into_exit_22() {
+    let receiver = Receiver::http(Reply::Status(503, "down")).await;
+    let source = format!(
+        "import subprocess\n\
+         subprocess.run(['curl', '-s', '-f', '-d', 'x', 'http://127.0.0.1:{}/'], check=True)\n",
+        receiver.port()
+    );
+    let rule = format!("http://127.0.0.1:{}", receiver.port());
+    let outcome = TestHook::new(&source).run_allowing(&[&rule]).await;
+    assert_eq!(outcome.exit_code, Some(1));
+    assert!(
+        outcome.stderr.contains("CalledProcessError"),
+        "{}",
+        outcome.stderr
+    );
+    assert!(
+        outcome.stderr.contains("returned non-zero exit status 22"),
+        "{}",
+        outcome.stderr
+    );
+}
