@@ -16,8 +16,7 @@ use crate::intake::Payload;
 use crate::record::RunStatus;
 use crate::runtime::engine::EngineOptions;
 use crate::runtime::{Instantiation, RunRequest, Runtime, RuntimeOptions};
-use crate::sandbox::egress::policy::EgressPolicy;
-use crate::sandbox::limits::Limits;
+use crate::sandbox::config::SandboxConfig;
 use crate::source::HookFile;
 
 /// The hook every measurement runs.
@@ -65,7 +64,8 @@ pub fn run(plan: &BenchPlan) -> anyhow::Result<String> {
     std::fs::write(&payload_path, TRIVIAL_PAYLOAD)?;
     let hook = HookFile::open(&hook_path)?;
     let payload = Payload::from_bytes(TRIVIAL_PAYLOAD.as_bytes().to_vec(), "bench payload")?;
-    let limits = Limits::default();
+    let config = SandboxConfig::default();
+    let limits = &config.limits;
 
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -118,7 +118,7 @@ pub fn run(plan: &BenchPlan) -> anyhow::Result<String> {
                 runtime.clone(),
                 &hook,
                 &payload,
-                &limits,
+                &config,
                 how,
                 plan.runs,
                 concurrency,
@@ -165,18 +165,15 @@ async fn in_process(
     runtime: Arc<Runtime>,
     hook: &HookFile,
     payload: &Payload,
-    limits: &Limits,
+    config: &SandboxConfig,
     how: Instantiation,
     runs: usize,
     concurrency: usize,
 ) -> anyhow::Result<(Figures, u64)> {
-    let policy = Arc::new(EgressPolicy::default());
     let request = RunRequest {
         hook,
         payload,
-        env: &[],
-        limits,
-        policy: &policy,
+        config,
     };
     // Warm up: first-touch page faults and lazy initialisation are not what
     // a long-running hookbox pays per event.
@@ -187,12 +184,7 @@ async fn in_process(
     let per_task = runs.div_ceil(concurrency);
     let tasks = (0..concurrency).map(|_| {
         let runtime = runtime.clone();
-        let (hook, payload, limits, policy) = (
-            hook.clone(),
-            payload.clone(),
-            limits.clone(),
-            policy.clone(),
-        );
+        let (hook, payload, config) = (hook.clone(), payload.clone(), config.clone());
         tokio::spawn(async move {
             let mut samples = Vec::with_capacity(per_task);
             let mut fuel = 0;
@@ -200,9 +192,7 @@ async fn in_process(
                 let request = RunRequest {
                     hook: &hook,
                     payload: &payload,
-                    env: &[],
-                    limits: &limits,
-                    policy: &policy,
+                    config: &config,
                 };
                 let run_started = Instant::now();
                 let outcome = runtime.run_with(request, how).await;

@@ -36,21 +36,20 @@ impl RunArgs {
     pub fn run(self) -> anyhow::Result<u8> {
         let settings = self.sandbox.resolve()?;
         let hook = HookFile::open(&self.hook)?;
-        let payload = Payload::read(&self.payload, settings.limits.payload_bytes)?;
+        let config = &settings.config;
+        let payload = Payload::read(&self.payload, config.limits.payload_bytes)?;
 
         // One run: reserving a pool of slots would cost more than it saves.
         let engine = EngineOptions {
             pooling: false,
-            max_memory_bytes: settings.limits.memory_bytes.max(DEFAULT_MAX_MEMORY_BYTES),
+            max_memory_bytes: config.limits.memory_bytes.max(DEFAULT_MAX_MEMORY_BYTES),
             ..EngineOptions::default()
         };
         let runtime = super::load_runtime(engine, &settings.ca_bundle)?;
         let outcome = super::tokio_runtime()?.block_on(runtime.run(RunRequest {
             hook: &hook,
             payload: &payload,
-            env: &settings.env,
-            limits: &settings.limits,
-            policy: &settings.policy,
+            config,
         }));
 
         if self.json {

@@ -1,13 +1,13 @@
-//! The flags every command that runs hooks shares: limits, environment and
-//! egress policy.
+//! The flags every command that runs hooks shares: limits, environment,
+//! egress policy and secrets.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
 
-use crate::sandbox::egress::policy::EgressPolicy;
-use crate::sandbox::limits::Limits;
+use crate::intake::SecretPolicy;
+use crate::sandbox::config::SandboxConfig;
 use crate::settings::{self, LimitFlags, SettingsError};
 
 /// Limits, environment and egress flags.
@@ -44,17 +44,17 @@ pub struct SandboxFlags {
     /// system's roots.
     #[arg(long, value_name = "FILE")]
     ca_bundle: Option<PathBuf>,
+    /// Let hooks see the real value of this `connection_envs` key (e.g.
+    /// `envvar:SIEM_TOKEN`); every other value is redacted. Repeatable.
+    #[arg(long = "pass-secret", value_name = "KEY")]
+    pass_secret: Vec<String>,
 }
 
 /// What the flags resolve to.
 #[derive(Debug, Clone)]
 pub struct SandboxSettings {
-    /// The limits of each run.
-    pub limits: Limits,
-    /// Extra environment variables for the hook.
-    pub env: Vec<(String, String)>,
-    /// Where hooks may connect.
-    pub policy: Arc<EgressPolicy>,
+    /// The sandbox settings for each run.
+    pub config: SandboxConfig,
     /// Extra trusted CA certificates (PEM).
     pub ca_bundle: Vec<u8>,
 }
@@ -75,9 +75,12 @@ impl SandboxFlags {
         let policy = settings::resolve_policy(&self.allow)?;
         let ca_bundle = settings::read_ca_bundle(self.ca_bundle.as_deref())?;
         Ok(SandboxSettings {
-            limits,
-            env,
-            policy: Arc::new(policy),
+            config: SandboxConfig {
+                limits,
+                env,
+                egress: Arc::new(policy),
+                secrets: SecretPolicy::passing(self.pass_secret.iter().cloned()),
+            },
             ca_bundle,
         })
     }

@@ -1,6 +1,8 @@
 //! Event intake: the payload a hook receives, read and validated before any
-//! sandbox is created.
+//! sandbox is created, and stripped of the connection's secrets.
 
 mod payload;
+mod secrets;
 
 pub use payload::{Payload, PayloadError};
+pub use secrets::{REDACTED, SecretPolicy};

@@ -108,6 +108,13 @@ impl Payload {
         })
     }
 
+    /// A payload written from a JSON object (keys keep their order).
+    pub fn from_value(value: &serde_json::Value) -> Payload {
+        Payload {
+            json: value.to_string(),
+        }
+    }
+
     /// The payload text exactly as received.
     pub fn as_str(&self) -> &str {
         &self.json

@@ -19,8 +19,8 @@ use wasmtime::component::{ComponentExportIndex, InstancePre, Linker};
 
 use crate::intake::Payload;
 use crate::record::{RunOutcome, RunStatus};
+use crate::sandbox::config::SandboxConfig;
 use crate::sandbox::egress::TlsSettings;
-use crate::sandbox::egress::policy::EgressPolicy;
 use crate::sandbox::limits::Limits;
 use crate::sandbox::{CallEnd, Sandbox, SandboxSpec, SandboxState, classify};
 use crate::source::HookFile;
@@ -88,12 +88,8 @@ pub struct RunRequest<'a> {
     pub hook: &'a HookFile,
     /// The event payload.
     pub payload: &'a Payload,
-    /// Extra environment variables for the hook.
-    pub env: &'a [(String, String)],
-    /// The limits of the run.
-    pub limits: &'a Limits,
-    /// Where the hook may connect.
-    pub policy: &'a Arc<EgressPolicy>,
+    /// The operator's sandbox settings.
+    pub config: &'a SandboxConfig,
 }
 
 /// How a run instantiates the runner; the benchmark compares the two.
@@ -168,10 +164,12 @@ impl Runtime {
     pub async fn run_with(&self, request: RunRequest<'_>, how: Instantiation) -> RunOutcome {
         // The engine cannot give one memory more than its maximum; holding the
         // run to that keeps a refused growth reported as the memory limit.
+        let config = request.config;
         let limits = &Limits {
-            memory_bytes: request.limits.memory_bytes.min(self.max_memory_bytes),
-            ..request.limits.clone()
+            memory_bytes: config.limits.memory_bytes.min(self.max_memory_bytes),
+            ..config.limits.clone()
         };
+        let payload = config.secrets.redact(request.payload);
         let started = Instant::now();
         let sandbox = Sandbox::new(
             &self.engine,
@@ -179,12 +177,12 @@ impl Runtime {
                 hook_dir: request.hook.dir(),
                 hook_file_name: request.hook.file_name(),
                 stdlib_dir: &self.stdlib_dir,
-                payload: request.payload.as_str(),
-                env: request.env,
+                payload: payload.as_str(),
+                env: &config.env,
                 limits,
                 deadline_ticks: engine::deadline_ticks(limits.timeout),
                 deadline: tokio::time::Instant::from_std(started) + limits.timeout,
-                policy: request.policy.clone(),
+                policy: config.egress.clone(),
                 tls: self.tls.clone(),
             },
         );

@@ -1,11 +1,13 @@
 //! One sandbox per run: a fresh wasmtime `Store` holding the run's WASI
 //! context, its egress gate, its output captures and its memory accountant.
 //!
+//! - [`config`]: the operator's settings every sandbox follows;
 //! - [`limits`]: the limits and the memory accountant;
 //! - [`wasi`]: what of the host a hook can see;
 //! - [`egress`]: the one place outgoing network access is decided;
 //! - [`output`]: capped stdout/stderr capture.
 
+pub mod config;
 pub mod egress;
 pub mod limits;
 pub mod output;

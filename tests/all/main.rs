@@ -11,4 +11,5 @@ mod hostile;
 mod limits;
 mod receiver;
 mod runner;
+mod secrets;
 mod support;

@@ -3,7 +3,7 @@
 use hookbox::record::RunStatus;
 use hookbox::sandbox::limits::Limits;
 
-use crate::support::{SESSION_CLOSE, SESSION_OPEN, TestHook, run_source};
+use crate::support::{SESSION_CLOSE, TestHook, run_source};
 
 #[tokio::test]
 async fn hook_reads_the_payload_and_prints() {
@@ -30,8 +30,9 @@ async fn payload_arrives_byte_for_byte() {
     let hook = TestHook::new(
         "import os, sys\nsys.stdout.write(os.environ['HOOP_RUNBOOK_HOOK_PAYLOAD'])\n",
     );
-    let outcome = hook.run_with(SESSION_OPEN, &[], &Limits::default()).await;
-    assert_eq!(outcome.stdout, SESSION_OPEN);
+    // A payload without connection secrets reaches the hook unchanged.
+    let outcome = hook.run_with(SESSION_CLOSE, &[], &Limits::default()).await;
+    assert_eq!(outcome.stdout, SESSION_CLOSE);
 }
 
 #[tokio::test]

@@ -3,10 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use hookbox::intake::Payload;
+use hookbox::intake::{Payload, SecretPolicy};
 use hookbox::record::RunOutcome;
 use hookbox::runtime::engine::EngineOptions;
 use hookbox::runtime::{RunRequest, Runtime, RuntimeOptions};
+use hookbox::sandbox::config::SandboxConfig;
 use hookbox::sandbox::egress::policy::EgressPolicy;
 use hookbox::sandbox::limits::Limits;
 use hookbox::source::HookFile;
@@ -88,16 +89,29 @@ impl TestHook {
         limits: &Limits,
         rules: &[&str],
     ) -> RunOutcome {
+        let config = SandboxConfig {
+            limits: limits.clone(),
+            env: env.to_vec(),
+            egress: Arc::new(EgressPolicy::parse(rules.iter().copied()).expect("rules")),
+            secrets: SecretPolicy::default(),
+        };
+        self.run_configured(runtime, payload, &config).await
+    }
+
+    /// Runs the hook with a whole sandbox configuration.
+    pub async fn run_configured(
+        &self,
+        runtime: &Runtime,
+        payload: &str,
+        config: &SandboxConfig,
+    ) -> RunOutcome {
         let hook = HookFile::open(&self.path).expect("hook file");
         let payload = Payload::from_bytes(payload.as_bytes().to_vec(), "test").expect("payload");
-        let policy = Arc::new(EgressPolicy::parse(rules.iter().copied()).expect("rules"));
         runtime
             .run(RunRequest {
                 hook: &hook,
                 payload: &payload,
-                env,
-                limits,
-                policy: &policy,
+                config,
             })
             .await
     }

@@ -1,0 +1,23 @@
+//! What the operator decides about every sandbox: limits, extra environment,
+//! egress rules and which connection secrets hooks may see. Plain data; the
+//! default is the safest setting (default limits, no extra variables, no
+//! network, every secret redacted).
+
+use std::sync::Arc;
+
+use super::egress::policy::EgressPolicy;
+use super::limits::Limits;
+use crate::intake::SecretPolicy;
+
+/// The sandbox settings shared by runs.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxConfig {
+    /// The limits of each run.
+    pub limits: Limits,
+    /// Extra environment variables for the hook, besides the payload.
+    pub env: Vec<(String, String)>,
+    /// Where hooks may connect.
+    pub egress: Arc<EgressPolicy>,
+    /// Which `connection_envs` values hooks see unredacted.
+    pub secrets: SecretPolicy,
+}

@@ -1,0 +1,93 @@
+//! Secrets stay home: connection credentials in the payload are redacted
+//! before a hook sees them, unless the operator passes a key through.
+
+use std::process::Command;
+
+use hookbox::intake::{REDACTED, SecretPolicy};
+use hookbox::sandbox::config::SandboxConfig;
+
+use crate::support::{SESSION_OPEN, TestHook, cache_dir, runtime};
+
+/// The base64 values of the sample payload's `connection_envs`.
+const HOST_VALUE: &str = "ZGIucHJvZC5pbnRlcm5hbA==";
+const USER_VALUE: &str = "cmVhZG9ubHk=";
+const PASS_VALUE: &str = "czNjcjN0LXBhc3N3b3Jk";
+
+const PRINT_PAYLOAD: &str = "import os\nprint(os.environ['HOOP_RUNBOOK_HOOK_PAYLOAD'])\n";
+
+#[tokio::test]
+async fn a_hook_sees_key_names_but_no_credential_values() {
+    let outcome = TestHook::new(PRINT_PAYLOAD)
+        .run_with(SESSION_OPEN, &[], &Default::default())
+        .await;
+    for secret in [HOST_VALUE, USER_VALUE, PASS_VALUE] {
+        assert!(
+            !outcome.stdout.contains(secret),
+            "{secret} leaked: {}",
+            outcome.stdout
+        );
+    }
+    let seen: serde_json::Value = serde_json::from_str(outcome.stdout.trim()).unwrap();
+    let envs = &seen["event_session_open"]["connection_envs"];
+    assert_eq!(envs["envvar:PASS"], REDACTED);
+    assert_eq!(envs["envvar:HOST"], REDACTED);
+    // Everything else is as Hoop sent it.
+    assert_eq!(
+        seen["event_session_open"]["user_email"],
+        "alice@example.com"
+    );
+    let sent: serde_json::Value = serde_json::from_str(SESSION_OPEN).unwrap();
+    assert_eq!(seen["id"], sent["id"]);
+    assert_eq!(
+        seen["event_session_open"]["input"],
+        sent["event_session_open"]["input"]
+    );
+}
+
+#[tokio::test]
+async fn a_passed_key_keeps_its_value() {
+    let config = SandboxConfig {
+        secrets: SecretPolicy::passing(["envvar:HOST"]),
+        ..SandboxConfig::default()
+    };
+    let outcome = TestHook::new(PRINT_PAYLOAD)
+        .run_configured(runtime(), SESSION_OPEN, &config)
+        .await;
+    assert!(outcome.stdout.contains(HOST_VALUE), "{}", outcome.stdout);
+    assert!(!outcome.stdout.contains(PASS_VALUE));
+    assert!(!outcome.stdout.contains(USER_VALUE));
+}
+
+#[test]
+fn no_credential_value_reaches_json_output_or_logs() {
+    runtime();
+    let hook = TestHook::new(
+        "import hookbox\n\
+         e = hookbox.event()\n\
+         print(e.open.connection_envs)\n\
+         hookbox.http.post('https://siem.example.com/x', json=e.raw)\n",
+    );
+    let payload = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(payload.path(), SESSION_OPEN).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_hookbox"))
+        .env("HOOKBOX_CACHE_DIR", cache_dir())
+        .env("HOOKBOX_LOG", "trace")
+        .args(["run", "--json", "--pass-secret", "envvar:USER"])
+        .arg(&hook.path)
+        .arg("--payload")
+        .arg(payload.path())
+        .output()
+        .unwrap();
+    let everything = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(everything.contains("envvar:PASS"), "{everything}");
+    assert!(!everything.contains(PASS_VALUE), "{everything}");
+    assert!(!everything.contains(HOST_VALUE), "{everything}");
+    assert!(
+        everything.contains(USER_VALUE),
+        "the passed key is visible: {everything}"
+    );
+}
