@@ -89,9 +89,16 @@ pub struct RunOutcome {
     pub fuel_consumed: u64,
     /// The most linear memory the run had at one time.
     pub peak_memory_bytes: u64,
-    /// Every outgoing connection attempted.
+    /// Every outgoing connection attempted (the first thousand).
     pub egress: Vec<EgressAttempt>,
+    /// Attempts beyond those recorded in `egress`, only counted.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub egress_unrecorded: u64,
     /// Why the run did not end with an exit code of its own, when it did not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }

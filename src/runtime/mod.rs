@@ -222,6 +222,7 @@ impl Runtime {
         }
         let stdout = sandbox.stdout.finish();
         let stderr = sandbox.stderr.finish();
+        let (egress, egress_unrecorded) = sandbox.egress();
         RunOutcome {
             status,
             exit_code,
@@ -232,7 +233,8 @@ impl Runtime {
             duration_ms: duration.as_secs_f64() * 1000.0,
             fuel_consumed: sandbox.fuel_consumed(),
             peak_memory_bytes: sandbox.peak_memory(),
-            egress: sandbox.egress(),
+            egress,
+            egress_unrecorded,
             error,
         }
     }
@@ -252,6 +254,7 @@ impl RunOutcome {
             fuel_consumed: 0,
             peak_memory_bytes: 0,
             egress: Vec::new(),
+            egress_unrecorded: 0,
             error: Some(error),
         }
     }

