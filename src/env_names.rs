@@ -10,3 +10,6 @@ pub const CACHE_DIR: &str = "HOOKBOX_CACHE_DIR";
 /// A `tracing` filter for hookbox's own logs on stderr (for example `debug`).
 /// Default: `warn`.
 pub const LOG: &str = "HOOKBOX_LOG";
+
+/// A configuration file (TOML) to read when `--config` is not given.
+pub const CONFIG: &str = "HOOKBOX_CONFIG";

@@ -1,8 +1,33 @@
-//! Settings resolved in one place: command-line flags over the environment
-//! over documented defaults.
+//! Settings resolved in one place: command-line flags over the configuration
+//! file over documented defaults; lists (rules, variables, secrets) from the
+//! file and the flags are combined.
+//!
+//! The configuration file is TOML, named by `--config` or `HOOKBOX_CONFIG`:
+//!
+//! ```toml
+//! [limits]
+//! timeout = "5s"
+//! memory = "64MiB"
+//! fuel = 10000000000
+//! max_output = "64KiB"
+//! max_payload = "1MiB"
+//! max_http_body = "10MiB"
+//!
+//! [egress]
+//! allow = ["https://siem.example.com", "tcp://10.1.2.3:514"]
+//! ca_bundle = "siem-ca.pem"          # relative to this file
+//!
+//! [secrets]
+//! pass = ["envvar:SIEM_TOKEN"]       # connection_envs keys hooks may see
+//!
+//! [env]
+//! pass = ["SIEM_REGION", "MODE=production"]
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use serde::Deserialize;
 
 use crate::env_names;
 use crate::sandbox::egress::policy::{EgressPolicy, RuleError};
@@ -56,6 +81,14 @@ pub enum SettingsError {
         /// What is wrong.
         reason: String,
     },
+    /// The configuration file cannot be read or parsed.
+    #[error("configuration file {path}: {reason}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and column where known.
+        reason: String,
+    },
     /// No cache directory could be found.
     #[error(
         "no cache directory: set {} to a writable directory",
@@ -64,8 +97,10 @@ pub enum SettingsError {
     NoCacheDir,
 }
 
-/// The limit flags as given on the command line (all optional).
-#[derive(Debug, Clone, Default)]
+/// The limits as given on the command line or in the `[limits]` section of
+/// the configuration file (all optional).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LimitFlags {
     /// `--timeout`
     pub timeout: Option<String>,
@@ -82,6 +117,18 @@ pub struct LimitFlags {
 }
 
 impl LimitFlags {
+    /// These values, falling back to `base` for those not given.
+    pub fn over(self, base: LimitFlags) -> LimitFlags {
+        LimitFlags {
+            timeout: self.timeout.or(base.timeout),
+            memory: self.memory.or(base.memory),
+            fuel: self.fuel.or(base.fuel),
+            max_output: self.max_output.or(base.max_output),
+            max_payload: self.max_payload.or(base.max_payload),
+            max_http_body: self.max_http_body.or(base.max_http_body),
+        }
+    }
+
     /// Resolves the flags over the defaults.
     pub fn resolve(&self) -> Result<Limits, SettingsError> {
         let mut limits = Limits::default();
@@ -138,6 +185,87 @@ fn parse_size(flag: &'static str, value: &str) -> Result<u64, SettingsError> {
         reason,
     })?;
     nonzero(flag, size.as_u64())
+}
+
+/// The configuration file. Every section and key is optional; unknown keys
+/// are errors, so a typo does not silently fall back to a default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// `[limits]`
+    #[serde(default)]
+    pub limits: LimitFlags,
+    /// `[egress]`
+    #[serde(default)]
+    pub egress: EgressSection,
+    /// `[secrets]`
+    #[serde(default)]
+    pub secrets: SecretsSection,
+    /// `[env]`
+    #[serde(default)]
+    pub env: EnvSection,
+}
+
+/// `[egress]`: rules and extra CA certificates.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressSection {
+    /// Rules, as for `--allow`.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// A PEM file of extra CA certificates (relative to the configuration file).
+    pub ca_bundle: Option<PathBuf>,
+}
+
+/// `[secrets]`: `connection_envs` keys hooks may see.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsSection {
+    /// Keys, as for `--pass-secret`.
+    #[serde(default)]
+    pub pass: Vec<String>,
+}
+
+/// `[env]`: extra variables for hooks.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvSection {
+    /// Entries, as for `--env`.
+    #[serde(default)]
+    pub pass: Vec<String>,
+}
+
+impl ConfigFile {
+    /// The file named by `flag`, else by `HOOKBOX_CONFIG`, else none (defaults).
+    pub fn find(
+        flag: Option<&Path>,
+        host_env: impl Fn(&str) -> Option<String>,
+    ) -> Result<ConfigFile, SettingsError> {
+        let path = flag.map(Path::to_path_buf).or_else(|| {
+            host_env(env_names::CONFIG)
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+        });
+        match path {
+            Some(path) => ConfigFile::load(&path),
+            None => Ok(ConfigFile::default()),
+        }
+    }
+
+    /// Reads and parses a configuration file.
+    pub fn load(path: &Path) -> Result<ConfigFile, SettingsError> {
+        let bad = |reason: String| SettingsError::Config {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+        let mut file: ConfigFile =
+            toml::from_str(&text).map_err(|e| bad(e.to_string().trim_end().replace('\n', " ")))?;
+        if let Some(bundle) = &file.egress.ca_bundle {
+            file.egress.ca_bundle = Some(path.parent().unwrap_or(Path::new(".")).join(bundle));
+        }
+        Ok(file)
+    }
 }
 
 /// Resolves `--env` entries: `NAME=VALUE` is passed as given, a bare `NAME`
@@ -222,6 +350,27 @@ mod tests {
         assert_eq!(limits.stdout_bytes, 1024);
         assert_eq!(limits.payload_bytes, Limits::default().payload_bytes);
         assert_eq!(limits.http_response_bytes, 2 * 1024 * 1024);
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_lists_combine() {
+        let file: ConfigFile = toml::from_str(
+            "[limits]\ntimeout = \"3s\"\nmemory = \"32MiB\"\n[egress]\nallow = [\"https://a.example.com\"]\n",
+        )
+        .unwrap();
+        let flags = LimitFlags {
+            timeout: Some("1s".into()),
+            ..Default::default()
+        };
+        let limits = flags.over(file.limits).resolve().unwrap();
+        assert_eq!(limits.timeout, Duration::from_secs(1));
+        assert_eq!(limits.memory_bytes, 32 * 1024 * 1024);
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_errors() {
+        assert!(toml::from_str::<ConfigFile>("[limits]\ntimeout_secs = 3\n").is_err());
+        assert!(toml::from_str::<ConfigFile>("[egres]\nallow = []\n").is_err());
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! `hookbox policy check`: parse egress rules and print them back normalized.
 
+use std::path::PathBuf;
+
 use clap::{Args, Subcommand};
 
-use crate::settings;
+use crate::settings::{self, ConfigFile};
 
 /// Egress policy commands.
 #[derive(Debug, Subcommand)]
@@ -14,6 +16,10 @@ pub enum PolicyCommand {
 /// The rules to check.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
+    /// A configuration file whose [egress] rules are checked too
+    /// [env: HOOKBOX_CONFIG].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// A rule, `scheme://host[:port]`. Repeatable.
     #[arg(long = "allow", value_name = "RULE")]
     allow: Vec<String>,
@@ -23,7 +29,8 @@ impl PolicyCommand {
     /// Runs the command.
     pub fn run(self) -> anyhow::Result<u8> {
         let PolicyCommand::Check(args) = self;
-        let policy = settings::resolve_policy(&args.allow)?;
+        let file = ConfigFile::find(args.config.as_deref(), |name| std::env::var(name).ok())?;
+        let policy = settings::resolve_policy(&[file.egress.allow, args.allow].concat())?;
         if policy.is_empty() {
             println!("no rules: all network access is denied");
         }

@@ -8,11 +8,15 @@ use clap::Args;
 
 use crate::intake::SecretPolicy;
 use crate::sandbox::config::SandboxConfig;
-use crate::settings::{self, LimitFlags, SettingsError};
+use crate::settings::{self, ConfigFile, LimitFlags, SettingsError};
 
 /// Limits, environment and egress flags.
 #[derive(Debug, Clone, Args)]
 pub struct SandboxFlags {
+    /// A configuration file (TOML) with [limits], [egress], [secrets] and
+    /// [env]; flags win over it, lists are combined [env: HOOKBOX_CONFIG].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Wall-clock limit, e.g. `5s` or `1500ms` [default: 10s].
     #[arg(long, value_name = "DURATION")]
     timeout: Option<String>,
@@ -62,6 +66,8 @@ pub struct SandboxSettings {
 impl SandboxFlags {
     /// Resolves the flags (over the environment and defaults).
     pub fn resolve(&self) -> Result<SandboxSettings, SettingsError> {
+        let host_env = |name: &str| std::env::var(name).ok();
+        let file = ConfigFile::find(self.config.as_deref(), host_env)?;
         let limits = LimitFlags {
             timeout: self.timeout.clone(),
             memory: self.memory.clone(),
@@ -70,16 +76,27 @@ impl SandboxFlags {
             max_payload: self.max_payload.clone(),
             max_http_body: self.max_http_body.clone(),
         }
+        .over(file.limits)
         .resolve()?;
-        let env = settings::resolve_env(&self.env, |name| std::env::var(name).ok())?;
-        let policy = settings::resolve_policy(&self.allow)?;
-        let ca_bundle = settings::read_ca_bundle(self.ca_bundle.as_deref())?;
+        let env = settings::resolve_env(&[file.env.pass, self.env.clone()].concat(), host_env)?;
+        let policy = settings::resolve_policy(&[file.egress.allow, self.allow.clone()].concat())?;
+        let ca_bundle = settings::read_ca_bundle(
+            self.ca_bundle
+                .as_deref()
+                .or(file.egress.ca_bundle.as_deref()),
+        )?;
+        let secrets = SecretPolicy::passing(
+            file.secrets
+                .pass
+                .into_iter()
+                .chain(self.pass_secret.iter().cloned()),
+        );
         Ok(SandboxSettings {
             config: SandboxConfig {
                 limits,
                 env,
                 egress: Arc::new(policy),
-                secrets: SecretPolicy::passing(self.pass_secret.iter().cloned()),
+                secrets,
             },
             ca_bundle,
         })

@@ -376,3 +376,91 @@ fn a_bad_rule_is_refused_at_start_up_quoting_it() {
         "bad egress rule \"siem.example.com\"",
     );
 }
+
+#[test]
+fn a_config_file_sets_limits_rules_variables_and_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hookbox.toml");
+    std::fs::write(
+        &config,
+        "[limits]\ntimeout = \"300ms\"\n\n[egress]\nallow = [\"https://siem.example.com\"]\n\n\
+         [secrets]\npass = [\"envvar:USER\"]\n\n[env]\npass = [\"MODE=from-file\"]\n",
+    )
+    .unwrap();
+    let hook = TestHook::new(
+        "import hookbox, os, time\n\
+         e = hookbox.event()\n\
+         print(os.environ['MODE'], e.open.connection_envs['envvar:USER'], e.open.connection_envs['envvar:PASS'])\n\
+         time.sleep(5)\n",
+    );
+    let payload = payload_file(crate::support::SESSION_OPEN.as_bytes());
+    let output = hookbox()
+        .arg("run")
+        .arg(&hook.path)
+        .arg("--payload")
+        .arg(payload.path())
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(124),
+        "the file's timeout: {}",
+        stderr(&output)
+    );
+    assert_eq!(
+        stdout(&output),
+        "from-file cmVhZG9ubHk= [redacted by hookbox]\n"
+    );
+
+    let checked = hookbox()
+        .env("HOOKBOX_CONFIG", &config)
+        .args(["policy", "check", "--allow", "tcp://10.1.2.3:514"])
+        .output()
+        .unwrap();
+    let text = stdout(&checked);
+    assert!(
+        text.starts_with("allow https://siem.example.com:443"),
+        "{text}"
+    );
+    assert!(text.contains("allow tcp://10.1.2.3:514"), "{text}");
+
+    // A flag wins over the file.
+    let output = hookbox()
+        .arg("run")
+        .arg(&hook.path)
+        .arg("--payload")
+        .arg(payload.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["--timeout", "100ms"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&output).contains("wall-clock limit of 100ms"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_bad_config_file_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hookbox.toml");
+    std::fs::write(&config, "[limits]\ntimeout_seconds = 5\n").unwrap();
+    let hook = TestHook::new("print('RAN')\n");
+    let config_arg = config.display().to_string();
+    assert_refused(
+        &hook.path,
+        b"{}",
+        &["--config", &config_arg],
+        "timeout_seconds",
+    );
+    assert_refused(
+        &hook.path,
+        b"{}",
+        &["--config", "/nonexistent/hookbox.toml"],
+        "/nonexistent/hookbox.toml",
+    );
+}
