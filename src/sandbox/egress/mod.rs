@@ -4,7 +4,8 @@
 //! destination, asks the [`policy`], resolves a name once in the host, checks
 //! every address, and connects only to an address that passed ([`http`]).
 //! Raw TCP/UDP goes through `wasi:sockets` and is checked per address by
-//! [`EgressGate::socket_check`]. Every attempt lands in the run's [`record`];
+//! [`EgressGate::socket_check`]; a name is looked up only through
+//! [`EgressGate::resolve`], when a socket rule names it. Every attempt lands in the run's [`record`];
 //! a refused one also prints one line on the hook's stderr.
 
 pub mod address;
@@ -12,8 +13,8 @@ pub mod http;
 pub mod policy;
 pub mod record;
 
-use std::collections::HashSet;
-use std::net::SocketAddr;
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::time::Instant;
@@ -21,9 +22,9 @@ use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::output::CappedOutput;
-use address::Host;
+use address::{Host, canonical_ip};
 use http::{Approved, BodyCaps};
-use policy::{EgressPolicy, Scheme, Verdict};
+use policy::{EgressPolicy, Rule, Scheme, Verdict};
 use record::{AttemptHandle, AttemptStart, EgressLog};
 
 /// TLS client settings shared by every run of a runtime, built on first use
@@ -59,6 +60,7 @@ pub struct EgressGate {
     policy: Arc<EgressPolicy>,
     tls: Arc<TlsSettings>,
     log: EgressLog,
+    resolved: Resolved,
     hook_stderr: CappedOutput,
     deadline: Instant,
     caps: BodyCaps,
@@ -77,6 +79,7 @@ impl EgressGate {
             policy,
             tls,
             log: EgressLog::default(),
+            resolved: Resolved::default(),
             hook_stderr,
             deadline,
             caps,
@@ -108,20 +111,64 @@ impl EgressGate {
             policy: self.policy.clone(),
             log: self.log.clone(),
             hook_stderr: self.hook_stderr.clone(),
+            resolved: self.resolved.clone(),
             seen: Arc::default(),
         })
     }
 
-    /// Whether raw TCP should be enabled for this run.
-    pub fn allows_tcp(&self) -> bool {
-        self.policy.mentions(Scheme::Tcp)
-    }
-
-    /// Whether raw UDP should be enabled for this run.
-    pub fn allows_udp(&self) -> bool {
-        self.policy.mentions(Scheme::Udp)
+    /// A lookup for raw sockets: returns a future (independent of the store)
+    /// that resolves `name` in the host if a `tcp://`/`udp://` rule names it,
+    /// and remembers the addresses so that rule reaches them in this run.
+    pub fn resolve(
+        &self,
+        name: String,
+    ) -> impl Future<Output = Result<Vec<String>, String>> + Send + 'static {
+        let policy = self.policy.clone();
+        let (log, stderr, resolved) = (
+            self.log.clone(),
+            self.hook_stderr.clone(),
+            self.resolved.clone(),
+        );
+        let deadline = self.deadline;
+        async move {
+            let host = Host::parse(&name).map_err(|e| e.0)?;
+            let name = match host {
+                Host::Ip(ip) => return Ok(vec![ip.to_string()]),
+                Host::Name(name) => name,
+            };
+            let rules = policy.socket_name_rules(&name);
+            if rules.is_empty() {
+                let handle = log.begin(AttemptStart {
+                    scheme: "dns".into(),
+                    host: name.clone(),
+                    port: 0,
+                    method: None,
+                    url: None,
+                });
+                let reason =
+                    format!("no tcp:// or udp:// rule names {name}, so it is not looked up");
+                refuse(&handle, &stderr, &format!("lookup {name}"), &reason);
+                return Err(reason);
+            }
+            let addresses: Vec<IpAddr> =
+                tokio::time::timeout_at(deadline, tokio::net::lookup_host((name.as_str(), 0)))
+                    .await
+                    .map_err(|_| format!("looking up {name} did not finish before the deadline"))?
+                    .map_err(|e| format!("cannot look up {name}: {e}"))?
+                    .map(|address| canonical_ip(address.ip()))
+                    .collect();
+            let mut known = resolved.lock().unwrap_or_else(|e| e.into_inner());
+            for ip in &addresses {
+                known.entry(*ip).or_default().extend(rules.iter().cloned());
+            }
+            Ok(addresses.iter().map(IpAddr::to_string).collect())
+        }
     }
 }
+
+/// Addresses that names in socket rules resolved to in this run, with the
+/// rules that named them.
+type Resolved = Arc<Mutex<HashMap<IpAddr, Vec<Rule>>>>;
 
 fn refuse(handle: &AttemptHandle, stderr: &CappedOutput, target: &str, reason: &str) {
     tracing::info!(target = %target, reason, "egress denied");
@@ -284,6 +331,7 @@ pub struct SocketCheck {
     policy: Arc<EgressPolicy>,
     log: EgressLog,
     hook_stderr: CappedOutput,
+    resolved: Resolved,
     seen: Arc<Mutex<HashSet<(SocketAddr, bool)>>>,
 }
 
@@ -300,9 +348,21 @@ impl SocketCheck {
             }
             _ => return false,
         };
+        let ip = canonical_ip(address.ip());
+        let via_name = self
+            .resolved
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&ip)
+            .and_then(|rules| {
+                rules
+                    .iter()
+                    .find(|rule| rule.covers(scheme, address.port()))
+                    .cloned()
+            });
         let verdict = self
             .policy
-            .check_address(scheme, address.ip(), address.port(), None);
+            .check_address(scheme, ip, address.port(), via_name.as_ref());
         let allowed = matches!(verdict, Verdict::Allowed(_));
         // One record per destination: a UDP sender may send many datagrams.
         let first = self
@@ -331,5 +391,58 @@ impl SocketCheck {
             }
         }
         allowed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_for(rules: &[&str], resolved: &[(&str, &str)]) -> SocketCheck {
+        let policy = EgressPolicy::parse(rules.iter().copied()).unwrap();
+        let known: HashMap<IpAddr, Vec<Rule>> = resolved
+            .iter()
+            .map(|(ip, rule)| (ip.parse().unwrap(), vec![rule.parse().unwrap()]))
+            .collect();
+        SocketCheck {
+            policy: Arc::new(policy),
+            log: EgressLog::default(),
+            hook_stderr: CappedOutput::new(4096),
+            resolved: Arc::new(Mutex::new(known)),
+            seen: Arc::default(),
+        }
+    }
+
+    #[test]
+    fn a_socket_name_rule_reaches_only_what_the_name_resolved_to() {
+        let rule = "tcp://collector.example.com:514";
+        let check = check_for(&[rule], &[("93.184.216.34", rule)]);
+        let connect =
+            |address: &str| check.check(address.parse().unwrap(), SocketAddrUse::TcpConnect);
+        assert!(connect("93.184.216.34:514"));
+        assert!(
+            !connect("93.184.216.35:514"),
+            "an address the name did not resolve to"
+        );
+        assert!(!connect("93.184.216.34:515"), "another port");
+        assert!(
+            !check.check("93.184.216.34:514".parse().unwrap(), SocketAddrUse::UdpSend),
+            "another protocol"
+        );
+    }
+
+    #[test]
+    fn a_socket_name_rule_never_reaches_a_private_address() {
+        let rule = "tcp://collector.example.com:514";
+        let check = check_for(&[rule], &[("10.1.2.3", rule)]);
+        assert!(!check.check("10.1.2.3:514".parse().unwrap(), SocketAddrUse::TcpConnect));
+    }
+
+    #[test]
+    fn only_the_implicit_bind_is_allowed() {
+        let check = check_for(&["tcp://10.1.2.3:514"], &[]);
+        assert!(check.check("0.0.0.0:0".parse().unwrap(), SocketAddrUse::TcpBind));
+        assert!(!check.check("0.0.0.0:8080".parse().unwrap(), SocketAddrUse::TcpBind));
+        assert!(!check.check("0.0.0.0:0".parse().unwrap(), SocketAddrUse::TcpListen));
     }
 }

@@ -251,7 +251,8 @@ impl fmt::Display for Rule {
 }
 
 impl Rule {
-    fn covers(&self, scheme: Scheme, port: u16) -> bool {
+    /// Whether the rule applies to `scheme` traffic to `port`.
+    pub fn covers(&self, scheme: Scheme, port: u16) -> bool {
         self.scheme.is_none_or(|s| s == scheme) && (self.ports.0..=self.ports.1).contains(&port)
     }
 
@@ -342,6 +343,21 @@ impl EgressPolicy {
         self.rules
             .iter()
             .find(|rule| rule.covers(scheme, port) && rule.matches_name(name))
+    }
+
+    /// The rules that let raw sockets reach `name` (on some port): those for
+    /// `tcp`, `udp` or `*` that name it, exactly or by wildcard. `*` alone does
+    /// not count: looking up arbitrary names is not something a rule allows.
+    pub fn socket_name_rules(&self, name: &str) -> Vec<Rule> {
+        self.rules
+            .iter()
+            .filter(|rule| {
+                rule.scheme
+                    .is_none_or(|s| matches!(s, Scheme::Tcp | Scheme::Udp))
+            })
+            .filter(|rule| rule.host != HostPattern::Any && rule.matches_name(name))
+            .cloned()
+            .collect()
     }
 
     /// Decides whether a connection to `ip` may be made. `via_name` is the

@@ -1,6 +1,8 @@
-"""``socket`` inside the sandbox: raw TCP/UDP reach only what a ``tcp://`` or
-``udp://`` rule names by address, so ``getaddrinfo`` answers numeric hosts
-itself and refuses to look names up (a lookup alone could carry data out).
+"""``socket`` inside the sandbox: raw TCP/UDP reach only what ``tcp://`` or
+``udp://`` rules allow. ``getaddrinfo`` answers IP literals itself and asks the
+host to look up a name, which it does only when a socket rule names it (a
+lookup alone could carry data out); the addresses it returns are the ones that
+rule then reaches.
 """
 
 from __future__ import annotations
@@ -9,21 +11,32 @@ import ipaddress
 import socket
 from typing import Any
 
+from componentize_py_types import Err
+from wit_world.imports import egress as _egress
+
 
 def getaddrinfo(host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0) -> list:
-    """``socket.getaddrinfo`` for IP address literals only."""
+    """``socket.getaddrinfo`` through the sandbox's egress rules."""
     text = host.decode() if isinstance(host, bytes) else str(host or "127.0.0.1")
     try:
-        address = ipaddress.ip_address(text.strip("[]"))
+        addresses = [ipaddress.ip_address(text.strip("[]"))]
     except ValueError:
-        raise socket.gaierror(
-            socket.EAI_NONAME,
-            f"cannot look up {text!r}: name lookups are off in the hookbox sandbox; "
-            "connect to the collector's IP address (allowed by a tcp:// or udp:// rule)",
-        ) from None
+        try:
+            addresses = [ipaddress.ip_address(a) for a in _egress.resolve(text)]
+        except Err as refused:
+            raise socket.gaierror(socket.EAI_NONAME, f"cannot look up {text!r}: {refused.value}") from None
+    results = []
+    for address in addresses:
+        results.extend(_entries(address, port, family, type, proto))
+    if not results:
+        raise socket.gaierror(socket.EAI_FAMILY, f"{text!r} has no address of the family asked for")
+    return results
+
+
+def _entries(address: Any, port: Any, family: int, type: int, proto: int) -> list:
     address_family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
     if family not in (0, socket.AF_UNSPEC, address_family):
-        raise socket.gaierror(socket.EAI_FAMILY, "address family does not match the address")
+        return []
     number = int(port) if port not in (None, "") else 0
     kinds = [type] if type else [socket.SOCK_STREAM, socket.SOCK_DGRAM]
     results = []
@@ -35,5 +48,5 @@ def getaddrinfo(host: Any, port: Any, family: int = 0, type: int = 0, proto: int
 
 
 def install() -> None:
-    """Makes ``socket.getaddrinfo`` (and so ``create_connection``) work on IPs."""
+    """Makes ``socket.getaddrinfo`` (and so ``create_connection``) use the host."""
     socket.getaddrinfo = getaddrinfo
