@@ -257,6 +257,13 @@ fn figures(name: String, mut samples: Vec<Duration>, elapsed: Duration) -> Figur
 
 fn report(plan: &BenchPlan, rows: &[Figures], fuel: u64) -> String {
     let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Run latency\n\nWritten by `hookbox bench --runs {} --launches {}` (release build). Every row runs \
+         the same hook: parse the payload, print one line. In-process rows reuse one runtime; \
+         each variant turns one speed measure off.\n",
+        plan.runs, plan.launches
+    );
     let _ = writeln!(out, "| measurement | p50 (ms) | p99 (ms) | runs/s |");
     let _ = writeln!(out, "|---|---:|---:|---:|");
     for row in rows {

@@ -231,6 +231,7 @@ impl WasiHttpHooks for EgressGate {
                     return Err(HttpError::HttpRequestDenied);
                 }
             };
+            tracing::info!(target = %target, rule = %rule, "egress allowed");
             handle.allow(&rule);
             let tls = match scheme {
                 Scheme::Https => Some(
@@ -381,6 +382,7 @@ impl SocketCheck {
             });
             match verdict {
                 Verdict::Allowed(rule) => {
+                    tracing::info!(target = %address, scheme = %scheme, rule = %rule, "egress allowed");
                     handle.allow(&rule);
                     handle.set_address(address);
                 }
