@@ -13,3 +13,13 @@ pub const LOG: &str = "HOOKBOX_LOG";
 
 /// A configuration file (TOML) to read when `--config` is not given.
 pub const CONFIG: &str = "HOOKBOX_CONFIG";
+
+/// The runbooks repository hooks come from, as Hoop names it.
+pub const GIT_URL: &str = "GIT_URL";
+
+/// The branch to follow (default: the remote's HEAD, else `main`, else `master`).
+pub const GIT_BRANCH: &str = "GIT_BRANCH";
+
+/// Seconds a fetched snapshot of the repository is used before fetching again,
+/// as Hoop names it; hooks from git are off without it.
+pub const GIT_HOOK_CONFIG_TTL: &str = "GIT_HOOK_CONFIG_TTL";

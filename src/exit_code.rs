@@ -12,6 +12,9 @@ pub const OK: u8 = 0;
 /// Bad input or usage: unreadable or invalid payload, missing or non-UTF-8 hook
 /// file, an unknown flag. The hook was not run.
 pub const USAGE: u8 = 2;
+/// The hook source is unavailable: no snapshot of the runbooks repository
+/// exists and fetching one failed.
+pub const SOURCE_UNAVAILABLE: u8 = 69;
 /// hookbox itself failed (cache, engine, or a sandbox error such as a wasm trap
 /// that is not one of the limits below).
 pub const INTERNAL: u8 = 70;
@@ -38,12 +41,25 @@ pub fn for_outcome(outcome: &RunOutcome) -> u8 {
 }
 
 /// The exit code for an error that kept a command from running a hook: bad
-/// input and settings are [`USAGE`], anything else is [`INTERNAL`].
+/// input and settings are [`USAGE`], an unreachable hook source with no
+/// snapshot is [`SOURCE_UNAVAILABLE`], anything else is [`INTERNAL`].
 pub fn for_error(error: &anyhow::Error) -> u8 {
-    let is_usage = error.chain().any(|cause| {
-        cause.is::<crate::intake::PayloadError>()
+    use crate::source::git::SourceError;
+    for cause in error.chain() {
+        if cause.is::<crate::intake::PayloadError>()
             || cause.is::<crate::source::HookFileError>()
             || cause.is::<crate::settings::SettingsError>()
-    });
-    if is_usage { USAGE } else { INTERNAL }
+            || cause.is::<crate::source::git::config::GitConfigError>()
+        {
+            return USAGE;
+        }
+        if let Some(source_error) = cause.downcast_ref::<SourceError>() {
+            return match source_error {
+                SourceError::NoSnapshot(_) | SourceError::Fetch(_) => SOURCE_UNAVAILABLE,
+                SourceError::Refused { .. } | SourceError::Hook(_) => USAGE,
+                SourceError::Io { .. } => INTERNAL,
+            };
+        }
+    }
+    INTERNAL
 }

@@ -22,6 +22,11 @@
 //!
 //! [env]
 //! pass = ["SIEM_REGION", "MODE=production"]
+//!
+//! [git]                              # GIT_URL, GIT_BRANCH, GIT_HOOK_CONFIG_TTL win
+//! url = "/srv/runbooks"
+//! branch = "main"
+//! ttl = 300
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -204,6 +209,9 @@ pub struct ConfigFile {
     /// `[env]`
     #[serde(default)]
     pub env: EnvSection,
+    /// `[git]`: the runbooks repository (the `GIT_*` variables win over it).
+    #[serde(default)]
+    pub git: crate::source::git::config::GitSection,
 }
 
 /// `[egress]`: rules and extra CA certificates.

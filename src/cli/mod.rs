@@ -4,6 +4,7 @@ mod bench;
 mod policy;
 mod run;
 mod sandbox_flags;
+mod source;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -29,6 +30,9 @@ pub struct Cli {
 enum Command {
     /// Run one hook file in a fresh sandbox with an event payload.
     Run(Box<run::RunArgs>),
+    /// Fetch the runbooks repository or show its snapshot.
+    #[command(subcommand)]
+    Source(source::SourceCommand),
     /// Check egress rules and print them normalized.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
@@ -53,6 +57,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => args.run(),
         Command::Policy(command) => command.run(),
+        Command::Source(command) => command.run(),
         Command::Bench(args) => args.run(),
     };
     match result {

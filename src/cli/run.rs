@@ -12,15 +12,22 @@ use crate::intake::Payload;
 use crate::runtime::RunRequest;
 use crate::runtime::engine::{DEFAULT_MAX_MEMORY_BYTES, EngineOptions};
 use crate::source::HookFile;
+use crate::source::git::Event;
 
-/// Run one hook file in a fresh sandbox with an event payload.
+/// Run one hook in a fresh sandbox with an event payload: a hook file, or
+/// the event's hook from the configured runbooks repository (`--event`).
 ///
 /// The process exits with the hook's exit code; see the README for the codes
 /// used when a limit stops the hook or the input is bad.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The hook file (a `.runbook.py` script).
-    hook: PathBuf,
+    #[arg(required_unless_present = "event", conflicts_with = "event")]
+    hook: Option<PathBuf>,
+    /// Run this event's hook from the runbooks repository (GIT_URL,
+    /// GIT_HOOK_CONFIG_TTL, ...); a repository without one skips it, exit 0.
+    #[arg(long, value_enum)]
+    event: Option<Event>,
     /// The event JSON: a file, or `-` for standard input.
     #[arg(long, value_name = "FILE|-")]
     payload: PathBuf,
@@ -34,10 +41,28 @@ pub struct RunArgs {
 impl RunArgs {
     /// Validates the input, runs the hook and reports the outcome.
     pub fn run(self) -> anyhow::Result<u8> {
-        let settings = self.sandbox.resolve()?;
-        let hook = HookFile::open(&self.hook)?;
+        let file = self.sandbox.config_file()?;
+        let git = file.git.clone();
+        let settings = self.sandbox.resolve_with(file)?;
         let config = &settings.config;
         let payload = Payload::read(&self.payload, config.limits.payload_bytes)?;
+        let hook = match (&self.hook, self.event) {
+            (Some(path), _) => HookFile::open(path)?,
+            (None, Some(event)) => {
+                let source = super::source::git_source_from(&git)?;
+                match source.hook(event)? {
+                    Some(hook) => hook,
+                    None => {
+                        eprintln!(
+                            "hookbox: no hook for this event: the repository has no hoop-hooks/{}",
+                            event.file_name()
+                        );
+                        return Ok(exit_code::OK);
+                    }
+                }
+            }
+            (None, None) => unreachable!("clap requires a hook file or --event"),
+        };
 
         // One run: reserving a pool of slots would cost more than it saves.
         let engine = EngineOptions {

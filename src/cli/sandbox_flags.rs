@@ -64,10 +64,14 @@ pub struct SandboxSettings {
 }
 
 impl SandboxFlags {
-    /// Resolves the flags (over the environment and defaults).
-    pub fn resolve(&self) -> Result<SandboxSettings, SettingsError> {
+    /// The configuration file named by `--config` or `HOOKBOX_CONFIG`.
+    pub fn config_file(&self) -> Result<ConfigFile, SettingsError> {
+        ConfigFile::find(self.config.as_deref(), |name| std::env::var(name).ok())
+    }
+
+    /// Resolves the flags over an already loaded configuration file.
+    pub fn resolve_with(&self, file: ConfigFile) -> Result<SandboxSettings, SettingsError> {
         let host_env = |name: &str| std::env::var(name).ok();
-        let file = ConfigFile::find(self.config.as_deref(), host_env)?;
         let limits = LimitFlags {
             timeout: self.timeout.clone(),
             memory: self.memory.clone(),

@@ -1,5 +1,7 @@
-//! Where hooks come from. Today: a hook file on the local file system.
+//! Where hooks come from: a hook file on the local file system, or the
+//! operator's runbooks git repository ([`git`]).
 
+pub mod git;
 mod hook_file;
 
 pub use hook_file::{HookFile, HookFileError, MAX_HOOK_FILE_BYTES};

@@ -12,4 +12,5 @@ mod limits;
 mod receiver;
 mod runner;
 mod secrets;
+mod source;
 mod support;

@@ -1,0 +1,97 @@
+//! `hookbox source fetch|status`: the runbooks repository as hookbox sees it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use crate::settings::ConfigFile;
+use crate::source::git::config::{GitConfig, GitSection};
+use crate::source::git::snapshot::Snapshot;
+use crate::source::git::{GitSource, SourceStatus};
+
+/// Commands on the git source of hooks.
+#[derive(Debug, Subcommand)]
+pub enum SourceCommand {
+    /// Fetch the repository now and show the snapshot made.
+    Fetch(SourceArgs),
+    /// Show the snapshot in use, its age and the last fetch's result.
+    Status(SourceArgs),
+}
+
+/// Where the source is configured.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// A configuration file with a [git] section [env: HOOKBOX_CONFIG]; the
+    /// GIT_URL, GIT_BRANCH and GIT_HOOK_CONFIG_TTL variables win over it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+/// The git source from a `[git]` section and the `GIT_*` variables.
+pub fn git_source_from(section: &GitSection) -> anyhow::Result<GitSource> {
+    let config = GitConfig::resolve(section, |name| std::env::var(name).ok())?;
+    let cache_dir = crate::settings::cache_dir(|name| std::env::var(name).ok())?;
+    Ok(GitSource::new(config, &cache_dir))
+}
+
+impl SourceCommand {
+    /// Runs the command.
+    pub fn run(self) -> anyhow::Result<u8> {
+        let (SourceCommand::Fetch(args) | SourceCommand::Status(args)) = &self;
+        let file = ConfigFile::find(args.config.as_deref(), |name| std::env::var(name).ok())?;
+        let source = git_source_from(&file.git)?;
+        println!("repository {}", source.config().display_url());
+        match self {
+            SourceCommand::Fetch(_) => {
+                let snapshot = source.fetch()?;
+                print_snapshot(&snapshot, source.config());
+            }
+            SourceCommand::Status(_) => print_status(&source.status(), source.config()),
+        }
+        Ok(crate::exit_code::OK)
+    }
+}
+
+fn print_snapshot(snapshot: &Snapshot, config: &GitConfig) {
+    println!("commit {} on {}", snapshot.commit, snapshot.branch);
+    let hooks = snapshot.hooks();
+    println!(
+        "hooks {}",
+        if hooks.is_empty() {
+            "none".to_owned()
+        } else {
+            hooks.join(", ")
+        }
+    );
+    println!(
+        "fetched {} ago (ttl {})",
+        humantime::format_duration(snapshot.age()),
+        humantime::format_duration(config.ttl)
+    );
+    for refused in &snapshot.refused {
+        println!("refused hoop-hooks/{}: {}", refused.path, refused.reason);
+    }
+}
+
+fn print_status(status: &SourceStatus, config: &GitConfig) {
+    match &status.snapshot {
+        Some(snapshot) => {
+            print_snapshot(snapshot, config);
+            println!(
+                "state {}",
+                if status.stale {
+                    "stale (the next lookup fetches)"
+                } else {
+                    "fresh"
+                }
+            );
+        }
+        None => println!("no snapshot yet"),
+    }
+    if let Some(error) = &status.fetch.last_error {
+        println!(
+            "last fetch failed ({} in a row): {error}",
+            status.fetch.failures
+        );
+    }
+}

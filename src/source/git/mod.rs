@@ -1,0 +1,242 @@
+//! Hooks from the operator's runbooks git repository, cached for the TTL Hoop
+//! uses (`GIT_HOOK_CONFIG_TTL`).
+//!
+//! - [`config`]: the `GIT_*` settings;
+//! - [`fetch`]: one shallow fetch with gix;
+//! - [`materialize`]: `hoop-hooks/` out of git, safely;
+//! - [`snapshot`]: immutable snapshots, the current one, fetch status.
+//!
+//! Within the TTL nothing touches the network. After it, a lookup refreshes
+//! (inline for one-shot commands, in the background for a service) and a
+//! failed refresh keeps the last good snapshot, retrying with backoff. Only
+//! one fetch runs at a time, across processes too.
+
+pub mod config;
+pub mod fetch;
+pub mod materialize;
+pub mod snapshot;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use config::GitConfig;
+use snapshot::{FetchStatus, Snapshot, Store, now};
+
+use crate::source::{HookFile, HookFileError};
+
+/// The first retry after a failed fetch waits this long; each further failure
+/// doubles it, up to [`MAX_BACKOFF`].
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(5);
+/// The longest wait between retries after failures.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// The two events Hoop runs hooks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Event {
+    /// `hoop-hooks/session-open.runbook.py`
+    SessionOpen,
+    /// `hoop-hooks/session-close.runbook.py`
+    SessionClose,
+}
+
+impl Event {
+    /// `session-open` or `session-close`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::SessionOpen => "session-open",
+            Event::SessionClose => "session-close",
+        }
+    }
+
+    /// The hook's file name.
+    pub fn file_name(self) -> String {
+        format!("{}.runbook.py", self.name())
+    }
+}
+
+/// Why no hook could be looked up.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// No snapshot exists and fetching one failed.
+    #[error("no snapshot of the runbooks repository: {0}")]
+    NoSnapshot(String),
+    /// A fetch failed (the last good snapshot, if any, is kept).
+    #[error("fetching the runbooks repository failed: {0}")]
+    Fetch(String),
+    /// The hook exists in the repository but was not materialized.
+    #[error("hoop-hooks/{path} was refused when fetched: {reason}")]
+    Refused {
+        /// The hook's path in `hoop-hooks/`.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The materialized hook cannot be run.
+    #[error(transparent)]
+    Hook(#[from] HookFileError),
+    /// The cache directory cannot be used.
+    #[error("cannot use the source cache {path}: {source}")]
+    Io {
+        /// The directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// What `hookbox source status` shows.
+#[derive(Debug, Clone)]
+pub struct SourceStatus {
+    /// The snapshot in use.
+    pub snapshot: Option<Snapshot>,
+    /// Recent fetch results.
+    pub fetch: FetchStatus,
+    /// Whether the snapshot is older than the TTL.
+    pub stale: bool,
+}
+
+/// The git source of hooks.
+#[derive(Debug, Clone)]
+pub struct GitSource {
+    config: GitConfig,
+    store: Store,
+}
+
+impl GitSource {
+    /// The source for `config`, cached under `cache_dir/source/`.
+    pub fn new(config: GitConfig, cache_dir: &Path) -> GitSource {
+        let key =
+            xxhash_rust::xxh3::xxh3_64(format!("{}\n{:?}", config.url, config.branch).as_bytes());
+        let store = Store::new(cache_dir.join("source").join(format!("{key:016x}")));
+        GitSource { config, store }
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &GitConfig {
+        &self.config
+    }
+
+    /// The current snapshot and recent fetch results.
+    pub fn status(&self) -> SourceStatus {
+        let snapshot = self.store.current();
+        let stale = snapshot.as_ref().is_none_or(|s| s.age() >= self.config.ttl);
+        SourceStatus {
+            snapshot,
+            fetch: self.store.status(),
+            stale,
+        }
+    }
+
+    /// Fetches now (waiting for a fetch another process is running) and makes
+    /// the result current.
+    pub fn fetch(&self) -> Result<Snapshot, SourceError> {
+        let _lock = self.lock(true)?;
+        self.fetch_locked()
+    }
+
+    fn lock(&self, wait: bool) -> Result<Option<File>, SourceError> {
+        let io = |source| SourceError::Io {
+            path: self.store.dir().to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(self.store.dir()).map_err(io)?;
+        let file = File::create(self.store.dir().join("fetch.lock")).map_err(io)?;
+        if wait {
+            file.lock().map_err(io)?;
+            return Ok(Some(file));
+        }
+        match file.try_lock() {
+            Ok(()) => Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(error)) => Err(io(error)),
+        }
+    }
+
+    fn fetch_locked(&self) -> Result<Snapshot, SourceError> {
+        let io = |source| SourceError::Io {
+            path: self.store.dir().to_path_buf(),
+            source,
+        };
+        let mut status = self.store.status();
+        status.last_attempt_at = now();
+        let work = tempfile::Builder::new()
+            .prefix(".fetch-")
+            .tempdir_in(self.store.dir())
+            .map_err(io)?;
+        let result = fetch::fetch(&self.config, work.path()).and_then(|snapshot| {
+            self.store
+                .publish(&work.path().join("staging"), &snapshot)
+                .map_err(|e| format!("publishing the snapshot: {e}"))?;
+            Ok(snapshot)
+        });
+        match &result {
+            Ok(snapshot) => {
+                status.failures = 0;
+                status.last_error = None;
+                tracing::info!(commit = %snapshot.commit, branch = %snapshot.branch, "fetched the runbooks repository");
+            }
+            Err(error) => {
+                status.failures += 1;
+                status.last_error = Some(error.clone());
+                tracing::warn!(%error, failures = status.failures, "fetching the runbooks repository failed");
+            }
+        }
+        self.store.set_status(&status).map_err(io)?;
+        result.map_err(SourceError::Fetch)
+    }
+
+    /// The snapshot to serve now: the current one while fresh; after the TTL,
+    /// a refreshed one if a fetch succeeds (and is due), else the current one.
+    /// With no snapshot at all, a fetch must succeed.
+    pub fn snapshot(&self) -> Result<Snapshot, SourceError> {
+        let Some(current) = self.store.current() else {
+            return self
+                .fetch()
+                .map_err(|e| SourceError::NoSnapshot(e.to_string()));
+        };
+        if current.age() < self.config.ttl || !self.retry_due() {
+            return Ok(current);
+        }
+        // Someone else is fetching: serve what there is rather than wait.
+        let Some(_lock) = self.lock(false)? else {
+            return Ok(current);
+        };
+        match self.fetch_locked() {
+            Ok(fresh) => Ok(fresh),
+            Err(error) => {
+                tracing::warn!(%error, commit = %current.commit, "serving the last good snapshot");
+                Ok(current)
+            }
+        }
+    }
+
+    fn retry_due(&self) -> bool {
+        let status = self.store.status();
+        if status.failures == 0 {
+            return true;
+        }
+        let backoff = FIRST_BACKOFF
+            .saturating_mul(1 << (status.failures - 1).min(16))
+            .min(MAX_BACKOFF);
+        now() >= status.last_attempt_at + backoff.as_secs()
+    }
+
+    /// The hook for `event`, or `None` when the repository has none (Hoop
+    /// skips the event then).
+    pub fn hook(&self, event: Event) -> Result<Option<HookFile>, SourceError> {
+        let snapshot = self.snapshot()?;
+        let file_name = event.file_name();
+        if let Some(refused) = snapshot.refused.iter().find(|r| r.path == file_name) {
+            return Err(SourceError::Refused {
+                path: refused.path.clone(),
+                reason: refused.reason.clone(),
+            });
+        }
+        if !snapshot.files.contains(&file_name) {
+            return Ok(None);
+        }
+        let path = self.store.hooks_dir(&snapshot).join(&file_name);
+        Ok(Some(HookFile::open(&path)?))
+    }
+}

@@ -1,0 +1,146 @@
+//! Snapshots of the repository's `hoop-hooks/` folder: immutable directories
+//! keyed by commit, a `current.json` that names the one in use (replaced
+//! atomically), and a `status.json` with the last fetch's result.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// What one fetch produced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The commit the snapshot was made from.
+    pub commit: String,
+    /// The branch it was on.
+    pub branch: String,
+    /// When it was fetched (seconds since the Unix epoch).
+    pub fetched_at: u64,
+    /// The files materialized, relative to `hoop-hooks/`.
+    pub files: Vec<String>,
+    /// Entries that were not materialized, with the reason.
+    pub refused: Vec<Refused>,
+}
+
+/// An entry of `hoop-hooks/` that was not materialized.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refused {
+    /// Its path relative to `hoop-hooks/`.
+    pub path: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The outcome of recent fetch attempts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchStatus {
+    /// When the last attempt started (seconds since the epoch).
+    pub last_attempt_at: u64,
+    /// The last attempt's error, if it failed.
+    pub last_error: Option<String>,
+    /// Failed attempts in a row.
+    pub failures: u32,
+}
+
+impl Snapshot {
+    /// How long ago it was fetched.
+    pub fn age(&self) -> Duration {
+        Duration::from_secs(now().saturating_sub(self.fetched_at))
+    }
+
+    /// Whether the two hook files are present, by event name.
+    pub fn hooks(&self) -> Vec<&str> {
+        ["session-open", "session-close"]
+            .into_iter()
+            .filter(|event| {
+                self.files
+                    .iter()
+                    .any(|f| *f == format!("{event}.runbook.py"))
+            })
+            .collect()
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The on-disk layout of one source.
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+impl Store {
+    /// The store in `dir`.
+    pub fn new(dir: PathBuf) -> Store {
+        Store { dir }
+    }
+
+    /// The source's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The `hoop-hooks/` directory of a snapshot.
+    pub fn hooks_dir(&self, snapshot: &Snapshot) -> PathBuf {
+        self.dir
+            .join("snapshots")
+            .join(&snapshot.commit)
+            .join("hoop-hooks")
+    }
+
+    /// The snapshot in use, if any.
+    pub fn current(&self) -> Option<Snapshot> {
+        read_json(&self.dir.join("current.json"))
+    }
+
+    /// The recent fetch results.
+    pub fn status(&self) -> FetchStatus {
+        read_json(&self.dir.join("status.json")).unwrap_or_default()
+    }
+
+    /// Records a fetch result.
+    pub fn set_status(&self, status: &FetchStatus) -> std::io::Result<()> {
+        write_json_atomically(&self.dir.join("status.json"), status)
+    }
+
+    /// Publishes a materialized `staging` directory (holding `hoop-hooks/`) as
+    /// the snapshot of its commit and makes it current.
+    pub fn publish(&self, staging: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
+        let snapshots = self.dir.join("snapshots");
+        fs::create_dir_all(&snapshots)?;
+        let target = snapshots.join(&snapshot.commit);
+        if !target.exists() {
+            // A snapshot, once published, never changes: a run that started in
+            // it keeps seeing exactly what it saw.
+            if let Err(error) = fs::rename(staging, &target)
+                && !target.exists()
+            {
+                return Err(error);
+            }
+        }
+        write_json_atomically(&self.dir.join("current.json"), snapshot)
+    }
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
+    let text = fs::read(path).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+fn write_json_atomically<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    serde_json::to_writer_pretty(&mut file, value)?;
+    file.write_all(b"\n")?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

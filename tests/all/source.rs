@@ -1,0 +1,413 @@
+//! The git source: real repositories made by the tests with `git`, fetched
+//! with gix through a local path and `file://`, cached for the TTL.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use hookbox::source::git::config::GitConfig;
+use hookbox::source::git::{Event, GitSource, SourceError};
+
+/// A repository on disk, changed with the `git` command line.
+struct TestRepo {
+    dir: tempfile::TempDir,
+}
+
+impl TestRepo {
+    fn new(branch: &str) -> TestRepo {
+        let repo = TestRepo {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        repo.git(&["init", "-q", "-b", branch]);
+        repo.git(&["config", "user.email", "ops@example.com"]);
+        repo.git(&["config", "user.name", "ops"]);
+        repo
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let output = Command::new("git")
+            .arg("-C")
+            .arg(self.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
+    fn write(&self, path: &str, contents: &[u8]) -> &Self {
+        let full = self.path().join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, contents).unwrap();
+        self
+    }
+
+    fn commit(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+}
+
+fn source(url: String, branch: Option<&str>, ttl: Duration, cache: &Path) -> GitSource {
+    GitSource::new(
+        GitConfig {
+            url,
+            branch: branch.map(str::to_owned),
+            ttl,
+        },
+        cache,
+    )
+}
+
+fn hook_text(source: &GitSource, event: Event) -> Option<String> {
+    source
+        .hook(event)
+        .unwrap()
+        .map(|hook| std::fs::read_to_string(hook.dir().join(hook.file_name())).unwrap())
+}
+
+#[test]
+fn a_local_path_and_a_file_url_give_the_hooks() {
+    let repo = TestRepo::new("main");
+    repo.write("hoop-hooks/session-open.runbook.py", b"print('open v1')\n")
+        .write("hoop-hooks/helpers.py", b"X = 1\n")
+        .write("README.md", b"runbooks\n");
+    let commit = repo.commit("v1");
+    for url in [
+        repo.path().display().to_string(),
+        format!("file://{}", repo.path().display()),
+    ] {
+        let cache = tempfile::tempdir().unwrap();
+        let source = source(url, None, Duration::from_secs(3600), cache.path());
+        let snapshot = source.fetch().unwrap();
+        assert_eq!(snapshot.commit, commit);
+        assert_eq!(snapshot.branch, "main");
+        assert_eq!(
+            snapshot.files,
+            vec!["helpers.py", "session-open.runbook.py"]
+        );
+        assert_eq!(snapshot.hooks(), vec!["session-open"]);
+        assert_eq!(
+            hook_text(&source, Event::SessionOpen).as_deref(),
+            Some("print('open v1')\n")
+        );
+        assert_eq!(
+            hook_text(&source, Event::SessionClose),
+            None,
+            "no close hook: skipped"
+        );
+    }
+}
+
+#[test]
+fn within_the_ttl_nothing_is_fetched_and_after_it_a_push_is_picked_up() {
+    let repo = TestRepo::new("main");
+    repo.write("hoop-hooks/session-close.runbook.py", b"print('v1')\n");
+    repo.commit("v1");
+    let cache = tempfile::tempdir().unwrap();
+    let source = source(
+        repo.path().display().to_string(),
+        None,
+        Duration::from_secs(2),
+        cache.path(),
+    );
+    assert_eq!(
+        hook_text(&source, Event::SessionClose).as_deref(),
+        Some("print('v1')\n")
+    );
+
+    repo.write("hoop-hooks/session-close.runbook.py", b"print('v2')\n");
+    let v2 = repo.commit("v2");
+    assert_eq!(
+        hook_text(&source, Event::SessionClose).as_deref(),
+        Some("print('v1')\n"),
+        "still within the TTL"
+    );
+
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(
+        hook_text(&source, Event::SessionClose).as_deref(),
+        Some("print('v2')\n")
+    );
+    assert_eq!(source.status().snapshot.unwrap().commit, v2);
+}
+
+#[test]
+fn a_force_pushed_branch_is_followed() {
+    let repo = TestRepo::new("main");
+    repo.write("hoop-hooks/session-open.runbook.py", b"print('old')\n");
+    repo.commit("old");
+    let cache = tempfile::tempdir().unwrap();
+    let source = source(
+        repo.path().display().to_string(),
+        Some("main"),
+        Duration::from_secs(3600),
+        cache.path(),
+    );
+    source.fetch().unwrap();
+    // Rewrite history: a new root commit replaces the branch.
+    repo.git(&["checkout", "-q", "--orphan", "rewritten"]);
+    repo.write(
+        "hoop-hooks/session-open.runbook.py",
+        b"print('rewritten')\n",
+    );
+    let rewritten = repo.commit("rewritten");
+    repo.git(&["branch", "-q", "-f", "main", "rewritten"]);
+    repo.git(&["checkout", "-q", "main"]);
+    let snapshot = source.fetch().unwrap();
+    assert_eq!(snapshot.commit, rewritten);
+    assert_eq!(
+        hook_text(&source, Event::SessionOpen).as_deref(),
+        Some("print('rewritten')\n")
+    );
+}
+
+#[test]
+fn a_gone_remote_keeps_serving_the_last_good_snapshot() {
+    let repo = TestRepo::new("main");
+    repo.write("hoop-hooks/session-close.runbook.py", b"print('good')\n");
+    let good = repo.commit("good");
+    let cache = tempfile::tempdir().unwrap();
+    let moved: PathBuf = repo.path().with_extension("moved");
+    let source = source(
+        repo.path().display().to_string(),
+        None,
+        Duration::from_secs(1),
+        cache.path(),
+    );
+    source.fetch().unwrap();
+    std::fs::rename(repo.path(), &moved).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(
+        hook_text(&source, Event::SessionClose).as_deref(),
+        Some("print('good')\n")
+    );
+    let status = source.status();
+    assert_eq!(status.snapshot.unwrap().commit, good);
+    assert_eq!(status.fetch.failures, 1);
+    assert!(status.fetch.last_error.unwrap().contains("does not exist"));
+    // Backoff: the next lookup does not try again at once.
+    hook_text(&source, Event::SessionClose);
+    assert_eq!(source.status().fetch.failures, 1);
+    std::fs::rename(&moved, repo.path()).unwrap();
+}
+
+#[test]
+fn with_no_snapshot_a_failed_fetch_is_a_clear_error() {
+    let cache = tempfile::tempdir().unwrap();
+    let source = source(
+        "/nonexistent/runbooks".into(),
+        None,
+        Duration::from_secs(60),
+        cache.path(),
+    );
+    match source.hook(Event::SessionOpen) {
+        Err(SourceError::NoSnapshot(cause)) => assert!(
+            cause.contains("/nonexistent/runbooks does not exist"),
+            "{cause}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_wrong_branch_is_named_in_the_error() {
+    let repo = TestRepo::new("main");
+    repo.write("hoop-hooks/session-open.runbook.py", b"print(1)\n");
+    repo.commit("one");
+    let cache = tempfile::tempdir().unwrap();
+    let source = source(
+        repo.path().display().to_string(),
+        Some("production"),
+        Duration::from_secs(60),
+        cache.path(),
+    );
+    let error = source.fetch().unwrap_err().to_string();
+    assert!(
+        error.contains("cannot fetch branch \"production\""),
+        "{error}"
+    );
+}
+
+#[test]
+fn the_default_branch_falls_back_to_master() {
+    let repo = TestRepo::new("master");
+    repo.write(
+        "hoop-hooks/session-open.runbook.py",
+        b"print('on master')\n",
+    );
+    repo.commit("one");
+    let cache = tempfile::tempdir().unwrap();
+    let source = source(
+        repo.path().display().to_string(),
+        None,
+        Duration::from_secs(60),
+        cache.path(),
+    );
+    assert_eq!(source.fetch().unwrap().branch, "master");
+}
+
+#[test]
+fn oversized_files_and_escaping_symlinks_are_never_materialized() {
+    let repo = TestRepo::new("main");
+    repo.write("hoop-hooks/session-open.runbook.py", b"import helpers\n")
+        .write("hoop-hooks/helpers.py", b"X = 1\n")
+        .write("hoop-hooks/big.bin", &vec![b'x'; 2 * 1024 * 1024])
+        .write("secrets.env", b"TOKEN=abc\n");
+    std::os::unix::fs::symlink("../secrets.env", repo.path().join("hoop-hooks/escape.env"))
+        .unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", repo.path().join("hoop-hooks/passwd")).unwrap();
+    std::os::unix::fs::symlink("helpers.py", repo.path().join("hoop-hooks/alias.py")).unwrap();
+    repo.commit("hostile");
+    let cache = tempfile::tempdir().unwrap();
+    let source = source(
+        repo.path().display().to_string(),
+        None,
+        Duration::from_secs(60),
+        cache.path(),
+    );
+    let snapshot = source.fetch().unwrap();
+    assert_eq!(
+        snapshot.files,
+        vec!["alias.py", "helpers.py", "session-open.runbook.py"]
+    );
+    let refused: Vec<&str> = snapshot.refused.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(refused.len(), 3, "{:?}", snapshot.refused);
+    for path in ["big.bin", "escape.env", "passwd"] {
+        assert!(
+            refused.contains(&path),
+            "{path} not refused: {:?}",
+            snapshot.refused
+        );
+    }
+    let hook = source.hook(Event::SessionOpen).unwrap().unwrap();
+    let dir = hook.dir();
+    assert_eq!(
+        std::fs::read_to_string(dir.join("alias.py")).unwrap(),
+        "X = 1\n"
+    );
+    assert!(
+        !std::fs::symlink_metadata(dir.join("alias.py"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(!dir.join("escape.env").exists());
+    assert!(!dir.join("passwd").exists());
+}
+
+#[test]
+fn a_refused_hook_is_an_error_not_a_skip() {
+    let repo = TestRepo::new("main");
+    let mut big = b"print('x')\n".to_vec();
+    big.resize(1024 * 1024 + 1, b'#');
+    repo.write("hoop-hooks/session-close.runbook.py", &big);
+    repo.commit("big hook");
+    let cache = tempfile::tempdir().unwrap();
+    let source = source(
+        repo.path().display().to_string(),
+        None,
+        Duration::from_secs(60),
+        cache.path(),
+    );
+    assert!(matches!(
+        source.hook(Event::SessionClose),
+        Err(SourceError::Refused { .. })
+    ));
+}
+
+fn hookbox_with_repo(repo: &Path, cache: &Path, args: &[&str]) -> Output {
+    crate::support::runtime();
+    Command::new(env!("CARGO_BIN_EXE_hookbox"))
+        .env("HOOKBOX_CACHE_DIR", crate::support::cache_dir())
+        .env("GIT_URL", repo)
+        .env("GIT_HOOK_CONFIG_TTL", "300")
+        .env_remove("GIT_BRANCH")
+        .env("XDG_CACHE_HOME", cache)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_cli_fetches_shows_status_and_runs_the_events_hook() {
+    let repo = TestRepo::new("main");
+    repo.write(
+        "hoop-hooks/session-close.runbook.py",
+        b"import hookbox\nprint('closed', hookbox.event().sid)\n",
+    );
+    let commit = repo.commit("close hook");
+    let cache = tempfile::tempdir().unwrap();
+    let fetched = hookbox_with_repo(repo.path(), cache.path(), &["source", "fetch"]);
+    let text = String::from_utf8_lossy(&fetched.stdout);
+    assert_eq!(
+        fetched.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+    assert!(text.contains(&format!("commit {commit} on main")), "{text}");
+    assert!(text.contains("hooks session-close"), "{text}");
+
+    let status = hookbox_with_repo(repo.path(), cache.path(), &["source", "status"]);
+    assert!(String::from_utf8_lossy(&status.stdout).contains("state fresh"));
+
+    let payload = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(payload.path(), crate::support::SESSION_CLOSE).unwrap();
+    let payload_arg = payload.path().display().to_string();
+    let ran = hookbox_with_repo(
+        repo.path(),
+        cache.path(),
+        &["run", "--event", "session-close", "--payload", &payload_arg],
+    );
+    assert_eq!(
+        ran.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&ran.stdout),
+        "closed 8c59a347-62bd-4db2-a456-2b25963dfebf\n"
+    );
+
+    let skipped = hookbox_with_repo(
+        repo.path(),
+        cache.path(),
+        &["run", "--event", "session-open", "--payload", &payload_arg],
+    );
+    assert_eq!(skipped.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&skipped.stderr).contains("no hook for this event"));
+}
+
+#[test]
+fn the_cli_names_a_missing_source() {
+    let cache = tempfile::tempdir().unwrap();
+    let payload = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(payload.path(), crate::support::SESSION_CLOSE).unwrap();
+    let payload_arg = payload.path().display().to_string();
+    let output = hookbox_with_repo(
+        Path::new("/nonexistent/runbooks"),
+        cache.path(),
+        &["run", "--event", "session-close", "--payload", &payload_arg],
+    );
+    assert_eq!(output.status.code(), Some(69));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("no snapshot of the runbooks repository"),
+        "{err}"
+    );
+    assert!(
+        err.contains("/nonexistent/runbooks does not exist"),
+        "{err}"
+    );
+}
