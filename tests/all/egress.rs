@@ -352,15 +352,7 @@ async fn a_response_that_never_ends_is_stopped_by_the_deadline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn syslog_over_tcp_reaches_an_allowed_collector_only() {
-    let collector = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = collector.local_addr().unwrap().port();
-    let received = tokio::spawn(async move {
-        use tokio::io::AsyncReadExt;
-        let (mut stream, _) = collector.accept().await.unwrap();
-        let mut line = Vec::new();
-        stream.read_to_end(&mut line).await.unwrap();
-        line
-    });
+    let (port, received) = collector().await;
     let source = format!(
         "import socket, hookbox\n\
          e = hookbox.event()\n\
