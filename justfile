@@ -13,7 +13,8 @@ check:
     cargo fmt --check
     cargo clippy --all-targets -- -D warnings
 
-# Measure latency and throughput; rewrites BENCHMARKS.md's table.
+# Measure run latency and the git source; rewrites the tables in benches/.
 bench:
     cargo build --release
     ./target/release/hookbox bench --output benches/run-latency.md
+    ./target/release/hookbox bench --source --launches 10 --output benches/source.md

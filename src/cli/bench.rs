@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::bench::{self, BenchPlan};
+use crate::bench::{self, run::BenchPlan};
 use crate::runtime::engine::EngineOptions;
 
 /// Measure run latency and throughput and write a Markdown table.
@@ -19,11 +19,25 @@ pub struct BenchArgs {
     /// Also write the table to this file.
     #[arg(long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Measure the git source instead: warm hook lookups and fetches of a
+    /// 1,000-commit repository (needs `git`).
+    #[arg(long)]
+    source: bool,
+    /// Warm lookups per source measurement.
+    #[arg(long, default_value_t = 10_000)]
+    lookups: usize,
 }
 
 impl BenchArgs {
     /// Runs the benchmark.
     pub fn run(self) -> anyhow::Result<u8> {
+        if self.source {
+            let table = bench::source::run(bench::source::SourcePlan {
+                lookups: self.lookups,
+                fetches: self.launches,
+            })?;
+            return self.finish(&table);
+        }
         // Warm the cache (compiling if needed) before anything is timed.
         drop(super::load_runtime(EngineOptions::default(), &[])?);
         let plan = BenchPlan {
@@ -32,10 +46,14 @@ impl BenchArgs {
             hookbox_exe: std::env::current_exe()?,
             cache_dir: crate::settings::cache_dir(|name| std::env::var(name).ok())?,
         };
-        let table = bench::run(&plan)?;
+        let table = bench::run::run(&plan)?;
+        self.finish(&table)
+    }
+
+    fn finish(&self, table: &str) -> anyhow::Result<u8> {
         print!("{table}");
-        if let Some(path) = self.output {
-            std::fs::write(&path, &table)?;
+        if let Some(path) = &self.output {
+            std::fs::write(path, table)?;
         }
         Ok(crate::exit_code::OK)
     }

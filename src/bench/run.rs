@@ -1,4 +1,4 @@
-//! `hookbox bench`: latency and throughput of the same trivial hook (parse the
+//! Run latency: latency and throughput of the same trivial hook (parse the
 //! payload, print one line) run in-process, as a one-shot `hookbox run`, and as
 //! `python3 hook.py` (the baseline Hoop uses), measured side by side in one run.
 //! Variants switch off one speed measure at a time to show what each buys.
@@ -7,10 +7,11 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
+use super::{Figures, figures, launches};
 use crate::env_names;
 use crate::intake::Payload;
 use crate::record::RunStatus;
@@ -26,7 +27,7 @@ print("session", event["sid"], "closed with", event["event_session_close"]["exit
 "#;
 
 /// The payload every measurement uses: a session-close event as Hoop sends it.
-pub const TRIVIAL_PAYLOAD: &str = include_str!("../hooks-examples/payloads/session-close.json");
+pub const TRIVIAL_PAYLOAD: &str = include_str!("../../hooks-examples/payloads/session-close.json");
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -40,19 +41,6 @@ pub struct BenchPlan {
     /// The cache directory (must already hold the compiled runner for a warm
     /// one-shot figure; the bench warms it first).
     pub cache_dir: PathBuf,
-}
-
-/// Latency figures of one measurement.
-#[derive(Debug, Clone)]
-pub struct Figures {
-    /// What was measured.
-    pub name: String,
-    /// Median latency.
-    pub p50: Duration,
-    /// 99th percentile latency.
-    pub p99: Duration,
-    /// Completed runs per second (wall clock over all runs).
-    pub per_second: f64,
 }
 
 /// Runs the whole benchmark and returns a Markdown report.
@@ -136,6 +124,7 @@ pub fn run(plan: &BenchPlan) -> anyhow::Result<String> {
     rows.push(launches(
         "one-shot `hookbox run` (warm cache)",
         plan.launches,
+        b"session ",
         || {
             let mut command = Command::new(&plan.hookbox_exe);
             command
@@ -150,6 +139,7 @@ pub fn run(plan: &BenchPlan) -> anyhow::Result<String> {
     rows.push(launches(
         "baseline: `python3 hook.py`",
         plan.launches,
+        b"session ",
         || {
             let mut command = Command::new("python3");
             command
@@ -219,40 +209,6 @@ fn check(outcome: &crate::record::RunOutcome) -> anyhow::Result<()> {
         bail!("the benchmark hook did not run cleanly: {outcome:?}");
     }
     Ok(())
-}
-
-fn launches(name: &str, count: usize, command: impl Fn() -> Command) -> anyhow::Result<Figures> {
-    let mut samples = Vec::with_capacity(count);
-    let started = Instant::now();
-    for _ in 0..count {
-        let launch = Instant::now();
-        let output = command()
-            .output()
-            .with_context(|| format!("launching {name}"))?;
-        samples.push(launch.elapsed());
-        if !output.status.success() || !output.stdout.starts_with(b"session ") {
-            bail!(
-                "{name} failed: {}{}",
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-    }
-    Ok(figures(name.to_owned(), samples, started.elapsed()))
-}
-
-fn figures(name: String, mut samples: Vec<Duration>, elapsed: Duration) -> Figures {
-    samples.sort();
-    let at = |quantile: f64| {
-        let index = ((samples.len() as f64 - 1.0) * quantile).round() as usize;
-        samples[index]
-    };
-    Figures {
-        name,
-        p50: at(0.50),
-        p99: at(0.99),
-        per_second: samples.len() as f64 / elapsed.as_secs_f64(),
-    }
 }
 
 fn report(plan: &BenchPlan, rows: &[Figures], fuel: u64) -> String {
