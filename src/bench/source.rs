@@ -48,6 +48,7 @@ pub fn run(plan: SourcePlan) -> anyhow::Result<String> {
     for _ in 0..100 {
         source
             .hook(Event::SessionOpen)?
+            .hook
             .context("the benchmark hook is missing")?;
     }
     let started = Instant::now();

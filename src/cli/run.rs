@@ -46,13 +46,18 @@ impl RunArgs {
         let settings = self.sandbox.resolve_with(file)?;
         let config = &settings.config;
         let payload = Payload::read(&self.payload, config.limits.payload_bytes)?;
+        let mut refresh = None;
         let hook = match (&self.hook, self.event) {
             (Some(path), _) => HookFile::open(path)?,
             (None, Some(event)) => {
-                let source = super::source::git_source_from(&git)?;
-                match source.hook(event)? {
+                let lookup = super::source::git_source_from(&git)?.hook(event)?;
+                refresh = lookup.refresh;
+                match lookup.hook {
                     Some(hook) => hook,
                     None => {
+                        if let Some(refresh) = refresh {
+                            refresh.wait();
+                        }
                         eprintln!(
                             "hookbox: no hook for this event: the repository has no hoop-hooks/{}",
                             event.file_name()
@@ -90,6 +95,10 @@ impl RunArgs {
             if let Some(error) = &outcome.error {
                 eprintln!("hookbox: {}: {error}", outcome.status.as_str());
             }
+        }
+        // A refresh the lookup started runs alongside the hook; let it land.
+        if let Some(refresh) = refresh {
+            refresh.wait();
         }
         Ok(exit_code::for_outcome(&outcome))
     }

@@ -68,10 +68,14 @@ fn source(url: String, branch: Option<&str>, ttl: Duration, cache: &Path) -> Git
     )
 }
 
+/// The hook's text, waiting for any refresh the lookup started.
 fn hook_text(source: &GitSource, event: Event) -> Option<String> {
-    source
-        .hook(event)
-        .unwrap()
+    let lookup = source.hook(event).unwrap();
+    if let Some(refresh) = lookup.refresh {
+        refresh.wait();
+    }
+    lookup
+        .hook
         .map(|hook| std::fs::read_to_string(hook.dir().join(hook.file_name())).unwrap())
 }
 
@@ -134,11 +138,17 @@ fn within_the_ttl_nothing_is_fetched_and_after_it_a_push_is_picked_up() {
     );
 
     std::thread::sleep(Duration::from_millis(2100));
+    // Past the TTL the current snapshot is served at once while a refresh runs.
+    let lookup = source.hook(Event::SessionClose).unwrap();
+    let hook = lookup.hook.as_ref().unwrap();
+    let served = std::fs::read_to_string(hook.dir().join(hook.file_name())).unwrap();
+    assert_eq!(served, "print('v1')\n");
+    lookup.refresh.expect("a background refresh").wait();
+    assert_eq!(source.status().snapshot.unwrap().commit, v2);
     assert_eq!(
         hook_text(&source, Event::SessionClose).as_deref(),
         Some("print('v2')\n")
     );
-    assert_eq!(source.status().snapshot.unwrap().commit, v2);
 }
 
 #[test]
@@ -289,7 +299,7 @@ fn oversized_files_and_escaping_symlinks_are_never_materialized() {
             snapshot.refused
         );
     }
-    let hook = source.hook(Event::SessionOpen).unwrap().unwrap();
+    let hook = source.hook(Event::SessionOpen).unwrap().hook.unwrap();
     let dir = hook.dir();
     assert_eq!(
         std::fs::read_to_string(dir.join("alias.py")).unwrap(),

@@ -6,10 +6,10 @@
 //! - [`materialize`]: `hoop-hooks/` out of git, safely;
 //! - [`snapshot`]: immutable snapshots, the current one, fetch status.
 //!
-//! Within the TTL nothing touches the network. After it, a lookup refreshes
-//! (inline for one-shot commands, in the background for a service) and a
-//! failed refresh keeps the last good snapshot, retrying with backoff. Only
-//! one fetch runs at a time, across processes too.
+//! Within the TTL nothing touches the network. After it, a lookup serves the
+//! current snapshot at once and starts one background refresh; a failed
+//! refresh keeps the last good snapshot and is retried with backoff. Only one
+//! fetch runs at a time, across processes too.
 
 pub mod config;
 pub mod fetch;
@@ -186,29 +186,39 @@ impl GitSource {
         result.map_err(SourceError::Fetch)
     }
 
-    /// The snapshot to serve now: the current one while fresh; after the TTL,
-    /// a refreshed one if a fetch succeeds (and is due), else the current one.
-    /// With no snapshot at all, a fetch must succeed.
-    pub fn snapshot(&self) -> Result<Snapshot, SourceError> {
+    /// The snapshot to serve now, at once: the current one (fresh or not).
+    /// After the TTL, a refresh starts in the background unless one is
+    /// running (in any process) or the backoff after failures says wait; a
+    /// failed refresh leaves the current snapshot in place. With no snapshot at
+    /// all, a fetch must succeed first.
+    pub fn snapshot(&self) -> Result<(Snapshot, Option<Refresh>), SourceError> {
         let Some(current) = self.store.current() else {
-            return self
+            let fetched = self
                 .fetch()
-                .map_err(|e| SourceError::NoSnapshot(e.to_string()));
+                .map_err(|e| SourceError::NoSnapshot(e.to_string()))?;
+            return Ok((fetched, None));
         };
         if current.age() < self.config.ttl || !self.retry_due() {
-            return Ok(current);
+            return Ok((current, None));
         }
-        // Someone else is fetching: serve what there is rather than wait.
-        let Some(_lock) = self.lock(false)? else {
-            return Ok(current);
+        let Some(lock) = self.lock(false)? else {
+            return Ok((current, None));
         };
-        match self.fetch_locked() {
-            Ok(fresh) => Ok(fresh),
-            Err(error) => {
-                tracing::warn!(%error, commit = %current.commit, "serving the last good snapshot");
-                Ok(current)
-            }
-        }
+        let source = self.clone();
+        let serving = current.commit.clone();
+        let refresh = std::thread::Builder::new()
+            .name("hookbox-git-refresh".into())
+            .spawn(move || {
+                let _lock = lock;
+                if let Err(error) = source.fetch_locked() {
+                    tracing::warn!(%error, commit = %serving, "serving the last good snapshot");
+                }
+            })
+            .map_err(|source| SourceError::Io {
+                path: self.store.dir().to_path_buf(),
+                source,
+            })?;
+        Ok((current, Some(Refresh(refresh))))
     }
 
     fn retry_due(&self) -> bool {
@@ -222,10 +232,10 @@ impl GitSource {
         now() >= status.last_attempt_at + backoff.as_secs()
     }
 
-    /// The hook for `event`, or `None` when the repository has none (Hoop
-    /// skips the event then).
-    pub fn hook(&self, event: Event) -> Result<Option<HookFile>, SourceError> {
-        let snapshot = self.snapshot()?;
+    /// The hook for `event` (`None` when the repository has none: Hoop skips
+    /// the event then), with the background refresh the lookup started.
+    pub fn hook(&self, event: Event) -> Result<Lookup, SourceError> {
+        let (snapshot, refresh) = self.snapshot()?;
         let file_name = event.file_name();
         if let Some(refused) = snapshot.refused.iter().find(|r| r.path == file_name) {
             return Err(SourceError::Refused {
@@ -233,10 +243,35 @@ impl GitSource {
                 reason: refused.reason.clone(),
             });
         }
-        if !snapshot.files.contains(&file_name) {
-            return Ok(None);
-        }
-        let path = self.store.hooks_dir(&snapshot).join(&file_name);
-        Ok(Some(HookFile::open(&path)?))
+        let hook = if snapshot.files.contains(&file_name) {
+            Some(HookFile::open(
+                &self.store.hooks_dir(&snapshot).join(&file_name),
+            )?)
+        } else {
+            None
+        };
+        Ok(Lookup { hook, refresh })
+    }
+}
+
+/// What a lookup found.
+#[derive(Debug)]
+pub struct Lookup {
+    /// The hook, if the snapshot has one for the event.
+    pub hook: Option<HookFile>,
+    /// The refresh the lookup started, if the snapshot was stale.
+    pub refresh: Option<Refresh>,
+}
+
+/// A refresh running in the background. A service lets it finish on its own;
+/// a one-shot command waits for it before exiting, so the next one finds the
+/// new snapshot.
+#[derive(Debug)]
+pub struct Refresh(std::thread::JoinHandle<()>);
+
+impl Refresh {
+    /// Waits for the refresh to end (successfully or not).
+    pub fn wait(self) {
+        let _ = self.0.join();
     }
 }
