@@ -7,11 +7,13 @@
 //! trusted its checksum is verified; a corrupt, truncated or unloadable file is
 //! compiled anew. Writers take a file lock and publish with an atomic rename,
 //! so concurrent processes compile once and never read a half-written file.
+//! Artifacts nobody used for a week are removed when a new one is compiled.
 
 use std::fs::{self, File};
 use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use wasmtime::Engine;
 use wasmtime::component::Component;
@@ -95,7 +97,10 @@ impl ComponentCache {
         let existed = artifact.exists();
         if existed {
             match load_verified(engine, &artifact) {
-                Ok(component) => return Ok((component, CacheResult::Hit)),
+                Ok(component) => {
+                    mark_used(&checksum_path(&artifact));
+                    return Ok((component, CacheResult::Hit));
+                }
                 Err(reason) => {
                     tracing::warn!(path = %artifact.display(), %reason, "cached component is unusable; compiling it again");
                 }
@@ -117,7 +122,52 @@ impl ComponentCache {
         } else {
             CacheResult::Compiled
         };
+        self.prune(name, &artifact);
         Ok((component, result))
+    }
+}
+
+impl ComponentCache {
+    /// Removes artifacts of `name` other than `keep` that no process has used
+    /// for [`UNUSED_FOR`] (older hookbox versions, older engines). Best effort.
+    fn prune(&self, name: &str, keep: &Path) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        let prefix = format!("{name}-");
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let is_artifact = path.extension().is_some_and(|e| e == "cwasm")
+                && entry.file_name().to_string_lossy().starts_with(&prefix);
+            if !is_artifact || path == keep {
+                continue;
+            }
+            let checksum = checksum_path(&path);
+            let last_used = fs::metadata(&checksum)
+                .or_else(|_| fs::metadata(&path))
+                .and_then(|m| m.modified());
+            if last_used.is_ok_and(|time| time.elapsed().unwrap_or_default() > UNUSED_FOR) {
+                tracing::info!(path = %path.display(), "removing an unused compiled component");
+                for stale in [path.clone(), checksum, path.with_extension("lock")] {
+                    let _ = fs::remove_file(stale);
+                }
+            }
+        }
+    }
+}
+
+/// How long an artifact may go unused before a compile of the same component
+/// name removes it.
+pub const UNUSED_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Records that an artifact was used (its checksum file's time), at most once
+/// a day so loading stays read-only almost always.
+fn mark_used(checksum: &Path) {
+    let stale = fs::metadata(checksum)
+        .and_then(|m| m.modified())
+        .is_ok_and(|time| time.elapsed().unwrap_or_default() > Duration::from_secs(24 * 3600));
+    if stale && let Ok(file) = File::options().append(true).open(checksum) {
+        let _ = file.set_modified(SystemTime::now());
     }
 }
 

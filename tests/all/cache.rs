@@ -90,3 +90,37 @@ fn a_different_engine_or_component_uses_another_artifact() {
     assert_ne!(path, cache.artifact_path(&unmetered, "tiny", "aa"));
     assert_ne!(path, cache.artifact_path(&engine, "tiny", "bb"));
 }
+
+#[test]
+fn artifacts_unused_for_a_week_are_removed_when_compiling() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = ComponentCache::new(dir.path());
+    let engine = new_engine(EngineOptions::default()).unwrap();
+    let week_and_a_day =
+        std::time::SystemTime::now() - std::time::Duration::from_secs(8 * 24 * 3600);
+    let old = dir.path().join("tiny-0000000000000000-old.cwasm");
+    let recent = dir.path().join("tiny-0000000000000000-recent.cwasm");
+    let other_name = dir.path().join("other-0000000000000000-old.cwasm");
+    for path in [&old, &recent, &other_name] {
+        fs::write(path, b"stale").unwrap();
+        fs::write(path.with_extension("cwasm.xxh3"), b"x").unwrap();
+    }
+    for path in [&old, &other_name] {
+        for file in [path.clone(), path.with_extension("cwasm.xxh3")] {
+            fs::File::options()
+                .append(true)
+                .open(&file)
+                .unwrap()
+                .set_modified(week_and_a_day)
+                .unwrap();
+        }
+    }
+    assert_eq!(
+        load(&cache, &engine, &tiny_component()),
+        CacheResult::Compiled
+    );
+    assert!(!old.exists(), "unused for a week");
+    assert!(!old.with_extension("cwasm.xxh3").exists());
+    assert!(recent.exists(), "used recently");
+    assert!(other_name.exists(), "another component's artifact");
+}

@@ -421,3 +421,50 @@ fn the_cli_names_a_missing_source() {
         "{err}"
     );
 }
+
+#[test]
+fn old_snapshots_are_pruned_keeping_the_recent_ones() {
+    let repo = TestRepo::new("main");
+    let cache = tempfile::tempdir().unwrap();
+    let source = source(
+        repo.path().display().to_string(),
+        None,
+        Duration::from_secs(3600),
+        cache.path(),
+    );
+    let mut commits = Vec::new();
+    for version in 0..6 {
+        repo.write(
+            "hoop-hooks/session-open.runbook.py",
+            format!("print({version})\n").as_bytes(),
+        );
+        commits.push(repo.commit(&format!("v{version}")));
+        source.fetch().unwrap();
+        // Directory times have a coarse resolution on some file systems.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let snapshots_dir = cache.path().join("source");
+    let mut kept: Vec<String> = std::fs::read_dir(
+        std::fs::read_dir(&snapshots_dir)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+            .join("snapshots"),
+    )
+    .unwrap()
+    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+    .collect();
+    kept.sort();
+    let mut expected: Vec<String> = commits[2..].to_vec();
+    expected.sort();
+    assert_eq!(
+        kept, expected,
+        "the current snapshot and the three before it"
+    );
+    assert_eq!(
+        hook_text(&source, Event::SessionOpen).as_deref(),
+        Some("print(5)\n")
+    );
+}

@@ -125,9 +125,52 @@ impl Store {
                 return Err(error);
             }
         }
-        write_json_atomically(&self.dir.join("current.json"), snapshot)
+        write_json_atomically(&self.dir.join("current.json"), snapshot)?;
+        self.prune(&snapshot.commit);
+        Ok(())
+    }
+
+    /// Removes snapshots beyond the current one and the [`KEEP_PREVIOUS`]
+    /// published before it, and fetch leftovers of crashed processes.
+    /// Best effort: a failure is logged, never fatal.
+    fn prune(&self, current: &str) {
+        let mut previous: Vec<(SystemTime, PathBuf)> = fs::read_dir(self.dir.join("snapshots"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|entry| entry.file_name() != current)
+            .filter_map(|entry| Some((entry.metadata().ok()?.modified().ok()?, entry.path())))
+            .collect();
+        previous.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
+        let leftovers = fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|entry| entry.file_name().to_string_lossy().starts_with(".fetch-"))
+            .filter(|entry| {
+                entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|modified| modified.elapsed().unwrap_or_default() > LEFTOVER_AGE)
+            })
+            .map(|entry| entry.path());
+        let old = previous
+            .into_iter()
+            .skip(KEEP_PREVIOUS)
+            .map(|(_, path)| path);
+        for path in old.chain(leftovers) {
+            if let Err(error) = fs::remove_dir_all(&path) {
+                tracing::warn!(path = %path.display(), %error, "cannot remove an old snapshot");
+            }
+        }
     }
 }
+
+/// Snapshots kept besides the current one, so runs that started in an older
+/// snapshot finish in it.
+pub const KEEP_PREVIOUS: usize = 3;
+/// Age after which a fetch's temporary directory is a crash's leftover.
+const LEFTOVER_AGE: Duration = Duration::from_secs(3600);
 
 fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Option<T> {
     let text = fs::read(path).ok()?;
