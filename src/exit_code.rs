@@ -50,6 +50,7 @@ pub fn for_error(error: &anyhow::Error) -> u8 {
             || cause.is::<crate::source::HookFileError>()
             || cause.is::<crate::settings::SettingsError>()
             || cause.is::<crate::source::git::config::GitConfigError>()
+            || cause.is::<crate::intake::hoop_payload::SetError>()
         {
             return USAGE;
         }

@@ -1,6 +1,7 @@
 //! The command-line interface: one struct per subcommand, parsed with clap.
 
 mod bench;
+mod payload;
 mod policy;
 mod run;
 mod sandbox_flags;
@@ -30,6 +31,8 @@ pub struct Cli {
 enum Command {
     /// Run one hook file in a fresh sandbox with an event payload.
     Run(Box<run::RunArgs>),
+    /// Print a realistic payload in Hoop's exact shape.
+    Payload(payload::PayloadArgs),
     /// Fetch the runbooks repository or show its snapshot.
     #[command(subcommand)]
     Source(source::SourceCommand),
@@ -56,6 +59,7 @@ pub fn main() -> ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Run(args) => args.run(),
+        Command::Payload(args) => args.run(),
         Command::Policy(command) => command.run(),
         Command::Source(command) => command.run(),
         Command::Bench(args) => args.run(),

@@ -464,3 +464,54 @@ fn a_bad_config_file_is_refused_naming_it() {
         "/nonexistent/hookbox.toml",
     );
 }
+
+#[test]
+fn payload_prints_hoops_shape_and_feeds_run() {
+    let output = hookbox()
+        .args([
+            "payload",
+            "session-open",
+            "--set",
+            "sid=8c59a347-62bd-4db2-a456-2b25963dfebf",
+        ])
+        .args(["--set", "event_session_open.user_email=bob@example.com"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let payload: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(payload["id"], "56e79379-b323-58a4-8436-f2e967b04c62");
+    assert_eq!(payload["command"], serde_json::json!(["python3"]));
+    assert!(payload["event_session_close"].is_null());
+
+    let mut child = hookbox()
+        .arg("run")
+        .arg(repo_path(
+            "hooks-examples/session-audit/hoop-hooks/session-open.runbook.py",
+        ))
+        .args(["--payload", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&output.stdout)
+        .unwrap();
+    let ran = child.wait_with_output().unwrap();
+    assert_eq!(ran.status.code(), Some(0), "{}", stderr(&ran));
+    assert!(
+        stdout(&ran).contains("opened by bob@example.com"),
+        "{}",
+        stdout(&ran)
+    );
+
+    let bad = hookbox()
+        .args(["payload", "session-close", "--set", "oops"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("--set \"oops\""), "{}", stderr(&bad));
+}
