@@ -69,6 +69,18 @@ fn source(url: String, branch: Option<&str>, ttl: Duration, cache: &Path) -> Git
 }
 
 /// The hook's text, waiting for any refresh the lookup started.
+/// A source for `repo` with a cache directory of its own.
+fn source_of(
+    repo: &TestRepo,
+    branch: Option<&str>,
+    ttl: Duration,
+) -> (tempfile::TempDir, GitSource) {
+    let cache = tempfile::tempdir().unwrap();
+    let source = source(repo.path().display().to_string(), branch, ttl, cache.path());
+    (cache, source)
+}
+
+/// The hook's text, waiting for any refresh the lookup started.
 fn hook_text(source: &GitSource, event: Event) -> Option<String> {
     let lookup = source.hook(event).unwrap();
     if let Some(refresh) = lookup.refresh {
@@ -117,13 +129,7 @@ fn within_the_ttl_nothing_is_fetched_and_after_it_a_push_is_picked_up() {
     let repo = TestRepo::new("main");
     repo.write("hoop-hooks/session-close.runbook.py", b"print('v1')\n");
     repo.commit("v1");
-    let cache = tempfile::tempdir().unwrap();
-    let source = source(
-        repo.path().display().to_string(),
-        None,
-        Duration::from_secs(2),
-        cache.path(),
-    );
+    let (_cache, source) = source_of(&repo, None, Duration::from_secs(2));
     assert_eq!(
         hook_text(&source, Event::SessionClose).as_deref(),
         Some("print('v1')\n")
@@ -156,13 +162,7 @@ fn a_force_pushed_branch_is_followed() {
     let repo = TestRepo::new("main");
     repo.write("hoop-hooks/session-open.runbook.py", b"print('old')\n");
     repo.commit("old");
-    let cache = tempfile::tempdir().unwrap();
-    let source = source(
-        repo.path().display().to_string(),
-        Some("main"),
-        Duration::from_secs(3600),
-        cache.path(),
-    );
+    let (_cache, source) = source_of(&repo, Some("main"), Duration::from_secs(3600));
     source.fetch().unwrap();
     // Rewrite history: a new root commit replaces the branch.
     repo.git(&["checkout", "-q", "--orphan", "rewritten"]);
@@ -186,14 +186,8 @@ fn a_gone_remote_keeps_serving_the_last_good_snapshot() {
     let repo = TestRepo::new("main");
     repo.write("hoop-hooks/session-close.runbook.py", b"print('good')\n");
     let good = repo.commit("good");
-    let cache = tempfile::tempdir().unwrap();
     let moved: PathBuf = repo.path().with_extension("moved");
-    let source = source(
-        repo.path().display().to_string(),
-        None,
-        Duration::from_secs(1),
-        cache.path(),
-    );
+    let (_cache, source) = source_of(&repo, None, Duration::from_secs(1));
     source.fetch().unwrap();
     std::fs::rename(repo.path(), &moved).unwrap();
     std::thread::sleep(Duration::from_millis(1100));
@@ -234,13 +228,7 @@ fn a_wrong_branch_is_named_in_the_error() {
     let repo = TestRepo::new("main");
     repo.write("hoop-hooks/session-open.runbook.py", b"print(1)\n");
     repo.commit("one");
-    let cache = tempfile::tempdir().unwrap();
-    let source = source(
-        repo.path().display().to_string(),
-        Some("production"),
-        Duration::from_secs(60),
-        cache.path(),
-    );
+    let (_cache, source) = source_of(&repo, Some("production"), Duration::from_secs(60));
     let error = source.fetch().unwrap_err().to_string();
     assert!(
         error.contains("cannot fetch branch \"production\""),
@@ -256,13 +244,7 @@ fn the_default_branch_falls_back_to_master() {
         b"print('on master')\n",
     );
     repo.commit("one");
-    let cache = tempfile::tempdir().unwrap();
-    let source = source(
-        repo.path().display().to_string(),
-        None,
-        Duration::from_secs(60),
-        cache.path(),
-    );
+    let (_cache, source) = source_of(&repo, None, Duration::from_secs(60));
     assert_eq!(source.fetch().unwrap().branch, "master");
 }
 
@@ -278,13 +260,7 @@ fn oversized_files_and_escaping_symlinks_are_never_materialized() {
     std::os::unix::fs::symlink("/etc/passwd", repo.path().join("hoop-hooks/passwd")).unwrap();
     std::os::unix::fs::symlink("helpers.py", repo.path().join("hoop-hooks/alias.py")).unwrap();
     repo.commit("hostile");
-    let cache = tempfile::tempdir().unwrap();
-    let source = source(
-        repo.path().display().to_string(),
-        None,
-        Duration::from_secs(60),
-        cache.path(),
-    );
+    let (_cache, source) = source_of(&repo, None, Duration::from_secs(60));
     let snapshot = source.fetch().unwrap();
     assert_eq!(
         snapshot.files,
@@ -322,13 +298,7 @@ fn a_refused_hook_is_an_error_not_a_skip() {
     big.resize(1024 * 1024 + 1, b'#');
     repo.write("hoop-hooks/session-close.runbook.py", &big);
     repo.commit("big hook");
-    let cache = tempfile::tempdir().unwrap();
-    let source = source(
-        repo.path().display().to_string(),
-        None,
-        Duration::from_secs(60),
-        cache.path(),
-    );
+    let (_cache, source) = source_of(&repo, None, Duration::from_secs(60));
     assert!(matches!(
         source.hook(Event::SessionClose),
         Err(SourceError::Refused { .. })
@@ -425,13 +395,7 @@ fn the_cli_names_a_missing_source() {
 #[test]
 fn old_snapshots_are_pruned_keeping_the_recent_ones() {
     let repo = TestRepo::new("main");
-    let cache = tempfile::tempdir().unwrap();
-    let source = source(
-        repo.path().display().to_string(),
-        None,
-        Duration::from_secs(3600),
-        cache.path(),
-    );
+    let (cache, source) = source_of(&repo, None, Duration::from_secs(3600));
     let mut commits = Vec::new();
     for version in 0..6 {
         repo.write(
