@@ -104,7 +104,7 @@ pub enum Instantiation {
 impl Runtime {
     /// Creates the engine, loads or compiles the runner and links it.
     pub fn load(options: &RuntimeOptions) -> Result<Runtime, RuntimeError> {
-        let tls = TlsSettings::new(options.ca_bundle.clone()).map_err(RuntimeError::CaBundle)?;
+        let tls = TlsSettings::new(&options.ca_bundle).map_err(RuntimeError::CaBundle)?;
         let engine =
             engine::new_engine(options.engine).map_err(|e| RuntimeError::Engine(e.into()))?;
         let cache = ComponentCache::new(&options.cache_dir);

@@ -106,24 +106,24 @@ fn payload_can_come_from_stdin() {
     let hook = TestHook::new(
         "import json, os\nprint(json.loads(os.environ['HOOP_RUNBOOK_HOOK_PAYLOAD'])['sid'])\n",
     );
+    let output = run_with_stdin(&hook.path, SESSION_CLOSE.as_bytes());
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "8c59a347-62bd-4db2-a456-2b25963dfebf\n");
+}
+
+/// Runs `hook` with the payload given on standard input (`--payload -`).
+fn run_with_stdin(hook: &Path, payload: &[u8]) -> Output {
     let mut child = hookbox()
         .arg("run")
-        .arg(&hook.path)
+        .arg(hook)
         .args(["--payload", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(SESSION_CLOSE.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(stdout(&output), "8c59a347-62bd-4db2-a456-2b25963dfebf\n");
+    child.stdin.take().unwrap().write_all(payload).unwrap();
+    child.wait_with_output().unwrap()
 }
 
 /// Runs a hook that would print "RAN" and checks it was refused with exit 2,
@@ -483,24 +483,10 @@ fn payload_prints_hoops_shape_and_feeds_run() {
     assert_eq!(payload["command"], serde_json::json!(["python3"]));
     assert!(payload["event_session_close"].is_null());
 
-    let mut child = hookbox()
-        .arg("run")
-        .arg(repo_path(
-            "hooks-examples/session-audit/hoop-hooks/session-open.runbook.py",
-        ))
-        .args(["--payload", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&output.stdout)
-        .unwrap();
-    let ran = child.wait_with_output().unwrap();
+    let ran = run_with_stdin(
+        &repo_path("hooks-examples/session-audit/hoop-hooks/session-open.runbook.py"),
+        &output.stdout,
+    );
     assert_eq!(ran.status.code(), Some(0), "{}", stderr(&ran));
     assert!(
         stdout(&ran).contains("opened by bob@example.com"),

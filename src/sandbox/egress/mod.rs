@@ -17,6 +17,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use rustls::pki_types::CertificateDer;
 use tokio::time::Instant;
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
@@ -31,19 +32,17 @@ use record::{AttemptHandle, AttemptStart, EgressLog};
 /// (loading the system's roots takes a few milliseconds).
 #[derive(Debug, Default)]
 pub struct TlsSettings {
-    extra_roots: Vec<u8>,
+    extra_roots: Vec<CertificateDer<'static>>,
     config: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
 }
 
 impl TlsSettings {
     /// Settings that trust the system roots plus the PEM certificates given.
-    /// The bundle is checked now so a bad one is refused at start-up.
-    pub fn new(extra_roots: Vec<u8>) -> Result<TlsSettings, String> {
-        if !extra_roots.is_empty() {
-            http::tls_config(&extra_roots)?;
-        }
+    /// The bundle is parsed now, so a bad one is refused at start-up; the
+    /// system roots are loaded on the first HTTPS request.
+    pub fn new(ca_bundle: &[u8]) -> Result<TlsSettings, String> {
         Ok(TlsSettings {
-            extra_roots,
+            extra_roots: http::parse_ca_bundle(ca_bundle)?,
             config: OnceLock::new(),
         })
     }
