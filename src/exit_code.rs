@@ -9,6 +9,8 @@ use crate::record::{RunOutcome, RunStatus};
 
 /// Everything went well (and a hook that ran exited 0).
 pub const OK: u8 = 0;
+/// `hookbox test`: at least one case failed.
+pub const TESTS_FAILED: u8 = 1;
 /// Bad input or usage: unreadable or invalid payload, missing or non-UTF-8 hook
 /// file, an unknown flag. The hook was not run.
 pub const USAGE: u8 = 2;
@@ -51,6 +53,8 @@ pub fn for_error(error: &anyhow::Error) -> u8 {
             || cause.is::<crate::settings::SettingsError>()
             || cause.is::<crate::source::git::config::GitConfigError>()
             || cause.is::<crate::intake::hoop_payload::SetError>()
+            || cause.is::<crate::hooktest::SuiteError>()
+            || cause.is::<crate::hooktest::scaffold::ScaffoldError>()
         {
             return USAGE;
         }

@@ -8,7 +8,8 @@
 //! - [`sandbox`]: one fresh, limited WASI instance per run (limits, WASI, egress);
 //! - [`record`]: what a run produced, as reported to the caller.
 //!
-//! [`settings`] resolves configuration in one place, [`env_names`] names every
+//! [`hooktest`] is the hook author's loop around that flow (`hookbox init`,
+//! `hookbox test`). [`settings`] resolves configuration in one place, [`env_names`] names every
 //! environment variable hookbox reads and [`exit_code`] maps outcomes to process
 //! exit codes.
 #![deny(missing_docs)]
@@ -17,6 +18,7 @@ pub mod bench;
 pub mod cli;
 pub mod env_names;
 pub mod exit_code;
+pub mod hooktest;
 pub mod intake;
 pub mod record;
 pub mod runtime;

@@ -1,11 +1,13 @@
 //! The command-line interface: one struct per subcommand, parsed with clap.
 
 mod bench;
+mod init;
 mod payload;
 mod policy;
 mod run;
 mod sandbox_flags;
 mod source;
+mod test;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -31,6 +33,10 @@ pub struct Cli {
 enum Command {
     /// Run one hook file in a fresh sandbox with an event payload.
     Run(Box<run::RunArgs>),
+    /// Test a runbooks repository's hooks against samples and fixtures.
+    Test(Box<test::TestArgs>),
+    /// Start a runbooks repository that passes `hookbox test`.
+    Init(init::InitArgs),
     /// Print a realistic payload in Hoop's exact shape.
     Payload(payload::PayloadArgs),
     /// Fetch the runbooks repository or show its snapshot.
@@ -59,6 +65,8 @@ pub fn main() -> ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Run(args) => args.run(),
+        Command::Test(args) => args.run(),
+        Command::Init(args) => args.run(),
         Command::Payload(args) => args.run(),
         Command::Policy(command) => command.run(),
         Command::Source(command) => command.run(),

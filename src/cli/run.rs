@@ -21,7 +21,7 @@ use crate::source::git::Event;
 /// used when a limit stops the hook or the input is bad.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The hook file (a `.runbook.py` script).
+    /// The hook file: a `.runbook.py` script or a compiled `.wasm` hook.
     #[arg(required_unless_present = "event", conflicts_with = "event")]
     hook: Option<PathBuf>,
     /// Run this event's hook from the runbooks repository (GIT_URL,
@@ -59,8 +59,9 @@ impl RunArgs {
                             refresh.wait();
                         }
                         eprintln!(
-                            "hookbox: no hook for this event: the repository has no hoop-hooks/{}",
-                            event.file_name()
+                            "hookbox: no hook for this event: the repository has no hoop-hooks/{} (nor {}.wasm)",
+                            event.file_name(),
+                            event.name()
                         );
                         return Ok(exit_code::OK);
                     }

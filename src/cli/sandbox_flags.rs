@@ -69,6 +69,17 @@ impl SandboxFlags {
         ConfigFile::find(self.config.as_deref(), |name| std::env::var(name).ok())
     }
 
+    /// The configuration file named by `--config` or `HOOKBOX_CONFIG`, else
+    /// `default` if it exists.
+    pub fn config_file_or(&self, default: &std::path::Path) -> Result<ConfigFile, SettingsError> {
+        let named = self.config.is_some()
+            || std::env::var_os(crate::env_names::CONFIG).is_some_and(|v| !v.is_empty());
+        if !named && default.is_file() {
+            return ConfigFile::load(default);
+        }
+        self.config_file()
+    }
+
     /// Resolves the flags over an already loaded configuration file.
     pub fn resolve_with(&self, file: ConfigFile) -> Result<SandboxSettings, SettingsError> {
         let host_env = |name: &str| std::env::var(name).ok();
@@ -100,6 +111,7 @@ impl SandboxFlags {
                 limits,
                 env,
                 egress: Arc::new(policy),
+                egress_mode: Default::default(),
                 secrets,
             },
             ca_bundle,

@@ -2,4 +2,4 @@
 
 mod outcome;
 
-pub use outcome::{EgressAttempt, RunOutcome, RunStatus};
+pub use outcome::{EgressAttempt, RecordedRequest, RunOutcome, RunStatus};

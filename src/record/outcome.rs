@@ -66,6 +66,21 @@ pub struct EgressAttempt {
     pub bytes_in: u64,
     /// Time from the start of the attempt to its last activity.
     pub duration_ms: f64,
+    /// What was sent, when the recording receiver answered in place of the
+    /// network (`hookbox test`); never kept for live traffic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<RecordedRequest>,
+}
+
+/// A request (or a TCP connection's bytes) as the recording receiver saw it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RecordedRequest {
+    /// The full URL, query included (`tcp://host:port` for raw TCP).
+    pub url: String,
+    /// The request headers, in order (none for raw TCP).
+    pub headers: Vec<(String, String)>,
+    /// The body, or the bytes sent over TCP (lossy UTF-8).
+    pub body: String,
 }
 
 /// Everything one run produced.

@@ -4,11 +4,13 @@
 //!
 //! - [`engine`]: engine configuration and the shared epoch ticker;
 //! - [`guest`]: the guests shipped in the binary;
-//! - [`cache`]: the on-disk cache of compiled components.
+//! - [`cache`]: the on-disk cache of compiled components;
+//! - [`hook_component`]: `.wasm` hooks, compiled and linked once per content.
 
 pub mod cache;
 pub mod engine;
 pub mod guest;
+pub mod hook_component;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,9 +25,10 @@ use crate::sandbox::config::SandboxConfig;
 use crate::sandbox::egress::TlsSettings;
 use crate::sandbox::limits::Limits;
 use crate::sandbox::{CallEnd, Sandbox, SandboxSpec, SandboxState, classify};
-use crate::source::HookFile;
+use crate::source::{HookFile, HookKind};
 use cache::{CacheError, CacheResult, ComponentCache};
 use engine::{EngineOptions, EpochTicker};
+use hook_component::HookComponents;
 
 /// The name of the runner's export that runs a hook and returns its exit code.
 const RUN_HOOK_EXPORT: &str = "run-hook";
@@ -78,6 +81,7 @@ pub struct Runtime {
     max_memory_bytes: u64,
     tls: Arc<TlsSettings>,
     cache_result: CacheResult,
+    hook_components: HookComponents,
     _ticker: EpochTicker,
 }
 
@@ -140,6 +144,7 @@ impl Runtime {
             max_memory_bytes: options.engine.max_memory_bytes,
             tls: Arc::new(tls),
             cache_result,
+            hook_components: HookComponents::new(cache),
             _ticker: ticker,
         })
     }
@@ -170,19 +175,33 @@ impl Runtime {
             ..config.limits.clone()
         };
         let payload = config.secrets.redact(request.payload);
+        let compiled_hook = match request.hook.kind() {
+            HookKind::Python => None,
+            HookKind::Component => {
+                match self
+                    .hook_components
+                    .get(&self.engine, &self.linker, request.hook)
+                    .await
+                {
+                    Ok(pre) => Some(pre),
+                    Err(error) => return RunOutcome::not_started(error.to_string()),
+                }
+            }
+        };
         let started = Instant::now();
         let sandbox = Sandbox::new(
             &self.engine,
             SandboxSpec {
                 hook_dir: request.hook.dir(),
                 hook_file_name: request.hook.file_name(),
-                stdlib_dir: &self.stdlib_dir,
+                stdlib_dir: compiled_hook.is_none().then_some(self.stdlib_dir.as_path()),
                 payload: payload.as_str(),
                 env: &config.env,
                 limits,
                 deadline_ticks: engine::deadline_ticks(limits.timeout),
                 deadline: tokio::time::Instant::from_std(started) + limits.timeout,
                 policy: config.egress.clone(),
+                egress_mode: &config.egress_mode,
                 tls: self.tls.clone(),
             },
         );
@@ -194,6 +213,12 @@ impl Runtime {
         };
 
         let call = async {
+            if let Some(pre) = &compiled_hook {
+                let command = pre.instantiate_async(&mut sandbox.store).await?;
+                // WASI 0.2's exit carries success or failure, not a code.
+                let ended = command.wasi_cli_run().call_run(&mut sandbox.store).await?;
+                return wasmtime::Result::Ok(if ended.is_ok() { 0 } else { 1 });
+            }
             let instance = match how {
                 Instantiation::Prelinked => {
                     self.runner.instantiate_async(&mut sandbox.store).await?
@@ -216,13 +241,20 @@ impl Runtime {
         };
         let duration = started.elapsed();
 
-        let (status, exit_code, error) = classify(end, sandbox.memory_refused(), limits);
+        let (mut status, mut exit_code, error) = classify(end, sandbox.memory_refused(), limits);
+        if compiled_hook.is_some() && status == RunStatus::Error {
+            // A compiled hook's trap is its own failure (a Rust panic aborts
+            // with one), as an uncaught exception is a Python hook's.
+            (status, exit_code) = (RunStatus::Failed, Some(1));
+        }
         if let Some(error) = &error {
             tracing::info!(status = status.as_str(), %error, "hook stopped");
         }
         let stdout = sandbox.stdout.finish();
         let stderr = sandbox.stderr.finish();
-        let (egress, egress_unrecorded) = sandbox.egress();
+        let fuel_consumed = sandbox.fuel_consumed();
+        let peak_memory_bytes = sandbox.peak_memory();
+        let (egress, egress_unrecorded) = sandbox.finish_egress().await;
         RunOutcome {
             status,
             exit_code,
@@ -231,8 +263,8 @@ impl Runtime {
             stdout_truncated: stdout.truncated,
             stderr_truncated: stderr.truncated,
             duration_ms: duration.as_secs_f64() * 1000.0,
-            fuel_consumed: sandbox.fuel_consumed(),
-            peak_memory_bytes: sandbox.peak_memory(),
+            fuel_consumed,
+            peak_memory_bytes,
             egress,
             egress_unrecorded,
             error,

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use super::egress::policy::EgressPolicy;
+use super::egress::recording::EgressMode;
 use super::limits::Limits;
 use crate::intake::SecretPolicy;
 
@@ -18,6 +19,9 @@ pub struct SandboxConfig {
     pub env: Vec<(String, String)>,
     /// Where hooks may connect.
     pub egress: Arc<EgressPolicy>,
+    /// Whether allowed connections reach the network (the default) or the
+    /// recording receiver (`hookbox test`).
+    pub egress_mode: EgressMode,
     /// Which `connection_envs` values hooks see unredacted.
     pub secrets: SecretPolicy,
 }

@@ -73,7 +73,47 @@ pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> 
             Box::new(async move { Ok((lookup.await,)) })
         },
     )?;
-    Ok(())
+    add_tcp_connect(linker)
+}
+
+/// The `wasi:sockets` version wasmtime-wasi defines (guests importing any
+/// 0.2.x version are linked to it).
+const WASI_SOCKETS_TCP: &str = "wasi:sockets/tcp@0.2.12";
+
+/// Puts the egress gate in front of `tcp-socket.start-connect`, so a
+/// connection can be sent to the recording receiver; live connections pass
+/// through unchanged and are checked by the socket check as before.
+fn add_tcp_connect(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
+    use wasmtime::component::Resource;
+    use wasmtime_wasi::p2::bindings::sockets::network::{ErrorCode, IpSocketAddress, Network};
+    use wasmtime_wasi::p2::bindings::sockets::tcp::HostTcpSocket;
+    use wasmtime_wasi::sockets::WasiSocketsView;
+
+    linker.allow_shadowing(true);
+    let mut tcp = linker.instance(WASI_SOCKETS_TCP)?;
+    let defined = tcp.func_wrap(
+        "[method]tcp-socket.start-connect",
+        |mut store: StoreContextMut<'_, SandboxState>,
+         (socket, network, remote): (
+            Resource<wasmtime_wasi::p2::TcpSocket>,
+            Resource<Network>,
+            IpSocketAddress,
+        )| {
+            let state = store.data_mut();
+            let Some(target) = state.egress.tcp_target(remote.into()) else {
+                return Ok((Err(ErrorCode::AccessDenied),));
+            };
+            let started = state
+                .sockets()
+                .start_connect(socket, network, target.into());
+            match started {
+                Ok(()) => Ok((Ok(()),)),
+                Err(error) => Ok((Err(error.downcast()?),)),
+            }
+        },
+    );
+    linker.allow_shadowing(false);
+    defined
 }
 
 /// A store ready to instantiate a hook in, with handles on what it captures.
@@ -93,8 +133,8 @@ pub struct SandboxSpec<'a> {
     pub hook_dir: &'a std::path::Path,
     /// The hook's file name.
     pub hook_file_name: &'a str,
-    /// The extracted standard library directory.
-    pub stdlib_dir: &'a std::path::Path,
+    /// The extracted standard library directory, for Python hooks.
+    pub stdlib_dir: Option<&'a std::path::Path>,
     /// The event JSON.
     pub payload: &'a str,
     /// Extra environment variables.
@@ -107,6 +147,8 @@ pub struct SandboxSpec<'a> {
     pub deadline: tokio::time::Instant,
     /// Where the hook may connect.
     pub policy: std::sync::Arc<EgressPolicy>,
+    /// Whether what the policy allows reaches the network or is recorded.
+    pub egress_mode: &'a egress::recording::EgressMode,
     /// TLS settings for HTTPS.
     pub tls: std::sync::Arc<TlsSettings>,
 }
@@ -118,6 +160,7 @@ impl Sandbox {
         let stderr = CappedOutput::new(spec.limits.stderr_bytes);
         let egress = EgressGate::new(
             spec.policy,
+            spec.egress_mode,
             spec.tls,
             stderr.clone(),
             spec.deadline,
@@ -172,10 +215,17 @@ impl Sandbox {
         self.store.data().memory.refused()
     }
 
-    /// The run's recorded egress attempts and how many more were made.
-    pub fn egress(&self) -> (Vec<crate::record::EgressAttempt>, u64) {
-        let gate = &self.store.data().egress;
-        (gate.attempts(), gate.unrecorded())
+    /// Ends the sandbox (closing every connection the hook left open) and
+    /// returns its recorded egress attempts and how many more were made,
+    /// once the recording receiver, if any, has seen everything sent.
+    pub async fn finish_egress(self) -> (Vec<crate::record::EgressAttempt>, u64) {
+        let log = self.store.data().egress.log();
+        let recorder = self.store.data().egress.recorder();
+        drop(self.store);
+        if let Some(recorder) = recorder {
+            recorder.settle().await;
+        }
+        (log.attempts(), log.unrecorded())
     }
 }
 

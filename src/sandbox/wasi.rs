@@ -26,8 +26,9 @@ pub struct WasiSpec<'a> {
     pub hook_dir: &'a Path,
     /// The hook's file name inside that directory.
     pub hook_file_name: &'a str,
-    /// The host directory of the extracted standard library (read-only).
-    pub stdlib_dir: &'a Path,
+    /// The host directory of the extracted standard library (read-only), for
+    /// Python hooks.
+    pub stdlib_dir: Option<&'a Path>,
     /// The event JSON.
     pub payload: &'a str,
     /// Extra variables the operator chose to pass.
@@ -49,8 +50,10 @@ pub fn build(spec: WasiSpec<'_>) -> wasmtime::Result<WasiCtx> {
         .stdout(spec.stdout)
         .stderr(spec.stderr)
         .allow_ip_name_lookup(false)
-        .preopened_dir(spec.hook_dir, HOOK_DIR_GUEST, FsPerms::ReadOnly)?
-        .preopened_dir(spec.stdlib_dir, STDLIB_DIR_GUEST, FsPerms::ReadOnly)?;
+        .preopened_dir(spec.hook_dir, HOOK_DIR_GUEST, FsPerms::ReadOnly)?;
+    if let Some(stdlib_dir) = spec.stdlib_dir {
+        builder.preopened_dir(stdlib_dir, STDLIB_DIR_GUEST, FsPerms::ReadOnly)?;
+    }
     match spec.sockets {
         Some(check) => {
             builder

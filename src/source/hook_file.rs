@@ -1,5 +1,6 @@
 //! A hook file on the local file system, checked before it is run: it must
-//! exist, be a regular file of at most 1 MiB (as Hoop enforces) and be UTF-8.
+//! exist and be a regular file of at most 1 MiB (as Hoop enforces); a Python
+//! hook must be UTF-8, a `.wasm` hook is a compiled WASI command component.
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +13,28 @@ pub const MAX_HOOK_FILE_BYTES: u64 = 1024 * 1024;
 pub struct HookFile {
     dir: PathBuf,
     file_name: String,
+    kind: HookKind,
+}
+
+/// What kind of program a hook file holds, by its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookKind {
+    /// A Python script (`.runbook.py`, or any other name), run by the bundled
+    /// CPython.
+    Python,
+    /// A WASI 0.2 command component (`.wasm`), run directly.
+    Component,
+}
+
+impl HookKind {
+    /// The kind of the file named `file_name`.
+    pub fn of(file_name: &str) -> HookKind {
+        if file_name.ends_with(".wasm") {
+            HookKind::Component
+        } else {
+            HookKind::Python
+        }
+    }
 }
 
 /// Why a hook file cannot be run.
@@ -88,13 +111,6 @@ impl HookFile {
                 size: metadata.len(),
             });
         }
-        let bytes = std::fs::read(&canonical).map_err(io)?;
-        if let Err(error) = std::str::from_utf8(&bytes) {
-            return Err(HookFileError::NotUtf8 {
-                path: path.to_path_buf(),
-                offset: error.valid_up_to(),
-            });
-        }
         let file_name = canonical
             .file_name()
             .and_then(|name| name.to_str())
@@ -102,11 +118,35 @@ impl HookFile {
                 path: path.to_path_buf(),
             })?
             .to_owned();
+        let kind = HookKind::of(&file_name);
+        if kind == HookKind::Python {
+            let bytes = std::fs::read(&canonical).map_err(io)?;
+            if let Err(error) = std::str::from_utf8(&bytes) {
+                return Err(HookFileError::NotUtf8 {
+                    path: path.to_path_buf(),
+                    offset: error.valid_up_to(),
+                });
+            }
+        }
         let dir = canonical
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("/"));
-        Ok(HookFile { dir, file_name })
+        Ok(HookFile {
+            dir,
+            file_name,
+            kind,
+        })
+    }
+
+    /// What kind of program the hook is.
+    pub fn kind(&self) -> HookKind {
+        self.kind
+    }
+
+    /// The hook's full path on the host.
+    pub fn path(&self) -> PathBuf {
+        self.dir.join(&self.file_name)
     }
 
     /// The directory holding the hook (absolute, symlinks resolved).

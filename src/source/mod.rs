@@ -4,4 +4,4 @@
 pub mod git;
 mod hook_file;
 
-pub use hook_file::{HookFile, HookFileError, MAX_HOOK_FILE_BYTES};
+pub use hook_file::{HookFile, HookFileError, HookKind, MAX_HOOK_FILE_BYTES};

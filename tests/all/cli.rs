@@ -1,29 +1,14 @@
 //! The `hookbox` binary as a user runs it.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use hookbox::runtime::cache::ComponentCache;
 use hookbox::runtime::engine::{EngineOptions, new_engine};
 use hookbox::runtime::guest;
 
-use crate::support::{SESSION_CLOSE, TestHook, cache_dir, runtime};
-
-fn repo_path(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
-}
-
-/// A `hookbox` command using the shared test cache.
-fn hookbox() -> Command {
-    // Make sure the runner is compiled (once) before any binary needs it.
-    runtime();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_hookbox"));
-    command
-        .env("HOOKBOX_CACHE_DIR", cache_dir())
-        .env_remove("HOOKBOX_LOG");
-    command
-}
+use crate::support::{SESSION_CLOSE, TestHook, cache_dir, hookbox, repo_path, runtime};
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()

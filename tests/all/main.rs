@@ -6,7 +6,10 @@
 
 mod cache;
 mod cli;
+mod components;
 mod egress;
+mod examples;
+mod hooktest;
 mod hostile;
 mod limits;
 mod receiver;

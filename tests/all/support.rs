@@ -22,6 +22,23 @@ pub fn cache_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("hookbox-cache")
 }
 
+/// A path inside the repository.
+pub fn repo_path(relative: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// A `hookbox` command using the shared test cache.
+pub fn hookbox() -> std::process::Command {
+    // Make sure the runner is compiled (once) before any binary needs it.
+    runtime();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hookbox"));
+    command
+        .env("HOOKBOX_CACHE_DIR", cache_dir())
+        .env_remove("HOOKBOX_LOG")
+        .env_remove("HOOKBOX_CONFIG");
+    command
+}
+
 /// The runtime shared by all tests of this process.
 pub fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
@@ -94,6 +111,7 @@ impl TestHook {
             env: env.to_vec(),
             egress: Arc::new(EgressPolicy::parse(rules.iter().copied()).expect("rules")),
             secrets: SecretPolicy::default(),
+            ..SandboxConfig::default()
         };
         self.run_configured(runtime, payload, &config).await
     }

@@ -141,6 +141,32 @@ pub async fn send(
     Ok((response, io))
 }
 
+/// Reads a request body whole, counted into the record and held to the cap,
+/// for the recording receiver (which answers without connecting).
+pub async fn read_upload(
+    body: WasiBody,
+    caps: BodyCaps,
+    deadline: Instant,
+    record: AttemptHandle,
+) -> Result<Bytes, Error> {
+    let metered = Metered::new(body, caps.request, Direction::Out, record, None);
+    match tokio::time::timeout_at(deadline + AFTER_DEADLINE, metered.collect()).await {
+        Ok(collected) => Ok(collected?.to_bytes()),
+        Err(_) => Err(Error::ConnectionWriteTimeout),
+    }
+}
+
+/// A complete response with `body`, needing no connection.
+pub fn local_response(response: http::Response<Bytes>) -> (http::Response<WasiBody>, IoFuture) {
+    let response = response.map(|body| {
+        http_body_util::Full::new(body)
+            .map_err(|never| match never {})
+            .boxed_unsync()
+    });
+    let io: IoFuture = Box::new(async { Ok(()) });
+    (response, io)
+}
+
 trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static> Stream for T {}
 

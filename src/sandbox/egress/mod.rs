@@ -6,12 +6,15 @@
 //! Raw TCP/UDP goes through `wasi:sockets` and is checked per address by
 //! [`EgressGate::socket_check`]; a name is looked up only through
 //! [`EgressGate::resolve`], when a socket rule names it. Every attempt lands in the run's [`record`];
-//! a refused one also prints one line on the hook's stderr.
+//! a refused one also prints one line on the hook's stderr. Under `hookbox
+//! test` the same checks run, and what they allow goes to the [`recording`]
+//! receiver instead of the network.
 
 pub mod address;
 pub mod http;
 pub mod policy;
 pub mod record;
+pub mod recording;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -27,6 +30,7 @@ use address::{Host, canonical_ip};
 use http::{Approved, BodyCaps};
 use policy::{EgressPolicy, Rule, Scheme, Verdict};
 use record::{AttemptHandle, AttemptStart, EgressLog};
+use recording::{EgressMode, Recorder};
 
 /// TLS client settings shared by every run of a runtime, built on first use
 /// (loading the system's roots takes a few milliseconds).
@@ -63,17 +67,24 @@ pub struct EgressGate {
     hook_stderr: CappedOutput,
     deadline: Instant,
     caps: BodyCaps,
+    recorder: Option<Arc<Recorder>>,
 }
 
 impl EgressGate {
-    /// A gate enforcing `policy` until `deadline`.
+    /// A gate enforcing `policy` until `deadline`, sending what it allows to
+    /// the network or to the recording receiver, as `mode` says.
     pub fn new(
         policy: Arc<EgressPolicy>,
+        mode: &EgressMode,
         tls: Arc<TlsSettings>,
         hook_stderr: CappedOutput,
         deadline: Instant,
         caps: BodyCaps,
     ) -> Self {
+        let recorder = match mode {
+            EgressMode::Live => None,
+            EgressMode::Record(responses) => Some(Arc::new(Recorder::new(responses.clone()))),
+        };
         EgressGate {
             policy,
             tls,
@@ -82,6 +93,71 @@ impl EgressGate {
             hook_stderr,
             deadline,
             caps,
+            recorder,
+        }
+    }
+
+    /// The log the run's attempts land in.
+    pub fn log(&self) -> EgressLog {
+        self.log.clone()
+    }
+
+    /// The recording receiver, when egress is recorded.
+    pub fn recorder(&self) -> Option<Arc<Recorder>> {
+        self.recorder.clone()
+    }
+
+    /// Where a TCP connection the hook starts to `address` really goes: the
+    /// address itself when egress is live (the socket check then decides),
+    /// or a recording receiver when the policy allows it under `hookbox
+    /// test`. `None` when it is refused.
+    pub fn tcp_target(&self, address: SocketAddr) -> Option<SocketAddr> {
+        let Some(recorder) = &self.recorder else {
+            return Some(address);
+        };
+        let ip = canonical_ip(address.ip());
+        let port = address.port();
+        let name = recorder.name_of(ip);
+        let host = name.clone().unwrap_or_else(|| Host::Ip(ip).to_string());
+        let handle = self.log.begin(AttemptStart {
+            scheme: "tcp".into(),
+            host: host.clone(),
+            port,
+            method: None,
+            url: None,
+        });
+        let target = format!("tcp://{host}:{port}");
+        let verdict = match &name {
+            Some(name) => self
+                .policy
+                .socket_name_rules(name)
+                .into_iter()
+                .find(|rule| rule.covers(Scheme::Tcp, port))
+                .map_or_else(
+                    || Verdict::Denied(format!("no tcp:// rule allows {target}")),
+                    |rule| Verdict::Allowed(rule.to_string()),
+                ),
+            None => self.policy.check_address(Scheme::Tcp, ip, port, None),
+        };
+        match verdict {
+            Verdict::Allowed(rule) => {
+                handle.allow(&rule);
+                handle.record_request(crate::record::RecordedRequest {
+                    url: target,
+                    ..Default::default()
+                });
+                match recorder.open_tcp_receiver(handle.clone(), self.caps.request, self.deadline) {
+                    Ok(receiver) => Some(receiver),
+                    Err(error) => {
+                        handle.note(&format!("the recording receiver could not listen: {error}"));
+                        None
+                    }
+                }
+            }
+            Verdict::Denied(reason) => {
+                refuse(&handle, &self.hook_stderr, &target, &reason);
+                None
+            }
         }
     }
 
@@ -112,6 +188,7 @@ impl EgressGate {
             hook_stderr: self.hook_stderr.clone(),
             resolved: self.resolved.clone(),
             seen: Arc::default(),
+            recorder: self.recorder.clone(),
         })
     }
 
@@ -129,6 +206,7 @@ impl EgressGate {
             self.resolved.clone(),
         );
         let deadline = self.deadline;
+        let recorder = self.recorder.clone();
         async move {
             let host = Host::parse(&name).map_err(|e| e.0)?;
             let name = match host {
@@ -148,6 +226,10 @@ impl EgressGate {
                     format!("no tcp:// or udp:// rule names {name}, so it is not looked up");
                 refuse(&handle, &stderr, &format!("lookup {name}"), &reason);
                 return Err(reason);
+            }
+            if let Some(recorder) = recorder {
+                // No lookup under test: a placeholder stands for the name.
+                return Ok(vec![recorder.placeholder_for(&name).to_string()]);
             }
             let addresses: Vec<IpAddr> =
                 tokio::time::timeout_at(deadline, tokio::net::lookup_host((name.as_str(), 0)))
@@ -215,6 +297,23 @@ impl WasiHttpHooks for EgressGate {
         let tls = self.tls.clone();
         let stderr = self.hook_stderr.clone();
         let (deadline, caps) = (self.deadline, self.caps);
+        if let Some(recorder) = self.recorder.clone() {
+            return Box::new(async move {
+                let verdict = match parsed_host {
+                    Ok(host) => check_offline(&policy, scheme, host, port),
+                    Err(error) => Verdict::Denied(error.0),
+                };
+                let rule = match verdict {
+                    Verdict::Allowed(rule) => rule,
+                    Verdict::Denied(reason) => {
+                        refuse(&handle, &stderr, &target, &reason);
+                        return Err(HttpError::HttpRequestDenied);
+                    }
+                };
+                handle.allow(&rule);
+                record_and_answer(&recorder, request, caps, deadline, handle).await
+            });
+        }
         Box::new(async move {
             let host = match parsed_host {
                 Ok(host) => host,
@@ -255,6 +354,59 @@ impl WasiHttpHooks for EgressGate {
             result
         })
     }
+}
+
+/// The policy's verdict on an HTTP destination without looking a name up (the
+/// recording receiver never touches the network).
+fn check_offline(policy: &EgressPolicy, scheme: Scheme, host: Host, port: u16) -> Verdict {
+    match host {
+        Host::Ip(ip) => policy.check_address(scheme, ip, port, None),
+        Host::Name(name) => match policy.name_rule(scheme, &name, port) {
+            Some(rule) => Verdict::Allowed(rule.to_string()),
+            None => Verdict::Denied(format!("no egress rule allows {scheme}://{name}:{port}")),
+        },
+    }
+}
+
+/// Reads an allowed request whole, records it and answers it locally.
+async fn record_and_answer(
+    recorder: &Recorder,
+    request: ::http::Request<WasiBody>,
+    caps: BodyCaps,
+    deadline: Instant,
+    handle: AttemptHandle,
+) -> wasmtime_wasi_http::Result<(
+    ::http::Response<WasiBody>,
+    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+)> {
+    let (parts, body) = request.into_parts();
+    let url = parts.uri.to_string();
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.to_string(),
+                String::from_utf8_lossy(value.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let body = match http::read_upload(body, caps, deadline, handle.clone()).await {
+        Ok(body) => body,
+        Err(error) => {
+            handle.note(&format!("{error}"));
+            return Err(error);
+        }
+    };
+    let answer = recorder.answer(&url);
+    handle.record_request(crate::record::RecordedRequest {
+        url,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    });
+    handle.set_status(answer.status().as_u16());
+    handle.add_bytes_in(answer.body().len() as u64);
+    Ok(http::local_response(answer))
 }
 
 /// Decides where an HTTP request may go: the addresses that passed and the
@@ -333,11 +485,28 @@ pub struct SocketCheck {
     hook_stderr: CappedOutput,
     resolved: Resolved,
     seen: Arc<Mutex<HashSet<(SocketAddr, bool)>>>,
+    recorder: Option<Arc<Recorder>>,
 }
 
 impl SocketCheck {
     /// Whether `address` may be used for `usage`.
     pub fn check(&self, address: SocketAddr, usage: SocketAddrUse) -> bool {
+        if let Some(recorder) = &self.recorder {
+            match usage {
+                // The policy was asked when the connection started
+                // ([`EgressGate::tcp_target`]), which sent it here.
+                SocketAddrUse::TcpConnect => return recorder.is_receiver(address),
+                SocketAddrUse::UdpSend => {
+                    self.refuse_once(
+                        address,
+                        Scheme::Udp,
+                        "UDP is not recorded under `hookbox test`; use --live to send it",
+                    );
+                    return false;
+                }
+                _ => {}
+            }
+        }
         let scheme = match usage {
             SocketAddrUse::TcpConnect => Scheme::Tcp,
             SocketAddrUse::UdpSend => Scheme::Udp,
@@ -395,6 +564,28 @@ impl SocketCheck {
     }
 }
 
+impl SocketCheck {
+    fn refuse_once(&self, address: SocketAddr, scheme: Scheme, reason: &str) {
+        let first = self
+            .seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((address, false));
+        if first {
+            let host = Host::Ip(address.ip()).to_string();
+            let handle = self.log.begin(AttemptStart {
+                scheme: scheme.as_str().into(),
+                host: host.clone(),
+                port: address.port(),
+                method: None,
+                url: None,
+            });
+            let target = format!("{scheme}://{host}:{}", address.port());
+            refuse(&handle, &self.hook_stderr, &target, reason);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -411,6 +602,7 @@ mod tests {
             hook_stderr: CappedOutput::new(4096),
             resolved: Arc::new(Mutex::new(known)),
             seen: Arc::default(),
+            recorder: None,
         }
     }
 

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
 
-use crate::record::EgressAttempt;
+use crate::record::{EgressAttempt, RecordedRequest};
 
 /// Attempts recorded per run; later ones are only counted.
 pub const MAX_RECORDED_ATTEMPTS: usize = 1000;
@@ -69,6 +69,7 @@ impl EgressLog {
                 bytes_out: 0,
                 bytes_in: 0,
                 duration_ms: 0.0,
+                request: None,
             });
             Some(entries.attempts.len() - 1)
         } else {
@@ -146,6 +147,20 @@ impl AttemptHandle {
     /// Counts body bytes sent.
     pub fn add_bytes_out(&self, bytes: u64) {
         self.update(|a| a.bytes_out += bytes);
+    }
+
+    /// Keeps what the recording receiver was sent.
+    pub fn record_request(&self, request: RecordedRequest) {
+        self.update(|a| a.request = Some(request));
+    }
+
+    /// Adds bytes a TCP connection sent to the recording receiver.
+    pub fn append_sent(&self, bytes: &[u8]) {
+        self.update(|a| {
+            a.bytes_out += bytes.len() as u64;
+            let request = a.request.get_or_insert_with(RecordedRequest::default);
+            request.body.push_str(&String::from_utf8_lossy(bytes));
+        });
     }
 
     /// Counts body bytes received.

@@ -49,9 +49,15 @@ impl Event {
         }
     }
 
-    /// The hook's file name.
+    /// The hook's file name, as Hoop names it.
     pub fn file_name(self) -> String {
         format!("{}.runbook.py", self.name())
+    }
+
+    /// The file names that hold this event's hook, in order of preference:
+    /// Hoop's Python script, then a compiled `.wasm` hook.
+    pub fn file_names(self) -> [String; 2] {
+        [self.file_name(), format!("{}.wasm", self.name())]
     }
 }
 
@@ -236,21 +242,25 @@ impl GitSource {
     /// the event then), with the background refresh the lookup started.
     pub fn hook(&self, event: Event) -> Result<Lookup, SourceError> {
         let (snapshot, refresh) = self.snapshot()?;
-        let file_name = event.file_name();
-        if let Some(refused) = snapshot.refused.iter().find(|r| r.path == file_name) {
-            return Err(SourceError::Refused {
-                path: refused.path.clone(),
-                reason: refused.reason.clone(),
-            });
+        for file_name in event.file_names() {
+            if let Some(refused) = snapshot.refused.iter().find(|r| r.path == file_name) {
+                return Err(SourceError::Refused {
+                    path: refused.path.clone(),
+                    reason: refused.reason.clone(),
+                });
+            }
+            if snapshot.files.contains(&file_name) {
+                let hook = HookFile::open(&self.store.hooks_dir(&snapshot).join(&file_name))?;
+                return Ok(Lookup {
+                    hook: Some(hook),
+                    refresh,
+                });
+            }
         }
-        let hook = if snapshot.files.contains(&file_name) {
-            Some(HookFile::open(
-                &self.store.hooks_dir(&snapshot).join(&file_name),
-            )?)
-        } else {
-            None
-        };
-        Ok(Lookup { hook, refresh })
+        Ok(Lookup {
+            hook: None,
+            refresh,
+        })
     }
 }
 

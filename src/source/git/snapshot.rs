@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::Event;
 use serde::{Deserialize, Serialize};
 
 /// What one fetch produced.
@@ -52,13 +53,15 @@ impl Snapshot {
 
     /// Whether the two hook files are present, by event name.
     pub fn hooks(&self) -> Vec<&str> {
-        ["session-open", "session-close"]
+        [Event::SessionOpen, Event::SessionClose]
             .into_iter()
             .filter(|event| {
-                self.files
+                event
+                    .file_names()
                     .iter()
-                    .any(|f| *f == format!("{event}.runbook.py"))
+                    .any(|name| self.files.contains(name))
             })
+            .map(Event::name)
             .collect()
     }
 }

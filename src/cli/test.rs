@@ -1,0 +1,133 @@
+//! `hookbox test`: run a runbooks repository's hooks against sample payloads
+//! and fixtures, once or on every change.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use notify::Watcher;
+
+use super::sandbox_flags::SandboxFlags;
+use crate::exit_code;
+use crate::hooktest::{self, report};
+use crate::runtime::Runtime;
+use crate::runtime::engine::{DEFAULT_MAX_MEMORY_BYTES, EngineOptions};
+
+/// The settings file `hookbox test` reads from the repository.
+const SETTINGS_FILE: &str = "hookbox.toml";
+
+/// Changes arriving this close together start one run.
+const DEBOUNCE: Duration = Duration::from_millis(100);
+
+/// Run every hook in DIR/hoop-hooks/ against the sample payloads and the
+/// fixtures in hoop-hooks/tests/. Requests are answered by a local recording
+/// receiver (nothing leaves the machine) unless --live is given. Exits 1 when
+/// any case fails. Settings come from DIR/hookbox.toml unless --config names
+/// another file.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The runbooks repository.
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// Send allowed traffic for real, under the policy, instead of recording it.
+    #[arg(long)]
+    live: bool,
+    /// Print one JSON document instead of the report.
+    #[arg(long)]
+    json: bool,
+    /// Run again whenever a file under DIR changes (Ctrl-C stops).
+    #[arg(long, conflicts_with = "json")]
+    watch: bool,
+    #[command(flatten)]
+    sandbox: SandboxFlags,
+}
+
+impl TestArgs {
+    /// Runs the cases, once or on every change.
+    pub fn run(self) -> anyhow::Result<u8> {
+        let settings = self
+            .sandbox
+            .resolve_with(self.sandbox.config_file_or(&self.dir.join(SETTINGS_FILE))?)?;
+        let engine = EngineOptions {
+            max_memory_bytes: settings
+                .config
+                .limits
+                .memory_bytes
+                .max(DEFAULT_MAX_MEMORY_BYTES),
+            ..EngineOptions::default()
+        };
+        let runtime = super::load_runtime(engine, &settings.ca_bundle)?;
+        let tokio = super::tokio_runtime()?;
+        if !self.watch {
+            return tokio.block_on(self.run_once(&runtime));
+        }
+        let (changed, changes) = mpsc::channel();
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                if event.is_ok_and(|e| is_relevant(&e)) {
+                    let _ = changed.send(());
+                }
+            })
+            .context("cannot watch for file changes")?;
+        watcher
+            .watch(&self.dir, notify::RecursiveMode::Recursive)
+            .with_context(|| format!("cannot watch {}", self.dir.display()))?;
+        loop {
+            if let Err(error) = tokio.block_on(self.run_once(&runtime)) {
+                println!("hookbox: error: {error:#}");
+            }
+            println!("watching {} for changes (Ctrl-C stops)", self.dir.display());
+            let _ = std::io::stdout().flush();
+            if changes.recv().is_err() {
+                return Ok(exit_code::OK);
+            }
+            while changes.recv_timeout(DEBOUNCE).is_ok() {}
+            println!();
+        }
+    }
+
+    /// One pass over every case; settings are read again each time, so an
+    /// edited policy applies on the next pass.
+    async fn run_once(&self, runtime: &Runtime) -> anyhow::Result<u8> {
+        let settings = self
+            .sandbox
+            .resolve_with(self.sandbox.config_file_or(&self.dir.join(SETTINGS_FILE))?)?;
+        let cases = hooktest::discover(&self.dir)?;
+        let results = hooktest::run(runtime, &settings.config, self.live, cases).await;
+        if self.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report::Summary::of(&results))?
+            );
+        } else {
+            print!("{}", report::text(&results));
+        }
+        Ok(if results.iter().all(|r| r.passed) {
+            exit_code::OK
+        } else {
+            exit_code::TESTS_FAILED
+        })
+    }
+}
+
+/// Whether a file-system event should start a run: a change to content,
+/// outside version-control folders.
+fn is_relevant(event: &notify::Event) -> bool {
+    use notify::EventKind;
+    matches!(
+        event.kind,
+        EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_)
+    ) && event
+        .paths
+        .iter()
+        .any(|path| !path.components().any(|c| c.as_os_str() == ".git") && !is_hidden_temp(path))
+}
+
+/// Editor swap and backup files (`.x.swp`, `x~`, `4913`).
+fn is_hidden_temp(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.ends_with('~') || name.ends_with(".swp") || name.ends_with(".swx") || name == "4913"
+}
