@@ -23,3 +23,17 @@ pub const GIT_BRANCH: &str = "GIT_BRANCH";
 /// Seconds a fetched snapshot of the repository is used before fetching again,
 /// as Hoop names it; hooks from git are off without it.
 pub const GIT_HOOK_CONFIG_TTL: &str = "GIT_HOOK_CONFIG_TTL";
+
+/// Where `hookbox serve` keeps its spool when `--data-dir` is not given.
+/// Default: `$XDG_DATA_HOME/hookbox` (`~/.local/share/hookbox`).
+pub const DATA_DIR: &str = "HOOKBOX_DATA_DIR";
+
+/// The bearer token clients of `hookbox serve` must present.
+pub const TOKEN: &str = "HOOKBOX_TOKEN";
+
+/// A Standard Webhooks secret (`whsec_...`); when set, `hookbox serve`
+/// requires a valid signature on every event.
+pub const WEBHOOK_SECRET: &str = "HOOKBOX_WEBHOOK_SECRET";
+
+/// `json` makes hookbox's own logs one JSON object per line.
+pub const LOG_FORMAT: &str = "HOOKBOX_LOG_FORMAT";

@@ -8,7 +8,8 @@
 //! - [`sandbox`]: one fresh, limited WASI instance per run (limits, WASI, egress);
 //! - [`record`]: what a run produced, as reported to the caller.
 //!
-//! [`hooktest`] is the hook author's loop around that flow (`hookbox init`,
+//! [`service`] runs that flow as a service (`hookbox serve`: durable spool,
+//! retries, metrics). [`hooktest`] is the hook author's loop around that flow (`hookbox init`,
 //! `hookbox test`). [`settings`] resolves configuration in one place, [`env_names`] names every
 //! environment variable hookbox reads and [`exit_code`] maps outcomes to process
 //! exit codes.
@@ -23,5 +24,6 @@ pub mod intake;
 pub mod record;
 pub mod runtime;
 pub mod sandbox;
+pub mod service;
 pub mod settings;
 pub mod source;

@@ -27,6 +27,18 @@
 //! url = "/srv/runbooks"
 //! branch = "main"
 //! ttl = 300
+//!
+//! [service]                          # hookbox serve; flags win
+//! listen = "127.0.0.1:8787"
+//! data_dir = "/var/lib/hookbox"
+//! concurrency = 8
+//! max_spool = 100000
+//! grace = "10s"
+//! [service.retry]
+//! max_attempts = 8
+//! first_delay = "2s"
+//! max_delay = "5m"
+//! max_age = "24h"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -94,6 +106,12 @@ pub enum SettingsError {
         /// What is wrong, with line and column where known.
         reason: String,
     },
+    /// No data directory could be found.
+    #[error(
+        "no data directory: pass --data-dir or set {} to a writable directory",
+        env_names::DATA_DIR
+    )]
+    NoDataDir,
     /// No cache directory could be found.
     #[error(
         "no cache directory: set {} to a writable directory",
@@ -212,6 +230,47 @@ pub struct ConfigFile {
     /// `[git]`: the runbooks repository (the `GIT_*` variables win over it).
     #[serde(default)]
     pub git: crate::source::git::config::GitSection,
+    /// `[service]`: `hookbox serve` (flags win over it).
+    #[serde(default)]
+    pub service: ServiceSection,
+}
+
+/// `[service]`: the settings of `hookbox serve`, all optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSection {
+    /// `--listen`
+    pub listen: Option<String>,
+    /// `--data-dir` (relative paths are relative to the working directory)
+    pub data_dir: Option<PathBuf>,
+    /// `--hooks-dir`
+    pub hooks_dir: Option<PathBuf>,
+    /// `--concurrency`
+    pub concurrency: Option<usize>,
+    /// `--max-spool`
+    pub max_spool: Option<u64>,
+    /// `--grace`
+    pub grace: Option<String>,
+    /// `[service.retry]`: when failed runs are tried again.
+    #[serde(default)]
+    pub retry: crate::service::retry::RetryPolicy,
+}
+
+/// The directory `hookbox serve` keeps its spool in: `flag`, else
+/// `HOOKBOX_DATA_DIR`, else `$XDG_DATA_HOME/hookbox`.
+pub fn data_dir(
+    flag: Option<&Path>,
+    host_env: impl Fn(&str) -> Option<String>,
+) -> Result<PathBuf, SettingsError> {
+    if let Some(dir) = flag {
+        return Ok(dir.to_path_buf());
+    }
+    if let Some(dir) = host_env(env_names::DATA_DIR).filter(|dir| !dir.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    dirs::data_dir()
+        .map(|dir| dir.join("hookbox"))
+        .ok_or(SettingsError::NoDataDir)
 }
 
 /// `[egress]`: rules and extra CA certificates.

@@ -4,8 +4,11 @@ mod bench;
 mod init;
 mod payload;
 mod policy;
+mod python;
 mod run;
+mod runs;
 mod sandbox_flags;
+mod serve;
 mod source;
 mod test;
 
@@ -27,16 +30,32 @@ use crate::settings;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How hookbox's own logs (on stderr) are written.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "HOOKBOX_LOG_FORMAT"
+    )]
+    log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run one hook file in a fresh sandbox with an event payload.
     Run(Box<run::RunArgs>),
+    /// Run the event service: durable intake, retries, audit, metrics.
+    Serve(Box<serve::ServeArgs>),
+    /// Read and replay the service's runs.
+    #[command(subcommand)]
+    Runs(runs::RunsCommand),
     /// Test a runbooks repository's hooks against samples and fixtures.
     Test(Box<test::TestArgs>),
     /// Start a runbooks repository that passes `hookbox test`.
     Init(init::InitArgs),
+    /// Run a hook as Hoop's agent runs python3 (script on stdin).
+    Python(Box<python::PythonArgs>),
     /// Print a realistic payload in Hoop's exact shape.
     Payload(payload::PayloadArgs),
     /// Fetch the runbooks repository or show its snapshot.
@@ -51,7 +70,7 @@ enum Command {
 
 /// Parses the command line, runs the command and returns the exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(arguments()) {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
@@ -62,11 +81,18 @@ pub fn main() -> ExitCode {
             });
         }
     };
-    init_logging();
+    let default_level = match cli.command {
+        Command::Serve(_) => "info",
+        _ => "warn",
+    };
+    init_logging(default_level, cli.log_format);
     let result = match cli.command {
         Command::Run(args) => args.run(),
+        Command::Serve(args) => args.run(),
+        Command::Runs(command) => command.run(),
         Command::Test(args) => args.run(),
         Command::Init(args) => args.run(),
+        Command::Python(args) => args.run(),
         Command::Payload(args) => args.run(),
         Command::Policy(command) => command.run(),
         Command::Source(command) => command.run(),
@@ -81,15 +107,46 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The command line, with `python` put in front of the arguments when
+/// hookbox runs under the name `python3` (or `python`): the drop-in for the
+/// interpreter Hoop's agent calls.
+fn arguments() -> Vec<std::ffi::OsString> {
+    let mut arguments: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let called_as_python = arguments
+        .first()
+        .and_then(|first| std::path::Path::new(first).file_name())
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| name == "python3" || name == "python");
+    if called_as_python {
+        arguments.insert(1, "python".into());
+    }
+    arguments
+}
+
 /// Logs go to stderr only (never into `--json` output), `warn` and up unless
-/// `HOOKBOX_LOG` says otherwise.
-fn init_logging() {
-    let filter = EnvFilter::try_from_env(env_names::LOG).unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
+/// `HOOKBOX_LOG` says otherwise (`hookbox serve`: `info`); one JSON object
+/// per line with `--log-format json` or `HOOKBOX_LOG_FORMAT=json`.
+fn init_logging(default_level: &str, format: LogFormat) {
+    let filter =
+        EnvFilter::try_from_env(env_names::LOG).unwrap_or_else(|_| EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+    };
+}
+
+/// How hookbox's own logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Loads the runtime with settings from the environment.

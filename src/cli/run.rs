@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use super::sandbox_flags::SandboxFlags;
+use super::sandbox_flags::{SandboxFlags, SandboxSettings};
 use crate::exit_code;
 use crate::intake::Payload;
+use crate::record::RunOutcome;
 use crate::runtime::RunRequest;
 use crate::runtime::engine::{DEFAULT_MAX_MEMORY_BYTES, EngineOptions};
 use crate::source::HookFile;
@@ -70,32 +71,13 @@ impl RunArgs {
             (None, None) => unreachable!("clap requires a hook file or --event"),
         };
 
-        // One run: reserving a pool of slots would cost more than it saves.
-        let engine = EngineOptions {
-            pooling: false,
-            max_memory_bytes: config.limits.memory_bytes.max(DEFAULT_MAX_MEMORY_BYTES),
-            ..EngineOptions::default()
-        };
-        let runtime = super::load_runtime(engine, &settings.ca_bundle)?;
-        let outcome = super::tokio_runtime()?.block_on(runtime.run(RunRequest {
-            hook: &hook,
-            payload: &payload,
-            config,
-        }));
-
+        let outcome = run_once(&hook, &payload, &settings)?;
         if self.json {
             let mut stdout = std::io::stdout().lock();
             serde_json::to_writer(&mut stdout, &outcome)?;
             writeln!(stdout)?;
         } else {
-            std::io::stdout()
-                .write_all(outcome.stdout.as_bytes())
-                .context("writing the hook's stdout")?;
-            std::io::stderr().write_all(outcome.stderr.as_bytes())?;
-            // Set only when the run did not end on the hook's own terms.
-            if let Some(error) = &outcome.error {
-                eprintln!("hookbox: {}: {error}", outcome.status.as_str());
-            }
+            print_output(&outcome)?;
         }
         // A refresh the lookup started runs alongside the hook; let it land.
         if let Some(refresh) = refresh {
@@ -103,4 +85,38 @@ impl RunArgs {
         }
         Ok(exit_code::for_outcome(&outcome))
     }
+}
+
+/// Runs one hook in a one-shot runtime.
+pub(super) fn run_once(
+    hook: &HookFile,
+    payload: &Payload,
+    settings: &SandboxSettings,
+) -> anyhow::Result<RunOutcome> {
+    let config = &settings.config;
+    // One run: reserving a pool of slots would cost more than it saves.
+    let engine = EngineOptions {
+        pooling: false,
+        max_memory_bytes: config.limits.memory_bytes.max(DEFAULT_MAX_MEMORY_BYTES),
+        ..EngineOptions::default()
+    };
+    let runtime = super::load_runtime(engine, &settings.ca_bundle)?;
+    Ok(super::tokio_runtime()?.block_on(runtime.run(RunRequest {
+        hook,
+        payload,
+        config,
+    })))
+}
+
+/// Writes the hook's output as the hook wrote it, and why the run ended when
+/// it did not end on the hook's own terms.
+pub(super) fn print_output(outcome: &RunOutcome) -> anyhow::Result<()> {
+    std::io::stdout()
+        .write_all(outcome.stdout.as_bytes())
+        .context("writing the hook's stdout")?;
+    std::io::stderr().write_all(outcome.stderr.as_bytes())?;
+    if let Some(error) = &outcome.error {
+        eprintln!("hookbox: {}: {error}", outcome.status.as_str());
+    }
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! Event intake: the payload a hook receives, read and validated before any
 //! sandbox is created, and stripped of the connection's secrets.
 
+pub mod hoop_event;
 pub mod hoop_payload;
 mod payload;
 mod secrets;

@@ -45,6 +45,8 @@ pub enum Reply {
     Huge(usize),
     /// Headers, then a body that never ends (one byte now and then).
     Endless,
+    /// 503 to the first this many requests, then 200.
+    FailFirst(usize),
 }
 
 /// A certificate authority made for one test, and a server certificate it
@@ -195,21 +197,29 @@ async fn answer(
         .await
         .map(|b| b.to_bytes().to_vec())
         .unwrap_or_default();
-    requests.lock().unwrap().push(Received {
-        method: parts.method.to_string(),
-        path: parts
-            .uri
-            .path_and_query()
-            .map_or("/".into(), |p| p.to_string()),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
-            .collect(),
-        body,
-    });
+    let seen = {
+        let mut requests = requests.lock().unwrap();
+        requests.push(Received {
+            method: parts.method.to_string(),
+            path: parts
+                .uri
+                .path_and_query()
+                .map_or("/".into(), |p| p.to_string()),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+                .collect(),
+            body,
+        });
+        requests.len()
+    };
     let full = |text: &'static str| Full::new(Bytes::from_static(text.as_bytes())).boxed();
     match reply {
+        Reply::FailFirst(failures) => hyper::Response::builder()
+            .status(if seen <= failures { 503 } else { 200 })
+            .body(full(if seen <= failures { "busy" } else { "ok" }))
+            .unwrap(),
         Reply::Status(status, text) => hyper::Response::builder()
             .status(status)
             .body(full(text))

@@ -1,0 +1,109 @@
+//! `hookbox runs`: read and replay the service's runs from its spool.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use crate::service::spool::sqlite::SqliteSpool;
+use crate::service::spool::{RunFilter, RunState, Spool, now_millis};
+use crate::settings;
+
+/// Read and replay the runs of `hookbox serve` (from its spool; the service
+/// may be running).
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List runs, newest first.
+    List(ListArgs),
+    /// Show one run with its payload and every attempt (JSON).
+    Show(RunArgs),
+    /// Run a run's event again as a new run.
+    Replay(RunArgs),
+}
+
+/// Where the spool is.
+#[derive(Debug, Args)]
+pub struct SpoolArgs {
+    /// The service's data directory [env: HOOKBOX_DATA_DIR; default:
+    /// $XDG_DATA_HOME/hookbox].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+/// `hookbox runs list`
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only runs in this state.
+    #[arg(long, value_enum)]
+    status: Option<RunState>,
+    /// Only runs of this event.
+    #[arg(long, value_enum)]
+    event: Option<crate::source::git::Event>,
+    /// At most this many.
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+    /// Print JSON instead of lines.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    spool: SpoolArgs,
+}
+
+/// `hookbox runs show|replay ID`
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The run id.
+    id: String,
+    #[command(flatten)]
+    spool: SpoolArgs,
+}
+
+impl SpoolArgs {
+    fn open(&self) -> anyhow::Result<SqliteSpool> {
+        let dir = settings::data_dir(self.data_dir.as_deref(), |name| std::env::var(name).ok())?;
+        anyhow::ensure!(
+            dir.join(crate::service::spool::sqlite::FILE_NAME).exists(),
+            "no spool in {}: pass the --data-dir hookbox serve uses",
+            dir.display()
+        );
+        Ok(SqliteSpool::open(&dir)?)
+    }
+}
+
+impl RunsCommand {
+    /// Runs the command.
+    pub fn run(self) -> anyhow::Result<u8> {
+        match self {
+            RunsCommand::List(args) => {
+                let runs = args.spool.open()?.list(&RunFilter {
+                    state: args.status,
+                    event: args.event.map(|e| e.name().to_owned()),
+                    limit: args.limit,
+                })?;
+                if args.json {
+                    println!("{}", serde_json::to_string_pretty(&runs)?);
+                } else {
+                    for run in runs {
+                        println!(
+                            "{}  {:<9}  {:<13}  attempts {}  {}  {}",
+                            run.id,
+                            run.state.as_str(),
+                            run.event,
+                            run.attempts,
+                            run.created_at,
+                            run.last_note.unwrap_or_default()
+                        );
+                    }
+                }
+            }
+            RunsCommand::Show(args) => match args.spool.open()?.show(&args.id)? {
+                Some(detail) => println!("{}", serde_json::to_string_pretty(&detail)?),
+                None => anyhow::bail!("no run {} in the spool", args.id),
+            },
+            RunsCommand::Replay(args) => match args.spool.open()?.replay(&args.id, now_millis())? {
+                Some(run_id) => println!("{run_id}"),
+                None => anyhow::bail!("no run {} in the spool", args.id),
+            },
+        }
+        Ok(crate::exit_code::OK)
+    }
+}

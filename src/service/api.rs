@@ -1,0 +1,286 @@
+//! The HTTP interface (axum): event intake, reading and replaying runs,
+//! health and metrics. Every error answer is JSON `{"error": "..."}`.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `POST /v1/events` | 202 `{run_id, event_id, duplicate}` once stored; 400 bad payload; 401; 413 over the cap; 503 spool full |
+//! | `GET /v1/runs?status=&event=&limit=` | 200 `{runs: [...]}`, newest first |
+//! | `GET /v1/runs/{id}` | 200 the run, its payload and every attempt; 404 |
+//! | `POST /v1/runs/{id}/replay` | 202 `{run_id, replay_of}`; 404 |
+//! | `GET /healthz` | 200 spool depth, oldest pending age, source snapshot age |
+//! | `GET /metrics` | Prometheus text |
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http_body_util::{BodyExt, Limited};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::Shared;
+use super::spool::{NewEvent, RunFilter, RunState, now_millis};
+use super::worker::blocking;
+use crate::intake::Payload;
+use crate::intake::hoop_event;
+
+/// Seconds a client is told to wait when the spool is full.
+const RETRY_AFTER_SECONDS: u32 = 30;
+/// Runs listed when no `limit` is given, and the most ever listed.
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 1000;
+
+/// The service's routes.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/events", post(post_event))
+        .route("/v1/runs", get(list_runs))
+        .route("/v1/runs/{id}", get(show_run))
+        .route("/v1/runs/{id}/replay", post(replay_run))
+        .route("/healthz", get(health))
+        .route("/metrics", get(metrics))
+        .with_state(shared)
+}
+
+fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {
+    (status, axum::Json(json!({ "error": message.to_string() }))).into_response()
+}
+
+fn unauthorized(message: impl std::fmt::Display) -> Response {
+    let mut response = error(StatusCode::UNAUTHORIZED, message);
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+fn now_seconds() -> i64 {
+    now_millis() / 1000
+}
+
+async fn post_event(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+    let cap = shared.max_payload;
+    let bytes = match Limited::new(body, cap as usize).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            shared.metrics.rejected("too_large");
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the payload is larger than {cap} bytes"),
+            );
+        }
+        Err(e) => {
+            shared.metrics.rejected("bad_payload");
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the body: {e}"),
+            );
+        }
+    };
+    if let Err(refused) = shared.auth.check(&headers, &bytes, now_seconds()) {
+        shared.metrics.rejected("unauthorized");
+        return unauthorized(refused);
+    }
+    let payload = match Payload::from_bytes(bytes.to_vec(), "the request") {
+        Ok(payload) => payload,
+        Err(e) => {
+            shared.metrics.rejected("bad_payload");
+            return error(StatusCode::BAD_REQUEST, e);
+        }
+    };
+    let identity = match hoop_event::identify(&payload) {
+        Ok(identity) => identity,
+        Err(e) => {
+            shared.metrics.rejected("bad_payload");
+            return error(StatusCode::BAD_REQUEST, e);
+        }
+    };
+    let max_spool = shared.max_spool;
+    let depth = match blocking(&shared.spool, |spool| spool.stats(now_millis())).await {
+        Ok(stats) => stats.depth,
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+    };
+    if depth >= max_spool {
+        shared.metrics.rejected("spool_full");
+        let mut response = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the spool holds {depth} waiting runs, its limit; retry later"),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+        return response;
+    }
+    // Secrets the operator does not pass to hooks never reach the disk.
+    let event = NewEvent {
+        id: identity.id,
+        event: identity.event.name().to_owned(),
+        sid: identity.sid,
+        payload: shared.sandbox.secrets.redact(&payload).as_str().to_owned(),
+    };
+    match blocking(&shared.spool, move |spool| {
+        spool.accept(&event, now_millis())
+    })
+    .await
+    {
+        Ok(accepted) => {
+            if accepted.duplicate {
+                shared.metrics.events_duplicate.inc();
+            } else {
+                shared.metrics.events_accepted.inc();
+                shared.wake.notify_one();
+            }
+            (StatusCode::ACCEPTED, axum::Json(accepted)).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot store an event");
+            error(StatusCode::SERVICE_UNAVAILABLE, e)
+        }
+    }
+}
+
+/// Reading and replaying runs needs the bearer token (runs hold payloads and
+/// output): the refusal, if the request may not.
+fn refuse_reader(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+    if shared.auth.is_open() {
+        return None;
+    }
+    if !shared.auth.has_token() {
+        return Some(error(
+            StatusCode::FORBIDDEN,
+            "reading runs needs a bearer token: set HOOKBOX_TOKEN",
+        ));
+    }
+    shared.auth.check_token(headers).err().map(unauthorized)
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    event: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn list_runs(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    if let Some(refused) = refuse_reader(&shared, &headers) {
+        return refused;
+    }
+    let state = match query.status.as_deref().map(|s| (s, RunState::parse(s))) {
+        None => None,
+        Some((_, Some(state))) => Some(state),
+        Some((given, None)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "status {given:?} is not one of pending, running, succeeded, skipped, dead"
+                ),
+            );
+        }
+    };
+    if let Some(event) = &query.event
+        && event != "session-open"
+        && event != "session-close"
+    {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("event {event:?} is not session-open or session-close"),
+        );
+    }
+    let filter = RunFilter {
+        state,
+        event: query.event,
+        limit: query.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT),
+    };
+    match blocking(&shared.spool, move |spool| spool.list(&filter)).await {
+        Ok(runs) => axum::Json(json!({ "runs": runs })).into_response(),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+    }
+}
+
+async fn show_run(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(refused) = refuse_reader(&shared, &headers) {
+        return refused;
+    }
+    match blocking(&shared.spool, move |spool| spool.show(&id)).await {
+        Ok(Some(detail)) => axum::Json(detail).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, "no such run"),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+    }
+}
+
+async fn replay_run(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(refused) = refuse_reader(&shared, &headers) {
+        return refused;
+    }
+    let of = id.clone();
+    match blocking(&shared.spool, move |spool| spool.replay(&id, now_millis())).await {
+        Ok(Some(run_id)) => {
+            shared.wake.notify_one();
+            (
+                StatusCode::ACCEPTED,
+                axum::Json(json!({ "run_id": run_id, "replay_of": of })),
+            )
+                .into_response()
+        }
+        Ok(None) => error(StatusCode::NOT_FOUND, "no such run"),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
+    }
+}
+
+async fn health(State(shared): State<Arc<Shared>>) -> Response {
+    let stats = match blocking(&shared.spool, |spool| spool.stats(now_millis())).await {
+        Ok(stats) => stats,
+        Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
+    };
+    let source = shared.hooks.snapshot_age();
+    axum::Json(json!({
+        "status": "ok",
+        "spool_depth": stats.depth,
+        "oldest_pending_age_seconds": stats.oldest_pending_age_seconds,
+        "source_snapshot_age_seconds": source.map(|(age, _)| age),
+        "source_fetch_failures": source.map(|(_, failures)| failures),
+    }))
+    .into_response()
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    if let Ok(stats) = blocking(&shared.spool, |spool| spool.stats(now_millis())).await {
+        let m = &shared.metrics;
+        m.spool_depth.set(stats.depth as i64);
+        m.oldest_pending_age
+            .set(stats.oldest_pending_age_seconds.unwrap_or(0.0));
+        for (state, count) in stats.by_state {
+            m.spool_runs
+                .get_or_create(&super::metrics::StateLabel { state })
+                .set(count as i64);
+        }
+    }
+    if let Some((age, failures)) = shared.hooks.snapshot_age() {
+        shared.metrics.git_snapshot_age.set(age);
+        shared.metrics.git_fetch_failures.set(failures as i64);
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        shared.metrics.encode(),
+    )
+        .into_response()
+}

@@ -1,0 +1,209 @@
+//! Prometheus metrics, served as text at `/metrics`: intake, runs, retries,
+//! dead letters, egress, and (read at scrape time) spool depth and git
+//! snapshot health.
+
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::record::RunOutcome;
+
+/// A `reason` label.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// Why.
+    pub reason: String,
+}
+
+/// A `status` label.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabel {
+    /// The run status (`ok`, `failed`, `timeout`, ..., `skipped`).
+    pub status: String,
+}
+
+/// A `verdict` label.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VerdictLabel {
+    /// `allowed` or `denied`.
+    pub verdict: String,
+}
+
+/// A `state` label.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabel {
+    /// The run state.
+    pub state: String,
+}
+
+/// Every metric the service exports.
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    /// Events stored (new ones).
+    pub events_accepted: Counter,
+    /// Deliveries of an event already stored.
+    pub events_duplicate: Counter,
+    /// Deliveries refused, by reason.
+    pub events_rejected: Family<ReasonLabel, Counter>,
+    /// Attempts finished, by status.
+    pub runs: Family<StatusLabel, Counter>,
+    /// How long attempts took.
+    pub run_duration: Histogram,
+    /// Attempts scheduled again after a failure.
+    pub retries: Counter,
+    /// Runs given up on.
+    pub dead_letters: Counter,
+    /// Connection attempts of hooks, by verdict.
+    pub egress: Family<VerdictLabel, Counter>,
+    /// Runs waiting (pending or running).
+    pub spool_depth: Gauge,
+    /// Runs by state.
+    pub spool_runs: Family<StateLabel, Gauge>,
+    /// Age of the oldest waiting run.
+    pub oldest_pending_age: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// Age of the git snapshot in use.
+    pub git_snapshot_age: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// Git fetches that failed in a row.
+    pub git_fetch_failures: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A registry with every metric at zero.
+    pub fn new() -> Metrics {
+        let metrics = Metrics {
+            registry: Mutex::new(Registry::with_prefix("hookbox")),
+            events_accepted: Counter::default(),
+            events_duplicate: Counter::default(),
+            events_rejected: Family::default(),
+            runs: Family::default(),
+            run_duration: Histogram::new([
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
+            retries: Counter::default(),
+            dead_letters: Counter::default(),
+            egress: Family::default(),
+            spool_depth: Gauge::default(),
+            spool_runs: Family::default(),
+            oldest_pending_age: Gauge::default(),
+            git_snapshot_age: Gauge::default(),
+            git_fetch_failures: Gauge::default(),
+        };
+        {
+            let mut r = metrics.registry.lock().unwrap_or_else(|e| e.into_inner());
+            r.register(
+                "events_accepted",
+                "Events stored in the spool",
+                metrics.events_accepted.clone(),
+            );
+            r.register(
+                "events_duplicate",
+                "Deliveries of an event already stored (not run again)",
+                metrics.events_duplicate.clone(),
+            );
+            r.register(
+                "events_rejected",
+                "Deliveries refused, by reason",
+                metrics.events_rejected.clone(),
+            );
+            r.register(
+                "runs",
+                "Hook attempts finished, by status",
+                metrics.runs.clone(),
+            );
+            r.register(
+                "run_duration_seconds",
+                "Duration of hook attempts",
+                metrics.run_duration.clone(),
+            );
+            r.register(
+                "retries",
+                "Attempts scheduled again after a failure",
+                metrics.retries.clone(),
+            );
+            r.register(
+                "dead_letters",
+                "Runs given up on after their last attempt",
+                metrics.dead_letters.clone(),
+            );
+            r.register(
+                "egress",
+                "Outgoing connection attempts of hooks, by verdict",
+                metrics.egress.clone(),
+            );
+            r.register(
+                "spool_depth",
+                "Runs waiting (pending or running)",
+                metrics.spool_depth.clone(),
+            );
+            r.register(
+                "spool_runs",
+                "Runs in the spool by state",
+                metrics.spool_runs.clone(),
+            );
+            r.register(
+                "spool_oldest_pending_age_seconds",
+                "Age of the oldest waiting run",
+                metrics.oldest_pending_age.clone(),
+            );
+            r.register(
+                "git_snapshot_age_seconds",
+                "Age of the runbooks snapshot in use",
+                metrics.git_snapshot_age.clone(),
+            );
+            r.register(
+                "git_fetch_failures",
+                "Fetches of the runbooks repository that failed in a row",
+                metrics.git_fetch_failures.clone(),
+            );
+        }
+        metrics
+    }
+
+    /// Counts a delivery refused for `reason`.
+    pub fn rejected(&self, reason: &str) {
+        self.events_rejected
+            .get_or_create(&ReasonLabel {
+                reason: reason.into(),
+            })
+            .inc();
+    }
+
+    /// Counts a finished attempt.
+    pub fn attempt(&self, status: &str, outcome: Option<&RunOutcome>) {
+        self.runs
+            .get_or_create(&StatusLabel {
+                status: status.into(),
+            })
+            .inc();
+        if let Some(outcome) = outcome {
+            self.run_duration.observe(outcome.duration_ms / 1000.0);
+            for attempt in &outcome.egress {
+                let verdict = if attempt.allowed { "allowed" } else { "denied" };
+                self.egress
+                    .get_or_create(&VerdictLabel {
+                        verdict: verdict.into(),
+                    })
+                    .inc();
+            }
+        }
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+        text
+    }
+}

@@ -1,0 +1,95 @@
+//! `hookbox serve`: the service that never loses an accepted event.
+//!
+//! An event posted to the intake ([`api`]) is authenticated ([`auth`]),
+//! validated, stripped of the secrets hooks may not see and stored durably in
+//! the [`spool`] before it is acknowledged; [`worker`]s run it through the
+//! sandbox with the hooks from a local folder or the git source ([`hooks`]),
+//! store every attempt, retry failures with backoff ([`retry`]) and
+//! dead-letter what keeps failing. [`metrics`] exports what happens.
+
+pub mod api;
+pub mod auth;
+pub mod hooks;
+pub mod metrics;
+pub mod retry;
+pub mod spool;
+pub mod worker;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::{Notify, watch};
+
+use crate::runtime::Runtime;
+use crate::sandbox::config::SandboxConfig;
+use auth::Auth;
+use hooks::HookSource;
+use metrics::Metrics;
+use retry::RetryPolicy;
+use spool::{Spool, now_millis};
+
+/// What the routes and workers share.
+pub struct Shared {
+    /// The durable store.
+    pub spool: Arc<dyn Spool>,
+    /// The loaded runtime.
+    pub runtime: Arc<Runtime>,
+    /// The operator's sandbox settings for every run.
+    pub sandbox: SandboxConfig,
+    /// Where hooks come from.
+    pub hooks: HookSource,
+    /// When failed runs are tried again.
+    pub retry: RetryPolicy,
+    /// Who may post events and read runs.
+    pub auth: Auth,
+    /// The metrics.
+    pub metrics: Arc<Metrics>,
+    /// Wakes an idle worker when a run is stored.
+    pub wake: Notify,
+    /// Runs at the same time, at most.
+    pub concurrency: usize,
+    /// Waiting runs beyond which intake answers 503.
+    pub max_spool: u64,
+    /// The largest payload accepted.
+    pub max_payload: u64,
+}
+
+/// Runs the service on `listener` until SIGTERM or SIGINT: then intake
+/// stops, running hooks get `grace` to finish, and the rest stays queued.
+pub async fn serve(
+    shared: Arc<Shared>,
+    listener: tokio::net::TcpListener,
+    grace: Duration,
+) -> anyhow::Result<()> {
+    let released = worker::blocking(&shared.spool, |spool| spool.release_running(now_millis()))
+        .await
+        .context("cannot recover the spool")?;
+    if released > 0 {
+        tracing::warn!(released, "runs interrupted by the last stop are run again");
+    }
+    let address: SocketAddr = listener.local_addr()?;
+    tracing::info!(%address, concurrency = shared.concurrency, "hookbox serve is listening");
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let workers = tokio::spawn(worker::work(shared.clone(), stop_rx, grace));
+    let app = api::router(shared);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the HTTP server failed")?;
+    tracing::info!("intake stopped; finishing running hooks");
+    let _ = stop_tx.send(true);
+    let _ = workers.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

@@ -1,0 +1,116 @@
+//! When a failed run is tried again: exponential backoff with jitter, up to a
+//! number of attempts and an age, then the run is dead-lettered. Plain data
+//! with safe defaults.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::spool::{Millis, Next};
+
+/// The retry policy.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (default 8).
+    pub max_attempts: u32,
+    /// The wait before the second attempt; each later wait doubles (default 2s).
+    #[serde(with = "humantime_serde_compat")]
+    pub first_delay: Duration,
+    /// The longest wait between attempts (default 5m).
+    #[serde(with = "humantime_serde_compat")]
+    pub max_delay: Duration,
+    /// No attempt starts once the run is this old (default 24h).
+    #[serde(with = "humantime_serde_compat")]
+    pub max_age: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 8,
+            first_delay: Duration::from_secs(2),
+            max_delay: Duration::from_secs(300),
+            max_age: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// What becomes of a run whose attempt number `attempt` just failed.
+    /// `jitter` (0.0 to 1.0) picks the wait within the upper half of the
+    /// backoff, so retries of many runs spread out.
+    pub fn after_failure(
+        &self,
+        attempt: u32,
+        created_at: Millis,
+        now: Millis,
+        jitter: f64,
+    ) -> Next {
+        let exponent = attempt.saturating_sub(1).min(30);
+        let delay = self
+            .first_delay
+            .saturating_mul(1u32 << exponent)
+            .min(self.max_delay);
+        let delay = delay.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0));
+        let due = now + delay.as_millis() as Millis;
+        let too_old = due - created_at >= self.max_age.as_millis() as Millis;
+        if attempt >= self.max_attempts || too_old {
+            Next::Dead
+        } else {
+            Next::RetryAt(due)
+        }
+    }
+}
+
+/// Durations in configuration files are written like `2s` or `5m`.
+mod humantime_serde_compat {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_double_up_to_the_cap_then_the_run_is_dead() {
+        let policy = RetryPolicy {
+            max_attempts: 5,
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(4),
+            max_age: Duration::from_secs(3600),
+        };
+        let waits: Vec<Next> = (1..=5)
+            .map(|n| policy.after_failure(n, 0, 0, 1.0))
+            .collect();
+        assert_eq!(
+            waits,
+            [
+                Next::RetryAt(1000),
+                Next::RetryAt(2000),
+                Next::RetryAt(4000),
+                Next::RetryAt(4000),
+                Next::Dead
+            ]
+        );
+        assert_eq!(
+            policy.after_failure(1, 0, 0, 0.0),
+            Next::RetryAt(500),
+            "jitter halves at most"
+        );
+    }
+
+    #[test]
+    fn an_old_run_is_dead_whatever_its_attempts() {
+        let policy = RetryPolicy::default();
+        let day = 24 * 3600 * 1000;
+        assert_eq!(policy.after_failure(1, 0, day, 0.5), Next::Dead);
+    }
+}

@@ -1,0 +1,266 @@
+//! The durable spool: every accepted event and every run of it, behind one
+//! small interface ([`Spool`]) so a shared server database can stand in for
+//! the embedded one ([`sqlite`]) in a multi-instance deployment.
+//!
+//! A run moves `pending` -> `running` -> `succeeded` | `skipped` | `dead`, or
+//! back to `pending` with a later due time when it is retried. An event is
+//! stored once per `id`; a duplicate delivery creates no run.
+
+pub mod sqlite;
+
+use serde::Serialize;
+
+use crate::record::RunOutcome;
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = i64;
+
+/// The current time in [`Millis`].
+pub fn now_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as Millis)
+}
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Waiting for a worker (first try or a retry).
+    Pending,
+    /// A worker is running it.
+    Running,
+    /// The hook ran and exited 0.
+    Succeeded,
+    /// The repository has no hook for the event (as Hoop, nothing to run).
+    Skipped,
+    /// Every attempt failed; it will not be tried again unless replayed.
+    Dead,
+}
+
+impl RunState {
+    /// The state as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Pending => "pending",
+            RunState::Running => "running",
+            RunState::Succeeded => "succeeded",
+            RunState::Skipped => "skipped",
+            RunState::Dead => "dead",
+        }
+    }
+
+    /// Parses a stored state.
+    pub fn parse(text: &str) -> Option<RunState> {
+        [
+            RunState::Pending,
+            RunState::Running,
+            RunState::Succeeded,
+            RunState::Skipped,
+            RunState::Dead,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == text)
+    }
+}
+
+/// An event to store.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// Hoop's event id (the de-duplication key).
+    pub id: String,
+    /// `session-open` or `session-close`.
+    pub event: String,
+    /// The session id.
+    pub sid: String,
+    /// The payload as the hook will see it (secrets already redacted).
+    pub payload: String,
+}
+
+/// What storing an event did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Accepted {
+    /// The run created for the event, or the first run of an event already
+    /// stored.
+    pub run_id: String,
+    /// The event id.
+    pub event_id: String,
+    /// Whether the event had been stored before (no new run).
+    pub duplicate: bool,
+}
+
+/// A run a worker took.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    /// The run.
+    pub run_id: String,
+    /// The event's id.
+    pub event_id: String,
+    /// `session-open` or `session-close`.
+    pub event: String,
+    /// The payload.
+    pub payload: String,
+    /// This attempt's number (1 for the first).
+    pub attempt: u32,
+    /// When the run was created.
+    pub created_at: Millis,
+}
+
+/// What becomes of a run after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// It succeeded.
+    Succeeded,
+    /// There was nothing to run.
+    Skipped,
+    /// Try again at this time.
+    RetryAt(Millis),
+    /// Give up.
+    Dead,
+}
+
+/// One finished attempt, as stored.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    /// When it started.
+    pub started_at: Millis,
+    /// When it ended.
+    pub finished_at: Millis,
+    /// The run's outcome (absent when there was no hook to run).
+    pub outcome: Option<RunOutcome>,
+    /// A one-line summary of why it ended the way it did.
+    pub note: String,
+}
+
+/// Which runs to list.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// Only runs in this state.
+    pub state: Option<RunState>,
+    /// Only runs of this event (`session-open`/`session-close`).
+    pub event: Option<String>,
+    /// At most this many, newest first.
+    pub limit: usize,
+}
+
+/// A run, as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    /// The run id.
+    pub id: String,
+    /// The event id.
+    pub event_id: String,
+    /// `session-open` or `session-close`.
+    pub event: String,
+    /// The session id.
+    pub sid: String,
+    /// Where the run is.
+    pub state: RunState,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When the run was created (RFC 3339).
+    pub created_at: String,
+    /// When it last changed (RFC 3339).
+    pub updated_at: String,
+    /// When it is due next, while pending (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<String>,
+    /// The last attempt's summary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_note: Option<String>,
+    /// The run this one replays.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay_of: Option<String>,
+}
+
+/// One stored attempt, as shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptView {
+    /// 1 for the first attempt.
+    pub number: u32,
+    /// When it started (RFC 3339).
+    pub started_at: String,
+    /// When it ended (RFC 3339).
+    pub finished_at: String,
+    /// Why it ended the way it did.
+    pub note: String,
+    /// The full outcome: status, exit code, output, duration, fuel, peak
+    /// memory and every egress attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<serde_json::Value>,
+}
+
+/// A run with its payload and every attempt.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunDetail {
+    /// The run.
+    #[serde(flatten)]
+    pub run: RunSummary,
+    /// The payload the hook saw (secrets redacted).
+    pub payload: serde_json::Value,
+    /// Every attempt, oldest first.
+    pub attempt_log: Vec<AttemptView>,
+}
+
+/// Counts for health and metrics.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SpoolStats {
+    /// Runs waiting (pending or running).
+    pub depth: u64,
+    /// Age of the oldest waiting run, in seconds.
+    pub oldest_pending_age_seconds: Option<f64>,
+    /// Runs per state.
+    pub by_state: Vec<(String, u64)>,
+}
+
+/// Why the spool failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolError {
+    /// The database failed.
+    #[error("spool database error: {0}")]
+    Database(String),
+    /// The data directory cannot be used.
+    #[error("cannot use the spool at {path}: {reason}")]
+    Open {
+        /// The database file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// The durable store of events and runs.
+pub trait Spool: Send + Sync {
+    /// Stores an event and a pending run for it, durably, unless an event
+    /// with its id is already stored.
+    fn accept(&self, event: &NewEvent, now: Millis) -> Result<Accepted, SpoolError>;
+    /// Takes the pending run that is due first, marking it running.
+    fn claim(&self, now: Millis) -> Result<Option<Claimed>, SpoolError>;
+    /// Records an attempt and what becomes of the run.
+    fn finish(
+        &self,
+        run_id: &str,
+        attempt: &AttemptRecord,
+        next: Next,
+        now: Millis,
+    ) -> Result<(), SpoolError>;
+    /// Puts every running run back to pending (after a crash or a shutdown
+    /// that outlasted its grace period); returns how many.
+    fn release_running(&self, now: Millis) -> Result<u64, SpoolError>;
+    /// When the next pending run is due.
+    fn next_due(&self) -> Result<Option<Millis>, SpoolError>;
+    /// Runs matching `filter`, newest first.
+    fn list(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, SpoolError>;
+    /// One run with its attempts.
+    fn show(&self, run_id: &str) -> Result<Option<RunDetail>, SpoolError>;
+    /// A new pending run of the same event as `run_id`; `None` if no such run.
+    fn replay(&self, run_id: &str, now: Millis) -> Result<Option<String>, SpoolError>;
+    /// Counts for health and metrics.
+    fn stats(&self, now: Millis) -> Result<SpoolStats, SpoolError>;
+}
+
+/// `millis` as RFC 3339 (UTC, milliseconds).
+pub fn rfc3339(millis: Millis) -> String {
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis.max(0) as u64);
+    humantime::format_rfc3339_millis(time).to_string()
+}

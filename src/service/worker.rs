@@ -1,0 +1,238 @@
+//! The workers: take due runs from the spool, at most `concurrency` at a
+//! time, run each through the sandbox with the operator's policy and limits,
+//! store the outcome and decide what comes next (done, retry later, dead).
+//! On shutdown no new run starts; running ones get the grace period, and
+//! whatever is cut short goes back to pending for the next start.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use super::Shared;
+use super::spool::{AttemptRecord, Claimed, Next, Spool, SpoolError, now_millis};
+use crate::intake::Payload;
+use crate::record::{RunOutcome, RunStatus};
+use crate::runtime::RunRequest;
+use crate::source::git::Event;
+
+/// The longest sleep between looks at the spool when nothing is due (runs
+/// replayed from another process show up within it).
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// Runs a spool call off the async executor (SQLite commits wait for disk).
+pub async fn blocking<T: Send + 'static>(
+    spool: &Arc<dyn Spool>,
+    call: impl FnOnce(&dyn Spool) -> Result<T, SpoolError> + Send + 'static,
+) -> Result<T, SpoolError> {
+    let spool = spool.clone();
+    tokio::task::spawn_blocking(move || call(spool.as_ref()))
+        .await
+        .map_err(|e| SpoolError::Database(format!("the spool task failed: {e}")))?
+}
+
+/// Works until `stop` turns true, then drains within `grace`.
+pub async fn work(shared: Arc<Shared>, mut stop: watch::Receiver<bool>, grace: Duration) {
+    let permits = Arc::new(Semaphore::new(shared.concurrency.max(1)));
+    let mut running = JoinSet::new();
+    loop {
+        while running.try_join_next().is_some() {}
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => permit.expect("never closed"),
+            _ = stop.changed() => break,
+        };
+        if *stop.borrow() {
+            break;
+        }
+        match blocking(&shared.spool, |spool| spool.claim(now_millis())).await {
+            Ok(Some(claimed)) => {
+                let shared = shared.clone();
+                running.spawn(async move {
+                    run_one(&shared, claimed).await;
+                    drop(permit);
+                });
+            }
+            Ok(None) => {
+                drop(permit);
+                let due = blocking(&shared.spool, |spool| spool.next_due())
+                    .await
+                    .ok()
+                    .flatten();
+                let wait = due.map_or(IDLE_POLL, |at| {
+                    Duration::from_millis(
+                        (at - now_millis()).clamp(0, IDLE_POLL.as_millis() as i64) as u64,
+                    )
+                });
+                tokio::select! {
+                    _ = shared.wake.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => break,
+                }
+            }
+            Err(error) => {
+                drop(permit);
+                tracing::error!(%error, "cannot take runs from the spool; retrying in a second");
+                tokio::time::sleep(IDLE_POLL).await;
+            }
+        }
+    }
+    let in_flight = running.len();
+    if in_flight > 0 {
+        tracing::info!(in_flight, grace = ?grace, "waiting for running hooks to finish");
+    }
+    let drained = tokio::time::timeout(grace, async {
+        while running.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        running.abort_all();
+        while running.join_next().await.is_some() {}
+        match blocking(&shared.spool, |spool| spool.release_running(now_millis())).await {
+            Ok(released) => {
+                tracing::warn!(released, "runs cut short by shutdown go back to pending")
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot put cut-short runs back; they are retried at the next start")
+            }
+        }
+    }
+}
+
+/// One attempt of one run, start to stored result.
+async fn run_one(shared: &Shared, claimed: Claimed) {
+    let started_at = now_millis();
+    let event = if claimed.event == Event::SessionClose.name() {
+        Event::SessionClose
+    } else {
+        Event::SessionOpen
+    };
+    let hooks = shared.hooks.clone();
+    let found = tokio::task::spawn_blocking(move || hooks.find(event))
+        .await
+        .unwrap_or_else(|e| Err(anyhow::anyhow!("the hook lookup failed: {e}")));
+    let (outcome, note, ok) = match found {
+        Ok(None) => {
+            let note = format!("no hook for {} in the runbooks repository", event.name());
+            record(
+                shared,
+                &claimed,
+                started_at,
+                None,
+                note,
+                Next::Skipped,
+                "skipped",
+            )
+            .await;
+            return;
+        }
+        Ok(Some(hook)) => {
+            match Payload::from_bytes(claimed.payload.clone().into_bytes(), "the spool") {
+                Ok(payload) => {
+                    let outcome = shared
+                        .runtime
+                        .run(RunRequest {
+                            hook: &hook,
+                            payload: &payload,
+                            config: &shared.sandbox,
+                        })
+                        .await;
+                    let note = describe(&outcome);
+                    let ok = outcome.status == RunStatus::Ok;
+                    (Some(outcome), note, ok)
+                }
+                Err(error) => (None, error.to_string(), false),
+            }
+        }
+        Err(error) => (
+            None,
+            format!("the hook source is unavailable: {error:#}"),
+            false,
+        ),
+    };
+    let status = outcome
+        .as_ref()
+        .map_or("error", |o| o.status.as_str())
+        .to_owned();
+    let next = if ok {
+        Next::Succeeded
+    } else {
+        shared.retry.after_failure(
+            claimed.attempt,
+            claimed.created_at,
+            now_millis(),
+            fastrand::f64(),
+        )
+    };
+    record(shared, &claimed, started_at, outcome, note, next, &status).await;
+}
+
+/// Stores an attempt, counts it and logs it.
+async fn record(
+    shared: &Shared,
+    claimed: &Claimed,
+    started_at: i64,
+    outcome: Option<RunOutcome>,
+    note: String,
+    next: Next,
+    status: &str,
+) {
+    shared.metrics.attempt(status, outcome.as_ref());
+    match next {
+        Next::RetryAt(_) => {
+            shared.metrics.retries.inc();
+        }
+        Next::Dead => {
+            shared.metrics.dead_letters.inc();
+        }
+        Next::Succeeded | Next::Skipped => {}
+    }
+    let (run_id, event_id, attempt) = (&claimed.run_id, &claimed.event_id, claimed.attempt);
+    match next {
+        Next::Dead => tracing::warn!(run_id, event_id, attempt, status, note, "run dead-lettered"),
+        Next::RetryAt(at) => tracing::info!(
+            run_id,
+            event_id,
+            attempt,
+            status,
+            note,
+            retry_in_ms = at - now_millis(),
+            "run failed; retrying"
+        ),
+        _ => tracing::info!(run_id, event_id, attempt, status, note, "run finished"),
+    }
+    let record = AttemptRecord {
+        started_at,
+        finished_at: now_millis(),
+        outcome,
+        note,
+    };
+    let run_id = claimed.run_id.clone();
+    if let Err(error) = blocking(&shared.spool, move |spool| {
+        spool.finish(&run_id, &record, next, now_millis())
+    })
+    .await
+    {
+        // The run stays `running` and is retried after the next start.
+        tracing::error!(run_id = %claimed.run_id, %error, "cannot store the attempt");
+    }
+}
+
+/// A one-line summary of an outcome.
+fn describe(outcome: &RunOutcome) -> String {
+    let mut note = match (outcome.status, outcome.exit_code) {
+        (RunStatus::Ok, _) => "exit 0".to_owned(),
+        (RunStatus::Failed, Some(code)) => format!("exit {code}"),
+        (status, _) => status.as_str().to_owned(),
+    };
+    if let Some(error) = &outcome.error {
+        note.push_str(": ");
+        note.push_str(error);
+    } else if outcome.status != RunStatus::Ok
+        && let Some(line) = outcome.stderr.lines().rev().find(|l| !l.trim().is_empty())
+    {
+        note.push_str(": ");
+        note.push_str(line.trim());
+    }
+    note
+}

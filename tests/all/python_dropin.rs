@@ -1,0 +1,122 @@
+//! `hookbox python` and hookbox called as `python3`: Hoop's agent feeds the
+//! hook on stdin with the payload in the environment and nothing else.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use crate::receiver::{Receiver, Reply};
+use crate::support::{SESSION_OPEN, cache_dir, runtime};
+
+/// `python3` as Hoop's agent starts it: a symlink to hookbox, the script on
+/// stdin, only the payload, HOME and PATH in the environment (plus the test
+/// cache and whatever `extra` adds).
+fn python3(script: &str, extra: &[(&str, String)]) -> Output {
+    runtime();
+    let bin = tempfile::tempdir().unwrap();
+    let shim = bin.path().join("python3");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_hookbox"), &shim).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mut child = Command::new(&shim)
+        .env_clear()
+        .env("HOME", home.path())
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOOP_RUNBOOK_HOOK_PAYLOAD", SESSION_OPEN)
+        .env("HOOKBOX_CACHE_DIR", cache_dir())
+        .envs(extra.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn a_hook_on_stdin_runs_sandboxed_with_its_exit_code() {
+    let script = r#"
+import json, os, sys
+event = json.loads(os.environ["HOOP_RUNBOOK_HOOK_PAYLOAD"])
+print("session", event["sid"])
+try:
+    open("/etc/passwd").read()
+    print("read the host's files")
+except OSError:
+    print("host files are out of reach")
+print("env:", sorted(k for k in os.environ if k != "HOOP_RUNBOOK_HOOK_PAYLOAD"))
+sys.exit(3)
+"#;
+    let output = python3(script, &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("session 8c59a347"), "{stdout}");
+    assert!(stdout.contains("host files are out of reach"), "{stdout}");
+    assert!(
+        stdout.contains("env: []"),
+        "the agent's HOME and PATH stay outside: {stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_comes_from_the_operators_config_file() {
+    let receiver = Receiver::http(Reply::Status(200, "ok")).await;
+    let target = format!("http://127.0.0.1:{}", receiver.port());
+    let script = format!(
+        "import urllib.request\nurllib.request.urlopen('{target}/events', data=b'{{}}', timeout=5)\nprint('sent')\n"
+    );
+    let denied = {
+        let script = script.clone();
+        tokio::task::spawn_blocking(move || python3(&script, &[]))
+            .await
+            .unwrap()
+    };
+    assert_eq!(denied.status.code(), Some(1), "{}", text(&denied));
+    assert!(text(&denied).contains("egress denied"), "{}", text(&denied));
+    assert_eq!(receiver.connections(), 0);
+
+    // Hoop passes no flags: the file is found in the user's config folder.
+    let config_home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(config_home.path().join("hookbox")).unwrap();
+    std::fs::write(
+        config_home.path().join("hookbox/config.toml"),
+        format!("[egress]\nallow = [\"{target}\"]\n"),
+    )
+    .unwrap();
+    let extra = vec![("XDG_CONFIG_HOME", config_home.path().display().to_string())];
+    let allowed = tokio::task::spawn_blocking(move || python3(&script, &extra))
+        .await
+        .unwrap();
+    assert_eq!(allowed.status.code(), Some(0), "{}", text(&allowed));
+    assert_eq!(receiver.requests().len(), 1);
+}
+
+#[test]
+fn without_a_payload_nothing_runs() {
+    runtime();
+    let output = Command::new(env!("CARGO_BIN_EXE_hookbox"))
+        .arg("python")
+        .env_remove("HOOP_RUNBOOK_HOOK_PAYLOAD")
+        .env("HOOKBOX_CACHE_DIR", cache_dir())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(
+        text(&output).contains("HOOP_RUNBOOK_HOOK_PAYLOAD"),
+        "{}",
+        text(&output)
+    );
+}

@@ -1,0 +1,569 @@
+//! `hookbox serve` over real HTTP on loopback: the real binary, a hook that
+//! forwards to a receiver the test owns, and a spool that must survive
+//! SIGKILL.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hookbox::intake::hoop_payload::{self, Event};
+use hookbox::service::auth::Auth;
+use http_body_util::{BodyExt, Full};
+use serde_json::Value;
+
+use crate::receiver::{Receiver, Reply};
+use crate::support::hookbox;
+
+const TOKEN: &str = "test-token-0123456789";
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// Forwards the event's ids to `$TARGET/events`, after `$SLEEP` seconds.
+const FORWARD_HOOK: &str = r#"
+import json, os, time, urllib.request
+event = json.loads(os.environ["HOOP_RUNBOOK_HOOK_PAYLOAD"])
+time.sleep(float(os.environ.get("SLEEP", "0")))
+body = json.dumps({"sid": event["sid"], "id": event["id"]}).encode()
+request = urllib.request.Request(os.environ["TARGET"] + "/events", data=body, method="POST")
+urllib.request.urlopen(request, timeout=5)
+print("forwarded", event["sid"])
+"#;
+
+/// A running `hookbox serve`.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Everything a server needs that outlives one process.
+struct Setup {
+    hooks: tempfile::TempDir,
+    data: tempfile::TempDir,
+    config: tempfile::NamedTempFile,
+    receiver: Receiver,
+    sleep: &'static str,
+    envs: Vec<(&'static str, String)>,
+}
+
+impl Setup {
+    async fn new(reply: Reply, retry: &str) -> Setup {
+        let hooks = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(hooks.path().join("hoop-hooks")).unwrap();
+        std::fs::write(
+            hooks.path().join("hoop-hooks/session-open.runbook.py"),
+            FORWARD_HOOK,
+        )
+        .unwrap();
+        let config = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(config.path(), format!("[service.retry]\n{retry}\n")).unwrap();
+        Setup {
+            hooks,
+            data: tempfile::tempdir().unwrap(),
+            config,
+            receiver: Receiver::http(reply).await,
+            sleep: "0",
+            envs: vec![("HOOKBOX_TOKEN", TOKEN.to_owned())],
+        }
+    }
+
+    fn start(&self, extra: &[&str]) -> Server {
+        let target = format!("http://127.0.0.1:{}", self.receiver.port());
+        let mut command: Command = hookbox();
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(self.data.path())
+            .arg("--hooks-dir")
+            .arg(self.hooks.path())
+            .arg("--config")
+            .arg(self.config.path())
+            .args(["--allow", &target])
+            .args(["--env", &format!("TARGET={target}")])
+            .args(["--env", &format!("SLEEP={}", self.sleep)])
+            .args(extra)
+            .env_remove("HOOKBOX_TOKEN")
+            .env_remove("HOOKBOX_WEBHOOK_SECRET")
+            .envs(self.envs.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = command.spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Server { child, base }
+    }
+}
+
+/// A payload for `session-open` of session `sid`.
+fn open_event(sid: &str) -> Vec<u8> {
+    let mut payload = hoop_payload::sample(Event::SessionOpen);
+    hoop_payload::apply_sets(&mut payload, Event::SessionOpen, &[format!("sid={sid}")]).unwrap();
+    serde_json::to_vec(&payload).unwrap()
+}
+
+/// One HTTP request; the answer's status, headers and body (as JSON when it
+/// is JSON).
+async fn call(
+    base: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: Vec<u8>,
+) -> (u16, http::HeaderMap, Value) {
+    let address = base.trim_start_matches("http://").to_owned();
+    let stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(wasmtime_wasi_http::io::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", address);
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let response = sender
+        .send_request(request.body(Full::new(bytes::Bytes::from(body))).unwrap())
+        .await
+        .unwrap();
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.unwrap().to_bytes();
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (parts.status.as_u16(), parts.headers, value)
+}
+
+fn bearer() -> (&'static str, String) {
+    ("authorization", format!("Bearer {TOKEN}"))
+}
+
+async fn post_event(server: &Server, body: Vec<u8>) -> (u16, Value) {
+    let (status, _, value) = call(&server.base, "POST", "/v1/events", &[bearer()], body).await;
+    (status, value)
+}
+
+async fn get(server: &Server, path: &str) -> Value {
+    let (status, _, value) = call(&server.base, "GET", path, &[bearer()], Vec::new()).await;
+    assert_eq!(status, 200, "{path}: {value}");
+    value
+}
+
+/// Waits (bounded) until `check` holds.
+async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn run_state(server: &Server, run_id: &str) -> Value {
+    get(server, &format!("/v1/runs/{run_id}")).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_is_stored_run_once_and_inspectable() {
+    let setup = Setup::new(Reply::Status(200, "ok"), "").await;
+    let server = setup.start(&[]);
+    let (status, accepted) = post_event(&server, open_event("sess-1")).await;
+    assert_eq!(status, 202, "{accepted}");
+    let run_id = accepted["run_id"].as_str().unwrap().to_owned();
+    let (status, again) = post_event(&server, open_event("sess-1")).await;
+    assert_eq!(status, 202);
+    assert_eq!(again["duplicate"], true);
+    assert_eq!(again["run_id"], run_id.as_str());
+
+    let run = eventually("the run to succeed", async || {
+        let run = run_state(&server, &run_id).await;
+        (run["state"] == "succeeded").then_some(run)
+    })
+    .await;
+    assert_eq!(setup.receiver.requests().len(), 1, "a duplicate runs once");
+    let attempt = &run["attempt_log"][0]["outcome"];
+    assert_eq!(attempt["status"], "ok");
+    assert!(
+        attempt["stdout"]
+            .as_str()
+            .unwrap()
+            .contains("forwarded sess-1")
+    );
+    assert_eq!(attempt["egress"][0]["allowed"], true);
+    assert!(attempt["fuel_consumed"].as_u64().unwrap() > 0);
+    assert_eq!(
+        run["payload"]["event_session_open"]["connection_envs"]["envvar:PASS"],
+        "[redacted by hookbox]",
+        "secrets never reach the spool"
+    );
+
+    let listed = get(&server, "/v1/runs?status=succeeded&event=session-open").await;
+    assert_eq!(listed["runs"].as_array().unwrap().len(), 1);
+    let none = get(&server, "/v1/runs?status=dead").await;
+    assert!(none["runs"].as_array().unwrap().is_empty());
+
+    let health = get(&server, "/healthz").await;
+    assert_eq!(health["spool_depth"], 0);
+    let (_, headers, metrics) = call(&server.base, "GET", "/metrics", &[], Vec::new()).await;
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("openmetrics")
+    );
+    let metrics = metrics.as_str().unwrap().to_owned();
+    for line in [
+        "hookbox_events_accepted_total 1",
+        "hookbox_events_duplicate_total 1",
+        "hookbox_runs_total{status=\"ok\"} 1",
+        "hookbox_egress_total{verdict=\"allowed\"} 1",
+        "hookbox_run_duration_seconds_count 1",
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_are_checked_before_anything_is_stored() {
+    let mut setup = Setup::new(Reply::Status(200, "ok"), "").await;
+    setup
+        .envs
+        .push(("HOOKBOX_WEBHOOK_SECRET", SECRET.to_owned()));
+    let server = setup.start(&[]);
+    let body = open_event("sess-auth");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let signed = |timestamp: i64, body: &[u8]| {
+        vec![
+            bearer(),
+            ("webhook-id", "msg_1".to_owned()),
+            ("webhook-timestamp", timestamp.to_string()),
+            (
+                "webhook-signature",
+                Auth::sign(SECRET, "msg_1", timestamp, body).unwrap(),
+            ),
+        ]
+    };
+    let post = async |headers: Vec<(&str, String)>, body: Vec<u8>| {
+        call(&server.base, "POST", "/v1/events", &headers, body).await
+    };
+
+    let (status, headers, _) = post(vec![], body.clone()).await;
+    assert_eq!(status, 401);
+    assert_eq!(headers["www-authenticate"], "Bearer");
+    let (status, _, _) = post(vec![("authorization", "Bearer wrong".into())], body.clone()).await;
+    assert_eq!(status, 401);
+    let (status, _, error) = post(vec![bearer()], body.clone()).await;
+    assert_eq!(
+        status, 401,
+        "the token alone is not enough with a secret set"
+    );
+    assert!(
+        error["error"].as_str().unwrap().contains("webhook-id"),
+        "{error}"
+    );
+    let mut tampered = signed(now, &body);
+    tampered[3].1 = Auth::sign(SECRET, "msg_1", now, b"{}").unwrap();
+    let (status, _, _) = post(tampered, body.clone()).await;
+    assert_eq!(status, 401, "a signature of another body");
+    let (status, _, error) = post(signed(now - 600, &body), body.clone()).await;
+    assert_eq!(status, 401, "a replayed delivery from ten minutes ago");
+    assert!(
+        error["error"].as_str().unwrap().contains("5 minutes"),
+        "{error}"
+    );
+
+    let listed = get(&server, "/v1/runs").await;
+    assert!(
+        listed["runs"].as_array().unwrap().is_empty(),
+        "nothing stored"
+    );
+    let (status, _, _) = post(signed(now, &body), body.clone()).await;
+    assert_eq!(status, 202);
+    let (status, _, _) = call(&server.base, "GET", "/v1/runs", &[], Vec::new()).await;
+    assert_eq!(status, 401, "reading runs needs the token");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_payloads_are_refused_and_nothing_is_stored() {
+    let setup = Setup::new(Reply::Status(200, "ok"), "").await;
+    let server = setup.start(&["--max-payload", "4KiB"]);
+    let mut both = hoop_payload::sample(Event::SessionOpen);
+    both["event_session_close"] = serde_json::json!({"exit_code": 0, "output": ""});
+    let cases: Vec<(Vec<u8>, u16, &str)> = vec![
+        (b"not json".to_vec(), 400, "not valid JSON"),
+        (b"[1, 2]".to_vec(), 400, "JSON object"),
+        (b"{\"id\": \"x\", \"sid\": \"y\"}".to_vec(), 400, "neither"),
+        (serde_json::to_vec(&both).unwrap(), 400, "both"),
+        (vec![b' '; 5000], 413, "larger than 4096 bytes"),
+    ];
+    for (body, expected, message) in cases {
+        let (status, error) = post_event(&server, body).await;
+        assert_eq!(status, expected, "{error}");
+        assert!(
+            error["error"].as_str().unwrap().contains(message),
+            "{message}: {error}"
+        );
+    }
+    let listed = get(&server, "/v1/runs").await;
+    assert!(listed["runs"].as_array().unwrap().is_empty());
+    let (_, _, metrics) = call(&server.base, "GET", "/metrics", &[], Vec::new()).await;
+    let metrics = metrics.as_str().unwrap();
+    assert!(
+        metrics.contains("hookbox_events_rejected_total{reason=\"bad_payload\"} 4"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("hookbox_events_rejected_total{reason=\"too_large\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_run_is_retried_until_it_succeeds() {
+    let setup = Setup::new(
+        Reply::FailFirst(2),
+        "first_delay = \"100ms\"\nmax_delay = \"200ms\"",
+    )
+    .await;
+    let server = setup.start(&[]);
+    let (_, accepted) = post_event(&server, open_event("sess-retry")).await;
+    let run_id = accepted["run_id"].as_str().unwrap().to_owned();
+    let run = eventually("the run to succeed", async || {
+        let run = run_state(&server, &run_id).await;
+        (run["state"] == "succeeded").then_some(run)
+    })
+    .await;
+    assert_eq!(run["attempts"], 3);
+    let notes: Vec<&str> = run["attempt_log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["note"].as_str().unwrap())
+        .collect();
+    assert!(
+        notes[0].starts_with("exit 1") && notes[0].contains("503"),
+        "{notes:?}"
+    );
+    assert_eq!(notes[2], "exit 0");
+    assert_eq!(setup.receiver.requests().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_keeps_failing_is_dead_lettered_and_can_be_replayed() {
+    let setup = Setup::new(
+        Reply::FailFirst(3),
+        "max_attempts = 3\nfirst_delay = \"50ms\"\nmax_delay = \"100ms\"",
+    )
+    .await;
+    let server = setup.start(&[]);
+    let (_, accepted) = post_event(&server, open_event("sess-dead")).await;
+    let run_id = accepted["run_id"].as_str().unwrap().to_owned();
+    let run = eventually("the run to die", async || {
+        let run = run_state(&server, &run_id).await;
+        (run["state"] == "dead").then_some(run)
+    })
+    .await;
+    assert_eq!(run["attempts"], 3);
+    let dead = get(&server, "/v1/runs?status=dead").await;
+    assert_eq!(dead["runs"][0]["id"], run_id.as_str());
+    let (_, _, metrics) = call(&server.base, "GET", "/metrics", &[], Vec::new()).await;
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains("hookbox_dead_letters_total 1")
+    );
+
+    // The receiver is back: a replay runs the same event again and succeeds.
+    let (status, _, replay) = call(
+        &server.base,
+        "POST",
+        &format!("/v1/runs/{run_id}/replay"),
+        &[bearer()],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 202, "{replay}");
+    let replay_id = replay["run_id"].as_str().unwrap().to_owned();
+    let replayed = eventually("the replay to succeed", async || {
+        let run = run_state(&server, &replay_id).await;
+        (run["state"] == "succeeded").then_some(run)
+    })
+    .await;
+    assert_eq!(replayed["replay_of"], run_id.as_str());
+    assert_eq!(replayed["event_id"], run["event_id"]);
+    let (status, _, _) = call(
+        &server.base,
+        "POST",
+        "/v1/runs/no-such-run/replay",
+        &[bearer()],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_spool_answers_503_with_retry_after() {
+    let mut setup = Setup::new(Reply::Status(200, "ok"), "").await;
+    setup.sleep = "3";
+    let server = setup.start(&["--max-spool", "1", "--concurrency", "1"]);
+    let (status, _) = post_event(&server, open_event("sess-a")).await;
+    assert_eq!(status, 202);
+    let (status, headers, error) = call(
+        &server.base,
+        "POST",
+        "/v1/events",
+        &[bearer()],
+        open_event("sess-b"),
+    )
+    .await;
+    assert_eq!(status, 503, "{error}");
+    assert_eq!(headers["retry-after"], "30");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_accepted_event_runs_after_a_sigkill() {
+    let mut setup = Setup::new(Reply::Status(200, "ok"), "").await;
+    setup.sleep = "0.3";
+    let server = setup.start(&["--concurrency", "2"]);
+    let sids: Vec<String> = (0..12).map(|i| format!("crash-{i}")).collect();
+    for sid in &sids {
+        let (status, body) = post_event(&server, open_event(sid)).await;
+        assert_eq!(status, 202, "{body}");
+    }
+    // Some hooks are running, most are queued: kill without warning.
+    drop(server);
+    let before = setup.receiver.requests().len();
+    assert!(
+        before < sids.len(),
+        "the kill came before the work was done"
+    );
+
+    let server = setup.start(&["--concurrency", "4"]);
+    eventually("every accepted event to run", async || {
+        let seen: HashSet<String> = setup
+            .receiver
+            .requests()
+            .iter()
+            .map(|r| {
+                serde_json::from_slice::<Value>(&r.body).unwrap()["sid"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        sids.iter().all(|sid| seen.contains(sid)).then_some(())
+    })
+    .await;
+    let succeeded = eventually("every run to be recorded", async || {
+        let runs = get(&server, "/v1/runs?status=succeeded").await;
+        let count = runs["runs"].as_array().unwrap().len();
+        (count == sids.len()).then_some(count)
+    })
+    .await;
+    assert_eq!(succeeded, 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_the_running_hook_finish() {
+    let mut setup = Setup::new(Reply::Status(200, "ok"), "").await;
+    setup.sleep = "1";
+    let mut server = setup.start(&[]);
+    let (_, accepted) = post_event(&server, open_event("sess-term")).await;
+    let run_id = accepted["run_id"].as_str().unwrap().to_owned();
+    eventually("the run to start", async || {
+        (run_state(&server, &run_id).await["state"] == "running").then_some(())
+    })
+    .await;
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::task::spawn_blocking(move || {
+        let status = server.child.wait().unwrap();
+        (status, server)
+    })
+    .await
+    .unwrap()
+    .0;
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        setup.receiver.requests().len(),
+        1,
+        "the running hook finished"
+    );
+}
+
+#[test]
+fn runs_can_be_listed_shown_and_replayed_from_the_command_line() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let setup = runtime.block_on(Setup::new(Reply::Status(200, "ok"), ""));
+    let server = setup.start(&[]);
+    let run_id = runtime.block_on(async {
+        let (_, accepted) = post_event(&server, open_event("sess-cli")).await;
+        let run_id = accepted["run_id"].as_str().unwrap().to_owned();
+        eventually("the run to succeed", async || {
+            (run_state(&server, &run_id).await["state"] == "succeeded").then_some(())
+        })
+        .await;
+        run_id
+    });
+    let runs = |args: &[&str]| {
+        let output = hookbox()
+            .arg("runs")
+            .args(args)
+            .arg("--data-dir")
+            .arg(setup.data.path())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let listed = runs(&["list"]);
+    assert!(
+        listed.contains(&run_id) && listed.contains("succeeded"),
+        "{listed}"
+    );
+    let shown: Value = serde_json::from_str(&runs(&["show", &run_id])).unwrap();
+    assert_eq!(shown["attempt_log"][0]["outcome"]["status"], "ok");
+    let replay_id = runs(&["replay", &run_id]).trim().to_owned();
+    runtime.block_on(eventually("the replay to run", async || {
+        (run_state(&server, &replay_id).await["state"] == "succeeded").then_some(())
+    }));
+    assert_eq!(setup.receiver.requests().len(), 2);
+    let missing = hookbox()
+        .args(["runs", "show", "nope", "--data-dir"])
+        .arg(Path::new("/nonexistent/hookbox-data"))
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no spool"));
+}
