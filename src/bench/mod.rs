@@ -4,9 +4,12 @@
 //!
 //! - [`run`]: hook run latency and throughput against `python3 hook.py`;
 //! - [`source`]: hook lookup from the git cache and shallow fetches against
-//!   `git clone`.
+//!   `git clone`;
+//! - [`service`]: `hookbox serve` intake rate and end-to-end latency against
+//!   `python3` per event, and spool growth while a receiver is down.
 
 pub mod run;
+pub mod service;
 pub mod source;
 
 use std::process::Command;

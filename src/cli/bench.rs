@@ -26,6 +26,13 @@ pub struct BenchArgs {
     /// Warm lookups per source measurement.
     #[arg(long, default_value_t = 10_000)]
     lookups: usize,
+    /// Measure the service instead: intake rate, end-to-end latency and spool
+    /// growth of `hookbox serve` on loopback.
+    #[arg(long, conflicts_with = "source")]
+    service: bool,
+    /// Events posted per service measurement.
+    #[arg(long, default_value_t = 400)]
+    events: usize,
 }
 
 impl BenchArgs {
@@ -35,6 +42,16 @@ impl BenchArgs {
             let table = bench::source::run(bench::source::SourcePlan {
                 lookups: self.lookups,
                 fetches: self.launches,
+            })?;
+            return self.finish(&table);
+        }
+        if self.service {
+            let table = bench::service::run(&bench::service::ServicePlan {
+                events: self.events,
+                levels: vec![1, 8, 64],
+                outage_seconds: 5,
+                outage_rate: 100,
+                cache_dir: crate::settings::cache_dir(|name| std::env::var(name).ok())?,
             })?;
             return self.finish(&table);
         }

@@ -132,7 +132,7 @@ impl ServeArgs {
                 .with_context(|| format!("cannot listen on {listen}"))?;
             // One line on stdout for whoever started us (a test, a script).
             println!("listening on http://{}", listener.local_addr()?);
-            service::serve(shared, listener, grace).await
+            service::serve(shared, listener, grace, service::shutdown_signal()).await
         })?;
         Ok(crate::exit_code::OK)
     }

@@ -56,12 +56,14 @@ pub struct Shared {
     pub max_payload: u64,
 }
 
-/// Runs the service on `listener` until SIGTERM or SIGINT: then intake
-/// stops, running hooks get `grace` to finish, and the rest stays queued.
+/// Runs the service on `listener` until `shutdown` completes (the CLI passes
+/// [`shutdown_signal`]): then intake stops, running hooks get `grace` to
+/// finish, and the rest stays queued.
 pub async fn serve(
     shared: Arc<Shared>,
     listener: tokio::net::TcpListener,
     grace: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let released = worker::blocking(&shared.spool, |spool| spool.release_running(now_millis()))
         .await
@@ -75,7 +77,7 @@ pub async fn serve(
     let workers = tokio::spawn(worker::work(shared.clone(), stop_rx, grace));
     let app = api::router(shared);
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .context("the HTTP server failed")?;
     tracing::info!("intake stopped; finishing running hooks");
@@ -85,7 +87,8 @@ pub async fn serve(
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("a SIGTERM handler");
     tokio::select! {
