@@ -11,7 +11,7 @@ use crate::exit_code;
 use crate::intake::Payload;
 use crate::record::RunOutcome;
 use crate::runtime::RunRequest;
-use crate::runtime::engine::{DEFAULT_MAX_MEMORY_BYTES, EngineOptions};
+use crate::runtime::engine::EngineOptions;
 use crate::source::HookFile;
 use crate::source::git::Event;
 
@@ -97,8 +97,7 @@ pub(super) fn run_once(
     // One run: reserving a pool of slots would cost more than it saves.
     let engine = EngineOptions {
         pooling: false,
-        max_memory_bytes: config.limits.memory_bytes.max(DEFAULT_MAX_MEMORY_BYTES),
-        ..EngineOptions::default()
+        ..EngineOptions::for_memory_limit(config.limits.memory_bytes)
     };
     let runtime = super::load_runtime(engine, &settings.ca_bundle)?;
     Ok(super::tokio_runtime()?.block_on(runtime.run(RunRequest {

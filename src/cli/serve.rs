@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::sandbox_flags::SandboxFlags;
 use crate::env_names;
-use crate::runtime::engine::{DEFAULT_MAX_MEMORY_BYTES, EngineOptions};
+use crate::runtime::engine::EngineOptions;
 use crate::service::auth::Auth;
 use crate::service::hooks::HookSource;
 use crate::service::metrics::Metrics;
@@ -102,14 +102,7 @@ impl ServeArgs {
             })?,
             None => Duration::from_secs(10),
         };
-        let engine = EngineOptions {
-            max_memory_bytes: sandbox
-                .config
-                .limits
-                .memory_bytes
-                .max(DEFAULT_MAX_MEMORY_BYTES),
-            ..EngineOptions::default()
-        };
+        let engine = EngineOptions::for_memory_limit(sandbox.config.limits.memory_bytes);
         let runtime = super::load_runtime(engine, &sandbox.ca_bundle)?;
         let max_payload = sandbox.config.limits.payload_bytes;
         let shared = Arc::new(Shared {

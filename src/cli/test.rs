@@ -14,7 +14,7 @@ use super::sandbox_flags::SandboxFlags;
 use crate::exit_code;
 use crate::hooktest::{self, report};
 use crate::runtime::Runtime;
-use crate::runtime::engine::{DEFAULT_MAX_MEMORY_BYTES, EngineOptions};
+use crate::runtime::engine::EngineOptions;
 
 /// The settings file `hookbox test` reads from the repository.
 const SETTINGS_FILE: &str = "hookbox.toml";
@@ -51,14 +51,7 @@ impl TestArgs {
         let settings = self
             .sandbox
             .resolve_with(self.sandbox.config_file_or(&self.dir.join(SETTINGS_FILE))?)?;
-        let engine = EngineOptions {
-            max_memory_bytes: settings
-                .config
-                .limits
-                .memory_bytes
-                .max(DEFAULT_MAX_MEMORY_BYTES),
-            ..EngineOptions::default()
-        };
+        let engine = EngineOptions::for_memory_limit(settings.config.limits.memory_bytes);
         let runtime = super::load_runtime(engine, &settings.ca_bundle)?;
         let tokio = super::tokio_runtime()?;
         if !self.watch {

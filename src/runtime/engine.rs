@@ -37,6 +37,17 @@ pub struct EngineOptions {
     pub max_memory_bytes: u64,
 }
 
+impl EngineOptions {
+    /// The default options with room for one memory of `memory_limit` bytes
+    /// (never less than the default maximum).
+    pub fn for_memory_limit(memory_limit: u64) -> EngineOptions {
+        EngineOptions {
+            max_memory_bytes: memory_limit.max(DEFAULT_MAX_MEMORY_BYTES),
+            ..EngineOptions::default()
+        }
+    }
+}
+
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {

@@ -51,6 +51,8 @@ struct Setup {
     receiver: Receiver,
     sleep: &'static str,
     envs: Vec<(&'static str, String)>,
+    /// Pass `--hooks-dir` (else the git source in `envs` is used).
+    hooks_dir: bool,
 }
 
 impl Setup {
@@ -71,6 +73,7 @@ impl Setup {
             receiver: Receiver::http(reply).await,
             sleep: "0",
             envs: vec![("HOOKBOX_TOKEN", TOKEN.to_owned())],
+            hooks_dir: true,
         }
     }
 
@@ -80,8 +83,14 @@ impl Setup {
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(self.data.path())
-            .arg("--hooks-dir")
-            .arg(self.hooks.path())
+            .args(if self.hooks_dir {
+                vec![
+                    "--hooks-dir".into(),
+                    self.hooks.path().as_os_str().to_owned(),
+                ]
+            } else {
+                vec![]
+            })
             .arg("--config")
             .arg(self.config.path())
             .args(["--allow", &target])
@@ -89,6 +98,8 @@ impl Setup {
             .args(["--env", &format!("SLEEP={}", self.sleep)])
             .args(extra)
             .env_remove("HOOKBOX_TOKEN")
+            .env_remove("GIT_URL")
+            .env_remove("GIT_HOOK_CONFIG_TTL")
             .env_remove("HOOKBOX_WEBHOOK_SECRET")
             .envs(self.envs.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
@@ -566,4 +577,84 @@ fn runs_can_be_listed_shown_and_replayed_from_the_command_line() {
         .unwrap();
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no spool"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_come_from_the_git_source_and_a_missing_hook_is_skipped() {
+    let mut setup = Setup::new(Reply::Status(200, "ok"), "").await;
+    let repo = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let output = Command::new("git")
+            .arg("-C")
+            .arg(repo.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    git(&["init", "-q", "-b", "main"]);
+    std::fs::create_dir_all(repo.path().join("hoop-hooks")).unwrap();
+    std::fs::write(
+        repo.path().join("hoop-hooks/session-open.runbook.py"),
+        FORWARD_HOOK,
+    )
+    .unwrap();
+    git(&["add", "-A"]);
+    git(&[
+        "-c",
+        "user.email=ops@example.com",
+        "-c",
+        "user.name=ops",
+        "commit",
+        "-q",
+        "-m",
+        "hooks",
+    ]);
+    setup.hooks_dir = false;
+    setup
+        .envs
+        .push(("GIT_URL", repo.path().display().to_string()));
+    setup.envs.push(("GIT_HOOK_CONFIG_TTL", "300".into()));
+    let server = setup.start(&[]);
+
+    let (_, accepted) = post_event(&server, open_event("sess-git")).await;
+    let open_id = accepted["run_id"].as_str().unwrap().to_owned();
+    let mut close = hoop_payload::sample(Event::SessionClose);
+    hoop_payload::apply_sets(
+        &mut close,
+        Event::SessionClose,
+        &["sid=sess-git".to_owned()],
+    )
+    .unwrap();
+    let (status, accepted) = post_event(&server, serde_json::to_vec(&close).unwrap()).await;
+    assert_eq!(status, 202, "{accepted}");
+    let close_id = accepted["run_id"].as_str().unwrap().to_owned();
+
+    eventually("the open hook from git to run", async || {
+        (run_state(&server, &open_id).await["state"] == "succeeded").then_some(())
+    })
+    .await;
+    let close = eventually("the close event to be skipped", async || {
+        let run = run_state(&server, &close_id).await;
+        (run["state"] == "skipped").then_some(run)
+    })
+    .await;
+    assert!(
+        close["last_note"]
+            .as_str()
+            .unwrap()
+            .contains("no hook for session-close"),
+        "{close}"
+    );
+    assert_eq!(setup.receiver.requests().len(), 1);
+    let health = get(&server, "/healthz").await;
+    assert!(
+        health["source_snapshot_age_seconds"].is_number(),
+        "{health}"
+    );
+    assert_eq!(health["source_fetch_failures"], 0);
 }

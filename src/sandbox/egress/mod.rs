@@ -497,11 +497,8 @@ impl SocketCheck {
                 // ([`EgressGate::tcp_target`]), which sent it here.
                 SocketAddrUse::TcpConnect => return recorder.is_receiver(address),
                 SocketAddrUse::UdpSend => {
-                    self.refuse_once(
-                        address,
-                        Scheme::Udp,
-                        "UDP is not recorded under `hookbox test`; use --live to send it",
-                    );
+                    let reason = "UDP is not recorded under `hookbox test`; use --live to send it";
+                    self.record_once(address, Scheme::Udp, Verdict::Denied(reason.into()));
                     return false;
                 }
                 _ => {}
@@ -533,55 +530,40 @@ impl SocketCheck {
             .policy
             .check_address(scheme, ip, address.port(), via_name.as_ref());
         let allowed = matches!(verdict, Verdict::Allowed(_));
-        // One record per destination: a UDP sender may send many datagrams.
+        self.record_once(address, scheme, verdict);
+        allowed
+    }
+
+    /// Records the verdict on `address`, once per destination and verdict: a
+    /// UDP sender may send many datagrams.
+    fn record_once(&self, address: SocketAddr, scheme: Scheme, verdict: Verdict) {
+        let allowed = matches!(verdict, Verdict::Allowed(_));
         let first = self
             .seen
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert((address, allowed));
-        if first {
-            let host = Host::Ip(address.ip()).to_string();
-            let handle = self.log.begin(AttemptStart {
-                scheme: scheme.as_str().into(),
-                host: host.clone(),
-                port: address.port(),
-                method: None,
-                url: None,
-            });
-            match verdict {
-                Verdict::Allowed(rule) => {
-                    tracing::info!(target = %address, scheme = %scheme, rule = %rule, "egress allowed");
-                    handle.allow(&rule);
-                    handle.set_address(address);
-                }
-                Verdict::Denied(reason) => {
-                    let target = format!("{scheme}://{host}:{}", address.port());
-                    refuse(&handle, &self.hook_stderr, &target, &reason);
-                }
-            }
+        if !first {
+            return;
         }
-        allowed
-    }
-}
-
-impl SocketCheck {
-    fn refuse_once(&self, address: SocketAddr, scheme: Scheme, reason: &str) {
-        let first = self
-            .seen
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert((address, false));
-        if first {
-            let host = Host::Ip(address.ip()).to_string();
-            let handle = self.log.begin(AttemptStart {
-                scheme: scheme.as_str().into(),
-                host: host.clone(),
-                port: address.port(),
-                method: None,
-                url: None,
-            });
-            let target = format!("{scheme}://{host}:{}", address.port());
-            refuse(&handle, &self.hook_stderr, &target, reason);
+        let host = Host::Ip(address.ip()).to_string();
+        let handle = self.log.begin(AttemptStart {
+            scheme: scheme.as_str().into(),
+            host: host.clone(),
+            port: address.port(),
+            method: None,
+            url: None,
+        });
+        match verdict {
+            Verdict::Allowed(rule) => {
+                tracing::info!(target = %address, scheme = %scheme, rule = %rule, "egress allowed");
+                handle.allow(&rule);
+                handle.set_address(address);
+            }
+            Verdict::Denied(reason) => {
+                let target = format!("{scheme}://{host}:{}", address.port());
+                refuse(&handle, &self.hook_stderr, &target, &reason);
+            }
         }
     }
 }
