@@ -80,6 +80,12 @@ pub fn run(plan: &ServicePlan) -> anyhow::Result<String> {
         let receiver = Receiver::start().await?;
         let mut rows = Vec::new();
         for (label, hook) in [("trivial hook", TRIVIAL), ("forwarding hook", FORWARDING)] {
+            let setup = Setup::new(runtime.clone(), hook, receiver.address, 1)?;
+            rows.push(Row {
+                name: format!("hookbox serve, {label}, one event at a time"),
+                intake: None,
+                end_to_end: setup.one_at_a_time(plan.events / 4).await?,
+            });
             for &concurrency in &plan.levels {
                 let setup = Setup::new(runtime.clone(), hook, receiver.address, concurrency)?;
                 let (intake, end_to_end) = setup.measure(plan.events, concurrency).await?;
@@ -227,6 +233,26 @@ impl Setup {
         ))
     }
 
+    /// Posts `events` events one after another, each once the one before is
+    /// done: end-to-end latency without a queue.
+    async fn one_at_a_time(&self, events: usize) -> anyhow::Result<Figures> {
+        let (address, stop, task) = self.start().await?;
+        let mut client = Client::connect(address).await?;
+        let started = Instant::now();
+        for i in 0..events {
+            let body = open_event(&format!("serial-{i}-{}", uuid::Uuid::new_v4()));
+            if client.post(body).await? != 202 {
+                bail!("intake refused an event");
+            }
+            self.wait_until_done(i + 1).await?;
+        }
+        let elapsed = started.elapsed();
+        let _ = stop.send(());
+        let _ = task.await;
+        let samples = end_to_end(self.shared.spool.as_ref(), events)?;
+        Ok(figures(String::new(), samples, elapsed))
+    }
+
     async fn wait_until_done(&self, total: usize) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(600);
         loop {
@@ -246,7 +272,7 @@ impl Setup {
             if Instant::now() > deadline {
                 bail!("runs did not finish within 10 minutes: {stats:?}");
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 }
@@ -301,6 +327,7 @@ impl Client {
             .header("host", &self.host)
             .header("authorization", format!("Bearer {TOKEN}"))
             .body(Full::new(bytes::Bytes::from(body)))?;
+        self.sender.ready().await?;
         let response = self.sender.send_request(request).await?;
         let status = response.status().as_u16();
         response.into_body().collect().await?;
@@ -463,10 +490,12 @@ fn report(plan: &ServicePlan, rows: &[Row], forwarded: usize, outage: &Outage) -
     let _ = writeln!(
         out,
         "# Service\n\nWritten by `hookbox bench --service --events {}` (release build) on {} cores, {}. \
-         Each hookbox row posts {} events to `hookbox serve` over HTTP on loopback from as many \
-         clients as its concurrency (each on one keep-alive connection), with as many workers; \
-         every event is stored durably (SQLite, WAL, `synchronous = FULL`) before its 202. \
-         End to end is from the event's arrival to its hook's end, from the stored times \
+         Each concurrency row posts {} events to `hookbox serve` over HTTP on loopback as fast \
+         as it can from as many clients as its concurrency (each on one keep-alive connection), \
+         with as many workers, so end to end there includes the time queued behind earlier \
+         events; the one-at-a-time rows post a quarter as many, each after the one before is \
+         done. Every event is stored durably (SQLite, WAL, `synchronous = FULL`) before its \
+         202. End to end is from the event's arrival to its hook's end, from the stored times \
          (millisecond resolution). The forwarding hook posts each event to a receiver on \
          loopback ({forwarded} requests received in all). The baseline runs `python3 hook.py` \
          per event, as Hoop does, with no spool and no sandbox.\n",
@@ -503,26 +532,31 @@ fn report(plan: &ServicePlan, rows: &[Row], forwarded: usize, outage: &Outage) -
     }
     let _ = writeln!(
         out,
-        "\n## Spool growth while the receiver is down\n\nOne client posts about {} events/s \
-         for {} s to the forwarding hook, whose receiver refuses connections; every run fails \
-         and is retried (backoff 0.5 s to 1 s for this measurement). Bytes are the database \
-         and its write-ahead log.\n",
+        "\n## Spool growth while the receiver is down\n\nOne client posts events, paced to at \
+         most {} a second, for {} s to the forwarding hook, whose receiver refuses connections; \
+         every run fails and is retried (backoff 0.5 s to 1 s for this measurement, 8 workers), \
+         and every failed attempt's outcome (with its traceback) is stored. Bytes are the \
+         database and its write-ahead log (SQLite lets the log reach about 4 MB before it folds \
+         it back).\n",
         plan.outage_rate, plan.outage_seconds
     );
-    let _ = writeln!(
-        out,
-        "| second | accepted | spool depth | spool bytes | bytes per waiting run |"
-    );
-    let _ = writeln!(out, "|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "| second | accepted | spool depth | spool bytes |");
+    let _ = writeln!(out, "|---:|---:|---:|---:|");
     for sample in &outage.samples {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {:.0} |",
-            sample.second,
-            sample.accepted,
-            sample.depth,
-            sample.bytes,
-            sample.bytes as f64 / sample.depth.max(1) as f64
+            "| {} | {} | {} | {} |",
+            sample.second, sample.accepted, sample.depth, sample.bytes
+        );
+    }
+    if let (Some(first), Some(last)) = (outage.samples.first(), outage.samples.last()) {
+        let _ = writeln!(
+            out,
+            "\nFrom second {} to {} the spool grew by {:.0} bytes per accepted event.",
+            first.second,
+            last.second,
+            last.bytes.saturating_sub(first.bytes) as f64
+                / last.accepted.saturating_sub(first.accepted).max(1) as f64
         );
     }
     let _ = writeln!(
