@@ -92,6 +92,17 @@ impl ServeArgs {
             host_env,
         )?;
         let spool = SqliteSpool::open(&data_dir)?;
+        // Runs a crash left `running` are taken back at start: that is only
+        // right when no other service works on the same spool.
+        let lock_path = data_dir.join("serve.lock");
+        let lock = std::fs::File::create(&lock_path)
+            .with_context(|| format!("cannot create {}", lock_path.display()))?;
+        if lock.try_lock().is_err() {
+            anyhow::bail!(
+                "another hookbox serve is using the spool in {}; give each service its own --data-dir",
+                data_dir.display()
+            );
+        }
         let listen = self
             .listen
             .or(section.listen)
@@ -127,6 +138,7 @@ impl ServeArgs {
             println!("listening on http://{}", listener.local_addr()?);
             service::serve(shared, listener, grace, service::shutdown_signal()).await
         })?;
+        drop(lock);
         Ok(crate::exit_code::OK)
     }
 }

@@ -658,3 +658,24 @@ async fn hooks_come_from_the_git_source_and_a_missing_hook_is_skipped() {
     );
     assert_eq!(health["source_fetch_failures"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_service_on_the_same_spool_is_refused() {
+    let setup = Setup::new(Reply::Status(200, "ok"), "").await;
+    let _first = setup.start(&[]);
+    let second = hookbox()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(setup.data.path())
+        .arg("--hooks-dir")
+        .arg(setup.hooks.path())
+        .env("HOOKBOX_TOKEN", TOKEN)
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    assert!(
+        String::from_utf8_lossy(&second.stderr)
+            .contains("another hookbox serve is using the spool"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+}
