@@ -24,6 +24,31 @@ pub const GIT_BRANCH: &str = "GIT_BRANCH";
 /// as Hoop names it; hooks from git are off without it.
 pub const GIT_HOOK_CONFIG_TTL: &str = "GIT_HOOK_CONFIG_TTL";
 
+/// The HTTPS user for the runbooks repository, as Hoop names it (default `oauth2`).
+pub const GIT_USER: &str = "GIT_USER";
+
+/// The HTTPS password or token for the runbooks repository, as Hoop names it.
+/// A secret: read only from the environment, never shown.
+pub const GIT_PASSWORD: &str = "GIT_PASSWORD";
+
+/// The SSH private key (PEM or OpenSSH text) for the runbooks repository, as
+/// Hoop names it. A secret: read only from the environment, never shown.
+pub const GIT_SSH_KEY: &str = "GIT_SSH_KEY";
+
+/// The SSH user (default: the URL's user, else `git`), as Hoop names it.
+pub const GIT_SSH_USER: &str = "GIT_SSH_USER";
+
+/// The passphrase of `GIT_SSH_KEY`, as Hoop names it. A secret: read only
+/// from the environment, never shown.
+pub const GIT_SSH_KEYPASS: &str = "GIT_SSH_KEYPASS";
+
+/// The SSH host keys to trust, as `known_hosts` text, as Hoop names it.
+pub const GIT_SSH_KNOWN_HOSTS: &str = "GIT_SSH_KNOWN_HOSTS";
+
+/// `true` accepts any SSH host key for the runbooks repository. Insecure:
+/// whoever is on the network path can then serve the hooks.
+pub const GIT_SSH_INSECURE_ACCEPT_ANY_HOST_KEY: &str = "GIT_SSH_INSECURE_ACCEPT_ANY_HOST_KEY";
+
 /// Where `hookbox serve` keeps its spool when `--data-dir` is not given.
 /// Default: `$XDG_DATA_HOME/hookbox` (`~/.local/share/hookbox`).
 pub const DATA_DIR: &str = "HOOKBOX_DATA_DIR";

@@ -23,10 +23,13 @@
 //! [env]
 //! pass = ["SIEM_REGION", "MODE=production"]
 //!
-//! [git]                              # GIT_URL, GIT_BRANCH, GIT_HOOK_CONFIG_TTL win
-//! url = "/srv/runbooks"
+//! [git]                              # the GIT_* variables win
+//! url = "https://git.example.com/ops/runbooks.git"   # or git@host:org/repo, ssh://, file://, a path
 //! branch = "main"
 //! ttl = 300
+//! user = "oauth2"                    # GIT_PASSWORD, GIT_SSH_KEY, GIT_SSH_KEYPASS: environment only
+//! ssh_user = "git"
+//! ssh_known_hosts = "git.example.com ssh-ed25519 AAAA..."
 //!
 //! [service]                          # hookbox serve; flags win
 //! listen = "127.0.0.1:8787"

@@ -22,7 +22,7 @@ pub enum SourceCommand {
 #[derive(Debug, Args)]
 pub struct SourceArgs {
     /// A configuration file with a [git] section [env: HOOKBOX_CONFIG]; the
-    /// GIT_URL, GIT_BRANCH and GIT_HOOK_CONFIG_TTL variables win over it.
+    /// GIT_* variables (GIT_URL, GIT_BRANCH, GIT_HOOK_CONFIG_TTL, GIT_USER, ...) win over it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 }

@@ -9,6 +9,7 @@ mod cli;
 mod components;
 mod egress;
 mod examples;
+mod git_transports;
 mod hooktest;
 mod hostile;
 mod limits;

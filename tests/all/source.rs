@@ -1,5 +1,6 @@
 //! The git source: real repositories made by the tests with `git`, fetched
-//! with gix through a local path and `file://`, cached for the TTL.
+//! with gix through a local path and `file://`, cached for the TTL. HTTP(S)
+//! and SSH are in `git_transports`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -9,12 +10,13 @@ use hookbox::source::git::config::GitConfig;
 use hookbox::source::git::{Event, GitSource, SourceError};
 
 /// A repository on disk, changed with the `git` command line.
-struct TestRepo {
+pub struct TestRepo {
     dir: tempfile::TempDir,
 }
 
 impl TestRepo {
-    fn new(branch: &str) -> TestRepo {
+    /// An empty repository on `branch`.
+    pub fn new(branch: &str) -> TestRepo {
         let repo = TestRepo {
             dir: tempfile::tempdir().unwrap(),
         };
@@ -24,11 +26,13 @@ impl TestRepo {
         repo
     }
 
-    fn path(&self) -> &Path {
+    /// Where it is.
+    pub fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    fn git(&self, args: &[&str]) -> String {
+    /// Runs `git` in it; panics when git fails.
+    pub fn git(&self, args: &[&str]) -> String {
         let output = Command::new("git")
             .arg("-C")
             .arg(self.path())
@@ -43,14 +47,16 @@ impl TestRepo {
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 
-    fn write(&self, path: &str, contents: &[u8]) -> &Self {
+    /// Writes a file of the work tree.
+    pub fn write(&self, path: &str, contents: &[u8]) -> &Self {
         let full = self.path().join(path);
         std::fs::create_dir_all(full.parent().unwrap()).unwrap();
         std::fs::write(full, contents).unwrap();
         self
     }
 
-    fn commit(&self, message: &str) -> String {
+    /// Commits everything; returns the commit id.
+    pub fn commit(&self, message: &str) -> String {
         self.git(&["add", "-A"]);
         self.git(&["commit", "-q", "--allow-empty", "-m", message]);
         self.git(&["rev-parse", "HEAD"])
@@ -68,7 +74,6 @@ fn source(url: String, branch: Option<&str>, ttl: Duration, cache: &Path) -> Git
     )
 }
 
-/// The hook's text, waiting for any refresh the lookup started.
 /// A source for `repo` with a cache directory of its own.
 fn source_of(
     repo: &TestRepo,
@@ -81,7 +86,7 @@ fn source_of(
 }
 
 /// The hook's text, waiting for any refresh the lookup started.
-fn hook_text(source: &GitSource, event: Event) -> Option<String> {
+pub fn hook_text(source: &GitSource, event: Event) -> Option<String> {
     let lookup = source.hook(event).unwrap();
     if let Some(refresh) = lookup.refresh {
         refresh.wait();
@@ -430,5 +435,19 @@ fn old_snapshots_are_pruned_keeping_the_recent_ones() {
     assert_eq!(
         hook_text(&source, Event::SessionOpen).as_deref(),
         Some("print(5)\n")
+    );
+}
+
+#[test]
+fn a_remote_head_on_a_branch_without_commits_falls_back_to_main() {
+    let repo = TestRepo::new("main");
+    repo.write("hoop-hooks/session-open.runbook.py", b"print('main')\n");
+    let commit = repo.commit("one");
+    repo.git(&["symbolic-ref", "HEAD", "refs/heads/unborn"]);
+    let (_cache, source) = source_of(&repo, None, Duration::from_secs(60));
+    let snapshot = source.fetch().unwrap();
+    assert_eq!(
+        (snapshot.branch.as_str(), snapshot.commit),
+        ("main", commit)
     );
 }

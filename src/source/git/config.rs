@@ -1,13 +1,22 @@
-//! Where the runbooks repository is and how long a fetched snapshot is good
-//! for, named as Hoop names them (`GIT_URL`, `GIT_BRANCH`,
-//! `GIT_HOOK_CONFIG_TTL`) so an operator can reuse their Hoop settings.
+//! Where the runbooks repository is, how long a fetched snapshot is good for
+//! and how to authenticate, named as Hoop names them (`GIT_URL`, `GIT_BRANCH`,
+//! `GIT_HOOK_CONFIG_TTL`, `GIT_USER`, `GIT_PASSWORD`, `GIT_SSH_KEY`,
+//! `GIT_SSH_USER`, `GIT_SSH_KEYPASS`, `GIT_SSH_KNOWN_HOSTS`) so an operator
+//! can reuse their Hoop settings.
+//!
+//! Secrets (`GIT_PASSWORD`, `GIT_SSH_KEY`, `GIT_SSH_KEYPASS`) come only from
+//! the environment and are held in [`Secret`], whose `Debug` never shows the
+//! value; nothing here implements `Display` or `Serialize` for them.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 
-/// The `[git]` section of the configuration file.
+/// The `[git]` section of the configuration file. Secrets are not accepted
+/// here: `password`, `ssh_key` and `ssh_keypass` are refused with a message
+/// naming the environment variable to use instead.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GitSection {
@@ -17,10 +26,29 @@ pub struct GitSection {
     pub branch: Option<String>,
     /// Seconds a fetched snapshot is used before fetching again (`GIT_HOOK_CONFIG_TTL`).
     pub ttl: Option<u64>,
+    /// The HTTPS user (`GIT_USER`); default `oauth2`.
+    pub user: Option<String>,
+    /// The SSH user (`GIT_SSH_USER`); default: the URL's user, else `git`.
+    pub ssh_user: Option<String>,
+    /// The SSH host keys to trust, as `known_hosts` text (`GIT_SSH_KNOWN_HOSTS`).
+    pub ssh_known_hosts: Option<String>,
+    /// Accept any SSH host key (`GIT_SSH_INSECURE_ACCEPT_ANY_HOST_KEY`):
+    /// insecure, anyone on the path can then serve the hooks.
+    pub ssh_insecure_accept_any_host_key: Option<bool>,
+    /// Refused: use `GIT_PASSWORD`.
+    #[serde(default)]
+    pub password: Option<IgnoredAny>,
+    /// Refused: use `GIT_SSH_KEY`.
+    #[serde(default)]
+    pub ssh_key: Option<IgnoredAny>,
+    /// Refused: use `GIT_SSH_KEYPASS`.
+    #[serde(default)]
+    pub ssh_keypass: Option<IgnoredAny>,
 }
 
-/// A resolved git source.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the runbooks repository is and how often it is fetched. Its
+/// `Debug` shows the URL without any credentials it carries.
+#[derive(Clone, PartialEq, Eq)]
 pub struct GitConfig {
     /// The repository as given.
     pub url: String,
@@ -28,6 +56,118 @@ pub struct GitConfig {
     pub branch: Option<String>,
     /// How long a snapshot is served before the next fetch.
     pub ttl: Duration,
+}
+
+impl std::fmt::Debug for GitConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitConfig")
+            .field("url", &self.display_url())
+            .field("branch", &self.branch)
+            .field("ttl", &self.ttl)
+            .finish()
+    }
+}
+
+/// A secret setting. Its `Debug` prints `[redacted]`; the value is reached
+/// only through [`Secret::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that hands it to git.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The default HTTPS user, as in Hoop (any user works with a token on the
+/// common forges).
+pub const DEFAULT_USER: &str = "oauth2";
+/// The default SSH user, as in Hoop, when neither `GIT_SSH_USER` nor the URL
+/// names one.
+pub const DEFAULT_SSH_USER: &str = "git";
+
+/// How to authenticate to the repository. Only the transport the URL names
+/// uses its part: HTTPS the user and password, SSH the key and host keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitAccess {
+    /// The HTTPS user (`GIT_USER`, default `oauth2`).
+    pub user: String,
+    /// The HTTPS password or token (`GIT_PASSWORD`).
+    pub password: Option<Secret>,
+    /// The SSH private key, PEM or OpenSSH text (`GIT_SSH_KEY`).
+    pub ssh_key: Option<Secret>,
+    /// The SSH user when named (`GIT_SSH_USER`); else the URL's user, else `git`.
+    pub ssh_user: Option<String>,
+    /// The SSH key's passphrase (`GIT_SSH_KEYPASS`).
+    pub ssh_keypass: Option<Secret>,
+    /// The trusted SSH host keys, `known_hosts` text (`GIT_SSH_KNOWN_HOSTS`).
+    pub ssh_known_hosts: Option<String>,
+    /// Accept any SSH host key (`GIT_SSH_INSECURE_ACCEPT_ANY_HOST_KEY`). Insecure.
+    pub ssh_insecure_accept_any_host_key: bool,
+}
+
+impl Default for GitAccess {
+    /// No credentials: enough for a local repository or a public HTTPS one.
+    fn default() -> GitAccess {
+        GitAccess {
+            user: DEFAULT_USER.to_owned(),
+            password: None,
+            ssh_key: None,
+            ssh_user: None,
+            ssh_keypass: None,
+            ssh_known_hosts: None,
+            ssh_insecure_accept_any_host_key: false,
+        }
+    }
+}
+
+impl GitAccess {
+    /// `text` with every secret value replaced by `[redacted]`: applied to
+    /// every message a fetch produces, in case a server or a tool echoes one.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for secret in [&self.password, &self.ssh_keypass, &self.ssh_key]
+            .into_iter()
+            .flatten()
+        {
+            let value = secret.expose().trim();
+            if !value.is_empty() {
+                text = text.replace(value, "[redacted]");
+            }
+        }
+        text
+    }
+}
+
+/// A resolved git source: where, how often, and how to authenticate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitSettings {
+    /// The repository, branch and TTL.
+    pub config: GitConfig,
+    /// The credentials and SSH trust settings.
+    pub access: GitAccess,
+}
+
+impl From<GitConfig> for GitSettings {
+    /// A source that needs no credentials (a local or public repository).
+    fn from(config: GitConfig) -> GitSettings {
+        GitSettings {
+            config,
+            access: GitAccess::default(),
+        }
+    }
 }
 
 /// Why the git source settings cannot be used.
@@ -41,7 +181,8 @@ pub enum GitConfigError {
         "GIT_HOOK_CONFIG_TTL must be a whole number of seconds greater than zero (hooks are off without it, as in Hoop); got {0:?}"
     )]
     BadTtl(String),
-    /// The URL uses a transport this build does not speak yet.
+    /// The URL uses a transport this build does not speak, or speaks only
+    /// under conditions not met.
     #[error("GIT_URL {url:?}: {reason}")]
     Unsupported {
         /// The URL as given (credentials removed).
@@ -49,14 +190,85 @@ pub enum GitConfigError {
         /// Why.
         reason: String,
     },
+    /// A secret was put in the configuration file.
+    #[error(
+        "[git] {key} is not read from the configuration file: secrets come only from the environment ({variable})"
+    )]
+    SecretInFile {
+        /// The key found in `[git]`.
+        key: &'static str,
+        /// The variable to use instead.
+        variable: &'static str,
+    },
+    /// A setting has a value that cannot be used (the value is not repeated
+    /// when it is a secret).
+    #[error("{variable}: {reason}")]
+    Bad {
+        /// The variable.
+        variable: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The transport a repository URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// A local path or `file://` URL.
+    Local,
+    /// Smart HTTP (`https://`, or `http://` to a loopback address).
+    Http,
+    /// SSH (`ssh://` or `user@host:path`), through the `ssh` program.
+    Ssh,
+}
+
+impl Transport {
+    /// The transport of `url`, or why it is not accepted.
+    pub fn of(url: &str) -> Result<Transport, String> {
+        if url.starts_with("https://") {
+            return Ok(Transport::Http);
+        }
+        if url.starts_with("http://") {
+            let host = gix::url::parse(gix::bstr::BStr::new(url))
+                .map_err(|_| "not a valid URL".to_owned())?
+                .host()
+                .map(str::to_owned)
+                .unwrap_or_default();
+            return if is_loopback(&host) {
+                Ok(Transport::Http)
+            } else {
+                Err("plain http:// is accepted only for a loopback address (127.0.0.1, ::1, localhost); use https://".into())
+            };
+        }
+        if url.starts_with("ssh://") || looks_like_scp(url) {
+            return Ok(Transport::Ssh);
+        }
+        if url.contains("://") && !url.starts_with("file://") {
+            return Err(
+                "unknown transport; use https://, ssh://, user@host:path, a local path or file://"
+                    .into(),
+            );
+        }
+        Ok(Transport::Local)
+    }
+}
+
+/// Whether `host` (a URL's host, IPv6 in brackets or not) is this machine.
+pub fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl GitConfig {
-    /// Resolves the source from the environment over the `[git]` section.
+    /// Resolves the source and how to authenticate to it from the
+    /// environment over the `[git]` section.
     pub fn resolve(
         section: &GitSection,
         host_env: impl Fn(&str) -> Option<String>,
-    ) -> Result<GitConfig, GitConfigError> {
+    ) -> Result<GitSettings, GitConfigError> {
         use crate::env_names::{GIT_BRANCH, GIT_HOOK_CONFIG_TTL, GIT_URL};
         let non_empty = |name: &str| host_env(name).filter(|value| !value.trim().is_empty());
         let url = non_empty(GIT_URL)
@@ -72,8 +284,12 @@ impl GitConfig {
             },
             None => return Err(GitConfigError::BadTtl(String::new())),
         };
-        check_transport(&url)?;
-        Ok(GitConfig { url, branch, ttl })
+        let access = resolve_access(section, &non_empty)?;
+        check_transport(&url, &access)?;
+        Ok(GitSettings {
+            config: GitConfig { url, branch, ttl },
+            access,
+        })
     }
 
     /// The URL without any credentials it may carry, for messages and status.
@@ -90,33 +306,101 @@ impl GitConfig {
     }
 }
 
+fn resolve_access(
+    section: &GitSection,
+    non_empty: &impl Fn(&str) -> Option<String>,
+) -> Result<GitAccess, GitConfigError> {
+    use crate::env_names::{
+        GIT_PASSWORD, GIT_SSH_INSECURE_ACCEPT_ANY_HOST_KEY, GIT_SSH_KEY, GIT_SSH_KEYPASS,
+        GIT_SSH_KNOWN_HOSTS, GIT_SSH_USER, GIT_USER,
+    };
+    for (present, key, variable) in [
+        (section.password.is_some(), "password", GIT_PASSWORD),
+        (section.ssh_key.is_some(), "ssh_key", GIT_SSH_KEY),
+        (
+            section.ssh_keypass.is_some(),
+            "ssh_keypass",
+            GIT_SSH_KEYPASS,
+        ),
+    ] {
+        if present {
+            return Err(GitConfigError::SecretInFile { key, variable });
+        }
+    }
+    let insecure = match non_empty(GIT_SSH_INSECURE_ACCEPT_ANY_HOST_KEY) {
+        Some(text) => match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => true,
+            "false" | "0" | "no" => false,
+            _ => {
+                return Err(GitConfigError::Bad {
+                    variable: GIT_SSH_INSECURE_ACCEPT_ANY_HOST_KEY,
+                    reason: format!("expected true or false, got {text:?}"),
+                });
+            }
+        },
+        None => section.ssh_insecure_accept_any_host_key.unwrap_or(false),
+    };
+    // A password or passphrase is taken as given; only a surrounding line
+    // break (common when pasted into a secret store) is removed.
+    let secret =
+        |name: &str| non_empty(name).map(|value| Secret::new(value.trim_end_matches(['\r', '\n'])));
+    Ok(GitAccess {
+        user: non_empty(GIT_USER)
+            .or_else(|| section.user.clone())
+            .unwrap_or_else(|| DEFAULT_USER.to_owned()),
+        password: secret(GIT_PASSWORD),
+        ssh_key: non_empty(GIT_SSH_KEY).map(Secret::new),
+        ssh_user: non_empty(GIT_SSH_USER).or_else(|| section.ssh_user.clone()),
+        ssh_keypass: secret(GIT_SSH_KEYPASS),
+        ssh_known_hosts: non_empty(GIT_SSH_KNOWN_HOSTS).or_else(|| section.ssh_known_hosts.clone()),
+        ssh_insecure_accept_any_host_key: insecure,
+    })
+}
+
 fn looks_like_scp(url: &str) -> bool {
     // git@host:org/repo
     url.split_once(':')
         .is_some_and(|(before, _)| before.contains('@') && !before.contains('/'))
 }
 
-fn check_transport(url: &str) -> Result<(), GitConfigError> {
-    let unsupported = |reason: &str| GitConfigError::Unsupported {
-        url: redact_url(url),
-        reason: reason.to_owned(),
+fn check_transport(url: &str, access: &GitAccess) -> Result<(), GitConfigError> {
+    use crate::env_names::{
+        GIT_SSH_INSECURE_ACCEPT_ANY_HOST_KEY, GIT_SSH_KEY, GIT_SSH_KEYPASS, GIT_SSH_KNOWN_HOSTS,
     };
-    if url.starts_with("http://") || url.starts_with("https://") {
-        return Err(unsupported(
-            "HTTP(S) git sources are not supported by this build yet; use a local path or file:// URL",
-        ));
+    let unsupported = |reason: String| GitConfigError::Unsupported {
+        url: redact_url(url),
+        reason,
+    };
+    match Transport::of(url).map_err(unsupported)? {
+        Transport::Local | Transport::Http => Ok(()),
+        Transport::Ssh => {
+            let Some(key) = &access.ssh_key else {
+                return Err(unsupported(format!(
+                    "an SSH repository needs a private key: set {GIT_SSH_KEY}"
+                )));
+            };
+            let encrypted = super::ssh::key_is_encrypted(key.expose()).map_err(|reason| {
+                GitConfigError::Bad {
+                    variable: GIT_SSH_KEY,
+                    reason,
+                }
+            })?;
+            if encrypted && access.ssh_keypass.is_none() {
+                return Err(GitConfigError::Bad {
+                    variable: GIT_SSH_KEY,
+                    reason: format!("the key is passphrase-protected: set {GIT_SSH_KEYPASS}"),
+                });
+            }
+            if access.ssh_known_hosts.is_none() && !access.ssh_insecure_accept_any_host_key {
+                return Err(unsupported(format!(
+                    "SSH host keys are verified: set {GIT_SSH_KNOWN_HOSTS} to the server's known_hosts lines \
+                     (ssh-keyscan prints them), or {GIT_SSH_INSECURE_ACCEPT_ANY_HOST_KEY}=true to accept any \
+                     host key (insecure)"
+                )));
+            }
+            Ok(())
+        }
     }
-    if url.starts_with("ssh://") || looks_like_scp(url) {
-        return Err(unsupported(
-            "SSH git sources are not supported by this build yet; use a local path or file:// URL",
-        ));
-    }
-    if url.contains("://") && !url.starts_with("file://") {
-        return Err(unsupported(
-            "unknown transport; use a local path or file:// URL",
-        ));
-    }
-    Ok(())
 }
 
 /// `https://user:secret@host/x` -> `https://host/x`.
@@ -144,9 +428,13 @@ mod tests {
         }
     }
 
+    const KEY: &str = "-----BEGIN OPENSSH PRIVATE KEY-----\n\
+        b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n\
+        -----END OPENSSH PRIVATE KEY-----\n";
+
     #[test]
     fn hoop_names_resolve() {
-        let config = GitConfig::resolve(
+        let settings = GitConfig::resolve(
             &GitSection::default(),
             env(&[
                 ("GIT_URL", "/srv/runbooks"),
@@ -155,9 +443,12 @@ mod tests {
             ]),
         )
         .unwrap();
+        let config = settings.config;
         assert_eq!(config.ttl, Duration::from_secs(300));
         assert_eq!(config.branch.as_deref(), Some("prod"));
         assert_eq!(config.local_path(), Some(PathBuf::from("/srv/runbooks")));
+        assert_eq!(settings.access, GitAccess::default());
+        assert_eq!(settings.access.user, "oauth2");
     }
 
     #[test]
@@ -166,10 +457,17 @@ mod tests {
             url: Some("/from/file".into()),
             branch: Some("main".into()),
             ttl: Some(60),
+            user: Some("file-user".into()),
+            ..GitSection::default()
         };
-        let config = GitConfig::resolve(&section, env(&[("GIT_URL", "file:///from/env")])).unwrap();
-        assert_eq!(config.url, "file:///from/env");
-        assert_eq!(config.ttl, Duration::from_secs(60));
+        let settings = GitConfig::resolve(
+            &section,
+            env(&[("GIT_URL", "file:///from/env"), ("GIT_USER", "env-user")]),
+        )
+        .unwrap();
+        assert_eq!(settings.config.url, "file:///from/env");
+        assert_eq!(settings.config.ttl, Duration::from_secs(60));
+        assert_eq!(settings.access.user, "env-user");
     }
 
     #[test]
@@ -196,11 +494,135 @@ mod tests {
         let error = GitConfig::resolve(
             &GitSection::default(),
             env(&[
-                ("GIT_URL", "https://oauth2:tok3n@git.example.com/r"),
+                ("GIT_URL", "http://oauth2:tok3n@git.example.com/r"),
                 ("GIT_HOOK_CONFIG_TTL", "5"),
             ]),
         )
         .unwrap_err();
         assert!(!error.to_string().contains("tok3n"), "{error}");
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let settings = GitConfig::resolve(
+            &GitSection::default(),
+            env(&[
+                ("GIT_URL", "ssh://git@git.example.com/org/runbooks"),
+                ("GIT_HOOK_CONFIG_TTL", "5"),
+                ("GIT_PASSWORD", "pa55w0rd-value"),
+                ("GIT_SSH_KEY", KEY),
+                ("GIT_SSH_KEYPASS", "key-pa55phrase"),
+                ("GIT_SSH_KNOWN_HOSTS", "git.example.com ssh-ed25519 AAAA"),
+            ]),
+        )
+        .unwrap();
+        let shown = format!("{settings:?} {:#?}", settings.access);
+        for secret in ["pa55w0rd-value", "key-pa55phrase", "b3BlbnNzaC1rZXkt"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("[redacted]"));
+        assert_eq!(
+            settings.access.scrub("auth failed for pa55w0rd-value"),
+            "auth failed for [redacted]"
+        );
+        let with_token = GitConfig::resolve(
+            &GitSection::default(),
+            env(&[
+                ("GIT_URL", "https://oauth2:tok3n@git.example.com/r"),
+                ("GIT_HOOK_CONFIG_TTL", "5"),
+            ]),
+        )
+        .unwrap();
+        let shown = format!("{with_token:?}");
+        assert!(!shown.contains("tok3n"), "{shown}");
+        assert!(shown.contains("https://git.example.com/r"), "{shown}");
+    }
+
+    #[test]
+    fn https_and_ssh_are_accepted_and_plain_http_only_on_loopback() {
+        assert_eq!(
+            Transport::of("https://git.example.com/r"),
+            Ok(Transport::Http)
+        );
+        assert_eq!(
+            Transport::of("http://127.0.0.1:8080/r"),
+            Ok(Transport::Http)
+        );
+        assert_eq!(Transport::of("http://[::1]:8080/r"), Ok(Transport::Http));
+        assert_eq!(Transport::of("http://localhost/r"), Ok(Transport::Http));
+        assert!(Transport::of("http://git.example.com/r").is_err());
+        assert!(Transport::of("http://10.0.0.1/r").is_err());
+        assert_eq!(Transport::of("ssh://git@host/r"), Ok(Transport::Ssh));
+        assert_eq!(
+            Transport::of("git@github.com:org/r.git"),
+            Ok(Transport::Ssh)
+        );
+        assert_eq!(Transport::of("/srv/runbooks"), Ok(Transport::Local));
+        assert_eq!(Transport::of("file:///srv/runbooks"), Ok(Transport::Local));
+        assert!(Transport::of("ftp://host/r").is_err());
+    }
+
+    #[test]
+    fn ssh_needs_a_key_and_known_hosts_unless_insecure_is_named() {
+        let resolve = |pairs: &'static [(&'static str, &'static str)]| {
+            GitConfig::resolve(&GitSection::default(), env(pairs))
+        };
+        let error = resolve(&[
+            ("GIT_URL", "git@git.example.com:org/runbooks.git"),
+            ("GIT_HOOK_CONFIG_TTL", "5"),
+        ])
+        .unwrap_err();
+        assert!(error.to_string().contains("set GIT_SSH_KEY"), "{error}");
+        let error = resolve(&[
+            ("GIT_URL", "git@git.example.com:org/runbooks.git"),
+            ("GIT_HOOK_CONFIG_TTL", "5"),
+            ("GIT_SSH_KEY", KEY),
+        ])
+        .unwrap_err();
+        assert!(error.to_string().contains("GIT_SSH_KNOWN_HOSTS"), "{error}");
+        assert!(error.to_string().contains("insecure"), "{error}");
+        let settings = resolve(&[
+            ("GIT_URL", "git@git.example.com:org/runbooks.git"),
+            ("GIT_HOOK_CONFIG_TTL", "5"),
+            ("GIT_SSH_KEY", KEY),
+            ("GIT_SSH_INSECURE_ACCEPT_ANY_HOST_KEY", "true"),
+        ])
+        .unwrap();
+        assert!(settings.access.ssh_insecure_accept_any_host_key);
+        let error = resolve(&[
+            ("GIT_URL", "git@git.example.com:org/runbooks.git"),
+            ("GIT_HOOK_CONFIG_TTL", "5"),
+            ("GIT_SSH_KEY", "not a key at all"),
+            ("GIT_SSH_INSECURE_ACCEPT_ANY_HOST_KEY", "true"),
+        ])
+        .unwrap_err();
+        assert!(error.to_string().starts_with("GIT_SSH_KEY:"), "{error}");
+        assert!(!error.to_string().contains("not a key at all"), "{error}");
+    }
+
+    #[test]
+    fn secrets_in_the_file_are_refused_by_name() {
+        let section: GitSection =
+            toml::from_str("url = \"/r\"\nttl = 5\npassword = \"x\"").unwrap();
+        let error = GitConfig::resolve(&section, env(&[])).unwrap_err();
+        assert_eq!(
+            error,
+            GitConfigError::SecretInFile {
+                key: "password",
+                variable: "GIT_PASSWORD"
+            }
+        );
+        let section: GitSection = toml::from_str(
+            "url = \"/r\"\nttl = 5\nuser = \"ci\"\nssh_user = \"deploy\"\n\
+             ssh_known_hosts = \"host ssh-ed25519 AAAA\"\nssh_insecure_accept_any_host_key = false",
+        )
+        .unwrap();
+        let access = GitConfig::resolve(&section, env(&[])).unwrap().access;
+        assert_eq!(access.user, "ci");
+        assert_eq!(access.ssh_user.as_deref(), Some("deploy"));
+        assert_eq!(
+            access.ssh_known_hosts.as_deref(),
+            Some("host ssh-ed25519 AAAA")
+        );
     }
 }

@@ -2,6 +2,12 @@
 //! temporary directory next to the snapshots, then the commit's
 //! `hoop-hooks/` materialized. A fresh shallow clone per fetch follows
 //! force-pushed branches for free and never pulls history.
+//!
+//! The clone is isolated from the machine's git configuration (global and
+//! system files, `GIT_*` variables of git itself): only the settings hookbox
+//! resolved decide how it connects. Local paths and `file://` go through
+//! `git-upload-pack`, HTTP(S) through [`super::http`], SSH through
+//! [`super::ssh`]. Every message a fetch produces is scrubbed of the secrets.
 
 use std::num::NonZeroU32;
 use std::path::Path;
@@ -9,17 +15,25 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::config::GitConfig;
+use super::config::{GitConfig, GitSettings, Transport};
+use super::http::HttpSession;
 use super::materialize::{Materialized, materialize};
 use super::snapshot::{Snapshot, now};
+use super::ssh::SshSession;
 
 /// How long one fetch may take, as in Hoop.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Fetches the configured branch (or the remote's HEAD, else `main`, else
 /// `master`) and materializes it under `work/`; returns the snapshot made.
-pub fn fetch(config: &GitConfig, work: &Path) -> Result<Snapshot, String> {
-    let url = fetch_url(config)?;
+pub fn fetch(settings: &GitSettings, work: &Path) -> Result<Snapshot, String> {
+    fetch_unscrubbed(settings, work).map_err(|error| settings.access.scrub(&error))
+}
+
+fn fetch_unscrubbed(settings: &GitSettings, work: &Path) -> Result<Snapshot, String> {
+    let config = &settings.config;
+    let session = Session::new(settings, work)
+        .map_err(|error| format!("cannot fetch {}: {error}", config.display_url()))?;
     let candidates: Vec<Option<&str>> = match &config.branch {
         Some(branch) => vec![Some(branch.as_str())],
         None => vec![None, Some("main"), Some("master")],
@@ -27,10 +41,32 @@ pub fn fetch(config: &GitConfig, work: &Path) -> Result<Snapshot, String> {
     let mut last_error = String::new();
     for (attempt, branch) in candidates.into_iter().enumerate() {
         let repo_dir = work.join(format!("clone-{attempt}"));
-        match clone(&url, branch, &repo_dir) {
-            Ok(repo) => return snapshot_of(&repo, work),
-            Err(error) => last_error = error,
-        }
+        let error = match clone(&session, branch, &repo_dir) {
+            // A remote HEAD on a branch without commits falls back too.
+            Ok(repo) => match snapshot_of(&repo, work) {
+                Err(error) if branch.is_none() && config.branch.is_none() => error,
+                done => return done,
+            },
+            Err(CloneError {
+                message,
+                missing_ref,
+            }) => {
+                // Refused credentials or host keys, and a server that cannot
+                // be reached, will not do better for another branch.
+                if let Some(refusal) = session.refusal() {
+                    return Err(format!("cannot fetch {}: {refusal}", config.display_url()));
+                }
+                let message = match session.detail() {
+                    Some(detail) => format!("{message} ({detail})"),
+                    None => message,
+                };
+                if !missing_ref {
+                    return Err(format!("cannot fetch {}: {message}", config.display_url()));
+                }
+                message
+            }
+        };
+        last_error = error;
     }
     Err(match &config.branch {
         Some(branch) => format!(
@@ -44,24 +80,102 @@ pub fn fetch(config: &GitConfig, work: &Path) -> Result<Snapshot, String> {
     })
 }
 
-fn fetch_url(config: &GitConfig) -> Result<String, String> {
-    match config.local_path() {
-        Some(path) => {
-            let absolute =
-                std::path::absolute(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            if !absolute.exists() {
-                return Err(format!(
-                    "the repository {} does not exist",
-                    absolute.display()
-                ));
+/// How one fetch reaches the repository.
+enum Session {
+    Local(String),
+    Http(HttpSession),
+    Ssh(SshSession),
+}
+
+impl Session {
+    fn new(settings: &GitSettings, work: &Path) -> Result<Session, String> {
+        let url = &settings.config.url;
+        Ok(match Transport::of(url)? {
+            Transport::Local => Session::Local(local_url(&settings.config)?),
+            Transport::Http => Session::Http(HttpSession::new(url, &settings.access)?),
+            Transport::Ssh => Session::Ssh(SshSession::new(url, &settings.access, work)?),
+        })
+    }
+
+    fn prepare(&self, dir: &Path) -> Result<gix::clone::PrepareFetch, String> {
+        let overrides = match self {
+            Session::Ssh(ssh) => ssh.config_overrides(),
+            Session::Local(_) | Session::Http(_) => Vec::new(),
+        };
+        let open = gix::open::Options::isolated().config_overrides(overrides);
+        let create = gix::create::Options::default();
+        let kind = gix::create::Kind::Bare;
+        let prepare = match self {
+            Session::Local(url) => {
+                gix::clone::PrepareFetch::new(url.as_str(), dir, kind, create, open)
             }
-            Ok(format!("file://{}", absolute.display()))
+            Session::Http(http) => {
+                gix::clone::PrepareFetch::new(http.url(), dir, kind, create, open)
+                    .map(|prepare| http.configure(prepare))
+            }
+            Session::Ssh(ssh) => gix::clone::PrepareFetch::new(ssh.url(), dir, kind, create, open),
+        };
+        prepare.map_err(|e| describe(&e))
+    }
+
+    /// Why the server refused us, when it did.
+    fn refusal(&self) -> Option<String> {
+        match self {
+            Session::Local(_) => None,
+            Session::Http(http) => http.refusal(),
+            Session::Ssh(ssh) => ssh.refusal(),
         }
-        None => Ok(config.url.clone()),
+    }
+
+    /// Anything else the transport said about a failure.
+    fn detail(&self) -> Option<String> {
+        match self {
+            Session::Ssh(ssh) => ssh.detail(),
+            Session::Local(_) | Session::Http(_) => None,
+        }
     }
 }
 
-fn clone(url: &str, branch: Option<&str>, dir: &Path) -> Result<gix::Repository, String> {
+fn local_url(config: &GitConfig) -> Result<String, String> {
+    let path = config
+        .local_path()
+        .ok_or_else(|| "not a local repository".to_owned())?;
+    let absolute = std::path::absolute(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !absolute.exists() {
+        return Err(format!(
+            "the repository {} does not exist",
+            absolute.display()
+        ));
+    }
+    Ok(format!("file://{}", absolute.display()))
+}
+
+/// A gix error with its causes, on one line.
+fn describe(error: &gix::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(error) = cause {
+        let line = error.to_string();
+        if !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        cause = error.source();
+    }
+    text
+}
+
+/// Why a clone failed, and whether because the branch asked for is missing.
+struct CloneError {
+    message: String,
+    missing_ref: bool,
+}
+
+fn clone(
+    session: &Session,
+    branch: Option<&str>,
+    dir: &Path,
+) -> Result<gix::Repository, CloneError> {
     let interrupt = Arc::new(AtomicBool::new(false));
     let timer = {
         let interrupt = interrupt.clone();
@@ -73,27 +187,33 @@ fn clone(url: &str, branch: Option<&str>, dir: &Path) -> Result<gix::Repository,
         });
         (done, handle)
     };
+    let failed = |error: gix::Error| CloneError {
+        missing_ref: error.dominant_class() == Some(gix::error::Class::NotFound),
+        message: describe(&error),
+    };
     let result = (|| {
-        let mut prepare = gix::prepare_clone_bare(url, dir)
-            .map_err(|e| e.to_string())?
+        let mut prepare = session
+            .prepare(dir)
+            .map_err(|message| CloneError {
+                message,
+                missing_ref: false,
+            })?
             .with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(NonZeroU32::MIN));
         if let Some(branch) = branch {
-            prepare = prepare
-                .with_ref_name(Some(branch))
-                .map_err(|e| e.to_string())?;
+            prepare = prepare.with_ref_name(Some(branch)).map_err(failed)?;
         }
         let (repo, _outcome) = prepare
             .fetch_only(gix::progress::Discard, &interrupt)
-            .map_err(|e| format!("{e}"))?;
+            .map_err(failed)?;
         Ok(repo)
     })();
     let _ = timer.0.send(());
     let _ = timer.1.join();
     if interrupt.load(Ordering::SeqCst) {
-        return Err(format!(
-            "the fetch took longer than {}s",
-            FETCH_TIMEOUT.as_secs()
-        ));
+        return Err(CloneError {
+            message: format!("the fetch took longer than {}s", FETCH_TIMEOUT.as_secs()),
+            missing_ref: false,
+        });
     }
     result
 }

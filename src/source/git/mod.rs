@@ -2,7 +2,7 @@
 //! uses (`GIT_HOOK_CONFIG_TTL`).
 //!
 //! - [`config`]: the `GIT_*` settings;
-//! - [`fetch`]: one shallow fetch with gix;
+//! - [`fetch`]: one shallow fetch with gix, over a local path, [`http`] or [`ssh`];
 //! - [`materialize`]: `hoop-hooks/` out of git, safely;
 //! - [`snapshot`]: immutable snapshots, the current one, fetch status.
 //!
@@ -13,14 +13,16 @@
 
 pub mod config;
 pub mod fetch;
+pub mod http;
 pub mod materialize;
 pub mod snapshot;
+pub mod ssh;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use config::GitConfig;
+use config::{GitAccess, GitConfig, GitSettings};
 use snapshot::{FetchStatus, Snapshot, Store, now};
 
 use crate::source::{HookFile, HookFileError};
@@ -105,28 +107,38 @@ pub struct SourceStatus {
 /// The git source of hooks.
 #[derive(Debug, Clone)]
 pub struct GitSource {
-    config: GitConfig,
+    settings: GitSettings,
     store: Store,
 }
 
 impl GitSource {
-    /// The source for `config`, cached under `cache_dir/source/`.
-    pub fn new(config: GitConfig, cache_dir: &Path) -> GitSource {
+    /// The source for `settings` (a [`GitConfig`] alone for a repository
+    /// that needs no credentials), cached under `cache_dir/source/`.
+    pub fn new(settings: impl Into<GitSettings>, cache_dir: &Path) -> GitSource {
+        let settings = settings.into();
+        let config = &settings.config;
         let key =
             xxhash_rust::xxh3::xxh3_64(format!("{}\n{:?}", config.url, config.branch).as_bytes());
         let store = Store::new(cache_dir.join("source").join(format!("{key:016x}")));
-        GitSource { config, store }
+        GitSource { settings, store }
     }
 
-    /// The settings in use.
+    /// The repository, branch and TTL in use.
     pub fn config(&self) -> &GitConfig {
-        &self.config
+        &self.settings.config
+    }
+
+    /// How the source authenticates (secrets redacted in `Debug`).
+    pub fn access(&self) -> &GitAccess {
+        &self.settings.access
     }
 
     /// The current snapshot and recent fetch results.
     pub fn status(&self) -> SourceStatus {
         let snapshot = self.store.current();
-        let stale = snapshot.as_ref().is_none_or(|s| s.age() >= self.config.ttl);
+        let stale = snapshot
+            .as_ref()
+            .is_none_or(|s| s.age() >= self.settings.config.ttl);
         SourceStatus {
             snapshot,
             fetch: self.store.status(),
@@ -170,7 +182,7 @@ impl GitSource {
             .prefix(".fetch-")
             .tempdir_in(self.store.dir())
             .map_err(io)?;
-        let result = fetch::fetch(&self.config, work.path()).and_then(|snapshot| {
+        let result = fetch::fetch(&self.settings, work.path()).and_then(|snapshot| {
             self.store
                 .publish(&work.path().join("staging"), &snapshot)
                 .map_err(|e| format!("publishing the snapshot: {e}"))?;
@@ -204,7 +216,7 @@ impl GitSource {
                 .map_err(|e| SourceError::NoSnapshot(e.to_string()))?;
             return Ok((fetched, None));
         };
-        if current.age() < self.config.ttl || !self.retry_due() {
+        if current.age() < self.settings.config.ttl || !self.retry_due() {
             return Ok((current, None));
         }
         let Some(lock) = self.lock(false)? else {
