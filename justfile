@@ -18,3 +18,4 @@ bench:
     cargo build --release
     ./target/release/hookbox bench --output benches/run-latency.md
     ./target/release/hookbox bench --source --launches 10 --output benches/source.md
+    ./target/release/hookbox bench --service --output benches/service.md
