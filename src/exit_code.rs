@@ -55,6 +55,8 @@ pub fn for_error(error: &anyhow::Error) -> u8 {
             || cause.is::<crate::intake::hoop_payload::SetError>()
             || cause.is::<crate::hooktest::SuiteError>()
             || cause.is::<crate::hooktest::scaffold::ScaffoldError>()
+            || cause.is::<crate::service::SetupError>()
+            || cause.is::<crate::service::auth::BadSecret>()
         {
             return USAGE;
         }

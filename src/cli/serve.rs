@@ -14,7 +14,7 @@ use crate::service::auth::Auth;
 use crate::service::hooks::HookSource;
 use crate::service::metrics::Metrics;
 use crate::service::spool::sqlite::SqliteSpool;
-use crate::service::{self, Shared};
+use crate::service::{self, SetupError, Shared};
 use crate::settings;
 
 /// Run the event service: `POST /v1/events` takes Hoop's payload, stores it
@@ -68,19 +68,13 @@ impl ServeArgs {
         )
         .with_context(|| format!("{} cannot be used", env_names::WEBHOOK_SECRET))?;
         if auth.is_open() && !self.no_auth {
-            anyhow::bail!(
-                "no credentials configured: set {} (and optionally {}), or pass --no-auth on a trusted network",
-                env_names::TOKEN,
-                env_names::WEBHOOK_SECRET
-            );
+            return Err(SetupError::NoCredentials.into());
         }
         let hooks = match self.hooks_dir.clone().or(section.hooks_dir.clone()) {
             Some(dir) => {
-                anyhow::ensure!(
-                    dir.join("hoop-hooks").is_dir(),
-                    "--hooks-dir {}: no hoop-hooks/ folder in it",
-                    dir.display()
-                );
+                if !dir.join("hoop-hooks").is_dir() {
+                    return Err(SetupError::NoHooksFolder(dir).into());
+                }
                 HookSource::Dir(dir)
             }
             None => HookSource::Git(Arc::new(super::source::git_source_from(&git).context(
@@ -98,19 +92,16 @@ impl ServeArgs {
         let lock = std::fs::File::create(&lock_path)
             .with_context(|| format!("cannot create {}", lock_path.display()))?;
         if lock.try_lock().is_err() {
-            anyhow::bail!(
-                "another hookbox serve is using the spool in {}; give each service its own --data-dir",
-                data_dir.display()
-            );
+            return Err(SetupError::SpoolInUse(data_dir).into());
         }
         let listen = self
             .listen
             .or(section.listen)
             .unwrap_or_else(|| "127.0.0.1:8787".into());
         let grace = match self.grace.or(section.grace) {
-            Some(text) => humantime::parse_duration(&text).with_context(|| {
-                format!("--grace {text:?} is not a duration (write it like 10s)")
-            })?,
+            Some(text) => {
+                humantime::parse_duration(&text).map_err(|_| SetupError::BadGrace(text))?
+            }
             None => Duration::from_secs(10),
         };
         let engine = EngineOptions::for_memory_limit(sandbox.config.limits.memory_bytes);

@@ -30,6 +30,27 @@ use metrics::Metrics;
 use retry::RetryPolicy;
 use spool::{Spool, now_millis};
 
+/// Settings `hookbox serve` cannot start with (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// Neither a token nor a webhook secret, and no `--no-auth`.
+    #[error(
+        "no credentials configured: set HOOKBOX_TOKEN (and optionally HOOKBOX_WEBHOOK_SECRET), or pass --no-auth on a trusted network"
+    )]
+    NoCredentials,
+    /// `--hooks-dir` names a folder without `hoop-hooks/`.
+    #[error("--hooks-dir {0}: no hoop-hooks/ folder in it")]
+    NoHooksFolder(std::path::PathBuf),
+    /// Another service holds the spool.
+    #[error(
+        "another hookbox serve is using the spool in {0}; give each service its own --data-dir"
+    )]
+    SpoolInUse(std::path::PathBuf),
+    /// `--grace` is not a duration.
+    #[error("--grace {0:?} is not a duration (write it like 10s)")]
+    BadGrace(String),
+}
+
 /// What the routes and workers share.
 pub struct Shared {
     /// The durable store.

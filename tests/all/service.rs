@@ -671,11 +671,30 @@ async fn a_second_service_on_the_same_spool_is_refused() {
         .env("HOOKBOX_TOKEN", TOKEN)
         .output()
         .unwrap();
-    assert!(!second.status.success());
+    assert_eq!(second.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&second.stderr)
             .contains("another hookbox serve is using the spool"),
         "{}",
         String::from_utf8_lossy(&second.stderr)
+    );
+}
+
+#[test]
+fn without_credentials_the_service_does_not_start() {
+    let hooks = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(hooks.path().join("hoop-hooks")).unwrap();
+    let output = hookbox()
+        .args(["serve", "--listen", "127.0.0.1:0", "--hooks-dir"])
+        .arg(hooks.path())
+        .env_remove("HOOKBOX_TOKEN")
+        .env_remove("HOOKBOX_WEBHOOK_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("set HOOKBOX_TOKEN"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
     );
 }
