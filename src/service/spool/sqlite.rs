@@ -2,7 +2,7 @@
 //! WAL mode with `synchronous = FULL`, so a commit (and so a 202) survives a
 //! crash or a power cut.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -50,7 +50,6 @@ CREATE TABLE IF NOT EXISTS attempts (
 /// A spool in one SQLite file.
 pub struct SqliteSpool {
     connection: Mutex<Connection>,
-    path: PathBuf,
 }
 
 fn db(error: rusqlite::Error) -> SpoolError {
@@ -80,13 +79,7 @@ impl SqliteSpool {
             .map_err(|e| fail(e.to_string()))?;
         Ok(SqliteSpool {
             connection: Mutex::new(connection),
-            path,
         })
-    }
-
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
