@@ -14,6 +14,7 @@ use http_body_util::{BodyExt, Full};
 use serde_json::Value;
 
 use crate::receiver::{Receiver, Reply};
+use crate::source::TestRepo;
 use crate::support::hookbox;
 
 const TOKEN: &str = "test-token-0123456789";
@@ -582,38 +583,12 @@ fn runs_can_be_listed_shown_and_replayed_from_the_command_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hooks_come_from_the_git_source_and_a_missing_hook_is_skipped() {
     let mut setup = Setup::new(Reply::Status(200, "ok"), "").await;
-    let repo = tempfile::tempdir().unwrap();
-    let git = |args: &[&str]| {
-        let output = Command::new("git")
-            .arg("-C")
-            .arg(repo.path())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    };
-    git(&["init", "-q", "-b", "main"]);
-    std::fs::create_dir_all(repo.path().join("hoop-hooks")).unwrap();
-    std::fs::write(
-        repo.path().join("hoop-hooks/session-open.runbook.py"),
-        FORWARD_HOOK,
+    let repo = TestRepo::new("main");
+    repo.write(
+        "hoop-hooks/session-open.runbook.py",
+        FORWARD_HOOK.as_bytes(),
     )
-    .unwrap();
-    git(&["add", "-A"]);
-    git(&[
-        "-c",
-        "user.email=ops@example.com",
-        "-c",
-        "user.name=ops",
-        "commit",
-        "-q",
-        "-m",
-        "hooks",
-    ]);
+    .commit("hooks");
     setup.hooks_dir = false;
     setup
         .envs
