@@ -385,7 +385,7 @@ pub fn read_ca_bundle(path: Option<&Path>) -> Result<Vec<u8>, SettingsError> {
         reason,
     };
     let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-    crate::sandbox::egress::http::parse_ca_bundle(&pem).map_err(bad)?;
+    crate::tls::parse_ca_bundle(&pem).map_err(bad)?;
     Ok(pem)
 }
 

@@ -15,9 +15,9 @@ use super::{Figures, figures, launches};
 use crate::env_names;
 use crate::intake::Payload;
 use crate::record::RunStatus;
+use crate::runtime::config::SandboxConfig;
 use crate::runtime::engine::EngineOptions;
 use crate::runtime::{Instantiation, RunRequest, Runtime, RuntimeOptions};
-use crate::sandbox::config::SandboxConfig;
 use crate::source::HookFile;
 
 /// The hook every measurement runs.

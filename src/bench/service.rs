@@ -16,9 +16,10 @@ use http_body_util::{BodyExt, Full};
 use tokio::sync::oneshot;
 
 use super::{Figures, figures};
-use crate::intake::hoop_payload::{self, Event};
+use crate::intake::Event;
+use crate::intake::hoop_payload;
 use crate::runtime::Runtime;
-use crate::sandbox::config::SandboxConfig;
+use crate::runtime::config::SandboxConfig;
 use crate::sandbox::egress::policy::EgressPolicy;
 use crate::service::auth::Auth;
 use crate::service::hooks::HookSource;

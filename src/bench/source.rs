@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use super::{Figures, figures, launches};
+use crate::intake::Event;
+use crate::source::git::GitSource;
 use crate::source::git::config::GitConfig;
-use crate::source::git::{Event, GitSource};
 
 /// Commits in the benchmark repository.
 pub const COMMITS: usize = 1000;

@@ -1,6 +1,7 @@
 //! The command-line interface: one struct per subcommand, parsed with clap.
 
 mod bench;
+mod event_arg;
 mod init;
 mod payload;
 mod policy;

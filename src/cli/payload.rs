@@ -2,14 +2,15 @@
 
 use clap::Args;
 
-use crate::intake::hoop_payload::{self, Event};
+use super::event_arg::EventArg;
+use crate::intake::hoop_payload;
 
 /// Print a realistic payload in Hoop's exact shape for trying hooks.
 #[derive(Debug, Args)]
 pub struct PayloadArgs {
     /// The event.
     #[arg(value_enum)]
-    event: Event,
+    event: EventArg,
     /// Change a field: `path=value`, the path dotted
     /// (`event_session_open.user_email=bob@example.com`), the value JSON or a
     /// string. The `id` follows `sid`. Repeatable.
@@ -20,8 +21,9 @@ pub struct PayloadArgs {
 impl PayloadArgs {
     /// Prints the payload.
     pub fn run(self) -> anyhow::Result<u8> {
-        let mut payload = hoop_payload::sample(self.event);
-        hoop_payload::apply_sets(&mut payload, self.event, &self.set)?;
+        let event = self.event.into();
+        let mut payload = hoop_payload::sample(event);
+        hoop_payload::apply_sets(&mut payload, event, &self.set)?;
         println!("{}", serde_json::to_string_pretty(&payload)?);
         Ok(crate::exit_code::OK)
     }

@@ -6,14 +6,15 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
+use super::event_arg::EventArg;
 use super::sandbox_flags::{SandboxFlags, SandboxSettings};
 use crate::exit_code;
+use crate::intake::Event;
 use crate::intake::Payload;
 use crate::record::RunOutcome;
 use crate::runtime::RunRequest;
 use crate::runtime::engine::EngineOptions;
 use crate::source::HookFile;
-use crate::source::git::Event;
 
 /// Run one hook in a fresh sandbox with an event payload: a hook file, or
 /// the event's hook from the configured runbooks repository (`--event`).
@@ -28,7 +29,7 @@ pub struct RunArgs {
     /// Run this event's hook from the runbooks repository (GIT_URL,
     /// GIT_HOOK_CONFIG_TTL, ...); a repository without one skips it, exit 0.
     #[arg(long, value_enum)]
-    event: Option<Event>,
+    event: Option<EventArg>,
     /// The event JSON: a file, or `-` for standard input.
     #[arg(long, value_name = "FILE|-")]
     payload: PathBuf,
@@ -48,7 +49,7 @@ impl RunArgs {
         let config = &settings.config;
         let payload = Payload::read(&self.payload, config.limits.payload_bytes)?;
         let mut refresh = None;
-        let hook = match (&self.hook, self.event) {
+        let hook = match (&self.hook, self.event.map(Event::from)) {
             (Some(path), _) => HookFile::open(path)?,
             (None, Some(event)) => {
                 let lookup = super::source::git_source_from(&git)?.hook(event)?;

@@ -37,7 +37,7 @@ pub struct ListArgs {
     status: Option<RunState>,
     /// Only runs of this event.
     #[arg(long, value_enum)]
-    event: Option<crate::source::git::Event>,
+    event: Option<super::event_arg::EventArg>,
     /// At most this many.
     #[arg(long, default_value_t = 50)]
     limit: usize,
@@ -76,7 +76,9 @@ impl RunsCommand {
             RunsCommand::List(args) => {
                 let runs = args.spool.open()?.list(&RunFilter {
                     state: args.status,
-                    event: args.event.map(|e| e.name().to_owned()),
+                    event: args
+                        .event
+                        .map(|e| crate::intake::Event::from(e).name().to_owned()),
                     limit: args.limit,
                 })?;
                 if args.json {

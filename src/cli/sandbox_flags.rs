@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Args;
 
 use crate::intake::SecretPolicy;
-use crate::sandbox::config::SandboxConfig;
+use crate::runtime::config::SandboxConfig;
 use crate::settings::{self, ConfigFile, LimitFlags, SettingsError};
 
 /// Limits, environment and egress flags.

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::intake::hoop_payload::{self, Event};
+use crate::intake::Event;
+use crate::intake::hoop_payload;
 use crate::sandbox::egress::recording::CannedResponse;
 
 /// One fixture file, as written.

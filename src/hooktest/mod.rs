@@ -18,11 +18,12 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::intake::Event;
 use crate::intake::Payload;
-use crate::intake::hoop_payload::{self, Event};
+use crate::intake::hoop_payload;
 use crate::record::RunOutcome;
+use crate::runtime::config::SandboxConfig;
 use crate::runtime::{RunRequest, Runtime};
-use crate::sandbox::config::SandboxConfig;
 use crate::sandbox::egress::recording::{CannedResponse, EgressMode};
 use crate::source::HookFile;
 use expect::Mismatch;

@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 
+use super::Event;
 use super::Payload;
-use crate::source::git::Event;
 
 /// What identifies one event.
 #[derive(Debug, Clone, PartialEq, Eq)]

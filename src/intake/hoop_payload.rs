@@ -4,8 +4,7 @@
 
 use serde_json::{Value, json};
 
-/// Which event a payload describes.
-pub use crate::source::git::Event;
+use super::Event;
 
 /// Hoop's event id: a name-based UUID (v5, URL namespace) of
 /// `<event>/<sid>`, so a repeated event has the same id.

@@ -4,12 +4,14 @@
 //!
 //! - [`engine`]: engine configuration and the shared epoch ticker;
 //! - [`guest`]: the guests shipped in the binary;
+//! - [`config`]: the operator's settings every run follows;
 //! - [`cache`]: the on-disk cache of compiled components;
 //! - [`hook_component`]: `.wasm` hooks, compiled and linked once per content.
 
 pub mod cache;
 pub mod engine;
 pub mod guest;
+pub mod config;
 pub mod hook_component;
 
 use std::path::{Path, PathBuf};
@@ -21,15 +23,15 @@ use wasmtime::component::{ComponentExportIndex, InstancePre, Linker};
 
 use crate::intake::Payload;
 use crate::record::{RunOutcome, RunStatus};
-use crate::sandbox::config::SandboxConfig;
-use crate::sandbox::egress::TlsSettings;
 use crate::sandbox::limits::Limits;
 use crate::sandbox::{CallEnd, Sandbox, SandboxSpec, SandboxState, classify};
 use crate::source::{HookFile, HookKind};
 use cache::{CacheError, CacheResult, ComponentCache};
 use engine::{EngineOptions, EpochTicker};
 use hook_component::HookComponents;
+use crate::tls::TlsSettings;
 
+use config::SandboxConfig;
 /// The name of the runner's export that runs a hook and returns its exit code.
 const RUN_HOOK_EXPORT: &str = "run-hook";
 

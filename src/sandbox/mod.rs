@@ -1,13 +1,11 @@
 //! One sandbox per run: a fresh wasmtime `Store` holding the run's WASI
 //! context, its egress gate, its output captures and its memory accountant.
 //!
-//! - [`config`]: the operator's settings every sandbox follows;
 //! - [`limits`]: the limits and the memory accountant;
 //! - [`wasi`]: what of the host a hook can see;
 //! - [`egress`]: the one place outgoing network access is decided;
 //! - [`output`]: capped stdout/stderr capture.
 
-pub mod config;
 pub mod egress;
 pub mod limits;
 pub mod output;
@@ -19,9 +17,10 @@ use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::record::RunStatus;
+use crate::tls::TlsSettings;
+use egress::EgressGate;
 use egress::http::BodyCaps;
 use egress::policy::EgressPolicy;
-use egress::{EgressGate, TlsSettings};
 use limits::{Limits, MemoryAccountant};
 use output::CappedOutput;
 

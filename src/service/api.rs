@@ -25,8 +25,8 @@ use serde_json::json;
 use super::Shared;
 use super::spool::{NewEvent, RunFilter, RunState, now_millis};
 use super::worker::blocking;
-use crate::intake::Payload;
 use crate::intake::hoop_event;
+use crate::intake::{Event, Payload};
 
 /// Seconds a client is told to wait when the spool is full.
 const RETRY_AFTER_SECONDS: u32 = 30;
@@ -185,14 +185,8 @@ async fn list_runs(
             );
         }
     };
-    if let Some(event) = &query.event
-        && event != "session-open"
-        && event != "session-close"
-    {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("event {event:?} is not session-open or session-close"),
-        );
+    if let Some(Err(unknown)) = query.event.as_deref().map(str::parse::<Event>) {
+        return error(StatusCode::BAD_REQUEST, unknown.to_string());
     }
     let filter = RunFilter {
         state,

@@ -5,8 +5,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::intake::Event;
 use crate::source::HookFile;
-use crate::source::git::{Event, GitSource};
+use crate::source::git::GitSource;
 
 /// The hooks the service runs.
 #[derive(Clone)]

@@ -23,7 +23,7 @@ use anyhow::Context;
 use tokio::sync::{Notify, watch};
 
 use crate::runtime::Runtime;
-use crate::sandbox::config::SandboxConfig;
+use crate::runtime::config::SandboxConfig;
 use auth::Auth;
 use hooks::HookSource;
 use metrics::Metrics;

@@ -12,10 +12,10 @@ use tokio::task::JoinSet;
 
 use super::Shared;
 use super::spool::{AttemptRecord, Claimed, Next, Spool, SpoolError, now_millis};
+use crate::intake::Event;
 use crate::intake::Payload;
 use crate::record::{RunOutcome, RunStatus};
 use crate::runtime::RunRequest;
-use crate::source::git::Event;
 
 /// The longest sleep between looks at the spool when nothing is due (runs
 /// replayed from another process show up within it).
@@ -102,10 +102,24 @@ pub async fn work(shared: Arc<Shared>, mut stop: watch::Receiver<bool>, grace: D
 /// One attempt of one run, start to stored result.
 async fn run_one(shared: &Shared, claimed: Claimed) {
     let started_at = now_millis();
-    let event = if claimed.event == Event::SessionClose.name() {
-        Event::SessionClose
-    } else {
-        Event::SessionOpen
+    let event = match claimed.event.parse::<Event>() {
+        Ok(event) => event,
+        Err(error) => {
+            // Only a spool written by something else can hold another name;
+            // retrying cannot help.
+            let note = format!("the stored run cannot be run: {error}");
+            record(
+                shared,
+                &claimed,
+                started_at,
+                None,
+                note,
+                Next::Dead,
+                "error",
+            )
+            .await;
+            return;
+        }
     };
     let hooks = shared.hooks.clone();
     let found = tokio::task::spawn_blocking(move || hooks.find(event))

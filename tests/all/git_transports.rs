@@ -16,8 +16,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use wasmtime_wasi_http::io::TokioIo;
 
+use hookbox::intake::Event;
 use hookbox::source::git::config::{GitConfig, GitSection};
-use hookbox::source::git::{Event, GitSource, SourceError};
+use hookbox::source::git::{GitSource, SourceError};
 
 use crate::source::{TestRepo, hook_text};
 

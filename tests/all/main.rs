@@ -14,6 +14,7 @@ mod hooktest;
 mod hostile;
 mod limits;
 mod python_dropin;
+mod layering;
 mod receiver;
 mod runner;
 mod secrets;

@@ -4,7 +4,7 @@
 use std::process::Command;
 
 use hookbox::intake::{REDACTED, SecretPolicy};
-use hookbox::sandbox::config::SandboxConfig;
+use hookbox::runtime::config::SandboxConfig;
 
 use crate::support::{SESSION_OPEN, TestHook, cache_dir, runtime};
 

@@ -8,7 +8,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hookbox::intake::hoop_payload::{self, Event};
+use hookbox::intake::Event;
+use hookbox::intake::hoop_payload;
 use hookbox::service::auth::Auth;
 use http_body_util::{BodyExt, Full};
 use serde_json::Value;

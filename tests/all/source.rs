@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use hookbox::intake::Event;
 use hookbox::source::git::config::GitConfig;
-use hookbox::source::git::{Event, GitSource, SourceError};
+use hookbox::source::git::{GitSource, SourceError};
 
 /// A repository on disk, changed with the `git` command line.
 pub struct TestRepo {

@@ -5,9 +5,9 @@ use std::sync::{Arc, OnceLock};
 
 use hookbox::intake::{Payload, SecretPolicy};
 use hookbox::record::RunOutcome;
+use hookbox::runtime::config::SandboxConfig;
 use hookbox::runtime::engine::EngineOptions;
 use hookbox::runtime::{RunRequest, Runtime, RuntimeOptions};
-use hookbox::sandbox::config::SandboxConfig;
 use hookbox::sandbox::egress::policy::EgressPolicy;
 use hookbox::sandbox::limits::Limits;
 use hookbox::source::HookFile;

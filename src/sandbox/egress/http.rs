@@ -12,7 +12,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
-use rustls::pki_types::CertificateDer;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 use wasmtime_wasi_http::io::TokioIo;
@@ -204,49 +203,6 @@ fn tls_error(error: std::io::Error) -> Error {
     } else {
         Error::Tls(error)
     }
-}
-
-/// Reads the operator's CA bundle (PEM): the certificates in it, or why it
-/// cannot be used. An empty bundle gives none.
-pub fn parse_ca_bundle(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
-    use rustls::pki_types::pem::PemObject;
-
-    let certificates = CertificateDer::pem_slice_iter(pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("the CA bundle is not valid PEM: {e}"))?;
-    if !pem.is_empty() && certificates.is_empty() {
-        return Err("the CA bundle holds no certificate".into());
-    }
-    let mut check = rustls::RootCertStore::empty();
-    for certificate in &certificates {
-        check
-            .add(certificate.clone())
-            .map_err(|e| format!("the CA bundle holds an unusable certificate: {e}"))?;
-    }
-    Ok(certificates)
-}
-
-/// Builds the TLS client configuration: the system's roots plus the
-/// operator's extra roots. Verification cannot be switched off.
-pub fn tls_config(extra_roots: &[CertificateDer<'static>]) -> Result<rustls::ClientConfig, String> {
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    for certificate in native.certs {
-        let _ = roots.add(certificate);
-    }
-    for certificate in extra_roots {
-        roots
-            .add(certificate.clone())
-            .map_err(|e| format!("the CA bundle holds an unusable certificate: {e}"))?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,45 +18,19 @@ pub mod recording;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
-use rustls::pki_types::CertificateDer;
 use tokio::time::Instant;
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::output::CappedOutput;
+use crate::tls::TlsSettings;
 use address::{Host, canonical_ip};
 use http::{Approved, BodyCaps};
 use policy::{EgressPolicy, Rule, Scheme, Verdict};
 use record::{AttemptHandle, AttemptStart, EgressLog};
 use recording::{EgressMode, Recorder};
-
-/// TLS client settings shared by every run of a runtime, built on first use
-/// (loading the system's roots takes a few milliseconds).
-#[derive(Debug, Default)]
-pub struct TlsSettings {
-    extra_roots: Vec<CertificateDer<'static>>,
-    config: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
-}
-
-impl TlsSettings {
-    /// Settings that trust the system roots plus the PEM certificates given.
-    /// The bundle is parsed now, so a bad one is refused at start-up; the
-    /// system roots are loaded on the first HTTPS request.
-    pub fn new(ca_bundle: &[u8]) -> Result<TlsSettings, String> {
-        Ok(TlsSettings {
-            extra_roots: http::parse_ca_bundle(ca_bundle)?,
-            config: OnceLock::new(),
-        })
-    }
-
-    fn config(&self) -> Result<Arc<rustls::ClientConfig>, String> {
-        self.config
-            .get_or_init(|| http::tls_config(&self.extra_roots).map(Arc::new))
-            .clone()
-    }
-}
 
 /// The egress gate of one run.
 pub struct EgressGate {

@@ -51,7 +51,7 @@ impl HttpSession {
             (None, None) => (access.user.clone(), None),
         };
         let loopback = parsed.host().is_some_and(is_loopback);
-        let tls = crate::sandbox::egress::http::tls_config(&[])
+        let tls = crate::tls::client_config(&[])
             .map(Arc::new)
             .map_err(|e| format!("setting up TLS: {e}"))?;
         Ok(HttpSession {

@@ -25,6 +25,7 @@ use std::time::Duration;
 use config::{GitAccess, GitConfig, GitSettings};
 use snapshot::{FetchStatus, Snapshot, Store, now};
 
+use crate::intake::Event;
 use crate::source::{HookFile, HookFileError};
 
 /// The first retry after a failed fetch waits this long; each further failure
@@ -32,36 +33,6 @@ use crate::source::{HookFile, HookFileError};
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(5);
 /// The longest wait between retries after failures.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
-
-/// The two events Hoop runs hooks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Event {
-    /// `hoop-hooks/session-open.runbook.py`
-    SessionOpen,
-    /// `hoop-hooks/session-close.runbook.py`
-    SessionClose,
-}
-
-impl Event {
-    /// `session-open` or `session-close`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Event::SessionOpen => "session-open",
-            Event::SessionClose => "session-close",
-        }
-    }
-
-    /// The hook's file name, as Hoop names it.
-    pub fn file_name(self) -> String {
-        format!("{}.runbook.py", self.name())
-    }
-
-    /// The file names that hold this event's hook, in order of preference:
-    /// Hoop's Python script, then a compiled `.wasm` hook.
-    pub fn file_names(self) -> [String; 2] {
-        [self.file_name(), format!("{}.wasm", self.name())]
-    }
-}
 
 /// Why no hook could be looked up.
 #[derive(Debug, thiserror::Error)]

@@ -1,14 +1,15 @@
-//! What the operator decides about every sandbox: limits, extra environment,
-//! egress rules and which connection secrets hooks may see. Plain data; the
+//! What the operator decides about every run: the sandbox's limits, extra
+//! environment and egress rules, and which connection secrets hooks may see
+//! (the runtime redacts the payload before the sandbox gets it). Plain data; the
 //! default is the safest setting (default limits, no extra variables, no
 //! network, every secret redacted).
 
 use std::sync::Arc;
 
-use super::egress::policy::EgressPolicy;
-use super::egress::recording::EgressMode;
-use super::limits::Limits;
 use crate::intake::SecretPolicy;
+use crate::sandbox::egress::policy::EgressPolicy;
+use crate::sandbox::egress::recording::EgressMode;
+use crate::sandbox::limits::Limits;
 
 /// The sandbox settings shared by runs.
 #[derive(Debug, Clone, Default)]

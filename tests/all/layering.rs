@@ -1,0 +1,102 @@
+//! The crate's modules import one way only: each top-level module may use
+//! modules of a lower layer, never one of its own layer or above (see the
+//! architecture note in `src/lib.rs`).
+
+use std::path::Path;
+
+/// The layers, lowest first. A module may import only from earlier rows.
+const LAYERS: &[&[&str]] = &[
+    // Plain data and leaf services every layer may use.
+    &["env_names", "record", "tls"],
+    // What an event is.
+    &["intake"],
+    // Where a hook comes from, and the sandbox it runs in: neither knows the other.
+    &["source", "sandbox"],
+    // One run: an event's hook in a fresh sandbox.
+    &["runtime"],
+    // What is built on runs.
+    &["hooktest", "service"],
+    &["settings", "bench"],
+    &["exit_code"],
+    &["cli"],
+];
+
+fn layer_of(module: &str) -> Option<usize> {
+    LAYERS.iter().position(|layer| layer.contains(&module))
+}
+
+/// The top-level modules a source file uses through `crate::` paths, outside
+/// comments.
+fn crate_imports(source: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for line in source.lines() {
+        let code = line.split("//").next().unwrap_or("");
+        let mut rest = code;
+        while let Some(at) = rest.find("crate::") {
+            rest = &rest[at + "crate::".len()..];
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                found.push(name);
+            }
+        }
+    }
+    found
+}
+
+fn rust_files(dir: &Path, found: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, found);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            found.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_module_imports_from_its_own_layer_or_above() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut violations = Vec::new();
+    for file in files {
+        let relative = file.strip_prefix(&src).unwrap();
+        let first = relative.components().next().unwrap().as_os_str();
+        let module = first.to_str().unwrap().trim_end_matches(".rs").to_owned();
+        if module == "lib" || module == "main" {
+            continue;
+        }
+        let own = layer_of(&module)
+            .unwrap_or_else(|| panic!("src/{module} is in no layer: add it to LAYERS"));
+        for import in crate_imports(&std::fs::read_to_string(&file).unwrap()) {
+            if import == module {
+                continue;
+            }
+            let theirs = layer_of(&import).unwrap_or_else(|| {
+                panic!(
+                    "{} uses crate::{import}, which is in no layer",
+                    relative.display()
+                )
+            });
+            if theirs >= own {
+                violations.push(format!("{} uses crate::{import}", relative.display()));
+            }
+        }
+    }
+    assert!(
+        violations.is_empty(),
+        "imports against the layers:\n{}",
+        violations.join("\n")
+    );
+}
+
+#[test]
+fn the_check_sees_an_import_against_the_layers() {
+    let source = "use crate::runtime::Runtime; // crate::cli in a comment\n";
+    assert_eq!(crate_imports(source), ["runtime"]);
+    assert!(layer_of("runtime").unwrap() >= layer_of("sandbox").unwrap());
+}
