@@ -97,9 +97,52 @@ fn main() -> Result<()> {
         .block_on(generator.generate())
         .context("componentize-py failed to build the runner")?;
 
-    let component = fs::read(&component_path)?;
-    let hash = xxhash_rust::xxh3::xxh3_128(&component);
-    fs::write(out_dir.join("runner.hash"), format!("{hash:032x}"))?;
+    let identity = runner_identity(&manifest_dir, &componentize_dir, stdlib_hash)?;
+    fs::write(out_dir.join("runner.hash"), format!("{identity:032x}"))?;
+    Ok(())
+}
+
+/// The runner's identity, from what it is built of: componentize-py's output
+/// is not byte-for-byte reproducible, so hashing the component would make
+/// every rebuild look like a new runner and recompile it (10-15 s) on first
+/// use. Two builds from the same inputs behave the same, so they share it.
+fn runner_identity(
+    manifest_dir: &Path,
+    componentize_dir: &Path,
+    stdlib_hash: u128,
+) -> Result<u128> {
+    let mut inputs = Vec::new();
+    let componentize_version = componentize_dir
+        .file_name()
+        .and_then(|name| name.to_str())
+        .context("componentize-py's directory has no name")?;
+    inputs.extend_from_slice(componentize_version.as_bytes());
+    inputs.extend_from_slice(&stdlib_hash.to_le_bytes());
+    inputs.extend_from_slice(&fs::read(manifest_dir.join("build.rs"))?);
+    for part in ["runner", "sdk", "wit"] {
+        hash_tree(
+            &manifest_dir.join("guest-sdk/python").join(part),
+            &mut inputs,
+        )?;
+    }
+    Ok(xxhash_rust::xxh3::xxh3_128(&inputs))
+}
+
+/// Appends every file under `dir` (path and contents, in a stable order).
+fn hash_tree(dir: &Path, inputs: &mut Vec<u8>) -> Result<()> {
+    let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|entry| entry.file_name());
+    for entry in entries {
+        if entry.file_name() == "__pycache__" {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            hash_tree(&entry.path(), inputs)?;
+        } else {
+            inputs.extend_from_slice(entry.file_name().as_encoded_bytes());
+            inputs.extend_from_slice(&fs::read(entry.path())?);
+        }
+    }
     Ok(())
 }
 

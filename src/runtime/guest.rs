@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 /// The Python runner component (WebAssembly component binary).
 pub static RUNNER_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runner.wasm"));
 
-/// A hash of [`RUNNER_COMPONENT`] (xxh3-128, hex), computed at build time.
+/// The identity of [`RUNNER_COMPONENT`] (xxh3-128, hex) for the compile cache:
+/// a hash of what it is built from, so a rebuild from the same sources reuses
+/// the compiled runner.
 pub const RUNNER_HASH: &str = include_str!(concat!(env!("OUT_DIR"), "/runner.hash"));
 
 /// The pure-Python standard library, as a tar archive.
