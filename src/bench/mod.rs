@@ -71,3 +71,20 @@ pub(crate) fn figures(name: String, mut samples: Vec<Duration>, elapsed: Duratio
         per_second: samples.len() as f64 / elapsed.as_secs_f64(),
     }
 }
+
+/// The real interpreter behind `python3` (`sys.executable`): `python3` on PATH
+/// may be a version manager's shim that adds ~100 ms per start, which Hoop's
+/// agents, running a real interpreter, never pay.
+pub(crate) fn real_python3() -> anyhow::Result<std::path::PathBuf> {
+    let output = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .context("running python3 (the baseline) to find its interpreter")?;
+    if !output.status.success() {
+        bail!(
+            "python3 failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8(output.stdout)?.trim().into())
+}

@@ -136,12 +136,13 @@ pub fn run(plan: &BenchPlan) -> anyhow::Result<String> {
             command
         },
     )?);
+    let python3 = super::real_python3()?;
     rows.push(launches(
         "baseline: `python3 hook.py`",
         plan.launches,
         b"session ",
         || {
-            let mut command = Command::new("python3");
+            let mut command = Command::new(&python3);
             command
                 .arg(&hook_path)
                 .env(env_names::HOOK_PAYLOAD, TRIVIAL_PAYLOAD);

@@ -383,16 +383,17 @@ async fn python3_baseline(events: usize, concurrency: usize) -> anyhow::Result<F
     let dir = tempfile::tempdir()?;
     let hook = dir.path().join("session-open.runbook.py");
     std::fs::write(&hook, TRIVIAL)?;
+    let python3 = super::real_python3()?;
     let started = Instant::now();
     let per_task = events.div_ceil(concurrency);
     let tasks = (0..concurrency).map(|task| {
-        let hook = hook.clone();
+        let (hook, python3) = (hook.clone(), python3.clone());
         tokio::spawn(async move {
             let mut samples = Vec::with_capacity(per_task);
             for i in 0..per_task {
                 let payload = open_event(&format!("py-{task}-{i}"));
                 let launched = Instant::now();
-                let output = tokio::process::Command::new("python3")
+                let output = tokio::process::Command::new(&python3)
                     .arg(&hook)
                     .env(
                         crate::env_names::HOOK_PAYLOAD,
