@@ -62,3 +62,7 @@ pub const WEBHOOK_SECRET: &str = "HOOKBOX_WEBHOOK_SECRET";
 
 /// `json` makes hookbox's own logs one JSON object per line.
 pub const LOG_FORMAT: &str = "HOOKBOX_LOG_FORMAT";
+
+/// Set by hookbox (inside the sandbox only) for the step that compiles the
+/// standard library's bytecode: `i/n`, the share of files one run compiles.
+pub const COMPILE_SHARE: &str = "HOOKBOX_COMPILE_SHARE";

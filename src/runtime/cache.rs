@@ -161,9 +161,10 @@ impl ComponentCache {
 /// name removes it.
 pub const UNUSED_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// Records that an artifact was used (its checksum file's time), at most once
-/// a day so loading stays read-only almost always.
-fn mark_used(checksum: &Path) {
+/// Records that a cache entry was used (the time of `checksum`, its checksum
+/// or marker file), at most once a day so loading stays read-only almost
+/// always.
+pub(crate) fn mark_used(checksum: &Path) {
     let stale = fs::metadata(checksum)
         .and_then(|m| m.modified())
         .is_ok_and(|time| time.elapsed().unwrap_or_default() > Duration::from_secs(24 * 3600));

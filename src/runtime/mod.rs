@@ -6,12 +6,14 @@
 //! - [`guest`]: the guests shipped in the binary;
 //! - [`config`]: the operator's settings every run follows;
 //! - [`cache`]: the on-disk cache of compiled components;
+//! - [`bytecode`]: the standard library compiled to bytecode once, in the sandbox;
 //! - [`hook_component`]: `.wasm` hooks, compiled and linked once per content.
 
+mod bytecode;
 pub mod cache;
+pub mod config;
 pub mod engine;
 pub mod guest;
-pub mod config;
 pub mod hook_component;
 
 use std::path::{Path, PathBuf};
@@ -24,14 +26,15 @@ use wasmtime::component::{ComponentExportIndex, InstancePre, Linker};
 use crate::intake::Payload;
 use crate::record::{RunOutcome, RunStatus};
 use crate::sandbox::limits::Limits;
+use crate::sandbox::wasi::StdlibMount;
 use crate::sandbox::{CallEnd, Sandbox, SandboxSpec, SandboxState, classify};
 use crate::source::{HookFile, HookKind};
+use crate::tls::TlsSettings;
 use cache::{CacheError, CacheResult, ComponentCache};
+use config::SandboxConfig;
 use engine::{EngineOptions, EpochTicker};
 use hook_component::HookComponents;
-use crate::tls::TlsSettings;
 
-use config::SandboxConfig;
 /// The name of the runner's export that runs a hook and returns its exit code.
 const RUN_HOOK_EXPORT: &str = "run-hook";
 
@@ -44,8 +47,9 @@ pub enum RuntimeError {
     /// The compiled runner could not be loaded or produced.
     #[error(transparent)]
     Cache(#[from] CacheError),
-    /// The standard library could not be extracted into the cache.
-    #[error("cannot extract the Python standard library into {path}: {source}")]
+    /// The standard library could not be extracted into the cache or
+    /// compiled to bytecode there.
+    #[error("cannot prepare the Python standard library in {path}: {source}")]
     Stdlib {
         /// The cache directory.
         path: PathBuf,
@@ -120,13 +124,14 @@ impl Runtime {
             "python-runner",
             guest::RUNNER_HASH,
             guest::RUNNER_COMPONENT,
-            || compile_progress(show_progress),
+            || {
+                tracing::info!("compiling the Python runner component (once per hookbox version)");
+                progress(
+                    show_progress,
+                    "compiling the bundled Python runner (one time, about 15 s)...",
+                )
+            },
         )?;
-        let stdlib_dir =
-            guest::stdlib_dir(&options.cache_dir).map_err(|source| RuntimeError::Stdlib {
-                path: options.cache_dir.clone(),
-                source,
-            })?;
 
         let mut linker = Linker::new(&engine);
         crate::sandbox::add_to_linker(&mut linker).map_err(|e| RuntimeError::Link(e.into()))?;
@@ -137,18 +142,30 @@ impl Runtime {
             .get_export_index(None, RUN_HOOK_EXPORT)
             .ok_or_else(|| RuntimeError::Link(anyhow::anyhow!("no `{RUN_HOOK_EXPORT}` export")))?;
         let ticker = EpochTicker::start(&engine);
-        Ok(Runtime {
+        let mut runtime = Runtime {
             engine,
             linker,
             runner,
             run_hook,
-            stdlib_dir,
+            stdlib_dir: PathBuf::new(),
             max_memory_bytes: options.engine.max_memory_bytes,
             tls: Arc::new(tls),
             cache_result,
             hook_components: HookComponents::new(cache),
             _ticker: ticker,
-        })
+        };
+        runtime.stdlib_dir =
+            guest::stdlib_dir(&options.cache_dir, &bytecode::layout(), |staging| {
+                let done = progress(show_progress, bytecode::PROGRESS_MESSAGE);
+                let compiled = bytecode::compile(&runtime, staging);
+                done();
+                compiled
+            })
+            .map_err(|source| RuntimeError::Stdlib {
+                path: options.cache_dir.clone(),
+                source,
+            })?;
+        Ok(runtime)
     }
 
     /// Whether loading hit the compile cache or compiled.
@@ -169,6 +186,20 @@ impl Runtime {
 
     /// [`Runtime::run`], choosing how the runner is instantiated.
     pub async fn run_with(&self, request: RunRequest<'_>, how: Instantiation) -> RunOutcome {
+        let stdlib = StdlibMount {
+            dir: &self.stdlib_dir,
+            writable: false,
+        };
+        self.execute(request, how, stdlib).await
+    }
+
+    /// Runs one hook with the standard library mounted as given.
+    async fn execute(
+        &self,
+        request: RunRequest<'_>,
+        how: Instantiation,
+        stdlib: StdlibMount<'_>,
+    ) -> RunOutcome {
         // The engine cannot give one memory more than its maximum; holding the
         // run to that keeps a refused growth reported as the memory limit.
         let config = request.config;
@@ -196,7 +227,7 @@ impl Runtime {
             SandboxSpec {
                 hook_dir: request.hook.dir(),
                 hook_file_name: request.hook.file_name(),
-                stdlib_dir: compiled_hook.is_none().then_some(self.stdlib_dir.as_path()),
+                stdlib: compiled_hook.is_none().then_some(stdlib),
                 payload: payload.as_str(),
                 env: &config.env,
                 limits,
@@ -294,14 +325,14 @@ impl RunOutcome {
     }
 }
 
-/// Shows a spinner on stderr (only on a terminal) while the runner compiles.
-fn compile_progress(show: bool) -> Box<dyn FnOnce()> {
-    tracing::info!("compiling the Python runner component (once per hookbox version)");
+/// Shows a spinner with `message` on stderr (only on a terminal) until the
+/// returned function is called.
+fn progress(show: bool, message: &'static str) -> Box<dyn FnOnce()> {
     if !show {
         return Box::new(|| {});
     }
     let spinner = indicatif::ProgressBar::new_spinner();
-    spinner.set_message("compiling the bundled Python runner (one time, about 15 s)...");
+    spinner.set_message(message);
     spinner.enable_steady_tick(std::time::Duration::from_millis(100));
     Box::new(move || spinner.finish_and_clear())
 }

@@ -132,8 +132,8 @@ pub struct SandboxSpec<'a> {
     pub hook_dir: &'a std::path::Path,
     /// The hook's file name.
     pub hook_file_name: &'a str,
-    /// The extracted standard library directory, for Python hooks.
-    pub stdlib_dir: Option<&'a std::path::Path>,
+    /// The extracted standard library, for Python hooks.
+    pub stdlib: Option<wasi::StdlibMount<'a>>,
     /// The event JSON.
     pub payload: &'a str,
     /// Extra environment variables.
@@ -171,7 +171,7 @@ impl Sandbox {
         let wasi = wasi::build(wasi::WasiSpec {
             hook_dir: spec.hook_dir,
             hook_file_name: spec.hook_file_name,
-            stdlib_dir: spec.stdlib_dir,
+            stdlib: spec.stdlib,
             payload: spec.payload,
             env: spec.env,
             stdout: stdout.clone(),

@@ -2,7 +2,8 @@
 //!
 //! Secure by construction: the environment holds exactly the payload and the
 //! variables the operator listed; the hook's directory and the standard library
-//! are mounted read-only and nothing else of the host file system is; stdin is
+//! are mounted read-only (the library is writable only while hookbox itself
+//! compiles its bytecode) and nothing else of the host file system is; stdin is
 //! empty; raw TCP/UDP is off unless an egress rule names tcp or udp, and then
 //! every address is checked by the egress gate; name lookups are off; arguments
 //! carry only the hook's path inside the sandbox. WASI cannot spawn processes.
@@ -20,15 +21,24 @@ pub const HOOK_DIR_GUEST: &str = "/hook";
 /// Where the pure-Python standard library appears inside the sandbox.
 pub const STDLIB_DIR_GUEST: &str = "/python";
 
+/// The extracted standard library, mounted at [`STDLIB_DIR_GUEST`].
+#[derive(Debug, Clone, Copy)]
+pub struct StdlibMount<'a> {
+    /// The host directory.
+    pub dir: &'a Path,
+    /// Writable only while hookbox compiles the library's bytecode itself
+    /// (`runtime::bytecode`); a hook always gets it read-only.
+    pub writable: bool,
+}
+
 /// What a WASI context is made of.
 pub struct WasiSpec<'a> {
     /// The host directory that holds the hook (mounted read-only).
     pub hook_dir: &'a Path,
     /// The hook's file name inside that directory.
     pub hook_file_name: &'a str,
-    /// The host directory of the extracted standard library (read-only), for
-    /// Python hooks.
-    pub stdlib_dir: Option<&'a Path>,
+    /// The extracted standard library, for Python hooks.
+    pub stdlib: Option<StdlibMount<'a>>,
     /// The event JSON.
     pub payload: &'a str,
     /// Extra variables the operator chose to pass.
@@ -51,8 +61,13 @@ pub fn build(spec: WasiSpec<'_>) -> wasmtime::Result<WasiCtx> {
         .stderr(spec.stderr)
         .allow_ip_name_lookup(false)
         .preopened_dir(spec.hook_dir, HOOK_DIR_GUEST, FsPerms::ReadOnly)?;
-    if let Some(stdlib_dir) = spec.stdlib_dir {
-        builder.preopened_dir(stdlib_dir, STDLIB_DIR_GUEST, FsPerms::ReadOnly)?;
+    if let Some(stdlib) = spec.stdlib {
+        let perms = if stdlib.writable {
+            FsPerms::ReadWrite
+        } else {
+            FsPerms::ReadOnly
+        };
+        builder.preopened_dir(stdlib.dir, STDLIB_DIR_GUEST, perms)?;
     }
     match spec.sockets {
         Some(check) => {
