@@ -7,15 +7,16 @@
 mod bytecode;
 mod cache;
 mod cli;
+mod compat;
 mod components;
 mod egress;
 mod examples;
 mod git_transports;
 mod hooktest;
 mod hostile;
+mod layering;
 mod limits;
 mod python_dropin;
-mod layering;
 mod receiver;
 mod runner;
 mod secrets;

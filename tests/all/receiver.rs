@@ -47,6 +47,9 @@ pub enum Reply {
     Endless,
     /// 503 to the first this many requests, then 200.
     FailFirst(usize),
+    /// 401 with a Basic challenge unless `Authorization` is this value, then
+    /// 200 with `authorized`.
+    BasicAuth(&'static str),
 }
 
 /// A certificate authority made for one test, and a server certificate it
@@ -60,15 +63,22 @@ pub struct TestCa {
 impl TestCa {
     /// Makes a fresh CA and server certificate.
     pub fn new() -> TestCa {
-        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+        // Distinct names: OpenSSL (the real python3's ssl) takes a leaf whose
+        // subject is its issuer's for a self-signed certificate.
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "hookbox test CA");
         let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
         let leaf_key = KeyPair::generate().unwrap();
-        let leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .unwrap()
-            .signed_by(&leaf_key, &ca)
-            .unwrap();
+        let mut leaf_params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+        leaf_params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
+        let leaf = leaf_params.signed_by(&leaf_key, &ca).unwrap();
         let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let server = rustls::ServerConfig::builder_with_provider(provider)
@@ -215,7 +225,20 @@ async fn answer(
         requests.len()
     };
     let full = |text: &'static str| Full::new(Bytes::from_static(text.as_bytes())).boxed();
+    let authorization = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
     match reply {
+        Reply::BasicAuth(expected) if authorization == Some(expected) => hyper::Response::builder()
+            .status(200)
+            .body(full("authorized"))
+            .unwrap(),
+        Reply::BasicAuth(_) => hyper::Response::builder()
+            .status(401)
+            .header("www-authenticate", "Basic realm=\"siem\"")
+            .body(full("who are you?"))
+            .unwrap(),
         Reply::FailFirst(failures) => hyper::Response::builder()
             .status(if seen <= failures { 503 } else { 200 })
             .body(full(if seen <= failures { "busy" } else { "ok" }))

@@ -7,9 +7,21 @@ hook's path as the first argument and the hook's environment, and gets back the
 exit code ``python3 hook.py`` would have returned.
 """
 
+import sys
+
+# CPython for WASI has no `_ssl`: hookbox's `ssl` takes its place before any
+# module looks for it, so `http.client` defines `HTTPSConnection` and urllib
+# its `HTTPSHandler`, as on a host with OpenSSL.
+from hookbox import _ssl
+
+if "http.client" in sys.modules or "urllib.request" in sys.modules:
+    raise ImportError("hookbox's ssl must be installed before http.client is imported")
+sys.modules["ssl"] = _ssl
+
 # Modules hooks commonly use, loaded into the snapshot so a typical hook pays
 # no import cost. Anything else in the standard library is imported at run time
-# from the read-only mount at STDLIB_DIR.
+# from the read-only mount at STDLIB_DIR, from bytecode hookbox compiled once.
+import argparse
 import base64
 import binascii
 import builtins
@@ -20,6 +32,9 @@ import csv
 import dataclasses
 import datetime
 import decimal
+import email.message
+import email.mime.multipart
+import email.mime.text
 import email.utils
 import enum
 import functools
@@ -27,24 +42,28 @@ import gc
 import gzip
 import hashlib
 import hmac
+import html
 import http.client
 import io
 import ipaddress
 import itertools
 import json
 import logging
+import logging.handlers
 import math
 import os
 import pathlib
+import queue
 import random
 import re
 import secrets
 import shlex
+import smtplib
 import socket
+import ssl
 import string
 import struct
 import subprocess
-import sys
 import textwrap
 import time
 import traceback
@@ -54,7 +73,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+import xml.etree.ElementTree
 import zlib
+import zoneinfo
 
 import wit_world
 from wit_world.imports import environment
@@ -65,12 +86,13 @@ import asyncio
 import poll_loop
 
 # The SDK, and the standard ways to reach the network routed through it:
-# urllib.request and subprocess.run(["curl", ...]) use the host's egress policy.
+# http.client (and so every urllib opener) and subprocess.run(["curl", ...])
+# use the host's egress policy.
 import hookbox
-from hookbox import _socket, _subprocess, _urllib
+from hookbox import _httpclient, _socket, _subprocess
 
 _socket.install()
-_urllib.install()
+_httpclient.install()
 _subprocess.install()
 
 STDLIB_DIR = "/python"

@@ -1,0 +1,448 @@
+"""The ``ssl`` module inside the sandbox.
+
+CPython for WASI has no ``_ssl`` (no OpenSSL), so the standard ``ssl`` cannot
+be imported and ``http.client`` has no ``HTTPSConnection``. The runner installs
+this module as ``ssl`` before anything imports it. It keeps the API hooks use
+to describe TLS (``create_default_context``, ``SSLContext``, the constants and
+exceptions); the TLS itself is done by the host, for every HTTPS request
+``http.client`` and ``urllib`` make (see :mod:`hookbox._httpclient`).
+
+The host always verifies the server's certificate and name against the
+system's roots plus the operator's CA bundle (``--ca-bundle``): a context's
+trust settings (``cafile``, ``cadata``, ``CERT_NONE``, ``check_hostname =
+False``) are accepted so hooks run unchanged, but never weaken verification.
+TLS over a raw socket (``wrap_socket``) is not offered.
+"""
+
+# Classes and functions here read as the standard module's in tracebacks and
+# reprs (``ssl.SSLContext``), as the hook's author knows them.
+__name__ = "ssl"  # noqa: A001
+
+import base64 as _base64
+import enum as _enum
+import os as _os
+import socket as _socket
+import time as _time
+from collections import namedtuple as _namedtuple
+
+OPENSSL_VERSION = "hookbox host TLS (rustls)"
+OPENSSL_VERSION_INFO = (3, 0, 0, 0, 0)
+OPENSSL_VERSION_NUMBER = 0x30000000
+HAS_SNI = True
+HAS_ALPN = True
+HAS_NPN = False
+HAS_ECDH = True
+HAS_NEVER_CHECK_COMMON_NAME = True
+HAS_SSLv2 = HAS_SSLv3 = HAS_TLSv1 = HAS_TLSv1_1 = False
+HAS_TLSv1_2 = HAS_TLSv1_3 = True
+HAS_PSK = HAS_PHA = False
+CHANNEL_BINDING_TYPES: list = []
+
+_HOST_VERIFIES = (
+    "hookbox verifies every certificate against the system's roots and the "
+    "operator's CA bundle (--ca-bundle)"
+)
+_NO_RAW_TLS = (
+    "TLS over a raw socket is not available in hookbox's sandbox; HTTPS through "
+    "http.client, urllib.request or hookbox.http is (the host does the TLS)"
+)
+
+
+class SSLError(OSError):
+    """A TLS failure."""
+
+    library = None
+    reason = None
+
+
+class SSLZeroReturnError(SSLError):
+    """The TLS connection was closed cleanly."""
+
+
+class SSLWantReadError(SSLError):
+    """Non-blocking TLS needs more data to read."""
+
+
+class SSLWantWriteError(SSLError):
+    """Non-blocking TLS needs to write first."""
+
+
+class SSLSyscallError(SSLError):
+    """A system error under TLS."""
+
+
+class SSLEOFError(SSLError):
+    """The TLS connection ended abruptly."""
+
+
+class SSLCertVerificationError(SSLError, ValueError):
+    """The server's certificate did not verify."""
+
+    verify_code = None
+    verify_message = None
+
+
+CertificateError = SSLCertVerificationError
+
+
+class _SSLMethod(_enum.IntEnum):
+    PROTOCOL_TLS = 2
+    PROTOCOL_TLS_CLIENT = 16
+    PROTOCOL_TLS_SERVER = 17
+
+
+PROTOCOL_TLS = PROTOCOL_SSLv23 = _SSLMethod.PROTOCOL_TLS
+PROTOCOL_TLS_CLIENT = _SSLMethod.PROTOCOL_TLS_CLIENT
+PROTOCOL_TLS_SERVER = _SSLMethod.PROTOCOL_TLS_SERVER
+
+
+class VerifyMode(_enum.IntEnum):
+    """How much a peer's certificate is checked."""
+
+    CERT_NONE = 0
+    CERT_OPTIONAL = 1
+    CERT_REQUIRED = 2
+
+
+CERT_NONE, CERT_OPTIONAL, CERT_REQUIRED = VerifyMode
+
+
+class VerifyFlags(_enum.IntFlag):
+    """Certificate verification flags."""
+
+    VERIFY_DEFAULT = 0
+    VERIFY_CRL_CHECK_LEAF = 0x4
+    VERIFY_CRL_CHECK_CHAIN = 0x8 | 0x4
+    VERIFY_X509_STRICT = 0x20
+    VERIFY_ALLOW_PROXY_CERTS = 0x40
+    VERIFY_X509_TRUSTED_FIRST = 0x8000
+    VERIFY_X509_PARTIAL_CHAIN = 0x80000
+
+
+globals().update(VerifyFlags.__members__)
+
+
+class Options(_enum.IntFlag):
+    """TLS options (accepted; the host chooses versions and ciphers)."""
+
+    OP_ALL = 0x80000850
+    OP_NO_SSLv2 = 0
+    OP_NO_SSLv3 = 0x02000000
+    OP_NO_TLSv1 = 0x04000000
+    OP_NO_TLSv1_1 = 0x10000000
+    OP_NO_TLSv1_2 = 0x08000000
+    OP_NO_TLSv1_3 = 0x20000000
+    OP_NO_COMPRESSION = 0x00020000
+    OP_NO_TICKET = 0x00004000
+    OP_NO_RENEGOTIATION = 0x40000000
+    OP_CIPHER_SERVER_PREFERENCE = 0x00400000
+    OP_SINGLE_DH_USE = 0
+    OP_SINGLE_ECDH_USE = 0
+    OP_ENABLE_MIDDLEBOX_COMPAT = 0x00100000
+    OP_IGNORE_UNEXPECTED_EOF = 0x00000080
+    OP_LEGACY_SERVER_CONNECT = 0x00000004
+    OP_ENABLE_KTLS = 0x00000008
+
+
+globals().update(Options.__members__)
+
+
+class TLSVersion(_enum.IntEnum):
+    """TLS protocol versions."""
+
+    MINIMUM_SUPPORTED = -2
+    MAXIMUM_SUPPORTED = -1
+    SSLv3 = 0x0300
+    TLSv1 = 0x0301
+    TLSv1_1 = 0x0302
+    TLSv1_2 = 0x0303
+    TLSv1_3 = 0x0304
+
+
+class AlertDescription(_enum.IntEnum):
+    """TLS alert codes (the ones a client may meet)."""
+
+    ALERT_DESCRIPTION_CLOSE_NOTIFY = 0
+    ALERT_DESCRIPTION_HANDSHAKE_FAILURE = 40
+    ALERT_DESCRIPTION_BAD_CERTIFICATE = 42
+    ALERT_DESCRIPTION_CERTIFICATE_EXPIRED = 45
+    ALERT_DESCRIPTION_UNKNOWN_CA = 48
+    ALERT_DESCRIPTION_INTERNAL_ERROR = 80
+
+
+globals().update(AlertDescription.__members__)
+
+
+class _ASN1Object(_namedtuple("_ASN1Object", "nid shortname longname oid")):
+    """An ASN.1 object identifier."""
+
+    __slots__ = ()
+
+
+class Purpose(_ASN1Object, _enum.Enum):
+    """What a context's certificates are for."""
+
+    SERVER_AUTH = (129, "serverAuth", "TLS Web Server Authentication", "1.3.6.1.5.5.7.3.1")
+    CLIENT_AUTH = (130, "clientAuth", "TLS Web Client Authentication", "1.3.6.1.5.5.7.3.2")
+
+
+DefaultVerifyPaths = _namedtuple(
+    "DefaultVerifyPaths",
+    "cafile capath openssl_cafile_env openssl_cafile openssl_capath_env openssl_capath",
+)
+
+
+def get_default_verify_paths() -> DefaultVerifyPaths:
+    """Where OpenSSL would look for roots; the host's roots are not files here."""
+    return DefaultVerifyPaths(None, None, "SSL_CERT_FILE", "", "SSL_CERT_DIR", "")
+
+
+class SSLContext:
+    """TLS settings for connections ``http.client`` and ``urllib`` make.
+
+    Everything a hook sets is kept and can be read back; the host does the
+    TLS and always verifies (see the module's documentation).
+    """
+
+    sslsocket_class = None
+    sslobject_class = None
+
+    def __init__(self, protocol: int = PROTOCOL_TLS_CLIENT, *args, **kwargs):
+        self.protocol = _SSLMethod(protocol)
+        server = self.protocol == PROTOCOL_TLS_SERVER
+        self.check_hostname = self.protocol == PROTOCOL_TLS_CLIENT
+        self._verify_mode = CERT_REQUIRED if self.protocol == PROTOCOL_TLS_CLIENT else CERT_NONE
+        if server:
+            self.check_hostname = False
+        self.options = Options.OP_ALL | Options.OP_NO_SSLv3 | Options.OP_NO_COMPRESSION
+        self.verify_flags = VerifyFlags.VERIFY_X509_TRUSTED_FIRST
+        self.minimum_version = TLSVersion.MINIMUM_SUPPORTED
+        self.maximum_version = TLSVersion.MAXIMUM_SUPPORTED
+        self.post_handshake_auth = None
+        self.hostname_checks_common_name = False
+        self.keylog_filename = None
+        self.sni_callback = None
+        self.security_level = 2
+        self.num_tickets = 2
+        self._alpn_protocols: list = []
+        self._ca_certs: list = []
+
+    @property
+    def verify_mode(self) -> VerifyMode:
+        """``CERT_NONE``, ``CERT_OPTIONAL`` or ``CERT_REQUIRED``."""
+        return self._verify_mode
+
+    @verify_mode.setter
+    def verify_mode(self, value: int) -> None:
+        if value == CERT_NONE and self.check_hostname:
+            raise ValueError("Cannot set verify_mode to CERT_NONE when check_hostname is enabled.")
+        self._verify_mode = VerifyMode(value)
+
+    def load_verify_locations(self, cafile=None, capath=None, cadata=None) -> None:
+        """Records extra trust anchors.
+
+        A file the sandbox cannot see is not an error here: the host's trust
+        (system roots plus the operator's CA bundle) is what verifies.
+        """
+        if cafile is None and capath is None and cadata is None:
+            raise TypeError("cafile, capath and cadata cannot be all omitted")
+        if cadata is not None:
+            self._ca_certs.append(cadata)
+        if cafile is not None:
+            try:
+                with open(_os.fspath(cafile), "rb") as file:
+                    self._ca_certs.append(file.read())
+            except OSError:
+                pass
+
+    def load_default_certs(self, purpose: Purpose = Purpose.SERVER_AUTH) -> None:
+        """The system's roots: always trusted by the host."""
+
+    def set_default_verify_paths(self) -> None:
+        """The system's roots: always trusted by the host."""
+
+    def load_cert_chain(self, certfile, keyfile=None, password=None) -> None:
+        """Client certificates are not offered in the sandbox."""
+        raise SSLError(
+            "client certificates (load_cert_chain) are not available in hookbox's "
+            "sandbox: the host makes the TLS connection without one"
+        )
+
+    def set_ciphers(self, ciphers: str) -> None:
+        """Accepted; the host chooses the cipher suites."""
+
+    def get_ciphers(self) -> list:
+        """The cipher suites (chosen by the host)."""
+        return []
+
+    def set_alpn_protocols(self, protocols) -> None:
+        """Recorded; the host speaks HTTP/1.1."""
+        self._alpn_protocols = list(protocols)
+
+    def set_npn_protocols(self, protocols) -> None:
+        """NPN is obsolete; accepted and ignored."""
+
+    def set_ecdh_curve(self, name) -> None:
+        """Accepted; the host chooses the key exchange."""
+
+    def load_dh_params(self, path) -> None:
+        """Accepted; the host chooses the key exchange."""
+
+    def get_ca_certs(self, binary_form: bool = False) -> list:
+        """Certificates loaded through this context (none are parsed here)."""
+        return []
+
+    def cert_store_stats(self) -> dict:
+        """Counts of loaded certificates."""
+        return {"x509": len(self._ca_certs), "crl": 0, "x509_ca": len(self._ca_certs)}
+
+    def session_stats(self) -> dict:
+        """Session cache statistics (none here)."""
+        return {}
+
+    def wrap_socket(self, sock, server_side=False, do_handshake_on_connect=True,
+                    suppress_ragged_eofs=True, server_hostname=None, session=None):
+        """Refused: the sandbox has no TLS over raw sockets."""
+        raise SSLError(_NO_RAW_TLS)
+
+    def wrap_bio(self, incoming, outgoing, server_side=False, server_hostname=None, session=None):
+        """Refused: the sandbox has no TLS over raw sockets."""
+        raise SSLError(_NO_RAW_TLS)
+
+    def __repr__(self) -> str:
+        return f"<ssl.SSLContext {self.protocol.name} verify_mode={self.verify_mode.name}>"
+
+
+class SSLSocket(_socket.socket):
+    """Not created in the sandbox (see ``SSLContext.wrap_socket``)."""
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError(f"{self.__class__.__name__} does not have a public constructor")
+
+
+class SSLObject:
+    """Not created in the sandbox (see ``SSLContext.wrap_bio``)."""
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError(f"{self.__class__.__name__} does not have a public constructor")
+
+
+class MemoryBIO:
+    """A memory buffer for TLS data (kept for API compatibility)."""
+
+    def __init__(self):
+        self._data = bytearray()
+        self.eof = False
+
+    @property
+    def pending(self) -> int:
+        """Bytes waiting to be read."""
+        return len(self._data)
+
+    def write(self, data) -> int:
+        """Appends bytes."""
+        self._data += data
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        """Takes up to ``size`` bytes."""
+        size = len(self._data) if size < 0 else size
+        chunk = bytes(self._data[:size])
+        del self._data[:size]
+        return chunk
+
+    def write_eof(self) -> None:
+        """Marks the end of the data."""
+        self.eof = True
+
+
+class SSLSession:
+    """A TLS session (none are resumed here)."""
+
+
+def create_default_context(purpose=Purpose.SERVER_AUTH, *, cafile=None, capath=None, cadata=None):
+    """A context that verifies servers, as the standard module's does."""
+    if purpose == Purpose.SERVER_AUTH:
+        context = SSLContext(PROTOCOL_TLS_CLIENT)
+    else:
+        context = SSLContext(PROTOCOL_TLS_SERVER)
+    if cafile or capath or cadata:
+        context.load_verify_locations(cafile, capath, cadata)
+    return context
+
+
+def _create_unverified_context(protocol=None, *, cert_reqs=CERT_NONE, check_hostname=False,
+                               purpose=Purpose.SERVER_AUTH, certfile=None, keyfile=None,
+                               cafile=None, capath=None, cadata=None):
+    """A context asking for no verification (the host verifies all the same)."""
+    context = SSLContext(protocol if protocol is not None else PROTOCOL_TLS_CLIENT)
+    context.check_hostname = check_hostname
+    context.verify_mode = cert_reqs
+    if cafile or capath or cadata:
+        context.load_verify_locations(cafile, capath, cadata)
+    return context
+
+
+_create_default_https_context = create_default_context
+_create_stdlib_context = _create_unverified_context
+
+
+def PEM_cert_to_DER_cert(pem_cert_string: str) -> bytes:
+    """Decodes a PEM certificate to DER bytes."""
+    header, footer = "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----"
+    text = pem_cert_string.strip()
+    if not text.startswith(header):
+        raise ValueError(f"Invalid PEM encoding; must start with {header}")
+    if not text.endswith(footer):
+        raise ValueError(f"Invalid PEM encoding; must end with {footer}")
+    return _base64.decodebytes(text[len(header):-len(footer)].encode("ascii", "strict"))
+
+
+def DER_cert_to_PEM_cert(der_cert_bytes: bytes) -> str:
+    """Encodes DER certificate bytes as PEM."""
+    body = _base64.standard_b64encode(der_cert_bytes).decode("ascii")
+    lines = [body[i:i + 64] for i in range(0, len(body), 64)]
+    return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+
+
+def cert_time_to_seconds(cert_time: str) -> int:
+    """Seconds since the epoch of a certificate time such as ``May  9 00:00:00 2007 GMT``."""
+    from calendar import timegm
+
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    try:
+        month = months.index(cert_time[:3].title()) + 1
+    except ValueError:
+        raise ValueError(f'time data {cert_time!r} does not match format "%b %d %H:%M:%S %Y GMT"') from None
+    parsed = _time.strptime(cert_time[3:], " %d %H:%M:%S %Y GMT")
+    return timegm((parsed[0], month) + parsed[2:6])
+
+
+def get_server_certificate(addr, ssl_version=PROTOCOL_TLS_CLIENT, ca_certs=None, timeout=None):
+    """Refused: the sandbox has no TLS over raw sockets."""
+    raise SSLError(_NO_RAW_TLS)
+
+
+def RAND_bytes(n: int) -> bytes:
+    """``n`` random bytes from the sandbox's random source."""
+    return _os.urandom(n)
+
+
+def RAND_status() -> bool:
+    """The random source is always seeded."""
+    return True
+
+
+def RAND_add(data, entropy) -> None:
+    """Accepted; the random source needs no seeding."""
+
+
+def _certificate_verify_failed(detail: str) -> SSLCertVerificationError:
+    """The error ``http.client`` raises when the host refused a certificate."""
+    error = SSLCertVerificationError(
+        1, f"[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: {detail} ({_HOST_VERIFIES})"
+    )
+    error.verify_code = 20
+    error.verify_message = detail
+    error.reason = "CERTIFICATE_VERIFY_FAILED"
+    return error

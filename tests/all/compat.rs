@@ -1,0 +1,507 @@
+//! Hooks written for plain `python3` (standard library only, no SDK), the way
+//! operators copy them for Splunk, Elastic or syslog, run unchanged: each
+//! runs under the real `python3` and under `hookbox run`, against the same
+//! receivers, in the same test, and both must behave alike.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::receiver::{Received, Receiver, Reply, TestCa};
+use crate::support::{SESSION_OPEN, TestHook, hookbox};
+
+/// The real interpreter behind `python3` (on these machines `python3` on
+/// PATH may be a version manager's shim).
+fn real_python3() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let output = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3 is needed to compare hooks with (.ci/run installs it)");
+        PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+    })
+    .clone()
+}
+
+/// What a hook needs to run in both places.
+struct Case<'a> {
+    hook: &'a TestHook,
+    env: Vec<(&'static str, String)>,
+    /// `--allow`, `--ca-bundle` and the like, for hookbox only.
+    hookbox_args: Vec<String>,
+}
+
+impl Case<'_> {
+    /// Runs the hook with the real `python3`, as Hoop's agent would (in the
+    /// hook's folder, the payload in the environment).
+    async fn python3(&self) -> Output {
+        let mut command = Command::new(real_python3());
+        command
+            .arg(&self.hook.path)
+            .current_dir(self.hook.dir.path())
+            .env_clear()
+            .env("HOOP_RUNBOOK_HOOK_PAYLOAD", SESSION_OPEN)
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        tokio::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// Runs the same file with `hookbox run`.
+    async fn hookbox(&self) -> Output {
+        let payload = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(payload.path(), SESSION_OPEN).unwrap();
+        let mut command = hookbox();
+        command
+            .arg("run")
+            .arg(&self.hook.path)
+            .arg("--payload")
+            .arg(payload.path())
+            .args(&self.hookbox_args);
+        for (name, value) in &self.env {
+            command.arg("--env").arg(format!("{name}={value}"));
+        }
+        tokio::task::spawn_blocking(move || {
+            let output = command.output().unwrap();
+            drop(payload);
+            output
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Runs both and checks that both succeeded with the same output.
+    async fn both_succeed_alike(&self) -> String {
+        let python = self.python3().await;
+        let sandboxed = self.hookbox().await;
+        let show = |output: &Output| {
+            format!(
+                "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+                output.status.code(),
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            )
+        };
+        assert_eq!(python.status.code(), Some(0), "python3: {}", show(&python));
+        assert_eq!(
+            sandboxed.status.code(),
+            Some(0),
+            "hookbox: {}",
+            show(&sandboxed)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&python.stdout),
+            String::from_utf8_lossy(&sandboxed.stdout),
+            "python3 and hookbox printed different things"
+        );
+        String::from_utf8(sandboxed.stdout).unwrap()
+    }
+}
+
+/// The parts of a request that must not depend on who sent it.
+fn essence(request: &Received) -> (String, String, Option<String>, Option<String>) {
+    (
+        request.method.clone(),
+        request.path.clone(),
+        request.header("content-type").map(str::to_owned),
+        request.header("authorization").map(str::to_owned),
+    )
+}
+
+/// Both runs sent the same requests, `per_run` each (the bodies too, unless
+/// they carry the payload: hookbox hands hooks the payload without secrets).
+fn assert_same_requests(receiver: &Receiver, per_run: usize, same_bodies: bool) -> Vec<Received> {
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 2 * per_run, "{requests:#?}");
+    let (python, sandboxed) = requests.split_at(per_run);
+    for (a, b) in python.iter().zip(sandboxed) {
+        assert_eq!(essence(a), essence(b));
+        if same_bodies {
+            assert_eq!(
+                String::from_utf8_lossy(&a.body),
+                String::from_utf8_lossy(&b.body)
+            );
+        }
+    }
+    requests
+}
+
+fn allow(url: String) -> Vec<String> {
+    vec!["--allow".into(), url]
+}
+
+const URLLIB_WITH_SSL_CONTEXT: &str = r#"
+import json, os, ssl, urllib.request
+
+event = json.loads(os.environ["HOOP_RUNBOOK_HOOK_PAYLOAD"])
+context = ssl.create_default_context(cafile="ca.pem")
+body = json.dumps({"event": "session-open", "sid": event["sid"]}).encode()
+request = urllib.request.Request(
+    os.environ["SIEM_URL"] + "/services/collector/event",
+    data=body,
+    headers={"Content-Type": "application/json", "Authorization": "Splunk 0000-token"},
+    method="POST",
+)
+with urllib.request.urlopen(request, context=context, timeout=5) as response:
+    print(response.status, response.reason, response.read().decode())
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn urllib_with_an_explicit_ssl_context() {
+    let ca = TestCa::new();
+    let receiver = Receiver::https(Reply::Status(200, "{\"text\":\"Success\"}"), &ca).await;
+    let hook = TestHook::new(URLLIB_WITH_SSL_CONTEXT).with_file("ca.pem", &ca.ca_pem);
+    let siem = format!("https://127.0.0.1:{}", receiver.port());
+    let mut hookbox_args = allow(format!("https://127.0.0.1:{}", receiver.port()));
+    hookbox_args.extend([
+        "--ca-bundle".into(),
+        hook.dir.path().join("ca.pem").display().to_string(),
+    ]);
+    let case = Case {
+        hook: &hook,
+        env: vec![("SIEM_URL", siem)],
+        hookbox_args,
+    };
+    assert_eq!(
+        case.both_succeed_alike().await,
+        "200 OK {\"text\":\"Success\"}\n"
+    );
+    let requests = assert_same_requests(&receiver, 1, true);
+    assert!(
+        String::from_utf8_lossy(&requests[1].body).contains("\"sid\": \"8c59a347"),
+        "{requests:?}"
+    );
+}
+
+const HTTPS_CONNECTION_SPLUNK_HEC: &str = r#"
+import http.client, json, os, ssl
+from urllib.parse import urlsplit
+
+event = json.loads(os.environ["HOOP_RUNBOOK_HOOK_PAYLOAD"])
+siem = urlsplit(os.environ["SIEM_URL"])
+context = ssl.create_default_context()
+context.load_verify_locations(cafile="ca.pem")
+connection = http.client.HTTPSConnection(siem.hostname, siem.port, context=context, timeout=5)
+payload = {"sourcetype": "hoop:session", "event": {"sid": event["sid"], "user": event["event_session_open"]["user_email"]}}
+connection.request(
+    "POST",
+    "/services/collector/event",
+    body=json.dumps(payload),
+    headers={"Authorization": "Splunk 0000-token", "Content-Type": "application/json"},
+)
+response = connection.getresponse()
+print(response.status, response.reason, response.getheader("Content-Length"), response.read().decode())
+# A second request on the same connection, as keep-alive clients do.
+connection.request("GET", "/services/collector/health?detail=1")
+response = connection.getresponse()
+print(response.status, response.read().decode())
+connection.close()
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_client_https_connection_as_in_the_splunk_snippet() {
+    let ca = TestCa::new();
+    let receiver = Receiver::https(Reply::Status(200, "{\"code\":0}"), &ca).await;
+    let hook = TestHook::new(HTTPS_CONNECTION_SPLUNK_HEC).with_file("ca.pem", &ca.ca_pem);
+    let mut hookbox_args = allow(format!("https://127.0.0.1:{}", receiver.port()));
+    hookbox_args.extend([
+        "--ca-bundle".into(),
+        hook.dir.path().join("ca.pem").display().to_string(),
+    ]);
+    let case = Case {
+        hook: &hook,
+        env: vec![("SIEM_URL", format!("https://127.0.0.1:{}", receiver.port()))],
+        hookbox_args,
+    };
+    assert_eq!(
+        case.both_succeed_alike().await,
+        "200 OK 10 {\"code\":0}\n200 {\"code\":0}\n"
+    );
+    let requests = assert_same_requests(&receiver, 2, true);
+    assert_eq!(requests[3].path, "/services/collector/health?detail=1");
+}
+
+const HTTP_CONNECTION_BY_HAND: &str = r#"
+import http.client, json, os
+
+event = json.loads(os.environ["HOOP_RUNBOOK_HOOK_PAYLOAD"])
+connection = http.client.HTTPConnection("127.0.0.1", int(os.environ["SIEM_PORT"]), timeout=5)
+# The low-level calls, then a chunked body from a generator.
+body = json.dumps({"sid": event["sid"]}).encode()
+connection.putrequest("PUT", "/_doc/" + event["sid"])
+connection.putheader("Content-Type", "application/json")
+connection.putheader("Content-Length", str(len(body)))
+connection.endheaders()
+connection.send(body)
+response = connection.getresponse()
+print("put", response.status, response.read().decode())
+lines = (f'{{"n": {i}}}\n'.encode() for i in range(3))
+connection.request("POST", "/_bulk", body=lines, headers={"Content-Type": "application/x-ndjson"}, encode_chunked=True)
+response = connection.getresponse()
+print("bulk", response.status, response.read().decode())
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_client_http_connection_needs_only_an_http_rule() {
+    let receiver = Receiver::http(Reply::Status(201, "created")).await;
+    let hook = TestHook::new(HTTP_CONNECTION_BY_HAND);
+    let case = Case {
+        hook: &hook,
+        env: vec![("SIEM_PORT", receiver.port().to_string())],
+        hookbox_args: allow(format!("http://127.0.0.1:{}", receiver.port())),
+    };
+    assert_eq!(
+        case.both_succeed_alike().await,
+        "put 201 created\nbulk 201 created\n"
+    );
+    let requests = assert_same_requests(&receiver, 2, true);
+    assert_eq!(requests[3].body, b"{\"n\": 0}\n{\"n\": 1}\n{\"n\": 2}\n");
+}
+
+const OPENER_WITH_BASIC_AUTH: &str = r#"
+import os, urllib.request
+
+url = os.environ["SIEM_URL"]
+passwords = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+passwords.add_password(None, url, "hoop", "s3cret")
+opener = urllib.request.build_opener(urllib.request.HTTPBasicAuthHandler(passwords))
+urllib.request.install_opener(opener)
+with urllib.request.urlopen(url + "/ingest", data=b"session opened", timeout=5) as response:
+    print(response.status, response.read().decode())
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_opener_answers_a_basic_auth_challenge() {
+    // "hoop:s3cret"
+    let receiver = Receiver::http(Reply::BasicAuth("Basic aG9vcDpzM2NyZXQ=")).await;
+    let hook = TestHook::new(OPENER_WITH_BASIC_AUTH);
+    let case = Case {
+        hook: &hook,
+        env: vec![("SIEM_URL", format!("http://127.0.0.1:{}", receiver.port()))],
+        hookbox_args: allow(format!("http://127.0.0.1:{}", receiver.port())),
+    };
+    assert_eq!(case.both_succeed_alike().await, "200 authorized\n");
+    // Each run: the unauthenticated try, the 401, then the answer.
+    let requests = assert_same_requests(&receiver, 2, true);
+    assert_eq!(requests[2].header("authorization"), None);
+    assert_eq!(
+        requests[3].header("authorization"),
+        Some("Basic aG9vcDpzM2NyZXQ=")
+    );
+}
+
+const SYSLOG_HANDLERS: &str = r#"
+import json, logging, logging.handlers, os, socket
+
+event = json.loads(os.environ["HOOP_RUNBOOK_HOOK_PAYLOAD"])
+port = int(os.environ["SYSLOG_PORT"])
+logger = logging.getLogger("hoop")
+logger.setLevel(logging.INFO)
+for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+    handler = logging.handlers.SysLogHandler(address=("127.0.0.1", port), socktype=kind)
+    logger.addHandler(handler)
+    logger.info("session %s opened by %s", event["sid"], event["event_session_open"]["user_email"])
+    logger.removeHandler(handler)
+    handler.close()
+print("logged")
+"#;
+
+/// Collects everything sent to one port over UDP and TCP.
+struct SyslogCollector {
+    port: u16,
+    received: Arc<Mutex<Vec<u8>>>,
+}
+
+impl SyslogCollector {
+    async fn start() -> SyslogCollector {
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        let udp = tokio::net::UdpSocket::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let sink = received.clone();
+        tokio::spawn(async move {
+            let mut datagram = vec![0; 65536];
+            while let Ok(size) = udp.recv(&mut datagram).await {
+                sink.lock().unwrap().extend_from_slice(&datagram[..size]);
+            }
+        });
+        let sink = received.clone();
+        tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            while let Ok((mut stream, _)) = tcp.accept().await {
+                let mut bytes = Vec::new();
+                let _ = stream.read_to_end(&mut bytes).await;
+                sink.lock().unwrap().extend_from_slice(&bytes);
+            }
+        });
+        SyslogCollector { port, received }
+    }
+
+    /// What arrived once `count` messages are in, or what there was at the
+    /// deadline.
+    async fn messages(&self, count: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = String::from_utf8_lossy(&self.received.lock().unwrap()).into_owned();
+            if text.matches("session ").count() >= count || Instant::now() > deadline {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syslog_handler_over_udp_and_tcp() {
+    let collector = SyslogCollector::start().await;
+    let hook = TestHook::new(SYSLOG_HANDLERS);
+    let port = collector.port;
+    let case = Case {
+        hook: &hook,
+        env: vec![("SYSLOG_PORT", port.to_string())],
+        hookbox_args: vec![
+            "--allow".into(),
+            format!("udp://127.0.0.1:{port}"),
+            "--allow".into(),
+            format!("tcp://127.0.0.1:{port}"),
+        ],
+    };
+    assert_eq!(case.both_succeed_alike().await, "logged\n");
+    let text = collector.messages(4).await;
+    let line = "<14>session 8c59a347-62bd-4db2-a456-2b25963dfebf opened by alice@example.com";
+    assert_eq!(text.matches(line).count(), 4, "{text:?}");
+}
+
+const CURL_WITH_BODY_ON_STDIN: &str = r#"
+import os, subprocess
+
+payload = os.environ["HOOP_RUNBOOK_HOOK_PAYLOAD"]
+result = subprocess.run(
+    ["curl", "-sS", "--fail", "-H", "Content-Type: application/json", "--data-binary", "@-", os.environ["SIEM_URL"]],
+    input=payload.encode(),
+    capture_output=True,
+)
+print(result.returncode, result.stdout.decode())
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn curl_with_the_body_on_stdin() {
+    let receiver = Receiver::http(Reply::Status(200, "ok")).await;
+    let hook = TestHook::new(CURL_WITH_BODY_ON_STDIN);
+    let case = Case {
+        hook: &hook,
+        env: vec![
+            (
+                "SIEM_URL",
+                format!("http://127.0.0.1:{}/hoop", receiver.port()),
+            ),
+            // The real curl finds itself through PATH.
+            ("PATH", "/usr/bin:/bin".into()),
+        ],
+        hookbox_args: allow(format!("http://127.0.0.1:{}", receiver.port())),
+    };
+    assert_eq!(case.both_succeed_alike().await, "0 ok\n");
+    let requests = assert_same_requests(&receiver, 1, false);
+    assert_eq!(requests[0].body, SESSION_OPEN.as_bytes());
+    // The payload hookbox gave the hook, forwarded whole: the same event,
+    // the connection's stored credentials redacted.
+    let forwarded: serde_json::Value = serde_json::from_slice(&requests[1].body).unwrap();
+    let mut expected: serde_json::Value = serde_json::from_str(SESSION_OPEN).unwrap();
+    for value in expected["event_session_open"]["connection_envs"]
+        .as_object_mut()
+        .unwrap()
+        .values_mut()
+    {
+        *value = "[redacted by hookbox]".into();
+    }
+    assert_eq!(forwarded, expected);
+}
+
+const DENIED_HTTP_CLIENT: &str = r#"
+import http.client, urllib.error, urllib.request
+
+connection = http.client.HTTPConnection("127.0.0.1", int(__import__("os").environ["PORT"]), timeout=5)
+try:
+    connection.request("POST", "/", body=b"x")
+    print("sent", connection.getresponse().status)
+except OSError as error:
+    print("http.client refused:", type(error).__name__)
+try:
+    urllib.request.urlopen("http://127.0.0.1:%s/" % __import__("os").environ["PORT"], timeout=5)
+except urllib.error.URLError as error:
+    print("urllib refused:", "egress denied" in str(error.reason))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_client_to_a_host_no_rule_allows_reaches_nothing() {
+    let receiver = Receiver::http(Reply::Status(200, "ok")).await;
+    let hook = TestHook::new(DENIED_HTTP_CLIENT);
+    let case = Case {
+        hook: &hook,
+        env: vec![("PORT", receiver.port().to_string())],
+        // A raw socket rule to the same port does not open HTTP.
+        hookbox_args: vec![
+            "--json".into(),
+            "--allow".into(),
+            format!("tcp://127.0.0.1:{}", receiver.port()),
+        ],
+    };
+    let output = case.hookbox().await;
+    let record: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        record["stdout"], "http.client refused: EgressDenied\nurllib refused: True\n",
+        "{record:#}"
+    );
+    let egress = record["egress"].as_array().unwrap();
+    assert_eq!(egress.len(), 2, "{record:#}");
+    assert!(egress.iter().all(|attempt| attempt["allowed"] == false));
+    assert_eq!(receiver.connections(), 0);
+}
+
+const UNVERIFIED_CONTEXT: &str = r#"
+import os, ssl, urllib.request
+
+context = ssl.create_default_context()
+context.check_hostname = False
+context.verify_mode = ssl.CERT_NONE
+try:
+    urllib.request.urlopen(os.environ["SIEM_URL"], context=context, timeout=5)
+    print("sent")
+except urllib.error.URLError as error:
+    print(type(error.reason).__name__, "--ca-bundle" in str(error.reason))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn turning_verification_off_does_not_weaken_it() {
+    // A certificate hookbox was not told to trust: python3 with CERT_NONE
+    // sends; under hookbox the host still verifies, and says how to trust it.
+    let ca = TestCa::new();
+    let receiver = Receiver::https(Reply::Status(200, "ok"), &ca).await;
+    let hook = TestHook::new(UNVERIFIED_CONTEXT);
+    let case = Case {
+        hook: &hook,
+        env: vec![(
+            "SIEM_URL",
+            format!("https://127.0.0.1:{}/", receiver.port()),
+        )],
+        hookbox_args: allow(format!("https://127.0.0.1:{}", receiver.port())),
+    };
+    let python = case.python3().await;
+    assert_eq!(String::from_utf8_lossy(&python.stdout), "sent\n");
+    let sandboxed = case.hookbox().await;
+    assert_eq!(
+        String::from_utf8_lossy(&sandboxed.stdout),
+        "SSLCertVerificationError True\n",
+        "{}",
+        String::from_utf8_lossy(&sandboxed.stderr)
+    );
+    assert_eq!(
+        receiver.requests().len(),
+        1,
+        "only python3's request arrives"
+    );
+}
