@@ -25,6 +25,7 @@ use wasmtime::component::{ComponentExportIndex, InstancePre, Linker};
 
 use crate::intake::Payload;
 use crate::record::{RunOutcome, RunStatus};
+use crate::sandbox::code_cache::CodeCache;
 use crate::sandbox::limits::Limits;
 use crate::sandbox::wasi::StdlibMount;
 use crate::sandbox::{CallEnd, Sandbox, SandboxSpec, SandboxState, classify};
@@ -86,6 +87,7 @@ pub struct Runtime {
     stdlib_dir: PathBuf,
     max_memory_bytes: u64,
     tls: Arc<TlsSettings>,
+    code_cache: Arc<CodeCache>,
     cache_result: CacheResult,
     hook_components: HookComponents,
     _ticker: EpochTicker,
@@ -150,6 +152,7 @@ impl Runtime {
             stdlib_dir: PathBuf::new(),
             max_memory_bytes: options.engine.max_memory_bytes,
             tls: Arc::new(tls),
+            code_cache: Arc::default(),
             cache_result,
             hook_components: HookComponents::new(cache),
             _ticker: ticker,
@@ -236,6 +239,7 @@ impl Runtime {
                 policy: config.egress.clone(),
                 egress_mode: &config.egress_mode,
                 tls: self.tls.clone(),
+                code_cache: self.code_cache.clone(),
             },
         );
         let mut sandbox = match sandbox {

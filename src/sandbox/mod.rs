@@ -3,9 +3,11 @@
 //!
 //! - [`limits`]: the limits and the memory accountant;
 //! - [`wasi`]: what of the host a hook can see;
+//! - [`code_cache`]: hooks' compiled code, kept per content;
 //! - [`egress`]: the one place outgoing network access is decided;
 //! - [`output`]: capped stdout/stderr capture.
 
+pub mod code_cache;
 pub mod egress;
 pub mod limits;
 pub mod output;
@@ -18,6 +20,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::record::RunStatus;
 use crate::tls::TlsSettings;
+use code_cache::{CodeCache, RunCodeCache};
 use egress::EgressGate;
 use egress::http::BodyCaps;
 use egress::policy::EgressPolicy;
@@ -31,6 +34,7 @@ pub struct SandboxState {
     table: ResourceTable,
     egress: EgressGate,
     memory: MemoryAccountant,
+    code: RunCodeCache,
 }
 
 impl WasiView for SandboxState {
@@ -52,11 +56,12 @@ impl WasiHttpView for SandboxState {
     }
 }
 
-/// The name of hookbox's own interface in the runner's world.
+/// The names of hookbox's own interfaces in the runner's world.
 const EGRESS_INTERFACE: &str = "hookbox:runner/egress@0.1.0";
+const CODE_INTERFACE: &str = "hookbox:runner/code@0.1.0";
 
 /// Adds everything a sandbox offers a guest to `linker`: WASI 0.2, outgoing
-/// HTTP (through the egress gate) and hookbox's egress interface.
+/// HTTP (through the egress gate) and hookbox's egress and code interfaces.
 pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
@@ -70,6 +75,20 @@ pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> 
         |store: StoreContextMut<'_, SandboxState>, (name,): (String,)| {
             let lookup = store.data().egress.resolve(name);
             Box::new(async move { Ok((lookup.await,)) })
+        },
+    )?;
+    let mut code = linker.instance(CODE_INTERFACE)?;
+    code.func_wrap(
+        "cached",
+        |mut store: StoreContextMut<'_, SandboxState>, (digest,): (Vec<u8>,)| {
+            Ok((store.data_mut().code.cached(digest),))
+        },
+    )?;
+    code.func_wrap(
+        "store",
+        |mut store: StoreContextMut<'_, SandboxState>, (digest, code): (Vec<u8>, Vec<u8>)| {
+            store.data_mut().code.store(digest, code);
+            Ok(())
         },
     )?;
     add_tcp_connect(linker)
@@ -150,6 +169,8 @@ pub struct SandboxSpec<'a> {
     pub egress_mode: &'a egress::recording::EgressMode,
     /// TLS settings for HTTPS.
     pub tls: std::sync::Arc<TlsSettings>,
+    /// Hooks' compiled code, shared by the runtime's runs.
+    pub code_cache: std::sync::Arc<CodeCache>,
 }
 
 impl Sandbox {
@@ -184,6 +205,7 @@ impl Sandbox {
             table: ResourceTable::new(),
             egress,
             memory: MemoryAccountant::new(spec.limits.memory_bytes),
+            code: RunCodeCache::new(spec.code_cache),
         };
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.memory);

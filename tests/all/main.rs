@@ -7,6 +7,7 @@
 mod bytecode;
 mod cache;
 mod cli;
+mod code_cache;
 mod compat;
 mod components;
 mod egress;

@@ -77,7 +77,10 @@ import xml.etree.ElementTree
 import zlib
 import zoneinfo
 
+import marshal
+
 import wit_world
+from wit_world.imports import code as _code_cache
 from wit_world.imports import environment
 
 # componentize-py's asyncio event loop over wasi:io/poll and its wasi:http
@@ -134,10 +137,32 @@ def _reset_process_state(args: list[str], env: list[tuple[str, str]]) -> None:
     os.chdir(hook_dir)
 
 
-def _run_as_main(hook_path: str) -> None:
+def _compiled_hook(hook_path: str) -> types.CodeType:
+    """The hook's code: compiled by an earlier run of the same source (kept by
+    the host), else compiled now and offered to the host before it runs."""
     with open(hook_path, "rb") as file:
         source = file.read()
-    code = compile(source, hook_path, "exec", dont_inherit=True)
+    digest = hashlib.sha256(hook_path.encode() + b"\0" + source).digest()
+    cached = _code_cache.cached(digest)
+    if cached is not None:
+        try:
+            code = marshal.loads(cached)
+            if isinstance(code, types.CodeType) and code.co_filename == hook_path:
+                return code
+        except (EOFError, ValueError, TypeError):
+            pass
+    try:
+        code = compile(source, hook_path, "exec", dont_inherit=True)
+    except BaseException:
+        # Close this run's one offer before anything else can run.
+        _code_cache.store(digest, b"")
+        raise
+    _code_cache.store(digest, marshal.dumps(code))
+    return code
+
+
+def _run_as_main(hook_path: str) -> None:
+    code = _compiled_hook(hook_path)
     main = types.ModuleType("__main__")
     main.__file__ = hook_path
     main.__builtins__ = builtins
