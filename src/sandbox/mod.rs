@@ -71,6 +71,13 @@ pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> 
         |store: StoreContextMut<'_, SandboxState>, (): ()| Ok((store.data().egress.last_denial(),)),
     )?;
     egress.func_wrap_async(
+        "start-tls",
+        |store: StoreContextMut<'_, SandboxState>, (port, server_name): (u16, String)| {
+            let upgrade = store.data().egress.start_tls(port, server_name);
+            Box::new(async move { Ok((upgrade.await,)) })
+        },
+    )?;
+    egress.func_wrap_async(
         "resolve",
         |store: StoreContextMut<'_, SandboxState>, (name,): (String,)| {
             let lookup = store.data().egress.resolve(name);
@@ -98,18 +105,19 @@ pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> 
 /// 0.2.x version are linked to it).
 const WASI_SOCKETS_TCP: &str = "wasi:sockets/tcp@0.2.12";
 
-/// Puts the egress gate in front of `tcp-socket.start-connect`, so a
-/// connection can be sent to the recording receiver; live connections pass
-/// through unchanged and are checked by the socket check as before.
+/// Puts the egress gate in front of `tcp-socket.start-connect`: the gate
+/// decides, and the hook's socket connects to where the gate says (a live
+/// relay or the recording receiver); the socket check then lets only those
+/// addresses through.
 fn add_tcp_connect(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
     use wasmtime::component::Resource;
-    use wasmtime_wasi::p2::bindings::sockets::network::{ErrorCode, IpSocketAddress, Network};
+    use wasmtime_wasi::p2::bindings::sockets::network::{IpSocketAddress, Network};
     use wasmtime_wasi::p2::bindings::sockets::tcp::HostTcpSocket;
     use wasmtime_wasi::sockets::WasiSocketsView;
 
     linker.allow_shadowing(true);
     let mut tcp = linker.instance(WASI_SOCKETS_TCP)?;
-    let defined = tcp.func_wrap(
+    let defined = tcp.func_wrap_async(
         "[method]tcp-socket.start-connect",
         |mut store: StoreContextMut<'_, SandboxState>,
          (socket, network, remote): (
@@ -117,17 +125,22 @@ fn add_tcp_connect(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
             Resource<Network>,
             IpSocketAddress,
         )| {
-            let state = store.data_mut();
-            let Some(target) = state.egress.tcp_target(remote.into()) else {
-                return Ok((Err(ErrorCode::AccessDenied),));
-            };
-            let started = state
-                .sockets()
-                .start_connect(socket, network, target.into());
-            match started {
-                Ok(()) => Ok((Ok(()),)),
-                Err(error) => Ok((Err(error.downcast()?),)),
-            }
+            let target = store.data().egress.connect_target(remote.into());
+            Box::new(async move {
+                let target = match target.await {
+                    Ok(target) => target,
+                    Err(refused) => return Ok((Err(refused),)),
+                };
+                let started =
+                    store
+                        .data_mut()
+                        .sockets()
+                        .start_connect(socket, network, target.into());
+                match started {
+                    Ok(()) => Ok((Ok(()),)),
+                    Err(error) => Ok((Err(error.downcast()?),)),
+                }
+            })
         },
     );
     linker.allow_shadowing(false);
@@ -242,10 +255,12 @@ impl Sandbox {
     pub async fn finish_egress(self) -> (Vec<crate::record::EgressAttempt>, u64) {
         let log = self.store.data().egress.log();
         let recorder = self.store.data().egress.recorder();
+        let relays = self.store.data().egress.relays();
         drop(self.store);
         if let Some(recorder) = recorder {
             recorder.settle().await;
         }
+        relays.settle().await;
         (log.attempts(), log.unrecorded())
     }
 }

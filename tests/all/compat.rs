@@ -505,3 +505,248 @@ async fn turning_verification_off_does_not_weaken_it() {
         "only python3's request arrives"
     );
 }
+
+/// What a loopback TLS server of these tests received, per connection.
+type Transcripts = Arc<Mutex<Vec<String>>>;
+
+/// An SMTP server that offers STARTTLS and records each message it is sent
+/// after the upgrade (it refuses mail over plain text).
+async fn smtp_server(ca: &TestCa) -> (u16, Transcripts) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let transcripts = Transcripts::default();
+    let (acceptor, seen) = (ca.acceptor(), transcripts.clone());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (acceptor, seen) = (acceptor.clone(), seen.clone());
+            tokio::spawn(async move {
+                let mut plain = BufReader::new(stream);
+                plain
+                    .get_mut()
+                    .write_all(b"220 test ESMTP\r\n")
+                    .await
+                    .unwrap();
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if plain.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let reply: &[u8] = match line.trim_end().to_ascii_uppercase().as_str() {
+                        l if l.starts_with("EHLO") => b"250-test\r\n250 STARTTLS\r\n",
+                        "STARTTLS" => b"220 ready for TLS\r\n",
+                        "QUIT" => b"221 bye\r\n",
+                        _ => b"530 STARTTLS first\r\n",
+                    };
+                    plain.get_mut().write_all(reply).await.unwrap();
+                    if line.trim_end().eq_ignore_ascii_case("STARTTLS") {
+                        break;
+                    }
+                }
+                let Ok(tls) = acceptor.accept(plain.into_inner()).await else {
+                    return;
+                };
+                let mut tls = BufReader::new(tls);
+                let (mut message, mut in_data) = (String::new(), false);
+                loop {
+                    line.clear();
+                    if tls.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    if in_data {
+                        if line == ".\r\n" {
+                            in_data = false;
+                            seen.lock().unwrap().push(std::mem::take(&mut message));
+                            tls.get_mut().write_all(b"250 queued\r\n").await.unwrap();
+                        } else {
+                            message.push_str(&line);
+                        }
+                        continue;
+                    }
+                    let command = line.trim_end().to_ascii_uppercase();
+                    let reply: &[u8] = match command.as_str() {
+                        c if c.starts_with("EHLO") => b"250 test\r\n",
+                        "DATA" => {
+                            in_data = true;
+                            b"354 go ahead\r\n"
+                        }
+                        "QUIT" => b"221 bye\r\n",
+                        _ => b"250 ok\r\n",
+                    };
+                    tls.get_mut().write_all(reply).await.unwrap();
+                    tls.get_mut().flush().await.unwrap();
+                    if command == "QUIT" {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, transcripts)
+}
+
+/// A TLS syslog collector: records what each TLS connection sent.
+async fn tls_collector(ca: &TestCa) -> (u16, Transcripts) {
+    use tokio::io::AsyncReadExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let transcripts = Transcripts::default();
+    let (acceptor, seen) = (ca.acceptor(), transcripts.clone());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (acceptor, seen) = (acceptor.clone(), seen.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    seen.lock().unwrap().push("(no TLS)".into());
+                    return;
+                };
+                let mut bytes = Vec::new();
+                let _ = tls.read_to_end(&mut bytes).await;
+                seen.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&bytes).into_owned());
+            });
+        }
+    });
+    (port, transcripts)
+}
+
+/// What `transcripts` holds once `count` connections are recorded, or at
+/// the deadline.
+async fn transcripts_when(transcripts: &Transcripts, count: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = transcripts.lock().unwrap().clone();
+        if seen.len() >= count || Instant::now() > deadline {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn tcp_and_ca(port: u16, hook: &TestHook) -> Vec<String> {
+    vec![
+        "--allow".into(),
+        format!("tcp://127.0.0.1:{port}"),
+        "--ca-bundle".into(),
+        hook.dir.path().join("ca.pem").display().to_string(),
+    ]
+}
+
+const SMTP_STARTTLS: &str = r#"
+import json, os, smtplib, ssl
+from email.mime.text import MIMEText
+
+event = json.loads(os.environ["HOOP_RUNBOOK_HOOK_PAYLOAD"])
+opened = event["event_session_open"]
+message = MIMEText(f"session {event['sid']} opened by {opened['user_email']} on {opened['connection_name']}")
+message["Subject"] = "Hoop session opened"
+message["From"] = "hoop@example.com"
+message["To"] = "soc@example.com"
+context = ssl.create_default_context(cafile="ca.pem")
+with smtplib.SMTP("127.0.0.1", int(os.environ["SMTP_PORT"]), timeout=5) as smtp:
+    smtp.starttls(context=context)
+    smtp.send_message(message)
+print("mailed")
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_with_starttls() {
+    let ca = TestCa::new();
+    let (port, transcripts) = smtp_server(&ca).await;
+    let hook = TestHook::new(SMTP_STARTTLS).with_file("ca.pem", &ca.ca_pem);
+    let case = Case {
+        hook: &hook,
+        env: vec![("SMTP_PORT", port.to_string())],
+        hookbox_args: tcp_and_ca(port, &hook),
+    };
+    assert_eq!(case.both_succeed_alike().await, "mailed\n");
+    let messages = transcripts_when(&transcripts, 2).await;
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    for message in &messages {
+        assert!(
+            message.contains("opened by alice@example.com on pg-prod-customers"),
+            "{message}"
+        );
+        assert!(
+            message.contains("Subject: Hoop session opened"),
+            "{message}"
+        );
+    }
+}
+
+const TLS_SYSLOG: &str = r#"
+import json, os, socket, ssl
+
+event = json.loads(os.environ["HOOP_RUNBOOK_HOOK_PAYLOAD"])
+context = ssl.create_default_context(cafile="ca.pem")
+with socket.create_connection(("127.0.0.1", int(os.environ["SYSLOG_PORT"])), timeout=5) as raw:
+    with context.wrap_socket(raw, server_hostname="localhost") as tls:
+        line = f"<110>1 2026-11-29T00:00:00Z gateway hoop - session - opened {event['sid']}\n"
+        tls.sendall(f"{len(line)} {line}".encode())
+        print("sent over", tls.version(), isinstance(tls, ssl.SSLSocket))
+try:
+    socket.create_connection(("127.0.0.1", int(os.environ["CLOSED_PORT"])), timeout=5)
+    print("connected to a closed port")
+except ConnectionRefusedError:
+    print("refused")
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_syslog_and_a_closed_port() {
+    let ca = TestCa::new();
+    let (port, transcripts) = tls_collector(&ca).await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let hook = TestHook::new(TLS_SYSLOG).with_file("ca.pem", &ca.ca_pem);
+    let mut hookbox_args = tcp_and_ca(port, &hook);
+    hookbox_args.extend(["--allow".into(), format!("tcp://127.0.0.1:{closed}")]);
+    let case = Case {
+        hook: &hook,
+        env: vec![
+            ("SYSLOG_PORT", port.to_string()),
+            ("CLOSED_PORT", closed.to_string()),
+        ],
+        hookbox_args,
+    };
+    assert_eq!(
+        case.both_succeed_alike().await,
+        "sent over TLSv1.3 True\nrefused\n"
+    );
+    let lines = transcripts_when(&transcripts, 2).await;
+    let expected = "97 <110>1 2026-11-29T00:00:00Z gateway hoop - session - opened 8c59a347-62bd-4db2-a456-2b25963dfebf\n";
+    assert_eq!(lines, [expected, expected]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_to_a_certificate_the_host_does_not_trust_sends_nothing() {
+    let ca = TestCa::new();
+    let (port, transcripts) = tls_collector(&ca).await;
+    let hook = TestHook::new(
+        "import os, socket, ssl\n\
+         context = ssl._create_unverified_context()\n\
+         raw = socket.create_connection(('127.0.0.1', int(os.environ['PORT'])), timeout=5)\n\
+         try:\n\
+         \x20   context.wrap_socket(raw).sendall(b'secret')\n\
+         \x20   print('sent')\n\
+         except ssl.SSLCertVerificationError as error:\n\
+         \x20   print('refused:', '--ca-bundle' in str(error))\n",
+    );
+    let case = Case {
+        hook: &hook,
+        env: vec![("PORT", port.to_string())],
+        hookbox_args: vec!["--allow".into(), format!("tcp://127.0.0.1:{port}")],
+    };
+    let output = case.hookbox().await;
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "refused: True\n",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen = transcripts_when(&transcripts, 1).await;
+    assert_eq!(seen, ["(no TLS)"], "the collector got no TLS session");
+}

@@ -369,16 +369,20 @@ async fn syslog_over_tcp_reaches_an_allowed_collector_only() {
         .await
         .unwrap()
         .unwrap();
+    let line_length = line.len() as u64;
     assert_eq!(
         String::from_utf8(line).unwrap(),
         "<110>1 2026-11-26T00:00:00Z hookbox hoop - session-close - sid=8c59a347-62bd-4db2-a456-2b25963dfebf\n"
     );
-    assert!(
-        outcome
-            .egress
-            .iter()
-            .any(|a| a.scheme == "tcp" && a.allowed)
-    );
+    // The relay counted what went through and names the destination.
+    let allowed = outcome
+        .egress
+        .iter()
+        .find(|a| a.scheme == "tcp" && a.allowed)
+        .expect("the allowed connection is recorded");
+    assert_eq!(allowed.bytes_out, line_length, "{allowed:?}");
+    assert_eq!(allowed.url.as_deref(), Some(rule.as_str()));
+    assert_eq!(allowed.address.as_deref(), Some(&rule["tcp://".len()..]));
     assert!(
         outcome
             .egress

@@ -93,7 +93,8 @@ impl TestCa {
         }
     }
 
-    fn acceptor(&self) -> TlsAcceptor {
+    /// A TLS acceptor presenting the server certificate.
+    pub fn acceptor(&self) -> TlsAcceptor {
         tokio_rustls::TlsAcceptor::from(self.server.clone())
     }
 }

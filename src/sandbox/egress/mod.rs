@@ -15,12 +15,15 @@ pub mod http;
 pub mod policy;
 pub mod record;
 pub mod recording;
+pub mod relay;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use tokio::time::Instant;
+use wasmtime_wasi::p2::bindings::sockets::network::ErrorCode as SocketError;
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
@@ -31,6 +34,10 @@ use http::{Approved, BodyCaps};
 use policy::{EgressPolicy, Rule, Scheme, Verdict};
 use record::{AttemptHandle, AttemptStart, EgressLog};
 use recording::{EgressMode, Recorder};
+use relay::Relays;
+
+/// A future that does not borrow the gate (so the store is free meanwhile).
+type Pending<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// The egress gate of one run.
 pub struct EgressGate {
@@ -42,6 +49,7 @@ pub struct EgressGate {
     deadline: Instant,
     caps: BodyCaps,
     recorder: Option<Arc<Recorder>>,
+    relays: Arc<Relays>,
 }
 
 impl EgressGate {
@@ -68,6 +76,7 @@ impl EgressGate {
             deadline,
             caps,
             recorder,
+            relays: Arc::default(),
         }
     }
 
@@ -81,14 +90,88 @@ impl EgressGate {
         self.recorder.clone()
     }
 
-    /// Where a TCP connection the hook starts to `address` really goes: the
-    /// address itself when egress is live (the socket check then decides),
-    /// or a recording receiver when the policy allows it under `hookbox
-    /// test`. `None` when it is refused.
-    pub fn tcp_target(&self, address: SocketAddr) -> Option<SocketAddr> {
-        let Some(recorder) = &self.recorder else {
-            return Some(address);
-        };
+    /// The run's live TCP relays.
+    pub fn relays(&self) -> Arc<Relays> {
+        self.relays.clone()
+    }
+
+    /// Where a TCP connection the hook starts to `address` really goes, or
+    /// why it does not: under `hookbox test`, a recording receiver; live, a
+    /// [`relay`] the host opens once it has itself connected to `address`,
+    /// so a refused or unreachable destination fails the hook's connect.
+    pub fn connect_target(&self, address: SocketAddr) -> Pending<Result<SocketAddr, SocketError>> {
+        if let Some(recorder) = &self.recorder {
+            let target = self.record_target(recorder, address);
+            return Box::pin(std::future::ready(target.ok_or(SocketError::AccessDenied)));
+        }
+        let ip = canonical_ip(address.ip());
+        let target = format!("tcp://{}:{}", Host::Ip(ip), address.port());
+        let handle = self.log.begin(AttemptStart {
+            scheme: "tcp".into(),
+            host: Host::Ip(ip).to_string(),
+            port: address.port(),
+            method: None,
+            url: Some(target.clone()),
+        });
+        match address_verdict(&self.policy, &self.resolved, Scheme::Tcp, address) {
+            Verdict::Allowed(rule) => {
+                tracing::info!(target = %target, rule = %rule, "egress allowed");
+                handle.allow(&rule);
+                handle.set_address(address);
+            }
+            Verdict::Denied(reason) => {
+                refuse(&handle, &self.hook_stderr, &target, &reason);
+                return Box::pin(std::future::ready(Err(SocketError::AccessDenied)));
+            }
+        }
+        let (relays, tls, deadline) = (self.relays.clone(), self.tls.clone(), self.deadline);
+        Box::pin(async move {
+            let connect = tokio::net::TcpStream::connect(address);
+            let stream = match tokio::time::timeout_at(deadline, connect).await {
+                Err(_) => {
+                    handle.note("the connection was not made before the hook's deadline");
+                    return Err(SocketError::Timeout);
+                }
+                Ok(Err(error)) => {
+                    handle.note(&format!("the connection failed: {error}"));
+                    return Err(match error.kind() {
+                        std::io::ErrorKind::ConnectionRefused => SocketError::ConnectionRefused,
+                        std::io::ErrorKind::TimedOut => SocketError::Timeout,
+                        _ => SocketError::RemoteUnreachable,
+                    });
+                }
+                Ok(Ok(stream)) => stream,
+            };
+            relays
+                .open(stream, handle.clone(), tls, deadline)
+                .map_err(|error| {
+                    handle.note(&format!("the host could not relay the connection: {error}"));
+                    SocketError::Unknown
+                })
+        })
+    }
+
+    /// Upgrades the hook's connection relayed at loopback `port` to TLS with
+    /// its destination (see [`Relays::start_tls`]); under `hookbox test` the
+    /// recording receiver goes on recording the plain bytes.
+    pub fn start_tls(&self, port: u16, server_name: String) -> Pending<Result<String, String>> {
+        if let Some(recorder) = &self.recorder {
+            let receiver = SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port));
+            let answer = if recorder.is_receiver(receiver) {
+                Ok("TLS (recorded as plain text by hookbox test)".to_owned())
+            } else {
+                Err(format!(
+                    "no connection of this hook is recorded at port {port}"
+                ))
+            };
+            return Box::pin(std::future::ready(answer));
+        }
+        Box::pin(self.relays.start_tls(port, &server_name))
+    }
+
+    /// A TCP connection under `hookbox test`: to a recording receiver if the
+    /// policy allows it, else `None`.
+    fn record_target(&self, recorder: &Recorder, address: SocketAddr) -> Option<SocketAddr> {
         let ip = canonical_ip(address.ip());
         let port = address.port();
         let name = recorder.name_of(ip);
@@ -163,6 +246,7 @@ impl EgressGate {
             resolved: self.resolved.clone(),
             seen: Arc::default(),
             recorder: self.recorder.clone(),
+            relays: self.relays.clone(),
         })
     }
 
@@ -451,6 +535,28 @@ async fn approve(
     }
 }
 
+/// The policy's verdict on a raw socket to `address`, counting the names a
+/// socket rule named that were looked up in this run.
+fn address_verdict(
+    policy: &EgressPolicy,
+    resolved: &Resolved,
+    scheme: Scheme,
+    address: SocketAddr,
+) -> Verdict {
+    let ip = canonical_ip(address.ip());
+    let via_name = resolved
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&ip)
+        .and_then(|rules| {
+            rules
+                .iter()
+                .find(|rule| rule.covers(scheme, address.port()))
+                .cloned()
+        });
+    policy.check_address(scheme, ip, address.port(), via_name.as_ref())
+}
+
 /// The per-address check for raw sockets.
 #[derive(Clone)]
 pub struct SocketCheck {
@@ -460,6 +566,7 @@ pub struct SocketCheck {
     resolved: Resolved,
     seen: Arc<Mutex<HashSet<(SocketAddr, bool)>>>,
     recorder: Option<Arc<Recorder>>,
+    relays: Arc<Relays>,
 }
 
 impl SocketCheck {
@@ -479,7 +586,9 @@ impl SocketCheck {
             }
         }
         let scheme = match usage {
-            SocketAddrUse::TcpConnect => Scheme::Tcp,
+            // The policy was asked when the connection started
+            // ([`EgressGate::connect_target`]), which sent it to a relay.
+            SocketAddrUse::TcpConnect => return self.relays.is_relay(address),
             SocketAddrUse::UdpSend => Scheme::Udp,
             // The implicit local bind before a connect or send is fine; a hook
             // may not bind a chosen address or port, listen or accept.
@@ -488,21 +597,7 @@ impl SocketCheck {
             }
             _ => return false,
         };
-        let ip = canonical_ip(address.ip());
-        let via_name = self
-            .resolved
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&ip)
-            .and_then(|rules| {
-                rules
-                    .iter()
-                    .find(|rule| rule.covers(scheme, address.port()))
-                    .cloned()
-            });
-        let verdict = self
-            .policy
-            .check_address(scheme, ip, address.port(), via_name.as_ref());
+        let verdict = address_verdict(&self.policy, &self.resolved, scheme, address);
         let allowed = matches!(verdict, Verdict::Allowed(_));
         self.record_once(address, scheme, verdict);
         allowed
@@ -559,15 +654,25 @@ mod tests {
             resolved: Arc::new(Mutex::new(known)),
             seen: Arc::default(),
             recorder: None,
+            relays: Arc::default(),
         }
+    }
+
+    fn tcp_allowed(check: &SocketCheck, address: &str) -> bool {
+        let verdict = address_verdict(
+            &check.policy,
+            &check.resolved,
+            Scheme::Tcp,
+            address.parse().unwrap(),
+        );
+        matches!(verdict, Verdict::Allowed(_))
     }
 
     #[test]
     fn a_socket_name_rule_reaches_only_what_the_name_resolved_to() {
         let rule = "tcp://collector.example.com:514";
         let check = check_for(&[rule], &[("93.184.216.34", rule)]);
-        let connect =
-            |address: &str| check.check(address.parse().unwrap(), SocketAddrUse::TcpConnect);
+        let connect = |address: &str| tcp_allowed(&check, address);
         assert!(connect("93.184.216.34:514"));
         assert!(
             !connect("93.184.216.35:514"),
@@ -584,6 +689,13 @@ mod tests {
     fn a_socket_name_rule_never_reaches_a_private_address() {
         let rule = "tcp://collector.example.com:514";
         let check = check_for(&[rule], &[("10.1.2.3", rule)]);
+        assert!(!tcp_allowed(&check, "10.1.2.3:514"));
+    }
+
+    #[test]
+    fn a_socket_connects_only_to_a_relay_the_host_opened() {
+        let check = check_for(&["tcp://10.1.2.3:514"], &[]);
+        assert!(tcp_allowed(&check, "10.1.2.3:514"));
         assert!(!check.check("10.1.2.3:514".parse().unwrap(), SocketAddrUse::TcpConnect));
     }
 

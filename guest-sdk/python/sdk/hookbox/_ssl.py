@@ -7,11 +7,16 @@ to describe TLS (``create_default_context``, ``SSLContext``, the constants and
 exceptions); the TLS itself is done by the host, for every HTTPS request
 ``http.client`` and ``urllib`` make (see :mod:`hookbox._httpclient`).
 
+``SSLContext.wrap_socket`` works on a TCP connection a ``tcp://`` rule
+allowed (SMTP ``STARTTLS``, ``SMTP_SSL``, TLS syslog): the host, which relays
+every such connection, upgrades its side towards the destination to TLS, and
+the hook goes on reading and writing plain bytes through the returned
+``SSLSocket``.
+
 The host always verifies the server's certificate and name against the
 system's roots plus the operator's CA bundle (``--ca-bundle``): a context's
 trust settings (``cafile``, ``cadata``, ``CERT_NONE``, ``check_hostname =
 False``) are accepted so hooks run unchanged, but never weaken verification.
-TLS over a raw socket (``wrap_socket``) is not offered.
 """
 
 # Classes and functions here read as the standard module's in tracebacks and
@@ -24,6 +29,9 @@ import os as _os
 import socket as _socket
 import time as _time
 from collections import namedtuple as _namedtuple
+
+from componentize_py_types import Err as _Err
+from wit_world.imports import egress as _egress
 
 OPENSSL_VERSION = "hookbox host TLS (rustls)"
 OPENSSL_VERSION_INFO = (3, 0, 0, 0, 0)
@@ -42,9 +50,10 @@ _HOST_VERIFIES = (
     "hookbox verifies every certificate against the system's roots and the "
     "operator's CA bundle (--ca-bundle)"
 )
-_NO_RAW_TLS = (
-    "TLS over a raw socket is not available in hookbox's sandbox; HTTPS through "
-    "http.client, urllib.request or hookbox.http is (the host does the TLS)"
+_NO_SERVER_SIDE = "hookbox's sandbox has no TLS server side: hooks cannot accept connections"
+_NO_BIO = (
+    "TLS over memory buffers (wrap_bio) is not available in hookbox's sandbox; "
+    "wrap_socket and HTTPS through http.client or urllib are (the host does the TLS)"
 )
 
 
@@ -302,22 +311,120 @@ class SSLContext:
 
     def wrap_socket(self, sock, server_side=False, do_handshake_on_connect=True,
                     suppress_ragged_eofs=True, server_hostname=None, session=None):
-        """Refused: the sandbox has no TLS over raw sockets."""
-        raise SSLError(_NO_RAW_TLS)
+        """TLS on a TCP connection, done by the host (see the module's documentation)."""
+        if server_side:
+            raise SSLError(_NO_SERVER_SIDE)
+        return SSLSocket._wrap(sock, self, server_hostname, do_handshake_on_connect)
 
     def wrap_bio(self, incoming, outgoing, server_side=False, server_hostname=None, session=None):
-        """Refused: the sandbox has no TLS over raw sockets."""
-        raise SSLError(_NO_RAW_TLS)
+        """Refused: the host does TLS only on connections it relays."""
+        raise SSLError(_NO_BIO)
 
     def __repr__(self) -> str:
         return f"<ssl.SSLContext {self.protocol.name} verify_mode={self.verify_mode.name}>"
 
 
 class SSLSocket(_socket.socket):
-    """Not created in the sandbox (see ``SSLContext.wrap_socket``)."""
+    """A TCP connection whose destination side the host has upgraded to TLS.
+
+    Made by ``SSLContext.wrap_socket``; reads and writes plain bytes, which
+    the host's relay encrypts towards the destination.
+    """
 
     def __init__(self, *args, **kwargs):
         raise TypeError(f"{self.__class__.__name__} does not have a public constructor")
+
+    @classmethod
+    def _wrap(cls, sock, context, server_hostname, handshake_now):
+        if sock.type != _socket.SOCK_STREAM:
+            raise NotImplementedError("only stream sockets are supported")
+        self = cls.__new__(cls)
+        _socket.socket.__init__(self, sock.family, sock.type, sock.proto, fileno=sock.fileno())
+        self.settimeout(sock.gettimeout())
+        sock.detach()
+        self._context = context
+        self.server_hostname = server_hostname
+        self.server_side = False
+        self._version = None
+        try:
+            self.getpeername()
+        except OSError:
+            return self  # connect() will do the handshake
+        if handshake_now:
+            self.do_handshake()
+        return self
+
+    @property
+    def context(self) -> SSLContext:
+        """The context this socket was wrapped with."""
+        return self._context
+
+    def connect(self, address) -> None:
+        """Connects, then upgrades to TLS."""
+        super().connect(address)
+        self.do_handshake()
+
+    def connect_ex(self, address) -> int:
+        """Connects, then upgrades to TLS; an errno instead of an exception."""
+        code = super().connect_ex(address)
+        if code == 0:
+            self.do_handshake()
+        return code
+
+    def do_handshake(self, block: bool = False) -> None:
+        """Asks the host to speak TLS with the destination."""
+        if self._version is not None:
+            return
+        port = self.getpeername()[1]
+        try:
+            self._version = _egress.start_tls(port, self.server_hostname or "")
+        except _Err as failure:
+            reason = failure.value
+            if reason.startswith("certificate verify failed: "):
+                raise _certificate_verify_failed(reason.removeprefix("certificate verify failed: ")) from None
+            raise SSLError(reason) from None
+
+    def version(self):
+        """The TLS version the host negotiated (``TLSv1.3``, ``TLSv1.2``)."""
+        return self._version
+
+    def getpeercert(self, binary_form: bool = False):
+        """The host verified the certificate; its details are not passed on."""
+        if self._version is None:
+            raise ValueError("handshake not done yet")
+        return b"" if binary_form else {}
+
+    def cipher(self):
+        """Chosen by the host; not passed on."""
+        return None
+
+    def shared_ciphers(self):
+        """Chosen by the host; not passed on."""
+        return None
+
+    def compression(self):
+        """TLS compression is never used."""
+        return None
+
+    def selected_alpn_protocol(self):
+        """No application protocol is negotiated on raw connections."""
+        return None
+
+    def selected_npn_protocol(self):
+        """NPN is obsolete."""
+        return None
+
+    def pending(self) -> int:
+        """Decrypted bytes waiting (none: the host passes them on)."""
+        return 0
+
+    def get_channel_binding(self, cb_type: str = "tls-unique"):
+        """Not available: the TLS session is the host's."""
+        return None
+
+    def unwrap(self):
+        """Refused: the host keeps the connection's TLS until it closes."""
+        raise SSLError("hookbox's sandbox cannot take TLS off a connection")
 
 
 class SSLObject:
@@ -419,8 +526,8 @@ def cert_time_to_seconds(cert_time: str) -> int:
 
 
 def get_server_certificate(addr, ssl_version=PROTOCOL_TLS_CLIENT, ca_certs=None, timeout=None):
-    """Refused: the sandbox has no TLS over raw sockets."""
-    raise SSLError(_NO_RAW_TLS)
+    """Refused: the host verifies certificates and does not pass them on."""
+    raise SSLError("hookbox's sandbox does not pass certificates on to hooks")
 
 
 def RAND_bytes(n: int) -> bytes:
