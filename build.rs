@@ -69,6 +69,14 @@ fn main() -> Result<()> {
         copy_dir(&guest_dir.join(part), &copy)?;
         python_path.push(copy.to_str().context("non-UTF-8 path")?.to_owned());
     }
+    // The same sources, as the runner sees them (componentize-py mounts the
+    // python_path entries at /0, /1, ...), so tracebacks through the runner
+    // and the SDK show their lines at run time.
+    let mut sources = tar::Builder::new(Vec::new());
+    for (index, dir) in python_path.iter().enumerate() {
+        sources.append_dir_all(index.to_string(), dir)?;
+    }
+    fs::write(out_dir.join("guest-sources.tar"), sources.into_inner()?)?;
     let python_path: Vec<&str> = python_path.iter().map(String::as_str).collect();
     let component_path = out_dir.join("runner.wasm");
     let import_names: HashMap<&str, &str> = [("wasi:http/types@0.2.0", "types")].into();

@@ -17,7 +17,7 @@ use crate::intake::Payload;
 use crate::record::RunStatus;
 use crate::runtime::config::SandboxConfig;
 use crate::sandbox::limits::Limits;
-use crate::sandbox::wasi::StdlibMount;
+use crate::sandbox::wasi::PythonFiles;
 use crate::source::HookFile;
 
 /// The script that compiles the library (run by hookbox, never by a hook).
@@ -94,14 +94,15 @@ fn compile_share(
         payload: &payload,
         config: &config,
     };
-    let stdlib = StdlibMount {
-        dir,
-        writable: true,
+    let python = PythonFiles {
+        stdlib: dir,
+        stdlib_writable: true,
+        sources: &runtime.sources_dir,
     };
     let outcome = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(runtime.execute(request, Instantiation::Prelinked, stdlib));
+        .block_on(runtime.execute(request, Instantiation::Prelinked, python));
     match (outcome.status, outcome.exit_code) {
         (RunStatus::Ok, _) => Ok(()),
         (RunStatus::Failed, Some(SOME_FAILED)) => {

@@ -1,8 +1,9 @@
 //! The guests shipped inside the hookbox binary: the Python runner component
 //! (CPython 3.14 for WASI with the runner snapshotted in) and the pure-Python
 //! standard library it imports from at run time (with its bytecode, compiled
-//! once per machine by [`super::bytecode`]). Both are built by `build.rs`
-//! from `guest-sdk/python/`; nothing is downloaded at run time.
+//! once per machine by [`super::bytecode`]), and the runner's and SDK's own
+//! sources, so their traceback lines show. All are built by `build.rs` from
+//! `guest-sdk/python/`; nothing is downloaded at run time.
 
 use std::fs;
 use std::io;
@@ -22,37 +23,64 @@ static STDLIB_TAR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/python-lib.
 /// A hash of the standard library archive (xxh3-128, hex).
 const STDLIB_HASH: &str = include_str!(concat!(env!("OUT_DIR"), "/python-lib.hash"));
 
-/// A file written inside an extracted standard library once it is complete.
+/// The runner's and the SDK's Python sources, as the runner's snapshot
+/// names them (`0/` and `1/`, mounted at `/0` and `/1`).
+static SOURCES_TAR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/guest-sources.tar"));
+
+/// A file written inside an extracted archive once it is complete.
 const COMPLETE_MARKER: &str = ".hookbox-complete";
 
 /// Returns the directory holding the extracted standard library under
 /// `cache_dir`, extracting it and running `prepare` on it first if needed.
-///
-/// Extraction and `prepare` work in a temporary directory that is renamed
-/// into place, so a crash mid-way leaves no half-made library behind; the
-/// marker file names the archive's hash and `layout` (what `prepare` adds)
-/// and is checked before a directory is used.
+/// `layout` names what `prepare` adds.
 pub fn stdlib_dir(
     cache_dir: &Path,
     layout: &str,
     prepare: impl FnOnce(&Path) -> io::Result<()>,
 ) -> io::Result<PathBuf> {
-    let marker = format!("{STDLIB_HASH} {layout}");
-    // Named by both, so a library another hookbox version is using is never
-    // removed from under it.
+    extracted(
+        cache_dir,
+        "stdlib",
+        STDLIB_TAR,
+        &format!("{STDLIB_HASH} {layout}"),
+        prepare,
+    )
+}
+
+/// Returns the directory holding the runner's and the SDK's sources under
+/// `cache_dir` (subfolders `0` and `1`), extracting them first if needed.
+pub fn sources_dir(cache_dir: &Path) -> io::Result<PathBuf> {
+    extracted(cache_dir, "sources", SOURCES_TAR, RUNNER_HASH, |_| Ok(()))
+}
+
+/// Returns the directory `<kind>-<hash of marker>` under `cache_dir` holding
+/// `archive`, extracting it and running `prepare` on it first if needed.
+///
+/// Extraction and `prepare` work in a temporary directory that is renamed
+/// into place, so a crash mid-way leaves nothing half-made behind; the
+/// marker file is checked before a directory is used.
+fn extracted(
+    cache_dir: &Path,
+    kind: &str,
+    archive: &[u8],
+    marker: &str,
+    prepare: impl FnOnce(&Path) -> io::Result<()>,
+) -> io::Result<PathBuf> {
+    // Named by the marker, so a directory another hookbox version is using
+    // is never removed from under it.
     let dir = cache_dir.join(format!(
-        "stdlib-{:016x}",
+        "{kind}-{:016x}",
         xxhash_rust::xxh3::xxh3_64(marker.as_bytes())
     ));
-    if is_complete(&dir, &marker) {
+    if is_complete(&dir, marker) {
         super::cache::mark_used(&dir.join(COMPLETE_MARKER));
         return Ok(dir);
     }
     fs::create_dir_all(cache_dir)?;
     // One process prepares it; the others wait and then use it.
-    let lock = fs::File::create(cache_dir.join("stdlib.lock"))?;
+    let lock = fs::File::create(cache_dir.join(format!("{kind}.lock")))?;
     lock.lock()?;
-    if is_complete(&dir, &marker) {
+    if is_complete(&dir, marker) {
         return Ok(dir);
     }
     if dir.exists() {
@@ -60,33 +88,36 @@ pub fn stdlib_dir(
         fs::remove_dir_all(&dir)?;
     }
     let staging = tempfile::Builder::new()
-        .prefix(".stdlib-")
+        .prefix(&format!(".{kind}-"))
         .tempdir_in(cache_dir)?;
-    tar::Archive::new(STDLIB_TAR).unpack(staging.path())?;
+    tar::Archive::new(archive).unpack(staging.path())?;
     prepare(staging.path())?;
-    fs::write(staging.path().join(COMPLETE_MARKER), &marker)?;
+    fs::write(staging.path().join(COMPLETE_MARKER), marker)?;
     fs::rename(staging.path(), &dir)?;
     let _ = staging.keep();
-    prune(cache_dir, &dir);
+    prune(cache_dir, kind, &dir);
     Ok(dir)
 }
 
-/// Removes the libraries of other hookbox versions that no process has used
-/// for [`super::cache::UNUSED_FOR`]. Best effort.
-fn prune(cache_dir: &Path, keep: &Path) {
+/// Removes the `kind` directories of other hookbox versions that no process
+/// has used for [`super::cache::UNUSED_FOR`]. Best effort.
+fn prune(cache_dir: &Path, kind: &str, keep: &Path) {
     let Ok(entries) = fs::read_dir(cache_dir) else {
         return;
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        let is_library = entry.file_name().to_string_lossy().starts_with("stdlib-");
+        let is_library = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(&format!("{kind}-"));
         let unused = fs::metadata(path.join(COMPLETE_MARKER))
             .and_then(|m| m.modified())
             .map_or(true, |time| {
                 time.elapsed().unwrap_or_default() > super::cache::UNUSED_FOR
             });
         if is_library && path != keep && path.is_dir() && unused {
-            tracing::info!(path = %path.display(), "removing an unused standard library");
+            tracing::info!(path = %path.display(), "removing an unused extracted archive");
             let _ = fs::remove_dir_all(&path);
         }
     }

@@ -27,7 +27,7 @@ use crate::intake::Payload;
 use crate::record::{RunOutcome, RunStatus};
 use crate::sandbox::code_cache::CodeCache;
 use crate::sandbox::limits::Limits;
-use crate::sandbox::wasi::StdlibMount;
+use crate::sandbox::wasi::PythonFiles;
 use crate::sandbox::{CallEnd, Sandbox, SandboxSpec, SandboxState, classify};
 use crate::source::{HookFile, HookKind};
 use crate::tls::TlsSettings;
@@ -48,9 +48,9 @@ pub enum RuntimeError {
     /// The compiled runner could not be loaded or produced.
     #[error(transparent)]
     Cache(#[from] CacheError),
-    /// The standard library could not be extracted into the cache or
-    /// compiled to bytecode there.
-    #[error("cannot prepare the Python standard library in {path}: {source}")]
+    /// The standard library or the runner's sources could not be extracted
+    /// into the cache, or the library compiled to bytecode there.
+    #[error("cannot prepare the Python runner's files in {path}: {source}")]
     Stdlib {
         /// The cache directory.
         path: PathBuf,
@@ -85,6 +85,7 @@ pub struct Runtime {
     runner: InstancePre<SandboxState>,
     run_hook: ComponentExportIndex,
     stdlib_dir: PathBuf,
+    sources_dir: PathBuf,
     max_memory_bytes: u64,
     tls: Arc<TlsSettings>,
     code_cache: Arc<CodeCache>,
@@ -144,12 +145,18 @@ impl Runtime {
             .get_export_index(None, RUN_HOOK_EXPORT)
             .ok_or_else(|| RuntimeError::Link(anyhow::anyhow!("no `{RUN_HOOK_EXPORT}` export")))?;
         let ticker = EpochTicker::start(&engine);
+        let sources_dir =
+            guest::sources_dir(&options.cache_dir).map_err(|source| RuntimeError::Stdlib {
+                path: options.cache_dir.clone(),
+                source,
+            })?;
         let mut runtime = Runtime {
             engine,
             linker,
             runner,
             run_hook,
             stdlib_dir: PathBuf::new(),
+            sources_dir,
             max_memory_bytes: options.engine.max_memory_bytes,
             tls: Arc::new(tls),
             code_cache: Arc::default(),
@@ -189,19 +196,20 @@ impl Runtime {
 
     /// [`Runtime::run`], choosing how the runner is instantiated.
     pub async fn run_with(&self, request: RunRequest<'_>, how: Instantiation) -> RunOutcome {
-        let stdlib = StdlibMount {
-            dir: &self.stdlib_dir,
-            writable: false,
+        let python = PythonFiles {
+            stdlib: &self.stdlib_dir,
+            stdlib_writable: false,
+            sources: &self.sources_dir,
         };
-        self.execute(request, how, stdlib).await
+        self.execute(request, how, python).await
     }
 
-    /// Runs one hook with the standard library mounted as given.
+    /// Runs one hook with the Python runner's files mounted as given.
     async fn execute(
         &self,
         request: RunRequest<'_>,
         how: Instantiation,
-        stdlib: StdlibMount<'_>,
+        python: PythonFiles<'_>,
     ) -> RunOutcome {
         // The engine cannot give one memory more than its maximum; holding the
         // run to that keeps a refused growth reported as the memory limit.
@@ -230,7 +238,7 @@ impl Runtime {
             SandboxSpec {
                 hook_dir: request.hook.dir(),
                 hook_file_name: request.hook.file_name(),
-                stdlib: compiled_hook.is_none().then_some(stdlib),
+                python: compiled_hook.is_none().then_some(python),
                 payload: payload.as_str(),
                 env: &config.env,
                 limits,

@@ -164,8 +164,8 @@ pub struct SandboxSpec<'a> {
     pub hook_dir: &'a std::path::Path,
     /// The hook's file name.
     pub hook_file_name: &'a str,
-    /// The extracted standard library, for Python hooks.
-    pub stdlib: Option<wasi::StdlibMount<'a>>,
+    /// The Python runner's files, for Python hooks.
+    pub python: Option<wasi::PythonFiles<'a>>,
     /// The event JSON.
     pub payload: &'a str,
     /// Extra environment variables.
@@ -205,7 +205,7 @@ impl Sandbox {
         let wasi = wasi::build(wasi::WasiSpec {
             hook_dir: spec.hook_dir,
             hook_file_name: spec.hook_file_name,
-            stdlib: spec.stdlib,
+            python: spec.python,
             payload: spec.payload,
             env: spec.env,
             stdout: stdout.clone(),

@@ -21,15 +21,23 @@ pub const HOOK_DIR_GUEST: &str = "/hook";
 /// Where the pure-Python standard library appears inside the sandbox.
 pub const STDLIB_DIR_GUEST: &str = "/python";
 
-/// The extracted standard library, mounted at [`STDLIB_DIR_GUEST`].
+/// The Python runner's files: the extracted standard library, mounted at
+/// [`STDLIB_DIR_GUEST`], and the runner's and SDK's own sources, mounted
+/// read-only where the runner's snapshot names them (`/0`, `/1`) so their
+/// traceback lines show.
 #[derive(Debug, Clone, Copy)]
-pub struct StdlibMount<'a> {
-    /// The host directory.
-    pub dir: &'a Path,
+pub struct PythonFiles<'a> {
+    /// The host directory of the standard library.
+    pub stdlib: &'a Path,
     /// Writable only while hookbox compiles the library's bytecode itself
     /// (`runtime::bytecode`); a hook always gets it read-only.
-    pub writable: bool,
+    pub stdlib_writable: bool,
+    /// The host directory holding the sources (`0/`, `1/`).
+    pub sources: &'a Path,
 }
+
+/// The folders of [`PythonFiles::sources`], as the runner's snapshot names them.
+const SOURCE_MOUNTS: [&str; 2] = ["0", "1"];
 
 /// What a WASI context is made of.
 pub struct WasiSpec<'a> {
@@ -37,8 +45,8 @@ pub struct WasiSpec<'a> {
     pub hook_dir: &'a Path,
     /// The hook's file name inside that directory.
     pub hook_file_name: &'a str,
-    /// The extracted standard library, for Python hooks.
-    pub stdlib: Option<StdlibMount<'a>>,
+    /// The Python runner's files, for Python hooks.
+    pub python: Option<PythonFiles<'a>>,
     /// The event JSON.
     pub payload: &'a str,
     /// Extra variables the operator chose to pass.
@@ -61,13 +69,20 @@ pub fn build(spec: WasiSpec<'_>) -> wasmtime::Result<WasiCtx> {
         .stderr(spec.stderr)
         .allow_ip_name_lookup(false)
         .preopened_dir(spec.hook_dir, HOOK_DIR_GUEST, FsPerms::ReadOnly)?;
-    if let Some(stdlib) = spec.stdlib {
-        let perms = if stdlib.writable {
+    if let Some(python) = spec.python {
+        let perms = if python.stdlib_writable {
             FsPerms::ReadWrite
         } else {
             FsPerms::ReadOnly
         };
-        builder.preopened_dir(stdlib.dir, STDLIB_DIR_GUEST, perms)?;
+        builder.preopened_dir(python.stdlib, STDLIB_DIR_GUEST, perms)?;
+        for mount in SOURCE_MOUNTS {
+            builder.preopened_dir(
+                python.sources.join(mount),
+                format!("/{mount}"),
+                FsPerms::ReadOnly,
+            )?;
+        }
     }
     match spec.sockets {
         Some(check) => {

@@ -172,3 +172,16 @@ async fn operator_listed_variables_reach_the_hook() {
     let outcome = hook.run_with(SESSION_CLOSE, &env, &Limits::default()).await;
     assert_eq!(outcome.stdout, "eu-west-1\n");
 }
+
+#[tokio::test]
+async fn tracebacks_through_the_sdk_show_its_source_lines() {
+    let outcome = run_source("import hookbox\nhookbox.http.post('ftp://example.com/')\n").await;
+    assert_eq!(outcome.exit_code, Some(1));
+    assert!(
+        outcome
+            .stderr
+            .contains("raise ValueError(f\"unsupported URL scheme"),
+        "{}",
+        outcome.stderr
+    );
+}
