@@ -26,6 +26,10 @@ pub const MEMORY_EXCEEDED: u8 = 122;
 pub const FUEL_EXHAUSTED: u8 = 123;
 /// The hook ran past its wall-clock limit.
 pub const TIMEOUT: u8 = 124;
+/// Whoever read hookbox's stdout closed it (`hookbox payload ... | head -1`):
+/// the command ended quietly, with the code a shell reports for `cat` killed
+/// by SIGPIPE (128 + 13).
+pub const CLOSED_PIPE: u8 = 141;
 
 /// The exit code for a finished run.
 pub fn for_outcome(outcome: &RunOutcome) -> u8 {

@@ -1,5 +1,6 @@
 //! `hookbox bench`: measure and print a Markdown table.
 
+use super::stdout::out;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -33,6 +34,14 @@ pub struct BenchArgs {
     /// Events posted per service measurement.
     #[arg(long, default_value_t = 400)]
     events: usize,
+    /// Measure realistic hooks instead: every shipped example, plain-python3
+    /// forwarders and a concurrency sweep, beside `python3 hook.py`.
+    #[arg(long, conflicts_with_all = ["source", "service"])]
+    hooks: bool,
+    /// With --hooks: the compiled Rust example (`session-open.wasm`) to
+    /// measure too.
+    #[arg(long, value_name = "FILE", requires = "hooks")]
+    wasm: Option<PathBuf>,
 }
 
 impl BenchArgs {
@@ -57,6 +66,18 @@ impl BenchArgs {
         }
         // Warm the cache (compiling if needed) before anything is timed.
         drop(super::load_runtime(EngineOptions::default(), &[])?);
+        if self.hooks {
+            let table = bench::hooks::run(&bench::hooks::HooksPlan {
+                runs: self.runs,
+                launches: self.launches,
+                hookbox_exe: std::env::current_exe()?,
+                cache_dir: crate::settings::cache_dir(|name| std::env::var(name).ok())?,
+                examples: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("hooks-examples"),
+                wasm_hook: self.wasm.clone(),
+                levels: vec![1, 2, 4, 8, 64],
+            })?;
+            return self.finish(&table);
+        }
         let plan = BenchPlan {
             runs: self.runs,
             launches: self.launches,
@@ -68,7 +89,7 @@ impl BenchArgs {
     }
 
     fn finish(&self, table: &str) -> anyhow::Result<u8> {
-        print!("{table}");
+        out!("{table}");
         if let Some(path) = &self.output {
             std::fs::write(path, table)?;
         }

@@ -1,5 +1,6 @@
 //! `hookbox init`: start a runbooks repository that passes `hookbox test`.
 
+use super::stdout::outln;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -18,9 +19,9 @@ impl InitArgs {
     /// Writes the layout and says what to do next.
     pub fn run(self) -> anyhow::Result<u8> {
         for path in scaffold::init(&self.dir)? {
-            println!("created {}", path.display());
+            outln!("created {}", path.display());
         }
-        println!(
+        outln!(
             "next: hookbox test {} (add --watch to re-run on every change)",
             self.dir.display()
         );

@@ -11,6 +11,7 @@ mod runs;
 mod sandbox_flags;
 mod serve;
 mod source;
+mod stdout;
 mod test;
 
 use std::io::IsTerminal;
@@ -101,11 +102,20 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(code),
+        Err(error) if closed_pipe(&error) => ExitCode::from(exit_code::CLOSED_PIPE),
         Err(error) => {
             eprintln!("hookbox: error: {error:#}");
             ExitCode::from(exit_code::for_error(&error))
         }
     }
+}
+
+/// Whether the command failed because its stdout's reader went away.
+fn closed_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .any(stdout::is_closed_pipe)
 }
 
 /// The command line, with `python` put in front of the arguments when

@@ -1,5 +1,6 @@
 //! `hookbox payload`: print a realistic payload in Hoop's exact shape.
 
+use super::stdout::outln;
 use clap::Args;
 
 use super::event_arg::EventArg;
@@ -24,7 +25,7 @@ impl PayloadArgs {
         let event = self.event.into();
         let mut payload = hoop_payload::sample(event);
         hoop_payload::apply_sets(&mut payload, event, &self.set)?;
-        println!("{}", serde_json::to_string_pretty(&payload)?);
+        outln!("{}", serde_json::to_string_pretty(&payload)?);
         Ok(crate::exit_code::OK)
     }
 }

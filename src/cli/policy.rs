@@ -1,5 +1,6 @@
 //! `hookbox policy check`: parse egress rules and print them back normalized.
 
+use super::stdout::outln;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
@@ -32,7 +33,7 @@ impl PolicyCommand {
         let file = ConfigFile::find(args.config.as_deref(), |name| std::env::var(name).ok())?;
         let policy = settings::resolve_policy(&[file.egress.allow, args.allow].concat())?;
         if policy.is_empty() {
-            println!("no rules: all network access is denied");
+            outln!("no rules: all network access is denied");
         }
         for rule in policy.rules() {
             let note = if rule.names_addresses() {
@@ -40,7 +41,7 @@ impl PolicyCommand {
             } else {
                 "  (public addresses only; private, loopback and link-local need an IP or CIDR rule)"
             };
-            println!("allow {rule}{note}");
+            outln!("allow {rule}{note}");
         }
         Ok(crate::exit_code::OK)
     }

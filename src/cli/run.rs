@@ -75,7 +75,8 @@ impl RunArgs {
         let outcome = run_once(&hook, &payload, &settings)?;
         if self.json {
             let mut stdout = std::io::stdout().lock();
-            serde_json::to_writer(&mut stdout, &outcome)?;
+            // As an io::Error, so a closed pipe is recognised as one.
+            serde_json::to_writer(&mut stdout, &outcome).map_err(std::io::Error::from)?;
             writeln!(stdout)?;
         } else {
             print_output(&outcome)?;

@@ -1,5 +1,6 @@
 //! `hookbox runs`: read and replay the service's runs from its spool.
 
+use super::stdout::outln;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
@@ -82,10 +83,10 @@ impl RunsCommand {
                     limit: args.limit,
                 })?;
                 if args.json {
-                    println!("{}", serde_json::to_string_pretty(&runs)?);
+                    outln!("{}", serde_json::to_string_pretty(&runs)?);
                 } else {
                     for run in runs {
-                        println!(
+                        outln!(
                             "{}  {:<9}  {:<13}  attempts {}  {}  {}",
                             run.id,
                             run.state.as_str(),
@@ -98,11 +99,11 @@ impl RunsCommand {
                 }
             }
             RunsCommand::Show(args) => match args.spool.open()?.show(&args.id)? {
-                Some(detail) => println!("{}", serde_json::to_string_pretty(&detail)?),
+                Some(detail) => outln!("{}", serde_json::to_string_pretty(&detail)?),
                 None => anyhow::bail!("no run {} in the spool", args.id),
             },
             RunsCommand::Replay(args) => match args.spool.open()?.replay(&args.id, now_millis())? {
-                Some(run_id) => println!("{run_id}"),
+                Some(run_id) => outln!("{run_id}"),
                 None => anyhow::bail!("no run {} in the spool", args.id),
             },
         }

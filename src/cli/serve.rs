@@ -1,5 +1,6 @@
 //! `hookbox serve`: the event service (intake, durable spool, workers).
 
+use super::stdout::outln;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -126,7 +127,7 @@ impl ServeArgs {
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
             // One line on stdout for whoever started us (a test, a script).
-            println!("listening on http://{}", listener.local_addr()?);
+            outln!("listening on http://{}", listener.local_addr()?);
             service::serve(shared, listener, grace, service::shutdown_signal()).await
         })?;
         drop(lock);

@@ -1,5 +1,6 @@
 //! `hookbox source fetch|status`: the runbooks repository as hookbox sees it.
 
+use super::stdout::outln;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
@@ -40,7 +41,7 @@ impl SourceCommand {
         let (SourceCommand::Fetch(args) | SourceCommand::Status(args)) = &self;
         let file = ConfigFile::find(args.config.as_deref(), |name| std::env::var(name).ok())?;
         let source = git_source_from(&file.git)?;
-        println!("repository {}", source.config().display_url());
+        outln!("repository {}", source.config().display_url());
         match self {
             SourceCommand::Fetch(_) => {
                 let snapshot = source.fetch()?;
@@ -53,9 +54,9 @@ impl SourceCommand {
 }
 
 fn print_snapshot(snapshot: &Snapshot, config: &GitConfig) {
-    println!("commit {} on {}", snapshot.commit, snapshot.branch);
+    outln!("commit {} on {}", snapshot.commit, snapshot.branch);
     let hooks = snapshot.hooks();
-    println!(
+    outln!(
         "hooks {}",
         if hooks.is_empty() {
             "none".to_owned()
@@ -63,13 +64,13 @@ fn print_snapshot(snapshot: &Snapshot, config: &GitConfig) {
             hooks.join(", ")
         }
     );
-    println!(
+    outln!(
         "fetched {} ago (ttl {})",
         humantime::format_duration(snapshot.age()),
         humantime::format_duration(config.ttl)
     );
     for refused in &snapshot.refused {
-        println!("refused hoop-hooks/{}: {}", refused.path, refused.reason);
+        outln!("refused hoop-hooks/{}: {}", refused.path, refused.reason);
     }
 }
 
@@ -77,7 +78,7 @@ fn print_status(status: &SourceStatus, config: &GitConfig) {
     match &status.snapshot {
         Some(snapshot) => {
             print_snapshot(snapshot, config);
-            println!(
+            outln!(
                 "state {}",
                 if status.stale {
                     "stale (the next lookup fetches)"
@@ -86,10 +87,10 @@ fn print_status(status: &SourceStatus, config: &GitConfig) {
                 }
             );
         }
-        None => println!("no snapshot yet"),
+        None => outln!("no snapshot yet"),
     }
     if let Some(error) = &status.fetch.last_error {
-        println!(
+        outln!(
             "last fetch failed ({} in a row): {error}",
             status.fetch.failures
         );

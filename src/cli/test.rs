@@ -1,6 +1,7 @@
 //! `hookbox test`: run a runbooks repository's hooks against sample payloads
 //! and fixtures, once or on every change.
 
+use super::stdout::{out, outln};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -70,15 +71,15 @@ impl TestArgs {
             .with_context(|| format!("cannot watch {}", self.dir.display()))?;
         loop {
             if let Err(error) = tokio.block_on(self.run_once(&runtime)) {
-                println!("hookbox: error: {error:#}");
+                outln!("hookbox: error: {error:#}");
             }
-            println!("watching {} for changes (Ctrl-C stops)", self.dir.display());
+            outln!("watching {} for changes (Ctrl-C stops)", self.dir.display());
             let _ = std::io::stdout().flush();
             if changes.recv().is_err() {
                 return Ok(exit_code::OK);
             }
             while changes.recv_timeout(DEBOUNCE).is_ok() {}
-            println!();
+            outln!();
         }
     }
 
@@ -91,12 +92,12 @@ impl TestArgs {
         let cases = hooktest::discover(&self.dir)?;
         let results = hooktest::run(runtime, &settings.config, self.live, cases).await;
         if self.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&report::Summary::of(&results))?
             );
         } else {
-            print!("{}", report::text(&results));
+            out!("{}", report::text(&results));
         }
         Ok(if results.iter().all(|r| r.passed) {
             exit_code::OK

@@ -486,3 +486,36 @@ fn payload_prints_hoops_shape_and_feeds_run() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("--set \"oops\""), "{}", stderr(&bad));
 }
+
+/// Runs `hookbox args...` with its stdout a pipe nobody reads any more.
+fn with_stdout_closed(args: &[&str]) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    hookbox()
+        .args(args)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_closed_stdout_ends_every_printing_command_quietly() {
+    let hook = crate::support::TestHook::new("print('x' * 100000)\n");
+    let payload = crate::support::repo_path("hooks-examples/payloads/session-close.json");
+    let hook_path = hook.path.display().to_string();
+    let payload_path = payload.display().to_string();
+    let commands: &[&[&str]] = &[
+        &["payload", "session-open"],
+        &["policy", "check", "--allow", "https://siem.example.com"],
+        &["run", &hook_path, "--payload", &payload_path],
+        &["run", &hook_path, "--payload", &payload_path, "--json"],
+    ];
+    for args in commands {
+        let output = with_stdout_closed(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+        assert_eq!(output.status.code(), Some(141), "{args:?}: {stderr}");
+    }
+}
