@@ -8,14 +8,20 @@
 //! - [`service`]: `hookbox serve` intake rate and end-to-end latency against
 //!   `python3` per event, and spool growth while a receiver is down.
 
+pub mod hooks;
+mod receivers;
 pub mod run;
 pub mod service;
 pub mod source;
 
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+
+use crate::record::{RunOutcome, RunStatus};
+use crate::runtime::{Instantiation, RunRequest, Runtime};
 
 /// Latency figures of one measurement.
 #[derive(Debug, Clone)]
@@ -55,6 +61,69 @@ pub(crate) fn launches(
         }
     }
     Ok(figures(name.to_owned(), samples, started.elapsed()))
+}
+
+/// Runs `request` `runs` times in-process, `concurrency` at a time, after a
+/// warm-up (first-touch page faults and lazy set-up are not what a
+/// long-running hookbox pays per event); returns the figures and the fuel
+/// one run used. Every run must end cleanly.
+pub(crate) async fn in_process(
+    runtime: &Arc<Runtime>,
+    request: RunRequest<'_>,
+    how: Instantiation,
+    runs: usize,
+    concurrency: usize,
+) -> anyhow::Result<(Figures, u64)> {
+    for _ in 0..10 {
+        clean(runtime.run_with(request, how).await)?;
+    }
+    let (hook, payload, config) = (
+        request.hook.clone(),
+        request.payload.clone(),
+        request.config.clone(),
+    );
+    let started = Instant::now();
+    let per_task = runs.div_ceil(concurrency);
+    let tasks = (0..concurrency).map(|_| {
+        let runtime = runtime.clone();
+        let (hook, payload, config) = (hook.clone(), payload.clone(), config.clone());
+        tokio::spawn(async move {
+            let request = RunRequest {
+                hook: &hook,
+                payload: &payload,
+                config: &config,
+            };
+            let mut samples = Vec::with_capacity(per_task);
+            let mut fuel = 0;
+            for _ in 0..per_task {
+                let run_started = Instant::now();
+                let outcome = runtime.run_with(request, how).await;
+                samples.push(run_started.elapsed());
+                fuel = clean(outcome)?;
+            }
+            anyhow::Ok((samples, fuel))
+        })
+    });
+    let (mut samples, mut fuel) = (Vec::new(), 0);
+    for task in tasks.collect::<Vec<_>>() {
+        let (task_samples, task_fuel) = task.await??;
+        samples.extend(task_samples);
+        fuel = task_fuel;
+    }
+    Ok((figures(String::new(), samples, started.elapsed()), fuel))
+}
+
+/// The fuel of a run that ended cleanly, or what went wrong.
+fn clean(outcome: RunOutcome) -> anyhow::Result<u64> {
+    if outcome.status != RunStatus::Ok {
+        bail!(
+            "the benchmark hook did not run cleanly: {:?} {:?}\n{}",
+            outcome.status,
+            outcome.error,
+            outcome.stderr
+        );
+    }
+    Ok(outcome.fuel_consumed)
 }
 
 /// Percentiles and rate of a set of samples.

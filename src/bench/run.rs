@@ -7,14 +7,10 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::Instant;
 
-use anyhow::bail;
-
-use super::{Figures, figures, launches};
+use super::{Figures, in_process, launches};
 use crate::env_names;
 use crate::intake::Payload;
-use crate::record::RunStatus;
 use crate::runtime::config::SandboxConfig;
 use crate::runtime::engine::EngineOptions;
 use crate::runtime::{Instantiation, RunRequest, Runtime, RuntimeOptions};
@@ -102,15 +98,13 @@ pub fn run(plan: &BenchPlan) -> anyhow::Result<String> {
         })?);
         let concurrency_levels: &[usize] = if index <= 1 { &[1, 2] } else { &[1] };
         for &concurrency in concurrency_levels {
-            let (figures, used_fuel) = tokio.block_on(in_process(
-                runtime.clone(),
-                &hook,
-                &payload,
-                &config,
-                how,
-                plan.runs,
-                concurrency,
-            ))?;
+            let request = RunRequest {
+                hook: &hook,
+                payload: &payload,
+                config: &config,
+            };
+            let (figures, used_fuel) =
+                tokio.block_on(in_process(&runtime, request, how, plan.runs, concurrency))?;
             if index == 0 {
                 fuel = used_fuel;
             }
@@ -150,66 +144,6 @@ pub fn run(plan: &BenchPlan) -> anyhow::Result<String> {
         },
     )?);
     Ok(report(plan, &rows, fuel))
-}
-
-async fn in_process(
-    runtime: Arc<Runtime>,
-    hook: &HookFile,
-    payload: &Payload,
-    config: &SandboxConfig,
-    how: Instantiation,
-    runs: usize,
-    concurrency: usize,
-) -> anyhow::Result<(Figures, u64)> {
-    let request = RunRequest {
-        hook,
-        payload,
-        config,
-    };
-    // Warm up: first-touch page faults and lazy initialisation are not what
-    // a long-running hookbox pays per event.
-    for _ in 0..10 {
-        check(&runtime.run_with(request, how).await)?;
-    }
-    let started = Instant::now();
-    let per_task = runs.div_ceil(concurrency);
-    let tasks = (0..concurrency).map(|_| {
-        let runtime = runtime.clone();
-        let (hook, payload, config) = (hook.clone(), payload.clone(), config.clone());
-        tokio::spawn(async move {
-            let mut samples = Vec::with_capacity(per_task);
-            let mut fuel = 0;
-            for _ in 0..per_task {
-                let request = RunRequest {
-                    hook: &hook,
-                    payload: &payload,
-                    config: &config,
-                };
-                let run_started = Instant::now();
-                let outcome = runtime.run_with(request, how).await;
-                samples.push(run_started.elapsed());
-                check(&outcome)?;
-                fuel = outcome.fuel_consumed;
-            }
-            anyhow::Ok((samples, fuel))
-        })
-    });
-    let mut samples = Vec::new();
-    let mut fuel = 0;
-    for task in tasks.collect::<Vec<_>>() {
-        let (task_samples, task_fuel) = task.await??;
-        samples.extend(task_samples);
-        fuel = task_fuel;
-    }
-    let elapsed = started.elapsed();
-    Ok((figures(String::new(), samples, elapsed), fuel))
-}
-
-fn check(outcome: &crate::record::RunOutcome) -> anyhow::Result<()> {
-    if outcome.status != RunStatus::Ok || !outcome.stdout.starts_with("session ") {
-        bail!("the benchmark hook did not run cleanly: {outcome:?}");
-    }
-    Ok(())
 }
 
 fn report(plan: &BenchPlan, rows: &[Figures], fuel: u64) -> String {

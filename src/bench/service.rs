@@ -8,13 +8,14 @@
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
 use http_body_util::{BodyExt, Full};
 use tokio::sync::oneshot;
 
+use super::receivers::HttpReceiver;
 use super::{Figures, figures};
 use crate::intake::Event;
 use crate::intake::hoop_payload;
@@ -78,7 +79,7 @@ pub fn run(plan: &ServicePlan) -> anyhow::Result<String> {
             show_progress: false,
             ca_bundle: Vec::new(),
         })?);
-        let receiver = Receiver::start().await?;
+        let receiver = HttpReceiver::start(None).await?;
         let mut rows = Vec::new();
         for (label, hook) in [("trivial hook", TRIVIAL), ("forwarding hook", FORWARDING)] {
             let setup = Setup::new(runtime.clone(), hook, receiver.address, 1)?;
@@ -336,48 +337,6 @@ impl Client {
     }
 }
 
-/// A receiver on loopback that answers 200 and counts requests.
-struct Receiver {
-    address: SocketAddr,
-    count: Arc<AtomicUsize>,
-}
-
-impl Receiver {
-    async fn start() -> anyhow::Result<Receiver> {
-        Self::start_on("127.0.0.1:0".parse()?).await
-    }
-
-    async fn start_on(address: SocketAddr) -> anyhow::Result<Receiver> {
-        let listener = tokio::net::TcpListener::bind(address).await?;
-        let address = listener.local_addr()?;
-        let count = Arc::new(AtomicUsize::new(0));
-        let counter = count.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let counter = counter.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(
-                        move |request: hyper::Request<hyper::body::Incoming>| {
-                            let counter = counter.clone();
-                            async move {
-                                let _ = request.into_body().collect().await;
-                                counter.fetch_add(1, Ordering::SeqCst);
-                                Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
-                                    bytes::Bytes::from_static(b"ok"),
-                                )))
-                            }
-                        },
-                    );
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(wasmtime_wasi_http::io::TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        Ok(Receiver { address, count })
-    }
-}
-
 /// `python3 hook.py` per event, `concurrency` at a time.
 async fn python3_baseline(events: usize, concurrency: usize) -> anyhow::Result<Figures> {
     let dir = tempfile::tempdir()?;
@@ -478,7 +437,7 @@ async fn outage(runtime: Arc<Runtime>, plan: &ServicePlan) -> anyhow::Result<Out
         });
     }
     let back = Instant::now();
-    let _receiver = Receiver::start_on(down).await?;
+    let _receiver = HttpReceiver::start_on(down, None).await?;
     setup.wait_until_done(accepted).await?;
     let drain = back.elapsed();
     let _ = stop.send(());

@@ -535,6 +535,17 @@ async fn approve(
     }
 }
 
+/// Waits up to `wait` for each of a run's connection tasks to finish what it
+/// was given, then stops it.
+async fn settle(tasks: Vec<tokio::task::JoinHandle<()>>, wait: std::time::Duration) {
+    for task in tasks {
+        let abort = task.abort_handle();
+        if tokio::time::timeout(wait, task).await.is_err() {
+            abort.abort();
+        }
+    }
+}
+
 /// The policy's verdict on a raw socket to `address`, counting the names a
 /// socket rule named that were looked up in this run.
 fn address_verdict(

@@ -198,12 +198,7 @@ impl Recorder {
     /// after the run's sockets are closed.
     pub async fn settle(&self) {
         let tasks = std::mem::take(&mut self.lock().tasks);
-        for task in tasks {
-            let abort = task.abort_handle();
-            if tokio::time::timeout(SETTLE, task).await.is_err() {
-                abort.abort();
-            }
-        }
+        super::settle(tasks, SETTLE).await;
     }
 
     fn lock(&self) -> MutexGuard<'_, TcpState> {

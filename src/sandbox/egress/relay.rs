@@ -125,12 +125,7 @@ impl Relays {
     /// once the run's sockets are closed.
     pub async fn settle(&self) {
         let tasks = std::mem::take(&mut self.lock().tasks);
-        for task in tasks {
-            let abort = task.abort_handle();
-            if tokio::time::timeout(AFTER_DEADLINE, task).await.is_err() {
-                abort.abort();
-            }
-        }
+        super::settle(tasks, AFTER_DEADLINE).await;
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

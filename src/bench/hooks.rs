@@ -1,0 +1,522 @@
+//! Realistic hooks side by side with `python3 hook.py`: every shipped example,
+//! hooks written for plain `python3` (urllib, `http.client` over HTTPS, Hoop's
+//! curl example, a dozen standard imports) and the compiled Rust hook, each
+//! in-process, as a one-shot `hookbox run` and under the real interpreter,
+//! against receivers on loopback; then a concurrency sweep with memory.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::receivers::{BenchCa, HttpReceiver, tcp_sink};
+use super::{Figures, in_process, launches, real_python3};
+use crate::env_names;
+use crate::intake::Payload;
+use crate::runtime::Instantiation::Prelinked;
+use crate::runtime::config::SandboxConfig;
+use crate::runtime::engine::EngineOptions;
+use crate::runtime::{RunRequest, Runtime, RuntimeOptions};
+use crate::sandbox::egress::policy::EgressPolicy;
+use crate::source::HookFile;
+
+const SESSION_OPEN: &str = include_str!("../../hooks-examples/payloads/session-open.json");
+const SESSION_CLOSE: &str = include_str!("../../hooks-examples/payloads/session-close.json");
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct HooksPlan {
+    /// In-process runs per hook and per concurrency level.
+    pub runs: usize,
+    /// Process launches per one-shot and `python3` measurement.
+    pub launches: usize,
+    /// The `hookbox` binary for one-shot runs.
+    pub hookbox_exe: PathBuf,
+    /// The cache directory.
+    pub cache_dir: PathBuf,
+    /// The repository's `hooks-examples/`.
+    pub examples: PathBuf,
+    /// The compiled Rust example (`session-open.wasm`), if built.
+    pub wasm_hook: Option<PathBuf>,
+    /// Concurrency levels of the sweep.
+    pub levels: Vec<usize>,
+}
+
+/// One hook to measure.
+struct Case {
+    name: String,
+    hook: PathBuf,
+    env: Vec<(String, String)>,
+    rules: Vec<String>,
+    /// Whether `python3` can run it (not for a compiled hook).
+    python: bool,
+}
+
+impl Case {
+    fn open(&self) -> anyhow::Result<(HookFile, Payload)> {
+        let hook = HookFile::open(&self.hook)?;
+        let payload = Payload::from_bytes(self.payload().as_bytes().to_vec(), "bench payload")?;
+        Ok((hook, payload))
+    }
+
+    fn request<'a>(
+        &self,
+        hook: &'a HookFile,
+        payload: &'a Payload,
+        config: &'a SandboxConfig,
+    ) -> RunRequest<'a> {
+        RunRequest {
+            hook,
+            payload,
+            config,
+        }
+    }
+
+    fn payload(&self) -> &'static str {
+        let name = self.hook.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with("session-close") {
+            SESSION_CLOSE
+        } else {
+            SESSION_OPEN
+        }
+    }
+}
+
+/// One row of the per-hook table.
+struct HookRow {
+    name: String,
+    fuel: u64,
+    in_process: Figures,
+    one_shot: Figures,
+    python: Option<Figures>,
+}
+
+/// Where the receivers listen.
+struct Targets {
+    http: String,
+    https: String,
+    tcp: String,
+}
+
+/// Runs the benchmark and returns a Markdown report.
+pub fn run(plan: &HooksPlan) -> anyhow::Result<String> {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let work = tempfile::tempdir()?;
+    let ca = BenchCa::new()?;
+    let ca_path = work.path().join("ca.pem");
+    std::fs::write(&ca_path, &ca.ca_pem)?;
+    let (http, https, tcp) = tokio.block_on(async {
+        anyhow::Ok((
+            HttpReceiver::start(None).await?,
+            HttpReceiver::start(Some(&ca)).await?,
+            tcp_sink().await?,
+        ))
+    })?;
+    let targets = Targets {
+        http: format!("http://{}", http.address),
+        https: format!("https://{}", https.address),
+        tcp: tcp.to_string(),
+    };
+    let cases = cases(plan, work.path(), &targets, &ca.ca_pem)?;
+    let runtime = Arc::new(Runtime::load(&RuntimeOptions {
+        cache_dir: plan.cache_dir.clone(),
+        engine: EngineOptions::default(),
+        show_progress: false,
+        ca_bundle: ca.ca_pem.clone().into_bytes(),
+    })?);
+    let idle_rss = memory::rss_kib();
+    let python3 = real_python3()?;
+
+    let mut rows = Vec::new();
+    for case in &cases {
+        let config = config_for(case)?;
+        let (hook, payload) = case.open()?;
+        let request = case.request(&hook, &payload, &config);
+        let (in_process, fuel) =
+            tokio.block_on(in_process(&runtime, request, Prelinked, plan.runs, 1))?;
+        let one_shot = launches(&case.name, plan.launches, b"", || {
+            one_shot_command(plan, case, &ca_path)
+        })?;
+        let python = if case.python {
+            Some(launches(&case.name, plan.launches, b"", || {
+                python_command(&python3, case, &ca_path)
+            })?)
+        } else {
+            None
+        };
+        rows.push(HookRow {
+            name: case.name.clone(),
+            fuel,
+            in_process,
+            one_shot,
+            python,
+        });
+    }
+
+    // Level by level, both hooks at each level: the pool keeps a slot's
+    // memory resident once used, so the peak of a level is what that many
+    // runs in flight hold.
+    let mut sweep = Vec::new();
+    let swept: Vec<&Case> = cases
+        .iter()
+        .filter(|case| case.name.starts_with("sweep:"))
+        .collect();
+    for &level in &plan.levels {
+        memory::reset_peak();
+        for case in &swept {
+            let config = config_for(case)?;
+            let (hook, payload) = case.open()?;
+            let request = case.request(&hook, &payload, &config);
+            let runs = plan.runs.max(level * 4);
+            let (figures, _) =
+                tokio.block_on(in_process(&runtime, request, Prelinked, runs, level))?;
+            sweep.push((case.name.clone(), level, figures, memory::peak_kib()));
+        }
+    }
+    Ok(report(plan, &rows, &sweep, idle_rss))
+}
+
+/// The hooks, each in a folder of its own with the test CA beside it.
+fn cases(
+    plan: &HooksPlan,
+    work: &Path,
+    targets: &Targets,
+    ca_pem: &str,
+) -> anyhow::Result<Vec<Case>> {
+    let examples = &plan.examples;
+    let mut cases = Vec::new();
+    let mut add = |name: &str, source: &str, file: &str, env: &[(&str, &str)], rules: &[&str]| {
+        let dir = work.join(format!("case-{}", cases.len()));
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("ca.pem"), ca_pem)?;
+        std::fs::write(dir.join(file), source)?;
+        cases.push(Case {
+            name: name.to_owned(),
+            hook: dir.join(file),
+            env: env
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            rules: rules.iter().map(|r| (*r).to_owned()).collect(),
+            python: true,
+        });
+        anyhow::Ok(())
+    };
+    let example = |path: &str| {
+        std::fs::read_to_string(examples.join(path)).with_context(|| format!("reading {path}"))
+    };
+    let (http, https, tcp) = (&targets.http, &targets.https, &targets.tcp);
+    let https_rule = format!("https://{}", &https["https://".len()..]);
+    let http_rule = format!("http://{}", &http["http://".len()..]);
+    let tcp_rule = format!("tcp://{tcp}");
+
+    add(
+        "sweep: trivial (parse the payload, print a line)",
+        super::run::TRIVIAL_HOOK,
+        "session-close.runbook.py",
+        &[],
+        &[],
+    )?;
+    add(
+        "imports a dozen standard modules",
+        IMPORTS_A_DOZEN,
+        "session-open.runbook.py",
+        &[],
+        &[],
+    )?;
+    add(
+        "sweep: urllib POST (plain python3)",
+        URLLIB_POST,
+        "session-open.runbook.py",
+        &[("SIEM_URL", http)],
+        &[&http_rule],
+    )?;
+    add(
+        "http.client HTTPS POST, Splunk HEC snippet (plain python3)",
+        HTTPS_CONNECTION,
+        "session-open.runbook.py",
+        &[("SIEM_URL", https)],
+        &[&https_rule],
+    )?;
+    let documented = example("hoop-documented/hoop-hooks/session-close.runbook.py")?.replace(
+        "https://your-siem.example.com/events",
+        &format!("{http}/events"),
+    );
+    add(
+        "Hoop's documented curl example",
+        &documented,
+        "session-close.runbook.py",
+        &[],
+        &[&http_rule],
+    )?;
+    add(
+        "example: session-audit (no network)",
+        &example("session-audit/hoop-hooks/session-open.runbook.py")?,
+        "session-open.runbook.py",
+        &[],
+        &[],
+    )?;
+    /// A shipped example: its name, hook, settings and rule.
+    type Example<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, &'a str);
+    let forwarders: [Example; 5] = [
+        (
+            "splunk-hec",
+            "splunk-hec/hoop-hooks/session-open.runbook.py",
+            vec![("SPLUNK_HEC_URL", https), ("SPLUNK_HEC_TOKEN", "bench")],
+            &https_rule,
+        ),
+        (
+            "elastic-bulk",
+            "elastic-bulk/hoop-hooks/session-open.runbook.py",
+            vec![("ELASTIC_URL", https), ("ELASTIC_API_KEY", "bench")],
+            &https_rule,
+        ),
+        (
+            "datadog-logs",
+            "datadog-logs/hoop-hooks/session-open.runbook.py",
+            vec![("DD_LOGS_URL", https), ("DD_API_KEY", "bench")],
+            &https_rule,
+        ),
+        (
+            "slack-prod-alert",
+            "slack-prod-alert/hoop-hooks/session-open.runbook.py",
+            vec![("SLACK_WEBHOOK_URL", https)],
+            &https_rule,
+        ),
+        (
+            "syslog-tcp",
+            "syslog-tcp/hoop-hooks/session-open.runbook.py",
+            vec![("SYSLOG_COLLECTOR", tcp)],
+            &tcp_rule,
+        ),
+    ];
+    for (name, path, env, rule) in &forwarders {
+        add(
+            &format!("example: {name}"),
+            &example(path)?,
+            "session-open.runbook.py",
+            env,
+            &[rule],
+        )?;
+    }
+    // The session-audit hook imports the module beside it.
+    if let Some(audit) = cases
+        .iter()
+        .find(|case| case.name.contains("session-audit"))
+    {
+        std::fs::copy(
+            examples.join("session-audit/hoop-hooks/audit_format.py"),
+            audit.hook.with_file_name("audit_format.py"),
+        )?;
+    }
+    if let Some(wasm) = &plan.wasm_hook {
+        let dir = work.join("case-rust");
+        std::fs::create_dir_all(&dir)?;
+        let hook = dir.join("session-open.wasm");
+        std::fs::copy(wasm, &hook)
+            .with_context(|| format!("copying the Rust hook {}", wasm.display()))?;
+        cases.push(Case {
+            name: "example: splunk-hec-rust (compiled Rust hook)".into(),
+            hook,
+            env: vec![
+                ("SPLUNK_HEC_URL".into(), https.clone()),
+                ("SPLUNK_HEC_TOKEN".into(), "bench".into()),
+            ],
+            rules: vec![https_rule.clone()],
+            python: false,
+        });
+    }
+    for case in &cases {
+        std::fs::write(case.hook.with_file_name(PAYLOAD_FILE), case.payload())?;
+    }
+    Ok(cases)
+}
+
+/// The payload file beside each hook, for one-shot runs.
+const PAYLOAD_FILE: &str = "payload.json";
+
+const IMPORTS_A_DOZEN: &str = "import argparse, logging.handlers, email.mime.text, xml.etree.ElementTree, html\n\
+import statistics, configparser, smtplib, zoneinfo, difflib, platform, queue\nprint('imported')\n";
+
+const URLLIB_POST: &str = r#"import json, os, urllib.request
+event = json.loads(os.environ["HOOP_RUNBOOK_HOOK_PAYLOAD"])
+body = json.dumps({"event": "session-open", "sid": event["sid"]}).encode()
+request = urllib.request.Request(os.environ["SIEM_URL"] + "/events", data=body,
+                                 headers={"Content-Type": "application/json"}, method="POST")
+with urllib.request.urlopen(request, timeout=5) as response:
+    print(response.status)
+"#;
+
+const HTTPS_CONNECTION: &str = r#"import http.client, json, os, ssl
+from urllib.parse import urlsplit
+event = json.loads(os.environ["HOOP_RUNBOOK_HOOK_PAYLOAD"])
+siem = urlsplit(os.environ["SIEM_URL"])
+connection = http.client.HTTPSConnection(siem.hostname, siem.port, timeout=5,
+                                         context=ssl.create_default_context(cafile="ca.pem"))
+connection.request("POST", "/services/collector/event", body=json.dumps({"event": {"sid": event["sid"]}}),
+                   headers={"Authorization": "Splunk bench", "Content-Type": "application/json"})
+print(connection.getresponse().status)
+"#;
+
+fn config_for(case: &Case) -> anyhow::Result<SandboxConfig> {
+    Ok(SandboxConfig {
+        env: case.env.clone(),
+        egress: Arc::new(EgressPolicy::parse(case.rules.iter().map(String::as_str))?),
+        ..SandboxConfig::default()
+    })
+}
+
+fn one_shot_command(plan: &HooksPlan, case: &Case, ca_path: &Path) -> Command {
+    let mut command = Command::new(&plan.hookbox_exe);
+    command
+        .arg("run")
+        .arg(&case.hook)
+        .arg("--payload")
+        .arg(case.hook.with_file_name(PAYLOAD_FILE))
+        .arg("--ca-bundle")
+        .arg(ca_path)
+        .env(env_names::CACHE_DIR, &plan.cache_dir)
+        .env_remove(env_names::CONFIG);
+    for (name, value) in &case.env {
+        command.arg("--env").arg(format!("{name}={value}"));
+    }
+    for rule in &case.rules {
+        command.arg("--allow").arg(rule);
+    }
+    command
+}
+
+fn python_command(python3: &Path, case: &Case, ca_path: &Path) -> Command {
+    let mut command = Command::new(python3);
+    command
+        .arg(&case.hook)
+        .current_dir(case.hook.parent().unwrap_or(Path::new(".")))
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env(env_names::HOOK_PAYLOAD, case.payload())
+        // OpenSSL's default trust, so urllib's default context trusts the
+        // bench CA as hookbox's --ca-bundle does.
+        .env("SSL_CERT_FILE", ca_path)
+        .envs(case.env.iter().map(|(k, v)| (k, v)));
+    command
+}
+
+fn report(
+    plan: &HooksPlan,
+    rows: &[HookRow],
+    sweep: &[(String, usize, Figures, Option<u64>)],
+    idle_rss: Option<u64>,
+) -> String {
+    let ms = |figures: &Figures| figures.p50.as_secs_f64() * 1000.0;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Realistic hooks\n\nWritten by `hookbox bench --hooks --runs {} --launches {}` (release build). \
+         Each hook runs against receivers on loopback (HTTP, HTTPS with a CA made for the run, TCP), \
+         in-process (one runtime, one run at a time), as a one-shot `hookbox run` and as \
+         `python3 hook.py` with the real interpreter, in the same run. Times are medians in ms.\n",
+        plan.runs, plan.launches
+    );
+    let _ = writeln!(
+        out,
+        "| hook | fuel/run | in-process p50 | in-process p99 | one-shot p50 | python3 p50 | python3 ÷ one-shot | python3 ÷ in-process |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    for row in rows {
+        let name = row.name.trim_start_matches("sweep: ");
+        let (python, one_shot_ratio, in_process_ratio) = match &row.python {
+            Some(python) => (
+                format!("{:.1}", ms(python)),
+                format!("{:.1}x", ms(python) / ms(&row.one_shot)),
+                format!("{:.0}x", ms(python) / ms(&row.in_process)),
+            ),
+            None => ("n/a".into(), "n/a".into(), "n/a".into()),
+        };
+        let _ = writeln!(
+            out,
+            "| {name} | {:.1} M | {:.2} | {:.2} | {:.1} | {python} | {one_shot_ratio} | {in_process_ratio} |",
+            row.fuel as f64 / 1e6,
+            ms(&row.in_process),
+            row.in_process.p99.as_secs_f64() * 1000.0,
+            ms(&row.one_shot),
+        );
+    }
+    let idle = idle_rss.map_or("unknown".into(), |kib| {
+        format!("{:.0} MiB", kib as f64 / 1024.0)
+    });
+    let _ = writeln!(
+        out,
+        "\n## Concurrency sweep (in-process)\n\nPeak RSS is the whole process's while that many runs \
+         were in flight (levels run in increasing order, both hooks at each level; the pooling \
+         allocator keeps a used slot's memory resident). The runtime with the compiled runner \
+         loaded, idle, held {idle}.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| hook | concurrency | p50 (ms) | p99 (ms) | runs/s | peak RSS (MiB) | added RSS per run in flight (MiB) |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+    for (name, level, figures, peak) in sweep {
+        let (peak, per_run) = match (peak, idle_rss) {
+            (Some(peak), Some(idle)) => (
+                format!("{:.0}", *peak as f64 / 1024.0),
+                format!(
+                    "{:.1}",
+                    peak.saturating_sub(idle) as f64 / 1024.0 / *level as f64
+                ),
+            ),
+            _ => ("unknown".into(), "unknown".into()),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {level} | {:.2} | {:.2} | {:.0} | {peak} | {per_run} |",
+            name.trim_start_matches("sweep: "),
+            ms(figures),
+            figures.p99.as_secs_f64() * 1000.0,
+            figures.per_second
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{} in-process runs per row (at least 4 per run in flight in the sweep), {} launches per \
+         one-shot and python3 figure; {} cores.",
+        plan.runs,
+        plan.launches,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    out
+}
+
+/// The process's resident memory, from `/proc/self` (Linux).
+mod memory {
+    /// Current resident set size, KiB.
+    pub fn rss_kib() -> Option<u64> {
+        field("VmRSS:")
+    }
+
+    /// Peak resident set size since the last [`reset_peak`], KiB.
+    pub fn peak_kib() -> Option<u64> {
+        field("VmHWM:")
+    }
+
+    /// Starts a new peak (Linux 4.0 and later).
+    pub fn reset_peak() {
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+    }
+
+    fn field(name: &str) -> Option<u64> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|line| line.starts_with(name))?;
+        line[name.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    }
+}
