@@ -4,9 +4,10 @@
 //! variables the operator listed; the hook's directory and the standard library
 //! are mounted read-only (the library is writable only while hookbox itself
 //! compiles its bytecode) and nothing else of the host file system is; stdin is
-//! empty; raw TCP/UDP is off unless an egress rule names tcp or udp, and then
-//! every address is checked by the egress gate; name lookups are off; arguments
-//! carry only the hook's path inside the sandbox. WASI cannot spawn processes.
+//! empty; every raw TCP/UDP bind, connect and datagram is checked by the
+//! egress gate (a TCP connect goes to a relay the host made); name lookups
+//! are off; arguments carry only the hook's path inside the sandbox. WASI
+//! cannot spawn processes.
 
 use std::path::Path;
 
@@ -55,8 +56,8 @@ pub struct WasiSpec<'a> {
     pub stdout: CappedOutput,
     /// Capture of the hook's stderr.
     pub stderr: CappedOutput,
-    /// The egress check for raw sockets; `None` keeps TCP and UDP off.
-    pub sockets: Option<SocketCheck>,
+    /// The egress check every raw socket bind, connect and datagram passes.
+    pub sockets: SocketCheck,
 }
 
 /// Builds the context for one run.
@@ -84,20 +85,14 @@ pub fn build(spec: WasiSpec<'_>) -> wasmtime::Result<WasiCtx> {
             )?;
         }
     }
-    match spec.sockets {
-        Some(check) => {
-            builder
-                .allow_tcp(true)
-                .allow_udp(true)
-                .socket_addr_check(move |address, usage| {
-                    let allowed = check.check(address, usage);
-                    Box::pin(async move { allowed })
-                });
-        }
-        None => {
-            builder.allow_tcp(false).allow_udp(false);
-        }
-    }
+    let check = spec.sockets;
+    builder
+        .allow_tcp(true)
+        .allow_udp(true)
+        .socket_addr_check(move |address, usage| {
+            let allowed = check.check(address, usage);
+            Box::pin(async move { allowed })
+        });
     for (name, value) in spec.env {
         builder.env(name, value);
     }

@@ -516,3 +516,57 @@ async fn names_no_socket_rule_mentions_are_not_looked_up() {
     assert_eq!(outcome.egress[0].scheme, "dns");
     assert!(!outcome.egress[0].allowed);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_sockets_with_no_rule_at_all_are_refused_recorded_and_explained() {
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    tcp.set_nonblocking(true).unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let udp_port = udp.local_addr().unwrap().port();
+    let source = format!(
+        "import socket\n\
+         def tcp():\n    socket.create_connection(('127.0.0.1', {port}), timeout=5)\n\
+         def udp():\n    socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', ('127.0.0.1', {udp_port}))\n\
+         for attempt in (tcp, udp):\n\
+         \x20   try:\n\
+         \x20       attempt()\n\
+         \x20       print('SENT')\n\
+         \x20   except PermissionError as error:\n\
+         \x20       print(error.strerror)\n"
+    );
+    let outcome = TestHook::new(&source).run_allowing(&[]).await;
+    let lines: Vec<&str> = outcome.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{outcome:?}");
+    assert!(
+        lines[0].starts_with(&format!("egress denied: tcp://127.0.0.1:{port}: ")),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with(&format!("egress denied: udp://127.0.0.1:{udp_port}: ")),
+        "{}",
+        lines[1]
+    );
+    let refused: Vec<&str> = outcome
+        .egress
+        .iter()
+        .filter(|attempt| !attempt.allowed)
+        .map(|attempt| attempt.scheme.as_str())
+        .collect();
+    assert_eq!(refused, ["tcp", "udp"], "{:?}", outcome.egress);
+    assert_eq!(
+        outcome.stderr.matches("hookbox: egress denied: ").count(),
+        2,
+        "{}",
+        outcome.stderr
+    );
+    // Nothing arrived: a connection or a datagram would be queued by now
+    // (loopback delivers before the sender's call returns).
+    assert_eq!(
+        tcp.accept().err().map(|e| e.kind()),
+        Some(std::io::ErrorKind::WouldBlock)
+    );
+    let mut buffer = [0u8; 16];
+    assert!(udp.try_recv(&mut buffer).is_err());
+}

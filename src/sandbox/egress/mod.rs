@@ -233,13 +233,12 @@ impl EgressGate {
         self.log.unrecorded()
     }
 
-    /// The check `wasi:sockets` asks before every bind, connect and datagram,
-    /// or `None` when the policy allows no raw socket at all (they stay off).
-    pub fn socket_check(&self) -> Option<SocketCheck> {
-        if !self.policy.mentions(Scheme::Tcp) && !self.policy.mentions(Scheme::Udp) {
-            return None;
-        }
-        Some(SocketCheck {
+    /// The check `wasi:sockets` asks before every bind, connect and datagram.
+    /// Sockets are on even when no rule names `tcp` or `udp`, so that every
+    /// attempt is refused by the policy, recorded and reported, not failed
+    /// unseen by a socket layer that is off.
+    pub fn socket_check(&self) -> SocketCheck {
+        SocketCheck {
             policy: self.policy.clone(),
             log: self.log.clone(),
             hook_stderr: self.hook_stderr.clone(),
@@ -247,7 +246,7 @@ impl EgressGate {
             seen: Arc::default(),
             recorder: self.recorder.clone(),
             relays: self.relays.clone(),
-        })
+        }
     }
 
     /// A lookup for raw sockets: returns a future (independent of the store)

@@ -2,11 +2,14 @@
 ``udp://`` rules allow. ``getaddrinfo`` answers IP literals itself and asks the
 host to look up a name, which it does only when a socket rule names it (a
 lookup alone could carry data out); the addresses it returns are the ones that
-rule then reaches.
+rule then reaches. A refused ``connect`` or ``sendto`` raises
+``PermissionError`` naming the destination and the host's reason, not a bare
+errno.
 """
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import socket
 from typing import Any
@@ -47,6 +50,35 @@ def _entries(address: Any, port: Any, family: int, type: int, proto: int) -> lis
     return results
 
 
+def _refused(sock: socket.socket, address: Any) -> PermissionError:
+    scheme = "tcp" if sock.type == socket.SOCK_STREAM else "udp"
+    host, port = address[0], address[1]
+    host = f"[{host}]" if ":" in str(host) else host
+    reason = _egress.last_denial() or "refused by the egress policy"
+    return PermissionError(errno.EACCES, f"egress denied: {scheme}://{host}:{port}: {reason}")
+
+
+_connect = socket.socket.connect
+_sendto = socket.socket.sendto
+
+
+def _checked_connect(self: socket.socket, address: Any) -> None:
+    try:
+        _connect(self, address)
+    except PermissionError:
+        raise _refused(self, address) from None
+
+
+def _checked_sendto(self: socket.socket, data: Any, *args: Any) -> int:
+    try:
+        return _sendto(self, data, *args)
+    except PermissionError:
+        raise _refused(self, args[-1]) from None
+
+
 def install() -> None:
-    """Makes ``socket.getaddrinfo`` (and so ``create_connection``) use the host."""
+    """Makes ``socket.getaddrinfo`` (and so ``create_connection``) use the
+    host, and refusals say what was refused and why."""
     socket.getaddrinfo = getaddrinfo
+    socket.socket.connect = _checked_connect
+    socket.socket.sendto = _checked_sendto
