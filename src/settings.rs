@@ -15,6 +15,7 @@
 //!
 //! [egress]
 //! allow = ["https://siem.example.com", "tcp://10.1.2.3:514"]
+//! unverified_tls = []   # destinations where hooks may turn TLS checks off
 //! ca_bundle = "siem-ca.pem"          # relative to this file
 //!
 //! [secrets]
@@ -283,6 +284,10 @@ pub struct EgressSection {
     /// Rules, as for `--allow`.
     #[serde(default)]
     pub allow: Vec<String>,
+    /// Destinations where a hook may turn TLS verification off, as for
+    /// `--allow-unverified-tls` (none by default).
+    #[serde(default)]
+    pub unverified_tls: Vec<String>,
     /// A PEM file of extra CA certificates (relative to the configuration file).
     pub ca_bundle: Option<PathBuf>,
 }
@@ -370,9 +375,14 @@ pub fn resolve_env(
     Ok(resolved)
 }
 
-/// The egress policy from `--allow` rules (none: everything is denied).
-pub fn resolve_policy(rules: &[String]) -> Result<EgressPolicy, SettingsError> {
-    Ok(EgressPolicy::parse(rules.iter().map(String::as_str))?)
+/// The egress policy from `--allow` rules (none: everything is denied) and
+/// `--allow-unverified-tls` rules (none: every certificate is verified).
+pub fn resolve_policy(
+    rules: &[String],
+    unverified_tls: &[String],
+) -> Result<EgressPolicy, SettingsError> {
+    Ok(EgressPolicy::parse(rules.iter().map(String::as_str))?
+        .with_unverified_tls(unverified_tls.iter().map(String::as_str))?)
 }
 
 /// Reads and checks the operator's CA bundle, if one is given.

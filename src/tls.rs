@@ -1,7 +1,9 @@
 //! TLS client configuration, the one place trust is decided: the system's
 //! roots plus the operator's CA bundle, over rustls with the ring provider
 //! (no C crypto library). Used by hooks' HTTPS (`sandbox::egress`) and by git
-//! over HTTPS (`source::git`). Verification cannot be switched off.
+//! over HTTPS (`source::git`). Verification is switched off only for a
+//! destination the operator listed (`unverified_tls`), and only when the hook
+//! asked for it.
 
 use std::sync::{Arc, OnceLock};
 
@@ -13,6 +15,7 @@ use rustls::pki_types::CertificateDer;
 pub struct TlsSettings {
     extra_roots: Vec<CertificateDer<'static>>,
     config: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
+    unverified: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
 }
 
 impl TlsSettings {
@@ -23,6 +26,7 @@ impl TlsSettings {
         Ok(TlsSettings {
             extra_roots: parse_ca_bundle(ca_bundle)?,
             config: OnceLock::new(),
+            unverified: OnceLock::new(),
         })
     }
 
@@ -31,6 +35,76 @@ impl TlsSettings {
         self.config
             .get_or_init(|| client_config(&self.extra_roots).map(Arc::new))
             .clone()
+    }
+
+    /// A client configuration that accepts any certificate: for a
+    /// destination an `unverified_tls` rule names, when the hook turned
+    /// verification off, and nowhere else.
+    pub fn unverified_config(&self) -> Result<Arc<rustls::ClientConfig>, String> {
+        self.unverified
+            .get_or_init(|| {
+                let provider = Arc::new(rustls::crypto::ring::default_provider());
+                let verifier = Arc::new(AnyCertificate(provider.clone()));
+                let mut config = rustls::ClientConfig::builder_with_provider(provider)
+                    .with_safe_default_protocol_versions()
+                    .map_err(|e| e.to_string())?
+                    .dangerous()
+                    .with_custom_certificate_verifier(verifier)
+                    .with_no_client_auth();
+                config.alpn_protocols = vec![b"http/1.1".to_vec()];
+                Ok(Arc::new(config))
+            })
+            .clone()
+    }
+}
+
+/// Accepts any certificate and name, still checking the handshake's
+/// signatures (the server holds the key of the certificate it sent).
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        certificate: &CertificateDer<'_>,
+        signature: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            certificate,
+            signature,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        certificate: &CertificateDer<'_>,
+        signature: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            certificate,
+            signature,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -55,7 +129,7 @@ pub fn parse_ca_bundle(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, Strin
 }
 
 /// Builds the TLS client configuration: the system's roots plus the
-/// operator's extra roots. Verification cannot be switched off.
+/// operator's extra roots.
 pub fn client_config(
     extra_roots: &[CertificateDer<'static>],
 ) -> Result<rustls::ClientConfig, String> {

@@ -24,6 +24,9 @@ pub struct CheckArgs {
     /// A rule, `scheme://host[:port]`. Repeatable.
     #[arg(long = "allow", value_name = "RULE")]
     allow: Vec<String>,
+    /// A destination where hooks may turn TLS verification off. Repeatable.
+    #[arg(long = "allow-unverified-tls", value_name = "RULE")]
+    allow_unverified_tls: Vec<String>,
 }
 
 impl PolicyCommand {
@@ -31,7 +34,10 @@ impl PolicyCommand {
     pub fn run(self) -> anyhow::Result<u8> {
         let PolicyCommand::Check(args) = self;
         let file = ConfigFile::find(args.config.as_deref(), |name| std::env::var(name).ok())?;
-        let policy = settings::resolve_policy(&[file.egress.allow, args.allow].concat())?;
+        let policy = settings::resolve_policy(
+            &[file.egress.allow, args.allow].concat(),
+            &[file.egress.unverified_tls, args.allow_unverified_tls].concat(),
+        )?;
         if policy.is_empty() {
             outln!("no rules: all network access is denied");
         }
@@ -42,6 +48,9 @@ impl PolicyCommand {
                 "  (public addresses only; private, loopback and link-local need an IP or CIDR rule)"
             };
             outln!("allow {rule}{note}");
+        }
+        for rule in policy.unverified_tls_rules() {
+            outln!("unverified TLS {rule}  (insecure: hooks may turn certificate checks off here)");
         }
         Ok(crate::exit_code::OK)
     }

@@ -44,6 +44,13 @@ pub struct SandboxFlags {
     /// any, all network access is denied.
     #[arg(long = "allow", value_name = "RULE")]
     allow: Vec<String>,
+    /// Let hooks turn TLS verification off (`CERT_NONE`, `check_hostname =
+    /// False`, `verify=False`) for destinations matching this rule,
+    /// `https://host[:port]` or `tcp://host:port`. Repeatable; without any,
+    /// every certificate is verified whatever the hook asks. Insecure: use
+    /// only for a collector whose certificate cannot be verified.
+    #[arg(long = "allow-unverified-tls", value_name = "RULE")]
+    allow_unverified_tls: Vec<String>,
     /// PEM file of extra CA certificates to trust for HTTPS, besides the
     /// system's roots.
     #[arg(long, value_name = "FILE")]
@@ -94,7 +101,14 @@ impl SandboxFlags {
         .over(file.limits)
         .resolve()?;
         let env = settings::resolve_env(&[file.env.pass, self.env.clone()].concat(), host_env)?;
-        let policy = settings::resolve_policy(&[file.egress.allow, self.allow.clone()].concat())?;
+        let policy = settings::resolve_policy(
+            &[file.egress.allow, self.allow.clone()].concat(),
+            &[
+                file.egress.unverified_tls,
+                self.allow_unverified_tls.clone(),
+            ]
+            .concat(),
+        )?;
         let ca_bundle = settings::read_ca_bundle(
             self.ca_bundle
                 .as_deref()

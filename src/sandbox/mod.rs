@@ -72,8 +72,9 @@ pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> 
     )?;
     egress.func_wrap_async(
         "start-tls",
-        |store: StoreContextMut<'_, SandboxState>, (port, server_name): (u16, String)| {
-            let upgrade = store.data().egress.start_tls(port, server_name);
+        |store: StoreContextMut<'_, SandboxState>,
+         (port, server_name, verify): (u16, String, bool)| {
+            let upgrade = store.data().egress.start_tls(port, server_name, verify);
             Box::new(async move { Ok((upgrade.await,)) })
         },
     )?;

@@ -504,6 +504,52 @@ async fn turning_verification_off_does_not_weaken_it() {
         1,
         "only python3's request arrives"
     );
+
+    // Where the operator allows unverified TLS for this destination, the
+    // hook's CERT_NONE is honoured, and the record says so.
+    let mut hookbox_args = allow(format!("https://127.0.0.1:{}", receiver.port()));
+    hookbox_args.extend([
+        "--allow-unverified-tls".into(),
+        format!("https://127.0.0.1:{}", receiver.port()),
+        "--json".into(),
+    ]);
+    let lax = Case {
+        hookbox_args,
+        ..case
+    };
+    let record: serde_json::Value = serde_json::from_slice(&lax.hookbox().await.stdout).unwrap();
+    assert_eq!(record["stdout"], "sent\n", "{record:#}");
+    assert!(
+        record["egress"][0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("TLS not verified")),
+        "{record:#}"
+    );
+    assert_eq!(receiver.requests().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unverified_tls_rule_does_not_turn_verification_off_by_itself() {
+    let ca = TestCa::new();
+    let receiver = Receiver::https(Reply::Status(200, "ok"), &ca).await;
+    let hook = TestHook::new(URLLIB_WITH_SSL_CONTEXT).with_file("ca.pem", &ca.ca_pem);
+    let destination = format!("https://127.0.0.1:{}", receiver.port());
+    let case = Case {
+        hook: &hook,
+        env: vec![("SIEM_URL", destination.clone())],
+        hookbox_args: vec![
+            "--allow".into(),
+            destination.clone(),
+            "--allow-unverified-tls".into(),
+            destination,
+        ],
+    };
+    // The hook verifies (its own cafile is not hookbox's trust): refused.
+    let output = case.hookbox().await;
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("CERTIFICATE_VERIFY_FAILED"), "{stderr}");
+    assert_eq!(receiver.requests().len(), 0);
 }
 
 /// What a loopback TLS server of these tests received, per connection.
@@ -749,4 +795,25 @@ async fn tls_to_a_certificate_the_host_does_not_trust_sends_nothing() {
     );
     let seen = transcripts_when(&transcripts, 1).await;
     assert_eq!(seen, ["(no TLS)"], "the collector got no TLS session");
+
+    // With an unverified_tls rule for it, the hook's unverified context is
+    // honoured and the bytes arrive over TLS.
+    let destination = format!("tcp://127.0.0.1:{port}");
+    let lax = Case {
+        hookbox_args: vec![
+            "--allow".into(),
+            destination.clone(),
+            "--allow-unverified-tls".into(),
+            destination,
+        ],
+        ..case
+    };
+    let output = lax.hookbox().await;
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "sent\n",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(transcripts_when(&transcripts, 2).await[1], "secret");
 }

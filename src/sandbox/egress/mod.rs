@@ -152,9 +152,16 @@ impl EgressGate {
     }
 
     /// Upgrades the hook's connection relayed at loopback `port` to TLS with
-    /// its destination (see [`Relays::start_tls`]); under `hookbox test` the
+    /// its destination (see [`Relays::start_tls`]), without verifying the
+    /// certificate only when the hook asked (`verify` false) and an
+    /// `unverified_tls` rule names the destination; under `hookbox test` the
     /// recording receiver goes on recording the plain bytes.
-    pub fn start_tls(&self, port: u16, server_name: String) -> Pending<Result<String, String>> {
+    pub fn start_tls(
+        &self,
+        port: u16,
+        server_name: String,
+        verify: bool,
+    ) -> Pending<Result<String, String>> {
         if let Some(recorder) = &self.recorder {
             let receiver = SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port));
             let answer = if recorder.is_receiver(receiver) {
@@ -166,7 +173,23 @@ impl EgressGate {
             };
             return Box::pin(std::future::ready(answer));
         }
-        Box::pin(self.relays.start_tls(port, &server_name))
+        let unverified = !verify
+            && self.relays.destination(port).is_some_and(|destination| {
+                let named = Host::parse(&server_name).ok();
+                let by_address = Host::Ip(destination.ip());
+                named.iter().chain([&by_address]).any(|host| {
+                    self.policy
+                        .unverified_tls_rule(Scheme::Tcp, host, destination.port())
+                        .is_some()
+                })
+            });
+        if !verify && !unverified {
+            tracing::info!(
+                port,
+                "the hook asked for unverified TLS; no unverified_tls rule names the destination, so it is verified"
+            );
+        }
+        Box::pin(self.relays.start_tls(port, &server_name, unverified))
     }
 
     /// A TCP connection under `hookbox test`: to a recording receiver if the
@@ -328,6 +351,11 @@ impl WasiHttpHooks for EgressGate {
                 )>,
             > + Send,
     > {
+        let mut request = request;
+        let wants_unverified = request
+            .headers_mut()
+            .remove(UNVERIFIED_TLS_HEADER)
+            .is_some_and(|value| value == "off");
         let uri = request.uri().clone();
         let scheme = match uri.scheme_str() {
             Some("https") => Scheme::Https,
@@ -379,6 +407,10 @@ impl WasiHttpHooks for EgressGate {
                     return Err(HttpError::HttpRequestDenied);
                 }
             };
+            let unverified = match wants_unverified.then_some(scheme) {
+                Some(Scheme::Https) => unverified_tls(&policy, &host, port, &handle),
+                _ => false,
+            };
             let (approved, rule) = match approve(&policy, scheme, host, port, deadline).await {
                 Ok(approved) => approved,
                 Err(reason) => {
@@ -388,13 +420,14 @@ impl WasiHttpHooks for EgressGate {
             };
             tracing::info!(target = %target, rule = %rule, "egress allowed");
             handle.allow(&rule);
-            let tls = match scheme {
-                Scheme::Https => Some(
-                    tls.config()
-                        .map_err(|e| HttpError::InternalError(Some(e)))?,
-                ),
+            let tls = match (scheme, unverified) {
+                (Scheme::Https, false) => Some(tls.config()),
+                (Scheme::Https, true) => Some(tls.unverified_config()),
                 _ => None,
             };
+            let tls = tls
+                .transpose()
+                .map_err(|e| HttpError::InternalError(Some(e)))?;
             let result = http::send(
                 request,
                 approved,
@@ -410,6 +443,31 @@ impl WasiHttpHooks for EgressGate {
             }
             result
         })
+    }
+}
+
+/// The request header a hook sets (`off`) to ask for no TLS verification;
+/// the host removes it and honours it only where an `unverified_tls` rule
+/// names the destination.
+pub const UNVERIFIED_TLS_HEADER: &str = "hookbox-tls-verify";
+
+/// Whether a hook that asked for no TLS verification of `host` at `port`
+/// gets it; the answer is noted in the attempt's record either way.
+fn unverified_tls(policy: &EgressPolicy, host: &Host, port: u16, handle: &AttemptHandle) -> bool {
+    match policy.unverified_tls_rule(Scheme::Https, host, port) {
+        Some(rule) => {
+            handle.note(&format!(
+                "TLS not verified: the hook asked and the unverified_tls rule {rule} allows it"
+            ));
+            true
+        }
+        None => {
+            handle.note(
+                "the hook asked for no TLS verification; no unverified_tls rule names this \
+                 destination, so it was verified",
+            );
+            false
+        }
     }
 }
 

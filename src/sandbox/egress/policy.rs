@@ -283,22 +283,39 @@ impl Rule {
 
 /// The operator's egress rules. Empty (the default) denies everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "Vec<String>", into = "Vec<String>")]
+#[serde(try_from = "PolicyText", into = "PolicyText")]
 pub struct EgressPolicy {
     rules: Vec<Rule>,
+    /// Destinations where a hook may turn TLS verification off (none by
+    /// default: hookbox verifies every certificate whatever the hook asks).
+    unverified_tls: Vec<Rule>,
 }
 
-impl TryFrom<Vec<String>> for EgressPolicy {
+/// An [`EgressPolicy`] as written: `{"allow": [...], "unverified_tls": [...]}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyText {
+    #[serde(default)]
+    allow: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    unverified_tls: Vec<String>,
+}
+
+impl TryFrom<PolicyText> for EgressPolicy {
     type Error = RuleError;
 
-    fn try_from(texts: Vec<String>) -> Result<Self, RuleError> {
-        EgressPolicy::parse(texts.iter().map(String::as_str))
+    fn try_from(text: PolicyText) -> Result<Self, RuleError> {
+        EgressPolicy::parse(text.allow.iter().map(String::as_str))?
+            .with_unverified_tls(text.unverified_tls.iter().map(String::as_str))
     }
 }
 
-impl From<EgressPolicy> for Vec<String> {
-    fn from(policy: EgressPolicy) -> Vec<String> {
-        policy.rules.iter().map(Rule::to_string).collect()
+impl From<EgressPolicy> for PolicyText {
+    fn from(policy: EgressPolicy) -> PolicyText {
+        PolicyText {
+            allow: policy.rules.iter().map(Rule::to_string).collect(),
+            unverified_tls: policy.unverified_tls.iter().map(Rule::to_string).collect(),
+        }
     }
 }
 
@@ -318,7 +335,46 @@ impl EgressPolicy {
             .into_iter()
             .map(str::parse)
             .collect::<Result<_, _>>()?;
-        Ok(EgressPolicy { rules })
+        Ok(EgressPolicy {
+            rules,
+            unverified_tls: Vec::new(),
+        })
+    }
+
+    /// Adds destinations where a hook may turn TLS verification off
+    /// (`https://` rules for HTTPS, `tcp://` rules for `wrap_socket`).
+    pub fn with_unverified_tls<'a>(
+        mut self,
+        texts: impl IntoIterator<Item = &'a str>,
+    ) -> Result<EgressPolicy, RuleError> {
+        for text in texts {
+            let rule: Rule = text.parse()?;
+            if !matches!(rule.scheme, Some(Scheme::Https | Scheme::Tcp)) {
+                return Err(RuleError {
+                    rule: text.to_owned(),
+                    reason: "unverified TLS is for https:// or tcp:// destinations".into(),
+                });
+            }
+            self.unverified_tls.push(rule);
+        }
+        Ok(self)
+    }
+
+    /// The destinations where a hook may turn TLS verification off.
+    pub fn unverified_tls_rules(&self) -> impl Iterator<Item = &Rule> {
+        self.unverified_tls.iter()
+    }
+
+    /// The rule that lets a hook skip verifying the certificate of `host`
+    /// (as the hook named it) at `port`, if any.
+    pub fn unverified_tls_rule(&self, scheme: Scheme, host: &Host, port: u16) -> Option<&Rule> {
+        self.unverified_tls.iter().find(|rule| {
+            rule.covers(scheme, port)
+                && match host {
+                    Host::Name(name) => rule.matches_name(name),
+                    Host::Ip(ip) => rule.matches_ip(canonical_ip(*ip)),
+                }
+        })
     }
 
     /// The rules, normalized.
@@ -563,12 +619,54 @@ mod tests {
 
     #[test]
     fn policies_are_plain_data() {
-        let policy: EgressPolicy =
-            serde_json::from_str(r#"["https://siem.example.com", "tcp://10.1.2.3:514"]"#).unwrap();
+        let policy: EgressPolicy = serde_json::from_str(
+            r#"{"allow": ["https://siem.example.com", "tcp://10.1.2.3:514"]}"#,
+        )
+        .unwrap();
         assert_eq!(
             serde_json::to_string(&policy).unwrap(),
-            r#"["https://siem.example.com:443","tcp://10.1.2.3:514"]"#
+            r#"{"allow":["https://siem.example.com:443","tcp://10.1.2.3:514"]}"#
         );
-        assert!(serde_json::from_str::<EgressPolicy>(r#"["nope"]"#).is_err());
+        assert!(serde_json::from_str::<EgressPolicy>(r#"{"allow": ["nope"]}"#).is_err());
+        let lax: EgressPolicy =
+            serde_json::from_str(r#"{"unverified_tls": ["https://siem.internal:8088"]}"#).unwrap();
+        assert_eq!(
+            serde_json::to_string(&lax).unwrap(),
+            r#"{"allow":[],"unverified_tls":["https://siem.internal:8088"]}"#
+        );
+    }
+
+    #[test]
+    fn unverified_tls_is_allowed_only_where_a_rule_says() {
+        let policy = policy(&["https://siem.internal:8088"])
+            .with_unverified_tls(["https://siem.internal:8088", "tcp://10.1.2.3:6514"])
+            .unwrap();
+        let name = |text: &str| Host::Name(text.into());
+        assert!(
+            policy
+                .unverified_tls_rule(Scheme::Https, &name("siem.internal"), 8088)
+                .is_some()
+        );
+        assert!(
+            policy
+                .unverified_tls_rule(Scheme::Https, &name("siem.internal"), 443)
+                .is_none()
+        );
+        assert!(
+            policy
+                .unverified_tls_rule(Scheme::Https, &name("other.internal"), 8088)
+                .is_none()
+        );
+        let ip = Host::Ip("10.1.2.3".parse().unwrap());
+        assert!(policy.unverified_tls_rule(Scheme::Tcp, &ip, 6514).is_some());
+        assert!(
+            policy
+                .unverified_tls_rule(Scheme::Https, &ip, 6514)
+                .is_none()
+        );
+        let error = EgressPolicy::default()
+            .with_unverified_tls(["http://siem.internal"])
+            .unwrap_err();
+        assert!(error.reason.contains("https:// or tcp://"), "{error}");
     }
 }

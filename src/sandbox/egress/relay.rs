@@ -37,8 +37,9 @@ pub struct Relays {
 
 #[derive(Default)]
 struct State {
-    /// Each relay's loopback address, and how to ask it for TLS.
-    by_address: HashMap<SocketAddr, mpsc::Sender<TlsRequest>>,
+    /// Each relay's loopback address, its destination, and how to ask it
+    /// for TLS.
+    by_address: HashMap<SocketAddr, (SocketAddr, mpsc::Sender<TlsRequest>)>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -47,6 +48,8 @@ struct TlsRequest {
     /// The name to check the certificate for; the destination's address when
     /// `None`.
     server_name: Option<ServerName<'static>>,
+    /// Accept any certificate (an `unverified_tls` rule allows it).
+    unverified: bool,
     reply: oneshot::Sender<Result<String, String>>,
 }
 
@@ -64,6 +67,7 @@ impl Relays {
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
         let listener = TcpListener::from_std(listener)?;
+        let destination = upstream.peer_addr()?;
         let (requests, incoming) = mpsc::channel(1);
         let relay = Relay {
             upstream: Upstream::Plain(upstream),
@@ -73,7 +77,7 @@ impl Relays {
         };
         let task = tokio::spawn(relay.run(listener, incoming));
         let mut state = self.lock();
-        state.by_address.insert(address, requests);
+        state.by_address.insert(address, (destination, requests));
         state.tasks.push(task);
         Ok(address)
     }
@@ -83,20 +87,31 @@ impl Relays {
         self.lock().by_address.contains_key(&address)
     }
 
+    /// Where the connection relayed at loopback `port` goes.
+    pub fn destination(&self, port: u16) -> Option<SocketAddr> {
+        self.lock()
+            .by_address
+            .iter()
+            .find(|(address, _)| address.port() == port)
+            .map(|(_, (destination, _))| *destination)
+    }
+
     /// Upgrades the connection relayed at loopback `port` to TLS with the
     /// destination, checking its certificate for `server_name` (the
-    /// destination's address when empty). Returns the TLS version.
+    /// destination's address when empty), or accepting any certificate when
+    /// `unverified`. Returns the TLS version.
     pub fn start_tls(
         &self,
         port: u16,
         server_name: &str,
+        unverified: bool,
     ) -> impl Future<Output = Result<String, String>> + Send + 'static {
         let requests = self
             .lock()
             .by_address
             .iter()
             .find(|(address, _)| address.port() == port)
-            .map(|(_, requests)| requests.clone());
+            .map(|(_, (_, requests))| requests.clone());
         let server_name = server_name.to_owned();
         async move {
             let requests = requests.ok_or_else(|| {
@@ -110,7 +125,11 @@ impl Relays {
                 ),
             };
             let (reply, answer) = oneshot::channel();
-            let request = TlsRequest { server_name, reply };
+            let request = TlsRequest {
+                server_name,
+                unverified,
+                reply,
+            };
             requests
                 .send(request)
                 .await
@@ -225,7 +244,7 @@ impl Relay {
                     let _ = hook.shutdown().await;
                 }
                 Event::Tls(request) => {
-                    let answer = self.upgrade(request.server_name).await;
+                    let answer = self.upgrade(request.server_name, request.unverified).await;
                     let failed = answer.is_err();
                     let _ = request.reply.send(answer);
                     if failed {
@@ -241,6 +260,7 @@ impl Relay {
     async fn upgrade(
         &mut self,
         server_name: Option<ServerName<'static>>,
+        unverified: bool,
     ) -> Result<String, String> {
         let Upstream::Plain(stream) = std::mem::replace(&mut self.upstream, Upstream::Gone) else {
             return Err("the connection already speaks TLS".into());
@@ -252,7 +272,12 @@ impl Relay {
                 Err(error) => return Err(format!("the connection is gone: {error}")),
             },
         };
-        let mut config = self.tls.config()?.as_ref().clone();
+        let config = if unverified {
+            self.tls.unverified_config()?
+        } else {
+            self.tls.config()?
+        };
+        let mut config = config.as_ref().clone();
         // Raw TCP is not HTTP: offer no application protocol.
         config.alpn_protocols.clear();
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
@@ -273,6 +298,10 @@ impl Relay {
             .and_then(|version| version.as_str())
             .unwrap_or("TLS")
             .replace("TLSv1_", "TLSv1.");
+        if unverified {
+            self.record
+                .note("TLS not verified: the hook asked and an unverified_tls rule allows it");
+        }
         self.upstream = Upstream::Tls(Box::new(stream));
         Ok(version)
     }

@@ -166,6 +166,7 @@ class _HostSocket:
         if request.body and not any(n.lower() == "content-length" for n, _ in headers):
             headers.append(("Content-Length", str(len(request.body))))
         timeout = self._connection.timeout
+        context = getattr(self._connection, "_context", None)
         try:
             response = _http.request(
                 request.method,
@@ -173,6 +174,7 @@ class _HostSocket:
                 data=request.body,
                 headers=headers,
                 timeout=timeout if isinstance(timeout, (int, float)) else None,
+                verify=context is None or ssl._verifies(context),
             )
         except _http.HTTPError as error:
             raise _as_stdlib_error(error) from None

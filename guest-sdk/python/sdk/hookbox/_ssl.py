@@ -13,10 +13,12 @@ every such connection, upgrades its side towards the destination to TLS, and
 the hook goes on reading and writing plain bytes through the returned
 ``SSLSocket``.
 
-The host always verifies the server's certificate and name against the
-system's roots plus the operator's CA bundle (``--ca-bundle``): a context's
-trust settings (``cafile``, ``cadata``, ``CERT_NONE``, ``check_hostname =
-False``) are accepted so hooks run unchanged, but never weaken verification.
+The host verifies the server's certificate and name against the system's
+roots plus the operator's CA bundle (``--ca-bundle``): a context's own trust
+settings (``cafile``, ``cadata``) are accepted so hooks run unchanged. A
+context with ``CERT_NONE`` or ``check_hostname = False`` asks the host not to
+verify, which it grants only where the operator's ``unverified_tls`` rules
+name the destination; elsewhere it verifies all the same.
 """
 
 # Classes and functions here read as the standard module's in tracebacks and
@@ -47,8 +49,9 @@ HAS_PSK = HAS_PHA = False
 CHANNEL_BINDING_TYPES: list = []
 
 _HOST_VERIFIES = (
-    "hookbox verifies every certificate against the system's roots and the "
-    "operator's CA bundle (--ca-bundle)"
+    "hookbox verifies certificates against the system's roots and the operator's "
+    "CA bundle (--ca-bundle), except where an unverified_tls rule names the "
+    "destination and the hook turned verification off"
 )
 _NO_SERVER_SIDE = "hookbox's sandbox has no TLS server side: hooks cannot accept connections"
 _NO_BIO = (
@@ -377,7 +380,7 @@ class SSLSocket(_socket.socket):
             return
         port = self.getpeername()[1]
         try:
-            self._version = _egress.start_tls(port, self.server_hostname or "")
+            self._version = _egress.start_tls(port, self.server_hostname or "", _verifies(self._context))
         except _Err as failure:
             reason = failure.value
             if reason.startswith("certificate verify failed: "):
@@ -542,6 +545,11 @@ def RAND_status() -> bool:
 
 def RAND_add(data, entropy) -> None:
     """Accepted; the random source needs no seeding."""
+
+
+def _verifies(context: SSLContext) -> bool:
+    """Whether ``context`` asks for the server to be verified."""
+    return context.verify_mode != CERT_NONE and bool(context.check_hostname)
 
 
 def _certificate_verify_failed(detail: str) -> SSLCertVerificationError:

@@ -21,6 +21,8 @@ from wit_world.imports import outgoing_handler, types
 from wit_world.imports.streams import StreamError_Closed
 
 _CHUNK = 4096  # the most blocking_write_and_flush accepts at once
+# Asks the host not to verify TLS; it removes the header and decides.
+_UNVERIFIED_TLS_HEADER = "hookbox-tls-verify"
 _READ = 64 * 1024
 
 Headers = Union[Mapping[str, str], Iterable[tuple[str, str]]]
@@ -159,12 +161,16 @@ def request(
     data: Union[bytes, str, None] = None,
     headers: Optional[Headers] = None,
     timeout: Optional[float] = None,
+    verify: bool = True,
 ) -> Response:
     """Sends one request and returns the response (any status).
 
     ``json`` is serialized and sent with ``Content-Type: application/json``;
     ``data`` is sent as is (``str`` as UTF-8). ``timeout`` (seconds) bounds the
     connect and each wait for data; the hook's own deadline always applies.
+    ``verify=False`` asks not to verify the server's certificate, which the
+    host grants only where the operator's ``unverified_tls`` rules name the
+    destination; elsewhere it verifies all the same.
 
     >>> request("PUT", "https://siem.example.com/events/1", json={"ok": True}).status
     """
@@ -187,6 +193,8 @@ def request(
         header_list.append(("Authorization", "Basic " + base64.b64encode(credentials).decode()))
     if body and not _has(header_list, "content-length"):
         header_list.append(("Content-Length", str(len(body))))
+    if not verify and scheme == "https":
+        header_list.append((_UNVERIFIED_TLS_HEADER, "off"))
 
     try:
         fields = types.Fields.from_list([(k, v.encode()) for k, v in header_list])

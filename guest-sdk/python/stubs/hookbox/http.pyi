@@ -54,6 +54,7 @@ def request(
     data: bytes | str | None = None,
     headers: Headers | None = None,
     timeout: float | None = None,
+    verify: bool = True,
 ) -> Response:
     """Sends one request and returns the response (any status)."""
 
