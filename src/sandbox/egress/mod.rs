@@ -586,7 +586,7 @@ async fn approve(
             rule,
         )),
         None => Err(match first_denial {
-            Some(reason) => format!("{name} resolves to {reason}"),
+            Some(reason) => format!("{name} resolves to no address a rule allows: {reason}"),
             None => format!("{name} resolves to no address"),
         }),
     }

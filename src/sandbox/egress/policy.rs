@@ -426,6 +426,13 @@ impl EgressPolicy {
         via_name: Option<&Rule>,
     ) -> Verdict {
         let ip = canonical_ip(ip);
+        if self.rules.is_empty() {
+            return Verdict::Denied(format!(
+                "no egress rule allows {scheme}://{}:{port}: no rules are configured, so all \
+                 network access is denied",
+                Host::Ip(ip)
+            ));
+        }
         if let Some(rule) = self
             .rules
             .iter()
@@ -615,6 +622,16 @@ mod tests {
             policy.check_address(Scheme::Https, "93.184.216.34".parse().unwrap(), 443, None),
             Verdict::Denied(_)
         ));
+        // Even for loopback, the reason is that nothing is configured.
+        let Verdict::Denied(reason) =
+            policy.check_address(Scheme::Tcp, "127.0.0.1".parse().unwrap(), 514, None)
+        else {
+            panic!("allowed by an empty policy");
+        };
+        assert_eq!(
+            reason,
+            "no egress rule allows tcp://127.0.0.1:514: no rules are configured, so all network access is denied"
+        );
     }
 
     #[test]
