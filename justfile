@@ -4,9 +4,9 @@
 example:
     cargo run -- run hooks-examples/session-audit/hoop-hooks/session-open.runbook.py --payload hooks-examples/payloads/session-open.json
 
-# The whole test suite (what CI runs).
+# The whole test suite (what CI runs), installing what it needs first.
 test:
-    cargo test
+    bash tests/run.sh
 
 # Formatting and lints, as CI expects them.
 check:

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The whole test suite, on a machine that has only the Rust toolchain: checks
+# for (and, where it can, installs) what the suite needs, then runs it.
+#
+# - the wasm32-wasip2 target (a test compiles the Rust example hook);
+# - git (the git-source tests build repositories; fetching from a local path
+#   runs git-upload-pack; the smart HTTP tests serve them with git http-backend);
+# - OpenSSH, client and server (the SSH tests start their own /usr/sbin/sshd on
+#   127.0.0.1 and hookbox fetches through ssh);
+# - python3 and curl (the compatibility tests run each plain-python3 hook under
+#   the real interpreter too; Hoop's curl hooks call the real curl).
+#
+# Everything else (CPython for WASI, the standard library, wasmtime, gix,
+# reqwest) comes from crates.io through cargo. Arguments go to `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v git >/dev/null 2>&1 || missing+=(git)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+{ command -v ssh && command -v ssh-keygen; } >/dev/null 2>&1 || missing+=(openssh-client)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "tests/run.sh: installing ${missing[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  elif command -v sudo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    echo "tests/run.sh: installing ${missing[*]} with sudo" >&2
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  else
+    echo "tests/run.sh: the test suite needs these packages, which are missing: ${missing[*]}" >&2
+    echo "install them with your package manager (Debian: apt-get install ${missing[*]}), then run this again" >&2
+    exit 1
+  fi
+fi
+if ! rustup target list --installed | grep -qx wasm32-wasip2; then
+  echo "tests/run.sh: adding the wasm32-wasip2 target" >&2
+  rustup target add wasm32-wasip2
+fi
+exec cargo test "$@"
