@@ -1,7 +1,7 @@
 //! The guests shipped inside the hookbox binary: the Python runner component
 //! (CPython 3.14 for WASI with the runner snapshotted in) and the pure-Python
 //! standard library it imports from at run time (with its bytecode, compiled
-//! once per machine by [`super::bytecode`]), and the runner's and SDK's own
+//! once per machine by `runtime::bytecode`), and the runner's and SDK's own
 //! sources, so their traceback lines show. All are built by `build.rs` from
 //! `guest-sdk/python/`; nothing is downloaded at run time.
 

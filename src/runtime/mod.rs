@@ -6,7 +6,7 @@
 //! - [`guest`]: the guests shipped in the binary;
 //! - [`config`]: the operator's settings every run follows;
 //! - [`cache`]: the on-disk cache of compiled components;
-//! - [`bytecode`]: the standard library compiled to bytecode once, in the sandbox;
+//! - `bytecode`: the standard library compiled to bytecode once, in the sandbox;
 //! - [`hook_component`]: `.wasm` hooks, compiled and linked once per content.
 
 mod bytecode;
