@@ -53,6 +53,7 @@ fn main() -> Result<()> {
     let stdlib_tar = zstd::decode_all(&stdlib_zst[..]).context("decompressing python-lib")?;
     fs::write(out_dir.join("python-lib.tar"), &stdlib_tar)?;
     let stdlib_hash = xxhash_rust::xxh3::xxh3_128(&stdlib_tar);
+    fs::write(out_dir.join("python-version"), python_version(&stdlib_tar)?)?;
     fs::write(
         out_dir.join("python-lib.hash"),
         format!("{stdlib_hash:032x}"),
@@ -152,6 +153,23 @@ fn hash_tree(dir: &Path, inputs: &mut Vec<u8>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The bundled CPython's version (`3.14.0`), from the standard library's
+/// sysconfig variables.
+fn python_version(stdlib_tar: &[u8]) -> Result<String> {
+    for entry in tar::Archive::new(stdlib_tar).entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.to_string_lossy().into_owned();
+        if path.starts_with("_sysconfig_vars_") && path.ends_with(".json") {
+            let vars: serde_json::Value = serde_json::from_reader(&mut entry)?;
+            return vars["py_version"]
+                .as_str()
+                .map(str::to_owned)
+                .context("no py_version in the sysconfig variables");
+        }
+    }
+    bail!("the standard library has no sysconfig variables")
 }
 
 /// Finds componentize-py's package directory (its WIT files and the standard

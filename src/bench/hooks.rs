@@ -71,6 +71,7 @@ impl Case {
             hook,
             payload,
             config,
+            args: &[],
         }
     }
 

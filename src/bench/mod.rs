@@ -92,6 +92,7 @@ pub(crate) async fn in_process(
                 hook: &hook,
                 payload: &payload,
                 config: &config,
+                args: &[],
             };
             let mut samples = Vec::with_capacity(per_task);
             let mut fuel = 0;

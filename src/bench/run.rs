@@ -102,6 +102,7 @@ pub fn run(plan: &BenchPlan) -> anyhow::Result<String> {
                 hook: &hook,
                 payload: &payload,
                 config: &config,
+                args: &[],
             };
             let (figures, used_fuel) =
                 tokio.block_on(in_process(&runtime, request, how, plan.runs, concurrency))?;

@@ -6,7 +6,9 @@
 //! Hoop passes no flags, so the configuration comes from `HOOKBOX_CONFIG` or
 //! the first of `$XDG_CONFIG_HOME/hookbox/config.toml` and
 //! `/etc/hookbox/config.toml` that exists. Installed as a `python3` symlink to
-//! `hookbox` early in the agent's `PATH`, it needs no change to Hoop.
+//! `hookbox` early in the agent's `PATH`, it needs no change to Hoop; the
+//! command-line forms of `python3` that make sense in a sandbox work too
+//! (`--version`, `-c CODE`, `-`, a script with arguments, `-u -I -E -B ...`).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -15,21 +17,106 @@ use anyhow::Context;
 use clap::Args;
 
 use super::sandbox_flags::SandboxFlags;
+use super::stdout::outln;
 use crate::env_names;
 use crate::exit_code;
 use crate::intake::{Payload, PayloadError};
+use crate::runtime::guest::PYTHON_VERSION;
 use crate::source::{HookFile, MAX_HOOK_FILE_BYTES};
 
 /// Run a hook the way Hoop's agent runs `python3`: the script on standard
-/// input (or a script file), the event in HOOP_RUNBOOK_HOOK_PAYLOAD, in the
-/// sandbox under the configured policy. Also runs this way when hookbox is
-/// invoked under the name `python3`.
+/// input (or `-c CODE`, or a script file), the event in
+/// HOOP_RUNBOOK_HOOK_PAYLOAD, in the sandbox under the configured policy,
+/// read from HOOKBOX_CONFIG, else $XDG_CONFIG_HOME/hookbox/config.toml,
+/// else /etc/hookbox/config.toml. Also runs this way when hookbox is invoked
+/// under the name `python3`.
 #[derive(Debug, Args)]
 pub struct PythonArgs {
-    /// The script; standard input when absent or `-`.
-    script: Option<PathBuf>,
     #[command(flatten)]
     sandbox: SandboxFlags,
+    /// As for `python3`: `-c CODE`, `-` or nothing (the script on standard
+    /// input), or a script file, each followed by the script's arguments;
+    /// `-V`/`--version`; the flags -u -I -E -B -s -S -q -O -P are accepted
+    /// and change nothing in the sandbox.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "PYTHON ARGS"
+    )]
+    python: Vec<String>,
+}
+
+/// What a `python3` command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Invocation {
+    /// Print the version.
+    Version,
+    /// Run a script with arguments.
+    Run { script: Script, args: Vec<String> },
+}
+
+/// Where the script comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Script {
+    Stdin,
+    Code(String),
+    File(PathBuf),
+}
+
+/// Flags of `python3` that are accepted and change nothing in the sandbox.
+const NO_EFFECT_FLAGS: &str = "uIEBsSqOP";
+
+/// A `python3` command line hookbox cannot honour.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum UnsupportedForm {
+    #[error(
+        "`{0}` is not available in hookbox's sandbox; it runs a script (a file, `-c CODE` or standard input)"
+    )]
+    Option(String),
+    #[error("`-c` needs the code to run")]
+    MissingCode,
+}
+
+/// Reads a `python3` command line.
+fn invocation(args: &[String]) -> Result<Invocation, UnsupportedForm> {
+    let run = |script, rest: &[String]| Invocation::Run {
+        script,
+        args: rest.to_vec(),
+    };
+    let mut index = 0;
+    while let Some(arg) = args.get(index) {
+        let rest = &args[index + 1..];
+        match arg.as_str() {
+            "-V" | "--version" => return Ok(Invocation::Version),
+            "-" => return Ok(run(Script::Stdin, rest)),
+            "--" => {
+                return Ok(match rest.split_first() {
+                    Some((file, rest)) => run(Script::File(file.into()), rest),
+                    None => run(Script::Stdin, rest),
+                });
+            }
+            long if long.starts_with("--") => return Err(UnsupportedForm::Option(long.into())),
+            flags if flags.starts_with('-') => {
+                let letters = &flags[1..];
+                for (at, letter) in letters.char_indices() {
+                    if letter == 'c' {
+                        let inline = &letters[at + 1..];
+                        return match (inline.is_empty(), rest.split_first()) {
+                            (false, _) => Ok(run(Script::Code(inline.into()), rest)),
+                            (true, Some((code, rest))) => Ok(run(Script::Code(code.clone()), rest)),
+                            (true, None) => Err(UnsupportedForm::MissingCode),
+                        };
+                    }
+                    if !NO_EFFECT_FLAGS.contains(letter) {
+                        return Err(UnsupportedForm::Option(format!("-{letter}")));
+                    }
+                }
+            }
+            file => return Ok(run(Script::File(file.into()), rest)),
+        }
+        index += 1;
+    }
+    Ok(run(Script::Stdin, &[]))
 }
 
 /// Where an operator's configuration is looked for when nothing names one.
@@ -45,17 +132,27 @@ fn default_config_paths() -> Vec<PathBuf> {
 impl PythonArgs {
     /// Runs the script and exits as `python3` would.
     pub fn run(self) -> anyhow::Result<u8> {
+        let (script, args) = match invocation(&self.python) {
+            Ok(Invocation::Version) => {
+                outln!(
+                    "Python {PYTHON_VERSION} (hookbox {}: sandboxed, WebAssembly)",
+                    env!("CARGO_PKG_VERSION")
+                );
+                return Ok(exit_code::OK);
+            }
+            Ok(Invocation::Run { script, args }) => (script, args),
+            Err(unsupported) => {
+                eprintln!("hookbox python: {unsupported}");
+                return Ok(exit_code::USAGE);
+            }
+        };
         let file = match default_config_paths().iter().find(|p| p.is_file()) {
             Some(default) => self.sandbox.config_file_or(default)?,
             None => self.sandbox.config_file()?,
         };
         let settings = self.sandbox.resolve_with(file)?;
-        let text = std::env::var(env_names::HOOK_PAYLOAD).map_err(|_| PayloadError::Read {
-            from: env_names::HOOK_PAYLOAD.into(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "not set (Hoop sets it to the event JSON)",
-            ),
+        let text = std::env::var(env_names::HOOK_PAYLOAD).map_err(|_| PayloadError::NotSet {
+            variable: env_names::HOOK_PAYLOAD,
         })?;
         let payload = Payload::read_from(
             text.as_bytes(),
@@ -63,19 +160,19 @@ impl PythonArgs {
             settings.config.limits.payload_bytes,
         )?;
 
-        let mut script = Vec::new();
-        match &self.script {
-            Some(path) if path.as_os_str() != "-" => {
-                script = std::fs::read(path)
-                    .with_context(|| format!("cannot read the script {}", path.display()))?;
-            }
-            _ => {
+        let source = match script {
+            Script::File(path) => std::fs::read(&path)
+                .with_context(|| format!("cannot read the script {}", path.display()))?,
+            Script::Code(code) => code.into_bytes(),
+            Script::Stdin => {
+                let mut source = Vec::new();
                 std::io::stdin()
                     .take(MAX_HOOK_FILE_BYTES + 1)
-                    .read_to_end(&mut script)
+                    .read_to_end(&mut source)
                     .context("cannot read the script from standard input")?;
+                source
             }
-        }
+        };
         // The hook's folder holds only the script: nothing of the agent's
         // working directory is visible to it.
         let dir = tempfile::Builder::new()
@@ -83,11 +180,69 @@ impl PythonArgs {
             .tempdir()
             .context("cannot create a folder for the script")?;
         let path = dir.path().join("hook.runbook.py");
-        std::fs::write(&path, &script).context("cannot write the script")?;
+        std::fs::write(&path, &source).context("cannot write the script")?;
         let hook = HookFile::open(&path)?;
 
-        let outcome = super::run::run_once(&hook, &payload, &settings)?;
+        let outcome = super::run::run_once(&hook, &payload, &settings, &args)?;
         super::run::print_output(&outcome)?;
         Ok(exit_code::for_outcome(&outcome))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(args: &[&str]) -> Result<Invocation, UnsupportedForm> {
+        invocation(&args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>())
+    }
+
+    fn run(script: Script, args: &[&str]) -> Result<Invocation, UnsupportedForm> {
+        Ok(Invocation::Run {
+            script,
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+        })
+    }
+
+    #[test]
+    fn python3_command_lines_read_as_python3_reads_them() {
+        assert_eq!(read(&[]), run(Script::Stdin, &[]));
+        assert_eq!(read(&["-"]), run(Script::Stdin, &[]));
+        assert_eq!(read(&["-V"]), Ok(Invocation::Version));
+        assert_eq!(read(&["-u", "--version"]), Ok(Invocation::Version));
+        assert_eq!(
+            read(&["-c", "print(1)", "a", "-b"]),
+            run(Script::Code("print(1)".into()), &["a", "-b"])
+        );
+        assert_eq!(
+            read(&["-uBc", "pass"]),
+            run(Script::Code("pass".into()), &[])
+        );
+        assert_eq!(read(&["-cpass"]), run(Script::Code("pass".into()), &[]));
+        assert_eq!(
+            read(&["-I", "-E", "hook.py", "-x", "1"]),
+            run(Script::File("hook.py".into()), &["-x", "1"])
+        );
+        assert_eq!(
+            read(&["--", "-odd.py"]),
+            run(Script::File("-odd.py".into()), &[])
+        );
+    }
+
+    #[test]
+    fn forms_the_sandbox_cannot_honour_are_named() {
+        assert_eq!(
+            read(&["-m", "http.server"]),
+            Err(UnsupportedForm::Option("-m".into()))
+        );
+        assert_eq!(
+            read(&["-W", "ignore"]),
+            Err(UnsupportedForm::Option("-W".into()))
+        );
+        assert_eq!(
+            read(&["--help-env"]),
+            Err(UnsupportedForm::Option("--help-env".into()))
+        );
+        assert_eq!(read(&["-c"]), Err(UnsupportedForm::MissingCode));
     }
 }

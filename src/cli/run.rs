@@ -72,7 +72,7 @@ impl RunArgs {
             (None, None) => unreachable!("clap requires a hook file or --event"),
         };
 
-        let outcome = run_once(&hook, &payload, &settings)?;
+        let outcome = run_once(&hook, &payload, &settings, &[])?;
         if self.json {
             let mut stdout = std::io::stdout().lock();
             // As an io::Error, so a closed pipe is recognised as one.
@@ -94,6 +94,7 @@ pub(super) fn run_once(
     hook: &HookFile,
     payload: &Payload,
     settings: &SandboxSettings,
+    args: &[String],
 ) -> anyhow::Result<RunOutcome> {
     let config = &settings.config;
     // One run: reserving a pool of slots would cost more than it saves.
@@ -106,6 +107,7 @@ pub(super) fn run_once(
         hook,
         payload,
         config,
+        args,
     })))
 }
 

@@ -233,6 +233,7 @@ pub async fn run(
                 hook: &planned.hook,
                 payload: &planned.payload,
                 config: &config,
+                args: &[],
             })
             .await;
         let mismatches = expect::check(&planned.expect, &outcome);

@@ -21,6 +21,15 @@ pub enum PayloadError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The environment variable that carries the payload is not set.
+    #[error(
+        "{variable} is not set: Hoop sets it to the event JSON; to try a hook by hand, \
+         use `hookbox run HOOK --payload FILE`"
+    )]
+    NotSet {
+        /// The variable.
+        variable: &'static str,
+    },
     /// The payload is over the size cap.
     #[error(
         "the payload from {from} is larger than the {limit}-byte limit; raise it with --max-payload"

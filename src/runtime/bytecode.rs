@@ -93,6 +93,7 @@ fn compile_share(
         hook: driver,
         payload: &payload,
         config: &config,
+        args: &[],
     };
     let python = PythonFiles {
         stdlib: dir,

@@ -17,6 +17,9 @@ pub static RUNNER_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/r
 /// the compiled runner.
 pub const RUNNER_HASH: &str = include_str!(concat!(env!("OUT_DIR"), "/runner.hash"));
 
+/// The bundled CPython's version, e.g. `3.14.0`.
+pub const PYTHON_VERSION: &str = include_str!(concat!(env!("OUT_DIR"), "/python-version"));
+
 /// The pure-Python standard library, as a tar archive.
 static STDLIB_TAR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/python-lib.tar"));
 

@@ -103,6 +103,8 @@ pub struct RunRequest<'a> {
     pub payload: &'a Payload,
     /// The operator's sandbox settings.
     pub config: &'a SandboxConfig,
+    /// Arguments after the hook's path (its `sys.argv[1:]`); usually none.
+    pub args: &'a [String],
 }
 
 /// How a run instantiates the runner; the benchmark compares the two.
@@ -238,6 +240,7 @@ impl Runtime {
             SandboxSpec {
                 hook_dir: request.hook.dir(),
                 hook_file_name: request.hook.file_name(),
+                args: request.args,
                 python: compiled_hook.is_none().then_some(python),
                 payload: payload.as_str(),
                 env: &config.env,

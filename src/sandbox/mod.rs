@@ -165,6 +165,8 @@ pub struct SandboxSpec<'a> {
     pub hook_dir: &'a std::path::Path,
     /// The hook's file name.
     pub hook_file_name: &'a str,
+    /// Arguments after the hook's path.
+    pub args: &'a [String],
     /// The Python runner's files, for Python hooks.
     pub python: Option<wasi::PythonFiles<'a>>,
     /// The event JSON.
@@ -206,6 +208,7 @@ impl Sandbox {
         let wasi = wasi::build(wasi::WasiSpec {
             hook_dir: spec.hook_dir,
             hook_file_name: spec.hook_file_name,
+            args: spec.args,
             python: spec.python,
             payload: spec.payload,
             env: spec.env,

@@ -46,6 +46,8 @@ pub struct WasiSpec<'a> {
     pub hook_dir: &'a Path,
     /// The hook's file name inside that directory.
     pub hook_file_name: &'a str,
+    /// Arguments after the hook's path.
+    pub args: &'a [String],
     /// The Python runner's files, for Python hooks.
     pub python: Option<PythonFiles<'a>>,
     /// The event JSON.
@@ -65,6 +67,7 @@ pub fn build(spec: WasiSpec<'_>) -> wasmtime::Result<WasiCtx> {
     let mut builder = WasiCtxBuilder::new();
     builder
         .arg(format!("{HOOK_DIR_GUEST}/{}", spec.hook_file_name))
+        .args(spec.args)
         .env(env_names::HOOK_PAYLOAD, spec.payload)
         .stdout(spec.stdout)
         .stderr(spec.stderr)

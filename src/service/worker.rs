@@ -149,6 +149,7 @@ async fn run_one(shared: &Shared, claimed: Claimed) {
                             hook: &hook,
                             payload: &payload,
                             config: &shared.sandbox,
+                            args: &[],
                         })
                         .await;
                     let note = describe(&outcome);

@@ -120,3 +120,93 @@ fn without_a_payload_nothing_runs() {
         text(&output)
     );
 }
+
+/// `python3 ARGS...` through a symlink named `python3`, with the payload set
+/// and `stdin` on standard input.
+fn python3_args(args: &[&str], stdin: &str) -> Output {
+    runtime();
+    let bin = tempfile::tempdir().unwrap();
+    let shim = bin.path().join("python3");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_hookbox"), &shim).unwrap();
+    let mut child = Command::new(&shim)
+        .args(args)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOOP_RUNBOOK_HOOK_PAYLOAD", SESSION_OPEN)
+        .env("HOOKBOX_CACHE_DIR", cache_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn the_command_lines_python3_callers_use_work_through_the_drop_in() {
+    let version = python3_args(&["--version"], "");
+    assert_eq!(version.status.code(), Some(0));
+    let version = String::from_utf8_lossy(&version.stdout);
+    assert!(version.starts_with("Python 3.14."), "{version}");
+    assert!(version.contains("hookbox"), "{version}");
+    assert_eq!(
+        python3_args(&["-V"], "").stdout,
+        python3_args(&["--version"], "").stdout
+    );
+
+    let code = python3_args(
+        &[
+            "-I",
+            "-c",
+            "import sys, json, os; print(sys.argv[1:], json.loads(os.environ['HOOP_RUNBOOK_HOOK_PAYLOAD'])['sid'])",
+            "one",
+            "-two",
+        ],
+        "",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&code.stdout),
+        "['one', '-two'] 8c59a347-62bd-4db2-a456-2b25963dfebf\n",
+        "{}",
+        text(&code)
+    );
+
+    let stdin = python3_args(&["-u", "-"], "print('from standard input')\n");
+    assert_eq!(
+        String::from_utf8_lossy(&stdin.stdout),
+        "from standard input\n",
+        "{}",
+        text(&stdin)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("notify.py");
+    std::fs::write(&script, "import sys\nprint(sys.argv[1:])\nsys.exit(4)\n").unwrap();
+    let file = python3_args(&["-B", script.to_str().unwrap(), "--to", "soc"], "");
+    assert_eq!(
+        String::from_utf8_lossy(&file.stdout),
+        "['--to', 'soc']\n",
+        "{}",
+        text(&file)
+    );
+    assert_eq!(file.status.code(), Some(4));
+}
+
+#[test]
+fn python3_forms_the_sandbox_cannot_honour_are_refused_by_name() {
+    for (args, named) in [
+        (&["-m", "http.server"][..], "`-m`"),
+        (&["-X", "dev", "-c", "pass"][..], "`-X`"),
+        (&["-c"][..], "`-c` needs the code"),
+    ] {
+        let output = python3_args(args, "");
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", text(&output));
+        assert!(text(&output).contains(named), "{args:?}: {}", text(&output));
+    }
+}

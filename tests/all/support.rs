@@ -130,6 +130,7 @@ impl TestHook {
                 hook: &hook,
                 payload: &payload,
                 config,
+                args: &[],
             })
             .await
     }
