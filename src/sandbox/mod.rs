@@ -148,6 +148,10 @@ fn add_tcp_connect(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
     defined
 }
 
+/// Fuel between two yields of a running hook to the async executor (a few
+/// milliseconds of busy CPU): the most a stopped hook's fuel count can miss.
+const FUEL_YIELD_INTERVAL: u64 = 10_000_000;
+
 /// A store ready to instantiate a hook in, with handles on what it captures.
 pub struct Sandbox {
     /// The fresh store, with fuel, deadline and memory limits applied.
@@ -227,6 +231,11 @@ impl Sandbox {
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.memory);
         store.set_fuel(spec.limits.fuel)?;
+        // Compiled code keeps its fuel count in a register and writes it
+        // back only at calls and yields, not when the deadline stops it: a
+        // yield every FUEL_YIELD_INTERVAL units keeps the store's count (and
+        // so the record of a hook the wall clock stopped) that close.
+        store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL))?;
         store.set_epoch_deadline(spec.deadline_ticks);
         store.epoch_deadline_trap();
         Ok(Sandbox {

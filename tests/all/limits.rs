@@ -50,6 +50,20 @@ async fn an_infinite_loop_with_plenty_of_fuel_hits_the_wall_clock() {
         "{:?}",
         started.elapsed()
     );
+    // The record says what the loop really burnt (far more than starting
+    // up), and when it was stopped: the figures are bounded generously here,
+    // the distribution is a benchmark's business.
+    let start_up = crate::support::run_source("pass\n").await.fuel_consumed;
+    assert!(
+        outcome.fuel_consumed > 100 * start_up,
+        "{} fuel recorded; starting up takes {start_up}",
+        outcome.fuel_consumed
+    );
+    assert!(
+        outcome.duration_ms < 500.0 + 400.0,
+        "stopped {} ms after a 500 ms limit",
+        outcome.duration_ms
+    );
 }
 
 #[tokio::test]
