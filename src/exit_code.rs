@@ -64,6 +64,13 @@ pub fn for_error(error: &anyhow::Error) -> u8 {
         {
             return USAGE;
         }
+        if let Some(
+            crate::service::spool::SpoolError::NoSpool { .. }
+            | crate::service::spool::SpoolError::NoRun { .. },
+        ) = cause.downcast_ref()
+        {
+            return USAGE;
+        }
         if let Some(source_error) = cause.downcast_ref::<SourceError>() {
             return match source_error {
                 SourceError::NoSnapshot(_) | SourceError::Fetch(_) => SOURCE_UNAVAILABLE,

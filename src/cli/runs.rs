@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use crate::service::spool::sqlite::SqliteSpool;
-use crate::service::spool::{RunFilter, RunState, Spool, now_millis};
+use crate::service::spool::{RunFilter, RunState, Spool, SpoolError, now_millis};
 use crate::settings;
 
 /// Read and replay the runs of `hookbox serve` (from its spool; the service
@@ -61,11 +61,9 @@ pub struct RunArgs {
 impl SpoolArgs {
     fn open(&self) -> anyhow::Result<SqliteSpool> {
         let dir = settings::data_dir(self.data_dir.as_deref(), |name| std::env::var(name).ok())?;
-        anyhow::ensure!(
-            dir.join(crate::service::spool::sqlite::FILE_NAME).exists(),
-            "no spool in {}: pass the --data-dir hookbox serve uses",
-            dir.display()
-        );
+        if !dir.join(crate::service::spool::sqlite::FILE_NAME).exists() {
+            return Err(SpoolError::NoSpool { dir }.into());
+        }
         Ok(SqliteSpool::open(&dir)?)
     }
 }
@@ -100,11 +98,11 @@ impl RunsCommand {
             }
             RunsCommand::Show(args) => match args.spool.open()?.show(&args.id)? {
                 Some(detail) => outln!("{}", serde_json::to_string_pretty(&detail)?),
-                None => anyhow::bail!("no run {} in the spool", args.id),
+                None => return Err(SpoolError::NoRun { id: args.id }.into()),
             },
             RunsCommand::Replay(args) => match args.spool.open()?.replay(&args.id, now_millis())? {
                 Some(run_id) => outln!("{run_id}"),
-                None => anyhow::bail!("no run {} in the spool", args.id),
+                None => return Err(SpoolError::NoRun { id: args.id }.into()),
             },
         }
         Ok(crate::exit_code::OK)

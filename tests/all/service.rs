@@ -577,8 +577,19 @@ fn runs_can_be_listed_shown_and_replayed_from_the_command_line() {
         .arg(Path::new("/nonexistent/hookbox-data"))
         .output()
         .unwrap();
-    assert!(!missing.status.success());
+    assert_eq!(missing.status.code(), Some(2), "a usage mistake");
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no spool"));
+    for args in [&["show", "nope"][..], &["replay", "nope"][..]] {
+        let unknown = hookbox()
+            .arg("runs")
+            .args(args)
+            .arg("--data-dir")
+            .arg(setup.data.path())
+            .output()
+            .unwrap();
+        assert_eq!(unknown.status.code(), Some(2), "{args:?}: a usage mistake");
+        assert!(String::from_utf8_lossy(&unknown.stderr).contains("no run nope in the spool"));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

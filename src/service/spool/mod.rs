@@ -216,6 +216,18 @@ pub struct SpoolStats {
 /// Why the spool failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
+    /// No spool exists where the user pointed (a usage mistake).
+    #[error("no spool in {dir}: pass the --data-dir hookbox serve uses")]
+    NoSpool {
+        /// The data directory looked in.
+        dir: std::path::PathBuf,
+    },
+    /// No run has this id (a usage mistake).
+    #[error("no run {id} in the spool: `hookbox runs list` shows the runs")]
+    NoRun {
+        /// The id asked for.
+        id: String,
+    },
     /// The database failed.
     #[error("spool database error: {0}")]
     Database(String),
