@@ -558,75 +558,85 @@ type Transcripts = Arc<Mutex<Vec<String>>>;
 /// An SMTP server that offers STARTTLS and records each message it is sent
 /// after the upgrade (it refuses mail over plain text).
 async fn smtp_server(ca: &TestCa) -> (u16, Transcripts) {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    tls_server(ca, |stream, acceptor, seen| async move {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let mut plain = BufReader::new(stream);
+        plain
+            .get_mut()
+            .write_all(b"220 test ESMTP\r\n")
+            .await
+            .unwrap();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if plain.read_line(&mut line).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let reply: &[u8] = match line.trim_end().to_ascii_uppercase().as_str() {
+                l if l.starts_with("EHLO") => b"250-test\r\n250 STARTTLS\r\n",
+                "STARTTLS" => b"220 ready for TLS\r\n",
+                "QUIT" => b"221 bye\r\n",
+                _ => b"530 STARTTLS first\r\n",
+            };
+            plain.get_mut().write_all(reply).await.unwrap();
+            if line.trim_end().eq_ignore_ascii_case("STARTTLS") {
+                break;
+            }
+        }
+        let Ok(tls) = acceptor.accept(plain.into_inner()).await else {
+            return;
+        };
+        let mut tls = BufReader::new(tls);
+        let (mut message, mut in_data) = (String::new(), false);
+        loop {
+            line.clear();
+            if tls.read_line(&mut line).await.unwrap_or(0) == 0 {
+                return;
+            }
+            if in_data {
+                if line == ".\r\n" {
+                    in_data = false;
+                    seen.lock().unwrap().push(std::mem::take(&mut message));
+                    tls.get_mut().write_all(b"250 queued\r\n").await.unwrap();
+                } else {
+                    message.push_str(&line);
+                }
+                continue;
+            }
+            let command = line.trim_end().to_ascii_uppercase();
+            let reply: &[u8] = match command.as_str() {
+                c if c.starts_with("EHLO") => b"250 test\r\n",
+                "DATA" => {
+                    in_data = true;
+                    b"354 go ahead\r\n"
+                }
+                "QUIT" => b"221 bye\r\n",
+                _ => b"250 ok\r\n",
+            };
+            tls.get_mut().write_all(reply).await.unwrap();
+            tls.get_mut().flush().await.unwrap();
+            if command == "QUIT" {
+                return;
+            }
+        }
+    })
+    .await
+}
+
+/// Serves each connection to a new loopback port with `serve`, given the
+/// stream, a TLS acceptor for `ca`'s certificate and the transcripts.
+async fn tls_server<F, Served>(ca: &TestCa, serve: F) -> (u16, Transcripts)
+where
+    F: Fn(tokio::net::TcpStream, tokio_rustls::TlsAcceptor, Transcripts) -> Served + Send + 'static,
+    Served: Future<Output = ()> + Send + 'static,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let transcripts = Transcripts::default();
     let (acceptor, seen) = (ca.acceptor(), transcripts.clone());
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let (acceptor, seen) = (acceptor.clone(), seen.clone());
-            tokio::spawn(async move {
-                let mut plain = BufReader::new(stream);
-                plain
-                    .get_mut()
-                    .write_all(b"220 test ESMTP\r\n")
-                    .await
-                    .unwrap();
-                let mut line = String::new();
-                loop {
-                    line.clear();
-                    if plain.read_line(&mut line).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let reply: &[u8] = match line.trim_end().to_ascii_uppercase().as_str() {
-                        l if l.starts_with("EHLO") => b"250-test\r\n250 STARTTLS\r\n",
-                        "STARTTLS" => b"220 ready for TLS\r\n",
-                        "QUIT" => b"221 bye\r\n",
-                        _ => b"530 STARTTLS first\r\n",
-                    };
-                    plain.get_mut().write_all(reply).await.unwrap();
-                    if line.trim_end().eq_ignore_ascii_case("STARTTLS") {
-                        break;
-                    }
-                }
-                let Ok(tls) = acceptor.accept(plain.into_inner()).await else {
-                    return;
-                };
-                let mut tls = BufReader::new(tls);
-                let (mut message, mut in_data) = (String::new(), false);
-                loop {
-                    line.clear();
-                    if tls.read_line(&mut line).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    if in_data {
-                        if line == ".\r\n" {
-                            in_data = false;
-                            seen.lock().unwrap().push(std::mem::take(&mut message));
-                            tls.get_mut().write_all(b"250 queued\r\n").await.unwrap();
-                        } else {
-                            message.push_str(&line);
-                        }
-                        continue;
-                    }
-                    let command = line.trim_end().to_ascii_uppercase();
-                    let reply: &[u8] = match command.as_str() {
-                        c if c.starts_with("EHLO") => b"250 test\r\n",
-                        "DATA" => {
-                            in_data = true;
-                            b"354 go ahead\r\n"
-                        }
-                        "QUIT" => b"221 bye\r\n",
-                        _ => b"250 ok\r\n",
-                    };
-                    tls.get_mut().write_all(reply).await.unwrap();
-                    tls.get_mut().flush().await.unwrap();
-                    if command == "QUIT" {
-                        return;
-                    }
-                }
-            });
+            tokio::spawn(serve(stream, acceptor.clone(), seen.clone()));
         }
     });
     (port, transcripts)
@@ -634,28 +644,19 @@ async fn smtp_server(ca: &TestCa) -> (u16, Transcripts) {
 
 /// A TLS syslog collector: records what each TLS connection sent.
 async fn tls_collector(ca: &TestCa) -> (u16, Transcripts) {
-    use tokio::io::AsyncReadExt;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let transcripts = Transcripts::default();
-    let (acceptor, seen) = (ca.acceptor(), transcripts.clone());
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let (acceptor, seen) = (acceptor.clone(), seen.clone());
-            tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(stream).await else {
-                    seen.lock().unwrap().push("(no TLS)".into());
-                    return;
-                };
-                let mut bytes = Vec::new();
-                let _ = tls.read_to_end(&mut bytes).await;
-                seen.lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&bytes).into_owned());
-            });
-        }
-    });
-    (port, transcripts)
+    tls_server(ca, |stream, acceptor, seen| async move {
+        use tokio::io::AsyncReadExt;
+        let Ok(mut tls) = acceptor.accept(stream).await else {
+            seen.lock().unwrap().push("(no TLS)".into());
+            return;
+        };
+        let mut bytes = Vec::new();
+        let _ = tls.read_to_end(&mut bytes).await;
+        seen.lock()
+            .unwrap()
+            .push(String::from_utf8_lossy(&bytes).into_owned());
+    })
+    .await
 }
 
 /// What `transcripts` holds once `count` connections are recorded, or at

@@ -11,12 +11,22 @@ use crate::support::{SESSION_OPEN, cache_dir, runtime};
 /// stdin, only the payload, HOME and PATH in the environment (plus the test
 /// cache and whatever `extra` adds).
 fn python3(script: &str, extra: &[(&str, String)]) -> Output {
+    python3_with(&[], script, extra)
+}
+
+/// `python3 ARGS...` through a symlink named `python3`, as [`python3`] starts it.
+fn python3_args(args: &[&str], stdin: &str) -> Output {
+    python3_with(args, stdin, &[])
+}
+
+fn python3_with(args: &[&str], stdin: &str, extra: &[(&str, String)]) -> Output {
     runtime();
     let bin = tempfile::tempdir().unwrap();
     let shim = bin.path().join("python3");
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_hookbox"), &shim).unwrap();
     let home = tempfile::tempdir().unwrap();
     let mut child = Command::new(&shim)
+        .args(args)
         .env_clear()
         .env("HOME", home.path())
         .env("PATH", "/usr/bin:/bin")
@@ -32,7 +42,7 @@ fn python3(script: &str, extra: &[(&str, String)]) -> Output {
         .stdin
         .take()
         .unwrap()
-        .write_all(script.as_bytes())
+        .write_all(stdin.as_bytes())
         .unwrap();
     child.wait_with_output().unwrap()
 }
@@ -119,33 +129,6 @@ fn without_a_payload_nothing_runs() {
         "{}",
         text(&output)
     );
-}
-
-/// `python3 ARGS...` through a symlink named `python3`, with the payload set
-/// and `stdin` on standard input.
-fn python3_args(args: &[&str], stdin: &str) -> Output {
-    runtime();
-    let bin = tempfile::tempdir().unwrap();
-    let shim = bin.path().join("python3");
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_hookbox"), &shim).unwrap();
-    let mut child = Command::new(&shim)
-        .args(args)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .env("HOOP_RUNBOOK_HOOK_PAYLOAD", SESSION_OPEN)
-        .env("HOOKBOX_CACHE_DIR", cache_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 #[test]
