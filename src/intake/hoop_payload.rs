@@ -81,6 +81,7 @@ pub fn apply_sets(payload: &mut Value, event: Event, sets: &[String]) -> Result<
         if keys.iter().any(|k| k.is_empty()) {
             return Err(bad("the path has an empty part"));
         }
+        check_path(target, event, &keys, &value).map_err(|reason| bad(&reason))?;
         for key in &keys[..keys.len() - 1] {
             if target.get(*key).is_none_or(Value::is_null) {
                 target[*key] = json!({});
@@ -101,9 +102,110 @@ pub fn apply_sets(payload: &mut Value, event: Event, sets: &[String]) -> Result<
     Ok(())
 }
 
+/// The key of the event part a payload for `event` does not carry.
+fn other_event_key(event: Event) -> &'static str {
+    match event {
+        Event::SessionOpen => "event_session_close",
+        Event::SessionClose => "event_session_open",
+    }
+}
+
+/// Whether `keys` names a field Hoop's payload for `event` has: every part of
+/// the path must exist in the payload (any key under `connection_envs`, a
+/// map), and the event part Hoop leaves null for this event stays null.
+fn check_path(payload: &Value, event: Event, keys: &[&str], value: &Value) -> Result<(), String> {
+    let other = other_event_key(event);
+    if keys[0] == other && !(keys.len() == 1 && value.is_null()) {
+        return Err(format!(
+            "a {} payload has `{other}` null: Hoop never sends both events (build the other \
+             event's payload instead)",
+            event.name()
+        ));
+    }
+    let mut node = payload;
+    for (depth, key) in keys.iter().enumerate() {
+        if depth == 2 && keys[1] == "connection_envs" {
+            return Ok(()); // a map of the connection's variables: any key
+        }
+        let Some(fields) = node.as_object() else {
+            return Err("the path goes through a value that is not an object".into());
+        };
+        match fields.get(*key) {
+            Some(child) => node = child,
+            None => {
+                let at = keys[..depth].join(".");
+                let known: Vec<String> = fields
+                    .keys()
+                    .map(|field| match at.as_str() {
+                        "" => field.clone(),
+                        _ => format!("{at}.{field}"),
+                    })
+                    .collect();
+                return Err(format!(
+                    "Hoop's payload has no `{}`; the fields there are: {}",
+                    keys[..=depth].join("."),
+                    known.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_fields_hoop_sends_can_be_set() {
+        let mut open = sample(Event::SessionOpen);
+        let set = |payload: &mut Value, event, entry: &str| {
+            apply_sets(payload, event, &[entry.to_owned()]).map_err(|e| e.reason)
+        };
+        assert!(
+            set(
+                &mut open,
+                Event::SessionOpen,
+                "event_session_open.user_email=bob@example.com"
+            )
+            .is_ok()
+        );
+        assert!(
+            set(
+                &mut open,
+                Event::SessionOpen,
+                "event_session_open.connection_envs.envvar:TOKEN=eA=="
+            )
+            .is_ok()
+        );
+        let unknown = set(&mut open, Event::SessionOpen, "user_mail=x").unwrap_err();
+        assert!(unknown.contains("no `user_mail`"), "{unknown}");
+        assert!(unknown.contains("event_session_open"), "{unknown}");
+        let nested = set(
+            &mut open,
+            Event::SessionOpen,
+            "event_session_open.user_mail=x",
+        )
+        .unwrap_err();
+        assert!(nested.contains("event_session_open.user_email"), "{nested}");
+        let other = set(
+            &mut open,
+            Event::SessionOpen,
+            "event_session_close.exit_code=1",
+        )
+        .unwrap_err();
+        assert!(other.contains("never sends both"), "{other}");
+        let mut close = sample(Event::SessionClose);
+        let other = set(
+            &mut close,
+            Event::SessionClose,
+            "event_session_open.user_email=x",
+        )
+        .unwrap_err();
+        assert!(other.contains("never sends both"), "{other}");
+        assert!(set(&mut close, Event::SessionClose, "event_session_open=null").is_ok());
+        assert_eq!(open["event_session_close"], Value::Null);
+    }
 
     #[test]
     fn ids_match_hoops_derivation() {

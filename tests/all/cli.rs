@@ -485,6 +485,28 @@ fn payload_prints_hoops_shape_and_feeds_run() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("--set \"oops\""), "{}", stderr(&bad));
+
+    // A field Hoop does not send, or the other event's, is refused by name.
+    for (event, entry, said) in [
+        (
+            "session-open",
+            "user_mail=bob",
+            "the fields there are: id, sid",
+        ),
+        (
+            "session-close",
+            "event_session_open.user_email=x",
+            "never sends both events",
+        ),
+    ] {
+        let refused = hookbox()
+            .args(["payload", event, "--set", entry])
+            .output()
+            .unwrap();
+        assert_eq!(refused.status.code(), Some(2), "{entry}");
+        assert!(stderr(&refused).contains(said), "{}", stderr(&refused));
+        assert!(refused.stdout.is_empty(), "nothing half-written");
+    }
 }
 
 /// Runs `hookbox args...` with its stdout a pipe nobody reads any more.
