@@ -38,7 +38,8 @@ pub struct Cli {
         global = true,
         value_enum,
         default_value = "text",
-        env = "HOOKBOX_LOG_FORMAT"
+        env = "HOOKBOX_LOG_FORMAT",
+        display_order = 1000
     )]
     log_format: LogFormat,
 }
@@ -48,6 +49,14 @@ enum Command {
     /// Run one hook file in a fresh sandbox with an event payload.
     Run(Box<run::RunArgs>),
     /// Run the event service: durable intake, retries, audit, metrics.
+    ///
+    /// `POST /v1/events` takes Hoop's payload, stores it durably, and workers
+    /// run the event's hook with retries; runs can be read and replayed over
+    /// HTTP or with `hookbox runs`. Clients authenticate with the bearer token
+    /// in HOOKBOX_TOKEN and, when HOOKBOX_WEBHOOK_SECRET (a `whsec_...` secret)
+    /// is set, a Standard Webhooks signature; with neither, --no-auth must say
+    /// the network is trusted. SIGTERM stops intake and lets running hooks
+    /// finish within --grace.
     Serve(Box<serve::ServeArgs>),
     /// Read and replay the service's runs.
     #[command(subcommand)]
@@ -57,6 +66,12 @@ enum Command {
     /// Start a runbooks repository that passes `hookbox test`.
     Init(init::InitArgs),
     /// Run a hook as Hoop's agent runs python3 (script on stdin).
+    ///
+    /// The script comes on standard input (or `-c CODE`, or a file), the event
+    /// in HOOP_RUNBOOK_HOOK_PAYLOAD; it runs in the sandbox under the policy
+    /// read from HOOKBOX_CONFIG, else $XDG_CONFIG_HOME/hookbox/config.toml,
+    /// else /etc/hookbox/config.toml (Hoop passes no flags). hookbox runs this
+    /// way when it is invoked under the name `python3`.
     Python(Box<python::PythonArgs>),
     /// Print a realistic payload in Hoop's exact shape.
     Payload(payload::PayloadArgs),

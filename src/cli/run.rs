@@ -27,7 +27,9 @@ pub struct RunArgs {
     #[arg(required_unless_present = "event", conflicts_with = "event")]
     hook: Option<PathBuf>,
     /// Run this event's hook from the runbooks repository (GIT_URL,
-    /// GIT_HOOK_CONFIG_TTL, ...); a repository without one skips it, exit 0.
+    /// GIT_HOOK_CONFIG_TTL, ...): hoop-hooks/<event>.runbook.py, else a
+    /// compiled hoop-hooks/<event>.wasm; a repository without one skips it,
+    /// exit 0.
     #[arg(long, value_enum)]
     event: Option<EventArg>,
     /// The event JSON: a file, or `-` for standard input.

@@ -13,8 +13,9 @@ use crate::settings::{self, ConfigFile, LimitFlags, SettingsError};
 /// Limits, environment and egress flags.
 #[derive(Debug, Clone, Args)]
 pub struct SandboxFlags {
-    /// A configuration file (TOML) with [limits], [egress], [secrets] and
-    /// [env]; flags win over it, lists are combined [env: HOOKBOX_CONFIG].
+    /// A configuration file (TOML) with [limits], [egress], [secrets], [env],
+    /// [git], [service] and [service.retry]; flags win over it, lists are
+    /// combined [env: HOOKBOX_CONFIG].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Wall-clock limit, e.g. `5s` or `1500ms` [default: 10s].
@@ -23,7 +24,8 @@ pub struct SandboxFlags {
     /// Memory limit, e.g. `64MiB` [default: 128MiB].
     #[arg(long, value_name = "SIZE")]
     memory: Option<String>,
-    /// Fuel (CPU) budget in units, about 3.8e9 per second [default: 20000000000].
+    /// Fuel (CPU) budget in units, about 1.2e10 per second of busy CPU
+    /// [default: 20000000000].
     #[arg(long, value_name = "N")]
     fuel: Option<u64>,
     /// Cap on each of stdout and stderr [default: 64KiB].

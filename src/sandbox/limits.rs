@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 /// Default wall-clock limit of one run.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default fuel budget: about five seconds of busy CPU at the measured
-/// ~3.8e9 units per second; a typical forwarding hook uses a few million.
+/// Default fuel budget: about 1.7 s of busy CPU at the ~1.2e10 units per
+/// second measured on the 2-core x86-64 machine (release build); a typical
+/// forwarding hook uses about ten million.
 pub const DEFAULT_FUEL: u64 = 20_000_000_000;
 /// Default cap on the linear memory of one run, all memories together.
 pub const DEFAULT_MEMORY_BYTES: u64 = 128 * 1024 * 1024;

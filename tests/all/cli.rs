@@ -541,3 +541,34 @@ fn a_closed_stdout_ends_every_printing_command_quietly() {
         assert_eq!(output.status.code(), Some(141), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn help_names_the_credentials_every_config_section_and_the_wasm_form() {
+    let help = |args: &[&str]| {
+        let output = hookbox().args(args).arg("--help").output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{args:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let serve = help(&["serve"]);
+    for named in ["HOOKBOX_TOKEN", "HOOKBOX_WEBHOOK_SECRET", "--no-auth"] {
+        assert!(serve.contains(named), "serve --help does not name {named}");
+    }
+    let run = help(&["run"]);
+    for section in [
+        "[limits]",
+        "[egress]",
+        "[secrets]",
+        "[env]",
+        "[git]",
+        "[service]",
+        "[service.retry]",
+    ] {
+        assert!(run.contains(section), "run --help does not name {section}");
+    }
+    assert!(
+        run.contains(".wasm"),
+        "run --event does not mention compiled hooks"
+    );
+    let python = help(&["python"]);
+    assert!(python.contains("/etc/hookbox/config.toml"), "{python}");
+}
