@@ -158,7 +158,7 @@ impl Setup {
             hooks: HookSource::Dir(hooks.path().to_path_buf()),
             retry,
             auth: Auth::new(Some(TOKEN.into()), None)?,
-            metrics: Arc::new(Metrics::new()),
+            metrics: Arc::new(Metrics::new(false)),
             wake: tokio::sync::Notify::new(),
             concurrency,
             max_spool: 1_000_000,

@@ -108,6 +108,7 @@ impl ServeArgs {
         let engine = EngineOptions::for_memory_limit(sandbox.config.limits.memory_bytes);
         let runtime = super::load_runtime(engine, &sandbox.ca_bundle)?;
         let max_payload = sandbox.config.limits.payload_bytes;
+        let git_source = matches!(hooks, HookSource::Git(_));
         let shared = Arc::new(Shared {
             spool: Arc::new(spool),
             runtime: Arc::new(runtime),
@@ -115,7 +116,7 @@ impl ServeArgs {
             hooks,
             retry: section.retry,
             auth,
-            metrics: Arc::new(Metrics::new()),
+            metrics: Arc::new(Metrics::new(git_source)),
             wake: tokio::sync::Notify::new(),
             concurrency: self.concurrency.or(section.concurrency).unwrap_or(4).max(1),
             max_spool: self.max_spool.or(section.max_spool).unwrap_or(100_000),

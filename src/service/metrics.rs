@@ -73,14 +73,17 @@ pub struct Metrics {
 }
 
 impl Default for Metrics {
+    /// The metrics of a service running hooks from a folder.
     fn default() -> Self {
-        Self::new()
+        Self::new(false)
     }
 }
 
 impl Metrics {
-    /// A registry with every metric at zero.
-    pub fn new() -> Metrics {
+    /// A registry with every metric at zero; the git source's figures only
+    /// when hooks come from it (under `--hooks-dir` there is no snapshot, so
+    /// no age, rather than an age of 0).
+    pub fn new(git_source: bool) -> Metrics {
         let metrics = Metrics {
             registry: Mutex::new(Registry::with_prefix("hookbox")),
             events_accepted: Counter::default(),
@@ -156,6 +159,9 @@ impl Metrics {
                 "Age of the oldest waiting run",
                 metrics.oldest_pending_age.clone(),
             );
+        }
+        if git_source {
+            let mut r = metrics.registry.lock().unwrap_or_else(|e| e.into_inner());
             r.register(
                 "git_snapshot_age_seconds",
                 "Age of the runbooks snapshot in use",

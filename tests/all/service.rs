@@ -250,6 +250,8 @@ async fn an_event_is_stored_run_once_and_inspectable() {
     ] {
         assert!(metrics.contains(line), "{line} in\n{metrics}");
     }
+    // Hooks come from a folder: there is no snapshot, so no age (not 0).
+    assert!(!metrics.contains("hookbox_git_"), "{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -644,6 +646,12 @@ async fn hooks_come_from_the_git_source_and_a_missing_hook_is_skipped() {
         "{health}"
     );
     assert_eq!(health["source_fetch_failures"], 0);
+    let (_, _, metrics) = call(&server.base, "GET", "/metrics", &[], Vec::new()).await;
+    let metrics = metrics.as_str().unwrap();
+    assert!(
+        metrics.contains("hookbox_git_snapshot_age_seconds "),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
