@@ -145,7 +145,7 @@ pub(crate) fn figures(name: String, mut samples: Vec<Duration>, elapsed: Duratio
 /// The real interpreter behind `python3` (`sys.executable`): `python3` on PATH
 /// may be a version manager's shim that adds ~100 ms per start, which Hoop's
 /// agents, running a real interpreter, never pay.
-pub(crate) fn real_python3() -> anyhow::Result<std::path::PathBuf> {
+pub fn real_python3() -> anyhow::Result<std::path::PathBuf> {
     let output = Command::new("python3")
         .args(["-c", "import sys; print(sys.executable)"])
         .output()

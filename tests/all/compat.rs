@@ -16,11 +16,8 @@ use crate::support::{SESSION_OPEN, TestHook, hookbox};
 fn real_python3() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
-        let output = Command::new("python3")
-            .args(["-c", "import sys; print(sys.executable)"])
-            .output()
-            .expect("python3 is needed to compare hooks with (.ci/run installs it)");
-        PathBuf::from(String::from_utf8(output.stdout).unwrap().trim())
+        hookbox::bench::real_python3()
+            .expect("python3 is needed to compare hooks with (tests/run.sh installs it)")
     })
     .clone()
 }
@@ -132,6 +129,16 @@ fn allow(url: String) -> Vec<String> {
     vec!["--allow".into(), url]
 }
 
+/// `--allow rule`, trusting the test CA the hook keeps as `ca.pem`.
+fn allow_trusting(rule: String, hook: &TestHook) -> Vec<String> {
+    let mut args = allow(rule);
+    args.extend([
+        "--ca-bundle".into(),
+        hook.dir.path().join("ca.pem").display().to_string(),
+    ]);
+    args
+}
+
 const URLLIB_WITH_SSL_CONTEXT: &str = r#"
 import json, os, ssl, urllib.request
 
@@ -154,11 +161,7 @@ async fn urllib_with_an_explicit_ssl_context() {
     let receiver = Receiver::https(Reply::Status(200, "{\"text\":\"Success\"}"), &ca).await;
     let hook = TestHook::new(URLLIB_WITH_SSL_CONTEXT).with_file("ca.pem", &ca.ca_pem);
     let siem = format!("https://127.0.0.1:{}", receiver.port());
-    let mut hookbox_args = allow(format!("https://127.0.0.1:{}", receiver.port()));
-    hookbox_args.extend([
-        "--ca-bundle".into(),
-        hook.dir.path().join("ca.pem").display().to_string(),
-    ]);
+    let hookbox_args = allow_trusting(format!("https://127.0.0.1:{}", receiver.port()), &hook);
     let case = Case {
         hook: &hook,
         env: vec![("SIEM_URL", siem)],
@@ -205,11 +208,7 @@ async fn http_client_https_connection_as_in_the_splunk_snippet() {
     let ca = TestCa::new();
     let receiver = Receiver::https(Reply::Status(200, "{\"code\":0}"), &ca).await;
     let hook = TestHook::new(HTTPS_CONNECTION_SPLUNK_HEC).with_file("ca.pem", &ca.ca_pem);
-    let mut hookbox_args = allow(format!("https://127.0.0.1:{}", receiver.port()));
-    hookbox_args.extend([
-        "--ca-bundle".into(),
-        hook.dir.path().join("ca.pem").display().to_string(),
-    ]);
+    let hookbox_args = allow_trusting(format!("https://127.0.0.1:{}", receiver.port()), &hook);
     let case = Case {
         hook: &hook,
         env: vec![("SIEM_URL", format!("https://127.0.0.1:{}", receiver.port()))],
@@ -672,15 +671,6 @@ async fn transcripts_when(transcripts: &Transcripts, count: usize) -> Vec<String
     }
 }
 
-fn tcp_and_ca(port: u16, hook: &TestHook) -> Vec<String> {
-    vec![
-        "--allow".into(),
-        format!("tcp://127.0.0.1:{port}"),
-        "--ca-bundle".into(),
-        hook.dir.path().join("ca.pem").display().to_string(),
-    ]
-}
-
 const SMTP_STARTTLS: &str = r#"
 import json, os, smtplib, ssl
 from email.mime.text import MIMEText
@@ -706,7 +696,7 @@ async fn smtp_with_starttls() {
     let case = Case {
         hook: &hook,
         env: vec![("SMTP_PORT", port.to_string())],
-        hookbox_args: tcp_and_ca(port, &hook),
+        hookbox_args: allow_trusting(format!("tcp://127.0.0.1:{port}"), &hook),
     };
     assert_eq!(case.both_succeed_alike().await, "mailed\n");
     let messages = transcripts_when(&transcripts, 2).await;
@@ -749,7 +739,7 @@ async fn tls_syslog_and_a_closed_port() {
         listener.local_addr().unwrap().port()
     };
     let hook = TestHook::new(TLS_SYSLOG).with_file("ca.pem", &ca.ca_pem);
-    let mut hookbox_args = tcp_and_ca(port, &hook);
+    let mut hookbox_args = allow_trusting(format!("tcp://127.0.0.1:{port}"), &hook);
     hookbox_args.extend(["--allow".into(), format!("tcp://127.0.0.1:{closed}")]);
     let case = Case {
         hook: &hook,

@@ -547,14 +547,17 @@ fn runs_can_be_listed_shown_and_replayed_from_the_command_line() {
         .await;
         run_id
     });
-    let runs = |args: &[&str]| {
-        let output = hookbox()
+    let runs_output = |args: &[&str]| {
+        hookbox()
             .arg("runs")
             .args(args)
             .arg("--data-dir")
             .arg(setup.data.path())
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    let runs = |args: &[&str]| {
+        let output = runs_output(args);
         assert!(
             output.status.success(),
             "{}",
@@ -582,13 +585,7 @@ fn runs_can_be_listed_shown_and_replayed_from_the_command_line() {
     assert_eq!(missing.status.code(), Some(2), "a usage mistake");
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no spool"));
     for args in [&["show", "nope"][..], &["replay", "nope"][..]] {
-        let unknown = hookbox()
-            .arg("runs")
-            .args(args)
-            .arg("--data-dir")
-            .arg(setup.data.path())
-            .output()
-            .unwrap();
+        let unknown = runs_output(args);
         assert_eq!(unknown.status.code(), Some(2), "{args:?}: a usage mistake");
         assert!(String::from_utf8_lossy(&unknown.stderr).contains("no run nope in the spool"));
     }
