@@ -105,12 +105,18 @@ pub(super) fn run_once(
         ..EngineOptions::for_memory_limit(config.limits.memory_bytes)
     };
     let runtime = super::load_runtime(engine, &settings.ca_bundle)?;
-    Ok(super::tokio_runtime()?.block_on(runtime.run(RunRequest {
+    let tokio = super::tokio_runtime()?;
+    let outcome = tokio.block_on(runtime.run(RunRequest {
         hook,
         payload,
         config,
         args,
-    })))
+    }));
+    // The process ends after this one run: unmapping the engine's code and
+    // memories would only delay its exit.
+    std::mem::forget(runtime);
+    tokio.shutdown_background();
+    Ok(outcome)
 }
 
 /// Writes the hook's output as the hook wrote it, and why the run ended when

@@ -130,8 +130,6 @@ def _reset_process_state(args: list[str], env: list[tuple[str, str]]) -> None:
         os.environ[name] = value
     hook_dir = os.path.dirname(args[0]) or "/"
     sys.path[:] = [hook_dir, STDLIB_DIR]
-    sys.path_importer_cache.clear()
-    sys.dont_write_bytecode = True
     # The snapshot would otherwise hand every run the same random sequence.
     random.seed()
     os.chdir(hook_dir)
@@ -195,6 +193,11 @@ class WitWorld(wit_world.WitWorld):
                 pass
         return code
 
+
+# The build's import finders (each caching a build directory's listing) mean
+# nothing in the sandbox; dropped here, no run pays for freeing them.
+sys.path_importer_cache.clear()
+sys.dont_write_bytecode = True
 
 # Everything above lives in the snapshot. Moving it to the permanent
 # generation keeps the cyclic GC of a run from walking (and so copying, page
