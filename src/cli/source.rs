@@ -45,15 +45,15 @@ impl SourceCommand {
         match self {
             SourceCommand::Fetch(_) => {
                 let snapshot = source.fetch()?;
-                print_snapshot(&snapshot, source.config());
+                print_snapshot(&snapshot, &source);
             }
-            SourceCommand::Status(_) => print_status(&source.status(), source.config()),
+            SourceCommand::Status(_) => print_status(&source.status(), &source),
         }
         Ok(crate::exit_code::OK)
     }
 }
 
-fn print_snapshot(snapshot: &Snapshot, config: &GitConfig) {
+fn print_snapshot(snapshot: &Snapshot, source: &GitSource) {
     outln!("commit {} on {}", snapshot.commit, snapshot.branch);
     let hooks = snapshot.hooks();
     outln!(
@@ -66,18 +66,18 @@ fn print_snapshot(snapshot: &Snapshot, config: &GitConfig) {
     );
     outln!(
         "fetched {} ago (ttl {})",
-        humantime::format_duration(snapshot.age()),
-        humantime::format_duration(config.ttl)
+        humantime::format_duration(source.age(snapshot)),
+        humantime::format_duration(source.config().ttl)
     );
     for refused in &snapshot.refused {
         outln!("refused hoop-hooks/{}: {}", refused.path, refused.reason);
     }
 }
 
-fn print_status(status: &SourceStatus, config: &GitConfig) {
+fn print_status(status: &SourceStatus, source: &GitSource) {
     match &status.snapshot {
         Some(snapshot) => {
-            print_snapshot(snapshot, config);
+            print_snapshot(snapshot, source);
             outln!(
                 "state {}",
                 if status.stale {

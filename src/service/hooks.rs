@@ -46,7 +46,7 @@ impl HookSource {
             HookSource::Git(source) => {
                 let status = source.status();
                 let snapshot = status.snapshot?;
-                Some((snapshot.age().as_secs_f64(), status.fetch.failures))
+                Some((source.age(&snapshot).as_secs_f64(), status.fetch.failures))
             }
         }
     }

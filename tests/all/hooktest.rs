@@ -367,30 +367,47 @@ fn watch_runs_again_when_a_hook_changes() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut wait_for = |needle: &str| -> Vec<String> {
-        let mut seen = Vec::new();
-        while Instant::now() < deadline {
-            let line = lines.next().expect("output").expect("a line");
-            let found = line.contains(needle);
-            seen.push(line);
-            if found {
-                return seen;
+    // Lines arrive through a channel, so a watcher that goes quiet fails the
+    // test at the deadline instead of hanging it.
+    let (sender, lines) = std::sync::mpsc::channel();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
             }
         }
-        panic!("no {needle:?} within the deadline: {seen:?}");
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let wait_for = |needle: &str| -> Result<Vec<String>, String> {
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(needle);
+                    seen.push(line);
+                    if found {
+                        return Ok(seen);
+                    }
+                }
+                Err(error) => return Err(format!("no {needle:?} ({error}); saw {seen:?}")),
+            }
+        }
     };
     let first = wait_for("watching");
-    assert!(first.iter().any(|l| l.contains("1 passed")), "{first:?}");
-    std::fs::write(
-        repo.path().join("hoop-hooks/session-open.runbook.py"),
-        "import sys\nsys.exit(3)\n",
-    )
-    .unwrap();
-    let second = wait_for("watching");
+    let second = first.clone().and_then(|_| {
+        std::fs::write(
+            repo.path().join("hoop-hooks/session-open.runbook.py"),
+            "import sys\nsys.exit(3)\n",
+        )
+        .unwrap();
+        wait_for("watching")
+    });
     let _ = child.kill();
     let _ = child.wait();
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert!(first.iter().any(|l| l.contains("1 passed")), "{first:?}");
     assert!(
         second
             .iter()

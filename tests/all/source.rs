@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use hookbox::intake::Event;
 use hookbox::source::git::config::GitConfig;
-use hookbox::source::git::{GitSource, SourceError};
+use hookbox::source::git::snapshot::Clock;
+use hookbox::source::git::{FIRST_BACKOFF, GitSource, SourceError};
 
 /// A repository on disk, changed with the `git` command line.
 pub struct TestRepo {
@@ -136,6 +137,8 @@ fn within_the_ttl_nothing_is_fetched_and_after_it_a_push_is_picked_up() {
     repo.write("hoop-hooks/session-close.runbook.py", b"print('v1')\n");
     repo.commit("v1");
     let (_cache, source) = source_of(&repo, None, Duration::from_secs(2));
+    let clock = Clock::manual(1_800_000_000);
+    let source = source.with_clock(clock.clone());
     assert_eq!(
         hook_text(&source, Event::SessionClose).as_deref(),
         Some("print('v1')\n")
@@ -148,8 +151,11 @@ fn within_the_ttl_nothing_is_fetched_and_after_it_a_push_is_picked_up() {
         Some("print('v1')\n"),
         "still within the TTL"
     );
+    clock.advance(Duration::from_secs(1));
+    assert!(!source.status().stale, "1 s into a 2 s TTL");
 
-    std::thread::sleep(Duration::from_millis(2100));
+    clock.advance(Duration::from_secs(1));
+    assert!(source.status().stale);
     // Past the TTL the current snapshot is served at once while a refresh runs.
     let lookup = source.hook(Event::SessionClose).unwrap();
     let hook = lookup.hook.as_ref().unwrap();
@@ -194,9 +200,11 @@ fn a_gone_remote_keeps_serving_the_last_good_snapshot() {
     let good = repo.commit("good");
     let moved: PathBuf = repo.path().with_extension("moved");
     let (_cache, source) = source_of(&repo, None, Duration::from_secs(1));
+    let clock = Clock::manual(1_800_000_000);
+    let source = source.with_clock(clock.clone());
     source.fetch().unwrap();
     std::fs::rename(repo.path(), &moved).unwrap();
-    std::thread::sleep(Duration::from_millis(1100));
+    clock.advance(Duration::from_secs(1));
     assert_eq!(
         hook_text(&source, Event::SessionClose).as_deref(),
         Some("print('good')\n")
@@ -205,10 +213,24 @@ fn a_gone_remote_keeps_serving_the_last_good_snapshot() {
     assert_eq!(status.snapshot.unwrap().commit, good);
     assert_eq!(status.fetch.failures, 1);
     assert!(status.fetch.last_error.unwrap().contains("does not exist"));
-    // Backoff: the next lookup does not try again at once.
+    // Backoff: the next lookup does not try again at once, nor just before
+    // the first backoff is over; once it is, it does (and fails again).
     hook_text(&source, Event::SessionClose);
     assert_eq!(source.status().fetch.failures, 1);
+    clock.advance(FIRST_BACKOFF - Duration::from_secs(1));
+    hook_text(&source, Event::SessionClose);
+    assert_eq!(source.status().fetch.failures, 1);
+    clock.advance(Duration::from_secs(1));
+    hook_text(&source, Event::SessionClose);
+    assert_eq!(source.status().fetch.failures, 2);
+    // The remote is back: the doubled backoff still holds off the retry.
     std::fs::rename(&moved, repo.path()).unwrap();
+    clock.advance(FIRST_BACKOFF);
+    hook_text(&source, Event::SessionClose);
+    assert_eq!(source.status().fetch.failures, 2);
+    clock.advance(FIRST_BACKOFF);
+    hook_text(&source, Event::SessionClose);
+    assert_eq!(source.status().fetch.failures, 0, "fetched again");
 }
 
 #[test]
@@ -410,9 +432,10 @@ fn old_snapshots_are_pruned_keeping_the_recent_ones() {
         );
         commits.push(repo.commit(&format!("v{version}")));
         source.fetch().unwrap();
-        // Directory times have a coarse resolution on some file systems.
-        std::thread::sleep(Duration::from_millis(20));
     }
+    // A commit published again becomes the newest: v0 is kept, v1 goes.
+    repo.git(&["reset", "-q", "--hard", &commits[0]]);
+    source.fetch().unwrap();
     let snapshots_dir = cache.path().join("source");
     let mut kept: Vec<String> = std::fs::read_dir(
         std::fs::read_dir(&snapshots_dir)
@@ -427,15 +450,20 @@ fn old_snapshots_are_pruned_keeping_the_recent_ones() {
     .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
     .collect();
     kept.sort();
-    let mut expected: Vec<String> = commits[2..].to_vec();
+    let mut expected: Vec<String> = vec![
+        commits[0].clone(),
+        commits[3].clone(),
+        commits[4].clone(),
+        commits[5].clone(),
+    ];
     expected.sort();
     assert_eq!(
         kept, expected,
-        "the current snapshot and the three before it"
+        "the current snapshot and the three published before it"
     );
     assert_eq!(
         hook_text(&source, Event::SessionOpen).as_deref(),
-        Some("print(5)\n")
+        Some("print(0)\n")
     );
 }
 

@@ -18,19 +18,24 @@ use std::time::Duration;
 use super::config::{GitConfig, GitSettings, Transport};
 use super::http::HttpSession;
 use super::materialize::{Materialized, materialize};
-use super::snapshot::{Snapshot, now};
+use super::snapshot::Snapshot;
 use super::ssh::SshSession;
 
 /// How long one fetch may take, as in Hoop.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Fetches the configured branch (or the remote's HEAD, else `main`, else
-/// `master`) and materializes it under `work/`; returns the snapshot made.
-pub fn fetch(settings: &GitSettings, work: &Path) -> Result<Snapshot, String> {
-    fetch_unscrubbed(settings, work).map_err(|error| settings.access.scrub(&error))
+/// `master`) and materializes it under `work/`; returns the snapshot made,
+/// stamped `fetched_at` (seconds since the Unix epoch).
+pub fn fetch(settings: &GitSettings, work: &Path, fetched_at: u64) -> Result<Snapshot, String> {
+    fetch_unscrubbed(settings, work, fetched_at).map_err(|error| settings.access.scrub(&error))
 }
 
-fn fetch_unscrubbed(settings: &GitSettings, work: &Path) -> Result<Snapshot, String> {
+fn fetch_unscrubbed(
+    settings: &GitSettings,
+    work: &Path,
+    fetched_at: u64,
+) -> Result<Snapshot, String> {
     let config = &settings.config;
     let session = Session::new(settings, work)
         .map_err(|error| format!("cannot fetch {}: {error}", config.display_url()))?;
@@ -43,7 +48,7 @@ fn fetch_unscrubbed(settings: &GitSettings, work: &Path) -> Result<Snapshot, Str
         let repo_dir = work.join(format!("clone-{attempt}"));
         let error = match clone(&session, branch, &repo_dir) {
             // A remote HEAD on a branch without commits falls back too.
-            Ok(repo) => match snapshot_of(&repo, work) {
+            Ok(repo) => match snapshot_of(&repo, work, fetched_at) {
                 Err(error) if branch.is_none() && config.branch.is_none() => error,
                 done => return done,
             },
@@ -218,7 +223,7 @@ fn clone(
     result
 }
 
-fn snapshot_of(repo: &gix::Repository, work: &Path) -> Result<Snapshot, String> {
+fn snapshot_of(repo: &gix::Repository, work: &Path, fetched_at: u64) -> Result<Snapshot, String> {
     let mut head = repo.head().map_err(|e| e.to_string())?;
     let branch = head
         .referent_name()
@@ -231,7 +236,7 @@ fn snapshot_of(repo: &gix::Repository, work: &Path) -> Result<Snapshot, String> 
     Ok(Snapshot {
         commit: commit.id.to_string(),
         branch,
-        fetched_at: now(),
+        fetched_at,
         files,
         refused,
     })

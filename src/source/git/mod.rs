@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use config::{GitAccess, GitConfig, GitSettings};
-use snapshot::{FetchStatus, Snapshot, Store, now};
+use snapshot::{Clock, FetchStatus, Snapshot, Store};
 
 use crate::intake::Event;
 use crate::source::{HookFile, HookFileError};
@@ -80,6 +80,7 @@ pub struct SourceStatus {
 pub struct GitSource {
     settings: GitSettings,
     store: Store,
+    clock: Clock,
 }
 
 impl GitSource {
@@ -91,7 +92,21 @@ impl GitSource {
         let key =
             xxhash_rust::xxh3::xxh3_64(format!("{}\n{:?}", config.url, config.branch).as_bytes());
         let store = Store::new(cache_dir.join("source").join(format!("{key:016x}")));
-        GitSource { settings, store }
+        GitSource {
+            settings,
+            store,
+            clock: Clock::system(),
+        }
+    }
+
+    /// The same source going by `clock` for its TTL and backoff.
+    pub fn with_clock(self, clock: Clock) -> GitSource {
+        GitSource { clock, ..self }
+    }
+
+    /// How long ago `snapshot` was fetched.
+    pub fn age(&self, snapshot: &Snapshot) -> Duration {
+        snapshot.age(&self.clock)
     }
 
     /// The repository, branch and TTL in use.
@@ -109,7 +124,7 @@ impl GitSource {
         let snapshot = self.store.current();
         let stale = snapshot
             .as_ref()
-            .is_none_or(|s| s.age() >= self.settings.config.ttl);
+            .is_none_or(|s| self.age(s) >= self.settings.config.ttl);
         SourceStatus {
             snapshot,
             fetch: self.store.status(),
@@ -148,17 +163,19 @@ impl GitSource {
             source,
         };
         let mut status = self.store.status();
-        status.last_attempt_at = now();
+        status.last_attempt_at = self.clock.now();
         let work = tempfile::Builder::new()
             .prefix(".fetch-")
             .tempdir_in(self.store.dir())
             .map_err(io)?;
-        let result = fetch::fetch(&self.settings, work.path()).and_then(|snapshot| {
-            self.store
-                .publish(&work.path().join("staging"), &snapshot)
-                .map_err(|e| format!("publishing the snapshot: {e}"))?;
-            Ok(snapshot)
-        });
+        let result = fetch::fetch(&self.settings, work.path(), status.last_attempt_at).and_then(
+            |snapshot| {
+                self.store
+                    .publish(&work.path().join("staging"), &snapshot)
+                    .map_err(|e| format!("publishing the snapshot: {e}"))?;
+                Ok(snapshot)
+            },
+        );
         match &result {
             Ok(snapshot) => {
                 status.failures = 0;
@@ -187,7 +204,7 @@ impl GitSource {
                 .map_err(|e| SourceError::NoSnapshot(e.to_string()))?;
             return Ok((fetched, None));
         };
-        if current.age() < self.settings.config.ttl || !self.retry_due() {
+        if self.age(&current) < self.settings.config.ttl || !self.retry_due() {
             return Ok((current, None));
         }
         let Some(lock) = self.lock(false)? else {
@@ -218,7 +235,7 @@ impl GitSource {
         let backoff = FIRST_BACKOFF
             .saturating_mul(1 << (status.failures - 1).min(16))
             .min(MAX_BACKOFF);
-        now() >= status.last_attempt_at + backoff.as_secs()
+        self.clock.now() >= status.last_attempt_at + backoff.as_secs()
     }
 
     /// The hook for `event` (`None` when the repository has none: Hoop skips

@@ -1,10 +1,13 @@
 //! Snapshots of the repository's `hoop-hooks/` folder: immutable directories
 //! keyed by commit, a `current.json` that names the one in use (replaced
-//! atomically), and a `status.json` with the last fetch's result.
+//! atomically), a `history.json` with the order they were published in, and
+//! a `status.json` with the last fetch's result.
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::Event;
@@ -46,9 +49,9 @@ pub struct FetchStatus {
 }
 
 impl Snapshot {
-    /// How long ago it was fetched.
-    pub fn age(&self) -> Duration {
-        Duration::from_secs(now().saturating_sub(self.fetched_at))
+    /// How long ago it was fetched, by `clock`.
+    pub fn age(&self, clock: &Clock) -> Duration {
+        Duration::from_secs(clock.now().saturating_sub(self.fetched_at))
     }
 
     /// Whether the two hook files are present, by event name.
@@ -66,11 +69,40 @@ impl Snapshot {
     }
 }
 
-/// Seconds since the Unix epoch.
-pub fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+/// The time a source goes by for its TTL and its backoff, in whole seconds
+/// since the Unix epoch: the system's, or one moved by hand (for tests, which
+/// must not wait out a TTL).
+#[derive(Debug, Clone, Default)]
+pub struct Clock(Option<Arc<AtomicU64>>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Clock {
+        Clock(None)
+    }
+
+    /// A clock standing at `start` until [`Clock::advance`] moves it.
+    pub fn manual(start: u64) -> Clock {
+        Clock(Some(Arc::new(AtomicU64::new(start))))
+    }
+
+    /// Moves a manual clock (and every clone of it) forward; the system
+    /// clock cannot be moved and ignores it.
+    pub fn advance(&self, by: Duration) {
+        if let Some(seconds) = &self.0 {
+            seconds.fetch_add(by.as_secs(), Ordering::SeqCst);
+        }
+    }
+
+    /// Seconds since the Unix epoch.
+    pub fn now(&self) -> u64 {
+        match &self.0 {
+            Some(seconds) => seconds.load(Ordering::SeqCst),
+            None => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        }
+    }
 }
 
 /// The on-disk layout of one source.
@@ -134,17 +166,29 @@ impl Store {
     }
 
     /// Removes snapshots beyond the current one and the [`KEEP_PREVIOUS`]
-    /// published before it, and fetch leftovers of crashed processes.
-    /// Best effort: a failure is logged, never fatal.
+    /// published before it (by the order `history.json` records, not by file
+    /// times, which some file systems keep coarsely), and fetch leftovers of
+    /// crashed processes. Best effort: a failure is logged, never fatal.
     fn prune(&self, current: &str) {
-        let mut previous: Vec<(SystemTime, PathBuf)> = fs::read_dir(self.dir.join("snapshots"))
+        let history_path = self.dir.join("history.json");
+        let mut history: Vec<String> = read_json(&history_path).unwrap_or_default();
+        history.retain(|commit| commit != current);
+        history.push(current.to_owned());
+        let keep = history.split_off(history.len().saturating_sub(KEEP_PREVIOUS + 1));
+        if let Err(error) = write_json_atomically(&history_path, &keep) {
+            tracing::warn!(path = %history_path.display(), %error, "cannot record the snapshot history");
+            return;
+        }
+        let old = fs::read_dir(self.dir.join("snapshots"))
             .into_iter()
             .flatten()
             .flatten()
-            .filter(|entry| entry.file_name() != current)
-            .filter_map(|entry| Some((entry.metadata().ok()?.modified().ok()?, entry.path())))
-            .collect();
-        previous.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
+            .filter(|entry| {
+                !keep
+                    .iter()
+                    .any(|commit| entry.file_name() == commit.as_str())
+            })
+            .map(|entry| entry.path());
         let leftovers = fs::read_dir(&self.dir)
             .into_iter()
             .flatten()
@@ -157,10 +201,6 @@ impl Store {
                     .is_ok_and(|modified| modified.elapsed().unwrap_or_default() > LEFTOVER_AGE)
             })
             .map(|entry| entry.path());
-        let old = previous
-            .into_iter()
-            .skip(KEEP_PREVIOUS)
-            .map(|(_, path)| path);
         for path in old.chain(leftovers) {
             if let Err(error) = fs::remove_dir_all(&path) {
                 tracing::warn!(path = %path.display(), %error, "cannot remove an old snapshot");
