@@ -342,3 +342,28 @@ pub fn classify(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The egress gate replaces wasmtime-wasi's `start-connect` by name: a
+    /// wasmtime-wasi that defines another `wasi:sockets` version would leave
+    /// the original in place, so the name must match exactly.
+    #[test]
+    fn the_shadowed_sockets_interface_is_the_one_wasmtime_wasi_defines() {
+        let engine = Engine::default();
+        let mut linker = Linker::<SandboxState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
+        let mut tcp = linker.instance(WASI_SOCKETS_TCP).unwrap();
+        let redefined = tcp.func_wrap(
+            "[method]tcp-socket.start-connect",
+            |_: StoreContextMut<'_, SandboxState>, (): ()| Ok(()),
+        );
+        assert!(
+            redefined.is_err(),
+            "wasmtime-wasi does not define {WASI_SOCKETS_TCP}: set WASI_SOCKETS_TCP to the \
+             wasi:sockets version it defines"
+        );
+    }
+}
