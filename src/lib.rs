@@ -10,14 +10,15 @@
 //!
 //! [`service`] runs that flow as a service (`hookbox serve`: durable spool,
 //! retries, metrics). [`hooktest`] is the hook author's loop around that flow (`hookbox init`,
-//! `hookbox test`). [`tls`] decides whom HTTPS trusts, for hooks and git alike. [`settings`] resolves configuration in one place, [`env_names`] names every
+//! `hookbox test`). [`tls`] decides whom HTTPS trusts, for hooks and git alike; [`backoff`] is the
+//! one retry schedule. [`settings`] resolves configuration in one place, [`env_names`] names every
 //! environment variable hookbox reads and [`exit_code`] maps outcomes to process
 //! exit codes.
 //!
 //! Imports go one way, from a higher layer to a lower one, never sideways or
 //! up (a test in `tests/all/layering.rs` holds the list):
 //!
-//! 1. `env_names`, `record`, `tls`: plain data and leaf services;
+//! 1. `env_names`, `record`, `tls`, `backoff`: plain data and leaf services;
 //! 2. `intake`: what an event is;
 //! 3. `source` and `sandbox`: where a hook comes from and what it runs in
 //!    (neither knows the other);
@@ -26,6 +27,7 @@
 //!    `exit_code` and `cli`: what is built on runs.
 #![deny(missing_docs)]
 
+pub mod backoff;
 pub mod bench;
 pub mod cli;
 pub mod env_names;

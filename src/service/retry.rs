@@ -47,12 +47,8 @@ impl RetryPolicy {
         now: Millis,
         jitter: f64,
     ) -> Next {
-        let exponent = attempt.saturating_sub(1).min(30);
-        let delay = self
-            .first_delay
-            .saturating_mul(1u32 << exponent)
-            .min(self.max_delay);
-        let delay = delay.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0));
+        let delay = crate::backoff::exponential(self.first_delay, self.max_delay, attempt)
+            .mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0));
         let due = now + delay.as_millis() as Millis;
         let too_old = due - created_at >= self.max_age.as_millis() as Millis;
         if attempt >= self.max_attempts || too_old {

@@ -7,7 +7,7 @@ use std::path::Path;
 /// The layers, lowest first. A module may import only from earlier rows.
 const LAYERS: &[&[&str]] = &[
     // Plain data and leaf services every layer may use.
-    &["env_names", "record", "tls"],
+    &["env_names", "record", "tls", "backoff"],
     // What an event is.
     &["intake"],
     // Where a hook comes from, and the sandbox it runs in: neither knows the other.

@@ -139,7 +139,7 @@ impl GitSource {
         self.fetch_locked()
     }
 
-    fn lock(&self, wait: bool) -> Result<Option<File>, SourceError> {
+    fn lock(&self, wait: bool) -> Result<Option<FetchLock>, SourceError> {
         let io = |source| SourceError::Io {
             path: self.store.dir().to_path_buf(),
             source,
@@ -148,10 +148,10 @@ impl GitSource {
         let file = File::create(self.store.dir().join("fetch.lock")).map_err(io)?;
         if wait {
             file.lock().map_err(io)?;
-            return Ok(Some(file));
+            return Ok(Some(FetchLock(file)));
         }
         match file.try_lock() {
-            Ok(()) => Ok(Some(file)),
+            Ok(()) => Ok(Some(FetchLock(file))),
             Err(std::fs::TryLockError::WouldBlock) => Ok(None),
             Err(std::fs::TryLockError::Error(error)) => Err(io(error)),
         }
@@ -229,12 +229,7 @@ impl GitSource {
 
     fn retry_due(&self) -> bool {
         let status = self.store.status();
-        if status.failures == 0 {
-            return true;
-        }
-        let backoff = FIRST_BACKOFF
-            .saturating_mul(1 << (status.failures - 1).min(16))
-            .min(MAX_BACKOFF);
+        let backoff = crate::backoff::exponential(FIRST_BACKOFF, MAX_BACKOFF, status.failures);
         self.clock.now() >= status.last_attempt_at + backoff.as_secs()
     }
 
@@ -261,6 +256,19 @@ impl GitSource {
             hook: None,
             refresh,
         })
+    }
+}
+
+/// The lock that lets one fetch of a source run at a time, across processes.
+/// It is released explicitly: a child process forked meanwhile (git, ssh, a
+/// hook runner) shares the open file until it execs, and closing ours alone
+/// would leave the lock held that long.
+#[derive(Debug)]
+struct FetchLock(File);
+
+impl Drop for FetchLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
     }
 }
 
