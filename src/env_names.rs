@@ -1,4 +1,11 @@
-//! Every environment variable hookbox reads or sets, named in one place.
+//! Every environment variable hookbox reads or sets, named in one place, and
+//! the one accessor settings read the process's environment through.
+
+/// The process's value of `name` (unset or not UTF-8: none). Settings take the
+/// environment as a function of this shape, so tests pass their own instead.
+pub fn from_process(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
 
 /// The variable that carries the event JSON into a hook, as Hoop names it.
 pub const HOOK_PAYLOAD: &str = "HOOP_RUNBOOK_HOOK_PAYLOAD";

@@ -1,6 +1,10 @@
 //! Settings resolved in one place: command-line flags over the configuration
 //! file over documented defaults; lists (rules, variables, secrets) from the
-//! file and the flags are combined.
+//! file and the flags are combined. A setting is declared once: the limits
+//! ([`LimitFlags`]) and `hookbox serve`'s settings ([`ServiceSection`]) are
+//! each one struct that is both the flags and the file's section; the file is
+//! found by [`ConfigFile::find`] alone, and the environment is read through
+//! [`crate::env_names::from_process`] (a function argument tests replace).
 //!
 //! The configuration file is TOML, named by `--config` or `HOOKBOX_CONFIG`:
 //!
@@ -124,22 +128,30 @@ pub enum SettingsError {
     NoCacheDir,
 }
 
-/// The limits as given on the command line or in the `[limits]` section of
-/// the configuration file (all optional).
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The limits, declared once: each field is both a flag (`--max-output`) and
+/// a key of the configuration file's `[limits]` section (`max_output`); all
+/// optional, with the defaults of [`Limits`].
+#[derive(Debug, Clone, Default, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct LimitFlags {
-    /// `--timeout`
+    /// Wall-clock limit, e.g. `5s` or `1500ms` [default: 10s].
+    #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
-    /// `--memory`
+    /// Memory limit, e.g. `64MiB` [default: 128MiB].
+    #[arg(long, value_name = "SIZE")]
     pub memory: Option<String>,
-    /// `--fuel`
+    /// Fuel (CPU) budget in units, about 1.2e10 per second of busy CPU
+    /// [default: 20000000000].
+    #[arg(long, value_name = "N")]
     pub fuel: Option<u64>,
-    /// `--max-output`
+    /// Cap on each of stdout and stderr [default: 64KiB].
+    #[arg(long, value_name = "SIZE")]
     pub max_output: Option<String>,
-    /// `--max-payload`
+    /// Cap on the payload size [default: 1MiB].
+    #[arg(long, value_name = "SIZE")]
     pub max_payload: Option<String>,
-    /// `--max-http-body`
+    /// Cap on each HTTP request and response body [default: 10MiB].
+    #[arg(long, value_name = "SIZE")]
     pub max_http_body: Option<String>,
 }
 
@@ -239,25 +251,90 @@ pub struct ConfigFile {
     pub service: ServiceSection,
 }
 
-/// `[service]`: the settings of `hookbox serve`, all optional.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The settings of `hookbox serve`, declared once: each field is both a flag
+/// (`--max-spool`) and a key of the `[service]` section (`max_spool`); all
+/// optional, with the defaults of [`ServiceSettings`].
+#[derive(Debug, Clone, Default, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSection {
-    /// `--listen`
+    /// Address to listen on [default: 127.0.0.1:8787].
+    #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
-    /// `--data-dir` (relative paths are relative to the working directory)
+    /// Where the spool lives [env: HOOKBOX_DATA_DIR; default:
+    /// $XDG_DATA_HOME/hookbox].
+    #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// `--hooks-dir`
+    /// Run hooks from this runbooks folder (holding hoop-hooks/) instead of
+    /// the git source (GIT_URL, ...).
+    #[arg(long, value_name = "DIR")]
     pub hooks_dir: Option<PathBuf>,
-    /// `--concurrency`
+    /// Hooks running at the same time, at most [default: 4].
+    #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
-    /// `--max-spool`
+    /// Waiting runs beyond which intake answers 503 [default: 100000].
+    #[arg(long, value_name = "N")]
     pub max_spool: Option<u64>,
-    /// `--grace`
+    /// How long running hooks may take to finish after SIGTERM [default: 10s].
+    #[arg(long, value_name = "DURATION")]
     pub grace: Option<String>,
-    /// `[service.retry]`: when failed runs are tried again.
+    /// `[service.retry]`: when failed runs are tried again (file only).
     #[serde(default)]
+    #[arg(skip)]
     pub retry: crate::service::retry::RetryPolicy,
+}
+
+/// What `hookbox serve` runs with, defaults filled in.
+#[derive(Debug, Clone)]
+pub struct ServiceSettings {
+    /// The address to listen on.
+    pub listen: String,
+    /// The spool's directory.
+    pub data_dir: PathBuf,
+    /// A runbooks folder to run hooks from instead of the git source.
+    pub hooks_dir: Option<PathBuf>,
+    /// Hooks running at the same time, at most (at least 1).
+    pub concurrency: usize,
+    /// Waiting runs beyond which intake refuses events.
+    pub max_spool: u64,
+    /// How long running hooks may take to finish after SIGTERM.
+    pub grace: Duration,
+    /// When failed runs are tried again.
+    pub retry: crate::service::retry::RetryPolicy,
+}
+
+impl ServiceSection {
+    /// These values (the flags), falling back to `base` (the file's) for
+    /// those not given; the retry policy only comes from the file.
+    pub fn over(self, base: ServiceSection) -> ServiceSection {
+        ServiceSection {
+            listen: self.listen.or(base.listen),
+            data_dir: self.data_dir.or(base.data_dir),
+            hooks_dir: self.hooks_dir.or(base.hooks_dir),
+            concurrency: self.concurrency.or(base.concurrency),
+            max_spool: self.max_spool.or(base.max_spool),
+            grace: self.grace.or(base.grace),
+            retry: base.retry,
+        }
+    }
+
+    /// Resolves the values over the defaults.
+    pub fn resolve(
+        self,
+        host_env: impl Fn(&str) -> Option<String>,
+    ) -> Result<ServiceSettings, SettingsError> {
+        Ok(ServiceSettings {
+            listen: self.listen.unwrap_or_else(|| "127.0.0.1:8787".into()),
+            data_dir: data_dir(self.data_dir.as_deref(), host_env)?,
+            hooks_dir: self.hooks_dir,
+            concurrency: nonzero("--concurrency", self.concurrency.unwrap_or(4) as u64)? as usize,
+            max_spool: nonzero("--max-spool", self.max_spool.unwrap_or(100_000))?,
+            grace: match &self.grace {
+                Some(text) => parse_duration("--grace", text)?,
+                None => Duration::from_secs(10),
+            },
+            retry: self.retry,
+        })
+    }
 }
 
 /// The directory `hookbox serve` keeps its spool in: `flag`, else
@@ -311,17 +388,20 @@ pub struct EnvSection {
 }
 
 impl ConfigFile {
-    /// The file named by `flag`, else by `HOOKBOX_CONFIG`, else none (defaults).
+    /// The configuration file: the one named by `flag`, else by
+    /// `HOOKBOX_CONFIG`, else `default` when it exists (a command's usual
+    /// place for one), else none (every setting at its default).
     pub fn find(
         flag: Option<&Path>,
+        default: Option<&Path>,
         host_env: impl Fn(&str) -> Option<String>,
     ) -> Result<ConfigFile, SettingsError> {
-        let path = flag.map(Path::to_path_buf).or_else(|| {
+        let named = flag.map(Path::to_path_buf).or_else(|| {
             host_env(env_names::CONFIG)
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from)
         });
-        match path {
+        match named.or_else(|| default.filter(|path| path.is_file()).map(Path::to_path_buf)) {
             Some(path) => ConfigFile::load(&path),
             None => Ok(ConfigFile::default()),
         }
@@ -445,6 +525,93 @@ mod tests {
         let limits = flags.over(file.limits).resolve().unwrap();
         assert_eq!(limits.timeout, Duration::from_secs(1));
         assert_eq!(limits.memory_bytes, 32 * 1024 * 1024);
+    }
+
+    #[test]
+    fn service_flags_win_over_the_file_and_grace_is_checked_as_every_duration() {
+        let file: ConfigFile = toml::from_str(
+            "[service]\nlisten = \"0.0.0.0:9000\"\nconcurrency = 8\ngrace = \"30s\"\n[service.retry]\nmax_attempts = 3\n",
+        )
+        .unwrap();
+        let no_env = |_: &str| None;
+        let flags = ServiceSection {
+            concurrency: Some(2),
+            data_dir: Some("/var/lib/hookbox".into()),
+            ..Default::default()
+        };
+        let service = flags.over(file.service.clone()).resolve(no_env).unwrap();
+        assert_eq!(
+            (service.listen.as_str(), service.concurrency, service.grace),
+            ("0.0.0.0:9000", 2, Duration::from_secs(30))
+        );
+        assert_eq!(service.max_spool, 100_000, "the default");
+        assert_eq!(
+            service.retry.max_attempts, 3,
+            "the retry policy is the file's"
+        );
+        let with_data = |grace: &str| ServiceSection {
+            grace: Some(grace.into()),
+            data_dir: Some("/d".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            with_data("soon").resolve(no_env),
+            Err(SettingsError::BadDuration {
+                flag: "--grace",
+                ..
+            })
+        ));
+        assert!(matches!(
+            with_data("0s").resolve(no_env),
+            Err(SettingsError::Zero { flag: "--grace" })
+        ));
+        let zero_workers = ServiceSection {
+            concurrency: Some(0),
+            ..with_data("1s")
+        };
+        assert!(matches!(
+            zero_workers.resolve(no_env),
+            Err(SettingsError::Zero {
+                flag: "--concurrency"
+            })
+        ));
+    }
+
+    #[test]
+    fn the_configuration_file_is_the_flag_else_the_variable_else_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, timeout: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, format!("[limits]\ntimeout = \"{timeout}\"\n")).unwrap();
+            path
+        };
+        let (flag, variable, default) = (
+            write("a.toml", "1s"),
+            write("b.toml", "2s"),
+            write("c.toml", "3s"),
+        );
+        let env = |name: &str| (name == env_names::CONFIG).then(|| variable.display().to_string());
+        let timeout = |file: ConfigFile| file.limits.timeout.unwrap_or_default();
+        let found =
+            |flag: Option<&Path>, env: &dyn Fn(&str) -> Option<String>, default: Option<&Path>| {
+                timeout(ConfigFile::find(flag, default, env).unwrap())
+            };
+        let no_env = |_: &str| None;
+        assert_eq!(found(Some(&flag), &env, Some(&default)), "1s");
+        assert_eq!(found(None, &env, Some(&default)), "2s");
+        assert_eq!(found(None, &no_env, Some(&default)), "3s");
+        assert_eq!(
+            found(None, &no_env, Some(&dir.path().join("none.toml"))),
+            ""
+        );
+        assert_eq!(found(None, &no_env, None), "");
+        assert!(
+            matches!(
+                ConfigFile::find(Some(&dir.path().join("none.toml")), None, no_env),
+                Err(SettingsError::Config { .. })
+            ),
+            "a named file must exist"
+        );
     }
 
     #[test]

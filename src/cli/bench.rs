@@ -60,7 +60,7 @@ impl BenchArgs {
                 levels: vec![1, 8, 64],
                 outage_seconds: 5,
                 outage_rate: 100,
-                cache_dir: crate::settings::cache_dir(|name| std::env::var(name).ok())?,
+                cache_dir: crate::settings::cache_dir(crate::env_names::from_process)?,
             })?;
             return self.finish(&table);
         }
@@ -71,7 +71,7 @@ impl BenchArgs {
                 runs: self.runs,
                 launches: self.launches,
                 hookbox_exe: std::env::current_exe()?,
-                cache_dir: crate::settings::cache_dir(|name| std::env::var(name).ok())?,
+                cache_dir: crate::settings::cache_dir(crate::env_names::from_process)?,
                 examples: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("hooks-examples"),
                 wasm_hook: self.wasm.clone(),
                 levels: vec![1, 2, 4, 8, 64],
@@ -82,7 +82,7 @@ impl BenchArgs {
             runs: self.runs,
             launches: self.launches,
             hookbox_exe: std::env::current_exe()?,
-            cache_dir: crate::settings::cache_dir(|name| std::env::var(name).ok())?,
+            cache_dir: crate::settings::cache_dir(crate::env_names::from_process)?,
         };
         let table = bench::run::run(&plan)?;
         self.finish(&table)

@@ -177,7 +177,7 @@ enum LogFormat {
 
 /// Loads the runtime with settings from the environment.
 fn load_runtime(engine: EngineOptions, ca_bundle: &[u8]) -> anyhow::Result<Runtime> {
-    let cache_dir = settings::cache_dir(|name| std::env::var(name).ok())?;
+    let cache_dir = settings::cache_dir(crate::env_names::from_process)?;
     let runtime = Runtime::load(&RuntimeOptions {
         cache_dir,
         engine,

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use crate::env_names;
 use crate::settings::{self, ConfigFile};
 
 /// Egress policy commands.
@@ -33,7 +34,7 @@ impl PolicyCommand {
     /// Runs the command.
     pub fn run(self) -> anyhow::Result<u8> {
         let PolicyCommand::Check(args) = self;
-        let file = ConfigFile::find(args.config.as_deref(), |name| std::env::var(name).ok())?;
+        let file = ConfigFile::find(args.config.as_deref(), None, env_names::from_process)?;
         let policy = settings::resolve_policy(
             &[file.egress.allow, args.allow].concat(),
             &[file.egress.unverified_tls, args.allow_unverified_tls].concat(),

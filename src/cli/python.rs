@@ -146,14 +146,13 @@ impl PythonArgs {
                 return Ok(exit_code::USAGE);
             }
         };
-        let file = match default_config_paths().iter().find(|p| p.is_file()) {
-            Some(default) => self.sandbox.config_file_or(default)?,
-            None => self.sandbox.config_file()?,
-        };
+        let default = default_config_paths().into_iter().find(|p| p.is_file());
+        let file = self.sandbox.config_file(default.as_deref())?;
         let settings = self.sandbox.resolve_with(file)?;
-        let text = std::env::var(env_names::HOOK_PAYLOAD).map_err(|_| PayloadError::NotSet {
-            variable: env_names::HOOK_PAYLOAD,
-        })?;
+        let text =
+            env_names::from_process(env_names::HOOK_PAYLOAD).ok_or(PayloadError::NotSet {
+                variable: env_names::HOOK_PAYLOAD,
+            })?;
         let payload = Payload::read_from(
             text.as_bytes(),
             env_names::HOOK_PAYLOAD,

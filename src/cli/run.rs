@@ -45,7 +45,7 @@ pub struct RunArgs {
 impl RunArgs {
     /// Validates the input, runs the hook and reports the outcome.
     pub fn run(self) -> anyhow::Result<u8> {
-        let file = self.sandbox.config_file()?;
+        let file = self.sandbox.config_file(None)?;
         let git = file.git.clone();
         let settings = self.sandbox.resolve_with(file)?;
         let config = &settings.config;

@@ -60,7 +60,7 @@ pub struct RunArgs {
 
 impl SpoolArgs {
     fn open(&self) -> anyhow::Result<SqliteSpool> {
-        let dir = settings::data_dir(self.data_dir.as_deref(), |name| std::env::var(name).ok())?;
+        let dir = settings::data_dir(self.data_dir.as_deref(), crate::env_names::from_process)?;
         if !dir.join(crate::service::spool::sqlite::FILE_NAME).exists() {
             return Err(SpoolError::NoSpool { dir }.into());
         }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use clap::Args;
 
+use crate::env_names;
 use crate::intake::SecretPolicy;
 use crate::runtime::config::SandboxConfig;
 use crate::settings::{self, ConfigFile, LimitFlags, SettingsError};
@@ -18,25 +19,8 @@ pub struct SandboxFlags {
     /// combined [env: HOOKBOX_CONFIG].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Wall-clock limit, e.g. `5s` or `1500ms` [default: 10s].
-    #[arg(long, value_name = "DURATION")]
-    timeout: Option<String>,
-    /// Memory limit, e.g. `64MiB` [default: 128MiB].
-    #[arg(long, value_name = "SIZE")]
-    memory: Option<String>,
-    /// Fuel (CPU) budget in units, about 1.2e10 per second of busy CPU
-    /// [default: 20000000000].
-    #[arg(long, value_name = "N")]
-    fuel: Option<u64>,
-    /// Cap on each of stdout and stderr [default: 64KiB].
-    #[arg(long, value_name = "SIZE")]
-    max_output: Option<String>,
-    /// Cap on the payload size [default: 1MiB].
-    #[arg(long, value_name = "SIZE")]
-    max_payload: Option<String>,
-    /// Cap on each HTTP request and response body [default: 10MiB].
-    #[arg(long, value_name = "SIZE")]
-    max_http_body: Option<String>,
+    #[command(flatten)]
+    limits: LimitFlags,
     /// Pass an environment variable to the hook: `NAME` (hookbox's own value)
     /// or `NAME=VALUE`. Repeatable. Nothing else of the environment is passed.
     #[arg(long = "env", value_name = "NAME[=VALUE]")]
@@ -73,36 +57,22 @@ pub struct SandboxSettings {
 }
 
 impl SandboxFlags {
-    /// The configuration file named by `--config` or `HOOKBOX_CONFIG`.
-    pub fn config_file(&self) -> Result<ConfigFile, SettingsError> {
-        ConfigFile::find(self.config.as_deref(), |name| std::env::var(name).ok())
-    }
-
     /// The configuration file named by `--config` or `HOOKBOX_CONFIG`, else
-    /// `default` if it exists.
-    pub fn config_file_or(&self, default: &std::path::Path) -> Result<ConfigFile, SettingsError> {
-        let named = self.config.is_some()
-            || std::env::var_os(crate::env_names::CONFIG).is_some_and(|v| !v.is_empty());
-        if !named && default.is_file() {
-            return ConfigFile::load(default);
-        }
-        self.config_file()
+    /// `default` if given and it exists.
+    pub fn config_file(
+        &self,
+        default: Option<&std::path::Path>,
+    ) -> Result<ConfigFile, SettingsError> {
+        ConfigFile::find(self.config.as_deref(), default, env_names::from_process)
     }
 
     /// Resolves the flags over an already loaded configuration file.
     pub fn resolve_with(&self, file: ConfigFile) -> Result<SandboxSettings, SettingsError> {
-        let host_env = |name: &str| std::env::var(name).ok();
-        let limits = LimitFlags {
-            timeout: self.timeout.clone(),
-            memory: self.memory.clone(),
-            fuel: self.fuel,
-            max_output: self.max_output.clone(),
-            max_payload: self.max_payload.clone(),
-            max_http_body: self.max_http_body.clone(),
-        }
-        .over(file.limits)
-        .resolve()?;
-        let env = settings::resolve_env(&[file.env.pass, self.env.clone()].concat(), host_env)?;
+        let limits = self.limits.clone().over(file.limits).resolve()?;
+        let env = settings::resolve_env(
+            &[file.env.pass, self.env.clone()].concat(),
+            env_names::from_process,
+        )?;
         let policy = settings::resolve_policy(
             &[file.egress.allow, self.allow.clone()].concat(),
             &[

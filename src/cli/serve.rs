@@ -1,9 +1,7 @@
 //! `hookbox serve`: the event service (intake, durable spool, workers).
 
 use super::stdout::outln;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -15,8 +13,8 @@ use crate::service::auth::Auth;
 use crate::service::hooks::HookSource;
 use crate::service::metrics::Metrics;
 use crate::service::spool::sqlite::SqliteSpool;
-use crate::service::{self, SetupError, Shared};
-use crate::settings;
+use crate::service::{SetupError, Shared};
+use crate::settings::ServiceSection;
 
 /// Run the event service: `POST /v1/events` takes Hoop's payload, stores it
 /// durably, and workers run the event's hook with retries; runs can be read
@@ -26,26 +24,8 @@ use crate::settings;
 /// finish within --grace.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on [default: 127.0.0.1:8787].
-    #[arg(long, value_name = "ADDR")]
-    listen: Option<String>,
-    /// Where the spool lives [env: HOOKBOX_DATA_DIR; default:
-    /// $XDG_DATA_HOME/hookbox].
-    #[arg(long, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
-    /// Run hooks from this runbooks folder (holding hoop-hooks/) instead of
-    /// the git source (GIT_URL, ...).
-    #[arg(long, value_name = "DIR")]
-    hooks_dir: Option<PathBuf>,
-    /// Hooks running at the same time, at most [default: 4].
-    #[arg(long, value_name = "N")]
-    concurrency: Option<usize>,
-    /// Waiting runs beyond which intake answers 503 [default: 100000].
-    #[arg(long, value_name = "N")]
-    max_spool: Option<u64>,
-    /// How long running hooks may take to finish after SIGTERM [default: 10s].
-    #[arg(long, value_name = "DURATION")]
-    grace: Option<String>,
+    #[command(flatten)]
+    service: ServiceSection,
     /// Accept events without any credentials (only for a trusted local
     /// network: anyone who can reach the port can post events).
     #[arg(long)]
@@ -57,9 +37,9 @@ pub struct ServeArgs {
 impl ServeArgs {
     /// Starts the service and runs until stopped.
     pub fn run(self) -> anyhow::Result<u8> {
-        let host_env = |name: &str| std::env::var(name).ok();
-        let file = self.sandbox.config_file()?;
-        let section = file.service.clone();
+        let host_env = env_names::from_process;
+        let file = self.sandbox.config_file(None)?;
+        let service = self.service.over(file.service.clone()).resolve(host_env)?;
         let git = file.git.clone();
         let sandbox = self.sandbox.resolve_with(file)?;
 
@@ -71,7 +51,7 @@ impl ServeArgs {
         if auth.is_open() && !self.no_auth {
             return Err(SetupError::NoCredentials.into());
         }
-        let hooks = match self.hooks_dir.clone().or(section.hooks_dir.clone()) {
+        let hooks = match service.hooks_dir {
             Some(dir) => {
                 if !dir.join("hoop-hooks").is_dir() {
                     return Err(SetupError::NoHooksFolder(dir).into());
@@ -82,10 +62,7 @@ impl ServeArgs {
                 "no hooks: pass --hooks-dir DIR or configure the runbooks repository",
             )?)),
         };
-        let data_dir = settings::data_dir(
-            self.data_dir.as_deref().or(section.data_dir.as_deref()),
-            host_env,
-        )?;
+        let data_dir = service.data_dir;
         let spool = SqliteSpool::open(&data_dir)?;
         // Runs a crash left `running` are taken back at start: that is only
         // right when no other service works on the same spool.
@@ -95,16 +72,6 @@ impl ServeArgs {
         if lock.try_lock().is_err() {
             return Err(SetupError::SpoolInUse(data_dir).into());
         }
-        let listen = self
-            .listen
-            .or(section.listen)
-            .unwrap_or_else(|| "127.0.0.1:8787".into());
-        let grace = match self.grace.or(section.grace) {
-            Some(text) => {
-                humantime::parse_duration(&text).map_err(|_| SetupError::BadGrace(text))?
-            }
-            None => Duration::from_secs(10),
-        };
         let engine = EngineOptions::for_memory_limit(sandbox.config.limits.memory_bytes);
         let runtime = super::load_runtime(engine, &sandbox.ca_bundle)?;
         let max_payload = sandbox.config.limits.payload_bytes;
@@ -114,22 +81,29 @@ impl ServeArgs {
             runtime: Arc::new(runtime),
             sandbox: sandbox.config,
             hooks,
-            retry: section.retry,
+            retry: service.retry,
             auth,
             metrics: Arc::new(Metrics::new(git_source)),
             wake: tokio::sync::Notify::new(),
-            concurrency: self.concurrency.or(section.concurrency).unwrap_or(4).max(1),
-            max_spool: self.max_spool.or(section.max_spool).unwrap_or(100_000),
+            concurrency: service.concurrency,
+            max_spool: service.max_spool,
             max_payload,
         });
         let tokio = super::tokio_runtime()?;
         tokio.block_on(async {
-            let listener = tokio::net::TcpListener::bind(&listen)
+            let listen = &service.listen;
+            let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
             // One line on stdout for whoever started us (a test, a script).
             outln!("listening on http://{}", listener.local_addr()?);
-            service::serve(shared, listener, grace, service::shutdown_signal()).await
+            crate::service::serve(
+                shared,
+                listener,
+                service.grace,
+                crate::service::shutdown_signal(),
+            )
+            .await
         })?;
         drop(lock);
         Ok(crate::exit_code::OK)

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use crate::env_names;
 use crate::settings::ConfigFile;
 use crate::source::git::config::{GitConfig, GitSection};
 use crate::source::git::snapshot::Snapshot;
@@ -30,8 +31,8 @@ pub struct SourceArgs {
 
 /// The git source from a `[git]` section and the `GIT_*` variables.
 pub fn git_source_from(section: &GitSection) -> anyhow::Result<GitSource> {
-    let config = GitConfig::resolve(section, |name| std::env::var(name).ok())?;
-    let cache_dir = crate::settings::cache_dir(|name| std::env::var(name).ok())?;
+    let config = GitConfig::resolve(section, env_names::from_process)?;
+    let cache_dir = crate::settings::cache_dir(env_names::from_process)?;
     Ok(GitSource::new(config, &cache_dir))
 }
 
@@ -39,7 +40,7 @@ impl SourceCommand {
     /// Runs the command.
     pub fn run(self) -> anyhow::Result<u8> {
         let (SourceCommand::Fetch(args) | SourceCommand::Status(args)) = &self;
-        let file = ConfigFile::find(args.config.as_deref(), |name| std::env::var(name).ok())?;
+        let file = ConfigFile::find(args.config.as_deref(), None, env_names::from_process)?;
         let source = git_source_from(&file.git)?;
         outln!("repository {}", source.config().display_url());
         match self {

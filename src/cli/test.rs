@@ -49,9 +49,10 @@ pub struct TestArgs {
 impl TestArgs {
     /// Runs the cases, once or on every change.
     pub fn run(self) -> anyhow::Result<u8> {
-        let settings = self
-            .sandbox
-            .resolve_with(self.sandbox.config_file_or(&self.dir.join(SETTINGS_FILE))?)?;
+        let settings = self.sandbox.resolve_with(
+            self.sandbox
+                .config_file(Some(&self.dir.join(SETTINGS_FILE)))?,
+        )?;
         let engine = EngineOptions::for_memory_limit(settings.config.limits.memory_bytes);
         let runtime = super::load_runtime(engine, &settings.ca_bundle)?;
         let tokio = super::tokio_runtime()?;
@@ -86,9 +87,10 @@ impl TestArgs {
     /// One pass over every case; settings are read again each time, so an
     /// edited policy applies on the next pass.
     async fn run_once(&self, runtime: &Runtime) -> anyhow::Result<u8> {
-        let settings = self
-            .sandbox
-            .resolve_with(self.sandbox.config_file_or(&self.dir.join(SETTINGS_FILE))?)?;
+        let settings = self.sandbox.resolve_with(
+            self.sandbox
+                .config_file(Some(&self.dir.join(SETTINGS_FILE)))?,
+        )?;
         let cases = hooktest::discover(&self.dir)?;
         let results = hooktest::run(runtime, &settings.config, self.live, cases).await;
         if self.json {

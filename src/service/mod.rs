@@ -46,9 +46,6 @@ pub enum SetupError {
         "another hookbox serve is using the spool in {0}; give each service its own --data-dir"
     )]
     SpoolInUse(std::path::PathBuf),
-    /// `--grace` is not a duration.
-    #[error("--grace {0:?} is not a duration (write it like 10s)")]
-    BadGrace(String),
 }
 
 /// What the routes and workers share.
