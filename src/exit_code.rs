@@ -5,6 +5,7 @@
 //! did not; `hookbox run --json` tells them apart from a hook that happened to
 //! exit with the same number through its `status` field.
 
+use crate::failure::{Categorized, Failure};
 use crate::record::{RunOutcome, RunStatus};
 
 /// Everything went well (and a hook that ran exited 0).
@@ -46,38 +47,49 @@ pub fn for_outcome(outcome: &RunOutcome) -> u8 {
     }
 }
 
-/// The exit code for an error that kept a command from running a hook: bad
+/// The exit code for an error that kept a command from running a hook: the
+/// kind of failure the first categorized error in its chain says it is (bad
 /// input and settings are [`USAGE`], an unreachable hook source with no
-/// snapshot is [`SOURCE_UNAVAILABLE`], anything else is [`INTERNAL`].
+/// snapshot is [`SOURCE_UNAVAILABLE`]); an error no hookbox type describes
+/// is [`INTERNAL`].
 pub fn for_error(error: &anyhow::Error) -> u8 {
-    use crate::source::git::SourceError;
-    for cause in error.chain() {
-        if cause.is::<crate::intake::PayloadError>()
-            || cause.is::<crate::source::HookFileError>()
-            || cause.is::<crate::settings::SettingsError>()
-            || cause.is::<crate::source::git::config::GitConfigError>()
-            || cause.is::<crate::intake::hoop_payload::SetError>()
-            || cause.is::<crate::hooktest::SuiteError>()
-            || cause.is::<crate::hooktest::scaffold::ScaffoldError>()
-            || cause.is::<crate::service::SetupError>()
-            || cause.is::<crate::service::auth::BadSecret>()
-        {
-            return USAGE;
-        }
-        if let Some(
-            crate::service::spool::SpoolError::NoSpool { .. }
-            | crate::service::spool::SpoolError::NoRun { .. },
-        ) = cause.downcast_ref()
-        {
-            return USAGE;
-        }
-        if let Some(source_error) = cause.downcast_ref::<SourceError>() {
-            return match source_error {
-                SourceError::NoSnapshot(_) | SourceError::Fetch(_) => SOURCE_UNAVAILABLE,
-                SourceError::Refused { .. } | SourceError::Hook(_) => USAGE,
-                SourceError::Io { .. } => INTERNAL,
-            };
-        }
+    let failure = error
+        .chain()
+        .find_map(|cause| CATEGORIZED.iter().find_map(|probe| probe(cause)));
+    match failure {
+        Some(Failure::Usage) => USAGE,
+        Some(Failure::SourceUnavailable) => SOURCE_UNAVAILABLE,
+        Some(Failure::Internal) | None => INTERNAL,
     }
-    INTERNAL
 }
+
+type Probe = fn(&(dyn std::error::Error + 'static)) -> Option<Failure>;
+
+fn probe<E: Categorized>(cause: &(dyn std::error::Error + 'static)) -> Option<Failure> {
+    cause.downcast_ref::<E>().map(E::failure)
+}
+
+/// Every error type hookbox defines below the CLI (a test checks none is
+/// missing; the CLI's own are turned into exit codes where they occur).
+const CATEGORIZED: &[Probe] = &[
+    probe::<crate::settings::SettingsError>,
+    probe::<crate::sandbox::egress::address::BadHost>,
+    probe::<crate::sandbox::egress::policy::RuleError>,
+    probe::<crate::runtime::cache::CacheError>,
+    probe::<crate::runtime::hook_component::HookComponentError>,
+    probe::<crate::runtime::RuntimeError>,
+    probe::<crate::source::HookFileError>,
+    probe::<crate::source::git::SourceError>,
+    probe::<crate::source::git::config::GitConfigError>,
+    probe::<crate::hooktest::scaffold::ScaffoldError>,
+    probe::<crate::hooktest::fixture::FixtureError>,
+    probe::<crate::hooktest::SuiteError>,
+    probe::<crate::service::auth::AuthError>,
+    probe::<crate::service::auth::BadSecret>,
+    probe::<crate::service::SetupError>,
+    probe::<crate::service::spool::SpoolError>,
+    probe::<crate::intake::hoop_event::EventError>,
+    probe::<crate::intake::PayloadError>,
+    probe::<crate::intake::UnknownEvent>,
+    probe::<crate::intake::hoop_payload::SetError>,
+];

@@ -18,7 +18,7 @@
 //! Imports go one way, from a higher layer to a lower one, never sideways or
 //! up (a test in `tests/all/layering.rs` holds the list):
 //!
-//! 1. `env_names`, `record`, `tls`, `backoff`: plain data and leaf services;
+//! 1. `env_names`, `record`, `tls`, `backoff`, `failure`: plain data and leaf services;
 //! 2. `intake`: what an event is;
 //! 3. `source` and `sandbox`: where a hook comes from and what it runs in
 //!    (neither knows the other);
@@ -32,6 +32,7 @@ pub mod bench;
 pub mod cli;
 pub mod env_names;
 pub mod exit_code;
+pub mod failure;
 pub mod hooktest;
 pub mod intake;
 pub mod record;

@@ -489,6 +489,8 @@ pub fn cache_dir(host_env: impl Fn(&str) -> Option<String>) -> Result<PathBuf, S
         .ok_or(SettingsError::NoCacheDir)
 }
 
+crate::failure::categorized!(Usage: SettingsError);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -188,6 +188,8 @@ impl PythonArgs {
     }
 }
 
+crate::failure::categorized!(Usage: UnsupportedForm);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -204,6 +204,8 @@ pub fn toml_to_json(value: &toml::Value) -> Value {
     }
 }
 
+crate::failure::categorized!(Usage: FixtureError);
+
 #[cfg(test)]
 mod tests {
     use super::*;

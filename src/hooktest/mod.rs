@@ -248,3 +248,5 @@ pub async fn run(
     }
     results
 }
+
+crate::failure::categorized!(Usage: SuiteError);

@@ -64,3 +64,5 @@ pub fn init(dir: &Path) -> Result<Vec<PathBuf>, ScaffoldError> {
     }
     Ok(targets)
 }
+
+crate::failure::categorized!(Usage: ScaffoldError);

@@ -57,3 +57,5 @@ impl FromStr for Event {
             .ok_or_else(|| UnknownEvent(name.to_owned()))
     }
 }
+
+crate::failure::categorized!(Usage: UnknownEvent);

@@ -59,6 +59,8 @@ pub fn identify(payload: &Payload) -> Result<EventIdentity, EventError> {
     })
 }
 
+crate::failure::categorized!(Usage: EventError);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -152,6 +152,8 @@ fn check_path(payload: &Value, event: Event, keys: &[&str], value: &Value) -> Re
     Ok(())
 }
 
+crate::failure::categorized!(Usage: SetError);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -130,6 +130,8 @@ impl Payload {
     }
 }
 
+crate::failure::categorized!(Usage: PayloadError);
+
 #[cfg(test)]
 mod tests {
     use super::*;

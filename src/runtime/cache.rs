@@ -243,3 +243,5 @@ fn verified_stamp(checksum: &str) -> SystemTime {
 fn checksum_size(checksum: &str) -> Option<u64> {
     checksum.split_whitespace().nth(1)?.parse().ok()
 }
+
+crate::failure::categorized!(Internal: CacheError);

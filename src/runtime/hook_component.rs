@@ -123,3 +123,14 @@ impl HookComponents {
         self.linked.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
+
+impl crate::failure::Categorized for HookComponentError {
+    fn failure(&self) -> crate::failure::Failure {
+        match self {
+            // The hook file the user named is not a usable component.
+            HookComponentError::Read { .. }
+            | HookComponentError::NotAComponent { .. }
+            | HookComponentError::Link { .. } => crate::failure::Failure::Usage,
+        }
+    }
+}

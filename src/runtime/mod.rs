@@ -351,3 +351,16 @@ fn progress(show: bool, message: &'static str) -> Box<dyn FnOnce()> {
     spinner.enable_steady_tick(std::time::Duration::from_millis(100));
     Box::new(move || spinner.finish_and_clear())
 }
+
+impl crate::failure::Categorized for RuntimeError {
+    fn failure(&self) -> crate::failure::Failure {
+        use crate::failure::Failure;
+        match self {
+            RuntimeError::CaBundle(_) => Failure::Usage,
+            RuntimeError::Engine(_)
+            | RuntimeError::Cache(_)
+            | RuntimeError::Stdlib { .. }
+            | RuntimeError::Link(_) => Failure::Internal,
+        }
+    }
+}

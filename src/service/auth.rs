@@ -163,6 +163,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+crate::failure::categorized!(Usage: AuthError, BadSecret);
+
 #[cfg(test)]
 mod tests {
     use super::*;

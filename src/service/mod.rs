@@ -114,3 +114,5 @@ pub async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
     }
 }
+
+crate::failure::categorized!(Usage: SetupError);

@@ -159,3 +159,5 @@ impl HookFile {
         &self.file_name
     }
 }
+
+crate::failure::categorized!(Usage: HookFileError);

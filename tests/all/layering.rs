@@ -7,7 +7,7 @@ use std::path::Path;
 /// The layers, lowest first. A module may import only from earlier rows.
 const LAYERS: &[&[&str]] = &[
     // Plain data and leaf services every layer may use.
-    &["env_names", "record", "tls", "backoff"],
+    &["env_names", "record", "tls", "backoff", "failure"],
     // What an event is.
     &["intake"],
     // Where a hook comes from, and the sandbox it runs in: neither knows the other.
@@ -99,4 +99,79 @@ fn the_check_sees_an_import_against_the_layers() {
     let source = "use crate::runtime::Runtime; // crate::cli in a comment\n";
     assert_eq!(crate_imports(source), ["runtime"]);
     assert!(layer_of("runtime").unwrap() >= layer_of("sandbox").unwrap());
+}
+
+/// The error types a source file declares with `thiserror`.
+fn error_types(source: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = source;
+    while let Some(at) = rest.find("thiserror::Error)]") {
+        rest = &rest[at..];
+        let declaration = rest
+            .lines()
+            .find(|line| line.contains("enum ") || line.contains("struct "))
+            .unwrap_or("");
+        let after = declaration
+            .split_once("enum ")
+            .or_else(|| declaration.split_once("struct "))
+            .map_or("", |(_, name)| name);
+        let name: String = after
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        found.push(name);
+        rest = &rest[1..];
+    }
+    found
+}
+
+/// Whether `source` says what kind of failure `name` is, by hand or with the
+/// `categorized!` macro.
+fn categorizes(source: &str, name: &str) -> bool {
+    if source.contains(&format!("Categorized for {name} ")) {
+        return true;
+    }
+    source.split("categorized!(").skip(1).any(|call| {
+        let list = call.split(')').next().unwrap_or("");
+        let names = list.split_once(':').map_or("", |(_, names)| names);
+        names.split(',').any(|listed| listed.trim() == name)
+    })
+}
+
+#[test]
+fn every_error_type_says_its_kind_of_failure() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let exit_codes = std::fs::read_to_string(src.join("exit_code.rs")).unwrap();
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut missing = Vec::new();
+    let mut seen = 0;
+    for file in files {
+        let source = std::fs::read_to_string(&file).unwrap();
+        let relative = file.strip_prefix(&src).unwrap();
+        for name in error_types(&source) {
+            seen += 1;
+            if !categorizes(&source, &name) {
+                missing.push(format!(
+                    "{name} ({}) does not implement Categorized",
+                    relative.display()
+                ));
+            }
+            // The CLI's own errors become exit codes where they occur.
+            if !relative.starts_with("cli") && !exit_codes.contains(&format!("{name}>,")) {
+                missing.push(format!("{name} is not probed in src/exit_code.rs"));
+            }
+        }
+    }
+    assert!(seen >= 20, "the scan found only {seen} error types");
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+#[test]
+fn the_error_check_sees_a_forgotten_type() {
+    let source = "#[derive(Debug, thiserror::Error)]\n#[error(\"x\")]\npub enum NewError {}\n\
+                  #[derive(Debug, thiserror::Error)]\npub struct Known;\ncategorized!(Usage: Known, Other);\n";
+    assert_eq!(error_types(source), ["NewError", "Known"]);
+    assert!(!categorizes(source, "NewError"));
+    assert!(categorizes(source, "Known"));
 }

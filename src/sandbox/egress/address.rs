@@ -186,6 +186,8 @@ fn restricted_v6(ip: Ipv6Addr) -> Option<&'static str> {
     })
 }
 
+crate::failure::categorized!(Usage: BadHost);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -465,6 +465,8 @@ impl EgressPolicy {
     }
 }
 
+crate::failure::categorized!(Usage: RuleError);
+
 #[cfg(test)]
 mod tests {
     use super::*;

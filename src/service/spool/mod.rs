@@ -276,3 +276,13 @@ pub fn rfc3339(millis: Millis) -> String {
     let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis.max(0) as u64);
     humantime::format_rfc3339_millis(time).to_string()
 }
+
+impl crate::failure::Categorized for SpoolError {
+    fn failure(&self) -> crate::failure::Failure {
+        use crate::failure::Failure;
+        match self {
+            SpoolError::NoSpool { .. } | SpoolError::NoRun { .. } => Failure::Usage,
+            SpoolError::Database(_) | SpoolError::Open { .. } => Failure::Internal,
+        }
+    }
+}

@@ -415,6 +415,8 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+crate::failure::categorized!(Usage: GitConfigError);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -293,3 +293,14 @@ impl Refresh {
         let _ = self.0.join();
     }
 }
+
+impl crate::failure::Categorized for SourceError {
+    fn failure(&self) -> crate::failure::Failure {
+        use crate::failure::Failure;
+        match self {
+            SourceError::NoSnapshot(_) | SourceError::Fetch(_) => Failure::SourceUnavailable,
+            SourceError::Refused { .. } | SourceError::Hook(_) => Failure::Usage,
+            SourceError::Io { .. } => Failure::Internal,
+        }
+    }
+}
