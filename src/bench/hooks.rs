@@ -12,7 +12,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::receivers::{BenchCa, HttpReceiver, tcp_sink};
-use super::{Figures, in_process, launches, real_python3};
+use super::{Figures, Table, in_process, launches, real_python3};
 use crate::env_names;
 use crate::intake::Payload;
 use crate::runtime::Instantiation::Prelinked;
@@ -423,11 +423,16 @@ fn report(
          `python3 hook.py` with the real interpreter, in the same run. Times are medians in ms.\n",
         plan.runs, plan.launches
     );
-    let _ = writeln!(
-        out,
-        "| hook | fuel/run | in-process p50 | in-process p99 | one-shot p50 | python3 p50 | python3 ÷ one-shot | python3 ÷ in-process |"
-    );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    let mut table = Table::new(&[
+        "hook",
+        "fuel/run",
+        "in-process p50",
+        "in-process p99",
+        "one-shot p50",
+        "python3 p50",
+        "python3 ÷ one-shot",
+        "python3 ÷ in-process",
+    ]);
     for row in rows {
         let name = row.name.trim_start_matches("sweep: ");
         let (python, one_shot_ratio, in_process_ratio) = match &row.python {
@@ -438,15 +443,18 @@ fn report(
             ),
             None => ("n/a".into(), "n/a".into(), "n/a".into()),
         };
-        let _ = writeln!(
-            out,
-            "| {name} | {:.1} M | {:.2} | {:.2} | {:.1} | {python} | {one_shot_ratio} | {in_process_ratio} |",
-            row.fuel as f64 / 1e6,
-            ms(&row.in_process),
-            row.in_process.p99.as_secs_f64() * 1000.0,
-            ms(&row.one_shot),
-        );
+        table.row([
+            name.to_owned(),
+            format!("{:.1} M", row.fuel as f64 / 1e6),
+            format!("{:.2}", ms(&row.in_process)),
+            format!("{:.2}", row.in_process.p99.as_secs_f64() * 1000.0),
+            format!("{:.1}", ms(&row.one_shot)),
+            python,
+            one_shot_ratio,
+            in_process_ratio,
+        ]);
     }
+    out.push_str(table.markdown());
     let idle = idle_rss.map_or("unknown".into(), |kib| {
         format!("{:.0} MiB", kib as f64 / 1024.0)
     });
@@ -457,11 +465,15 @@ fn report(
          allocator keeps a used slot's memory resident). The runtime with the compiled runner \
          loaded, idle, held {idle}.\n"
     );
-    let _ = writeln!(
-        out,
-        "| hook | concurrency | p50 (ms) | p99 (ms) | runs/s | peak RSS (MiB) | added RSS per run in flight (MiB) |"
-    );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+    let mut table = Table::new(&[
+        "hook",
+        "concurrency",
+        "p50 (ms)",
+        "p99 (ms)",
+        "runs/s",
+        "peak RSS (MiB)",
+        "added RSS per run in flight (MiB)",
+    ]);
     for (name, level, figures, peak) in sweep {
         let (peak, per_run) = match (peak, idle_rss) {
             (Some(peak), Some(idle)) => (
@@ -473,15 +485,17 @@ fn report(
             ),
             _ => ("unknown".into(), "unknown".into()),
         };
-        let _ = writeln!(
-            out,
-            "| {} | {level} | {:.2} | {:.2} | {:.0} | {peak} | {per_run} |",
-            name.trim_start_matches("sweep: "),
-            ms(figures),
-            figures.p99.as_secs_f64() * 1000.0,
-            figures.per_second
-        );
+        table.row([
+            name.trim_start_matches("sweep: ").to_owned(),
+            level.to_string(),
+            format!("{:.2}", ms(figures)),
+            format!("{:.2}", figures.p99.as_secs_f64() * 1000.0),
+            format!("{:.0}", figures.per_second),
+            peak,
+            per_run,
+        ]);
     }
+    out.push_str(table.markdown());
     let _ = writeln!(
         out,
         "\n{} in-process runs per row (at least 4 per run in flight in the sweep), {} launches per \

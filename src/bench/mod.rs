@@ -23,6 +23,35 @@ use anyhow::{Context, bail};
 use crate::record::{RunOutcome, RunStatus};
 use crate::runtime::{Instantiation, RunRequest, Runtime};
 
+/// A Markdown table: the first column left-aligned (names), the others
+/// right-aligned (figures). Every table `hookbox bench` writes is one.
+pub(crate) struct Table {
+    text: String,
+}
+
+impl Table {
+    /// A table with these column headers.
+    pub(crate) fn new(columns: &[&str]) -> Table {
+        let mut text = format!("| {} |\n|", columns.join(" | "));
+        for index in 0..columns.len() {
+            text.push_str(if index == 0 { "---|" } else { "---:|" });
+        }
+        text.push('\n');
+        Table { text }
+    }
+
+    /// Adds a row of cells.
+    pub(crate) fn row<S: AsRef<str>>(&mut self, cells: impl IntoIterator<Item = S>) {
+        let cells: Vec<String> = cells.into_iter().map(|c| c.as_ref().to_owned()).collect();
+        self.text.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+
+    /// The table's Markdown.
+    pub(crate) fn markdown(&self) -> &str {
+        &self.text
+    }
+}
+
 /// Latency figures of one measurement.
 #[derive(Debug, Clone)]
 pub struct Figures {
@@ -157,4 +186,25 @@ pub fn real_python3() -> anyhow::Result<std::path::PathBuf> {
         );
     }
     Ok(String::from_utf8(output.stdout)?.trim().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_names_left_and_figures_right() {
+        let mut table = Table::new(&["measurement", "p50 (ms)", "runs/s"]);
+        table.row(["one-shot", "10.50", "95"]);
+        table.row([
+            String::from("in-process"),
+            String::from("2.80"),
+            String::from("357"),
+        ]);
+        assert_eq!(
+            table.markdown(),
+            "| measurement | p50 (ms) | runs/s |\n|---|---:|---:|\n\
+             | one-shot | 10.50 | 95 |\n| in-process | 2.80 | 357 |\n"
+        );
+    }
 }

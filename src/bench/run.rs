@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
-use super::{Figures, in_process, launches};
+use super::{Figures, Table, in_process, launches};
 use crate::env_names;
 use crate::intake::Payload;
 use crate::runtime::config::SandboxConfig;
@@ -156,18 +156,16 @@ fn report(plan: &BenchPlan, rows: &[Figures], fuel: u64) -> String {
          each variant turns one speed measure off.\n",
         plan.runs, plan.launches
     );
-    let _ = writeln!(out, "| measurement | p50 (ms) | p99 (ms) | runs/s |");
-    let _ = writeln!(out, "|---|---:|---:|---:|");
+    let mut table = Table::new(&["measurement", "p50 (ms)", "p99 (ms)", "runs/s"]);
     for row in rows {
-        let _ = writeln!(
-            out,
-            "| {} | {:.2} | {:.2} | {:.0} |",
-            row.name,
-            row.p50.as_secs_f64() * 1000.0,
-            row.p99.as_secs_f64() * 1000.0,
-            row.per_second
-        );
+        table.row([
+            row.name.clone(),
+            format!("{:.2}", row.p50.as_secs_f64() * 1000.0),
+            format!("{:.2}", row.p99.as_secs_f64() * 1000.0),
+            format!("{:.0}", row.per_second),
+        ]);
     }
+    out.push_str(table.markdown());
     let _ = writeln!(
         out,
         "\n{} in-process runs per row, {} launches per one-shot row; the hook used {} fuel units per run; {} cores.",

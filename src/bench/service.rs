@@ -16,7 +16,7 @@ use http_body_util::{BodyExt, Full};
 use tokio::sync::oneshot;
 
 use super::receivers::HttpReceiver;
-use super::{Figures, figures};
+use super::{Figures, Table, figures};
 use crate::intake::Event;
 use crate::intake::hoop_payload;
 use crate::runtime::Runtime;
@@ -465,32 +465,33 @@ fn report(plan: &ServicePlan, rows: &[Row], forwarded: usize, outage: &Outage) -
         humantime::format_rfc3339_seconds(SystemTime::now()),
         plan.events,
     );
-    let _ = writeln!(
-        out,
-        "| measurement | intake p50 (ms) | intake p99 (ms) | accepted/s | end to end p50 (ms) | end to end p99 (ms) | done/s |"
-    );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+    let mut table = Table::new(&[
+        "measurement",
+        "intake p50 (ms)",
+        "intake p99 (ms)",
+        "accepted/s",
+        "end to end p50 (ms)",
+        "end to end p99 (ms)",
+        "done/s",
+    ]);
     for row in rows {
         let intake = row.intake.as_ref().map_or_else(
-            || "| - | - | - ".to_owned(),
+            || ["-".to_owned(), "-".to_owned(), "-".to_owned()],
             |f| {
-                format!(
-                    "| {:.2} | {:.2} | {:.0} ",
-                    ms(f.p50),
-                    ms(f.p99),
-                    f.per_second
-                )
+                [
+                    format!("{:.2}", ms(f.p50)),
+                    format!("{:.2}", ms(f.p99)),
+                    format!("{:.0}", f.per_second),
+                ]
             },
         );
-        let _ = writeln!(
-            out,
-            "| {} {intake}| {:.1} | {:.1} | {:.0} |",
-            row.name,
-            ms(row.end_to_end.p50),
-            ms(row.end_to_end.p99),
-            row.end_to_end.per_second
-        );
+        table.row([row.name.clone()].into_iter().chain(intake).chain([
+            format!("{:.1}", ms(row.end_to_end.p50)),
+            format!("{:.1}", ms(row.end_to_end.p99)),
+            format!("{:.0}", row.end_to_end.per_second),
+        ]));
     }
+    out.push_str(table.markdown());
     let _ = writeln!(
         out,
         "\n## Spool growth while the receiver is down\n\nOne client posts events, paced to at \
@@ -501,15 +502,16 @@ fn report(plan: &ServicePlan, rows: &[Row], forwarded: usize, outage: &Outage) -
          it back).\n",
         plan.outage_rate, plan.outage_seconds
     );
-    let _ = writeln!(out, "| second | accepted | spool depth | spool bytes |");
-    let _ = writeln!(out, "|---:|---:|---:|---:|");
+    let mut table = Table::new(&["second", "accepted", "spool depth", "spool bytes"]);
     for sample in &outage.samples {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} |",
-            sample.second, sample.accepted, sample.depth, sample.bytes
-        );
+        table.row([
+            sample.second.to_string(),
+            sample.accepted.to_string(),
+            sample.depth.to_string(),
+            sample.bytes.to_string(),
+        ]);
     }
+    out.push_str(table.markdown());
     if let (Some(first), Some(last)) = (outage.samples.first(), outage.samples.last()) {
         let _ = writeln!(
             out,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use super::{Figures, figures, launches};
+use super::{Table, figures, launches};
 use crate::intake::Event;
 use crate::source::git::GitSource;
 use crate::source::git::config::GitConfig;
@@ -111,19 +111,22 @@ pub fn run(plan: SourcePlan) -> anyhow::Result<String> {
          and {FILES} files in its tip ({} of them under `hoop-hooks/`).\n",
         snapshot.files.len()
     );
-    let _ = writeln!(out, "| measurement | p50 | p99 | per second |");
-    let _ = writeln!(out, "|---|---:|---:|---:|");
-    let _ = writeln!(
-        out,
-        "| {} | {:.1} µs | {:.1} µs | {:.0} |",
-        lookup.name,
-        micros(lookup.p50),
-        micros(lookup.p99),
-        lookup.per_second
-    );
+    let mut table = Table::new(&["measurement", "p50", "p99", "per second"]);
+    table.row([
+        lookup.name.clone(),
+        format!("{:.1} µs", micros(lookup.p50)),
+        format!("{:.1} µs", micros(lookup.p99)),
+        format!("{:.0}", lookup.per_second),
+    ]);
     for row in [&fetch, &shallow, &full] {
-        row_ms(&mut out, row);
+        table.row([
+            row.name.clone(),
+            format!("{:.1} ms", row.p50.as_secs_f64() * 1000.0),
+            format!("{:.1} ms", row.p99.as_secs_f64() * 1000.0),
+            format!("{:.1}", row.per_second),
+        ]);
     }
+    out.push_str(table.markdown());
     let _ = writeln!(
         out,
         "\n{} lookups, {} fetches per fetch row; {} cores.",
@@ -136,17 +139,6 @@ pub fn run(plan: SourcePlan) -> anyhow::Result<String> {
 
 fn micros(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e6
-}
-
-fn row_ms(out: &mut String, row: &Figures) {
-    let _ = writeln!(
-        out,
-        "| {} | {:.1} ms | {:.1} ms | {:.1} |",
-        row.name,
-        row.p50.as_secs_f64() * 1000.0,
-        row.p99.as_secs_f64() * 1000.0,
-        row.per_second
-    );
 }
 
 fn rand_suffix() -> u128 {
