@@ -152,7 +152,9 @@ impl Fixture {
         })?;
         toml::from_str(&text).map_err(|e| FixtureError::Invalid {
             path: path.to_path_buf(),
-            reason: e.to_string().trim_end().replace('\n', " "),
+            // The parser's message points at the spot with a caret under
+            // the line: kept as it is, line breaks and all.
+            reason: e.to_string().trim_end().to_owned(),
         })
     }
 

@@ -68,7 +68,7 @@ pub fn text(cases: &[CaseResult]) -> String {
             }
         }
         if let Some(error) = &case.error {
-            let _ = writeln!(out, "      error: {error}");
+            let _ = writeln!(out, "      error: {}", error.replace('\n', "\n        "));
         }
         for mismatch in &case.mismatches {
             let _ = writeln!(

@@ -239,6 +239,30 @@ fn a_bad_fixture_fails_alone_and_names_the_file() {
 }
 
 #[test]
+fn a_fixture_syntax_error_points_at_its_line_with_a_caret() {
+    let repo = repository(
+        "print('ok')\n",
+        "",
+        &[(
+            "broken.toml",
+            "hook = \"session-open\"\n[expect]\nexit_code = \"zero\"\n",
+        )],
+    );
+    let output = test_command(repo.path()).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let report = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = report.lines().collect();
+    let quoted = lines
+        .iter()
+        .position(|line| line.contains("3 | exit_code = \"zero\""))
+        .unwrap_or_else(|| panic!("the line is quoted on a line of its own: {report}"));
+    assert!(
+        lines[quoted + 1].trim_end().ends_with('^'),
+        "a caret line follows: {report}"
+    );
+}
+
+#[test]
 fn a_folder_without_hooks_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let output = test_command(dir.path()).output().unwrap();

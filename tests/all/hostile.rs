@@ -17,6 +17,37 @@ async fn cannot_read_etc_passwd() {
 }
 
 #[tokio::test]
+async fn an_uncaught_file_error_says_what_the_sandbox_hides() {
+    let outside = run_source("open('/etc/passwd').read()\n").await;
+    assert_eq!(outside.status, RunStatus::Failed, "{outside:?}");
+    assert!(
+        outside.stderr.contains("FileNotFoundError")
+            && outside
+                .stderr
+                .contains("hookbox: /etc/passwd is outside what the hook can see"),
+        "{}",
+        outside.stderr
+    );
+    let read_only = run_source("open('/hook/dropped.txt', 'w').write('x')\n").await;
+    assert_eq!(read_only.status, RunStatus::Failed, "{read_only:?}");
+    assert!(
+        read_only
+            .stderr
+            .contains("hookbox: /hook/dropped.txt is read-only in the sandbox"),
+        "{}",
+        read_only.stderr
+    );
+    let caught = run_source(
+        "try:\n    open('/etc/passwd')\nexcept OSError as e:\n    print(e.__notes__ if hasattr(e, '__notes__') else 'no notes')\n",
+    )
+    .await;
+    assert_eq!(
+        caught.stdout, "no notes\n",
+        "a caught error is the hook's own business"
+    );
+}
+
+#[tokio::test]
 async fn cannot_climb_out_of_the_hook_directory() {
     let outcome = run_source(
         "import os\n\

@@ -37,6 +37,7 @@ import email.mime.multipart
 import email.mime.text
 import email.utils
 import enum
+import errno
 import functools
 import gc
 import gzip
@@ -114,8 +115,34 @@ def _exit_code(code: object) -> int:
     return 1
 
 
+# What the sandbox shows a hook of the file system, all of it read-only: its
+# own folder, the standard library and the SDK's sources.
+_VISIBLE_ROOTS = ("/hook", STDLIB_DIR, "/0", "/1")
+# Errors the sandbox gives for a write it does not allow (WASI's "not
+# capable" is 76).
+_READ_ONLY_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS, 76)
+
+
+def _explain_file_error(error: BaseException) -> None:
+    """Notes, on a file error the hook did not catch, what the sandbox did:
+    ``python3`` would have seen the host's file system, the hook does not."""
+    filename = getattr(error, "filename", None)
+    if not isinstance(error, OSError) or not isinstance(filename, str):
+        return
+    path = os.path.normpath(os.path.join(os.getcwd(), filename))
+    visible = any(path == root or path.startswith(root + "/") for root in _VISIBLE_ROOTS)
+    if not visible:
+        error.add_note(
+            f"hookbox: {path} is outside what the hook can see: the sandbox shows it "
+            f"only its own folder, read-only, at /hook"
+        )
+    elif error.errno in _READ_ONLY_ERRNOS:
+        error.add_note(f"hookbox: {path} is read-only in the sandbox (nothing can be written)")
+
+
 def _print_hook_traceback(error: BaseException, hook_path: str) -> None:
     """Prints a traceback without the runner's own frames, as ``python3`` would."""
+    _explain_file_error(error)
     tb = error.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != hook_path:
         tb = tb.tb_next
