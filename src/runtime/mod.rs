@@ -133,7 +133,7 @@ impl Runtime {
                 tracing::info!("compiling the Python runner component (once per hookbox version)");
                 progress(
                     show_progress,
-                    "compiling the bundled Python runner (one time, about 15 s)...",
+                    "compiling the bundled Python runner (one time, about 7 s)...",
                 )
             },
         )?;
