@@ -28,19 +28,25 @@ fn main() -> Result<()> {
     let guest_dir = manifest_dir.join("guest-sdk/python");
     println!("cargo::rerun-if-changed=guest-sdk/python/runner");
     println!("cargo::rerun-if-changed=guest-sdk/python/sdk");
-    println!("cargo::rerun-if-changed=guest-sdk/python/wit");
+    println!("cargo::rerun-if-changed=guest-sdk/python/runner.wit");
+    println!("cargo::rerun-if-changed=guest-sdk/wit");
     println!("cargo::rerun-if-changed=build.rs");
 
     let componentize_dir = componentize_py_source_dir(&manifest_dir)?;
 
-    // Assemble a WIT directory: our world plus the WASI 0.2.0 packages that
+    // Assemble a WIT directory: hookbox's interfaces (shared with the Rust
+    // SDK), the runner's world, and the WASI 0.2.0 packages that
     // componentize-py ships (the same ones its Python bindings are tested with).
     let wit_dir = out_dir.join("wit");
     if wit_dir.exists() {
         fs::remove_dir_all(&wit_dir)?;
     }
     fs::create_dir_all(wit_dir.join("deps"))?;
-    fs::copy(guest_dir.join("wit/runner.wit"), wit_dir.join("runner.wit"))?;
+    fs::copy(
+        manifest_dir.join("guest-sdk/wit/hookbox.wit"),
+        wit_dir.join("hookbox.wit"),
+    )?;
+    fs::copy(guest_dir.join("runner.wit"), wit_dir.join("runner.wit"))?;
     for package in WASI_WIT_PACKAGES {
         copy_dir(
             &componentize_dir.join("wit/deps").join(package),
@@ -128,17 +134,20 @@ fn runner_identity(
     inputs.extend_from_slice(componentize_version.as_bytes());
     inputs.extend_from_slice(&stdlib_hash.to_le_bytes());
     inputs.extend_from_slice(&fs::read(manifest_dir.join("build.rs"))?);
-    for part in ["runner", "sdk", "wit"] {
-        hash_tree(
-            &manifest_dir.join("guest-sdk/python").join(part),
-            &mut inputs,
-        )?;
+    for part in ["python/runner", "python/sdk", "python/runner.wit", "wit"] {
+        hash_tree(&manifest_dir.join("guest-sdk").join(part), &mut inputs)?;
     }
     Ok(xxhash_rust::xxh3::xxh3_128(&inputs))
 }
 
-/// Appends every file under `dir` (path and contents, in a stable order).
+/// Appends every file under `dir`, or `dir` itself if it is a file (path
+/// and contents, in a stable order).
 fn hash_tree(dir: &Path, inputs: &mut Vec<u8>) -> Result<()> {
+    if dir.is_file() {
+        inputs.extend_from_slice(dir.file_name().unwrap_or_default().as_encoded_bytes());
+        inputs.extend_from_slice(&fs::read(dir)?);
+        return Ok(());
+    }
     let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|entry| entry.file_name());
     for entry in entries {

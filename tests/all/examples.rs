@@ -1,5 +1,7 @@
 //! Every shipped example passes `hookbox test`, its fixtures answered by the
 //! recording receiver; the Rust example is compiled to a component first.
+//! The SDKs' own checks run here too: the Rust SDK's tests on the host, and
+//! the Python type stubs against what the SDK defines.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -107,4 +109,41 @@ fn the_rust_sdk_passes_its_own_tests_on_the_host() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+#[test]
+fn the_python_type_stubs_say_what_the_sdk_defines() {
+    let python3 = hookbox::bench::real_python3().expect("python3 is installed");
+    let checker = repo_path("guest-sdk/python/stubs/check_stubs.py");
+    let sdk = repo_path("guest-sdk/python/sdk/hookbox");
+    let check = |stubs: &Path| {
+        Command::new(&python3)
+            .arg(&checker)
+            .arg(stubs)
+            .arg(&sdk)
+            .output()
+            .unwrap()
+    };
+    let stubs = repo_path("guest-sdk/python/stubs/hookbox");
+    let output = check(&stubs);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+
+    // A stub that drifted (a parameter renamed) is caught.
+    let drifted = tempfile::tempdir().unwrap();
+    copy_tree(&stubs, drifted.path());
+    let http = drifted.path().join("http.pyi");
+    let text = std::fs::read_to_string(&http).unwrap();
+    std::fs::write(
+        &http,
+        text.replacen("def text(self, encoding", "def text(self, charset", 1),
+    )
+    .unwrap();
+    let output = check(drifted.path());
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{report}");
+    assert!(report.contains("Response.text"), "{report}");
 }

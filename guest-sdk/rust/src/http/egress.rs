@@ -1,20 +1,13 @@
 //! The host's account of egress refusals: `hookbox:runner/egress@0.1.0`.
 //!
-//! Only `last-denial` is imported; `wasi:http` can only say that a request was
-//! refused, this says why.
+//! Bound from `guest-sdk/wit/hookbox.wit`; only `last-denial` is used:
+//! `wasi:http` can only say that a request was refused, this says why.
 
 wit_bindgen::generate!({
-    inline: "
-        package hookbox:runner@0.1.0;
-
-        interface egress {
-            last-denial: func() -> option<string>;
-        }
-
-        world hookbox-guest {
-            import egress;
-        }
-    ",
+    // The one definition of hookbox's interfaces, which the Python runner is
+    // built against too.
+    path: "../wit/hookbox.wit",
+    world: "rust-hook",
 });
 
 /// Why the most recent refused request was refused, if the host says.

@@ -20,92 +20,81 @@ impl Target {
         let invalid = |why: &str| Error::InvalidRequest {
             message: format!("{why} in URL {url:?}"),
         };
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| invalid("no scheme"))?;
-        let https = match scheme.to_ascii_lowercase().as_str() {
-            "https" => true,
-            "http" => false,
-            _ => {
+        // A fragment never leaves the client.
+        let without_fragment = url.split_once('#').map_or(url, |(before, _)| before);
+        let uri: http::Uri = without_fragment
+            .parse()
+            .map_err(|error: http::uri::InvalidUri| invalid(&error.to_string()))?;
+        let https = match uri.scheme_str() {
+            Some(scheme) if scheme.eq_ignore_ascii_case("https") => true,
+            Some(scheme) if scheme.eq_ignore_ascii_case("http") => false,
+            Some(scheme) => {
                 return Err(invalid(&format!(
                     "unsupported scheme {scheme:?} (use http or https)"
                 )));
             }
+            None => return Err(invalid("no scheme")),
         };
-        let rest = rest.split_once('#').map_or(rest, |(before, _)| before);
-        let end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, path) = rest.split_at(end);
-        let (userinfo, host_port) = match authority.rsplit_once('@') {
-            Some((userinfo, host_port)) => (Some(userinfo), host_port),
-            None => (None, authority),
-        };
-        let (host, port) = if let Some(bracketed) = host_port.strip_prefix('[') {
-            let (host, after) = bracketed
-                .split_once(']')
-                .ok_or_else(|| invalid("unclosed '['"))?;
-            let port = match after {
-                "" => None,
-                _ => Some(
-                    after
-                        .strip_prefix(':')
-                        .ok_or_else(|| invalid("junk after ']'"))?,
-                ),
-            };
-            (format!("[{}]", host.to_ascii_lowercase()), port)
-        } else {
-            match host_port.rsplit_once(':') {
-                Some((host, port)) => (host.to_ascii_lowercase(), Some(port)),
-                None => (host_port.to_ascii_lowercase(), None),
-            }
-        };
+        let authority = uri.authority().ok_or_else(|| invalid("no host"))?;
+        let host = authority.host().to_ascii_lowercase();
         if host.is_empty() || host == "[]" {
             return Err(invalid("no host"));
         }
-        let authority = match port.filter(|port| !port.is_empty()) {
-            Some(port) => {
-                port.parse::<u16>()
+        // `http::Uri` checks that a port is digits, not that it fits in 16
+        // bits (it then reports none): read it from the text.
+        let host_port = authority
+            .as_str()
+            .rsplit_once('@')
+            .map_or(authority.as_str(), |(_, host_port)| host_port);
+        let after_host = match host_port.rfind(']') {
+            Some(end) if !matches!(host_port[end + 1..].chars().next(), None | Some(':')) => {
+                return Err(invalid("junk after ']'"));
+            }
+            Some(end) => &host_port[end + 1..],
+            None => host_port,
+        };
+        let authority_text = match after_host.rsplit_once(':').map(|(_, port)| port) {
+            Some(port) if !port.is_empty() => {
+                let port: u16 = port
+                    .parse()
                     .map_err(|_| invalid(&format!("bad port {port:?}")))?;
                 format!("{host}:{port}")
             }
-            None => host,
+            _ => host,
         };
-        let path_with_query = match path {
-            "" => "/".to_owned(),
-            query if query.starts_with('?') => format!("/{query}"),
-            path => path.to_owned(),
+        let path_with_query = match uri.path_and_query() {
+            Some(path_and_query) => match path_and_query.query() {
+                Some(query) => format!("{}?{query}", path_and_query.path()),
+                None => path_and_query.path().to_owned(),
+            },
+            None => "/".to_owned(),
+        };
+        let basic_auth = match authority.as_str().rsplit_once('@') {
+            Some((userinfo, _)) => Some(basic_credentials(userinfo).map_err(|why| invalid(&why))?),
+            None => None,
         };
         Ok(Target {
             https,
-            authority,
+            authority: authority_text,
             path_with_query,
-            basic_auth: userinfo.map(|userinfo| {
-                let credentials = if userinfo.contains(':') {
-                    userinfo.to_owned()
-                } else {
-                    format!("{userinfo}:")
-                };
-                base64(credentials.as_bytes())
-            }),
+            basic_auth,
         })
     }
 }
 
-/// Standard base64 with padding.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+/// `user:password` (each percent-decoded, as in a URL) base64-encoded for
+/// an `Authorization: Basic` header; a user alone has an empty password.
+fn basic_credentials(userinfo: &str) -> Result<String, String> {
+    use base64::Engine as _;
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let decode = |part: &str| {
+        percent_encoding::percent_decode_str(part)
+            .decode_utf8()
+            .map(|text| text.into_owned())
+            .map_err(|_| "user info that is not UTF-8 once percent-decoded".to_owned())
+    };
+    let credentials = format!("{}:{}", decode(user)?, decode(password)?);
+    Ok(base64::engine::general_purpose::STANDARD.encode(credentials))
 }
 
 #[cfg(test)]
@@ -164,7 +153,7 @@ mod tests {
             "http://[::1/",
             "http://[::1]x/",
         ] {
-            let error = Target::parse(url).unwrap_err();
+            let error = Target::parse(url).expect_err(url);
             assert!(
                 matches!(error, Error::InvalidRequest { .. }),
                 "{url}: {error:?}"
@@ -173,11 +162,15 @@ mod tests {
     }
 
     #[test]
-    fn base64_pads() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    fn user_info_is_percent_decoded_before_encoding() {
+        // "p@ss:w rd" written in a URL, decoded to the password the server checks.
+        let target = parse("https://svc%40corp:p%40ss%3Aw%20rd@example.com/");
+        assert_eq!(target.authority, "example.com");
+        assert_eq!(
+            target.basic_auth.as_deref(),
+            Some("c3ZjQGNvcnA6cEBzczp3IHJk"),
+            "base64 of svc@corp:p@ss:w rd"
+        );
+        assert!(Target::parse("https://%ff:x@example.com/").is_err());
     }
 }
