@@ -18,6 +18,7 @@ use wasmtime_wasi_http::io::TokioIo;
 
 use hookbox::intake::Event;
 use hookbox::source::git::config::{GitConfig, GitSection};
+use hookbox::source::git::fetch::FetchError;
 use hookbox::source::git::{GitSource, SourceError};
 
 use crate::source::{TestRepo, hook_text};
@@ -47,17 +48,26 @@ fn source_from(vars: &[(&str, String)]) -> (tempfile::TempDir, GitSource) {
     (cache, source)
 }
 
-/// The fetch error, which must never contain `secret`.
-fn fetch_error(source: &GitSource, secret: &str) -> String {
+/// The fetch error, whose message must never contain `secret`.
+fn fetch_error(source: &GitSource, secret: &str) -> FetchError {
     let error = match source.fetch() {
         Ok(snapshot) => panic!("the fetch should fail, got {snapshot:?}"),
         Err(SourceError::Fetch(error)) => error,
         Err(other) => panic!("{other:?}"),
     };
-    assert!(!error.contains(secret), "the secret leaked: {error}");
+    let text = error.to_string();
+    assert!(!text.contains(secret), "the secret leaked: {text}");
     let recorded = source.status().fetch.last_error.unwrap();
     assert!(!recorded.contains(secret), "the secret leaked: {recorded}");
     error
+}
+
+/// The reason a refused fetch gives; panics on any other failure.
+fn refusal(error: FetchError) -> String {
+    match error {
+        FetchError::Refused { reason, .. } => reason,
+        other => panic!("not a refusal: {other:?}"),
+    }
 }
 
 /// Every file under `dir`, for checking no key material was left behind.
@@ -359,7 +369,9 @@ fn smart_http_with_bad_credentials_fails_without_showing_the_password() {
         ("GIT_USER", "tester".into()),
         ("GIT_PASSWORD", "wr0ng-passw0rd".into()),
     ]);
-    let error = fetch_error(&source, "wr0ng-passw0rd");
+    let failure = fetch_error(&source, "wr0ng-passw0rd");
+    let error = failure.to_string();
+    assert!(matches!(failure, FetchError::Refused { .. }), "{failure:?}");
     assert!(
         error
             .contains("the server refused the credentials (GIT_USER \"tester\" with GIT_PASSWORD)"),
@@ -380,7 +392,9 @@ fn smart_http_without_credentials_fails_naming_the_setting() {
     let (_repo, _commit, root, name) = served_repo();
     let server = GitHttpServer::start(&root, Some(("tester", "s3cret-token")), None);
     let (_cache, source) = source_from(&[("GIT_URL", server.url(&name))]);
-    let error = fetch_error(&source, "s3cret-token");
+    let failure = fetch_error(&source, "s3cret-token");
+    let error = failure.to_string();
+    assert!(matches!(failure, FetchError::Refused { .. }), "{failure:?}");
     assert!(
         error.contains("the server asks for credentials: set GIT_PASSWORD"),
         "{error}"
@@ -399,7 +413,12 @@ fn smart_http_without_auth_needs_no_credentials() {
 fn an_unreachable_server_is_tried_once_not_once_per_branch() {
     // Nothing listens on port 1.
     let (_cache, source) = source_from(&[("GIT_URL", "http://127.0.0.1:1/runbooks".into())]);
-    let error = fetch_error(&source, "-----");
+    let failure = fetch_error(&source, "-----");
+    let error = failure.to_string();
+    assert!(
+        matches!(failure, FetchError::Transfer { .. }),
+        "{failure:?}"
+    );
     assert!(
         error.starts_with("cannot fetch http://127.0.0.1:1/runbooks: "),
         "{error}"
@@ -427,7 +446,12 @@ fn https_with_an_untrusted_certificate_is_refused() {
         .unwrap();
     let server = GitHttpServer::start(&root, None, Some(Arc::new(config)));
     let (_cache, source) = source_from(&[("GIT_URL", server.url(&name))]);
-    let error = fetch_error(&source, "-----");
+    let failure = fetch_error(&source, "-----");
+    let error = failure.to_string();
+    assert!(
+        matches!(failure, FetchError::Transfer { .. }),
+        "{failure:?}"
+    );
     assert!(
         error.to_ascii_lowercase().contains("certificate"),
         "{error}"
@@ -702,7 +726,9 @@ fn ssh_refuses_a_host_key_not_in_known_hosts_unless_told_it_is_insecure() {
         ("GIT_SSH_KEY", key.clone()),
         ("GIT_SSH_KNOWN_HOSTS", wrong.clone()),
     ]);
-    let error = fetch_error(&source, key.lines().nth(1).unwrap());
+    let failure = fetch_error(&source, key.lines().nth(1).unwrap());
+    let error = failure.to_string();
+    assert!(matches!(failure, FetchError::Refused { .. }), "{failure:?}");
     assert!(
         error.contains(
             "the SSH host key of 127.0.0.1 is not one GIT_SSH_KNOWN_HOSTS trusts: refused"
@@ -720,7 +746,7 @@ fn ssh_refuses_a_host_key_not_in_known_hosts_unless_told_it_is_insecure() {
                 .replace("[127.0.0.1]", "[git.example.com]"),
         ),
     ]);
-    assert!(fetch_error(&source, "-----").contains("refused"));
+    assert!(refusal(fetch_error(&source, "-----")).contains("refused"));
 
     let (_cache, source) = source_from(&[
         ("GIT_URL", sshd.url(repo.path())),
@@ -743,7 +769,9 @@ fn ssh_with_a_key_the_server_does_not_know_is_refused() {
         ("GIT_SSH_KEY", key.clone()),
         ("GIT_SSH_KNOWN_HOSTS", sshd.known_hosts()),
     ]);
-    let error = fetch_error(&source, key.lines().nth(1).unwrap());
+    let failure = fetch_error(&source, key.lines().nth(1).unwrap());
+    let error = failure.to_string();
+    assert!(matches!(failure, FetchError::Refused { .. }), "{failure:?}");
     assert!(
         error.contains("the SSH server 127.0.0.1 refused the key of GIT_SSH_KEY"),
         "{error}"
@@ -769,7 +797,9 @@ fn ssh_with_a_passphrase_protected_key_uses_the_keypass() {
         ("GIT_SSH_KEYPASS", "wrong sesame".into()),
         ("GIT_SSH_KNOWN_HOSTS", sshd.known_hosts()),
     ]);
-    let error = fetch_error(&source, "wrong sesame");
+    let failure = fetch_error(&source, "wrong sesame");
+    let error = failure.to_string();
+    assert!(matches!(failure, FetchError::Refused { .. }), "{failure:?}");
     assert!(error.contains("GIT_SSH_KEYPASS"), "{error}");
 
     let vars: HashMap<&str, String> = [

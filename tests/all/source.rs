@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use hookbox::intake::Event;
 use hookbox::source::git::config::GitConfig;
+use hookbox::source::git::fetch::FetchError;
 use hookbox::source::git::snapshot::Clock;
 use hookbox::source::git::{FIRST_BACKOFF, GitSource, SourceError};
 
@@ -257,6 +258,12 @@ fn a_wrong_branch_is_named_in_the_error() {
     repo.write("hoop-hooks/session-open.runbook.py", b"print(1)\n");
     repo.commit("one");
     let (_cache, source) = source_of(&repo, Some("production"), Duration::from_secs(60));
+    match source.fetch() {
+        Err(SourceError::Fetch(FetchError::NoSuchBranch { branch, .. })) => {
+            assert_eq!(branch, "production")
+        }
+        other => panic!("{other:?}"),
+    }
     let error = source.fetch().unwrap_err().to_string();
     assert!(
         error.contains("cannot fetch branch \"production\""),

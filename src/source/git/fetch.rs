@@ -24,21 +24,124 @@ use super::ssh::SshSession;
 /// How long one fetch may take, as in Hoop.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Why a fetch failed. Every message is scrubbed of the source's secrets.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The transport could not be set up: the repository path, the key or
+    /// the TLS settings.
+    #[error("cannot fetch {url}: {reason}")]
+    Setup {
+        /// The repository (without credentials).
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The server refused the credentials, or hookbox refused the server's
+    /// host key: other branches are not tried.
+    #[error("cannot fetch {url}: {reason}")]
+    Refused {
+        /// The repository (without credentials).
+        url: String,
+        /// What the server or the network said.
+        reason: String,
+    },
+    /// The transfer failed (the server could not be reached, TLS failed, the
+    /// connection broke) or took longer than [`FETCH_TIMEOUT`].
+    #[error("cannot fetch {url}: {reason}")]
+    Transfer {
+        /// The repository (without credentials).
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The configured branch does not exist.
+    #[error("cannot fetch branch {branch:?} of {url}: {reason}")]
+    NoSuchBranch {
+        /// The repository (without credentials).
+        url: String,
+        /// The branch configured.
+        branch: String,
+        /// What the server said.
+        reason: String,
+    },
+    /// With no branch configured, neither the remote's HEAD nor `main` nor
+    /// `master` could be fetched.
+    #[error("cannot fetch {url} (tried its HEAD, main and master): {reason}")]
+    NoDefaultBranch {
+        /// The repository (without credentials).
+        url: String,
+        /// Why the last one failed.
+        reason: String,
+    },
+    /// The fetched commit could not be turned into a snapshot.
+    #[error("cannot use what was fetched from {url}: {reason}")]
+    Snapshot {
+        /// The repository (without credentials).
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The snapshot could not be published into the cache.
+    #[error("publishing the snapshot: {0}")]
+    Publish(String),
+}
+
+impl FetchError {
+    /// The same error with `scrub` applied to every message it carries.
+    fn scrubbed(self, scrub: impl Fn(&str) -> String) -> FetchError {
+        use FetchError::*;
+        match self {
+            Setup { url, reason } => Setup {
+                url,
+                reason: scrub(&reason),
+            },
+            Refused { url, reason } => Refused {
+                url,
+                reason: scrub(&reason),
+            },
+            Transfer { url, reason } => Transfer {
+                url,
+                reason: scrub(&reason),
+            },
+            NoSuchBranch {
+                url,
+                branch,
+                reason,
+            } => NoSuchBranch {
+                url,
+                branch,
+                reason: scrub(&reason),
+            },
+            NoDefaultBranch { url, reason } => NoDefaultBranch {
+                url,
+                reason: scrub(&reason),
+            },
+            Snapshot { url, reason } => Snapshot {
+                url,
+                reason: scrub(&reason),
+            },
+            Publish(reason) => Publish(scrub(&reason)),
+        }
+    }
+}
+
 /// Fetches the configured branch (or the remote's HEAD, else `main`, else
 /// `master`) and materializes it under `work/`; returns the snapshot made,
 /// stamped `fetched_at` (seconds since the Unix epoch).
-pub fn fetch(settings: &GitSettings, work: &Path, fetched_at: u64) -> Result<Snapshot, String> {
-    fetch_unscrubbed(settings, work, fetched_at).map_err(|error| settings.access.scrub(&error))
+pub fn fetch(settings: &GitSettings, work: &Path, fetched_at: u64) -> Result<Snapshot, FetchError> {
+    fetch_unscrubbed(settings, work, fetched_at)
+        .map_err(|error| error.scrubbed(|text| settings.access.scrub(text)))
 }
 
 fn fetch_unscrubbed(
     settings: &GitSettings,
     work: &Path,
     fetched_at: u64,
-) -> Result<Snapshot, String> {
+) -> Result<Snapshot, FetchError> {
     let config = &settings.config;
-    let session = Session::new(settings, work)
-        .map_err(|error| format!("cannot fetch {}: {error}", config.display_url()))?;
+    let url = || config.display_url();
+    let session =
+        Session::new(settings, work).map_err(|reason| FetchError::Setup { url: url(), reason })?;
     let candidates: Vec<Option<&str>> = match &config.branch {
         Some(branch) => vec![Some(branch.as_str())],
         None => vec![None, Some("main"), Some("master")],
@@ -50,7 +153,8 @@ fn fetch_unscrubbed(
             // A remote HEAD on a branch without commits falls back too.
             Ok(repo) => match snapshot_of(&repo, work, fetched_at) {
                 Err(error) if branch.is_none() && config.branch.is_none() => error,
-                done => return done,
+                Err(reason) => return Err(FetchError::Snapshot { url: url(), reason }),
+                Ok(snapshot) => return Ok(snapshot),
             },
             Err(CloneError {
                 message,
@@ -58,15 +162,18 @@ fn fetch_unscrubbed(
             }) => {
                 // Refused credentials or host keys, and a server that cannot
                 // be reached, will not do better for another branch.
-                if let Some(refusal) = session.refusal() {
-                    return Err(format!("cannot fetch {}: {refusal}", config.display_url()));
+                if let Some(reason) = session.refusal() {
+                    return Err(FetchError::Refused { url: url(), reason });
                 }
                 let message = match session.detail() {
                     Some(detail) => format!("{message} ({detail})"),
                     None => message,
                 };
                 if !missing_ref {
-                    return Err(format!("cannot fetch {}: {message}", config.display_url()));
+                    return Err(FetchError::Transfer {
+                        url: url(),
+                        reason: message,
+                    });
                 }
                 message
             }
@@ -74,14 +181,15 @@ fn fetch_unscrubbed(
         last_error = error;
     }
     Err(match &config.branch {
-        Some(branch) => format!(
-            "cannot fetch branch {branch:?} of {}: {last_error}",
-            config.display_url()
-        ),
-        None => format!(
-            "cannot fetch {} (tried its HEAD, main and master): {last_error}",
-            config.display_url()
-        ),
+        Some(branch) => FetchError::NoSuchBranch {
+            url: url(),
+            branch: branch.clone(),
+            reason: last_error,
+        },
+        None => FetchError::NoDefaultBranch {
+            url: url(),
+            reason: last_error,
+        },
     })
 }
 

@@ -42,7 +42,7 @@ pub enum SourceError {
     NoSnapshot(String),
     /// A fetch failed (the last good snapshot, if any, is kept).
     #[error("fetching the runbooks repository failed: {0}")]
-    Fetch(String),
+    Fetch(#[from] fetch::FetchError),
     /// The hook exists in the repository but was not materialized.
     #[error("hoop-hooks/{path} was refused when fetched: {reason}")]
     Refused {
@@ -172,7 +172,7 @@ impl GitSource {
             |snapshot| {
                 self.store
                     .publish(&work.path().join("staging"), &snapshot)
-                    .map_err(|e| format!("publishing the snapshot: {e}"))?;
+                    .map_err(|e| fetch::FetchError::Publish(e.to_string()))?;
                 Ok(snapshot)
             },
         );
@@ -184,7 +184,7 @@ impl GitSource {
             }
             Err(error) => {
                 status.failures += 1;
-                status.last_error = Some(error.clone());
+                status.last_error = Some(error.to_string());
                 tracing::warn!(%error, failures = status.failures, "fetching the runbooks repository failed");
             }
         }
