@@ -5,14 +5,17 @@
 //! can reuse their Hoop settings.
 //!
 //! Secrets (`GIT_PASSWORD`, `GIT_SSH_KEY`, `GIT_SSH_KEYPASS`) come only from
-//! the environment and are held in [`Secret`], whose `Debug` never shows the
-//! value; nothing here implements `Display` or `Serialize` for them.
+//! the environment and are held in [`Secret`] (see [`super::access`]); the
+//! URL's transport is [`super::transport`]'s to judge.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::IgnoredAny;
+
+use super::access::{DEFAULT_USER, GitAccess, Secret};
+use super::transport::{Transport, looks_like_scp, redact_url};
 
 /// The `[git]` section of the configuration file. Secrets are not accepted
 /// here: `password`, `ssh_key` and `ssh_keypass` are refused with a message
@@ -65,89 +68,6 @@ impl std::fmt::Debug for GitConfig {
             .field("branch", &self.branch)
             .field("ttl", &self.ttl)
             .finish()
-    }
-}
-
-/// A secret setting. Its `Debug` prints `[redacted]`; the value is reached
-/// only through [`Secret::expose`].
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The value, for the one place that hands it to git.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-/// The default HTTPS user, as in Hoop (any user works with a token on the
-/// common forges).
-pub const DEFAULT_USER: &str = "oauth2";
-/// The default SSH user, as in Hoop, when neither `GIT_SSH_USER` nor the URL
-/// names one.
-pub const DEFAULT_SSH_USER: &str = "git";
-
-/// How to authenticate to the repository. Only the transport the URL names
-/// uses its part: HTTPS the user and password, SSH the key and host keys.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GitAccess {
-    /// The HTTPS user (`GIT_USER`, default `oauth2`).
-    pub user: String,
-    /// The HTTPS password or token (`GIT_PASSWORD`).
-    pub password: Option<Secret>,
-    /// The SSH private key, PEM or OpenSSH text (`GIT_SSH_KEY`).
-    pub ssh_key: Option<Secret>,
-    /// The SSH user when named (`GIT_SSH_USER`); else the URL's user, else `git`.
-    pub ssh_user: Option<String>,
-    /// The SSH key's passphrase (`GIT_SSH_KEYPASS`).
-    pub ssh_keypass: Option<Secret>,
-    /// The trusted SSH host keys, `known_hosts` text (`GIT_SSH_KNOWN_HOSTS`).
-    pub ssh_known_hosts: Option<String>,
-    /// Accept any SSH host key (`GIT_SSH_INSECURE_ACCEPT_ANY_HOST_KEY`). Insecure.
-    pub ssh_insecure_accept_any_host_key: bool,
-}
-
-impl Default for GitAccess {
-    /// No credentials: enough for a local repository or a public HTTPS one.
-    fn default() -> GitAccess {
-        GitAccess {
-            user: DEFAULT_USER.to_owned(),
-            password: None,
-            ssh_key: None,
-            ssh_user: None,
-            ssh_keypass: None,
-            ssh_known_hosts: None,
-            ssh_insecure_accept_any_host_key: false,
-        }
-    }
-}
-
-impl GitAccess {
-    /// `text` with every secret value replaced by `[redacted]`: applied to
-    /// every message a fetch produces, in case a server or a tool echoes one.
-    pub fn scrub(&self, text: &str) -> String {
-        let mut text = text.to_owned();
-        for secret in [&self.password, &self.ssh_keypass, &self.ssh_key]
-            .into_iter()
-            .flatten()
-        {
-            let value = secret.expose().trim();
-            if !value.is_empty() {
-                text = text.replace(value, "[redacted]");
-            }
-        }
-        text
     }
 }
 
@@ -209,57 +129,6 @@ pub enum GitConfigError {
         /// Why.
         reason: String,
     },
-}
-
-/// The transport a repository URL names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    /// A local path or `file://` URL.
-    Local,
-    /// Smart HTTP (`https://`, or `http://` to a loopback address).
-    Http,
-    /// SSH (`ssh://` or `user@host:path`), through the `ssh` program.
-    Ssh,
-}
-
-impl Transport {
-    /// The transport of `url`, or why it is not accepted.
-    pub fn of(url: &str) -> Result<Transport, String> {
-        if url.starts_with("https://") {
-            return Ok(Transport::Http);
-        }
-        if url.starts_with("http://") {
-            let host = gix::url::parse(gix::bstr::BStr::new(url))
-                .map_err(|_| "not a valid URL".to_owned())?
-                .host()
-                .map(str::to_owned)
-                .unwrap_or_default();
-            return if is_loopback(&host) {
-                Ok(Transport::Http)
-            } else {
-                Err("plain http:// is accepted only for a loopback address (127.0.0.1, ::1, localhost); use https://".into())
-            };
-        }
-        if url.starts_with("ssh://") || looks_like_scp(url) {
-            return Ok(Transport::Ssh);
-        }
-        if url.contains("://") && !url.starts_with("file://") {
-            return Err(
-                "unknown transport; use https://, ssh://, user@host:path, a local path or file://"
-                    .into(),
-            );
-        }
-        Ok(Transport::Local)
-    }
-}
-
-/// Whether `host` (a URL's host, IPv6 in brackets or not) is this machine.
-pub fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 impl GitConfig {
@@ -357,12 +226,6 @@ fn resolve_access(
     })
 }
 
-fn looks_like_scp(url: &str) -> bool {
-    // git@host:org/repo
-    url.split_once(':')
-        .is_some_and(|(before, _)| before.contains('@') && !before.contains('/'))
-}
-
 fn check_transport(url: &str, access: &GitAccess) -> Result<(), GitConfigError> {
     use crate::env_names::{
         GIT_SSH_INSECURE_ACCEPT_ANY_HOST_KEY, GIT_SSH_KEY, GIT_SSH_KEYPASS, GIT_SSH_KNOWN_HOSTS,
@@ -400,18 +263,6 @@ fn check_transport(url: &str, access: &GitAccess) -> Result<(), GitConfigError> 
             }
             Ok(())
         }
-    }
-}
-
-/// `https://user:secret@host/x` -> `https://host/x`.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
-        None => url.to_owned(),
     }
 }
 

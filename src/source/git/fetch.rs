@@ -15,11 +15,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::config::{GitConfig, GitSettings, Transport};
+use super::config::{GitConfig, GitSettings};
 use super::http::HttpSession;
 use super::materialize::{Materialized, materialize};
 use super::snapshot::Snapshot;
 use super::ssh::SshSession;
+use super::transport::Transport;
 
 /// How long one fetch may take, as in Hoop.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);

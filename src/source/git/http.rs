@@ -17,8 +17,9 @@ use gix::credentials::helper::Action;
 use gix::credentials::protocol::Outcome;
 use gix::protocol::transport::client::blocking_io::http;
 
-use super::config::{GitAccess, Secret, is_loopback};
+use super::access::{GitAccess, Secret};
 use super::fetch::FETCH_TIMEOUT;
+use super::transport::is_loopback;
 use crate::env_names::{GIT_PASSWORD, GIT_USER};
 
 /// The credentials of one HTTP fetch and what the server did with them.

@@ -1,7 +1,8 @@
 //! Hooks from the operator's runbooks git repository, cached for the TTL Hoop
 //! uses (`GIT_HOOK_CONFIG_TTL`).
 //!
-//! - [`config`]: the `GIT_*` settings;
+//! - [`config`]: the `GIT_*` settings, with [`access`] (credentials) and
+//!   [`transport`] (what a URL names);
 //! - [`fetch`]: one shallow fetch with gix, over a local path, [`http`] or [`ssh`];
 //! - [`materialize`]: `hoop-hooks/` out of git, safely;
 //! - [`snapshot`]: immutable snapshots, the current one, fetch status.
@@ -11,18 +12,21 @@
 //! refresh keeps the last good snapshot and is retried with backoff. Only one
 //! fetch runs at a time, across processes too.
 
+pub mod access;
 pub mod config;
 pub mod fetch;
 pub mod http;
 pub mod materialize;
 pub mod snapshot;
 pub mod ssh;
+pub mod transport;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use config::{GitAccess, GitConfig, GitSettings};
+use access::GitAccess;
+use config::{GitConfig, GitSettings};
 use snapshot::{Clock, FetchStatus, Snapshot, Store};
 
 use crate::intake::Event;

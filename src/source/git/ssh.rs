@@ -17,7 +17,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use super::config::{DEFAULT_SSH_USER, GitAccess};
+use super::access::{DEFAULT_SSH_USER, GitAccess};
 use crate::env_names::{
     GIT_PASSWORD, GIT_SSH_INSECURE_ACCEPT_ANY_HOST_KEY, GIT_SSH_KEY, GIT_SSH_KEYPASS,
     GIT_SSH_KNOWN_HOSTS,
