@@ -1,0 +1,233 @@
+//! The service: sustained intake rate and end-to-end latency (accepted ->
+//! hook done) of `hookbox serve` over real HTTP on loopback, for a trivial
+//! hook and a forwarding hook, at concurrency 1, 8 and 64 (clients and
+//! workers alike), beside `python3 hook.py` per event (what Hoop does, with
+//! no spool); then how the spool grows while the receiver is down, and how
+//! fast it drains when the receiver comes back.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, bail};
+
+use super::receivers::HttpReceiver;
+use super::{Figures, Table, figures};
+use crate::runtime::Runtime;
+
+mod outage;
+mod server;
+
+use outage::{Outage, outage};
+use server::{Setup, open_event};
+const TOKEN: &str = "bench-token";
+
+/// Prints one line (the trivial hook).
+const TRIVIAL: &str = r#"import json, os
+event = json.loads(os.environ["HOOP_RUNBOOK_HOOK_PAYLOAD"])
+print("session", event["sid"], "opened")
+"#;
+
+/// Posts the event to `$TARGET` (the forwarding hook).
+const FORWARDING: &str = r#"import json, os, urllib.request
+event = json.loads(os.environ["HOOP_RUNBOOK_HOOK_PAYLOAD"])
+body = json.dumps({"sid": event["sid"], "user": event["event_session_open"]["user_email"]}).encode()
+urllib.request.urlopen(urllib.request.Request(os.environ["TARGET"], data=body, method="POST"), timeout=5)
+print("forwarded", event["sid"])
+"#;
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct ServicePlan {
+    /// Events posted per row.
+    pub events: usize,
+    /// Client and worker concurrency levels.
+    pub levels: Vec<usize>,
+    /// Seconds of posting while the receiver is down.
+    pub outage_seconds: u64,
+    /// Events posted per second during the outage.
+    pub outage_rate: u64,
+    /// Where the runtime's compiled runner is cached.
+    pub cache_dir: std::path::PathBuf,
+}
+
+struct Row {
+    name: String,
+    intake: Option<Figures>,
+    end_to_end: Figures,
+}
+
+/// Runs the benchmark and returns a Markdown report.
+pub fn run(plan: &ServicePlan) -> anyhow::Result<String> {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    tokio.block_on(async {
+        let runtime = Arc::new(Runtime::load(&crate::runtime::RuntimeOptions {
+            cache_dir: plan.cache_dir.clone(),
+            engine: Default::default(),
+            show_progress: false,
+            ca_bundle: Vec::new(),
+        })?);
+        let receiver = HttpReceiver::start(None).await?;
+        let mut rows = Vec::new();
+        for (label, hook) in [("trivial hook", TRIVIAL), ("forwarding hook", FORWARDING)] {
+            let setup = Setup::new(runtime.clone(), hook, receiver.address, 1)?;
+            rows.push(Row {
+                name: format!("hookbox serve, {label}, one event at a time"),
+                intake: None,
+                end_to_end: setup.one_at_a_time(plan.events / 4).await?,
+            });
+            for &concurrency in &plan.levels {
+                let setup = Setup::new(runtime.clone(), hook, receiver.address, concurrency)?;
+                let (intake, end_to_end) = setup.measure(plan.events, concurrency).await?;
+                rows.push(Row {
+                    name: format!("hookbox serve, {label}, concurrency {concurrency}"),
+                    intake: Some(intake),
+                    end_to_end,
+                });
+            }
+        }
+        for &concurrency in &plan.levels {
+            rows.push(Row {
+                name: format!(
+                    "baseline: `python3 hook.py` per event, trivial hook, concurrency {concurrency}"
+                ),
+                intake: None,
+                end_to_end: python3_baseline(plan.events, concurrency).await?,
+            });
+        }
+        let forwarded = receiver.count.load(Ordering::SeqCst);
+        let outage = outage(runtime, plan).await?;
+        Ok(report(plan, &rows, forwarded, &outage))
+    })
+}
+
+/// `python3 hook.py` per event, `concurrency` at a time.
+async fn python3_baseline(events: usize, concurrency: usize) -> anyhow::Result<Figures> {
+    let dir = tempfile::tempdir()?;
+    let hook = dir.path().join("session-open.runbook.py");
+    std::fs::write(&hook, TRIVIAL)?;
+    let python3 = super::real_python3()?;
+    let started = Instant::now();
+    let per_task = events.div_ceil(concurrency);
+    let tasks = (0..concurrency).map(|task| {
+        let (hook, python3) = (hook.clone(), python3.clone());
+        tokio::spawn(async move {
+            let mut samples = Vec::with_capacity(per_task);
+            for i in 0..per_task {
+                let payload = open_event(&format!("py-{task}-{i}"));
+                let launched = Instant::now();
+                let output = tokio::process::Command::new(&python3)
+                    .arg(&hook)
+                    .env(
+                        crate::env_names::HOOK_PAYLOAD,
+                        String::from_utf8_lossy(&payload).as_ref(),
+                    )
+                    .output()
+                    .await
+                    .context("launching python3")?;
+                samples.push(launched.elapsed());
+                if !output.status.success() {
+                    bail!(
+                        "python3 failed: {}",
+                        String::from_utf8_lossy(&output.stderr)
+                    );
+                }
+            }
+            anyhow::Ok(samples)
+        })
+    });
+    let mut samples = Vec::new();
+    for task in tasks.collect::<Vec<_>>() {
+        samples.extend(task.await??);
+    }
+    Ok(figures(String::new(), samples, started.elapsed()))
+}
+
+fn report(plan: &ServicePlan, rows: &[Row], forwarded: usize, outage: &Outage) -> String {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Service\n\nWritten by `hookbox bench --service --events {}` (release build) on {} cores, {}. \
+         Each concurrency row posts {} events to `hookbox serve` over HTTP on loopback as fast \
+         as it can from as many clients as its concurrency (each on one keep-alive connection), \
+         with as many workers, so end to end there includes the time queued behind earlier \
+         events; the one-at-a-time rows post a quarter as many, each after the one before is \
+         done. Every event is stored durably (SQLite, WAL, `synchronous = FULL`) before its \
+         202. End to end is from the event's arrival to its hook's end, from the stored times \
+         (millisecond resolution). The forwarding hook posts each event to a receiver on \
+         loopback ({forwarded} requests received in all). The baseline runs `python3 hook.py` \
+         per event, as Hoop does, with no spool and no sandbox.\n",
+        plan.events,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        humantime::format_rfc3339_seconds(SystemTime::now()),
+        plan.events,
+    );
+    let mut table = Table::new(&[
+        "measurement",
+        "intake p50 (ms)",
+        "intake p99 (ms)",
+        "accepted/s",
+        "end to end p50 (ms)",
+        "end to end p99 (ms)",
+        "done/s",
+    ]);
+    for row in rows {
+        let intake = row.intake.as_ref().map_or_else(
+            || ["-".to_owned(), "-".to_owned(), "-".to_owned()],
+            |f| {
+                [
+                    format!("{:.2}", ms(f.p50)),
+                    format!("{:.2}", ms(f.p99)),
+                    format!("{:.0}", f.per_second),
+                ]
+            },
+        );
+        table.row([row.name.clone()].into_iter().chain(intake).chain([
+            format!("{:.1}", ms(row.end_to_end.p50)),
+            format!("{:.1}", ms(row.end_to_end.p99)),
+            format!("{:.0}", row.end_to_end.per_second),
+        ]));
+    }
+    out.push_str(table.markdown());
+    let _ = writeln!(
+        out,
+        "\n## Spool growth while the receiver is down\n\nOne client posts events, paced to at \
+         most {} a second, for {} s to the forwarding hook, whose receiver refuses connections; \
+         every run fails and is retried (backoff 0.5 s to 1 s for this measurement, 8 workers), \
+         and every failed attempt's outcome (with its traceback) is stored. Bytes are the \
+         database and its write-ahead log (SQLite lets the log reach about 4 MB before it folds \
+         it back).\n",
+        plan.outage_rate, plan.outage_seconds
+    );
+    let mut table = Table::new(&["second", "accepted", "spool depth", "spool bytes"]);
+    for sample in &outage.samples {
+        table.row([
+            sample.second.to_string(),
+            sample.accepted.to_string(),
+            sample.depth.to_string(),
+            sample.bytes.to_string(),
+        ]);
+    }
+    out.push_str(table.markdown());
+    if let (Some(first), Some(last)) = (outage.samples.first(), outage.samples.last()) {
+        let _ = writeln!(
+            out,
+            "\nFrom second {} to {} the spool grew by {:.0} bytes per accepted event.",
+            first.second,
+            last.second,
+            last.bytes.saturating_sub(first.bytes) as f64
+                / last.accepted.saturating_sub(first.accepted).max(1) as f64
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nWhen the receiver came back, the {} waiting runs were done in {:.1} s (retries are due within 1 s).",
+        outage.samples.last().map_or(0, |s| s.accepted),
+        outage.drain.as_secs_f64()
+    );
+    out
+}

@@ -1,0 +1,249 @@
+//! A `hookbox serve` under measurement: a fresh spool and one hook, its
+//! intake over real HTTP on loopback, and the clients that post to it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use http_body_util::{BodyExt, Full};
+use tokio::sync::oneshot;
+
+use super::super::{Figures, figures};
+use super::TOKEN;
+use crate::intake::Event;
+use crate::intake::hoop_payload;
+use crate::runtime::Runtime;
+use crate::runtime::config::SandboxConfig;
+use crate::sandbox::egress::policy::EgressPolicy;
+use crate::service::auth::Auth;
+use crate::service::hooks::HookSource;
+use crate::service::metrics::Metrics;
+use crate::service::retry::RetryPolicy;
+use crate::service::spool::sqlite::SqliteSpool;
+use crate::service::spool::{RunFilter, RunState, Spool, now_millis};
+use crate::service::{self, Shared};
+
+/// A service with a fresh spool and one hook, ready to start.
+pub(super) struct Setup {
+    pub(super) shared: Arc<Shared>,
+    pub(super) data: tempfile::TempDir,
+    _hooks: tempfile::TempDir,
+}
+
+impl Setup {
+    pub(super) fn new(
+        runtime: Arc<Runtime>,
+        hook: &str,
+        target: SocketAddr,
+        concurrency: usize,
+    ) -> anyhow::Result<Setup> {
+        Self::with_retry(runtime, hook, target, concurrency, RetryPolicy::default())
+    }
+
+    pub(super) fn with_retry(
+        runtime: Arc<Runtime>,
+        hook: &str,
+        target: SocketAddr,
+        concurrency: usize,
+        retry: RetryPolicy,
+    ) -> anyhow::Result<Setup> {
+        let hooks = tempfile::tempdir()?;
+        std::fs::create_dir_all(hooks.path().join("hoop-hooks"))?;
+        std::fs::write(
+            hooks.path().join("hoop-hooks/session-open.runbook.py"),
+            hook,
+        )?;
+        let data = tempfile::tempdir()?;
+        let url = format!("http://{target}");
+        let sandbox = SandboxConfig {
+            egress: Arc::new(EgressPolicy::parse([url.as_str()])?),
+            env: vec![("TARGET".into(), format!("{url}/events"))],
+            ..SandboxConfig::default()
+        };
+        let shared = Arc::new(Shared {
+            spool: Arc::new(SqliteSpool::open(data.path())?),
+            runtime,
+            max_payload: sandbox.limits.payload_bytes,
+            sandbox,
+            hooks: HookSource::Dir(hooks.path().to_path_buf()),
+            retry,
+            auth: Auth::new(Some(TOKEN.into()), None)?,
+            metrics: Arc::new(Metrics::new(false)),
+            wake: tokio::sync::Notify::new(),
+            concurrency,
+            max_spool: 1_000_000,
+        });
+        Ok(Setup {
+            shared,
+            data,
+            _hooks: hooks,
+        })
+    }
+
+    /// Starts the service; dropping the sender stops it.
+    pub(super) async fn start(
+        &self,
+    ) -> anyhow::Result<(SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()>)> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let shared = self.shared.clone();
+        let task = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            if let Err(error) =
+                service::serve(shared, listener, Duration::from_secs(5), shutdown).await
+            {
+                tracing::error!(%error, "the benchmark service failed");
+            }
+        });
+        Ok((address, stop, task))
+    }
+
+    /// Posts `events` events from `concurrency` clients and waits until every
+    /// run is done: the intake latency of each post and the end-to-end
+    /// latency of each run.
+    pub(super) async fn measure(
+        &self,
+        events: usize,
+        concurrency: usize,
+    ) -> anyhow::Result<(Figures, Figures)> {
+        let (address, stop, task) = self.start().await?;
+        let started = Instant::now();
+        let per_client = events.div_ceil(concurrency);
+        let clients = (0..concurrency).map(|client| {
+            tokio::spawn(async move {
+                let mut connection = Client::connect(address).await?;
+                let mut samples = Vec::with_capacity(per_client);
+                for i in 0..per_client {
+                    let body = open_event(&format!("bench-{client}-{i}-{}", uuid::Uuid::new_v4()));
+                    let posted = Instant::now();
+                    let status = connection.post(body).await?;
+                    samples.push(posted.elapsed());
+                    if status != 202 {
+                        bail!("intake answered {status}");
+                    }
+                }
+                anyhow::Ok(samples)
+            })
+        });
+        let mut intake = Vec::new();
+        for client in clients.collect::<Vec<_>>() {
+            intake.extend(client.await??);
+        }
+        let posting = started.elapsed();
+        let total = intake.len();
+        self.wait_until_done(total).await?;
+        let done = started.elapsed();
+        let _ = stop.send(());
+        let _ = task.await;
+        let end_to_end = end_to_end(self.shared.spool.as_ref(), total)?;
+        Ok((
+            figures("intake".into(), intake, posting),
+            figures("end to end".into(), end_to_end, done),
+        ))
+    }
+
+    /// Posts `events` events one after another, each once the one before is
+    /// done: end-to-end latency without a queue.
+    pub(super) async fn one_at_a_time(&self, events: usize) -> anyhow::Result<Figures> {
+        let (address, stop, task) = self.start().await?;
+        let mut client = Client::connect(address).await?;
+        let started = Instant::now();
+        for i in 0..events {
+            let body = open_event(&format!("serial-{i}-{}", uuid::Uuid::new_v4()));
+            if client.post(body).await? != 202 {
+                bail!("intake refused an event");
+            }
+            self.wait_until_done(i + 1).await?;
+        }
+        let elapsed = started.elapsed();
+        let _ = stop.send(());
+        let _ = task.await;
+        let samples = end_to_end(self.shared.spool.as_ref(), events)?;
+        Ok(figures(String::new(), samples, elapsed))
+    }
+
+    pub(super) async fn wait_until_done(&self, total: usize) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(600);
+        loop {
+            let stats = self.shared.spool.stats(now_millis())?;
+            let finished: u64 = stats
+                .by_state
+                .iter()
+                .filter(|(state, _)| state == "succeeded")
+                .map(|(_, count)| count)
+                .sum();
+            if finished as usize >= total {
+                return Ok(());
+            }
+            if stats.by_state.iter().any(|(state, _)| state == "dead") {
+                bail!("a benchmark run died: {stats:?}");
+            }
+            if Instant::now() > deadline {
+                bail!("runs did not finish within 10 minutes: {stats:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
+/// Accepted -> hook done, per run, from the stored timestamps.
+pub(super) fn end_to_end(spool: &dyn Spool, total: usize) -> anyhow::Result<Vec<Duration>> {
+    let runs = spool.list(&RunFilter {
+        state: Some(RunState::Succeeded),
+        event: None,
+        limit: total,
+    })?;
+    let parse = |text: &str| humantime::parse_rfc3339(text).context("a stored time");
+    runs.iter()
+        .map(|run| {
+            let detail = spool.show(&run.id)?.context("a listed run")?;
+            let created = parse(&detail.run.created_at)?;
+            let finished = parse(&detail.attempt_log.last().context("an attempt")?.finished_at)?;
+            Ok(finished.duration_since(created).unwrap_or_default())
+        })
+        .collect()
+}
+
+pub(super) fn open_event(sid: &str) -> Vec<u8> {
+    let mut payload = hoop_payload::sample(Event::SessionOpen);
+    payload["sid"] = sid.into();
+    payload["id"] = hoop_payload::event_id(Event::SessionOpen, sid).into();
+    serde_json::to_vec(&payload).unwrap_or_default()
+}
+
+/// One keep-alive HTTP/1.1 connection to the intake.
+pub(super) struct Client {
+    sender: hyper::client::conn::http1::SendRequest<Full<bytes::Bytes>>,
+    host: String,
+}
+
+impl Client {
+    pub(super) async fn connect(address: SocketAddr) -> anyhow::Result<Client> {
+        let stream = tokio::net::TcpStream::connect(address).await?;
+        stream.set_nodelay(true)?;
+        let (sender, connection) =
+            hyper::client::conn::http1::handshake(wasmtime_wasi_http::io::TokioIo::new(stream))
+                .await?;
+        tokio::spawn(connection);
+        Ok(Client {
+            sender,
+            host: address.to_string(),
+        })
+    }
+
+    pub(super) async fn post(&mut self, body: Vec<u8>) -> anyhow::Result<u16> {
+        let request = http::Request::post("/v1/events")
+            .header("host", &self.host)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .body(Full::new(bytes::Bytes::from(body)))?;
+        self.sender.ready().await?;
+        let response = self.sender.send_request(request).await?;
+        let status = response.status().as_u16();
+        response.into_body().collect().await?;
+        Ok(status)
+    }
+}
