@@ -5,6 +5,9 @@
 //! IP or CIDR can reach them.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::LazyLock;
+
+use ipnet::IpNet;
 
 /// A destination host after normalization.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,58 +135,84 @@ fn parse_ipv4_loose(text: &str) -> Option<Ipv4Addr> {
 }
 
 /// The kind of address that is only reachable through a rule that names it by
-/// IP or CIDR, or `None` for an ordinary public address.
+/// IP or CIDR, or `None` for an ordinary public address. IPv6 addresses that
+/// carry an IPv4 address (IPv4-mapped, NAT64, 6to4, Teredo) are judged by it.
 pub fn restricted_kind(ip: IpAddr) -> Option<&'static str> {
-    match canonical_ip(ip) {
-        IpAddr::V4(v4) => restricted_v4(v4),
-        IpAddr::V6(v6) => restricted_v6(v6),
+    let ip = canonical_ip(ip);
+    if let IpAddr::V6(v6) = ip
+        && let Some((tunnel, v4)) = embedded_ipv4(v6)
+    {
+        return restricted_kind(IpAddr::V4(v4)).map(|_| tunnel);
     }
+    static RANGES: LazyLock<Vec<(IpNet, &str)>> = LazyLock::new(|| {
+        NOT_PUBLIC
+            .iter()
+            .map(|(range, kind)| (range.parse().expect("a valid range"), *kind))
+            .collect()
+    });
+    RANGES
+        .iter()
+        .find(|(net, _)| net.contains(&ip))
+        .map(|(_, kind)| *kind)
 }
 
-fn restricted_v4(ip: Ipv4Addr) -> Option<&'static str> {
-    let [a, b, c, _] = ip.octets();
-    Some(match (a, b, c) {
-        (0, _, _) => "unspecified (\"this network\")",
-        (127, _, _) => "loopback",
-        (10, _, _) | (192, 168, _) => "private",
-        (172, 16..=31, _) => "private",
-        (169, 254, _) => "link-local (cloud metadata lives here)",
-        (100, 64..=127, _) => "carrier-grade NAT (shared)",
-        (192, 0, 0) => "IETF protocol assignment",
-        (198, 18..=19, _) => "benchmarking",
-        (224..=239, _, _) => "multicast",
-        (240..=255, _, _) => "reserved or broadcast",
-        _ => return None,
-    })
-}
+/// Address ranges that are not publicly reachable, from the IANA IPv4 and
+/// IPv6 special-purpose address registries (the entries not marked globally
+/// reachable) plus deprecated ones, with what each is. Whole blocks are
+/// listed where the registry carves a few anycast services out of one
+/// (`192.0.0.0/24`, `2001::/23`): a rule naming those by IP still reaches them.
+pub const NOT_PUBLIC: &[(&str, &str)] = &[
+    ("0.0.0.0/8", "unspecified (\"this network\")"),
+    ("10.0.0.0/8", "private"),
+    ("100.64.0.0/10", "carrier-grade NAT (shared)"),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local (cloud metadata lives here)"),
+    ("172.16.0.0/12", "private"),
+    ("192.0.0.0/24", "IETF protocol assignment"),
+    ("192.0.2.0/24", "documentation"),
+    ("192.88.99.0/24", "deprecated 6to4 relay anycast"),
+    ("192.168.0.0/16", "private"),
+    ("198.18.0.0/15", "benchmarking"),
+    ("198.51.100.0/24", "documentation"),
+    ("203.0.113.0/24", "documentation"),
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved or broadcast"),
+    ("::/128", "unspecified"),
+    ("::1/128", "loopback"),
+    ("::/96", "IPv4-compatible (deprecated)"),
+    ("64:ff9b:1::/48", "local-use NAT64"),
+    ("100::/64", "discard-only"),
+    ("100:0:0:1::/64", "dummy prefix"),
+    ("2001::/23", "IETF protocol assignment"),
+    ("2001:db8::/32", "documentation"),
+    ("3fff::/20", "documentation"),
+    ("5f00::/16", "segment routing (SRv6) SIDs"),
+    ("fc00::/7", "unique-local (private)"),
+    ("fe80::/10", "link-local"),
+    ("fec0::/10", "site-local (private)"),
+    ("ff00::/8", "multicast"),
+];
 
-fn restricted_v6(ip: Ipv6Addr) -> Option<&'static str> {
+/// The IPv4 address an IPv6 address carries to be routed by, and how: NAT64
+/// (`64:ff9b::/96`, the last 32 bits), 6to4 (`2002::/16`, the 32 bits after
+/// the prefix) and Teredo (`2001::/32`, the client's address in the last 32
+/// bits, inverted).
+fn embedded_ipv4(ip: Ipv6Addr) -> Option<(&'static str, Ipv4Addr)> {
+    let bits = u128::from(ip);
+    let low = Ipv4Addr::from(bits as u32);
     let segments = ip.segments();
-    if ip.is_unspecified() {
-        return Some("unspecified");
+    match segments {
+        [0x0064, 0xff9b, 0, 0, 0, 0, _, _] => Some(("NAT64 of a restricted IPv4 address", low)),
+        [0x2002, ..] => Some((
+            "6to4 of a restricted IPv4 address",
+            Ipv4Addr::from((bits >> 80) as u32),
+        )),
+        [0x2001, 0x0000, ..] => Some((
+            "Teredo of a restricted IPv4 address",
+            Ipv4Addr::from(!(bits as u32)),
+        )),
+        _ => None,
     }
-    if ip.is_loopback() {
-        return Some("loopback");
-    }
-    Some(match segments[0] {
-        s if s & 0xfe00 == 0xfc00 => "unique-local (private)",
-        s if s & 0xffc0 == 0xfe80 => "link-local",
-        s if s & 0xffc0 == 0xfec0 => "site-local (private)",
-        s if s & 0xff00 == 0xff00 => "multicast",
-        0x0064 if segments[1] == 0xff9b => {
-            // NAT64: judge the IPv4 address it carries.
-            let v4 = Ipv4Addr::new(
-                (segments[6] >> 8) as u8,
-                segments[6] as u8,
-                (segments[7] >> 8) as u8,
-                segments[7] as u8,
-            );
-            return restricted_v4(v4).map(|_| "NAT64 of a restricted IPv4 address");
-        }
-        0x2001 if segments[1] == 0x0db8 => "documentation",
-        0 if segments[..5] == [0; 5] => "IPv4-compatible (deprecated)",
-        _ => return None,
-    })
 }
 
 crate::failure::categorized!(Usage: BadHost);
@@ -235,27 +264,154 @@ mod tests {
         assert!(Host::parse("a b").is_err());
     }
 
+    /// Every range with an address just inside each end and just outside.
     #[test]
-    fn restricted_ranges_are_recognized() {
+    fn every_range_that_is_not_public_is_recognized_and_only_it() {
+        let table: &[(&str, &[&str], &[&str])] = &[
+            ("0.0.0.0/8", &["0.0.0.0", "0.255.255.255"], &[]),
+            (
+                "10.0.0.0/8",
+                &["10.0.0.0", "10.255.255.255"],
+                &["9.255.255.255", "11.0.0.0"],
+            ),
+            (
+                "100.64.0.0/10",
+                &["100.64.0.0", "100.127.255.255"],
+                &["100.63.255.255", "100.128.0.0"],
+            ),
+            (
+                "127.0.0.0/8",
+                &["127.0.0.1", "127.255.255.255"],
+                &["126.255.255.255", "128.0.0.0"],
+            ),
+            (
+                "169.254.0.0/16",
+                &["169.254.0.0", "169.254.169.254"],
+                &["169.253.255.255", "169.255.0.0"],
+            ),
+            (
+                "172.16.0.0/12",
+                &["172.16.0.0", "172.31.255.255"],
+                &["172.15.255.255", "172.32.0.0"],
+            ),
+            (
+                "192.0.0.0/24",
+                &["192.0.0.0", "192.0.0.255"],
+                &["191.255.255.255", "192.0.1.0"],
+            ),
+            (
+                "192.0.2.0/24",
+                &["192.0.2.0", "192.0.2.255"],
+                &["192.0.1.255", "192.0.3.0"],
+            ),
+            (
+                "192.88.99.0/24",
+                &["192.88.99.1"],
+                &["192.88.98.255", "192.88.100.0"],
+            ),
+            (
+                "192.168.0.0/16",
+                &["192.168.0.0", "192.168.255.255"],
+                &["192.167.255.255", "192.169.0.0"],
+            ),
+            (
+                "198.18.0.0/15",
+                &["198.18.0.0", "198.19.255.255"],
+                &["198.17.255.255", "198.20.0.0"],
+            ),
+            (
+                "198.51.100.0/24",
+                &["198.51.100.7"],
+                &["198.51.99.255", "198.51.101.0"],
+            ),
+            (
+                "203.0.113.0/24",
+                &["203.0.113.7"],
+                &["203.0.112.255", "203.0.114.0"],
+            ),
+            (
+                "224.0.0.0/4",
+                &["224.0.0.1", "239.255.255.255"],
+                &["223.255.255.255"],
+            ),
+            ("240.0.0.0/4", &["240.0.0.0", "255.255.255.255"], &[]),
+            ("::/128", &["[::]"], &[]),
+            ("::1/128", &["[::1]"], &["[::2:0:0]"]),
+            ("::/96", &["[::0.0.0.2]"], &[]),
+            ("64:ff9b:1::/48", &["[64:ff9b:1::1]"], &["[64:ff9b:2::1]"]),
+            ("100::/64", &["[100::1]"], &["[100:0:0:2::1]"]),
+            ("100:0:0:1::/64", &["[100:0:0:1::1]"], &[]),
+            (
+                "2001::/23",
+                &["[2001:2::1]", "[2001:1ff:ffff::1]"],
+                &["[2001:200::1]"],
+            ),
+            ("2001:db8::/32", &["[2001:db8::1]"], &["[2001:db9::1]"]),
+            (
+                "3fff::/20",
+                &["[3fff::1]", "[3fff:fff::1]"],
+                &["[3fff:1000::1]"],
+            ),
+            ("5f00::/16", &["[5f00::1]"], &["[5f01::1]"]),
+            (
+                "fc00::/7",
+                &["[fc00::1]", "[fdff::1]"],
+                &["[fbff::1]", "[fe00::1]"],
+            ),
+            ("fe80::/10", &["[fe80::1]", "[febf::1]"], &[]),
+            ("fec0::/10", &["[fec0::1]", "[feff::1]"], &[]),
+            ("ff00::/8", &["[ff02::1]", "[ffff::1]"], &[]),
+        ];
+        assert_eq!(
+            table.iter().map(|(range, _, _)| *range).collect::<Vec<_>>(),
+            NOT_PUBLIC
+                .iter()
+                .map(|(range, _)| *range)
+                .collect::<Vec<_>>(),
+            "the test lists every range of the table"
+        );
+        for (range, inside, outside) in table {
+            let net: IpNet = range.parse().unwrap();
+            for text in *inside {
+                let address = ip(text);
+                assert!(net.contains(&address), "{text} is in {range}");
+                assert!(
+                    restricted_kind(address).is_some(),
+                    "{text} ({range}) must be restricted"
+                );
+            }
+            for text in *outside {
+                let address = ip(text);
+                assert!(!net.contains(&address), "{text} is outside {range}");
+                assert_eq!(
+                    restricted_kind(address),
+                    None,
+                    "{text}, just outside {range}, is public"
+                );
+            }
+        }
+        for public in ["8.8.8.8", "1.1.1.1", "[2606:4700::1111]", "[2a00:1450::1]"] {
+            assert_eq!(restricted_kind(ip(public)), None, "{public}");
+        }
+    }
+
+    #[test]
+    fn tunnelled_ipv6_is_judged_by_the_ipv4_address_it_carries() {
         for (text, restricted) in [
-            ("10.1.2.3", true),
-            ("172.16.0.1", true),
-            ("172.32.0.1", false),
-            ("192.168.1.1", true),
-            ("169.254.169.254", true),
-            ("100.64.0.1", true),
-            ("0.0.0.0", true),
-            ("224.0.0.1", true),
-            ("255.255.255.255", true),
-            ("8.8.8.8", false),
-            ("[fd00::1]", true),
-            ("[fe80::1]", true),
-            ("[ff02::1]", true),
-            ("[::]", true),
-            ("[64:ff9b::a9fe:a9fe]", true),
-            ("[2606:4700::1111]", false),
+            ("[64:ff9b::a9fe:a9fe]", true), // NAT64 of 169.254.169.254
+            ("[64:ff9b::808:808]", false),  // NAT64 of 8.8.8.8
+            ("[2002:7f00:1::1]", true),     // 6to4 of 127.0.0.1
+            ("[2002:c0a8:101::1]", true),   // 6to4 of 192.168.1.1
+            ("[2002:808:808::1]", false),   // 6to4 of 8.8.8.8
+            ("[2001:0:4136:e378:8000:63bf:80ff:fffe]", true), // Teredo client 127.0.0.1
+            ("[2001:0:4136:e378:8000:63bf:f7f7:f7f7]", false), // Teredo client 8.8.8.8
+            ("[::ffff:10.0.0.1]", true),    // IPv4-mapped
         ] {
             assert_eq!(restricted_kind(ip(text)).is_some(), restricted, "{text}");
         }
+        assert_eq!(
+            restricted_kind(ip("[2002:7f00:1::1]")),
+            Some("6to4 of a restricted IPv4 address")
+        );
     }
 }
