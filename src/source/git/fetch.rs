@@ -88,41 +88,18 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    /// The same error with `scrub` applied to every message it carries.
-    fn scrubbed(self, scrub: impl Fn(&str) -> String) -> FetchError {
+    /// The same error with `scrub` applied to the message it carries.
+    fn scrubbed(mut self, scrub: impl Fn(&str) -> String) -> FetchError {
         use FetchError::*;
-        match self {
-            Setup { url, reason } => Setup {
-                url,
-                reason: scrub(&reason),
-            },
-            Refused { url, reason } => Refused {
-                url,
-                reason: scrub(&reason),
-            },
-            Transfer { url, reason } => Transfer {
-                url,
-                reason: scrub(&reason),
-            },
-            NoSuchBranch {
-                url,
-                branch,
-                reason,
-            } => NoSuchBranch {
-                url,
-                branch,
-                reason: scrub(&reason),
-            },
-            NoDefaultBranch { url, reason } => NoDefaultBranch {
-                url,
-                reason: scrub(&reason),
-            },
-            Snapshot { url, reason } => Snapshot {
-                url,
-                reason: scrub(&reason),
-            },
-            Publish(reason) => Publish(scrub(&reason)),
-        }
+        let (Setup { reason, .. }
+        | Refused { reason, .. }
+        | Transfer { reason, .. }
+        | NoSuchBranch { reason, .. }
+        | NoDefaultBranch { reason, .. }
+        | Snapshot { reason, .. }
+        | Publish(reason)) = &mut self;
+        *reason = scrub(reason);
+        self
     }
 }
 
