@@ -24,6 +24,7 @@
 //!
 //! [secrets]
 //! pass = ["envvar:SIEM_TOKEN"]       # connection_envs keys hooks may see
+//! mask_urls = ["*.collector.example.com"]  # hosts whose URL paths are secrets
 //!
 //! [env]
 //! pass = ["SIEM_REGION", "MODE=production"]
@@ -55,6 +56,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::env_names;
+use crate::sandbox::egress::address::Host;
+use crate::sandbox::egress::mask::UrlMasks;
 use crate::sandbox::egress::policy::{EgressPolicy, RuleError};
 use crate::sandbox::limits::Limits;
 
@@ -112,6 +115,16 @@ pub enum SettingsError {
         /// The file.
         path: PathBuf,
         /// What is wrong, with line and column where known.
+        reason: String,
+    },
+    /// A `[secrets] mask_urls` entry is not a host pattern.
+    #[error(
+        "[secrets] mask_urls {entry:?}: {reason} (write a host, like siem.example.com or *.example.com)"
+    )]
+    BadMaskHost {
+        /// What was given.
+        entry: String,
+        /// What is wrong.
         reason: String,
     },
     /// No data directory could be found.
@@ -376,6 +389,11 @@ pub struct SecretsSection {
     /// Keys, as for `--pass-secret`.
     #[serde(default)]
     pub pass: Vec<String>,
+    /// Hosts (`siem.example.com` or `*.example.com`) whose URL paths are
+    /// credentials: recorded masked after the first segment, as Slack, Teams
+    /// and Discord webhooks always are.
+    #[serde(default)]
+    pub mask_urls: Vec<String>,
 }
 
 /// `[env]`: extra variables for hooks.
@@ -463,6 +481,22 @@ pub fn resolve_policy(
 ) -> Result<EgressPolicy, SettingsError> {
     Ok(EgressPolicy::parse(rules.iter().map(String::as_str))?
         .with_unverified_tls(unverified_tls.iter().map(String::as_str))?)
+}
+
+/// The URL masks from `[secrets] mask_urls`: each a host name, or `*.` and one.
+pub fn resolve_url_masks(entries: &[String]) -> Result<UrlMasks, SettingsError> {
+    for entry in entries {
+        let bad = |reason: String| SettingsError::BadMaskHost {
+            entry: entry.clone(),
+            reason,
+        };
+        let wildcard = entry.strip_prefix("*.");
+        let host = Host::parse(wildcard.unwrap_or(entry)).map_err(|error| bad(error.0))?;
+        if wildcard.is_some() && matches!(host, Host::Ip(_)) {
+            return Err(bad("a wildcard needs a domain after it".into()));
+        }
+    }
+    Ok(UrlMasks::with_hosts(entries.iter().cloned()))
 }
 
 /// Reads and checks the operator's CA bundle, if one is given.
@@ -614,6 +648,21 @@ mod tests {
             ),
             "a named file must exist"
         );
+    }
+
+    #[test]
+    fn url_masks_are_host_patterns() {
+        let masks = resolve_url_masks(&["*.example.com".into(), "siem.internal".into()]).unwrap();
+        assert_eq!(masks.path("a.example.com", "/in/t0ken"), "/in/[redacted]");
+        for bad in ["https://x.example.com/", "*.10.0.0.1", "a b", ""] {
+            assert!(
+                matches!(
+                    resolve_url_masks(&[bad.to_owned()]),
+                    Err(SettingsError::BadMaskHost { .. })
+                ),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -153,8 +153,15 @@ fn arguments() -> Vec<std::ffi::OsString> {
 /// `HOOKBOX_LOG` says otherwise (`hookbox serve`: `info`); one JSON object
 /// per line with `--log-format json` or `HOOKBOX_LOG_FORMAT=json`.
 fn init_logging(default_level: &str, format: LogFormat) {
-    let filter =
+    let mut filter =
         EnvFilter::try_from_env(env_names::LOG).unwrap_or_else(|_| EnvFilter::new(default_level));
+    // wasmtime-wasi's bindings trace every argument a hook passes (URLs,
+    // header values, bodies): whatever HOOKBOX_LOG asks, they stay at info.
+    for quiet in ["wasmtime_wasi=info", "wasmtime_wasi_http=info"] {
+        if let Ok(directive) = quiet.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

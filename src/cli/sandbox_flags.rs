@@ -89,7 +89,8 @@ impl SandboxFlags {
         let secrets = SecretPolicy::passing(
             file.secrets
                 .pass
-                .into_iter()
+                .iter()
+                .cloned()
                 .chain(self.pass_secret.iter().cloned()),
         );
         Ok(SandboxSettings {
@@ -99,6 +100,7 @@ impl SandboxFlags {
                 egress: Arc::new(policy),
                 egress_mode: Default::default(),
                 secrets,
+                url_masks: Arc::new(settings::resolve_url_masks(&file.secrets.mask_urls)?),
             },
             ca_bundle,
         })

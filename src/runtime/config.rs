@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use crate::intake::SecretPolicy;
+use crate::sandbox::egress::mask::UrlMasks;
 use crate::sandbox::egress::policy::EgressPolicy;
 use crate::sandbox::egress::recording::EgressMode;
 use crate::sandbox::limits::Limits;
@@ -25,4 +26,7 @@ pub struct SandboxConfig {
     pub egress_mode: EgressMode,
     /// Which `connection_envs` values hooks see unredacted.
     pub secrets: SecretPolicy,
+    /// Which URLs' paths are credentials, recorded masked (the built-in
+    /// webhook services by default).
+    pub url_masks: Arc<UrlMasks>,
 }

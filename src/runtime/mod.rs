@@ -251,6 +251,7 @@ impl Runtime {
                 egress_mode: &config.egress_mode,
                 tls: self.tls.clone(),
                 code_cache: self.code_cache.clone(),
+                url_masks: config.url_masks.clone(),
             },
         );
         let mut sandbox = match sandbox {

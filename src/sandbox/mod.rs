@@ -191,6 +191,8 @@ pub struct SandboxSpec<'a> {
     pub tls: std::sync::Arc<TlsSettings>,
     /// Hooks' compiled code, shared by the runtime's runs.
     pub code_cache: std::sync::Arc<CodeCache>,
+    /// Which URLs are recorded with their path masked.
+    pub url_masks: std::sync::Arc<egress::mask::UrlMasks>,
 }
 
 impl Sandbox {
@@ -208,6 +210,7 @@ impl Sandbox {
                 request: spec.limits.http_request_bytes,
                 response: spec.limits.http_response_bytes,
             },
+            spec.url_masks,
         );
         let wasi = wasi::build(wasi::WasiSpec {
             hook_dir: spec.hook_dir,

@@ -91,3 +91,70 @@ fn no_credential_value_reaches_json_output_or_logs() {
         "the passed key is visible: {everything}"
     );
 }
+
+/// Webhook URLs whose path is the credential are recorded masked: in the
+/// egress record, the hook's stderr and hookbox's logs, built-in services and
+/// the operator's hosts alike.
+#[test]
+fn webhook_credentials_in_urls_never_reach_records_or_logs() {
+    runtime();
+    let hook = TestHook::new(
+        "import urllib.request\n\
+         for url in ['https://hooks.slack.com/services/T0/B0/s3cr3tW3bh00k',\n\
+         \x20           'https://collector.example.com/in/0p3r4t0r-t0k3n',\n\
+         \x20           'https://siem.example.org/services/collector/event']:\n\
+         \x20   try:\n\
+         \x20       urllib.request.urlopen(urllib.request.Request(url, data=b'{}'), timeout=5)\n\
+         \x20   except Exception as error:\n\
+         \x20       print('refused', type(error).__name__)\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hookbox.toml");
+    std::fs::write(&config, "[secrets]\nmask_urls = [\"*.example.com\"]\n").unwrap();
+    let payload = dir.path().join("payload.json");
+    std::fs::write(&payload, SESSION_OPEN).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_hookbox"))
+        .env("HOOKBOX_CACHE_DIR", cache_dir())
+        .env("HOOKBOX_LOG", "trace")
+        .args(["run", "--json", "--config"])
+        .arg(&config)
+        .arg(&hook.path)
+        .arg("--payload")
+        .arg(&payload)
+        .output()
+        .unwrap();
+    let everything = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for secret in ["s3cr3tW3bh00k", "T0/B0", "0p3r4t0r-t0k3n"] {
+        assert!(
+            !everything.contains(secret),
+            "{secret} leaked: {everything}"
+        );
+    }
+    let outcome: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let urls: Vec<&str> = outcome["egress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|attempt| attempt["url"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "https://hooks.slack.com:443/services/[redacted]",
+            "https://collector.example.com:443/in/[redacted]",
+            "https://siem.example.org:443/services/collector/event",
+        ],
+        "{everything}"
+    );
+    assert!(
+        outcome["stderr"]
+            .as_str()
+            .unwrap()
+            .contains("egress denied: POST https://hooks.slack.com:443/services/[redacted]"),
+        "{everything}"
+    );
+}

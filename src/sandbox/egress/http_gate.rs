@@ -47,7 +47,10 @@ impl WasiHttpHooks for EgressGate {
         let shown_host = parsed_host
             .as_ref()
             .map_or_else(|_| host_text.clone(), Host::to_string);
-        let url = format!("{scheme}://{shown_host}:{port}{}", uri.path());
+        // The path alone (never the query or user info), masked where it is
+        // a webhook's credential.
+        let path = self.url_masks.path(&shown_host, uri.path());
+        let url = format!("{scheme}://{shown_host}:{port}{path}");
         let target = format!("{} {url}", request.method());
         let handle = self.log.begin(AttemptStart {
             scheme: scheme.as_str().into(),

@@ -18,6 +18,7 @@
 pub mod address;
 pub mod http;
 mod http_gate;
+pub mod mask;
 pub mod policy;
 pub mod record;
 pub mod recording;
@@ -58,6 +59,7 @@ pub struct EgressGate {
     caps: BodyCaps,
     recorder: Option<Arc<Recorder>>,
     relays: Arc<Relays>,
+    url_masks: Arc<mask::UrlMasks>,
 }
 
 impl EgressGate {
@@ -70,6 +72,7 @@ impl EgressGate {
         hook_stderr: CappedOutput,
         deadline: Instant,
         caps: BodyCaps,
+        url_masks: Arc<mask::UrlMasks>,
     ) -> Self {
         let recorder = match mode {
             EgressMode::Live => None,
@@ -85,6 +88,7 @@ impl EgressGate {
             caps,
             recorder,
             relays: Arc::default(),
+            url_masks,
         }
     }
 
