@@ -63,6 +63,11 @@ fn now_seconds() -> i64 {
 }
 
 async fn post_event(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+    // Who may not post is refused before a byte of the body is read.
+    if let Err(refused) = shared.auth.check_headers(&headers, now_seconds()) {
+        shared.metrics.rejected("unauthorized");
+        return unauthorized(refused);
+    }
     let cap = shared.max_payload;
     let bytes = match Limited::new(body, cap as usize).collect().await {
         Ok(collected) => collected.to_bytes(),

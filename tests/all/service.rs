@@ -318,6 +318,34 @@ async fn credentials_are_checked_before_anything_is_stored() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_without_credentials_is_refused_before_its_body_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let setup = Setup::new(Reply::Status(200, "ok"), "").await;
+    let server = setup.start(&[]);
+    let address = server.base.trim_start_matches("http://").to_owned();
+    // A request announcing a megabyte it never sends: only an answer given
+    // before reading the body can arrive.
+    for authorization in ["", "authorization: Bearer wrong\r\n"] {
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let head = format!(
+            "POST /v1/events HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\n\
+             {authorization}content-length: 1048576\r\n\r\n{{\"sid\":"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = vec![0u8; 512];
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer))
+            .await
+            .expect("an answer without the body")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer[..read]);
+        assert!(
+            answer.starts_with("HTTP/1.1 401"),
+            "{authorization:?}: {answer}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_payloads_are_refused_and_nothing_is_stored() {
     let setup = Setup::new(Reply::Status(200, "ok"), "").await;
     let server = setup.start(&["--max-payload", "4KiB"]);
