@@ -80,6 +80,7 @@ const CATEGORIZED: &[Probe] = &[
     probe::<crate::runtime::RuntimeError>,
     probe::<crate::source::HookFileError>,
     probe::<crate::source::git::SourceError>,
+    probe::<crate::source::git::fetch::FetchError>,
     probe::<crate::source::git::config::GitConfigError>,
     probe::<crate::hooktest::scaffold::ScaffoldError>,
     probe::<crate::hooktest::fixture::FixtureError>,

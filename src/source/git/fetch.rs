@@ -103,6 +103,21 @@ impl FetchError {
     }
 }
 
+impl crate::failure::Categorized for FetchError {
+    fn failure(&self) -> crate::failure::Failure {
+        use FetchError::*;
+        match self {
+            Setup { .. }
+            | Refused { .. }
+            | Transfer { .. }
+            | NoSuchBranch { .. }
+            | NoDefaultBranch { .. }
+            | Snapshot { .. } => crate::failure::Failure::SourceUnavailable,
+            Publish(_) => crate::failure::Failure::Internal,
+        }
+    }
+}
+
 /// Fetches the configured branch (or the remote's HEAD, else `main`, else
 /// `master`) and materializes it under `work/`; returns the snapshot made,
 /// stamped `fetched_at` (seconds since the Unix epoch).
