@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -148,19 +149,36 @@ async fn post_event(State(shared): State<Arc<Shared>>, headers: HeaderMap, body:
     }
 }
 
-/// Reading and replaying runs needs the bearer token (runs hold payloads and
-/// output): the refusal, if the request may not.
-fn refuse_reader(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
-    if shared.auth.is_open() {
-        return None;
+/// A request that may read and replay runs: they hold payloads and output,
+/// so it needs the bearer token. Taking a `Reader` argument is how a route
+/// says so; a request that may not is refused before the route runs.
+struct Reader;
+
+impl FromRequestParts<Arc<Shared>> for Reader {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        shared: &Arc<Shared>,
+    ) -> Result<Reader, Response> {
+        if shared.auth.is_open() {
+            return Ok(Reader);
+        }
+        if !shared.auth.has_token() {
+            return Err(error(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "reading runs needs a bearer token: set {}",
+                    crate::env_names::TOKEN
+                ),
+            ));
+        }
+        shared
+            .auth
+            .check_token(&parts.headers)
+            .map(|()| Reader)
+            .map_err(unauthorized)
     }
-    if !shared.auth.has_token() {
-        return Some(error(
-            StatusCode::FORBIDDEN,
-            "reading runs needs a bearer token: set HOOKBOX_TOKEN",
-        ));
-    }
-    shared.auth.check_token(headers).err().map(unauthorized)
 }
 
 #[derive(Debug, Deserialize)]
@@ -171,13 +189,10 @@ struct ListQuery {
 }
 
 async fn list_runs(
+    _reader: Reader,
     State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Response {
-    if let Some(refused) = refuse_reader(&shared, &headers) {
-        return refused;
-    }
     let state = match query.status.as_deref().map(|s| (s, RunState::parse(s))) {
         None => None,
         Some((_, Some(state))) => Some(state),
@@ -205,13 +220,10 @@ async fn list_runs(
 }
 
 async fn show_run(
+    _reader: Reader,
     State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Some(refused) = refuse_reader(&shared, &headers) {
-        return refused;
-    }
     match blocking(&shared.spool, move |spool| spool.show(&id)).await {
         Ok(Some(detail)) => axum::Json(detail).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, "no such run"),
@@ -220,13 +232,10 @@ async fn show_run(
 }
 
 async fn replay_run(
+    _reader: Reader,
     State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Some(refused) = refuse_reader(&shared, &headers) {
-        return refused;
-    }
     let of = id.clone();
     match blocking(&shared.spool, move |spool| spool.replay(&id, now_millis())).await {
         Ok(Some(run_id)) => {
