@@ -346,6 +346,19 @@ async fn a_client_without_credentials_is_refused_before_its_body_is_read() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_only_a_webhook_secret_runs_cannot_be_read() {
+    let mut setup = Setup::new(Reply::Status(200, "ok"), "").await;
+    setup.envs = vec![("HOOKBOX_WEBHOOK_SECRET", SECRET.to_owned())];
+    let server = setup.start(&[]);
+    let (status, _, error) = call(&server.base, "GET", "/v1/runs", &[], Vec::new()).await;
+    assert_eq!(status, 403, "{error}");
+    assert!(
+        error["error"].as_str().unwrap().contains("HOOKBOX_TOKEN"),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_payloads_are_refused_and_nothing_is_stored() {
     let setup = Setup::new(Reply::Status(200, "ok"), "").await;
     let server = setup.start(&["--max-payload", "4KiB"]);
