@@ -159,7 +159,7 @@ fn check_offline(policy: &EgressPolicy, scheme: Scheme, host: Host, port: u16) -
         Host::Ip(ip) => policy.check_address(scheme, ip, port, None),
         Host::Name(name) => match policy.name_rule(scheme, &name, port) {
             Some(rule) => Verdict::Allowed(rule.to_string()),
-            None => Verdict::Denied(format!("no egress rule allows {scheme}://{name}:{port}")),
+            None => Verdict::Denied(policy.no_rule_for(scheme, &Host::Name(name), port)),
         },
     }
 }
@@ -235,7 +235,7 @@ async fn approve(
     // carry data out through DNS.
     let name_rule = policy
         .name_rule(scheme, &name, port)
-        .ok_or_else(|| format!("no egress rule allows {scheme}://{name}:{port}"))?
+        .ok_or_else(|| policy.no_rule_for(scheme, &Host::Name(name.clone()), port))?
         .clone();
     let resolved: Vec<SocketAddr> =
         tokio::time::timeout_at(deadline, tokio::net::lookup_host((name.as_str(), port)))

@@ -168,8 +168,7 @@ impl EgressGate {
                     method: None,
                     url: None,
                 });
-                let reason =
-                    format!("no tcp:// or udp:// rule names {name}, so it is not looked up");
+                let reason = policy.not_looked_up(&name);
                 refuse(&handle, &stderr, &format!("lookup {name}"), &reason);
                 return Err(reason);
             }

@@ -427,11 +427,7 @@ impl EgressPolicy {
     ) -> Verdict {
         let ip = canonical_ip(ip);
         if self.rules.is_empty() {
-            return Verdict::Denied(format!(
-                "no egress rule allows {scheme}://{}:{port}: no rules are configured, so all \
-                 network access is denied",
-                Host::Ip(ip)
-            ));
+            return Verdict::Denied(self.no_rule_for(scheme, &Host::Ip(ip), port));
         }
         if let Some(rule) = self
             .rules
@@ -443,7 +439,7 @@ impl EgressPolicy {
         if let Some(kind) = super::address::restricted_kind(ip) {
             let named_elsewhere = self.rules.iter().any(|rule| rule.matches_ip(ip));
             return Verdict::Denied(if named_elsewhere {
-                format!("no egress rule allows {scheme}://{}:{port}", Host::Ip(ip))
+                self.no_rule_for(scheme, &Host::Ip(ip), port)
             } else {
                 format!(
                     "{ip} is a {kind} address; only a rule naming it by IP or CIDR can allow it"
@@ -457,10 +453,24 @@ impl EgressPolicy {
         };
         match via_name.or_else(any_host) {
             Some(rule) => Verdict::Allowed(rule.to_string()),
-            None => Verdict::Denied(format!(
-                "no egress rule allows {scheme}://{}:{port}",
-                Host::Ip(ip)
-            )),
+            None => Verdict::Denied(self.no_rule_for(scheme, &Host::Ip(ip), port)),
+        }
+    }
+
+    /// Why a name a hook asks to resolve is not looked up: no socket rule
+    /// names it (a lookup alone could carry data out through DNS).
+    pub fn not_looked_up(&self, name: &str) -> String {
+        format!("no tcp:// or udp:// rule names {name}, so it is not looked up")
+    }
+
+    /// Why a connection to `host` is refused when no rule allows it: the one
+    /// wording of that denial, saying so when no rules are configured at all.
+    pub fn no_rule_for(&self, scheme: Scheme, host: &Host, port: u16) -> String {
+        let reason = format!("no egress rule allows {scheme}://{host}:{port}");
+        if self.rules.is_empty() {
+            format!("{reason}: no rules are configured, so all network access is denied")
+        } else {
+            reason
         }
     }
 }
@@ -633,6 +643,16 @@ mod tests {
         assert_eq!(
             reason,
             "no egress rule allows tcp://127.0.0.1:514: no rules are configured, so all network access is denied"
+        );
+        // A name gets the same words as an address.
+        assert_eq!(
+            policy.no_rule_for(Scheme::Http, &Host::Name("localhost".into()), 9),
+            "no egress rule allows http://localhost:9: no rules are configured, so all network access is denied"
+        );
+        let configured = EgressPolicy::parse(["https://siem.example.com"]).unwrap();
+        assert_eq!(
+            configured.no_rule_for(Scheme::Http, &Host::Name("localhost".into()), 9),
+            "no egress rule allows http://localhost:9"
         );
     }
 

@@ -133,7 +133,13 @@ impl EgressGate {
                 .into_iter()
                 .find(|rule| rule.covers(Scheme::Tcp, port))
                 .map_or_else(
-                    || Verdict::Denied(format!("no tcp:// rule allows {target}")),
+                    || {
+                        Verdict::Denied(self.policy.no_rule_for(
+                            Scheme::Tcp,
+                            &Host::Name(name.clone()),
+                            port,
+                        ))
+                    },
                     |rule| Verdict::Allowed(rule.to_string()),
                 ),
             None => self.policy.check_address(Scheme::Tcp, ip, port, None),
