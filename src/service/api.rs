@@ -87,7 +87,7 @@ async fn post_event(State(shared): State<Arc<Shared>>, headers: HeaderMap, body:
             );
         }
     };
-    if let Err(refused) = shared.auth.check(&headers, &bytes, now_seconds()) {
+    if let Err(refused) = shared.auth.check_body(&headers, &bytes, now_seconds()) {
         shared.metrics.rejected("unauthorized");
         return unauthorized(refused);
     }

@@ -1,12 +1,12 @@
 //! Secrets stay home: connection credentials in the payload are redacted
 //! before a hook sees them, unless the operator passes a key through.
 
-use std::process::Command;
+use std::process::Output;
 
 use hookbox::intake::{REDACTED, SecretPolicy};
 use hookbox::runtime::config::SandboxConfig;
 
-use crate::support::{SESSION_OPEN, TestHook, cache_dir, runtime};
+use crate::support::{SESSION_OPEN, TestHook, hookbox, runtime};
 
 /// The base64 values of the sample payload's `connection_envs`.
 const HOST_VALUE: &str = "ZGIucHJvZC5pbnRlcm5hbA==";
@@ -58,21 +58,16 @@ async fn a_passed_key_keeps_its_value() {
     assert!(!outcome.stdout.contains(USER_VALUE));
 }
 
-#[test]
-fn no_credential_value_reaches_json_output_or_logs() {
-    runtime();
-    let hook = TestHook::new(
-        "import hookbox\n\
-         e = hookbox.event()\n\
-         print(e.open.connection_envs)\n\
-         hookbox.http.post('https://siem.example.com/x', json=e.raw)\n",
-    );
+/// Runs `hookbox run --json` on `hook` with the sample session-open payload
+/// and every log on (`HOOKBOX_LOG=trace`); returns the output and all it
+/// printed, stdout and stderr together.
+fn run_traced(hook: &TestHook, extra: &[&str]) -> (Output, String) {
     let payload = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(payload.path(), SESSION_OPEN).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_hookbox"))
-        .env("HOOKBOX_CACHE_DIR", cache_dir())
+    let output = hookbox()
         .env("HOOKBOX_LOG", "trace")
-        .args(["run", "--json", "--pass-secret", "envvar:USER"])
+        .args(["run", "--json"])
+        .args(extra)
         .arg(&hook.path)
         .arg("--payload")
         .arg(payload.path())
@@ -83,6 +78,18 @@ fn no_credential_value_reaches_json_output_or_logs() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    (output, everything)
+}
+
+#[test]
+fn no_credential_value_reaches_json_output_or_logs() {
+    let hook = TestHook::new(
+        "import hookbox\n\
+         e = hookbox.event()\n\
+         print(e.open.connection_envs)\n\
+         hookbox.http.post('https://siem.example.com/x', json=e.raw)\n",
+    );
+    let (_, everything) = run_traced(&hook, &["--pass-secret", "envvar:USER"]);
     assert!(everything.contains("envvar:PASS"), "{everything}");
     assert!(!everything.contains(PASS_VALUE), "{everything}");
     assert!(!everything.contains(HOST_VALUE), "{everything}");
@@ -97,7 +104,6 @@ fn no_credential_value_reaches_json_output_or_logs() {
 /// the operator's hosts alike.
 #[test]
 fn webhook_credentials_in_urls_never_reach_records_or_logs() {
-    runtime();
     let hook = TestHook::new(
         "import urllib.request\n\
          for url in ['https://hooks.slack.com/services/T0/B0/s3cr3tW3bh00k',\n\
@@ -111,23 +117,7 @@ fn webhook_credentials_in_urls_never_reach_records_or_logs() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("hookbox.toml");
     std::fs::write(&config, "[secrets]\nmask_urls = [\"*.example.com\"]\n").unwrap();
-    let payload = dir.path().join("payload.json");
-    std::fs::write(&payload, SESSION_OPEN).unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_hookbox"))
-        .env("HOOKBOX_CACHE_DIR", cache_dir())
-        .env("HOOKBOX_LOG", "trace")
-        .args(["run", "--json", "--config"])
-        .arg(&config)
-        .arg(&hook.path)
-        .arg("--payload")
-        .arg(&payload)
-        .output()
-        .unwrap();
-    let everything = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (output, everything) = run_traced(&hook, &["--config", config.to_str().unwrap()]);
     for secret in ["s3cr3tW3bh00k", "T0/B0", "0p3r4t0r-t0k3n"] {
         assert!(
             !everything.contains(secret),
