@@ -73,6 +73,7 @@ fn probe<E: Categorized>(cause: &(dyn std::error::Error + 'static)) -> Option<Fa
 /// missing; the CLI's own are turned into exit codes where they occur).
 const CATEGORIZED: &[Probe] = &[
     probe::<crate::settings::SettingsError>,
+    probe::<crate::units::UnitError>,
     probe::<crate::sandbox::egress::address::BadHost>,
     probe::<crate::sandbox::egress::policy::RuleError>,
     probe::<crate::runtime::cache::CacheError>,

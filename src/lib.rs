@@ -18,7 +18,8 @@
 //! Imports go one way, from a higher layer to a lower one, never sideways or
 //! up (a test in `tests/all/layering.rs` holds the list):
 //!
-//! 1. `env_names`, `record`, `tls`, `backoff`, `failure`: plain data and leaf services;
+//! 1. `failure`, what kind of failure an error is (every error says it), then
+//!    `env_names`, `record`, `tls`, `backoff`, `units`: plain data and leaf services;
 //! 2. `intake`: what an event is;
 //! 3. `source` and `sandbox`: where a hook comes from and what it runs in
 //!    (neither knows the other);
@@ -42,3 +43,4 @@ pub mod service;
 pub mod settings;
 pub mod source;
 pub mod tls;
+pub mod units;

@@ -1,7 +1,7 @@
 //! Settings resolved in one place: command-line flags over the configuration
 //! file over documented defaults; lists (rules, variables, secrets) from the
 //! file and the flags are combined. A setting is declared once: the limits
-//! ([`LimitFlags`]) and `hookbox serve`'s settings ([`ServiceSection`]) are
+//! ([`LimitSettings`], declared with the other limits) and `hookbox serve`'s settings ([`ServiceSection`]) are
 //! each one struct that is both the flags and the file's section; the file is
 //! found by [`ConfigFile::find`] alone, and the environment is read through
 //! [`crate::env_names::from_process`] (a function argument tests replace).
@@ -59,37 +59,15 @@ use crate::env_names;
 use crate::sandbox::egress::address::Host;
 use crate::sandbox::egress::mask::UrlMasks;
 use crate::sandbox::egress::policy::{EgressPolicy, RuleError};
-use crate::sandbox::limits::Limits;
+use crate::sandbox::limits::LimitSettings;
+use crate::units::{self, UnitError};
 
 /// A setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    /// A duration flag did not parse.
-    #[error("{flag} {value:?} is not a duration: {reason} (write it like 5s, 1500ms or 2m)")]
-    BadDuration {
-        /// The flag.
-        flag: &'static str,
-        /// What was given.
-        value: String,
-        /// The parser's complaint.
-        reason: String,
-    },
-    /// A size flag did not parse.
-    #[error("{flag} {value:?} is not a size: {reason} (write it like 64MiB, 512KiB or 1048576)")]
-    BadSize {
-        /// The flag.
-        flag: &'static str,
-        /// What was given.
-        value: String,
-        /// The parser's complaint.
-        reason: String,
-    },
-    /// A limit was zero.
-    #[error("{flag} must be greater than zero")]
-    Zero {
-        /// The flag.
-        flag: &'static str,
-    },
+    /// A duration, size or count cannot be used.
+    #[error(transparent)]
+    Unit(#[from] UnitError),
     /// An `--env` entry names no usable variable.
     #[error("--env {entry:?}: {reason}")]
     BadEnv {
@@ -141,104 +119,6 @@ pub enum SettingsError {
     NoCacheDir,
 }
 
-/// The limits, declared once: each field is both a flag (`--max-output`) and
-/// a key of the configuration file's `[limits]` section (`max_output`); all
-/// optional, with the defaults of [`Limits`].
-#[derive(Debug, Clone, Default, Deserialize, clap::Args)]
-#[serde(deny_unknown_fields)]
-pub struct LimitFlags {
-    /// Wall-clock limit, e.g. `5s` or `1500ms` [default: 10s].
-    #[arg(long, value_name = "DURATION")]
-    pub timeout: Option<String>,
-    /// Memory limit, e.g. `64MiB` [default: 128MiB].
-    #[arg(long, value_name = "SIZE")]
-    pub memory: Option<String>,
-    /// Fuel (CPU) budget in units, about 1.2e10 per second of busy CPU
-    /// [default: 20000000000].
-    #[arg(long, value_name = "N")]
-    pub fuel: Option<u64>,
-    /// Cap on each of stdout and stderr [default: 64KiB].
-    #[arg(long, value_name = "SIZE")]
-    pub max_output: Option<String>,
-    /// Cap on the payload size [default: 1MiB].
-    #[arg(long, value_name = "SIZE")]
-    pub max_payload: Option<String>,
-    /// Cap on each HTTP request and response body [default: 10MiB].
-    #[arg(long, value_name = "SIZE")]
-    pub max_http_body: Option<String>,
-}
-
-impl LimitFlags {
-    /// These values, falling back to `base` for those not given.
-    pub fn over(self, base: LimitFlags) -> LimitFlags {
-        LimitFlags {
-            timeout: self.timeout.or(base.timeout),
-            memory: self.memory.or(base.memory),
-            fuel: self.fuel.or(base.fuel),
-            max_output: self.max_output.or(base.max_output),
-            max_payload: self.max_payload.or(base.max_payload),
-            max_http_body: self.max_http_body.or(base.max_http_body),
-        }
-    }
-
-    /// Resolves the flags over the defaults.
-    pub fn resolve(&self) -> Result<Limits, SettingsError> {
-        let mut limits = Limits::default();
-        if let Some(value) = &self.timeout {
-            limits.timeout = parse_duration("--timeout", value)?;
-        }
-        if let Some(value) = &self.memory {
-            limits.memory_bytes = parse_size("--memory", value)?;
-        }
-        if let Some(fuel) = self.fuel {
-            limits.fuel = nonzero("--fuel", fuel)?;
-        }
-        if let Some(value) = &self.max_output {
-            let bytes = parse_size("--max-output", value)?;
-            limits.stdout_bytes = bytes;
-            limits.stderr_bytes = bytes;
-        }
-        if let Some(value) = &self.max_payload {
-            limits.payload_bytes = parse_size("--max-payload", value)?;
-        }
-        if let Some(value) = &self.max_http_body {
-            let bytes = parse_size("--max-http-body", value)?;
-            limits.http_request_bytes = bytes;
-            limits.http_response_bytes = bytes;
-        }
-        Ok(limits)
-    }
-}
-
-fn nonzero(flag: &'static str, value: u64) -> Result<u64, SettingsError> {
-    if value == 0 {
-        return Err(SettingsError::Zero { flag });
-    }
-    Ok(value)
-}
-
-fn parse_duration(flag: &'static str, value: &str) -> Result<Duration, SettingsError> {
-    let duration =
-        humantime::parse_duration(value).map_err(|error| SettingsError::BadDuration {
-            flag,
-            value: value.to_owned(),
-            reason: error.to_string(),
-        })?;
-    if duration.is_zero() {
-        return Err(SettingsError::Zero { flag });
-    }
-    Ok(duration)
-}
-
-fn parse_size(flag: &'static str, value: &str) -> Result<u64, SettingsError> {
-    let size: bytesize::ByteSize = value.parse().map_err(|reason| SettingsError::BadSize {
-        flag,
-        value: value.to_owned(),
-        reason,
-    })?;
-    nonzero(flag, size.as_u64())
-}
-
 /// The configuration file. Every section and key is optional; unknown keys
 /// are errors, so a typo does not silently fall back to a default.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -246,7 +126,7 @@ fn parse_size(flag: &'static str, value: &str) -> Result<u64, SettingsError> {
 pub struct ConfigFile {
     /// `[limits]`
     #[serde(default)]
-    pub limits: LimitFlags,
+    pub limits: LimitSettings,
     /// `[egress]`
     #[serde(default)]
     pub egress: EgressSection,
@@ -339,10 +219,11 @@ impl ServiceSection {
             listen: self.listen.unwrap_or_else(|| "127.0.0.1:8787".into()),
             data_dir: data_dir(self.data_dir.as_deref(), host_env)?,
             hooks_dir: self.hooks_dir,
-            concurrency: nonzero("--concurrency", self.concurrency.unwrap_or(4) as u64)? as usize,
-            max_spool: nonzero("--max-spool", self.max_spool.unwrap_or(100_000))?,
+            concurrency: units::nonzero("--concurrency", self.concurrency.unwrap_or(4) as u64)?
+                as usize,
+            max_spool: units::nonzero("--max-spool", self.max_spool.unwrap_or(100_000))?,
             grace: match &self.grace {
-                Some(text) => parse_duration("--grace", text)?,
+                Some(text) => units::parse_duration("--grace", text)?,
                 None => Duration::from_secs(10),
             },
             retry: self.retry,
@@ -528,10 +409,11 @@ crate::failure::categorized!(Usage: SettingsError);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sandbox::limits::Limits;
 
     #[test]
     fn flags_override_defaults() {
-        let flags = LimitFlags {
+        let flags = LimitSettings {
             timeout: Some("5s".into()),
             memory: Some("64MiB".into()),
             fuel: Some(1000),
@@ -543,9 +425,9 @@ mod tests {
         assert_eq!(limits.timeout, Duration::from_secs(5));
         assert_eq!(limits.memory_bytes, 64 * 1024 * 1024);
         assert_eq!(limits.fuel, 1000);
-        assert_eq!(limits.stdout_bytes, 1024);
+        assert_eq!(limits.output_bytes, 1024);
         assert_eq!(limits.payload_bytes, Limits::default().payload_bytes);
-        assert_eq!(limits.http_response_bytes, 2 * 1024 * 1024);
+        assert_eq!(limits.http_body_bytes, 2 * 1024 * 1024);
     }
 
     #[test]
@@ -554,7 +436,7 @@ mod tests {
             "[limits]\ntimeout = \"3s\"\nmemory = \"32MiB\"\n[egress]\nallow = [\"https://a.example.com\"]\n",
         )
         .unwrap();
-        let flags = LimitFlags {
+        let flags = LimitSettings {
             timeout: Some("1s".into()),
             ..Default::default()
         };
@@ -592,14 +474,11 @@ mod tests {
         };
         assert!(matches!(
             with_data("soon").resolve(no_env),
-            Err(SettingsError::BadDuration {
-                flag: "--grace",
-                ..
-            })
+            Err(SettingsError::Unit(UnitError::BadDuration { flag, .. })) if flag == "--grace"
         ));
         assert!(matches!(
             with_data("0s").resolve(no_env),
-            Err(SettingsError::Zero { flag: "--grace" })
+            Err(SettingsError::Unit(UnitError::Zero { flag })) if flag == "--grace"
         ));
         let zero_workers = ServiceSection {
             concurrency: Some(0),
@@ -607,9 +486,7 @@ mod tests {
         };
         assert!(matches!(
             zero_workers.resolve(no_env),
-            Err(SettingsError::Zero {
-                flag: "--concurrency"
-            })
+            Err(SettingsError::Unit(UnitError::Zero { flag })) if flag == "--concurrency"
         ));
     }
 
@@ -673,27 +550,21 @@ mod tests {
 
     #[test]
     fn bad_values_are_named() {
-        let flags = LimitFlags {
+        let flags = LimitSettings {
             timeout: Some("soon".into()),
             ..Default::default()
         };
         assert!(matches!(
             flags.resolve(),
-            Err(SettingsError::BadDuration {
-                flag: "--timeout",
-                ..
-            })
+            Err(UnitError::BadDuration { flag, .. }) if flag == "--timeout"
         ));
-        let flags = LimitFlags {
+        let flags = LimitSettings {
             memory: Some("lots".into()),
             ..Default::default()
         };
         assert!(matches!(
             flags.resolve(),
-            Err(SettingsError::BadSize {
-                flag: "--memory",
-                ..
-            })
+            Err(UnitError::BadSize { flag, .. }) if flag == "--memory"
         ));
     }
 

@@ -9,7 +9,8 @@ use clap::Args;
 use crate::env_names;
 use crate::intake::SecretPolicy;
 use crate::runtime::config::SandboxConfig;
-use crate::settings::{self, ConfigFile, LimitFlags, SettingsError};
+use crate::sandbox::limits::LimitSettings;
+use crate::settings::{self, ConfigFile, SettingsError};
 
 /// Limits, environment and egress flags.
 #[derive(Debug, Clone, Args)]
@@ -20,7 +21,7 @@ pub struct SandboxFlags {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     #[command(flatten)]
-    limits: LimitFlags,
+    limits: LimitSettings,
     /// Pass an environment variable to the hook: `NAME` (hookbox's own value)
     /// or `NAME=VALUE`. Repeatable. Nothing else of the environment is passed.
     #[arg(long = "env", value_name = "NAME[=VALUE]")]

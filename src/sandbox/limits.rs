@@ -1,97 +1,155 @@
-//! Per-run resource limits (plain data with safe defaults) and the store's
-//! memory accountant that enforces the memory limit and measures peak use.
+//! Per-run resource limits and the store's memory accountant that enforces
+//! the memory limit and measures peak use.
+//!
+//! Every limit is declared once, in the `limits!` table below: its field of
+//! [`Limits`] (plain data the sandbox enforces), its flag and `[limits]` key
+//! ([`LimitSettings`]), its kind, default and documentation. Adding a limit
+//! is one line there, plus the code that enforces it.
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use crate::units::{self, UnitError};
 
-/// Default wall-clock limit of one run.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default fuel budget: about 1.7 s of busy CPU at the ~1.2e10 units per
-/// second measured on the 2-core x86-64 machine (release build); a typical
-/// forwarding hook uses about ten million.
-pub const DEFAULT_FUEL: u64 = 20_000_000_000;
-/// Default cap on the linear memory of one run, all memories together.
-pub const DEFAULT_MEMORY_BYTES: u64 = 128 * 1024 * 1024;
-/// Default cap on each of stdout and stderr.
-pub const DEFAULT_OUTPUT_BYTES: u64 = 64 * 1024;
-/// Default cap on the payload handed to a hook (Hoop's payload carries the
-/// session input, so it can be large, but not unbounded).
-pub const DEFAULT_PAYLOAD_BYTES: u64 = 1024 * 1024;
-/// Default cap on one HTTP request body a hook sends.
-pub const DEFAULT_HTTP_REQUEST_BYTES: u64 = 10 * 1024 * 1024;
-/// Default cap on one HTTP response body a hook receives.
-pub const DEFAULT_HTTP_RESPONSE_BYTES: u64 = 10 * 1024 * 1024;
 /// Most table elements one run may have (CPython's function tables need a few
 /// thousand; this only stops a runaway `table.grow`).
 pub const MAX_TABLE_ELEMENTS: usize = 1_000_000;
 
-/// The limits one run is held to. Every field has a safe default.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Limits {
-    /// Wall-clock limit, including time blocked in host calls such as sleeps.
-    #[serde(with = "humantime_serde_compat")]
-    pub timeout: Duration,
-    /// Fuel (WebAssembly instructions, roughly) the run may consume.
-    pub fuel: u64,
-    /// Linear memory the run may hold, in bytes.
-    pub memory_bytes: u64,
-    /// Bytes of stdout kept; the rest is dropped and marked as truncated.
-    pub stdout_bytes: u64,
-    /// Bytes of stderr kept; the rest is dropped and marked as truncated.
-    pub stderr_bytes: u64,
-    /// Largest payload accepted, in bytes.
-    pub payload_bytes: u64,
-    /// Largest HTTP request body a hook may send, in bytes.
-    pub http_request_bytes: u64,
-    /// Largest HTTP response body a hook may receive, in bytes.
-    pub http_response_bytes: u64,
+/// One kind of limit: how it is written in flags and the file, and read.
+pub trait LimitKind {
+    /// The value the sandbox enforces.
+    type Value: Clone + std::fmt::Debug + PartialEq;
+    /// The value as a user writes it.
+    type Written: Clone + std::fmt::Debug;
+    /// The flag's placeholder in `--help`.
+    const PLACEHOLDER: &'static str;
+    /// Reads a written value, naming `flag` in the error.
+    fn read(flag: &str, written: &Self::Written) -> Result<Self::Value, UnitError>;
 }
 
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            timeout: DEFAULT_TIMEOUT,
-            fuel: DEFAULT_FUEL,
-            memory_bytes: DEFAULT_MEMORY_BYTES,
-            stdout_bytes: DEFAULT_OUTPUT_BYTES,
-            stderr_bytes: DEFAULT_OUTPUT_BYTES,
-            payload_bytes: DEFAULT_PAYLOAD_BYTES,
-            http_request_bytes: DEFAULT_HTTP_REQUEST_BYTES,
-            http_response_bytes: DEFAULT_HTTP_RESPONSE_BYTES,
+/// A duration: `5s`, `1500ms`.
+pub struct Wall;
+/// A size in bytes: `64MiB`, `512KiB`, `1048576`.
+pub struct Size;
+/// A plain count.
+pub struct Count;
+
+impl LimitKind for Wall {
+    type Value = Duration;
+    type Written = String;
+    const PLACEHOLDER: &'static str = "DURATION";
+    fn read(flag: &str, written: &String) -> Result<Duration, UnitError> {
+        units::parse_duration(flag, written)
+    }
+}
+
+impl LimitKind for Size {
+    type Value = u64;
+    type Written = String;
+    const PLACEHOLDER: &'static str = "SIZE";
+    fn read(flag: &str, written: &String) -> Result<u64, UnitError> {
+        units::parse_size(flag, written)
+    }
+}
+
+impl LimitKind for Count {
+    type Value = u64;
+    type Written = u64;
+    const PLACEHOLDER: &'static str = "N";
+    fn read(flag: &str, written: &u64) -> Result<u64, UnitError> {
+        units::nonzero(flag, *written)
+    }
+}
+
+/// Declares every limit once. Each line gives the field of [`Limits`], the
+/// key it is set by (flag `--max-output`, file key `max_output` in
+/// `[limits]`), its kind and its default as a user would write it; the doc
+/// comment is both the field's documentation and the flag's help.
+macro_rules! limits {
+    ($(
+        $(#[doc = $doc:literal])+
+        $field:ident by $key:ident: $kind:ty = $default:literal;
+    )+) => {
+        /// The limits one run is held to. Every field has a safe default.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct Limits {
+            $($(#[doc = $doc])+ pub $field: <$kind as LimitKind>::Value,)+
         }
-    }
+
+        impl Default for Limits {
+            fn default() -> Self {
+                Limits {$(
+                    $field: <$kind>::read(stringify!($key), &$default.into())
+                        .expect("a limit's default reads as its kind"),
+                )+}
+            }
+        }
+
+        /// The limits as flags and as the configuration file's `[limits]`
+        /// section: every one optional, falling back to the defaults of
+        /// [`Limits`].
+        #[derive(Debug, Clone, Default, serde::Deserialize, clap::Args)]
+        #[serde(deny_unknown_fields)]
+        pub struct LimitSettings {
+            $(
+                #[doc = concat!($($doc,)+ " [default: ", $default, "]")]
+                #[arg(
+                    long,
+                    value_name = <$kind as LimitKind>::PLACEHOLDER,
+                    help = concat!($($doc,)+ " [default: ", $default, "]").trim_start(),
+                )]
+                pub $key: Option<<$kind as LimitKind>::Written>,
+            )+
+        }
+
+        impl LimitSettings {
+            /// Every key (`timeout`, `max_output`, ...; see [`flag`]) with
+            /// its default as written.
+            pub const DEFAULTS: &'static [(&'static str, &'static str)] =
+                &[$((stringify!($key), concat!($default))),+];
+
+            /// These values, falling back to `base` for those not given.
+            pub fn over(self, base: LimitSettings) -> LimitSettings {
+                LimitSettings {$($key: self.$key.or(base.$key),)+}
+            }
+
+            /// Resolves the values over the defaults.
+            pub fn resolve(&self) -> Result<Limits, UnitError> {
+                let defaults = Limits::default();
+                Ok(Limits {$(
+                    $field: match &self.$key {
+                        Some(written) => <$kind>::read(&flag(stringify!($key)), written)?,
+                        None => defaults.$field,
+                    },
+                )+})
+            }
+        }
+    };
 }
 
-/// Durations in configuration files are written as humans do: `10s`, `1500ms`.
-mod humantime_serde_compat {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&humantime::format_duration(*value).to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        humantime::parse_duration(&text).map_err(D::Error::custom)
-    }
+/// The flag a `[limits]` key is also given as.
+pub fn flag(key: &str) -> String {
+    format!("--{}", key.replace('_', "-"))
 }
 
-/// Writes a byte count the way limits are given: `64 MiB`, `512 KiB`, `1000 bytes`.
-pub fn format_bytes(bytes: u64) -> String {
-    const KIB: u64 = 1024;
-    const MIB: u64 = 1024 * KIB;
-    const GIB: u64 = 1024 * MIB;
-    match bytes {
-        0 => "0 bytes".into(),
-        b if b % GIB == 0 => format!("{} GiB", b / GIB),
-        b if b % MIB == 0 => format!("{} MiB", b / MIB),
-        b if b % KIB == 0 => format!("{} KiB", b / KIB),
-        b => format!("{b} bytes"),
-    }
+limits! {
+    /// Wall-clock limit of a run, including time blocked in host calls such
+    /// as sleeps, e.g. `5s` or `1500ms`.
+    timeout by timeout: Wall = "10s";
+    /// Fuel (CPU) budget in units, about 1.2e10 per second of busy CPU on
+    /// a 2-core x86-64 machine; a typical forwarding hook uses about ten
+    /// million.
+    fuel by fuel: Count = 20_000_000_000u64;
+    /// Linear memory one run may hold, all memories together, e.g. `64MiB`.
+    memory_bytes by memory: Size = "128MiB";
+    /// Bytes kept of each of stdout and stderr; the rest is dropped and
+    /// marked as truncated.
+    output_bytes by max_output: Size = "64KiB";
+    /// Largest payload handed to a hook (Hoop's payload carries the session
+    /// input, so it can be large, but not unbounded).
+    payload_bytes by max_payload: Size = "1MiB";
+    /// Largest body of each HTTP request a hook sends and each response it
+    /// receives.
+    http_body_bytes by max_http_body: Size = "10MiB";
 }
 
 /// Enforces the memory limit over all linear memories of a store together and
@@ -179,17 +237,40 @@ mod tests {
     }
 
     #[test]
-    fn byte_counts_read_like_flags() {
-        assert_eq!(format_bytes(64 * 1024 * 1024), "64 MiB");
-        assert_eq!(format_bytes(1536), "1536 bytes");
-        assert_eq!(format_bytes(2048), "2 KiB");
+    fn every_default_reads_and_unset_values_keep_it() {
+        let limits = LimitSettings {
+            timeout: Some("2s".into()),
+            fuel: Some(5),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(limits.timeout, Duration::from_secs(2));
+        assert_eq!(limits.fuel, 5);
+        assert_eq!(limits.memory_bytes, Limits::default().memory_bytes);
+        assert_eq!(Limits::default().output_bytes, 64 * 1024);
     }
 
     #[test]
-    fn limits_read_from_toml_like_data_keep_defaults() {
-        let limits: Limits = serde_json::from_str(r#"{"timeout": "2s", "fuel": 5}"#).unwrap();
-        assert_eq!(limits.timeout, Duration::from_secs(2));
-        assert_eq!(limits.fuel, 5);
-        assert_eq!(limits.memory_bytes, DEFAULT_MEMORY_BYTES);
+    fn the_readme_documents_every_limit_with_its_default() {
+        let readme = include_str!("../../README.md");
+        for (key, default) in LimitSettings::DEFAULTS {
+            let row = format!("| `{}` | `{default}`", flag(key));
+            assert!(readme.contains(&row), "README's Limits table lacks {row:?}");
+        }
+    }
+
+    #[test]
+    fn bad_values_name_their_flag() {
+        let settings = LimitSettings {
+            max_http_body: Some("0B".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            settings.resolve(),
+            Err(UnitError::Zero {
+                flag: "--max-http-body".into()
+            })
+        );
     }
 }

@@ -22,7 +22,6 @@ use crate::record::RunStatus;
 use crate::tls::TlsSettings;
 use code_cache::{CodeCache, RunCodeCache};
 use egress::EgressGate;
-use egress::http::BodyCaps;
 use egress::policy::EgressPolicy;
 use limits::{Limits, MemoryAccountant};
 use output::CappedOutput;
@@ -198,18 +197,15 @@ pub struct SandboxSpec<'a> {
 impl Sandbox {
     /// Creates the store of one run.
     pub fn new(engine: &Engine, spec: SandboxSpec<'_>) -> wasmtime::Result<Sandbox> {
-        let stdout = CappedOutput::new(spec.limits.stdout_bytes);
-        let stderr = CappedOutput::new(spec.limits.stderr_bytes);
+        let stdout = CappedOutput::new(spec.limits.output_bytes);
+        let stderr = CappedOutput::new(spec.limits.output_bytes);
         let egress = EgressGate::new(
             spec.policy,
             spec.egress_mode,
             spec.tls,
             stderr.clone(),
             spec.deadline,
-            BodyCaps {
-                request: spec.limits.http_request_bytes,
-                response: spec.limits.http_response_bytes,
-            },
+            spec.limits.http_body_bytes,
             spec.url_masks,
         );
         let wasi = wasi::build(wasi::WasiSpec {
@@ -307,7 +303,7 @@ pub fn classify(
     let memory = || {
         format!(
             "the hook ran out of memory: the {} memory limit refused to grow it",
-            limits::format_bytes(limits.memory_bytes)
+            crate::units::format_bytes(limits.memory_bytes)
         )
     };
     match end {

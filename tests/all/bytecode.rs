@@ -42,7 +42,7 @@ print(len(names), imported, [path for path in compiled if path.startswith('/pyth
     let limits = Limits {
         timeout: Duration::from_secs(120),
         memory_bytes: 512 * 1024 * 1024,
-        stdout_bytes: 1024 * 1024,
+        output_bytes: 1024 * 1024,
         ..Limits::default()
     };
     let outcome = TestHook::new(&source).run(&limits).await;

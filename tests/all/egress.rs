@@ -315,7 +315,7 @@ async fn a_huge_response_is_cut_at_the_cap() {
     let rule = format!("http://127.0.0.1:{}", receiver.port());
     let outcome = TestHook::new(&source).run_allowing(&[&rule]).await;
     assert!(outcome.stdout.starts_with("cut:"), "{outcome:?}");
-    let limit = Limits::default().http_response_bytes;
+    let limit = Limits::default().http_body_bytes;
     assert!(
         outcome.egress[0].bytes_in <= limit + 64 * 1024,
         "{:?}",

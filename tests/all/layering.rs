@@ -6,8 +6,10 @@ use std::path::Path;
 
 /// The layers, lowest first. A module may import only from earlier rows.
 const LAYERS: &[&[&str]] = &[
+    // What kind of failure an error is: every error says it.
+    &["failure"],
     // Plain data and leaf services every layer may use.
-    &["env_names", "record", "tls", "backoff", "failure"],
+    &["env_names", "record", "tls", "backoff", "units"],
     // What an event is.
     &["intake"],
     // Where a hook comes from, and the sandbox it runs in: neither knows the other.

@@ -31,15 +31,6 @@ pub struct Approved {
     pub addresses: Vec<SocketAddr>,
 }
 
-/// Caps on what one request may send and receive.
-#[derive(Debug, Clone, Copy)]
-pub struct BodyCaps {
-    /// Most bytes of request body sent.
-    pub request: u64,
-    /// Most bytes of response body received.
-    pub response: u64,
-}
-
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
 
 /// How long past the hook's deadline network waits may last. The run itself
@@ -55,7 +46,7 @@ pub async fn send(
     tls: Option<Arc<rustls::ClientConfig>>,
     options: Option<RequestOptions>,
     deadline: Instant,
-    caps: BodyCaps,
+    max_body: u64,
     record: AttemptHandle,
 ) -> Result<(http::Response<WasiBody>, IoFuture), Error> {
     let deadline = deadline + AFTER_DEADLINE;
@@ -101,7 +92,7 @@ pub async fn send(
         .build()
         .map_err(|_| Error::HttpRequestUriInvalid)?;
     let request =
-        request.map(|body| Metered::new(body, caps.request, Direction::Out, record.clone(), None));
+        request.map(|body| Metered::new(body, max_body, Direction::Out, record.clone(), None));
 
     let mut connection = Box::pin(connection);
     let response = {
@@ -124,7 +115,7 @@ pub async fn send(
     let response = response.map(|incoming| {
         Metered::new(
             incoming.map_err(Error::from).boxed_unsync(),
-            caps.response,
+            max_body,
             Direction::In,
             record,
             Some(ReadDeadline::new(deadline, between_bytes)),
@@ -144,11 +135,11 @@ pub async fn send(
 /// for the recording receiver (which answers without connecting).
 pub async fn read_upload(
     body: WasiBody,
-    caps: BodyCaps,
+    max_body: u64,
     deadline: Instant,
     record: AttemptHandle,
 ) -> Result<Bytes, Error> {
-    let metered = Metered::new(body, caps.request, Direction::Out, record, None);
+    let metered = Metered::new(body, max_body, Direction::Out, record, None);
     match tokio::time::timeout_at(deadline + AFTER_DEADLINE, metered.collect()).await {
         Ok(collected) => Ok(collected?.to_bytes()),
         Err(_) => Err(Error::ConnectionWriteTimeout),

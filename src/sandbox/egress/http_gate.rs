@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::address::Host;
-use super::http::{self, Approved, BodyCaps};
+use super::http::{self, Approved};
 use super::policy::{EgressPolicy, Scheme, Verdict};
 use super::record::{AttemptHandle, AttemptStart};
 use super::recording::Recorder;
@@ -62,7 +62,7 @@ impl WasiHttpHooks for EgressGate {
         let policy = self.policy.clone();
         let tls = self.tls.clone();
         let stderr = self.hook_stderr.clone();
-        let (deadline, caps) = (self.deadline, self.caps);
+        let (deadline, max_body) = (self.deadline, self.max_body);
         if let Some(recorder) = self.recorder.clone() {
             return Box::new(async move {
                 let verdict = match parsed_host {
@@ -77,7 +77,7 @@ impl WasiHttpHooks for EgressGate {
                     }
                 };
                 handle.allow(&rule);
-                record_and_answer(&recorder, request, caps, deadline, handle).await
+                record_and_answer(&recorder, request, max_body, deadline, handle).await
             });
         }
         Box::new(async move {
@@ -115,7 +115,7 @@ impl WasiHttpHooks for EgressGate {
                 tls,
                 options,
                 deadline,
-                caps,
+                max_body,
                 handle.clone(),
             )
             .await;
@@ -168,7 +168,7 @@ fn check_offline(policy: &EgressPolicy, scheme: Scheme, host: Host, port: u16) -
 async fn record_and_answer(
     recorder: &Recorder,
     request: ::http::Request<WasiBody>,
-    caps: BodyCaps,
+    max_body: u64,
     deadline: Instant,
     handle: AttemptHandle,
 ) -> wasmtime_wasi_http::Result<(
@@ -187,7 +187,7 @@ async fn record_and_answer(
             )
         })
         .collect();
-    let body = match http::read_upload(body, caps, deadline, handle.clone()).await {
+    let body = match http::read_upload(body, max_body, deadline, handle.clone()).await {
         Ok(body) => body,
         Err(error) => {
             handle.note(&format!("{error}"));

@@ -39,7 +39,6 @@ use tokio::time::Instant;
 use super::output::CappedOutput;
 use crate::tls::TlsSettings;
 use address::{Host, canonical_ip};
-use http::BodyCaps;
 use policy::{EgressPolicy, Rule};
 use record::{AttemptHandle, AttemptStart, EgressLog};
 use recording::{EgressMode, Recorder};
@@ -56,7 +55,7 @@ pub struct EgressGate {
     resolved: Resolved,
     hook_stderr: CappedOutput,
     deadline: Instant,
-    caps: BodyCaps,
+    max_body: u64,
     recorder: Option<Arc<Recorder>>,
     relays: Arc<Relays>,
     url_masks: Arc<mask::UrlMasks>,
@@ -71,7 +70,7 @@ impl EgressGate {
         tls: Arc<TlsSettings>,
         hook_stderr: CappedOutput,
         deadline: Instant,
-        caps: BodyCaps,
+        max_body: u64,
         url_masks: Arc<mask::UrlMasks>,
     ) -> Self {
         let recorder = match mode {
@@ -85,7 +84,7 @@ impl EgressGate {
             resolved: Resolved::default(),
             hook_stderr,
             deadline,
-            caps,
+            max_body,
             recorder,
             relays: Arc::default(),
             url_masks,

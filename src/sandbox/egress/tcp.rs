@@ -151,7 +151,7 @@ impl EgressGate {
                     url: target,
                     ..Default::default()
                 });
-                match recorder.open_tcp_receiver(handle.clone(), self.caps.request, self.deadline) {
+                match recorder.open_tcp_receiver(handle.clone(), self.max_body, self.deadline) {
                     Ok(receiver) => Some(receiver),
                     Err(error) => {
                         handle.note(&format!("the recording receiver could not listen: {error}"));

@@ -1,0 +1,108 @@
+//! Durations, sizes and counts as users write them (`5s`, `64MiB`, `1000`),
+//! read with the setting's name in every error, and sizes written back the
+//! same way.
+
+/// A written value that cannot be used for the setting it was given to.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnitError {
+    /// Not a duration.
+    #[error("{flag} {value:?} is not a duration: {reason} (write it like 5s, 1500ms or 2m)")]
+    BadDuration {
+        /// The setting, as its flag (`--timeout`).
+        flag: String,
+        /// What was given.
+        value: String,
+        /// The parser's complaint.
+        reason: String,
+    },
+    /// Not a size.
+    #[error("{flag} {value:?} is not a size: {reason} (write it like 64MiB, 512KiB or 1048576)")]
+    BadSize {
+        /// The setting, as its flag (`--memory`).
+        flag: String,
+        /// What was given.
+        value: String,
+        /// The parser's complaint.
+        reason: String,
+    },
+    /// Zero, where only more than zero makes sense.
+    #[error("{flag} must be greater than zero")]
+    Zero {
+        /// The setting, as its flag.
+        flag: String,
+    },
+}
+
+crate::failure::categorized!(Usage: UnitError);
+
+/// `value` if it is not zero.
+pub fn nonzero(flag: &str, value: u64) -> Result<u64, UnitError> {
+    if value == 0 {
+        return Err(UnitError::Zero { flag: flag.into() });
+    }
+    Ok(value)
+}
+
+/// A duration greater than zero, written like `5s`, `1500ms` or `2m`.
+pub fn parse_duration(flag: &str, value: &str) -> Result<std::time::Duration, UnitError> {
+    let duration = humantime::parse_duration(value).map_err(|error| UnitError::BadDuration {
+        flag: flag.into(),
+        value: value.to_owned(),
+        reason: error.to_string(),
+    })?;
+    if duration.is_zero() {
+        return Err(UnitError::Zero { flag: flag.into() });
+    }
+    Ok(duration)
+}
+
+/// A size in bytes greater than zero, written like `64MiB`, `512KiB` or `1048576`.
+pub fn parse_size(flag: &str, value: &str) -> Result<u64, UnitError> {
+    let size: bytesize::ByteSize = value.parse().map_err(|reason| UnitError::BadSize {
+        flag: flag.into(),
+        value: value.to_owned(),
+        reason,
+    })?;
+    nonzero(flag, size.as_u64())
+}
+
+/// Writes a byte count the way sizes are given: `64 MiB`, `512 KiB`, `1000 bytes`.
+pub fn format_bytes(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    const MIB: u64 = 1024 * KIB;
+    const GIB: u64 = 1024 * MIB;
+    match bytes {
+        0 => "0 bytes".into(),
+        b if b % GIB == 0 => format!("{} GiB", b / GIB),
+        b if b % MIB == 0 => format!("{} MiB", b / MIB),
+        b if b % KIB == 0 => format!("{} KiB", b / KIB),
+        b => format!("{b} bytes"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_counts_read_like_flags() {
+        assert_eq!(format_bytes(64 * 1024 * 1024), "64 MiB");
+        assert_eq!(format_bytes(1536), "1536 bytes");
+        assert_eq!(format_bytes(2048), "2 KiB");
+        assert_eq!(parse_size("--memory", "64MiB"), Ok(64 * 1024 * 1024));
+    }
+
+    #[test]
+    fn zero_and_nonsense_are_named() {
+        assert_eq!(
+            parse_duration("--grace", "0s"),
+            Err(UnitError::Zero {
+                flag: "--grace".into()
+            })
+        );
+        assert!(matches!(
+            parse_size("--memory", "lots"),
+            Err(UnitError::BadSize { flag, .. }) if flag == "--memory"
+        ));
+    }
+}
