@@ -266,13 +266,9 @@ impl Sandbox {
     /// once the recording receiver, if any, has seen everything sent.
     pub async fn finish_egress(self) -> (Vec<crate::record::EgressAttempt>, u64) {
         let log = self.store.data().egress.log();
-        let recorder = self.store.data().egress.recorder();
-        let relays = self.store.data().egress.relays();
+        let settled = self.store.data().egress.settled();
         drop(self.store);
-        if let Some(recorder) = recorder {
-            recorder.settle().await;
-        }
-        relays.settle().await;
+        settled.await;
         (log.attempts(), log.unrecorded())
     }
 }

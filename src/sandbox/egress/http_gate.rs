@@ -1,18 +1,14 @@
 //! HTTP(S) through the gate: `wasi:http`'s `send_request` parses the
-//! destination, asks the policy, resolves a name once in the host, checks
-//! every address and sends only to one that passed ([`super::http`]), or
-//! records the request under `hookbox test`.
+//! destination, asks the policy and hands an allowed request to the sink,
+//! which resolves a name once, checks every address and sends only to one
+//! that passed ([`super::http`]), or records it under `hookbox test`.
 
-use std::net::SocketAddr;
-
-use tokio::time::Instant;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::address::Host;
-use super::http::{self, Approved};
-use super::policy::{EgressPolicy, Scheme, Verdict};
+use super::policy::{EgressPolicy, Scheme};
 use super::record::{AttemptHandle, AttemptStart};
-use super::recording::Recorder;
+use super::sink::HttpSend;
 use super::{EgressGate, refuse};
 
 impl WasiHttpHooks for EgressGate {
@@ -62,24 +58,8 @@ impl WasiHttpHooks for EgressGate {
         let policy = self.policy.clone();
         let tls = self.tls.clone();
         let stderr = self.hook_stderr.clone();
+        let sink = self.sink.clone();
         let (deadline, max_body) = (self.deadline, self.max_body);
-        if let Some(recorder) = self.recorder.clone() {
-            return Box::new(async move {
-                let verdict = match parsed_host {
-                    Ok(host) => check_offline(&policy, scheme, host, port),
-                    Err(error) => Verdict::Denied(error.0),
-                };
-                let rule = match verdict {
-                    Verdict::Allowed(rule) => rule,
-                    Verdict::Denied(reason) => {
-                        refuse(&handle, &stderr, &target, &reason);
-                        return Err(HttpError::HttpRequestDenied);
-                    }
-                };
-                handle.allow(&rule);
-                record_and_answer(&recorder, request, max_body, deadline, handle).await
-            });
-        }
         Box::new(async move {
             let host = match parsed_host {
                 Ok(host) => host,
@@ -92,7 +72,8 @@ impl WasiHttpHooks for EgressGate {
                 Some(Scheme::Https) => unverified_tls(&policy, &host, port, &handle),
                 _ => false,
             };
-            let (approved, rule) = match approve(&policy, scheme, host, port, deadline).await {
+            let approval = sink.approve_http(policy, scheme, host, port, deadline);
+            let (approved, rule) = match approval.await {
                 Ok(approved) => approved,
                 Err(reason) => {
                     refuse(&handle, &stderr, &target, &reason);
@@ -109,16 +90,17 @@ impl WasiHttpHooks for EgressGate {
             let tls = tls
                 .transpose()
                 .map_err(|e| HttpError::InternalError(Some(e)))?;
-            let result = http::send(
-                request,
-                approved,
-                tls,
-                options,
-                deadline,
-                max_body,
-                handle.clone(),
-            )
-            .await;
+            let result = sink
+                .send_http(HttpSend {
+                    request,
+                    approved,
+                    tls,
+                    options,
+                    deadline,
+                    max_body,
+                    record: handle.clone(),
+                })
+                .await;
             if let Err(error) = &result {
                 handle.note(&format!("{error}"));
             }
@@ -149,126 +131,5 @@ fn unverified_tls(policy: &EgressPolicy, host: &Host, port: u16, handle: &Attemp
             );
             false
         }
-    }
-}
-
-/// The policy's verdict on an HTTP destination without looking a name up (the
-/// recording receiver never touches the network).
-fn check_offline(policy: &EgressPolicy, scheme: Scheme, host: Host, port: u16) -> Verdict {
-    match host {
-        Host::Ip(ip) => policy.check_address(scheme, ip, port, None),
-        Host::Name(name) => match policy.name_rule(scheme, &name, port) {
-            Some(rule) => Verdict::Allowed(rule.to_string()),
-            None => Verdict::Denied(policy.no_rule_for(scheme, &Host::Name(name), port)),
-        },
-    }
-}
-
-/// Reads an allowed request whole, records it and answers it locally.
-async fn record_and_answer(
-    recorder: &Recorder,
-    request: ::http::Request<WasiBody>,
-    max_body: u64,
-    deadline: Instant,
-    handle: AttemptHandle,
-) -> wasmtime_wasi_http::Result<(
-    ::http::Response<WasiBody>,
-    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-)> {
-    let (parts, body) = request.into_parts();
-    let url = parts.uri.to_string();
-    let headers = parts
-        .headers
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.to_string(),
-                String::from_utf8_lossy(value.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let body = match http::read_upload(body, max_body, deadline, handle.clone()).await {
-        Ok(body) => body,
-        Err(error) => {
-            handle.note(&format!("{error}"));
-            return Err(error);
-        }
-    };
-    let answer = recorder.answer(&url);
-    handle.record_request(crate::record::RecordedRequest {
-        url,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    });
-    handle.set_status(answer.status().as_u16());
-    handle.add_bytes_in(answer.body().len() as u64);
-    Ok(http::local_response(answer))
-}
-
-/// Decides where an HTTP request may go: the addresses that passed and the
-/// rule that allowed them, or why nothing may be reached.
-async fn approve(
-    policy: &EgressPolicy,
-    scheme: Scheme,
-    host: Host,
-    port: u16,
-    deadline: Instant,
-) -> Result<(Approved, String), String> {
-    let tls = scheme == Scheme::Https;
-    let name = match &host {
-        &Host::Ip(ip) => {
-            return match policy.check_address(scheme, ip, port, None) {
-                Verdict::Allowed(rule) => Ok((
-                    Approved {
-                        tls,
-                        host,
-                        addresses: vec![SocketAddr::new(ip, port)],
-                    },
-                    rule,
-                )),
-                Verdict::Denied(reason) => Err(reason),
-            };
-        }
-        Host::Name(name) => name.clone(),
-    };
-    // Names are looked up only when a rule names them: a lookup alone can
-    // carry data out through DNS.
-    let name_rule = policy
-        .name_rule(scheme, &name, port)
-        .ok_or_else(|| policy.no_rule_for(scheme, &Host::Name(name.clone()), port))?
-        .clone();
-    let resolved: Vec<SocketAddr> =
-        tokio::time::timeout_at(deadline, tokio::net::lookup_host((name.as_str(), port)))
-            .await
-            .map_err(|_| format!("looking up {name} did not finish before the deadline"))?
-            .map_err(|e| format!("cannot look up {name}: {e}"))?
-            .collect();
-    let mut addresses = Vec::new();
-    let mut allowed_by = None;
-    let mut first_denial = None;
-    for address in resolved {
-        match policy.check_address(scheme, address.ip(), port, Some(&name_rule)) {
-            Verdict::Allowed(rule) => {
-                allowed_by.get_or_insert(rule);
-                addresses.push(SocketAddr::new(address.ip(), port));
-            }
-            Verdict::Denied(reason) => {
-                first_denial.get_or_insert(reason);
-            }
-        }
-    }
-    match allowed_by {
-        Some(rule) => Ok((
-            Approved {
-                tls,
-                host,
-                addresses,
-            },
-            rule,
-        )),
-        None => Err(match first_denial {
-            Some(reason) => format!("{name} resolves to no address a rule allows: {reason}"),
-            None => format!("{name} resolves to no address"),
-        }),
     }
 }

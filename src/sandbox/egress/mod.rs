@@ -12,8 +12,9 @@
 //!   rule names it.
 //!
 //! Every attempt lands in the run's [`record`]; a refused one also prints one
-//! line on the hook's stderr. Under `hookbox test` the same checks run, and
-//! what they allow goes to the [`recording`] receiver instead of the network.
+//! line on the hook's stderr. What the policy allows goes to a sink: the
+//! network, or under `hookbox test` the [`recording`] receiver; the checks
+//! are the same for both.
 
 pub mod address;
 pub mod http;
@@ -23,6 +24,7 @@ pub mod policy;
 pub mod record;
 pub mod recording;
 pub mod relay;
+mod sink;
 mod socket_check;
 mod tcp;
 
@@ -38,11 +40,11 @@ use tokio::time::Instant;
 
 use super::output::CappedOutput;
 use crate::tls::TlsSettings;
-use address::{Host, canonical_ip};
+use address::Host;
 use policy::{EgressPolicy, Rule};
 use record::{AttemptHandle, AttemptStart, EgressLog};
 use recording::{EgressMode, Recorder};
-use relay::Relays;
+use sink::{Network, Sink};
 
 /// A future that does not borrow the gate (so the store is free meanwhile).
 type Pending<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -56,8 +58,7 @@ pub struct EgressGate {
     hook_stderr: CappedOutput,
     deadline: Instant,
     max_body: u64,
-    recorder: Option<Arc<Recorder>>,
-    relays: Arc<Relays>,
+    sink: Arc<dyn Sink>,
     url_masks: Arc<mask::UrlMasks>,
 }
 
@@ -73,9 +74,9 @@ impl EgressGate {
         max_body: u64,
         url_masks: Arc<mask::UrlMasks>,
     ) -> Self {
-        let recorder = match mode {
-            EgressMode::Live => None,
-            EgressMode::Record(responses) => Some(Arc::new(Recorder::new(responses.clone()))),
+        let sink: Arc<dyn Sink> = match mode {
+            EgressMode::Live => Arc::new(Network::new(tls.clone())),
+            EgressMode::Record(responses) => Arc::new(Recorder::new(responses.clone())),
         };
         EgressGate {
             policy,
@@ -85,8 +86,7 @@ impl EgressGate {
             hook_stderr,
             deadline,
             max_body,
-            recorder,
-            relays: Arc::default(),
+            sink,
             url_masks,
         }
     }
@@ -96,14 +96,10 @@ impl EgressGate {
         self.log.clone()
     }
 
-    /// The recording receiver, when egress is recorded.
-    pub fn recorder(&self) -> Option<Arc<Recorder>> {
-        self.recorder.clone()
-    }
-
-    /// The run's live TCP relays.
-    pub fn relays(&self) -> Arc<Relays> {
-        self.relays.clone()
+    /// Waits for the run's connections (relays or recording receivers) to
+    /// finish what they were given; await it once the store is dropped.
+    pub fn settled(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.sink.clone().settle()
     }
 
     /// Every attempt made so far, in order.
@@ -132,8 +128,7 @@ impl EgressGate {
             hook_stderr: self.hook_stderr.clone(),
             resolved: self.resolved.clone(),
             seen: Arc::default(),
-            recorder: self.recorder.clone(),
-            relays: self.relays.clone(),
+            sink: self.sink.clone(),
         }
     }
 
@@ -151,7 +146,7 @@ impl EgressGate {
             self.resolved.clone(),
         );
         let deadline = self.deadline;
-        let recorder = self.recorder.clone();
+        let sink = self.sink.clone();
         async move {
             let host = Host::parse(&name).map_err(|e| e.0)?;
             let name = match host {
@@ -171,17 +166,7 @@ impl EgressGate {
                 refuse(&handle, &stderr, &format!("lookup {name}"), &reason);
                 return Err(reason);
             }
-            if let Some(recorder) = recorder {
-                // No lookup under test: a placeholder stands for the name.
-                return Ok(vec![recorder.placeholder_for(&name).to_string()]);
-            }
-            let addresses: Vec<IpAddr> =
-                tokio::time::timeout_at(deadline, tokio::net::lookup_host((name.as_str(), 0)))
-                    .await
-                    .map_err(|_| format!("looking up {name} did not finish before the deadline"))?
-                    .map_err(|e| format!("cannot look up {name}: {e}"))?
-                    .map(|address| canonical_ip(address.ip()))
-                    .collect();
+            let addresses = sink.look_up(name, deadline).await?;
             let mut known = resolved.lock().unwrap_or_else(|e| e.into_inner());
             for ip in &addresses {
                 known.entry(*ip).or_default().extend(rules.iter().cloned());

@@ -416,6 +416,20 @@ impl EgressPolicy {
             .collect()
     }
 
+    /// The verdict on a raw socket to `name` at `port` by the socket rules
+    /// naming it alone, where no address is known (`hookbox test` never
+    /// looks a name up).
+    pub fn socket_name_verdict(&self, scheme: Scheme, name: &str, port: u16) -> Verdict {
+        match self
+            .socket_name_rules(name)
+            .into_iter()
+            .find(|rule| rule.covers(scheme, port))
+        {
+            Some(rule) => Verdict::Allowed(rule.to_string()),
+            None => Verdict::Denied(self.no_rule_for(scheme, &Host::Name(name.to_owned()), port)),
+        }
+    }
+
     /// Decides whether a connection to `ip` may be made. `via_name` is the
     /// rule that allowed the name the address was resolved from, if any.
     pub fn check_address(

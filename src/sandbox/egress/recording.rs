@@ -19,7 +19,13 @@ use tokio::io::AsyncReadExt;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::Pending;
+use super::address::Host;
+use super::http::{self as egress_http, Approved};
+use super::policy::{EgressPolicy, Scheme, Verdict};
 use super::record::AttemptHandle;
+use super::sink::{HttpAnswer, HttpSend, Sink};
+use wasmtime_wasi::p2::bindings::sockets::network::ErrorCode as SocketError;
 
 /// How the recording receiver answers requests whose normalized URL starts
 /// with `url`. Plain data, as a fixture writes it.
@@ -133,7 +139,7 @@ impl Recorder {
     }
 
     /// The placeholder address standing for `name` in this run.
-    pub fn placeholder_for(&self, name: &str) -> IpAddr {
+    fn placeholder_for(&self, name: &str) -> IpAddr {
         let mut state = self.lock();
         if let Some((ip, _)) = state.placeholders.iter().find(|(_, n)| *n == name) {
             return *ip;
@@ -144,14 +150,9 @@ impl Recorder {
         ip
     }
 
-    /// The name a placeholder address stands for.
-    pub fn name_of(&self, ip: IpAddr) -> Option<String> {
-        self.lock().placeholders.get(&ip).cloned()
-    }
-
     /// Opens a loopback listener that records one connection's bytes (up to
     /// `cap`) into `record`, and returns its address.
-    pub fn open_tcp_receiver(
+    fn open_tcp_receiver(
         &self,
         record: AttemptHandle,
         cap: u64,
@@ -189,20 +190,136 @@ impl Recorder {
         Ok(address)
     }
 
-    /// Whether `address` is one of this run's TCP receivers.
-    pub fn is_receiver(&self, address: SocketAddr) -> bool {
+    fn lock(&self) -> MutexGuard<'_, TcpState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Sink for Recorder {
+    fn look_up(&self, name: String, _deadline: Instant) -> Pending<Result<Vec<IpAddr>, String>> {
+        // No lookup under test: a placeholder stands for the name.
+        let placeholder = self.placeholder_for(&name);
+        Box::pin(std::future::ready(Ok(vec![placeholder])))
+    }
+
+    fn name_of(&self, ip: IpAddr) -> Option<String> {
+        self.lock().placeholders.get(&ip).cloned()
+    }
+
+    fn approve_http(
+        &self,
+        policy: Arc<EgressPolicy>,
+        scheme: Scheme,
+        host: Host,
+        port: u16,
+        _deadline: Instant,
+    ) -> Pending<Result<(Approved, String), String>> {
+        // The policy's verdict without looking a name up: the recording
+        // receiver never touches the network.
+        let verdict = match &host {
+            Host::Ip(ip) => policy.check_address(scheme, *ip, port, None),
+            Host::Name(name) => match policy.name_rule(scheme, name, port) {
+                Some(rule) => Verdict::Allowed(rule.to_string()),
+                None => Verdict::Denied(policy.no_rule_for(scheme, &host, port)),
+            },
+        };
+        let approved = match verdict {
+            Verdict::Allowed(rule) => Ok((
+                Approved {
+                    tls: scheme == Scheme::Https,
+                    host,
+                    addresses: Vec::new(),
+                },
+                rule,
+            )),
+            Verdict::Denied(reason) => Err(reason),
+        };
+        Box::pin(std::future::ready(approved))
+    }
+
+    fn send_http(self: Arc<Self>, send: HttpSend) -> Pending<HttpAnswer> {
+        Box::pin(async move {
+            let (parts, body) = send.request.into_parts();
+            let url = parts.uri.to_string();
+            let headers = parts
+                .headers
+                .iter()
+                .map(|(name, value)| {
+                    (
+                        name.to_string(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let record = send.record;
+            let body = egress_http::read_upload(body, send.max_body, send.deadline, record.clone())
+                .await?;
+            let answer = self.answer(&url);
+            record.record_request(crate::record::RecordedRequest {
+                url,
+                headers,
+                body: String::from_utf8_lossy(&body).into_owned(),
+            });
+            record.set_status(answer.status().as_u16());
+            record.add_bytes_in(answer.body().len() as u64);
+            Ok(egress_http::local_response(answer))
+        })
+    }
+
+    fn open_tcp(
+        self: Arc<Self>,
+        address: SocketAddr,
+        record: AttemptHandle,
+        deadline: Instant,
+        max_body: u64,
+    ) -> Pending<Result<SocketAddr, SocketError>> {
+        let ip = address.ip();
+        let host = self.name_of(ip).unwrap_or_else(|| Host::Ip(ip).to_string());
+        record.record_request(crate::record::RecordedRequest {
+            url: format!("tcp://{host}:{}", address.port()),
+            ..Default::default()
+        });
+        let receiver = self
+            .open_tcp_receiver(record.clone(), max_body, deadline)
+            .map_err(|error| {
+                record.note(&format!("the recording receiver could not listen: {error}"));
+                SocketError::AccessDenied
+            });
+        Box::pin(std::future::ready(receiver))
+    }
+
+    fn is_opened(&self, address: SocketAddr) -> bool {
         self.lock().receivers.contains(&address)
     }
 
-    /// Waits (briefly) for every TCP receiver to record what was sent; call
-    /// after the run's sockets are closed.
-    pub async fn settle(&self) {
-        let tasks = std::mem::take(&mut self.lock().tasks);
-        super::settle(tasks, SETTLE).await;
+    fn destination(&self, _port: u16) -> Option<SocketAddr> {
+        None
     }
 
-    fn lock(&self) -> MutexGuard<'_, TcpState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn start_tls(
+        &self,
+        port: u16,
+        _server_name: String,
+        _unverified: bool,
+    ) -> Pending<Result<String, String>> {
+        let receiver = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let answer = if self.is_opened(receiver) {
+            Ok("TLS (recorded as plain text by hookbox test)".to_owned())
+        } else {
+            Err(format!(
+                "no connection of this hook is recorded at port {port}"
+            ))
+        };
+        Box::pin(std::future::ready(answer))
+    }
+
+    fn refuses_udp(&self) -> Option<&'static str> {
+        Some("UDP is not recorded under `hookbox test`; use --live to send it")
+    }
+
+    fn settle(self: Arc<Self>) -> Pending<()> {
+        let tasks = std::mem::take(&mut self.lock().tasks);
+        Box::pin(super::settle(tasks, SETTLE))
     }
 }
 

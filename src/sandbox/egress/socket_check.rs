@@ -12,8 +12,7 @@ use wasmtime_wasi::sockets::SocketAddrUse;
 use super::address::{Host, canonical_ip};
 use super::policy::{EgressPolicy, Scheme, Verdict};
 use super::record::{AttemptStart, EgressLog};
-use super::recording::Recorder;
-use super::relay::Relays;
+use super::sink::Sink;
 use super::{Resolved, refuse};
 use crate::sandbox::output::CappedOutput;
 
@@ -47,30 +46,17 @@ pub struct SocketCheck {
     pub(super) hook_stderr: CappedOutput,
     pub(super) resolved: Resolved,
     pub(super) seen: Arc<Mutex<HashSet<(SocketAddr, bool)>>>,
-    pub(super) recorder: Option<Arc<Recorder>>,
-    pub(super) relays: Arc<Relays>,
+    pub(super) sink: Arc<dyn Sink>,
 }
 
 impl SocketCheck {
     /// Whether `address` may be used for `usage`.
     pub fn check(&self, address: SocketAddr, usage: SocketAddrUse) -> bool {
-        if let Some(recorder) = &self.recorder {
-            match usage {
-                // The policy was asked when the connection started
-                // ([`EgressGate::tcp_target`]), which sent it here.
-                SocketAddrUse::TcpConnect => return recorder.is_receiver(address),
-                SocketAddrUse::UdpSend => {
-                    let reason = "UDP is not recorded under `hookbox test`; use --live to send it";
-                    self.record_once(address, Scheme::Udp, Verdict::Denied(reason.into()));
-                    return false;
-                }
-                _ => {}
-            }
-        }
         let scheme = match usage {
             // The policy was asked when the connection started
-            // ([`EgressGate::connect_target`]), which sent it to a relay.
-            SocketAddrUse::TcpConnect => return self.relays.is_relay(address),
+            // ([`EgressGate::connect_target`]), which sent it to a relay or
+            // a recording receiver.
+            SocketAddrUse::TcpConnect => return self.sink.is_opened(address),
             SocketAddrUse::UdpSend => Scheme::Udp,
             // The implicit local bind before a connect or send is fine; a hook
             // may not bind a chosen address or port, listen or accept.
@@ -79,6 +65,10 @@ impl SocketCheck {
             }
             _ => return false,
         };
+        if let Some(reason) = self.sink.refuses_udp() {
+            self.record_once(address, scheme, Verdict::Denied(reason.into()));
+            return false;
+        }
         let verdict = address_verdict(&self.policy, &self.resolved, scheme, address);
         let allowed = matches!(verdict, Verdict::Allowed(_));
         self.record_once(address, scheme, verdict);
@@ -125,6 +115,7 @@ mod tests {
     use std::net::IpAddr;
 
     use super::super::policy::Rule;
+    use super::super::sink::Network;
     use super::*;
 
     fn check_for(rules: &[&str], resolved: &[(&str, &str)]) -> SocketCheck {
@@ -139,8 +130,7 @@ mod tests {
             hook_stderr: CappedOutput::new(4096),
             resolved: Arc::new(Mutex::new(known)),
             seen: Arc::default(),
-            recorder: None,
-            relays: Arc::default(),
+            sink: Arc::new(Network::new(Arc::default())),
         }
     }
 

@@ -1,0 +1,291 @@
+//! Where traffic the policy allowed goes. The gate asks the policy, records
+//! the attempt and refuses the same way whatever the sink; only the steps
+//! below differ between the network ([`Network`]: real lookups, connections
+//! to checked addresses, TCP through relays) and `hookbox test`'s recording
+//! receiver ([`super::recording::Recorder`]: placeholders, local answers,
+//! recorded bytes).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::time::Instant;
+use wasmtime_wasi::p2::bindings::sockets::network::ErrorCode as SocketError;
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
+
+use super::Pending;
+use super::address::{Host, canonical_ip};
+use super::http::{self, Approved};
+use super::policy::{EgressPolicy, Scheme, Verdict};
+use super::record::AttemptHandle;
+use super::relay::Relays;
+use crate::tls::TlsSettings;
+
+/// What an HTTP request gets back: the response and the future driving its
+/// connection.
+pub(super) type HttpAnswer = Result<
+    (
+        ::http::Response<WasiBody>,
+        Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ),
+    HttpError,
+>;
+
+/// One HTTP request the policy allowed, ready to go.
+pub(super) struct HttpSend {
+    /// The request as the hook made it.
+    pub request: ::http::Request<WasiBody>,
+    /// Where it may go.
+    pub approved: Approved,
+    /// The TLS client configuration, for HTTPS.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// The hook's timeouts.
+    pub options: Option<RequestOptions>,
+    /// The hook's deadline.
+    pub deadline: Instant,
+    /// The cap on each body.
+    pub max_body: u64,
+    /// The attempt's record.
+    pub record: AttemptHandle,
+}
+
+/// The steps of egress that differ between sending and recording.
+pub(super) trait Sink: Send + Sync {
+    /// The addresses of `name`, which a socket rule names.
+    fn look_up(&self, name: String, deadline: Instant) -> Pending<Result<Vec<IpAddr>, String>>;
+
+    /// The name `ip` stands for, where this sink made the address up.
+    fn name_of(&self, ip: IpAddr) -> Option<String>;
+
+    /// Where an HTTP request to `host` may go, with the rule that allows it,
+    /// or why nowhere.
+    fn approve_http(
+        &self,
+        policy: Arc<EgressPolicy>,
+        scheme: Scheme,
+        host: Host,
+        port: u16,
+        deadline: Instant,
+    ) -> Pending<Result<(Approved, String), String>>;
+
+    /// Sends an approved request.
+    fn send_http(self: Arc<Self>, send: HttpSend) -> Pending<HttpAnswer>;
+
+    /// Opens the way for an allowed TCP connection to `address`: the address
+    /// the hook's socket is to connect to instead.
+    fn open_tcp(
+        self: Arc<Self>,
+        address: SocketAddr,
+        record: AttemptHandle,
+        deadline: Instant,
+        max_body: u64,
+    ) -> Pending<Result<SocketAddr, SocketError>>;
+
+    /// Whether the hook's socket may connect to `address`: only to what
+    /// [`Sink::open_tcp`] returned.
+    fn is_opened(&self, address: SocketAddr) -> bool;
+
+    /// Where the connection opened at loopback `port` goes.
+    fn destination(&self, port: u16) -> Option<SocketAddr>;
+
+    /// Upgrades the connection opened at loopback `port` to TLS.
+    fn start_tls(
+        &self,
+        port: u16,
+        server_name: String,
+        unverified: bool,
+    ) -> Pending<Result<String, String>>;
+
+    /// Why UDP datagrams cannot go through this sink, if they cannot.
+    fn refuses_udp(&self) -> Option<&'static str>;
+
+    /// Waits for every connection to finish what it was given; await it once
+    /// the run's sockets are closed.
+    fn settle(self: Arc<Self>) -> Pending<()>;
+}
+
+/// The live sink: the network, reached only at checked addresses.
+pub(super) struct Network {
+    tls: Arc<TlsSettings>,
+    relays: Relays,
+}
+
+impl Network {
+    /// A sink relaying TCP with TLS (for `wrap_socket`) set by `tls`.
+    pub fn new(tls: Arc<TlsSettings>) -> Self {
+        Network {
+            tls,
+            relays: Relays::default(),
+        }
+    }
+}
+
+impl Sink for Network {
+    fn look_up(&self, name: String, deadline: Instant) -> Pending<Result<Vec<IpAddr>, String>> {
+        Box::pin(async move {
+            Ok(look_up(&name, 0, deadline)
+                .await?
+                .into_iter()
+                .map(|address| canonical_ip(address.ip()))
+                .collect())
+        })
+    }
+
+    fn name_of(&self, _ip: IpAddr) -> Option<String> {
+        None
+    }
+
+    fn approve_http(
+        &self,
+        policy: Arc<EgressPolicy>,
+        scheme: Scheme,
+        host: Host,
+        port: u16,
+        deadline: Instant,
+    ) -> Pending<Result<(Approved, String), String>> {
+        Box::pin(async move { approve(&policy, scheme, host, port, deadline).await })
+    }
+
+    fn send_http(self: Arc<Self>, send: HttpSend) -> Pending<HttpAnswer> {
+        Box::pin(http::send(
+            send.request,
+            send.approved,
+            send.tls,
+            send.options,
+            send.deadline,
+            send.max_body,
+            send.record,
+        ))
+    }
+
+    fn open_tcp(
+        self: Arc<Self>,
+        address: SocketAddr,
+        record: AttemptHandle,
+        deadline: Instant,
+        _max_body: u64,
+    ) -> Pending<Result<SocketAddr, SocketError>> {
+        record.set_address(address);
+        Box::pin(async move {
+            let connect = tokio::net::TcpStream::connect(address);
+            let stream = match tokio::time::timeout_at(deadline, connect).await {
+                Err(_) => {
+                    record.note("the connection was not made before the hook's deadline");
+                    return Err(SocketError::Timeout);
+                }
+                Ok(Err(error)) => {
+                    record.note(&format!("the connection failed: {error}"));
+                    return Err(match error.kind() {
+                        std::io::ErrorKind::ConnectionRefused => SocketError::ConnectionRefused,
+                        std::io::ErrorKind::TimedOut => SocketError::Timeout,
+                        _ => SocketError::RemoteUnreachable,
+                    });
+                }
+                Ok(Ok(stream)) => stream,
+            };
+            self.relays
+                .open(stream, record.clone(), self.tls.clone(), deadline)
+                .map_err(|error| {
+                    record.note(&format!("the host could not relay the connection: {error}"));
+                    SocketError::Unknown
+                })
+        })
+    }
+
+    fn is_opened(&self, address: SocketAddr) -> bool {
+        self.relays.is_relay(address)
+    }
+
+    fn destination(&self, port: u16) -> Option<SocketAddr> {
+        self.relays.destination(port)
+    }
+
+    fn start_tls(
+        &self,
+        port: u16,
+        server_name: String,
+        unverified: bool,
+    ) -> Pending<Result<String, String>> {
+        Box::pin(self.relays.start_tls(port, &server_name, unverified))
+    }
+
+    fn refuses_udp(&self) -> Option<&'static str> {
+        None
+    }
+
+    fn settle(self: Arc<Self>) -> Pending<()> {
+        Box::pin(async move { self.relays.settle().await })
+    }
+}
+
+/// Looks `name` up in the host, giving up at `deadline`.
+async fn look_up(name: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAddr>, String> {
+    Ok(
+        tokio::time::timeout_at(deadline, tokio::net::lookup_host((name, port)))
+            .await
+            .map_err(|_| format!("looking up {name} did not finish before the deadline"))?
+            .map_err(|e| format!("cannot look up {name}: {e}"))?
+            .collect(),
+    )
+}
+
+/// Decides where an HTTP request may go: the addresses that passed and the
+/// rule that allowed them, or why nothing may be reached.
+async fn approve(
+    policy: &EgressPolicy,
+    scheme: Scheme,
+    host: Host,
+    port: u16,
+    deadline: Instant,
+) -> Result<(Approved, String), String> {
+    let tls = scheme == Scheme::Https;
+    let name = match &host {
+        &Host::Ip(ip) => {
+            return match policy.check_address(scheme, ip, port, None) {
+                Verdict::Allowed(rule) => Ok((
+                    Approved {
+                        tls,
+                        host,
+                        addresses: vec![SocketAddr::new(ip, port)],
+                    },
+                    rule,
+                )),
+                Verdict::Denied(reason) => Err(reason),
+            };
+        }
+        Host::Name(name) => name.clone(),
+    };
+    // Names are looked up only when a rule names them: a lookup alone can
+    // carry data out through DNS.
+    let name_rule = policy
+        .name_rule(scheme, &name, port)
+        .ok_or_else(|| policy.no_rule_for(scheme, &Host::Name(name.clone()), port))?
+        .clone();
+    let mut addresses = Vec::new();
+    let mut allowed_by = None;
+    let mut first_denial = None;
+    for address in look_up(&name, port, deadline).await? {
+        match policy.check_address(scheme, address.ip(), port, Some(&name_rule)) {
+            Verdict::Allowed(rule) => {
+                allowed_by.get_or_insert(rule);
+                addresses.push(SocketAddr::new(address.ip(), port));
+            }
+            Verdict::Denied(reason) => {
+                first_denial.get_or_insert(reason);
+            }
+        }
+    }
+    match allowed_by {
+        Some(rule) => Ok((
+            Approved {
+                tls,
+                host,
+                addresses,
+            },
+            rule,
+        )),
+        None => Err(match first_denial {
+            Some(reason) => format!("{name} resolves to no address a rule allows: {reason}"),
+            None => format!("{name} resolves to no address"),
+        }),
+    }
+}
