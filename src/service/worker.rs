@@ -102,43 +102,36 @@ pub async fn work(shared: Arc<Shared>, mut stop: watch::Receiver<bool>, grace: D
 /// One attempt of one run, start to stored result.
 async fn run_one(shared: &Shared, claimed: Claimed) {
     let started_at = now_millis();
+    let (outcome, note, next) = attempt(shared, &claimed).await;
+    let status = match (&outcome, next) {
+        (Some(outcome), _) => outcome.status.as_str(),
+        (None, Next::Skipped) => "skipped",
+        (None, _) => "error",
+    }
+    .to_owned();
+    record(shared, &claimed, started_at, outcome, note, next, &status).await;
+}
+
+/// Runs a claimed run's hook once: what it produced, a note for the record,
+/// and what becomes of the run.
+async fn attempt(shared: &Shared, claimed: &Claimed) -> (Option<RunOutcome>, String, Next) {
     let event = match claimed.event.parse::<Event>() {
         Ok(event) => event,
+        // Only a spool written by something else can hold another name;
+        // retrying cannot help.
         Err(error) => {
-            // Only a spool written by something else can hold another name;
-            // retrying cannot help.
             let note = format!("the stored run cannot be run: {error}");
-            record(
-                shared,
-                &claimed,
-                started_at,
-                None,
-                note,
-                Next::Dead,
-                "error",
-            )
-            .await;
-            return;
+            return (None, note, Next::Dead);
         }
     };
     let hooks = shared.hooks.clone();
     let found = tokio::task::spawn_blocking(move || hooks.find(event))
         .await
         .unwrap_or_else(|e| Err(anyhow::anyhow!("the hook lookup failed: {e}")));
-    let (outcome, note, ok) = match found {
+    let (outcome, note) = match found {
         Ok(None) => {
             let note = format!("no hook for {} in the runbooks repository", event.name());
-            record(
-                shared,
-                &claimed,
-                started_at,
-                None,
-                note,
-                Next::Skipped,
-                "skipped",
-            )
-            .await;
-            return;
+            return (None, note, Next::Skipped);
         }
         Ok(Some(hook)) => {
             match Payload::from_bytes(claimed.payload.clone().into_bytes(), "the spool") {
@@ -153,23 +146,14 @@ async fn run_one(shared: &Shared, claimed: Claimed) {
                         })
                         .await;
                     let note = describe(&outcome);
-                    let ok = outcome.status == RunStatus::Ok;
-                    (Some(outcome), note, ok)
+                    (Some(outcome), note)
                 }
-                Err(error) => (None, error.to_string(), false),
+                Err(error) => (None, error.to_string()),
             }
         }
-        Err(error) => (
-            None,
-            format!("the hook source is unavailable: {error:#}"),
-            false,
-        ),
+        Err(error) => (None, format!("the hook source is unavailable: {error:#}")),
     };
-    let status = outcome
-        .as_ref()
-        .map_or("error", |o| o.status.as_str())
-        .to_owned();
-    let next = if ok {
+    let next = if outcome.as_ref().is_some_and(|o| o.status == RunStatus::Ok) {
         Next::Succeeded
     } else {
         shared.retry.after_failure(
@@ -179,7 +163,7 @@ async fn run_one(shared: &Shared, claimed: Claimed) {
             fastrand::f64(),
         )
     };
-    record(shared, &claimed, started_at, outcome, note, next, &status).await;
+    (outcome, note, next)
 }
 
 /// Stores an attempt, counts it and logs it.
