@@ -22,6 +22,7 @@ use std::time::Instant;
 
 use wasmtime::Engine;
 use wasmtime::component::{ComponentExportIndex, InstancePre, Linker};
+use wasmtime_wasi::p2::bindings::CommandPre;
 
 use crate::intake::Payload;
 use crate::record::{RunOutcome, RunStatus};
@@ -261,35 +262,10 @@ impl Runtime {
             }
         };
 
-        let call = async {
-            if let Some(pre) = &compiled_hook {
-                let command = pre.instantiate_async(&mut sandbox.store).await?;
-                // WASI 0.2's exit carries success or failure, not a code.
-                let ended = command.wasi_cli_run().call_run(&mut sandbox.store).await?;
-                return wasmtime::Result::Ok(if ended.is_ok() { 0 } else { 1 });
-            }
-            let instance = match how {
-                Instantiation::Prelinked => {
-                    self.runner.instantiate_async(&mut sandbox.store).await?
-                }
-                Instantiation::Linker => {
-                    self.linker
-                        .instantiate_async(&mut sandbox.store, self.runner.component())
-                        .await?
-                }
-            };
-            let run_hook =
-                instance.get_typed_func::<(), (i32,)>(&mut sandbox.store, &self.run_hook)?;
-            let (code,) = run_hook.call_async(&mut sandbox.store, ()).await?;
-            wasmtime::Result::Ok(code)
-        };
-        let end = match tokio::time::timeout(limits.timeout, call).await {
-            Ok(Ok(code)) => CallEnd::Exited(code),
-            Ok(Err(error)) => CallEnd::Failed(error),
-            Err(_elapsed) => CallEnd::DeadlinePassed,
-        };
+        let end = self
+            .call(&mut sandbox, compiled_hook.as_ref(), how, limits.timeout)
+            .await;
         let duration = started.elapsed();
-
         let (mut status, mut exit_code, error) = classify(end, sandbox.memory_refused(), limits);
         if compiled_hook.is_some() && status == RunStatus::Error {
             // A compiled hook's trap is its own failure (a Rust panic aborts
@@ -317,6 +293,44 @@ impl Runtime {
             egress,
             egress_unrecorded,
             error,
+        }
+    }
+
+    /// Calls the hook in `sandbox` (a compiled hook's `wasi:cli/run`, else
+    /// the Python runner's entry point) until it ends or `timeout` passes.
+    async fn call(
+        &self,
+        sandbox: &mut Sandbox,
+        compiled_hook: Option<&CommandPre<SandboxState>>,
+        how: Instantiation,
+        timeout: std::time::Duration,
+    ) -> CallEnd {
+        let call = async {
+            if let Some(pre) = compiled_hook {
+                let command = pre.instantiate_async(&mut sandbox.store).await?;
+                // WASI 0.2's exit carries success or failure, not a code.
+                let ended = command.wasi_cli_run().call_run(&mut sandbox.store).await?;
+                return wasmtime::Result::Ok(if ended.is_ok() { 0 } else { 1 });
+            }
+            let instance = match how {
+                Instantiation::Prelinked => {
+                    self.runner.instantiate_async(&mut sandbox.store).await?
+                }
+                Instantiation::Linker => {
+                    self.linker
+                        .instantiate_async(&mut sandbox.store, self.runner.component())
+                        .await?
+                }
+            };
+            let run_hook =
+                instance.get_typed_func::<(), (i32,)>(&mut sandbox.store, &self.run_hook)?;
+            let (code,) = run_hook.call_async(&mut sandbox.store, ()).await?;
+            wasmtime::Result::Ok(code)
+        };
+        match tokio::time::timeout(timeout, call).await {
+            Ok(Ok(code)) => CallEnd::Exited(code),
+            Ok(Err(error)) => CallEnd::Failed(error),
+            Err(_elapsed) => CallEnd::DeadlinePassed,
         }
     }
 }

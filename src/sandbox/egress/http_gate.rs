@@ -5,7 +5,7 @@
 
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
-use super::address::Host;
+use super::address::{BadHost, Host};
 use super::policy::{EgressPolicy, Scheme};
 use super::record::{AttemptHandle, AttemptStart};
 use super::sink::HttpSend;
@@ -30,31 +30,13 @@ impl WasiHttpHooks for EgressGate {
             .headers_mut()
             .remove(UNVERIFIED_TLS_HEADER)
             .is_some_and(|value| value == "off");
-        let uri = request.uri().clone();
-        let scheme = match uri.scheme_str() {
-            Some("https") => Scheme::Https,
-            _ => Scheme::Http,
-        };
-        let port = uri
-            .port_u16()
-            .unwrap_or(if scheme == Scheme::Https { 443 } else { 80 });
-        let host_text = uri.host().unwrap_or_default().to_owned();
-        let parsed_host = Host::parse(&host_text);
-        let shown_host = parsed_host
-            .as_ref()
-            .map_or_else(|_| host_text.clone(), Host::to_string);
-        // The path alone (never the query or user info), masked where it is
-        // a webhook's credential.
-        let path = self.url_masks.path(&shown_host, uri.path());
-        let url = format!("{scheme}://{shown_host}:{port}{path}");
-        let target = format!("{} {url}", request.method());
-        let handle = self.log.begin(AttemptStart {
-            scheme: scheme.as_str().into(),
-            host: shown_host,
+        let Destination {
+            scheme,
+            host: parsed_host,
             port,
-            method: Some(request.method().to_string()),
-            url: Some(url),
-        });
+            target,
+            handle,
+        } = self.begin(&request);
         let policy = self.policy.clone();
         let tls = self.tls.clone();
         let stderr = self.hook_stderr.clone();
@@ -106,6 +88,54 @@ impl WasiHttpHooks for EgressGate {
             }
             result
         })
+    }
+}
+
+/// Where an HTTP request goes, as the hook named it, and its attempt record.
+struct Destination {
+    scheme: Scheme,
+    host: Result<Host, BadHost>,
+    port: u16,
+    /// `METHOD scheme://host:port/path`, for log lines and refusals.
+    target: String,
+    handle: AttemptHandle,
+}
+
+impl EgressGate {
+    /// Reads the destination of `request` and starts its attempt record,
+    /// with the path alone (never the query or user info), masked where it
+    /// is a webhook's credential.
+    fn begin(&self, request: &::http::Request<WasiBody>) -> Destination {
+        let uri = request.uri();
+        let scheme = match uri.scheme_str() {
+            Some("https") => Scheme::Https,
+            _ => Scheme::Http,
+        };
+        let port = uri
+            .port_u16()
+            .unwrap_or(if scheme == Scheme::Https { 443 } else { 80 });
+        let host_text = uri.host().unwrap_or_default();
+        let host = Host::parse(host_text);
+        let shown_host = host
+            .as_ref()
+            .map_or_else(|_| host_text.to_owned(), Host::to_string);
+        let path = self.url_masks.path(&shown_host, uri.path());
+        let url = format!("{scheme}://{shown_host}:{port}{path}");
+        let target = format!("{} {url}", request.method());
+        let handle = self.log.begin(AttemptStart {
+            scheme: scheme.as_str().into(),
+            host: shown_host,
+            port,
+            method: Some(request.method().to_string()),
+            url: Some(url),
+        });
+        Destination {
+            scheme,
+            host,
+            port,
+            target,
+            handle,
+        }
     }
 }
 
