@@ -19,6 +19,34 @@ fn load(cache: &ComponentCache, engine: &wasmtime::Engine, wasm: &[u8]) -> Cache
         .1
 }
 
+/// An empty cache in a fresh directory, an engine, and the tiny component.
+struct Fixture {
+    dir: tempfile::TempDir,
+    cache: ComponentCache,
+    engine: wasmtime::Engine,
+    wasm: Vec<u8>,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        Fixture {
+            cache: ComponentCache::new(dir.path()),
+            dir,
+            engine: new_engine(EngineOptions::default()).unwrap(),
+            wasm: tiny_component(),
+        }
+    }
+
+    fn load(&self) -> CacheResult {
+        load(&self.cache, &self.engine, &self.wasm)
+    }
+
+    fn artifact(&self) -> std::path::PathBuf {
+        artifact(self.dir.path())
+    }
+}
+
 fn artifact(dir: &std::path::Path) -> std::path::PathBuf {
     fs::read_dir(dir)
         .unwrap()
@@ -29,53 +57,41 @@ fn artifact(dir: &std::path::Path) -> std::path::PathBuf {
 
 #[test]
 fn compiles_once_then_loads() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = ComponentCache::new(dir.path());
-    let engine = new_engine(EngineOptions::default()).unwrap();
-    let wasm = tiny_component();
-    assert_eq!(load(&cache, &engine, &wasm), CacheResult::Compiled);
-    assert_eq!(load(&cache, &engine, &wasm), CacheResult::Hit);
+    let fixture = Fixture::new();
+    assert_eq!(fixture.load(), CacheResult::Compiled);
+    assert_eq!(fixture.load(), CacheResult::Hit);
 }
 
 #[test]
 fn a_corrupt_artifact_is_rebuilt() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = ComponentCache::new(dir.path());
-    let engine = new_engine(EngineOptions::default()).unwrap();
-    let wasm = tiny_component();
-    load(&cache, &engine, &wasm);
-    let path = artifact(dir.path());
+    let fixture = Fixture::new();
+    fixture.load();
+    let path = fixture.artifact();
     let mut bytes = fs::read(&path).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0xff;
     fs::write(&path, &bytes).unwrap();
-    assert_eq!(load(&cache, &engine, &wasm), CacheResult::Replaced);
-    assert_eq!(load(&cache, &engine, &wasm), CacheResult::Hit);
+    assert_eq!(fixture.load(), CacheResult::Replaced);
+    assert_eq!(fixture.load(), CacheResult::Hit);
 }
 
 #[test]
 fn a_truncated_artifact_is_rebuilt() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = ComponentCache::new(dir.path());
-    let engine = new_engine(EngineOptions::default()).unwrap();
-    let wasm = tiny_component();
-    load(&cache, &engine, &wasm);
-    let path = artifact(dir.path());
+    let fixture = Fixture::new();
+    fixture.load();
+    let path = fixture.artifact();
     let bytes = fs::read(&path).unwrap();
     fs::write(&path, &bytes[..bytes.len() / 3]).unwrap();
-    assert_eq!(load(&cache, &engine, &wasm), CacheResult::Replaced);
+    assert_eq!(fixture.load(), CacheResult::Replaced);
 }
 
 #[test]
 fn an_artifact_without_its_checksum_is_rebuilt() {
-    let dir = tempfile::tempdir().unwrap();
-    let cache = ComponentCache::new(dir.path());
-    let engine = new_engine(EngineOptions::default()).unwrap();
-    let wasm = tiny_component();
-    load(&cache, &engine, &wasm);
-    let checksum = artifact(dir.path()).with_extension("cwasm.xxh3");
+    let fixture = Fixture::new();
+    fixture.load();
+    let checksum = fixture.artifact().with_extension("cwasm.xxh3");
     fs::remove_file(checksum).unwrap();
-    assert_eq!(load(&cache, &engine, &wasm), CacheResult::Replaced);
+    assert_eq!(fixture.load(), CacheResult::Replaced);
 }
 
 #[test]

@@ -214,35 +214,32 @@ fn run_limited(source: &str, flags: &[&str]) -> Output {
 
 #[test]
 fn limits_have_their_own_exit_codes_and_messages() {
-    let output = run_limited("import time\ntime.sleep(30)\n", &["--timeout", "300ms"]);
-    assert_eq!(output.status.code(), Some(124));
-    assert!(
-        stderr(&output)
-            .contains("hookbox: timeout: the hook ran past its wall-clock limit of 300ms"),
-        "{}",
-        stderr(&output)
+    let stopped = |source: &str, flags: &[&str], code: i32, message: &str| {
+        let output = run_limited(source, flags);
+        let stderr = stderr(&output);
+        assert_eq!(output.status.code(), Some(code), "{stderr}");
+        assert!(stderr.contains(message), "{stderr}");
+        stderr
+    };
+    stopped(
+        "import time\ntime.sleep(30)\n",
+        &["--timeout", "300ms"],
+        124,
+        "hookbox: timeout: the hook ran past its wall-clock limit of 300ms",
     );
-
-    let output = run_limited("while True: pass\n", &["--fuel", "100000000"]);
-    assert_eq!(output.status.code(), Some(123));
-    assert!(
-        stderr(&output).contains("hookbox: fuel_exhausted: "),
-        "{}",
-        stderr(&output)
+    stopped(
+        "while True: pass\n",
+        &["--fuel", "100000000"],
+        123,
+        "hookbox: fuel_exhausted: ",
     );
-
-    let output = run_limited("x = bytearray(100 * 1024 * 1024)\n", &["--memory", "64MiB"]);
-    assert_eq!(output.status.code(), Some(122));
-    assert!(
-        stderr(&output).contains("hookbox: memory_exceeded: "),
-        "{}",
-        stderr(&output)
+    let stderr = stopped(
+        "x = bytearray(100 * 1024 * 1024)\n",
+        &["--memory", "64MiB"],
+        122,
+        "hookbox: memory_exceeded: ",
     );
-    assert!(
-        stderr(&output).contains("MemoryError"),
-        "{}",
-        stderr(&output)
-    );
+    assert!(stderr.contains("MemoryError"), "{stderr}");
 }
 
 #[test]
