@@ -22,6 +22,11 @@ fn real_python3() -> PathBuf {
     .clone()
 }
 
+/// Set for both interpreters: glibc's resolver then makes no attempt, so a
+/// name that is not in `/etc/hosts` fails at once and no lookup ever leaves
+/// the machine.
+const NO_DNS: (&str, &str) = ("RES_OPTIONS", "attempts:0");
+
 /// What a hook needs to run in both places.
 struct Case<'a> {
     hook: &'a TestHook,
@@ -40,6 +45,7 @@ impl Case<'_> {
             .current_dir(self.hook.dir.path())
             .env_clear()
             .env("HOOP_RUNBOOK_HOOK_PAYLOAD", SESSION_OPEN)
+            .env(NO_DNS.0, NO_DNS.1)
             .envs(self.env.iter().map(|(k, v)| (k, v)));
         tokio::task::spawn_blocking(move || command.output().unwrap())
             .await
@@ -56,7 +62,8 @@ impl Case<'_> {
             .arg(&self.hook.path)
             .arg("--payload")
             .arg(payload.path())
-            .args(&self.hookbox_args);
+            .args(&self.hookbox_args)
+            .env(NO_DNS.0, NO_DNS.1);
         for (name, value) in &self.env {
             command.arg("--env").arg(format!("{name}={value}"));
         }
@@ -459,6 +466,80 @@ async fn http_client_to_a_host_no_rule_allows_reaches_nothing() {
     assert_eq!(egress.len(), 2, "{record:#}");
     assert!(egress.iter().all(|attempt| attempt["allowed"] == false));
     assert_eq!(receiver.connections(), 0);
+}
+
+const NETWORK_FAILURES: &str = r#"
+import os, urllib.request, urllib.error
+
+for url in os.environ["URLS"].split():
+    try:
+        urllib.request.urlopen(url, timeout=5)
+        print("sent")
+    except urllib.error.URLError as error:
+        print(type(error.reason).__name__, "egress denied" in str(error.reason))
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_that_does_not_resolve_or_a_refused_connection_is_no_denial() {
+    // A port nothing listens on (bound, then released).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let hook = TestHook::new(NETWORK_FAILURES);
+    let urls = format!("http://siem.invalid/events http://127.0.0.1:{closed_port}/events");
+    let case = Case {
+        hook: &hook,
+        env: vec![("URLS", urls)],
+        hookbox_args: vec![
+            "--allow".into(),
+            "http://siem.invalid".into(),
+            "--allow".into(),
+            format!("http://127.0.0.1:{closed_port}"),
+        ],
+    };
+    let python = case.python3().await;
+    assert_eq!(
+        String::from_utf8_lossy(&python.stdout),
+        "gaierror False\nConnectionRefusedError False\n",
+        "{}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+    let mut json_args = case.hookbox_args.clone();
+    json_args.push("--json".into());
+    let record = Case {
+        hookbox_args: json_args,
+        ..case
+    }
+    .hookbox()
+    .await;
+    let log = String::from_utf8_lossy(&record.stderr).into_owned();
+    let record: serde_json::Value = serde_json::from_slice(&record.stdout).unwrap();
+    assert_eq!(
+        record["stdout"],
+        String::from_utf8_lossy(&python.stdout).as_ref(),
+        "{record:#}"
+    );
+    assert!(!log.contains("denied"), "{log}");
+    assert!(
+        !record["stderr"].as_str().unwrap().contains("denied"),
+        "{record:#}"
+    );
+    let egress = record["egress"].as_array().unwrap();
+    assert_eq!(egress.len(), 2, "{record:#}");
+    for attempt in egress {
+        assert_eq!(attempt["allowed"], true, "{attempt:#}");
+        assert!(
+            !attempt["reason"].as_str().unwrap().contains("denied"),
+            "{attempt:#}"
+        );
+    }
+    assert!(
+        egress[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot look up siem.invalid"),
+        "{record:#}"
+    );
 }
 
 const UNVERIFIED_CONTEXT: &str = r#"

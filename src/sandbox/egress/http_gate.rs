@@ -8,7 +8,7 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpH
 use super::address::{BadHost, Host};
 use super::policy::{EgressPolicy, Scheme};
 use super::record::{AttemptHandle, AttemptStart};
-use super::sink::HttpSend;
+use super::sink::{HttpSend, Unreachable};
 use super::{EgressGate, refuse};
 
 impl WasiHttpHooks for EgressGate {
@@ -57,9 +57,26 @@ impl WasiHttpHooks for EgressGate {
             let approval = sink.approve_http(policy, scheme, host, port, deadline);
             let (approved, rule) = match approval.await {
                 Ok(approved) => approved,
-                Err(reason) => {
+                Err(Unreachable::Denied(reason)) => {
                     refuse(&handle, &stderr, &target, &reason);
                     return Err(HttpError::HttpRequestDenied);
+                }
+                Err(Unreachable::LookupFailed {
+                    rule,
+                    reason,
+                    timed_out,
+                }) => {
+                    tracing::info!(target = %target, rule = %rule, reason, "egress allowed; the lookup failed");
+                    handle.allow(&rule);
+                    handle.note(&reason);
+                    return Err(if timed_out {
+                        HttpError::DnsTimeout
+                    } else {
+                        HttpError::DnsError {
+                            rcode: Some(reason),
+                            info_code: None,
+                        }
+                    });
                 }
             };
             tracing::info!(target = %target, rule = %rule, "egress allowed");

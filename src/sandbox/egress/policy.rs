@@ -112,6 +112,11 @@ impl FromStr for Rule {
                 )));
             }
         };
+        // A rule pasted from a URL keeps its trailing slash: the same rule.
+        let rest = rest
+            .strip_suffix('/')
+            .filter(|host_port| !host_port.is_empty() && !host_port.contains('/'))
+            .unwrap_or(rest);
         if rest.contains(['/', '?', '#', '@']) && !rest.starts_with('[') && !looks_like_cidr(rest) {
             return Err(bad(
                 "a rule names a host and port only: no path, query or user".into(),
@@ -537,6 +542,24 @@ mod tests {
         assert!(rule_error("https://10.0.0.0/33").contains("CIDR"));
         assert!(rule_error("https://").contains("host is missing"));
         assert!(rule_error("https://[::1").contains("closing"));
+    }
+
+    #[test]
+    fn a_trailing_slash_is_the_same_rule_and_any_other_path_is_refused() {
+        let pasted: Rule = "https://http-inputs-acme.splunkcloud.com/".parse().unwrap();
+        let plain: Rule = "https://http-inputs-acme.splunkcloud.com".parse().unwrap();
+        assert_eq!(pasted, plain);
+        assert_eq!(pasted.to_string(), plain.to_string());
+        let with_port: Rule = "https://siem.example.com:8088/".parse().unwrap();
+        assert_eq!(with_port.to_string(), "https://siem.example.com:8088");
+        for path in [
+            "https://siem.example.com/services/collector",
+            "https://siem.example.com//",
+            "https:///",
+        ] {
+            let error = path.parse::<Rule>().unwrap_err();
+            assert_eq!(error.rule, path);
+        }
     }
 
     #[test]

@@ -24,7 +24,7 @@ use super::address::Host;
 use super::http::{self as egress_http, Approved};
 use super::policy::{EgressPolicy, Scheme, Verdict};
 use super::record::AttemptHandle;
-use super::sink::{HttpAnswer, HttpSend, Sink};
+use super::sink::{HttpAnswer, HttpSend, Sink, Unreachable};
 use wasmtime_wasi::p2::bindings::sockets::network::ErrorCode as SocketError;
 
 /// How the recording receiver answers requests whose normalized URL starts
@@ -213,7 +213,7 @@ impl Sink for Recorder {
         host: Host,
         port: u16,
         _deadline: Instant,
-    ) -> Pending<Result<(Approved, String), String>> {
+    ) -> Pending<Result<(Approved, String), Unreachable>> {
         // The policy's verdict without looking a name up: the recording
         // receiver never touches the network.
         let verdict = match &host {
@@ -232,7 +232,7 @@ impl Sink for Recorder {
                 },
                 rule,
             )),
-            Verdict::Denied(reason) => Err(reason),
+            Verdict::Denied(reason) => Err(Unreachable::Denied(reason)),
         };
         Box::pin(std::future::ready(approved))
     }

@@ -48,6 +48,23 @@ pub(super) struct HttpSend {
     pub record: AttemptHandle,
 }
 
+/// Why an HTTP request reaches nowhere.
+#[derive(Debug)]
+pub(super) enum Unreachable {
+    /// The policy refuses it: why.
+    Denied(String),
+    /// A rule allows the name, but looking it up failed: the network's
+    /// failure, not the policy's.
+    LookupFailed {
+        /// The rule that allows the name.
+        rule: String,
+        /// What went wrong.
+        reason: String,
+        /// Whether the lookup ran out of time.
+        timed_out: bool,
+    },
+}
+
 /// The steps of egress that differ between sending and recording.
 pub(super) trait Sink: Send + Sync {
     /// The addresses of `name`, which a socket rule names.
@@ -65,7 +82,7 @@ pub(super) trait Sink: Send + Sync {
         host: Host,
         port: u16,
         deadline: Instant,
-    ) -> Pending<Result<(Approved, String), String>>;
+    ) -> Pending<Result<(Approved, String), Unreachable>>;
 
     /// Sends an approved request.
     fn send_http(self: Arc<Self>, send: HttpSend) -> Pending<HttpAnswer>;
@@ -122,8 +139,10 @@ impl Network {
 impl Sink for Network {
     fn look_up(&self, name: String, deadline: Instant) -> Pending<Result<Vec<IpAddr>, String>> {
         Box::pin(async move {
-            Ok(look_up(&name, 0, deadline)
-                .await?
+            let addresses = look_up(&name, 0, deadline)
+                .await
+                .map_err(|(reason, _)| reason)?;
+            Ok(addresses
                 .into_iter()
                 .map(|address| canonical_ip(address.ip()))
                 .collect())
@@ -141,7 +160,7 @@ impl Sink for Network {
         host: Host,
         port: u16,
         deadline: Instant,
-    ) -> Pending<Result<(Approved, String), String>> {
+    ) -> Pending<Result<(Approved, String), Unreachable>> {
         Box::pin(async move { approve(&policy, scheme, host, port, deadline).await })
     }
 
@@ -217,15 +236,26 @@ impl Sink for Network {
     }
 }
 
-/// Looks `name` up in the host, giving up at `deadline`.
-async fn look_up(name: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAddr>, String> {
-    Ok(
-        tokio::time::timeout_at(deadline, tokio::net::lookup_host((name, port)))
-            .await
-            .map_err(|_| format!("looking up {name} did not finish before the deadline"))?
-            .map_err(|e| format!("cannot look up {name}: {e}"))?
-            .collect(),
-    )
+/// Looks `name` up in the host, giving up at `deadline`: the addresses, or
+/// what went wrong and whether it was the deadline.
+async fn look_up(
+    name: &str,
+    port: u16,
+    deadline: Instant,
+) -> Result<Vec<SocketAddr>, (String, bool)> {
+    let lookup = tokio::time::timeout_at(deadline, tokio::net::lookup_host((name, port)))
+        .await
+        .map_err(|_| {
+            let reason = format!("looking up {name} did not finish before the deadline");
+            (reason, true)
+        })?;
+    let addresses: Vec<SocketAddr> = lookup
+        .map_err(|e| (format!("cannot look up {name}: {e}"), false))?
+        .collect();
+    if addresses.is_empty() {
+        return Err((format!("{name} has no address"), false));
+    }
+    Ok(addresses)
 }
 
 /// Decides where an HTTP request may go: the addresses that passed and the
@@ -236,7 +266,7 @@ async fn approve(
     host: Host,
     port: u16,
     deadline: Instant,
-) -> Result<(Approved, String), String> {
+) -> Result<(Approved, String), Unreachable> {
     let tls = scheme == Scheme::Https;
     let name = match &host {
         &Host::Ip(ip) => {
@@ -249,7 +279,7 @@ async fn approve(
                     },
                     rule,
                 )),
-                Verdict::Denied(reason) => Err(reason),
+                Verdict::Denied(reason) => Err(Unreachable::Denied(reason)),
             };
         }
         Host::Name(name) => name.clone(),
@@ -258,12 +288,21 @@ async fn approve(
     // carry data out through DNS.
     let name_rule = policy
         .name_rule(scheme, &name, port)
-        .ok_or_else(|| policy.no_rule_for(scheme, &Host::Name(name.clone()), port))?
+        .ok_or_else(|| {
+            Unreachable::Denied(policy.no_rule_for(scheme, &Host::Name(name.clone()), port))
+        })?
         .clone();
+    let resolved = look_up(&name, port, deadline)
+        .await
+        .map_err(|(reason, timed_out)| Unreachable::LookupFailed {
+            rule: name_rule.to_string(),
+            reason,
+            timed_out,
+        })?;
     let mut addresses = Vec::new();
     let mut allowed_by = None;
     let mut first_denial = None;
-    for address in look_up(&name, port, deadline).await? {
+    for address in resolved {
         match policy.check_address(scheme, address.ip(), port, Some(&name_rule)) {
             Verdict::Allowed(rule) => {
                 allowed_by.get_or_insert(rule);
@@ -283,9 +322,9 @@ async fn approve(
             },
             rule,
         )),
-        None => Err(match first_denial {
-            Some(reason) => format!("{name} resolves to no address a rule allows: {reason}"),
-            None => format!("{name} resolves to no address"),
-        }),
+        None => Err(Unreachable::Denied(format!(
+            "{name} resolves to no address a rule allows: {}",
+            first_denial.unwrap_or_default()
+        ))),
     }
 }
