@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::fixture::{Expect, ExpectedEgress, toml_to_json};
-use crate::record::{EgressAttempt, RunOutcome};
+use crate::record::{EgressAttempt, RunOutcome, credentials};
 use crate::sandbox::egress::recording::normalize_url;
 
 /// One expectation the run did not meet.
@@ -186,7 +186,10 @@ fn differences(wanted: &ExpectedEgress, attempt: &EgressAttempt) -> Vec<Mismatch
             found.push(mismatch(
                 format!("header {name}"),
                 format!("{value:?}"),
-                actual.map_or_else(|| "(not sent)".into(), |v| format!("{v:?}")),
+                actual.map_or_else(
+                    || "(not sent)".into(),
+                    |v| format!("{:?}", credentials::shown(name, &v)),
+                ),
             ));
         }
     }

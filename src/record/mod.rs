@@ -1,5 +1,6 @@
 //! What a run produced: status, exit code, captured output and resource use.
 
+pub mod credentials;
 mod outcome;
 
 pub use outcome::{EgressAttempt, RecordedRequest, RunOutcome, RunStatus};

@@ -77,7 +77,9 @@ pub struct EgressAttempt {
 pub struct RecordedRequest {
     /// The full URL, query included (`tcp://host:port` for raw TCP).
     pub url: String,
-    /// The request headers, in order (none for raw TCP).
+    /// The request headers, in order (none for raw TCP); credentials are
+    /// masked when written out.
+    #[serde(serialize_with = "super::credentials::serialize_headers")]
     pub headers: Vec<(String, String)>,
     /// The body, or the bytes sent over TCP (lossy UTF-8).
     pub body: String,

@@ -135,6 +135,14 @@ json = {{ user = "eve@example.com" }}
         0,
         "a recorded request must not connect"
     );
+    // The expectation saw the real header; the report shows only its length.
+    let mut as_json = test_command(repo.path());
+    as_json.arg("--json");
+    let report = run(as_json).await;
+    assert_eq!(report.status.code(), Some(0), "{}", text(&report));
+    let shown = String::from_utf8_lossy(&report.stdout);
+    assert!(!shown.contains("t0ken"), "{shown}");
+    assert!(shown.contains("[redacted: 5 bytes]"), "{shown}");
 
     let mut live = test_command(repo.path());
     live.arg("--live").arg("--json");
@@ -178,7 +186,10 @@ json = { user = "bob@example.com" }
     );
     let plain = test_command(repo.path()).output().unwrap();
     assert!(
-        text(&plain).contains(r#"egress #1 header x-token: expected "expected-token", got """#),
+        // A credential header's value is never shown, only its length.
+        text(&plain).contains(
+            r#"egress #1 header x-token: expected "expected-token", got "[redacted: 0 bytes]""#
+        ),
         "{}",
         text(&plain)
     );
