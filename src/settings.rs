@@ -43,6 +43,8 @@
 //! concurrency = 8
 //! max_spool = 100000
 //! grace = "10s"
+//! max_connections = 512
+//! header_timeout = "10s"
 //! [service.retry]
 //! max_attempts = 8
 //! first_delay = "2s"
@@ -60,6 +62,7 @@ use crate::sandbox::egress::address::Host;
 use crate::sandbox::egress::mask::UrlMasks;
 use crate::sandbox::egress::policy::{EgressPolicy, RuleError};
 use crate::sandbox::limits::LimitSettings;
+use crate::service::listen::ConnectionLimits;
 use crate::units::{self, UnitError};
 
 /// A setting that cannot be used.
@@ -170,6 +173,13 @@ pub struct ServiceSection {
     /// How long running hooks may take to finish after SIGTERM [default: 10s].
     #[arg(long, value_name = "DURATION")]
     pub grace: Option<String>,
+    /// Intake connections open at the same time; one more is answered 503
+    /// [default: 512].
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// How long a client may take to send a request's headers [default: 10s].
+    #[arg(long, value_name = "DURATION")]
+    pub header_timeout: Option<String>,
     /// `[service.retry]`: when failed runs are tried again (file only).
     #[serde(default)]
     #[arg(skip)]
@@ -191,6 +201,8 @@ pub struct ServiceSettings {
     pub max_spool: u64,
     /// How long running hooks may take to finish after SIGTERM.
     pub grace: Duration,
+    /// How many intake connections are held open and how fast headers come.
+    pub connections: ConnectionLimits,
     /// When failed runs are tried again.
     pub retry: crate::service::retry::RetryPolicy,
 }
@@ -206,6 +218,8 @@ impl ServiceSection {
             concurrency: self.concurrency.or(base.concurrency),
             max_spool: self.max_spool.or(base.max_spool),
             grace: self.grace.or(base.grace),
+            max_connections: self.max_connections.or(base.max_connections),
+            header_timeout: self.header_timeout.or(base.header_timeout),
             retry: base.retry,
         }
     }
@@ -215,6 +229,17 @@ impl ServiceSection {
         self,
         host_env: impl Fn(&str) -> Option<String>,
     ) -> Result<ServiceSettings, SettingsError> {
+        let defaults = ConnectionLimits::default();
+        let connections = ConnectionLimits {
+            max_connections: match self.max_connections {
+                Some(n) => units::nonzero("--max-connections", n as u64)? as usize,
+                None => defaults.max_connections,
+            },
+            header_timeout: match &self.header_timeout {
+                Some(text) => units::parse_duration("--header-timeout", text)?,
+                None => defaults.header_timeout,
+            },
+        };
         Ok(ServiceSettings {
             listen: self.listen.unwrap_or_else(|| "127.0.0.1:8787".into()),
             data_dir: data_dir(self.data_dir.as_deref(), host_env)?,
@@ -226,6 +251,7 @@ impl ServiceSection {
                 Some(text) => units::parse_duration("--grace", text)?,
                 None => Duration::from_secs(10),
             },
+            connections,
             retry: self.retry,
         })
     }

@@ -101,6 +101,7 @@ impl ServeArgs {
                 shared,
                 listener,
                 service.grace,
+                service.connections,
                 crate::service::shutdown_signal(),
             )
             .await

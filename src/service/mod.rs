@@ -10,6 +10,7 @@
 pub mod api;
 pub mod auth;
 pub mod hooks;
+pub mod listen;
 pub mod metrics;
 pub mod retry;
 pub mod spool;
@@ -81,6 +82,7 @@ pub async fn serve(
     shared: Arc<Shared>,
     listener: tokio::net::TcpListener,
     grace: Duration,
+    connections: listen::ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let released = worker::blocking(&shared.spool, |spool| spool.release_running(now_millis()))
@@ -93,11 +95,15 @@ pub async fn serve(
     tracing::info!(%address, concurrency = shared.concurrency, "hookbox serve is listening");
     let (stop_tx, stop_rx) = watch::channel(false);
     let workers = tokio::spawn(worker::work(shared.clone(), stop_rx, grace));
-    let app = api::router(shared);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("the HTTP server failed")?;
+    let metrics = shared.metrics.clone();
+    listen::serve(
+        listener,
+        api::router(shared),
+        connections,
+        metrics,
+        shutdown,
+    )
+    .await;
     tracing::info!("intake stopped; finishing running hooks");
     let _ = stop_tx.send(true);
     let _ = workers.await;

@@ -497,6 +497,108 @@ async fn a_full_spool_answers_503_with_retry_after() {
     assert_eq!(headers["retry-after"], "30");
 }
 
+/// Opens a raw connection to the server.
+async fn connect(server: &Server) -> tokio::net::TcpStream {
+    tokio::net::TcpStream::connect(server.base.trim_start_matches("http://"))
+        .await
+        .unwrap()
+}
+
+/// Reads what the server sends until it closes the connection (at most
+/// `within`; a server that keeps it open fails the test).
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, within: Duration) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut seen = Vec::new();
+    tokio::time::timeout(within, stream.read_to_end(&mut seen))
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "the server kept the connection open; it sent {:?}",
+                String::from_utf8_lossy(&seen)
+            )
+        })
+        .ok();
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_limit_get_503_until_one_closes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let setup = Setup::new(Reply::Status(200, "ok"), "").await;
+    let server = setup.start(&["--max-connections", "2"]);
+    // Two connections the server has taken (each answered once), kept open.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = connect(&server).await;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost: hookbox\r\n\r\n")
+            .await
+            .unwrap();
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head).await.unwrap();
+        assert_eq!(&head, b"HTTP/1.1 200");
+        held.push(stream);
+    }
+    let mut third = connect(&server).await;
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: hookbox\r\n\r\n")
+        .await
+        .unwrap();
+    let refused = read_until_closed(&mut third, Duration::from_secs(10)).await;
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(refused.contains("retry-after: 1"), "{refused}");
+    assert!(refused.contains("too many connections"), "{refused}");
+
+    drop(held.pop());
+    eventually("a slot to come back", async || {
+        let (status, _, _) = call(&server.base, "GET", "/healthz", &[], Vec::new()).await;
+        (status == 200).then_some(())
+    })
+    .await;
+    drop(held);
+    let metrics = eventually("the metrics", async || {
+        let (status, _, metrics) = call(&server.base, "GET", "/metrics", &[], Vec::new()).await;
+        (status == 200).then_some(metrics)
+    })
+    .await;
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .contains(r#"hookbox_events_rejected_total{reason="too_many_connections"}"#),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_trickling_headers_is_cut_off_and_too_many_headers_are_refused() {
+    use tokio::io::AsyncWriteExt;
+    let setup = Setup::new(Reply::Status(200, "ok"), "").await;
+    let server = setup.start(&["--header-timeout", "1s"]);
+    let mut slow = connect(&server).await;
+    slow.write_all(b"POST /v1/events HTTP/1.1\r\nhost: hookbox\r\nx-one: 1\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut slow, Duration::from_secs(20)).await;
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+
+    let crowded: Vec<(String, String)> = (0..100)
+        .map(|n| (format!("x-filler-{n}"), "1".to_owned()))
+        .collect();
+    let headers: Vec<(&str, String)> = crowded
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.clone()))
+        .collect();
+    let (status, _, _) = call(&server.base, "GET", "/healthz", &headers, Vec::new()).await;
+    assert_eq!(status, 431);
+    // And the service goes on.
+    let health = get(&server, "/healthz").await;
+    assert_eq!(health["spool_depth"], 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_accepted_event_runs_after_a_sigkill() {
     let mut setup = Setup::new(Reply::Status(200, "ok"), "").await;

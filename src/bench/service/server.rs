@@ -93,8 +93,9 @@ impl Setup {
             let shutdown = async move {
                 let _ = stopped.await;
             };
-            if let Err(error) =
-                service::serve(shared, listener, Duration::from_secs(5), shutdown).await
+            let grace = Duration::from_secs(5);
+            let connections = service::listen::ConnectionLimits::default();
+            if let Err(error) = service::serve(shared, listener, grace, connections, shutdown).await
             {
                 tracing::error!(%error, "the benchmark service failed");
             }
