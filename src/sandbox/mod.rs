@@ -58,6 +58,8 @@ impl WasiHttpView for SandboxState {
 /// The names of hookbox's own interfaces in the runner's world.
 const EGRESS_INTERFACE: &str = "hookbox:runner/egress@0.1.0";
 const CODE_INTERFACE: &str = "hookbox:runner/code@0.1.0";
+/// hookbox's process interface (`guest-sdk/wit/hookbox.wit`).
+const PROCESS_INTERFACE: &str = "hookbox:runner/process@0.1.0";
 
 /// Adds everything a sandbox offers a guest to `linker`: WASI 0.2, outgoing
 /// HTTP (through the egress gate) and hookbox's egress and code interfaces.
@@ -82,6 +84,12 @@ pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> 
         |store: StoreContextMut<'_, SandboxState>, (name,): (String,)| {
             let lookup = store.data().egress.resolve(name);
             Box::new(async move { Ok((lookup.await,)) })
+        },
+    )?;
+    linker.instance(PROCESS_INTERFACE)?.func_wrap(
+        "exit",
+        |_store: StoreContextMut<'_, SandboxState>, (code,): (u8,)| -> wasmtime::Result<()> {
+            Err(I32Exit(code.into()).into())
         },
     )?;
     let mut code = linker.instance(CODE_INTERFACE)?;

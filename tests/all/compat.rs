@@ -468,6 +468,63 @@ async fn http_client_to_a_host_no_rule_allows_reaches_nothing() {
     assert_eq!(receiver.connections(), 0);
 }
 
+const BUFFERED_LOGGING: &str = r#"
+import logging, logging.handlers, os
+
+# Records are kept in memory and sent when logging shuts down, at exit.
+target = logging.handlers.HTTPHandler("127.0.0.1:" + os.environ["PORT"], "/logs", method="POST")
+buffered = logging.handlers.MemoryHandler(capacity=100, target=target)
+log = logging.getLogger("audit")
+log.addHandler(buffered)
+log.setLevel(logging.INFO)
+log.info("session opened")
+print("logged")
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_logging_sends_at_exit_is_sent() {
+    let receiver = Receiver::http(Reply::Status(200, "ok")).await;
+    let hook = TestHook::new(BUFFERED_LOGGING);
+    let case = Case {
+        hook: &hook,
+        env: vec![("PORT", receiver.port().to_string())],
+        hookbox_args: allow(format!("http://127.0.0.1:{}", receiver.port())),
+    };
+    assert_eq!(case.both_succeed_alike().await, "logged\n");
+    // The bodies carry times, paths and process ids of their own.
+    let requests = assert_same_requests(&receiver, 1, false);
+    for request in &requests {
+        assert_eq!(request.path, "/logs");
+        let body = String::from_utf8_lossy(&request.body);
+        assert!(body.contains("msg=session+opened"), "{body}");
+        // Milliseconds since logging started: since this run, not since the
+        // runner was built.
+        let since_start: f64 = body
+            .split('&')
+            .find_map(|field| field.strip_prefix("relativeCreated="))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(since_start < 5_000.0, "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn os_exit_ends_at_once_with_its_code() {
+    let hook = TestHook::new(
+        "import atexit, os\natexit.register(print, 'never')\ntry:\n    os._exit(300)\nfinally:\n    print('never either')\n",
+    );
+    let case = Case {
+        hook: &hook,
+        env: Vec::new(),
+        hookbox_args: Vec::new(),
+    };
+    for output in [case.python3().await, case.hookbox().await] {
+        assert_eq!(output.status.code(), Some(300 & 0xFF), "{output:?}");
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "", "{output:?}");
+    }
+}
+
 const NETWORK_FAILURES: &str = r#"
 import os, urllib.request, urllib.error
 

@@ -10,6 +10,7 @@ mod cli;
 mod code_cache;
 mod compat;
 mod components;
+mod corpus;
 mod egress;
 mod examples;
 mod git_transports;

@@ -78,11 +78,13 @@ import xml.etree.ElementTree
 import zlib
 import zoneinfo
 
+import atexit
 import marshal
 
 import wit_world
 from wit_world.imports import code as _code_cache
 from wit_world.imports import environment
+from wit_world.imports import process as _process
 
 # componentize-py's asyncio event loop over wasi:io/poll and its wasi:http
 # helpers; in the snapshot so hooks (and the SDK) can use them directly.
@@ -149,6 +151,27 @@ def _print_hook_traceback(error: BaseException, hook_path: str) -> None:
     traceback.print_exception(type(error), error, tb, file=sys.stderr)
 
 
+def _hard_exit(code: int) -> typing.NoReturn:
+    """``os._exit``: ends the run at once, skipping all cleanup, with the exit
+    code ``python3`` would give (the low byte)."""
+    _process.exit(int(code) & 0xFF)
+    raise AssertionError("the host ends the run")
+
+
+os._exit = _hard_exit
+
+
+def _finalize() -> None:
+    """What ``python3`` does at interpreter exit that a hook can notice: it
+    runs the ``atexit`` callbacks (``logging`` flushing and closing its
+    handlers among them), reporting errors as ignored, then drops the hook's
+    globals, so their destructors run."""
+    atexit._run_exitfuncs()
+    main = sys.modules.get("__main__")
+    if main is not None:
+        main.__dict__.clear()
+
+
 def _reset_process_state(args: list[str], env: list[tuple[str, str]]) -> None:
     """Replaces what the snapshot captured at build time with this run's values."""
     sys.argv = list(args)
@@ -159,6 +182,8 @@ def _reset_process_state(args: list[str], env: list[tuple[str, str]]) -> None:
     sys.path[:] = [hook_dir, STDLIB_DIR]
     # The snapshot would otherwise hand every run the same random sequence.
     random.seed()
+    # And date every log record from the runner's build.
+    logging._startTime = time.time_ns()
     os.chdir(hook_dir)
 
 
@@ -213,6 +238,7 @@ class WitWorld(wit_world.WitWorld):
         except BaseException as error:  # noqa: BLE001 - reported like python3 does
             _print_hook_traceback(error, hook_path)
             code = 1
+        _finalize()
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()

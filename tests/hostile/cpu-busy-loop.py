@@ -1,0 +1,5 @@
+# hostile: spins forever
+# status: fuel_exhausted
+
+while True:
+    pass

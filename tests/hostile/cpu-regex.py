@@ -1,0 +1,6 @@
+# hostile: a catastrophic regular expression
+# status: fuel_exhausted
+
+import re
+re.match(r"(a+)+$", "a" * 64 + "b")
+print("ESCAPED")
