@@ -21,3 +21,12 @@ bench:
     ./target/release/hookbox bench --service --output benches/service.md
     cargo build --release --target wasm32-wasip2 --manifest-path hooks-examples/splunk-hec-rust/hook/Cargo.toml
     ./target/release/hookbox bench --hooks --runs 200 --launches 20 --wasm hooks-examples/splunk-hec-rust/hook/target/wasm32-wasip2/release/session-open.wasm --output benches/hooks.md
+
+# Fuzz each parser for `seconds` (default 10 minutes each): the cargo fuzz
+# targets in fuzz/ (nightly toolchain, cargo-fuzz) and the Python SDK's curl
+# parser (Hypothesis, in a virtualenv under target/). Figures: docs/fuzzing.md.
+fuzz seconds="600":
+    cargo install cargo-fuzz --locked --quiet
+    cd fuzz && for target in $(cargo +nightly fuzz list); do cargo +nightly fuzz run --sanitizer none -O "$target" -- -max_total_time={{seconds}} -timeout=10 -rss_limit_mb=2048; done
+    python3 -m venv target/fuzz-venv && target/fuzz-venv/bin/pip install --quiet hypothesis
+    target/fuzz-venv/bin/python fuzz/curl_args.py --seconds {{seconds}}

@@ -10,6 +10,9 @@
 # - python3 and curl (the compatibility tests run each plain-python3 hook under
 #   the real interpreter too; Hoop's curl hooks call the real curl).
 #
+# - cargo-deny (installed from crates.io when missing) for the supply-chain
+#   checks in deny.toml.
+#
 # Everything else (CPython for WASI, the standard library, wasmtime, gix,
 # reqwest) comes from crates.io through cargo. Arguments go to `cargo test`.
 set -euo pipefail
@@ -40,4 +43,22 @@ if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   echo "tests/run.sh: adding the wasm32-wasip2 target" >&2
   rustup target add wasm32-wasip2
 fi
+
+# Supply chain (deny.toml): licenses, bans (no OpenSSL, one wasmtime in the
+# binary) and sources on every run; advisories where the RustSec database on
+# github.com can be fetched.
+if ! command -v cargo-deny >/dev/null 2>&1; then
+  echo "tests/run.sh: installing cargo-deny from crates.io (a few minutes, once)" >&2
+  cargo install cargo-deny --locked --quiet
+fi
+cargo deny --log-level error check licenses bans sources
+if advisories=$(timeout 120 cargo deny --log-level error check advisories 2>&1); then
+  echo "tests/run.sh: cargo deny: no advisories" >&2
+elif grep -q "failed to fetch advisory database" <<<"$advisories" || [ -z "$advisories" ]; then
+  echo "tests/run.sh: advisories not checked: the RustSec database (github.com) cannot be reached from here" >&2
+else
+  echo "$advisories" >&2
+  exit 1
+fi
+
 exec cargo test "$@"

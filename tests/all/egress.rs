@@ -422,6 +422,24 @@ async fn curl_flags_hooks_use_work_and_insecure_is_refused() {
     assert_eq!(requests[1].method, "GET");
 }
 
+#[tokio::test]
+async fn curl_refuses_numbers_it_cannot_use_as_usage_errors() {
+    // Found by fuzz/curl_args.py: these raised ValueError out of the shim.
+    let source = "import subprocess\n\
+         for flags in (['--max-redirs', 'x'], ['-m', 'nan'], ['--connect-timeout', '-1']):\n\
+         \x20   r = subprocess.run(['curl', *flags, 'http://127.0.0.1:9/'], capture_output=True, text=True)\n\
+         \x20   print(r.returncode, r.stderr.strip())\n";
+    let outcome = TestHook::new(source).run_allowing(&[]).await;
+    assert_eq!(
+        outcome.stdout,
+        "2 curl: (2) option --max-redirs: expected a proper numerical parameter, got 'x'\n\
+         2 curl: (2) option -m: expected a number of seconds, got 'nan'\n\
+         2 curl: (2) option --connect-timeout: expected a number of seconds, got '-1'\n",
+        "{outcome:?}"
+    );
+    assert!(outcome.egress.is_empty(), "nothing was sent");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn curl_fail_turns_an_http_error_into_exit_22() {
     let receiver = Receiver::http(Reply::Status(503, "down")).await;

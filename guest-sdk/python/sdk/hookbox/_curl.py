@@ -10,6 +10,8 @@ certificates are always verified. Exit codes follow curl's.
 from __future__ import annotations
 
 import base64
+import math
+import sys
 from dataclasses import dataclass, field
 from typing import Optional
 from urllib.parse import urljoin
@@ -109,10 +111,17 @@ def _parse(argv: list[str], stdin: bytes) -> _Options:
             try:
                 seconds = float(value)
             except ValueError:
+                seconds = math.nan
+            if not (math.isfinite(seconds) and seconds >= 0):
                 raise _Usage(f"option {name}: expected a number of seconds, got {value!r}")
             options.max_time = seconds if options.max_time is None else min(options.max_time, seconds)
         elif kind == "max-redirs":
-            options.max_redirs = int(value)
+            try:
+                redirects = int(value)
+            except ValueError:
+                raise _Usage(f"option {name}: expected a proper numerical parameter, got {value!r}")
+            # As curl: -1 follows redirects without a limit (the deadline is one).
+            options.max_redirs = redirects if redirects >= 0 else sys.maxsize
         elif kind == "url":
             options.urls.append(value)
 
