@@ -60,6 +60,7 @@ impl BenchArgs {
                 levels: vec![1, 8, 64],
                 outage_seconds: 5,
                 outage_rate: 100,
+                neighbour_events: self.events / 2,
                 cache_dir: crate::settings::cache_dir(crate::env_names::from_process)?,
             })?;
             return self.finish(&table);

@@ -3,7 +3,8 @@
 //! hook and a forwarding hook, at concurrency 1, 8 and 64 (clients and
 //! workers alike), beside `python3 hook.py` per event (what Hoop does, with
 //! no spool); then how the spool grows while the receiver is down, and how
-//! fast it drains when the receiver comes back.
+//! fast it drains when the receiver comes back; then the trivial hook's
+//! latency beside hostile hooks running in a loop.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -16,9 +17,11 @@ use super::receivers::HttpReceiver;
 use super::{Figures, Table, figures};
 use crate::runtime::Runtime;
 
+mod neighbours;
 mod outage;
 mod server;
 
+use neighbours::{NeighbourRow, neighbours};
 use outage::{Outage, outage};
 use server::{Setup, open_event};
 const TOKEN: &str = "bench-token";
@@ -48,6 +51,8 @@ pub struct ServicePlan {
     pub outage_seconds: u64,
     /// Events posted per second during the outage.
     pub outage_rate: u64,
+    /// Trivial events posted (one at a time) beside each hostile hook.
+    pub neighbour_events: usize,
     /// Where the runtime's compiled runner is cached.
     pub cache_dir: std::path::PathBuf,
 }
@@ -99,8 +104,11 @@ pub fn run(plan: &ServicePlan) -> anyhow::Result<String> {
             });
         }
         let forwarded = receiver.count.load(Ordering::SeqCst);
-        let outage = outage(runtime, plan).await?;
-        Ok(report(plan, &rows, forwarded, &outage))
+        let outage = outage(runtime.clone(), plan).await?;
+        let neighbours = neighbours(runtime, plan).await?;
+        let mut report = report(plan, &rows, forwarded, &outage);
+        report.push_str(&neighbours_report(plan, &neighbours));
+        Ok(report)
     })
 }
 
@@ -229,5 +237,39 @@ fn report(plan: &ServicePlan, rows: &[Row], forwarded: usize, outage: &Outage) -
         outage.samples.last().map_or(0, |s| s.accepted),
         outage.drain.as_secs_f64()
     );
+    out
+}
+
+fn neighbours_report(plan: &ServicePlan, rows: &[NeighbourRow]) -> String {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let mut out = format!(
+        "\n## Noisy neighbours\n\n{} trivial `session-open` events are posted one at a time \
+         (each once the one before is done) to a service with 2 workers and the default \
+         limits (10 s, 20e9 fuel, 128 MiB, 64 KiB of output), while a hostile \
+         `session-close` hook runs in a loop beside them: the next hostile event is posted \
+         as soon as the last one ended (it fails and is not retried). The first row has no \
+         hostile hook. Lost counts trivial events that did not succeed.\n\n",
+        plan.neighbour_events
+    );
+    let quiet = rows.first().map_or(Duration::ZERO, |row| row.trivial.p99);
+    let mut table = Table::new(&[
+        "beside",
+        "hostile runs",
+        "trivial p50 (ms)",
+        "trivial p99 (ms)",
+        "p99 / quiet p99",
+        "lost",
+    ]);
+    for row in rows {
+        table.row([
+            row.beside.clone(),
+            row.hostile_runs.to_string(),
+            format!("{:.1}", ms(row.trivial.p50)),
+            format!("{:.1}", ms(row.trivial.p99)),
+            format!("{:.2}", ms(row.trivial.p99) / ms(quiet).max(0.001)),
+            row.lost.to_string(),
+        ]);
+    }
+    out.push_str(table.markdown());
     out
 }

@@ -28,7 +28,7 @@ use crate::service::{self, Shared};
 pub(super) struct Setup {
     pub(super) shared: Arc<Shared>,
     pub(super) data: tempfile::TempDir,
-    _hooks: tempfile::TempDir,
+    hooks: tempfile::TempDir,
 }
 
 impl Setup {
@@ -77,8 +77,14 @@ impl Setup {
         Ok(Setup {
             shared,
             data,
-            _hooks: hooks,
+            hooks,
         })
+    }
+
+    /// Adds a hook file beside the first one.
+    pub(super) fn add_hook(&self, file_name: &str, source: &str) -> anyhow::Result<()> {
+        std::fs::write(self.hooks.path().join("hoop-hooks").join(file_name), source)?;
+        Ok(())
     }
 
     /// Starts the service; dropping the sender stops it.
@@ -167,7 +173,17 @@ impl Setup {
         Ok(figures(String::new(), samples, elapsed))
     }
 
+    /// Waits until `total` runs succeeded; a run that died fails the wait.
     pub(super) async fn wait_until_done(&self, total: usize) -> anyhow::Result<()> {
+        self.wait_for_successes(total, false).await
+    }
+
+    /// Waits until `total` runs succeeded, whatever else dies meanwhile.
+    pub(super) async fn wait_until_succeeded(&self, total: usize) -> anyhow::Result<()> {
+        self.wait_for_successes(total, true).await
+    }
+
+    async fn wait_for_successes(&self, total: usize, deaths_expected: bool) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(600);
         loop {
             let stats = self.shared.spool.stats(now_millis())?;
@@ -180,7 +196,7 @@ impl Setup {
             if finished as usize >= total {
                 return Ok(());
             }
-            if stats.by_state.iter().any(|(state, _)| state == "dead") {
+            if !deaths_expected && stats.by_state.iter().any(|(state, _)| state == "dead") {
                 bail!("a benchmark run died: {stats:?}");
             }
             if Instant::now() > deadline {
@@ -210,9 +226,17 @@ pub(super) fn end_to_end(spool: &dyn Spool, total: usize) -> anyhow::Result<Vec<
 }
 
 pub(super) fn open_event(sid: &str) -> Vec<u8> {
-    let mut payload = hoop_payload::sample(Event::SessionOpen);
+    event(Event::SessionOpen, sid)
+}
+
+pub(super) fn close_event(sid: &str) -> Vec<u8> {
+    event(Event::SessionClose, sid)
+}
+
+fn event(event: Event, sid: &str) -> Vec<u8> {
+    let mut payload = hoop_payload::sample(event);
     payload["sid"] = sid.into();
-    payload["id"] = hoop_payload::event_id(Event::SessionOpen, sid).into();
+    payload["id"] = hoop_payload::event_id(event, sid).into();
     serde_json::to_vec(&payload).unwrap_or_default()
 }
 
