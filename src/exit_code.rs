@@ -15,9 +15,10 @@ pub const TESTS_FAILED: u8 = 1;
 /// Bad input or usage: unreadable or invalid payload, missing or non-UTF-8 hook
 /// file, an unknown flag. The hook was not run.
 pub const USAGE: u8 = 2;
-/// The hook source is unavailable: no snapshot of the runbooks repository
-/// exists and fetching one failed.
-pub const SOURCE_UNAVAILABLE: u8 = 69;
+/// Something needed is unavailable: no snapshot of the runbooks repository
+/// exists and fetching one failed, or (`hookbox python` with `[python]
+/// service` and `fallback = "fail"`) the service did not take the event.
+pub const UNAVAILABLE: u8 = 69;
 /// hookbox itself failed (cache, engine, or a sandbox error such as a wasm trap
 /// that is not one of the limits below).
 pub const INTERNAL: u8 = 70;
@@ -50,7 +51,7 @@ pub fn for_outcome(outcome: &RunOutcome) -> u8 {
 /// The exit code for an error that kept a command from running a hook: the
 /// kind of failure the first categorized error in its chain says it is (bad
 /// input and settings are [`USAGE`], an unreachable hook source with no
-/// snapshot is [`SOURCE_UNAVAILABLE`]); an error no hookbox type describes
+/// snapshot is [`UNAVAILABLE`]); an error no hookbox type describes
 /// is [`INTERNAL`].
 pub fn for_error(error: &anyhow::Error) -> u8 {
     let failure = error
@@ -58,7 +59,7 @@ pub fn for_error(error: &anyhow::Error) -> u8 {
         .find_map(|cause| CATEGORIZED.iter().find_map(|probe| probe(cause)));
     match failure {
         Some(Failure::Usage) => USAGE,
-        Some(Failure::SourceUnavailable) => SOURCE_UNAVAILABLE,
+        Some(Failure::Unavailable) => UNAVAILABLE,
         Some(Failure::Internal) | None => INTERNAL,
     }
 }
@@ -74,6 +75,7 @@ fn probe<E: Categorized>(cause: &(dyn std::error::Error + 'static)) -> Option<Fa
 const CATEGORIZED: &[Probe] = &[
     probe::<crate::settings::SettingsError>,
     probe::<crate::units::UnitError>,
+    probe::<crate::service::client::ForwardError>,
     probe::<crate::sandbox::egress::address::BadHost>,
     probe::<crate::sandbox::egress::policy::RuleError>,
     probe::<crate::runtime::cache::CacheError>,

@@ -9,8 +9,9 @@
 pub enum Failure {
     /// Bad input, settings or usage: the user can fix it.
     Usage,
-    /// The hook source is unavailable (no snapshot and no fetch).
-    SourceUnavailable,
+    /// Something the command needs is unavailable: the hook source (no
+    /// snapshot and no fetch), or the event service the drop-in hands to.
+    Unavailable,
     /// hookbox itself failed.
     Internal,
 }

@@ -50,6 +50,12 @@
 //! first_delay = "2s"
 //! max_delay = "5m"
 //! max_age = "24h"
+//!
+//! [python]                           # hookbox python, the drop-in
+//! service = "http://127.0.0.1:8787"  # hand events to hookbox serve
+//! token_file = "token"               # else HOOKBOX_TOKEN; relative to this file
+//! fallback = "run"                   # or "fail", when the service does not take one
+//! patience = "5s"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -145,6 +151,9 @@ pub struct ConfigFile {
     /// `[service]`: `hookbox serve` (flags win over it).
     #[serde(default)]
     pub service: ServiceSection,
+    /// `[python]`: the drop-in `hookbox python`.
+    #[serde(default)]
+    pub python: PythonSection,
 }
 
 /// The settings of `hookbox serve`, declared once: each field is both a flag
@@ -312,6 +321,81 @@ pub struct EnvSection {
     pub pass: Vec<String>,
 }
 
+/// `[python]`: where the drop-in hands events instead of running them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PythonSection {
+    /// A `hookbox serve` to hand each event to (`http://127.0.0.1:8787`);
+    /// without it the drop-in runs the hook itself.
+    pub service: Option<String>,
+    /// A file holding the service's token (else `HOOKBOX_TOKEN`); relative
+    /// to this file.
+    pub token_file: Option<PathBuf>,
+    /// When the service does not take the event: run the hook here
+    /// (`run`, the default) or fail (`fail`).
+    #[serde(default)]
+    pub fallback: Fallback,
+    /// How long to keep trying the service before falling back [default: 5s].
+    pub patience: Option<String>,
+}
+
+/// What the drop-in does when the service does not take an event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fallback {
+    /// Run the hook here, in the sandbox, at once.
+    #[default]
+    Run,
+    /// Exit 69 with a message (Hoop records the failure).
+    Fail,
+}
+
+/// Where the drop-in hands events, resolved.
+#[derive(Debug, Clone)]
+pub struct Forwarding {
+    /// The service's base URL.
+    pub service: String,
+    /// The bearer token, if any.
+    pub token: Option<String>,
+    /// What to do when the service does not take an event.
+    pub fallback: Fallback,
+    /// How long to keep trying.
+    pub patience: Duration,
+}
+
+impl PythonSection {
+    /// The forwarding settings, if a service is configured: the token from
+    /// `token_file`, else `HOOKBOX_TOKEN`.
+    pub fn forwarding(
+        &self,
+        host_env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Forwarding>, SettingsError> {
+        let Some(service) = &self.service else {
+            return Ok(None);
+        };
+        let token = match &self.token_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| SettingsError::Config {
+                    path: path.clone(),
+                    reason: format!("[python] token_file cannot be read: {e}"),
+                })?;
+                Some(text.trim().to_owned()).filter(|token| !token.is_empty())
+            }
+            None => host_env(env_names::TOKEN).filter(|token| !token.is_empty()),
+        };
+        let patience = match &self.patience {
+            Some(text) => units::parse_duration("[python] patience", text)?,
+            None => Duration::from_secs(5),
+        };
+        Ok(Some(Forwarding {
+            service: service.clone(),
+            token,
+            fallback: self.fallback,
+            patience,
+        }))
+    }
+}
+
 impl ConfigFile {
     /// The configuration file: the one named by `flag`, else by
     /// `HOOKBOX_CONFIG`, else `default` when it exists (a command's usual
@@ -341,8 +425,12 @@ impl ConfigFile {
         let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
         let mut file: ConfigFile =
             toml::from_str(&text).map_err(|e| bad(e.to_string().trim_end().replace('\n', " ")))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
         if let Some(bundle) = &file.egress.ca_bundle {
-            file.egress.ca_bundle = Some(path.parent().unwrap_or(Path::new(".")).join(bundle));
+            file.egress.ca_bundle = Some(dir.join(bundle));
+        }
+        if let Some(token_file) = &file.python.token_file {
+            file.python.token_file = Some(dir.join(token_file));
         }
         Ok(file)
     }

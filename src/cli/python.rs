@@ -9,6 +9,11 @@
 //! `hookbox` early in the agent's `PATH`, it needs no change to Hoop; the
 //! command-line forms of `python3` that make sense in a sandbox work too
 //! (`--version`, `-c CODE`, `-`, a script with arguments, `-u -I -E -B ...`).
+//!
+//! With `[python] service` in the configuration, the event is handed to that
+//! `hookbox serve` instead (see [`crate::service::client`]); when the service
+//! does not take it, the hook runs here (`fallback = "run"`) or the command
+//! fails with exit code 69 (`fallback = "fail"`).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -22,7 +27,10 @@ use crate::env_names;
 use crate::exit_code;
 use crate::intake::{Payload, PayloadError};
 use crate::runtime::guest::PYTHON_VERSION;
+use crate::service::client::{ForwardError, Forwarder, Queued};
+use crate::settings::{Fallback, Forwarding};
 use crate::source::{HookFile, MAX_HOOK_FILE_BYTES};
+use crate::tls;
 
 /// Run a hook the way Hoop's agent runs `python3`: the script on standard
 /// input (or `-c CODE`, or a script file), the event in
@@ -148,6 +156,7 @@ impl PythonArgs {
         };
         let default = default_config_paths().into_iter().find(|p| p.is_file());
         let file = self.sandbox.config_file(default.as_deref())?;
+        let forwarding = file.python.forwarding(env_names::from_process)?;
         let settings = self.sandbox.resolve_with(file)?;
         let text =
             env_names::from_process(env_names::HOOK_PAYLOAD).ok_or(PayloadError::NotSet {
@@ -172,6 +181,26 @@ impl PythonArgs {
                 source
             }
         };
+        if let Some(forwarding) = &forwarding {
+            match forward(forwarding, &settings.ca_bundle, &payload, &source) {
+                Ok(queued) => {
+                    let again = if queued.duplicate {
+                        " (already queued)"
+                    } else {
+                        ""
+                    };
+                    outln!("queued {} as run {}{again}", queued.event_id, queued.run_id);
+                    return Ok(exit_code::OK);
+                }
+                Err(error) if forwarding.fallback == Fallback::Run => {
+                    eprintln!("hookbox python: {error}; running the hook here instead");
+                }
+                Err(error) => {
+                    return Err(anyhow::Error::new(error)
+                        .context("the event was not handed over ([python] fallback = \"fail\")"));
+                }
+            }
+        }
         // The hook's folder holds only the script: nothing of the agent's
         // working directory is visible to it.
         let dir = tempfile::Builder::new()
@@ -186,6 +215,32 @@ impl PythonArgs {
         super::run::print_output(&outcome)?;
         Ok(exit_code::for_outcome(&outcome))
     }
+}
+
+/// Hands the event to the configured service, as one firing of the script
+/// `source`.
+fn forward(
+    forwarding: &Forwarding,
+    ca_bundle: &[u8],
+    payload: &Payload,
+    source: &[u8],
+) -> Result<Queued, ForwardError> {
+    let setup = |reason: String| ForwardError::Setup {
+        url: forwarding.service.clone(),
+        reason,
+    };
+    let roots = tls::parse_ca_bundle(ca_bundle).map_err(setup)?;
+    let tls = tls::client_config(&roots).map_err(setup)?;
+    let forwarder = Forwarder::new(
+        &forwarding.service,
+        forwarding.token.clone(),
+        env_names::from_process(env_names::WEBHOOK_SECRET),
+        tls,
+        forwarding.patience,
+    )?;
+    let digest = ring::digest::digest(&ring::digest::SHA256, source);
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    forwarder.post(payload, &hex)
 }
 
 crate::failure::categorized!(Usage: UnsupportedForm);

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod client;
 pub mod hooks;
 pub mod listen;
 pub mod metrics;

@@ -193,3 +193,111 @@ fn python3_forms_the_sandbox_cannot_honour_are_refused_by_name() {
         assert!(text(&output).contains(named), "{args:?}: {}", text(&output));
     }
 }
+
+/// A configuration file handing events to `service`.
+fn forwarding_config(service: &str, more: &str) -> tempfile::NamedTempFile {
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        config.path(),
+        format!("[python]\nservice = \"{service}\"\n{more}"),
+    )
+    .unwrap();
+    config
+}
+
+/// The script Hoop would send: here it only says where it ran.
+const RAN_HERE: &str = "print('the hook ran in the drop-in')\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_service_configured_the_event_is_queued_there() {
+    let setup = crate::service::Setup::new(Reply::Status(200, "ok"), "").await;
+    let server = setup.start(&[]);
+    let config = forwarding_config(&server.base, "");
+    let env = [
+        ("HOOKBOX_CONFIG", config.path().display().to_string()),
+        ("HOOKBOX_TOKEN", crate::service::TOKEN.to_owned()),
+    ];
+    let output = tokio::task::spawn_blocking(move || python3(RAN_HERE, &env))
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let run_id = stdout
+        .trim()
+        .strip_prefix("queued ")
+        .and_then(|rest| rest.split(" as run ").nth(1))
+        .unwrap_or_else(|| panic!("unexpected output {stdout:?}"))
+        .to_owned();
+    assert!(!stdout.contains("ran in the drop-in"), "{stdout}");
+    // The service runs its own hook for the event, and it forwards.
+    let run = crate::service::eventually("the queued run to succeed", async || {
+        let run = crate::service::get(&server, &format!("/v1/runs/{run_id}")).await;
+        (run["state"] == "succeeded").then_some(run)
+    })
+    .await;
+    assert_eq!(run["event"], "session-open", "{run}");
+    assert_eq!(setup.receiver.requests().len(), 1);
+}
+
+#[test]
+fn when_the_service_does_not_answer_the_hook_runs_here_or_the_drop_in_fails() {
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let service = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+
+    let run_here = forwarding_config(&service, "patience = \"300ms\"\n");
+    let output = python3(
+        RAN_HERE,
+        &[("HOOKBOX_CONFIG", run_here.path().display().to_string())],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "the hook ran in the drop-in\n"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot reach the hookbox service at")
+            && stderr.contains("running the hook here instead"),
+        "{stderr}"
+    );
+
+    let fail = forwarding_config(&service, "patience = \"300ms\"\nfallback = \"fail\"\n");
+    let output = python3(
+        RAN_HERE,
+        &[("HOOKBOX_CONFIG", fail.path().display().to_string())],
+    );
+    assert_eq!(output.status.code(), Some(69), "{}", text(&output));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "", "nothing ran");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the event was not handed over ([python] fallback = \"fail\")")
+            && stderr.contains("cannot reach the hookbox service at"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_that_refuses_the_token_is_named_and_the_hook_runs_here() {
+    let setup = crate::service::Setup::new(Reply::Status(200, "ok"), "").await;
+    let server = setup.start(&[]);
+    let token_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(token_file.path(), "not-the-token\n").unwrap();
+    let config = forwarding_config(
+        &server.base,
+        &format!("token_file = \"{}\"\n", token_file.path().display()),
+    );
+    let env = [("HOOKBOX_CONFIG", config.path().display().to_string())];
+    let output = tokio::task::spawn_blocking(move || python3(RAN_HERE, &env))
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "the hook ran in the drop-in\n"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("refused the event: HTTP 401"), "{stderr}");
+    assert_eq!(setup.receiver.requests().len(), 0);
+}

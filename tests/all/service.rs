@@ -18,7 +18,7 @@ use crate::receiver::{Receiver, Reply};
 use crate::source::TestRepo;
 use crate::support::hookbox;
 
-const TOKEN: &str = "test-token-0123456789";
+pub(crate) const TOKEN: &str = "test-token-0123456789";
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// Forwards the event's ids to `$TARGET/events`, after `$SLEEP` seconds.
@@ -33,9 +33,9 @@ print("forwarded", event["sid"])
 "#;
 
 /// A running `hookbox serve`.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Drop for Server {
@@ -46,11 +46,11 @@ impl Drop for Server {
 }
 
 /// Everything a server needs that outlives one process.
-struct Setup {
+pub(crate) struct Setup {
     hooks: tempfile::TempDir,
     data: tempfile::TempDir,
     config: tempfile::NamedTempFile,
-    receiver: Receiver,
+    pub(crate) receiver: Receiver,
     sleep: &'static str,
     envs: Vec<(&'static str, String)>,
     /// Pass `--hooks-dir` (else the git source in `envs` is used).
@@ -58,7 +58,7 @@ struct Setup {
 }
 
 impl Setup {
-    async fn new(reply: Reply, retry: &str) -> Setup {
+    pub(crate) async fn new(reply: Reply, retry: &str) -> Setup {
         let hooks = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(hooks.path().join("hoop-hooks")).unwrap();
         std::fs::write(
@@ -79,7 +79,7 @@ impl Setup {
         }
     }
 
-    fn start(&self, extra: &[&str]) -> Server {
+    pub(crate) fn start(&self, extra: &[&str]) -> Server {
         let target = format!("http://127.0.0.1:{}", self.receiver.port());
         let mut command: Command = hookbox();
         command
@@ -170,14 +170,14 @@ async fn post_event(server: &Server, body: Vec<u8>) -> (u16, Value) {
     (status, value)
 }
 
-async fn get(server: &Server, path: &str) -> Value {
+pub(crate) async fn get(server: &Server, path: &str) -> Value {
     let (status, _, value) = call(&server.base, "GET", path, &[bearer()], Vec::new()).await;
     assert_eq!(status, 200, "{path}: {value}");
     value
 }
 
 /// Waits (bounded) until `check` holds.
-async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+pub(crate) async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(value) = check().await {

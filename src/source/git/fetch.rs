@@ -112,7 +112,7 @@ impl crate::failure::Categorized for FetchError {
             | Transfer { .. }
             | NoSuchBranch { .. }
             | NoDefaultBranch { .. }
-            | Snapshot { .. } => crate::failure::Failure::SourceUnavailable,
+            | Snapshot { .. } => crate::failure::Failure::Unavailable,
             Publish(_) => crate::failure::Failure::Internal,
         }
     }

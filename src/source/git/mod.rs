@@ -302,7 +302,7 @@ impl crate::failure::Categorized for SourceError {
     fn failure(&self) -> crate::failure::Failure {
         use crate::failure::Failure;
         match self {
-            SourceError::NoSnapshot(_) | SourceError::Fetch(_) => Failure::SourceUnavailable,
+            SourceError::NoSnapshot(_) | SourceError::Fetch(_) => Failure::Unavailable,
             SourceError::Refused { .. } | SourceError::Hook(_) => Failure::Usage,
             SourceError::Io { .. } => Failure::Internal,
         }
