@@ -13,6 +13,8 @@
 use std::sync::Arc;
 
 use axum::Router;
+
+use super::client::SCRIPT_DIGEST_HEADER;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -57,6 +59,13 @@ fn unauthorized(message: impl std::fmt::Display) -> Response {
         .headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     response
+}
+
+/// The drop-in's digest of the script it was given, when it is one.
+fn script_digest(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(SCRIPT_DIGEST_HEADER)?.to_str().ok()?;
+    let hex = value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit());
+    hex.then(|| value.to_ascii_lowercase())
 }
 
 fn now_seconds() -> i64 {
@@ -127,6 +136,7 @@ async fn post_event(State(shared): State<Arc<Shared>>, headers: HeaderMap, body:
         event: identity.event.name().to_owned(),
         sid: identity.sid,
         payload: shared.sandbox.secrets.redact(&payload).as_str().to_owned(),
+        script_sha256: script_digest(&headers),
     };
     match blocking(&shared.spool, move |spool| {
         spool.accept(&event, now_millis())

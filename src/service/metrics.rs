@@ -58,6 +58,8 @@ pub struct Metrics {
     pub retries: Counter,
     /// Runs given up on.
     pub dead_letters: Counter,
+    /// Attempts whose hook was not the script the drop-in was given.
+    pub script_mismatches: Counter,
     /// Connection attempts of hooks, by verdict.
     pub egress: Family<VerdictLabel, Counter>,
     /// Runs waiting (pending or running).
@@ -95,6 +97,7 @@ impl Metrics {
             ]),
             retries: Counter::default(),
             dead_letters: Counter::default(),
+            script_mismatches: Counter::default(),
             egress: Family::default(),
             spool_depth: Gauge::default(),
             spool_runs: Family::default(),
@@ -138,6 +141,11 @@ impl Metrics {
                 "dead_letters",
                 "Runs given up on after their last attempt",
                 metrics.dead_letters.clone(),
+            );
+            r.register(
+                "script_mismatches",
+                "Attempts whose hook was not the script the drop-in was given",
+                metrics.script_mismatches.clone(),
             );
             r.register(
                 "egress",

@@ -16,6 +16,7 @@ use crate::intake::Event;
 use crate::intake::Payload;
 use crate::record::{RunOutcome, RunStatus};
 use crate::runtime::RunRequest;
+use crate::source::HookFile;
 
 /// The longest sleep between looks at the spool when nothing is due (runs
 /// replayed from another process show up within it).
@@ -145,7 +146,13 @@ async fn attempt(shared: &Shared, claimed: &Claimed) -> (Option<RunOutcome>, Str
                             args: &[],
                         })
                         .await;
-                    let note = describe(&outcome);
+                    let mut note = describe(&outcome);
+                    if let Some(sent) = &claimed.script_sha256 {
+                        note.push_str(&script_check(&hook, sent));
+                        if note.contains(NOT_THE_SCRIPT) {
+                            shared.metrics.script_mismatches.inc();
+                        }
+                    }
                     (Some(outcome), note)
                 }
                 Err(error) => (None, error.to_string()),
@@ -215,6 +222,32 @@ async fn record(
         // The run stays `running` and is retried after the next start.
         tracing::error!(run_id = %claimed.run_id, %error, "cannot store the attempt");
     }
+}
+
+/// What [`script_check`] says when the hook run is not the script Hoop sent.
+const NOT_THE_SCRIPT: &str = "is not the script Hoop sent";
+
+/// Whether the hook the service ran is the script the drop-in was given
+/// (its SHA-256 `sent`): nothing when it is, else a note naming both.
+fn script_check(hook: &HookFile, sent: &str) -> String {
+    let ran = match std::fs::read(hook.path()) {
+        Ok(source) => ring::digest::digest(&ring::digest::SHA256, &source),
+        Err(error) => {
+            return format!(
+                "; the hook run could not be compared with the script Hoop sent: {error}"
+            );
+        }
+    };
+    let ran: String = ran.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    if ran == sent {
+        return String::new();
+    }
+    format!(
+        "; the hook run ({}, sha256 {}) {NOT_THE_SCRIPT} (sha256 {})",
+        hook.file_name(),
+        &ran[..12],
+        &sent[..12.min(sent.len())]
+    )
 }
 
 /// A one-line summary of an outcome.

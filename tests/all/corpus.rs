@@ -6,7 +6,8 @@
 //!
 //! Header lines (`# key: value`), all but `hostile` and `status` optional:
 //! - `hostile`: what the hook tries;
-//! - `status`: the run status it must end with (`failed|error`: either);
+//! - `status`: the run status it must end with (`failed|error`: either; a
+//!   CPU hog may meet its wall-clock limit before its fuel on a busy machine);
 //! - `exit`: its exit code; `stdout`, `stderr`: text its output must hold;
 //! - `denied`: at least this many egress attempts refused by the policy;
 //! - `truncated`: the streams (`stdout`, `stderr`) that must be cut at the cap;

@@ -237,6 +237,39 @@ async fn with_a_service_configured_the_event_is_queued_there() {
     .await;
     assert_eq!(run["event"], "session-open", "{run}");
     assert_eq!(setup.receiver.requests().len(), 1);
+    // The service ran its own hook, not the script Hoop sent: the run says so.
+    assert_eq!(run["script_sha256"], sha256_hex(RAN_HERE), "{run}");
+    let note = run["attempt_log"][0]["note"].as_str().unwrap();
+    assert!(note.contains("is not the script Hoop sent"), "{note}");
+
+    // Sent the very hook the service runs (another session), nothing is noted.
+    let payload = String::from_utf8(crate::service::open_event("sess-same-script")).unwrap();
+    let env = [
+        ("HOOKBOX_CONFIG", config.path().display().to_string()),
+        ("HOOKBOX_TOKEN", crate::service::TOKEN.to_owned()),
+        ("HOOP_RUNBOOK_HOOK_PAYLOAD", payload),
+    ];
+    let output = tokio::task::spawn_blocking(move || python3(crate::service::FORWARD_HOOK, &env))
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let run_id = stdout.trim().rsplit(' ').next().unwrap().to_owned();
+    let run = crate::service::eventually("the second run to succeed", async || {
+        let run = crate::service::get(&server, &format!("/v1/runs/{run_id}")).await;
+        (run["state"] == "succeeded").then_some(run)
+    })
+    .await;
+    let note = run["attempt_log"][0]["note"].as_str().unwrap();
+    assert_eq!(note, "exit 0", "{run}");
+}
+
+fn sha256_hex(text: &str) -> String {
+    ring::digest::digest(&ring::digest::SHA256, text.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[test]

@@ -22,7 +22,7 @@ pub(crate) const TOKEN: &str = "test-token-0123456789";
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// Forwards the event's ids to `$TARGET/events`, after `$SLEEP` seconds.
-const FORWARD_HOOK: &str = r#"
+pub(crate) const FORWARD_HOOK: &str = r#"
 import json, os, time, urllib.request
 event = json.loads(os.environ["HOOP_RUNBOOK_HOOK_PAYLOAD"])
 time.sleep(float(os.environ.get("SLEEP", "0")))
@@ -121,7 +121,7 @@ impl Setup {
 }
 
 /// A payload for `session-open` of session `sid`.
-fn open_event(sid: &str) -> Vec<u8> {
+pub(crate) fn open_event(sid: &str) -> Vec<u8> {
     let mut payload = hoop_payload::sample(Event::SessionOpen);
     hoop_payload::apply_sets(&mut payload, Event::SessionOpen, &[format!("sid={sid}")]).unwrap();
     serde_json::to_vec(&payload).unwrap()

@@ -1,5 +1,5 @@
 # hostile: spins forever
-# status: fuel_exhausted
+# status: fuel_exhausted|timeout
 
 while True:
     pass

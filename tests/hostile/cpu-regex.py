@@ -1,5 +1,5 @@
 # hostile: a catastrophic regular expression
-# status: fuel_exhausted
+# status: fuel_exhausted|timeout
 
 import re
 re.match(r"(a+)+$", "a" * 64 + "b")

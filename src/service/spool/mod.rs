@@ -75,6 +75,8 @@ pub struct NewEvent {
     pub sid: String,
     /// The payload as the hook will see it (secrets already redacted).
     pub payload: String,
+    /// The SHA-256 of the script the drop-in was given, when it sent one.
+    pub script_sha256: Option<String>,
 }
 
 /// What storing an event did.
@@ -100,6 +102,8 @@ pub struct Claimed {
     pub event: String,
     /// The payload.
     pub payload: String,
+    /// The SHA-256 of the script the drop-in was given, if it sent one.
+    pub script_sha256: Option<String>,
     /// This attempt's number (1 for the first).
     pub attempt: u32,
     /// When the run was created.
@@ -198,6 +202,10 @@ pub struct RunDetail {
     pub run: RunSummary,
     /// The payload the hook saw (secrets redacted).
     pub payload: serde_json::Value,
+    /// The SHA-256 of the script the drop-in was given with the event, when
+    /// the drop-in delivered it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub script_sha256: Option<String>,
     /// Every attempt, oldest first.
     pub attempt_log: Vec<AttemptView>,
 }

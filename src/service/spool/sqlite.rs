@@ -21,7 +21,8 @@ CREATE TABLE IF NOT EXISTS events (
     event TEXT NOT NULL,
     sid TEXT NOT NULL,
     payload TEXT NOT NULL,
-    received_at INTEGER NOT NULL
+    received_at INTEGER NOT NULL,
+    script_sha256 TEXT
 );
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
@@ -77,6 +78,7 @@ impl SqliteSpool {
         connection
             .execute_batch(SCHEMA)
             .map_err(|e| fail(e.to_string()))?;
+        add_script_digest(&connection).map_err(|e| fail(e.to_string()))?;
         Ok(SqliteSpool {
             connection: Mutex::new(connection),
         })
@@ -85,6 +87,20 @@ impl SqliteSpool {
     fn lock(&self) -> MutexGuard<'_, Connection> {
         self.connection.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// Spools made before events kept the drop-in's script digest gain the
+/// column (empty for the events they hold).
+fn add_script_digest(connection: &Connection) -> rusqlite::Result<()> {
+    let has: bool = connection.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('events') WHERE name = 'script_sha256'",
+        [],
+        |row| row.get(0),
+    )?;
+    if !has {
+        connection.execute_batch("ALTER TABLE events ADD COLUMN script_sha256 TEXT")?;
+    }
+    Ok(())
 }
 
 const SUMMARY_COLUMNS: &str = "r.id, r.event_id, e.event, e.sid, r.state, r.attempts, r.created_at, r.updated_at, r.next_attempt_at, r.last_note, r.replay_of";
@@ -118,9 +134,17 @@ impl Spool for SqliteSpool {
         let tx = connection.transaction().map_err(db)?;
         let inserted = tx
             .execute(
-                "INSERT INTO events (id, event, sid, payload, received_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO events (id, event, sid, payload, received_at, script_sha256)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (id) DO NOTHING",
-                params![event.id, event.event, event.sid, event.payload, now],
+                params![
+                    event.id,
+                    event.event,
+                    event.sid,
+                    event.payload,
+                    now,
+                    event.script_sha256
+                ],
             )
             .map_err(db)?;
         let accepted = if inserted == 1 {
@@ -175,11 +199,11 @@ impl Spool for SqliteSpool {
             .optional()
             .map_err(db)?
             .map(|(run_id, event_id, attempt, created_at)| {
-                let (event, payload) = connection
+                let (event, payload, script_sha256) = connection
                     .query_row(
-                        "SELECT event, payload FROM events WHERE id = ?1",
+                        "SELECT event, payload, script_sha256 FROM events WHERE id = ?1",
                         params![event_id],
-                        |row| Ok((row.get(0)?, row.get(1)?)),
+                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
                     )
                     .map_err(db)?;
                 Ok(Claimed {
@@ -187,6 +211,7 @@ impl Spool for SqliteSpool {
                     event_id,
                     event,
                     payload,
+                    script_sha256,
                     attempt,
                     created_at,
                 })
@@ -283,14 +308,14 @@ impl Spool for SqliteSpool {
         let found = connection
             .query_row(
                 &format!(
-                    "SELECT {SUMMARY_COLUMNS}, e.payload FROM runs r JOIN events e ON e.id = r.event_id WHERE r.id = ?1"
+                    "SELECT {SUMMARY_COLUMNS}, e.payload, e.script_sha256 FROM runs r JOIN events e ON e.id = r.event_id WHERE r.id = ?1"
                 ),
                 params![run_id],
-                |row| Ok((summary(row)?, row.get::<_, String>(11)?)),
+                |row| Ok((summary(row)?, row.get::<_, String>(11)?, row.get(12)?)),
             )
             .optional()
             .map_err(db)?;
-        let Some((run, payload)) = found else {
+        let Some((run, payload, script_sha256)) = found else {
             return Ok(None);
         };
         let mut statement = connection
@@ -316,6 +341,7 @@ impl Spool for SqliteSpool {
         Ok(Some(RunDetail {
             run,
             payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+            script_sha256,
             attempt_log,
         }))
     }
@@ -379,7 +405,40 @@ mod tests {
             event: "session-open".into(),
             sid: "s".into(),
             payload: "{}".into(),
+            script_sha256: None,
         }
+    }
+
+    #[test]
+    fn a_spool_from_before_script_digests_opens_and_keeps_its_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = Connection::open(dir.path().join(FILE_NAME)).unwrap();
+        old.execute_batch(&SCHEMA.replace(",\n    script_sha256 TEXT", ""))
+            .unwrap();
+        old.execute_batch(
+            "INSERT INTO events (id, event, sid, payload, received_at)
+               VALUES ('e1', 'session-open', 's', '{}', 1);
+             INSERT INTO runs (id, event_id, state, next_attempt_at, created_at, updated_at)
+               VALUES ('r1', 'e1', 'pending', 1, 1, 1);",
+        )
+        .unwrap();
+        drop(old);
+        let spool = SqliteSpool::open(dir.path()).unwrap();
+        let claimed = spool.claim(2).unwrap().unwrap();
+        assert_eq!(
+            (claimed.run_id.as_str(), claimed.script_sha256),
+            ("r1", None)
+        );
+        let digest = "ab".repeat(32);
+        let with_digest = NewEvent {
+            script_sha256: Some(digest.clone()),
+            ..event("e2")
+        };
+        let run = spool.accept(&with_digest, 3).unwrap().run_id;
+        assert_eq!(
+            spool.show(&run).unwrap().unwrap().script_sha256,
+            Some(digest)
+        );
     }
 
     fn record(note: &str) -> AttemptRecord {
