@@ -61,6 +61,25 @@ fn unauthorized(message: impl std::fmt::Display) -> Response {
     response
 }
 
+/// What makes this delivery one: the sender's `webhook-id` (Standard
+/// Webhooks' idempotency key; the drop-in sends one per firing), else
+/// Hoop's event id and the payload's SHA-256, so the same POST twice is one
+/// delivery and a second firing with another payload is another.
+fn delivery_key(headers: &HeaderMap, event_id: &str, body: &[u8]) -> String {
+    let sent = headers
+        .get("webhook-id")
+        .and_then(|value| value.to_str().ok())
+        .filter(|key| !key.is_empty() && key.len() <= 256);
+    match sent {
+        Some(key) => format!("webhook-id:{key}"),
+        None => {
+            let digest = ring::digest::digest(&ring::digest::SHA256, body);
+            let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+            format!("{event_id}:{hex}")
+        }
+    }
+}
+
 /// The drop-in's digest of the script it was given, when it is one.
 fn script_digest(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(SCRIPT_DIGEST_HEADER)?.to_str().ok()?;
@@ -132,6 +151,7 @@ async fn post_event(State(shared): State<Arc<Shared>>, headers: HeaderMap, body:
     }
     // Secrets the operator does not pass to hooks never reach the disk.
     let event = NewEvent {
+        delivery: delivery_key(&headers, &identity.id, &bytes),
         id: identity.id,
         event: identity.event.name().to_owned(),
         sid: identity.sid,

@@ -229,6 +229,7 @@ async fn with_a_service_configured_the_event_is_queued_there() {
         .unwrap_or_else(|| panic!("unexpected output {stdout:?}"))
         .to_owned();
     assert!(!stdout.contains("ran in the drop-in"), "{stdout}");
+    let first_run = run_id.clone();
     // The service runs its own hook for the event, and it forwards.
     let run = crate::service::eventually("the queued run to succeed", async || {
         let run = crate::service::get(&server, &format!("/v1/runs/{run_id}")).await;
@@ -262,6 +263,19 @@ async fn with_a_service_configured_the_event_is_queued_there() {
     .await;
     let note = run["attempt_log"][0]["note"].as_str().unwrap();
     assert_eq!(note, "exit 0", "{run}");
+
+    // Hoop firing the same event again (same payload, same id) is another
+    // run: each invocation of the drop-in is one firing.
+    let env = [
+        ("HOOKBOX_CONFIG", config.path().display().to_string()),
+        ("HOOKBOX_TOKEN", crate::service::TOKEN.to_owned()),
+    ];
+    let output = tokio::task::spawn_blocking(move || python3(RAN_HERE, &env))
+        .await
+        .unwrap();
+    let again = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(again.starts_with("queued ") && !again.contains("already"), "{again}");
+    assert!(!again.contains(&first_run), "{again}");
 }
 
 fn sha256_hex(text: &str) -> String {

@@ -255,6 +255,48 @@ async fn an_event_is_stored_run_once_and_inspectable() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_firing_runs_once_and_a_retried_delivery_does_not_run_again() {
+    let setup = Setup::new(Reply::Status(200, "ok"), "").await;
+    let server = setup.start(&[]);
+    let post = async |key: Option<&str>, body: Vec<u8>| {
+        let mut headers = vec![bearer()];
+        if let Some(key) = key {
+            headers.push(("webhook-id", key.to_owned()));
+        }
+        let (status, _, answer) = call(&server.base, "POST", "/v1/events", &headers, body).await;
+        assert_eq!(status, 202, "{answer}");
+        answer
+    };
+    // Hoop fires session-open twice for one session (reviews): same event id.
+    let first = post(Some("firing-1"), open_event("sess-f")).await;
+    let second = post(Some("firing-2"), open_event("sess-f")).await;
+    assert_eq!(first["event_id"], second["event_id"]);
+    assert_ne!(first["run_id"], second["run_id"], "two firings, two runs");
+    // The first firing's delivery retried: the same run.
+    let retried = post(Some("firing-1"), open_event("sess-f")).await;
+    assert_eq!(retried["run_id"], first["run_id"]);
+    assert_eq!(retried["duplicate"], true);
+    // Without a key, the same POST twice is one delivery.
+    let plain = post(None, open_event("sess-g")).await;
+    let plain_again = post(None, open_event("sess-g")).await;
+    assert_eq!(plain_again["run_id"], plain["run_id"]);
+
+    let runs = eventually("three runs to succeed", async || {
+        let listed = get(&server, "/v1/runs?status=succeeded").await;
+        let runs = listed["runs"].as_array().unwrap().clone();
+        (runs.len() == 3).then_some(runs)
+    })
+    .await;
+    let firings: Vec<&Value> = runs
+        .iter()
+        .filter(|run| run["event_id"] == first["event_id"])
+        .collect();
+    assert_eq!(firings.len(), 2, "{runs:#?}");
+    assert_ne!(firings[0]["delivery"], firings[1]["delivery"]);
+    assert_eq!(setup.receiver.requests().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_are_checked_before_anything_is_stored() {
     let mut setup = Setup::new(Reply::Status(200, "ok"), "").await;
     setup

@@ -67,7 +67,12 @@ impl RunState {
 /// An event to store.
 #[derive(Debug, Clone)]
 pub struct NewEvent {
-    /// Hoop's event id (the de-duplication key).
+    /// What makes one delivery: the sender's `webhook-id`, else Hoop's event
+    /// id and the payload's digest. A delivery stored before is not stored
+    /// again (its first run is answered); another firing of the same event
+    /// is a delivery of its own, with a run of its own.
+    pub delivery: String,
+    /// Hoop's event id (the same for every firing of one event).
     pub id: String,
     /// `session-open` or `session-close`.
     pub event: String,
@@ -87,7 +92,7 @@ pub struct Accepted {
     pub run_id: String,
     /// The event id.
     pub event_id: String,
-    /// Whether the event had been stored before (no new run).
+    /// Whether this delivery had been stored before (no new run).
     pub duplicate: bool,
 }
 
@@ -166,6 +171,9 @@ pub struct RunSummary {
     pub created_at: String,
     /// When it last changed (RFC 3339).
     pub updated_at: String,
+    /// The delivery it came from (the firings of one event share
+    /// `event_id`, each has its own delivery).
+    pub delivery: String,
     /// When it is due next, while pending (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<String>,

@@ -17,12 +17,15 @@ pub const FILE_NAME: &str = "spool.sqlite3";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
+    -- The delivery (see NewEvent::delivery); Hoop's event id is hoop_event_id
+    -- (spools from before firings were told apart keyed by it, and have none).
     id TEXT PRIMARY KEY,
     event TEXT NOT NULL,
     sid TEXT NOT NULL,
     payload TEXT NOT NULL,
     received_at INTEGER NOT NULL,
-    script_sha256 TEXT
+    script_sha256 TEXT,
+    hoop_event_id TEXT
 );
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
@@ -78,7 +81,7 @@ impl SqliteSpool {
         connection
             .execute_batch(SCHEMA)
             .map_err(|e| fail(e.to_string()))?;
-        add_script_digest(&connection).map_err(|e| fail(e.to_string()))?;
+        add_columns(&connection).map_err(|e| fail(e.to_string()))?;
         Ok(SqliteSpool {
             connection: Mutex::new(connection),
         })
@@ -89,21 +92,24 @@ impl SqliteSpool {
     }
 }
 
-/// Spools made before events kept the drop-in's script digest gain the
-/// column (empty for the events they hold).
-fn add_script_digest(connection: &Connection) -> rusqlite::Result<()> {
-    let has: bool = connection.query_row(
-        "SELECT COUNT(*) > 0 FROM pragma_table_info('events') WHERE name = 'script_sha256'",
-        [],
-        |row| row.get(0),
-    )?;
-    if !has {
-        connection.execute_batch("ALTER TABLE events ADD COLUMN script_sha256 TEXT")?;
+/// Spools made before events kept the drop-in's script digest and Hoop's
+/// event id apart from the delivery gain those columns (empty for the
+/// events they hold, whose key is Hoop's event id).
+fn add_columns(connection: &Connection) -> rusqlite::Result<()> {
+    for column in ["script_sha256", "hoop_event_id"] {
+        let has: bool = connection.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info('events') WHERE name = ?1",
+            params![column],
+            |row| row.get(0),
+        )?;
+        if !has {
+            connection.execute_batch(&format!("ALTER TABLE events ADD COLUMN {column} TEXT"))?;
+        }
     }
     Ok(())
 }
 
-const SUMMARY_COLUMNS: &str = "r.id, r.event_id, e.event, e.sid, r.state, r.attempts, r.created_at, r.updated_at, r.next_attempt_at, r.last_note, r.replay_of";
+const SUMMARY_COLUMNS: &str = "r.id, COALESCE(e.hoop_event_id, e.id), e.event, e.sid, r.state, r.attempts, r.created_at, r.updated_at, r.next_attempt_at, r.last_note, r.replay_of, e.id";
 
 fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunSummary> {
     let state: String = row.get(4)?;
@@ -121,6 +127,7 @@ fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunSummary> {
         next_attempt_at: (state == RunState::Pending).then(|| rfc3339(next)),
         last_note: row.get(9)?,
         replay_of: row.get(10)?,
+        delivery: row.get(11)?,
     })
 }
 
@@ -134,16 +141,17 @@ impl Spool for SqliteSpool {
         let tx = connection.transaction().map_err(db)?;
         let inserted = tx
             .execute(
-                "INSERT INTO events (id, event, sid, payload, received_at, script_sha256)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                "INSERT INTO events (id, event, sid, payload, received_at, script_sha256, hoop_event_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (id) DO NOTHING",
                 params![
-                    event.id,
+                    event.delivery,
                     event.event,
                     event.sid,
                     event.payload,
                     now,
-                    event.script_sha256
+                    event.script_sha256,
+                    event.id
                 ],
             )
             .map_err(db)?;
@@ -152,7 +160,7 @@ impl Spool for SqliteSpool {
             tx.execute(
                 "INSERT INTO runs (id, event_id, state, next_attempt_at, created_at, updated_at)
                  VALUES (?1, ?2, 'pending', ?3, ?3, ?3)",
-                params![run_id, event.id, now],
+                params![run_id, event.delivery, now],
             )
             .map_err(db)?;
             Accepted {
@@ -164,7 +172,7 @@ impl Spool for SqliteSpool {
             let run_id: String = tx
                 .query_row(
                     "SELECT id FROM runs WHERE event_id = ?1 ORDER BY created_at LIMIT 1",
-                    params![event.id],
+                    params![event.delivery],
                     |row| row.get(0),
                 )
                 .map_err(db)?;
@@ -198,12 +206,13 @@ impl Spool for SqliteSpool {
             )
             .optional()
             .map_err(db)?
-            .map(|(run_id, event_id, attempt, created_at)| {
-                let (event, payload, script_sha256) = connection
+            .map(|(run_id, delivery, attempt, created_at)| {
+                let (event_id, event, payload, script_sha256) = connection
                     .query_row(
-                        "SELECT event, payload, script_sha256 FROM events WHERE id = ?1",
-                        params![event_id],
-                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                        "SELECT COALESCE(hoop_event_id, id), event, payload, script_sha256
+                         FROM events WHERE id = ?1",
+                        params![delivery],
+                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
                     )
                     .map_err(db)?;
                 Ok(Claimed {
@@ -311,7 +320,7 @@ impl Spool for SqliteSpool {
                     "SELECT {SUMMARY_COLUMNS}, e.payload, e.script_sha256 FROM runs r JOIN events e ON e.id = r.event_id WHERE r.id = ?1"
                 ),
                 params![run_id],
-                |row| Ok((summary(row)?, row.get::<_, String>(11)?, row.get(12)?)),
+                |row| Ok((summary(row)?, row.get::<_, String>(12)?, row.get(13)?)),
             )
             .optional()
             .map_err(db)?;
@@ -401,6 +410,7 @@ mod tests {
 
     fn event(id: &str) -> NewEvent {
         NewEvent {
+            delivery: id.into(),
             id: id.into(),
             event: "session-open".into(),
             sid: "s".into(),
@@ -410,11 +420,12 @@ mod tests {
     }
 
     #[test]
-    fn a_spool_from_before_script_digests_opens_and_keeps_its_runs() {
+    fn a_spool_from_before_firings_and_digests_opens_and_keeps_its_runs() {
         let dir = tempfile::tempdir().unwrap();
         let old = Connection::open(dir.path().join(FILE_NAME)).unwrap();
-        old.execute_batch(&SCHEMA.replace(",\n    script_sha256 TEXT", ""))
-            .unwrap();
+        let before = SCHEMA.replace(",\n    script_sha256 TEXT,\n    hoop_event_id TEXT", "");
+        assert_ne!(before, SCHEMA);
+        old.execute_batch(&before).unwrap();
         old.execute_batch(
             "INSERT INTO events (id, event, sid, payload, received_at)
                VALUES ('e1', 'session-open', 's', '{}', 1);
@@ -426,19 +437,36 @@ mod tests {
         let spool = SqliteSpool::open(dir.path()).unwrap();
         let claimed = spool.claim(2).unwrap().unwrap();
         assert_eq!(
-            (claimed.run_id.as_str(), claimed.script_sha256),
-            ("r1", None)
+            (claimed.run_id.as_str(), claimed.event_id.as_str()),
+            ("r1", "e1")
         );
+        assert_eq!(claimed.script_sha256, None);
+        let shown = spool.show("r1").unwrap().unwrap().run;
+        assert_eq!(
+            (shown.event_id.as_str(), shown.delivery.as_str()),
+            ("e1", "e1")
+        );
+
         let digest = "ab".repeat(32);
-        let with_digest = NewEvent {
+        let first = NewEvent {
             script_sha256: Some(digest.clone()),
+            delivery: "webhook-id:first".into(),
             ..event("e2")
         };
-        let run = spool.accept(&with_digest, 3).unwrap().run_id;
-        assert_eq!(
-            spool.show(&run).unwrap().unwrap().script_sha256,
-            Some(digest)
-        );
+        let run = spool.accept(&first, 3).unwrap().run_id;
+        let detail = spool.show(&run).unwrap().unwrap();
+        assert_eq!(detail.script_sha256, Some(digest));
+        assert_eq!(detail.run.event_id, "e2");
+        // The same delivery again is one run; another firing is another.
+        assert!(spool.accept(&first, 4).unwrap().duplicate);
+        let second = NewEvent {
+            delivery: "webhook-id:second".into(),
+            ..first
+        };
+        let again = spool.accept(&second, 5).unwrap();
+        assert!(!again.duplicate);
+        assert_ne!(again.run_id, run);
+        assert_eq!(again.event_id, "e2");
     }
 
     fn record(note: &str) -> AttemptRecord {
