@@ -13,8 +13,6 @@
 use std::sync::Arc;
 
 use axum::Router;
-
-use super::client::SCRIPT_DIGEST_HEADER;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -26,6 +24,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::Shared;
+use super::client::SCRIPT_DIGEST_HEADER;
 use super::spool::{NewEvent, RunFilter, RunState, now_millis};
 use super::worker::blocking;
 use crate::intake::hoop_event;
@@ -46,7 +45,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/runs/{id}/replay", post(replay_run))
         .route("/healthz", get(health))
         .route("/metrics", get(metrics))
-        .with_state(shared)
+        .with_state(shared.clone())
+        .merge(super::dashboard::router(shared))
 }
 
 fn error(status: StatusCode, message: impl std::fmt::Display) -> Response {

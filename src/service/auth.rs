@@ -83,6 +83,14 @@ impl Auth {
         self.token.is_some()
     }
 
+    /// Whether `given` is the configured token (constant time; never when
+    /// no token is configured).
+    pub fn accepts_token(&self, given: &str) -> bool {
+        self.token
+            .as_ref()
+            .is_some_and(|token| bool::from(given.as_bytes().ct_eq(token.as_bytes())))
+    }
+
     /// Checks only the bearer token (for reading runs).
     pub fn check_token(&self, headers: &HeaderMap) -> Result<(), AuthError> {
         let Some(token) = &self.token else {

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod auth;
 pub mod client;
+pub mod dashboard;
 pub mod hooks;
 pub mod listen;
 pub mod metrics;

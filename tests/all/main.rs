@@ -11,6 +11,7 @@ mod code_cache;
 mod compat;
 mod components;
 mod corpus;
+mod dashboard;
 mod egress;
 mod examples;
 mod git_transports;

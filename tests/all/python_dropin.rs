@@ -274,7 +274,10 @@ async fn with_a_service_configured_the_event_is_queued_there() {
         .await
         .unwrap();
     let again = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(again.starts_with("queued ") && !again.contains("already"), "{again}");
+    assert!(
+        again.starts_with("queued ") && !again.contains("already"),
+        "{again}"
+    );
     assert!(!again.contains(&first_run), "{again}");
 }
 

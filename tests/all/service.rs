@@ -79,6 +79,15 @@ impl Setup {
         }
     }
 
+    /// Replaces the service's session-open hook.
+    pub(crate) fn write_hook(&self, source: &str) {
+        std::fs::write(
+            self.hooks.path().join("hoop-hooks/session-open.runbook.py"),
+            source,
+        )
+        .unwrap();
+    }
+
     pub(crate) fn start(&self, extra: &[&str]) -> Server {
         let target = format!("http://127.0.0.1:{}", self.receiver.port());
         let mut command: Command = hookbox();
@@ -129,7 +138,7 @@ pub(crate) fn open_event(sid: &str) -> Vec<u8> {
 
 /// One HTTP request; the answer's status, headers and body (as JSON when it
 /// is JSON).
-async fn call(
+pub(crate) async fn call(
     base: &str,
     method: &str,
     path: &str,
@@ -161,11 +170,11 @@ async fn call(
     (parts.status.as_u16(), parts.headers, value)
 }
 
-fn bearer() -> (&'static str, String) {
+pub(crate) fn bearer() -> (&'static str, String) {
     ("authorization", format!("Bearer {TOKEN}"))
 }
 
-async fn post_event(server: &Server, body: Vec<u8>) -> (u16, Value) {
+pub(crate) async fn post_event(server: &Server, body: Vec<u8>) -> (u16, Value) {
     let (status, _, value) = call(&server.base, "POST", "/v1/events", &[bearer()], body).await;
     (status, value)
 }

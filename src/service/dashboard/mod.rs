@@ -1,0 +1,275 @@
+//! The dashboard `hookbox serve` shows at `/`: runs (newest first, counted
+//! by state, filtered by status, event and session), a run with its payload
+//! (secrets as redacted), every attempt with its output and every egress
+//! attempt with its verdict, and replay.
+//!
+//! Server-rendered from templates checked at compile time (askama, which
+//! escapes everything it inserts, so hook output and payload fields are
+//! inert text), no JavaScript, a strict Content-Security-Policy. Signing in
+//! takes the service's token and sets an HttpOnly, SameSite=Strict session
+//! cookie; forms that change something carry a CSRF token. With `--no-auth`
+//! it is open, as the API is.
+
+mod session;
+mod views;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Form, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::Shared;
+use super::spool::{RunFilter, RunState, now_millis};
+use super::worker::blocking;
+use session::Sessions;
+use views::{LoginPage, RunPage, RunsPage};
+
+/// The policy every dashboard answer carries: only this origin's
+/// stylesheet, no scripts, no frames, forms only to here.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const STYLESHEET: &str = include_str!("app.css");
+
+/// Runs listed on one page.
+const PAGE_RUNS: usize = 200;
+
+struct Dashboard {
+    shared: Arc<Shared>,
+    sessions: Sessions,
+}
+
+/// The dashboard's routes.
+pub fn router(shared: Arc<Shared>) -> Router {
+    let dashboard = Arc::new(Dashboard {
+        shared,
+        sessions: Sessions::new(),
+    });
+    Router::new()
+        .route("/", get(runs))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/runs/{id}", get(run))
+        .route("/runs/{id}/replay", post(replay))
+        .route("/static/app.css", get(stylesheet))
+        .with_state(dashboard)
+}
+
+fn now_seconds() -> i64 {
+    now_millis() / 1000
+}
+
+/// A page with the dashboard's headers.
+fn page(status: StatusCode, html: String) -> Response {
+    let mut response = (status, html).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn render(status: StatusCode, template: impl askama::Template) -> Response {
+    match template.render() {
+        Ok(html) => page(status, html),
+        Err(error) => page(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot render the page: {error}"),
+        ),
+    }
+}
+
+fn problem(status: StatusCode, message: impl std::fmt::Display) -> Response {
+    page(status, views::problem(&message.to_string()))
+}
+
+/// The visitor's session (with `--no-auth`, everyone shares one); without
+/// one, the answer is a redirect to the sign-in page.
+struct Session(String);
+
+impl FromRequestParts<Arc<Dashboard>> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        dashboard: &Arc<Dashboard>,
+    ) -> Result<Session, Response> {
+        if dashboard.shared.auth.is_open() {
+            return Ok(Session("open".into()));
+        }
+        let cookie = parts
+            .headers
+            .get(header::COOKIE)
+            .and_then(|v| v.to_str().ok());
+        dashboard
+            .sessions
+            .current(cookie, now_seconds())
+            .map(Session)
+            .ok_or_else(|| Redirect::to("/login").into_response())
+    }
+}
+
+/// The answer to a form whose CSRF token is not its session's.
+fn stale_form() -> Response {
+    problem(
+        StatusCode::FORBIDDEN,
+        "this form is stale or was not sent from the dashboard: reload and try again",
+    )
+}
+
+async fn stylesheet() -> Response {
+    let mut response = STYLESHEET.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    response
+}
+
+async fn login_form(State(dashboard): State<Arc<Dashboard>>) -> Response {
+    let message = (!dashboard.shared.auth.has_token() && !dashboard.shared.auth.is_open())
+        .then(|| "this service has no HOOKBOX_TOKEN, so the dashboard cannot be opened".into());
+    render(StatusCode::OK, LoginPage { message })
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+async fn login(State(dashboard): State<Arc<Dashboard>>, Form(form): Form<LoginForm>) -> Response {
+    if !dashboard.shared.auth.accepts_token(&form.token) {
+        let message = Some("that is not this service's token".to_owned());
+        return render(StatusCode::UNAUTHORIZED, LoginPage { message });
+    }
+    let mut response = Redirect::to("/").into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&dashboard.sessions.start(now_seconds())) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(dashboard): State<Arc<Dashboard>>,
+    Session(session): Session,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !dashboard.sessions.csrf_matches(&session, &form.csrf) {
+        return stale_form();
+    }
+    let mut response = Redirect::to("/login").into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&Sessions::end()) {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// `/?status=&event=&sid=`
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RunsQuery {
+    status: Option<String>,
+    event: Option<String>,
+    sid: Option<String>,
+}
+
+async fn runs(
+    State(dashboard): State<Arc<Dashboard>>,
+    Session(session): Session,
+    Query(query): Query<RunsQuery>,
+) -> Response {
+    let empty = |text: &Option<String>| text.clone().filter(|t| !t.is_empty());
+    let query = RunsQuery {
+        status: empty(&query.status),
+        event: empty(&query.event),
+        sid: empty(&query.sid),
+    };
+    let state = match query.status.as_deref().map(RunState::parse) {
+        Some(None) => return problem(StatusCode::BAD_REQUEST, "no such status"),
+        Some(Some(state)) => Some(state),
+        None => None,
+    };
+    let filter = RunFilter {
+        state,
+        event: query.event.clone(),
+        // A session's runs are found among the newest; the filter narrows them.
+        limit: if query.sid.is_some() { 1000 } else { PAGE_RUNS },
+    };
+    let found = blocking(&dashboard.shared.spool, move |spool| {
+        Ok((spool.list(&filter)?, spool.stats(now_millis())?))
+    })
+    .await;
+    let (mut listed, stats) = match found {
+        Ok(found) => found,
+        Err(error) => return problem(StatusCode::SERVICE_UNAVAILABLE, error),
+    };
+    if let Some(sid) = &query.sid {
+        listed.retain(|run| &run.sid == sid);
+    }
+    let csrf = dashboard.sessions.csrf(&session);
+    render(
+        StatusCode::OK,
+        RunsPage::new(listed, stats.by_state, query, csrf),
+    )
+}
+
+async fn run(
+    State(dashboard): State<Arc<Dashboard>>,
+    Session(session): Session,
+    Path(id): Path<String>,
+) -> Response {
+    match blocking(&dashboard.shared.spool, move |spool| spool.show(&id)).await {
+        Ok(Some(detail)) => render(
+            StatusCode::OK,
+            RunPage::new(detail, dashboard.sessions.csrf(&session)),
+        ),
+        Ok(None) => problem(StatusCode::NOT_FOUND, "no such run"),
+        Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, error),
+    }
+}
+
+async fn replay(
+    State(dashboard): State<Arc<Dashboard>>,
+    Session(session): Session,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !dashboard.sessions.csrf_matches(&session, &form.csrf) {
+        return stale_form();
+    }
+    let replayed = blocking(&dashboard.shared.spool, move |spool| {
+        spool.replay(&id, now_millis())
+    })
+    .await;
+    match replayed {
+        Ok(Some(new_id)) => {
+            dashboard.shared.wake.notify_one();
+            Redirect::to(&format!("/runs/{new_id}")).into_response()
+        }
+        Ok(None) => problem(StatusCode::NOT_FOUND, "no such run"),
+        Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, error),
+    }
+}

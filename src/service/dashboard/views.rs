@@ -1,0 +1,185 @@
+//! The dashboard's pages: what each template shows, taken from the spool's
+//! records.
+
+use askama::Template;
+use serde_json::Value;
+
+use super::RunsQuery;
+use crate::service::spool::{RunDetail, RunSummary};
+use crate::units::format_bytes;
+
+/// The sign-in page.
+#[derive(Template)]
+#[template(path = "login.html")]
+pub(super) struct LoginPage {
+    pub(super) message: Option<String>,
+}
+
+/// The runs page.
+#[derive(Template)]
+#[template(path = "runs.html")]
+pub(super) struct RunsPage {
+    counts: Vec<(String, u64)>,
+    runs: Vec<RunRow>,
+    filter: RunsQuery,
+    states: Vec<String>,
+    events: Vec<String>,
+    csrf: String,
+}
+
+struct RunRow {
+    id: String,
+    event: String,
+    sid: String,
+    state: String,
+    attempts: u32,
+    created_at: String,
+    last_note: String,
+}
+
+impl RunsPage {
+    pub(super) fn new(
+        runs: Vec<RunSummary>,
+        counts: Vec<(String, u64)>,
+        filter: RunsQuery,
+        csrf: String,
+    ) -> RunsPage {
+        RunsPage {
+            counts,
+            runs: runs
+                .into_iter()
+                .map(|run| RunRow {
+                    state: run.state.as_str().to_owned(),
+                    id: run.id,
+                    event: run.event,
+                    sid: run.sid,
+                    attempts: run.attempts,
+                    created_at: run.created_at,
+                    last_note: run.last_note.unwrap_or_default(),
+                })
+                .collect(),
+            filter,
+            states: ["pending", "running", "succeeded", "skipped", "dead"]
+                .map(String::from)
+                .to_vec(),
+            events: ["session-open", "session-close"].map(String::from).to_vec(),
+            csrf,
+        }
+    }
+}
+
+/// One run.
+#[derive(Template)]
+#[template(path = "run.html")]
+pub(super) struct RunPage {
+    run: RunSummary,
+    payload: String,
+    script_sha256: Option<String>,
+    attempts: Vec<AttemptRow>,
+    csrf: String,
+}
+
+struct AttemptRow {
+    number: u32,
+    started_at: String,
+    finished_at: String,
+    note: String,
+    status: String,
+    exit_code: Option<i64>,
+    duration_ms: String,
+    fuel: String,
+    peak_memory: String,
+    stdout: String,
+    stderr: String,
+    egress: Vec<EgressRow>,
+}
+
+struct EgressRow {
+    verdict: &'static str,
+    target: String,
+    why: String,
+    status: String,
+    bytes_out: u64,
+    bytes_in: u64,
+}
+
+impl RunPage {
+    pub(super) fn new(detail: RunDetail, csrf: String) -> RunPage {
+        let attempts = detail
+            .attempt_log
+            .into_iter()
+            .map(|attempt| {
+                let outcome = attempt.outcome.unwrap_or(Value::Null);
+                let text = |field: &str| outcome[field].as_str().unwrap_or_default().to_owned();
+                AttemptRow {
+                    number: attempt.number,
+                    started_at: attempt.started_at,
+                    finished_at: attempt.finished_at,
+                    note: attempt.note,
+                    status: outcome["status"].as_str().unwrap_or("error").to_owned(),
+                    exit_code: outcome["exit_code"].as_i64(),
+                    duration_ms: format!("{:.1}", outcome["duration_ms"].as_f64().unwrap_or(0.0)),
+                    fuel: outcome["fuel_consumed"].as_u64().unwrap_or(0).to_string(),
+                    peak_memory: format_bytes(outcome["peak_memory_bytes"].as_u64().unwrap_or(0)),
+                    stdout: text("stdout"),
+                    stderr: text("stderr"),
+                    egress: outcome["egress"]
+                        .as_array()
+                        .map(|attempts| attempts.iter().map(egress_row).collect())
+                        .unwrap_or_default(),
+                }
+            })
+            .collect();
+        RunPage {
+            payload: serde_json::to_string_pretty(&detail.payload).unwrap_or_default(),
+            script_sha256: detail.script_sha256,
+            run: detail.run,
+            attempts,
+            csrf,
+        }
+    }
+}
+
+fn egress_row(attempt: &Value) -> EgressRow {
+    let text = |field: &str| attempt[field].as_str().unwrap_or_default().to_owned();
+    let allowed = attempt["allowed"].as_bool().unwrap_or(false);
+    let target = match attempt["url"].as_str() {
+        Some(url) => format!("{} {url}", text("method")).trim().to_owned(),
+        None => format!("{}://{}:{}", text("scheme"), text("host"), attempt["port"]),
+    };
+    EgressRow {
+        verdict: if allowed { "allowed" } else { "denied" },
+        target,
+        why: if allowed {
+            [text("rule"), text("reason")]
+                .into_iter()
+                .filter(|t| !t.is_empty())
+                .collect::<Vec<_>>()
+                .join("; ")
+        } else {
+            text("reason")
+        },
+        status: attempt["status"]
+            .as_u64()
+            .map_or_else(String::new, |s| s.to_string()),
+        bytes_out: attempt["bytes_out"].as_u64().unwrap_or(0),
+        bytes_in: attempt["bytes_in"].as_u64().unwrap_or(0),
+    }
+}
+
+/// A page that only says what went wrong.
+#[derive(Template)]
+#[template(
+    ext = "html",
+    source = "{% extends \"base.html\" %}{% block main %}<p class=\"error\">{{ message }}</p><p><a href=\"/\">all runs</a></p>{% endblock %}"
+)]
+struct ProblemPage<'a> {
+    message: &'a str,
+}
+
+/// The HTML of a page saying `message`.
+pub(super) fn problem(message: &str) -> String {
+    ProblemPage { message }
+        .render()
+        .unwrap_or_else(|_| "hookbox: error".into())
+}

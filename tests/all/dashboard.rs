@@ -1,0 +1,168 @@
+//! The dashboard of `hookbox serve`, over real HTTP: signing in, the runs a
+//! test posted, a run with its denied egress attempt, output rendered as
+//! inert text, a strict Content-Security-Policy, and replay guarded by a
+//! CSRF token.
+
+use serde_json::Value;
+
+use crate::receiver::Reply;
+use crate::service::{Setup, TOKEN, call, eventually, get, open_event, post_event};
+
+/// Prints markup and tries a host no rule allows, then fails.
+const HOSTILE_OUTPUT: &str = r#"
+import urllib.request
+print("<script>alert(1)</script>")
+try:
+    urllib.request.urlopen("http://10.9.9.9/steal", timeout=2)
+except OSError as error:
+    print("refused:", type(error).__name__)
+raise SystemExit(3)
+"#;
+
+fn html(value: &Value) -> &str {
+    value.as_str().unwrap_or_default()
+}
+
+/// The `name="csrf"` value in a page.
+fn csrf_of(page: &str) -> String {
+    let after = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .expect("a CSRF field");
+    after.split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_signs_in_sees_a_denied_attempt_inert_output_and_replays() {
+    let setup = Setup::new(Reply::Status(200, "ok"), "max_attempts = 1").await;
+    setup.write_hook(HOSTILE_OUTPUT);
+    let server = setup.start(&[]);
+    let (status, accepted) = post_event(&server, open_event("sess-dash")).await;
+    assert_eq!(status, 202, "{accepted}");
+    let run_id = accepted["run_id"].as_str().unwrap().to_owned();
+    eventually("the run to be dead-lettered", async || {
+        let run = get(&server, &format!("/v1/runs/{run_id}")).await;
+        (run["state"] == "dead").then_some(())
+    })
+    .await;
+
+    // Not signed in: the sign-in page.
+    let (status, headers, _) = call(&server.base, "GET", "/", &[], Vec::new()).await;
+    assert_eq!(status, 303);
+    assert_eq!(headers["location"], "/login");
+    let form = (
+        "content-type",
+        "application/x-www-form-urlencoded".to_owned(),
+    );
+    let (status, _, page) = call(
+        &server.base,
+        "POST",
+        "/login",
+        std::slice::from_ref(&form),
+        b"token=wrong".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(html(&page).contains("not this service"), "{}", html(&page));
+    let (status, headers, _) = call(
+        &server.base,
+        "POST",
+        "/login",
+        std::slice::from_ref(&form),
+        format!("token={TOKEN}").into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let set_cookie = headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
+        "{set_cookie}"
+    );
+    let cookie = ("cookie", set_cookie.split(';').next().unwrap().to_owned());
+
+    // The runs page lists it, under a strict policy.
+    let (status, headers, page) = call(
+        &server.base,
+        "GET",
+        "/?status=dead",
+        std::slice::from_ref(&cookie),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let policy = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        policy.contains("default-src 'none'") && !policy.contains("script-src"),
+        "{policy}"
+    );
+    assert!(
+        html(&page).contains(&format!("/runs/{run_id}")),
+        "{}",
+        html(&page)
+    );
+
+    // The run: the denied attempt with its reason, the output as text.
+    let (status, _, page) = call(
+        &server.base,
+        "GET",
+        &format!("/runs/{run_id}"),
+        std::slice::from_ref(&cookie),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let page = html(&page).to_owned();
+    assert!(
+        page.contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+            || page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("<script>"),
+        "the hook's markup must stay text"
+    );
+    assert!(page.contains("verdict-denied"), "{page}");
+    assert!(page.contains("10.9.9.9 is a private address"), "{page}");
+    assert!(
+        page.contains("[redacted by hookbox]"),
+        "secrets stay redacted: {page}"
+    );
+
+    // Replay needs the page's CSRF token.
+    let replay = format!("/runs/{run_id}/replay");
+    let (status, _, _) = call(
+        &server.base,
+        "POST",
+        &replay,
+        &[cookie.clone(), form.clone()],
+        b"csrf=00".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _, _) = call(
+        &server.base,
+        "POST",
+        &replay,
+        std::slice::from_ref(&form),
+        format!("csrf={}", csrf_of(&page)).into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 303, "no session, no replay");
+    let (status, headers, _) = call(
+        &server.base,
+        "POST",
+        &replay,
+        &[cookie.clone(), form],
+        format!("csrf={}", csrf_of(&page)).into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 303);
+    let new_run = headers["location"]
+        .to_str()
+        .unwrap()
+        .trim_start_matches("/runs/")
+        .to_owned();
+    assert_ne!(new_run, run_id);
+    let replayed = get(&server, &format!("/v1/runs/{new_run}")).await;
+    assert_eq!(replayed["replay_of"], run_id.as_str());
+}
