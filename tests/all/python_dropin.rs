@@ -2,6 +2,7 @@
 //! hook on stdin with the payload in the environment and nothing else.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use crate::receiver::{Receiver, Reply};
@@ -208,77 +209,69 @@ fn forwarding_config(service: &str, more: &str) -> tempfile::NamedTempFile {
 /// The script Hoop would send: here it only says where it ran.
 const RAN_HERE: &str = "print('the hook ran in the drop-in')\n";
 
+/// Runs `script` through the drop-in configured by `config`, with the
+/// service's token and `payload` (the sample session-open when `None`);
+/// returns the run id it printed.
+async fn queue(config: &Path, script: &'static str, payload: Option<Vec<u8>>) -> String {
+    let mut env = vec![
+        ("HOOKBOX_CONFIG", config.display().to_string()),
+        ("HOOKBOX_TOKEN", crate::service::TOKEN.to_owned()),
+    ];
+    if let Some(payload) = payload {
+        env.push((
+            "HOOP_RUNBOOK_HOOK_PAYLOAD",
+            String::from_utf8(payload).unwrap(),
+        ));
+    }
+    let output = tokio::task::spawn_blocking(move || python3(script, &env))
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    stdout
+        .trim()
+        .strip_prefix("queued ")
+        .and_then(|rest| rest.split(" as run ").nth(1))
+        .filter(|run| !run.contains(' '))
+        .unwrap_or_else(|| panic!("not one new queued run: {stdout:?}"))
+        .to_owned()
+}
+
+/// The run once the service has run it successfully.
+async fn succeeded(server: &crate::service::Server, run_id: &str) -> serde_json::Value {
+    crate::service::eventually("the queued run to succeed", async || {
+        let run = crate::service::get(server, &format!("/v1/runs/{run_id}")).await;
+        (run["state"] == "succeeded").then_some(run)
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_service_configured_the_event_is_queued_there() {
     let setup = crate::service::Setup::new(Reply::Status(200, "ok"), "").await;
     let server = setup.start(&[]);
     let config = forwarding_config(&server.base, "");
-    let env = [
-        ("HOOKBOX_CONFIG", config.path().display().to_string()),
-        ("HOOKBOX_TOKEN", crate::service::TOKEN.to_owned()),
-    ];
-    let output = tokio::task::spawn_blocking(move || python3(RAN_HERE, &env))
-        .await
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let run_id = stdout
-        .trim()
-        .strip_prefix("queued ")
-        .and_then(|rest| rest.split(" as run ").nth(1))
-        .unwrap_or_else(|| panic!("unexpected output {stdout:?}"))
-        .to_owned();
-    assert!(!stdout.contains("ran in the drop-in"), "{stdout}");
-    let first_run = run_id.clone();
-    // The service runs its own hook for the event, and it forwards.
-    let run = crate::service::eventually("the queued run to succeed", async || {
-        let run = crate::service::get(&server, &format!("/v1/runs/{run_id}")).await;
-        (run["state"] == "succeeded").then_some(run)
-    })
-    .await;
+
+    // The service runs its own hook for the event (it forwards), not the
+    // script Hoop sent, and the run says so.
+    let first = queue(config.path(), RAN_HERE, None).await;
+    let run = succeeded(&server, &first).await;
     assert_eq!(run["event"], "session-open", "{run}");
     assert_eq!(setup.receiver.requests().len(), 1);
-    // The service ran its own hook, not the script Hoop sent: the run says so.
     assert_eq!(run["script_sha256"], sha256_hex(RAN_HERE), "{run}");
     let note = run["attempt_log"][0]["note"].as_str().unwrap();
     assert!(note.contains("is not the script Hoop sent"), "{note}");
 
     // Sent the very hook the service runs (another session), nothing is noted.
-    let payload = String::from_utf8(crate::service::open_event("sess-same-script")).unwrap();
-    let env = [
-        ("HOOKBOX_CONFIG", config.path().display().to_string()),
-        ("HOOKBOX_TOKEN", crate::service::TOKEN.to_owned()),
-        ("HOOP_RUNBOOK_HOOK_PAYLOAD", payload),
-    ];
-    let output = tokio::task::spawn_blocking(move || python3(crate::service::FORWARD_HOOK, &env))
-        .await
-        .unwrap();
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let run_id = stdout.trim().rsplit(' ').next().unwrap().to_owned();
-    let run = crate::service::eventually("the second run to succeed", async || {
-        let run = crate::service::get(&server, &format!("/v1/runs/{run_id}")).await;
-        (run["state"] == "succeeded").then_some(run)
-    })
-    .await;
-    let note = run["attempt_log"][0]["note"].as_str().unwrap();
-    assert_eq!(note, "exit 0", "{run}");
+    let same = crate::service::open_event("sess-same-script");
+    let run_id = queue(config.path(), crate::service::FORWARD_HOOK, Some(same)).await;
+    let run = succeeded(&server, &run_id).await;
+    assert_eq!(run["attempt_log"][0]["note"], "exit 0", "{run}");
 
-    // Hoop firing the same event again (same payload, same id) is another
+    // Hoop firing the first event again (same payload, same id) is another
     // run: each invocation of the drop-in is one firing.
-    let env = [
-        ("HOOKBOX_CONFIG", config.path().display().to_string()),
-        ("HOOKBOX_TOKEN", crate::service::TOKEN.to_owned()),
-    ];
-    let output = tokio::task::spawn_blocking(move || python3(RAN_HERE, &env))
-        .await
-        .unwrap();
-    let again = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        again.starts_with("queued ") && !again.contains("already"),
-        "{again}"
-    );
-    assert!(!again.contains(&first_run), "{again}");
+    let again = queue(config.path(), RAN_HERE, None).await;
+    assert_ne!(again, first);
 }
 
 fn sha256_hex(text: &str) -> String {
