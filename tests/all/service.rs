@@ -884,3 +884,26 @@ fn without_credentials_the_service_does_not_start() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn a_signature_over_an_id_that_is_not_header_text_is_refused_not_accepted() {
+    // From fuzzing: an id with non-ASCII letters reaches the check as bytes
+    // it cannot read as text; it must be refused like any bad signature.
+    let auth = Auth::new(None, Some(SECRET)).unwrap();
+    let id = "\t+-//\u{627}";
+    let now = 1_800_000_000;
+    let signature = Auth::sign(SECRET, id, now, b"{}").unwrap();
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        "webhook-id",
+        http::HeaderValue::from_bytes(id.as_bytes()).unwrap(),
+    );
+    headers.insert("webhook-timestamp", now.to_string().parse().unwrap());
+    headers.insert("webhook-signature", signature.parse().unwrap());
+    assert!(auth.check(&headers, b"{}", now).is_err());
+    // The same with an id that is header text verifies.
+    let signature = Auth::sign(SECRET, "msg_2Kx9", now, b"{}").unwrap();
+    headers.insert("webhook-id", "msg_2Kx9".parse().unwrap());
+    headers.insert("webhook-signature", signature.parse().unwrap());
+    assert!(auth.check(&headers, b"{}", now).is_ok());
+}
