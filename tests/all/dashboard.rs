@@ -165,4 +165,27 @@ async fn an_operator_signs_in_sees_a_denied_attempt_inert_output_and_replays() {
     assert_ne!(new_run, run_id);
     let replayed = get(&server, &format!("/v1/runs/{new_run}")).await;
     assert_eq!(replayed["replay_of"], run_id.as_str());
+
+    // Where hooks come from, the policy as normalized rules, the limits.
+    let (status, _, page) = call(
+        &server.base,
+        "GET",
+        "/settings",
+        std::slice::from_ref(&cookie),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let page = html(&page);
+    let rule = format!("http://127.0.0.1:{}", setup.receiver.port());
+    assert!(page.contains(&format!("<code>{rule}</code>")), "{page}");
+    assert!(
+        page.contains("folder") && page.contains("128 MiB"),
+        "{page}"
+    );
+    let (status, headers, _) = call(&server.base, "GET", "/settings", &[], Vec::new()).await;
+    assert_eq!(
+        (status, headers["location"].to_str().unwrap()),
+        (303, "/login")
+    );
 }

@@ -1,7 +1,9 @@
 //! The dashboard `hookbox serve` shows at `/`: runs (newest first, counted
 //! by state, filtered by status, event and session), a run with its payload
 //! (secrets as redacted), every attempt with its output and every egress
-//! attempt with its verdict, and replay.
+//! attempt with its verdict, and replay; the hook source (folder, or the git
+//! snapshot's commit, branch, age, hooks and last fetch error), the egress
+//! policy as normalized rules and the limits (`/settings`).
 //!
 //! Server-rendered from templates checked at compile time (askama, which
 //! escapes everything it inserts, so hook output and payload fields are
@@ -27,7 +29,7 @@ use super::Shared;
 use super::spool::{RunFilter, RunState, now_millis};
 use super::worker::blocking;
 use session::Sessions;
-use views::{LoginPage, RunPage, RunsPage};
+use views::{LoginPage, RunPage, RunsPage, SettingsPage};
 
 /// The policy every dashboard answer carries: only this origin's
 /// stylesheet, no scripts, no frames, forms only to here.
@@ -56,6 +58,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/logout", post(logout))
         .route("/runs/{id}", get(run))
         .route("/runs/{id}/replay", post(replay))
+        .route("/settings", get(settings))
         .route("/static/app.css", get(stylesheet))
         .with_state(dashboard)
 }
@@ -271,5 +274,17 @@ async fn replay(
         }
         Ok(None) => problem(StatusCode::NOT_FOUND, "no such run"),
         Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, error),
+    }
+}
+
+async fn settings(State(dashboard): State<Arc<Dashboard>>, Session(_): Session) -> Response {
+    let shared = dashboard.shared.clone();
+    // The git source's status reads its cache from disk.
+    let page =
+        tokio::task::spawn_blocking(move || SettingsPage::new(&shared.hooks, &shared.sandbox))
+            .await;
+    match page {
+        Ok(page) => render(StatusCode::OK, page),
+        Err(error) => problem(StatusCode::INTERNAL_SERVER_ERROR, error),
     }
 }

@@ -5,6 +5,8 @@ use askama::Template;
 use serde_json::Value;
 
 use super::RunsQuery;
+use crate::runtime::config::SandboxConfig;
+use crate::service::hooks::HookSource;
 use crate::service::spool::{RunDetail, RunSummary};
 use crate::units::format_bytes;
 
@@ -165,6 +167,82 @@ fn egress_row(attempt: &Value) -> EgressRow {
         bytes_out: attempt["bytes_out"].as_u64().unwrap_or(0),
         bytes_in: attempt["bytes_in"].as_u64().unwrap_or(0),
     }
+}
+
+/// The hook source, the egress policy and the limits.
+#[derive(Template)]
+#[template(path = "settings.html")]
+pub(super) struct SettingsPage {
+    source: Vec<(String, String)>,
+    rules: Vec<String>,
+    unverified_tls: Vec<String>,
+    limits: Vec<(String, String)>,
+}
+
+impl SettingsPage {
+    pub(super) fn new(hooks: &HookSource, sandbox: &SandboxConfig) -> SettingsPage {
+        let limits = &sandbox.limits;
+        SettingsPage {
+            source: source_facts(hooks),
+            rules: sandbox.egress.rules().map(ToString::to_string).collect(),
+            unverified_tls: sandbox
+                .egress
+                .unverified_tls_rules()
+                .map(ToString::to_string)
+                .collect(),
+            limits: vec![
+                (
+                    "wall clock".into(),
+                    humantime::format_duration(limits.timeout).to_string(),
+                ),
+                ("fuel".into(), limits.fuel.to_string()),
+                ("memory".into(), format_bytes(limits.memory_bytes)),
+                (
+                    "output (each stream)".into(),
+                    format_bytes(limits.output_bytes),
+                ),
+                ("payload".into(), format_bytes(limits.payload_bytes)),
+                (
+                    "HTTP body (each way)".into(),
+                    format_bytes(limits.http_body_bytes),
+                ),
+            ],
+        }
+    }
+}
+
+/// Where hooks come from and, for the git source, its snapshot.
+fn source_facts(hooks: &HookSource) -> Vec<(String, String)> {
+    let source = match hooks {
+        HookSource::Dir(dir) => return vec![("folder".into(), dir.display().to_string())],
+        HookSource::Git(source) => source,
+    };
+    let status = source.status();
+    let mut facts = vec![("repository".into(), source.config().display_url())];
+    match &status.snapshot {
+        Some(snapshot) => {
+            let age = humantime::format_duration(std::time::Duration::from_secs(
+                source.age(snapshot).as_secs(),
+            ));
+            facts.extend([
+                ("branch".into(), snapshot.branch.clone()),
+                ("commit".into(), snapshot.commit.clone()),
+                (
+                    "fetched".into(),
+                    format!("{age} ago{}", if status.stale { " (stale)" } else { "" }),
+                ),
+                ("hooks found".into(), snapshot.files.join(", ")),
+            ]);
+        }
+        None => facts.push(("snapshot".into(), "none yet".into())),
+    }
+    if let Some(error) = &status.fetch.last_error {
+        facts.push((
+            format!("last fetch error ({} in a row)", status.fetch.failures),
+            error.clone(),
+        ));
+    }
+    facts
 }
 
 /// A page that only says what went wrong.
