@@ -92,8 +92,16 @@ async fn an_operator_signs_in_sees_a_denied_attempt_inert_output_and_replays() {
     assert_eq!(status, 200);
     let policy = headers["content-security-policy"].to_str().unwrap();
     assert!(
-        policy.contains("default-src 'none'") && !policy.contains("script-src"),
+        policy.contains("default-src 'none'")
+            && policy.contains("script-src 'self'")
+            && !policy.contains("unsafe"),
         "{policy}"
+    );
+    assert!(html(&page).contains(r#"<script src="/static/live.js"></script>"#));
+    assert!(
+        html(&page).contains(r#"data-live="/runs/rows?status=dead""#),
+        "{}",
+        html(&page)
     );
     assert!(
         html(&page).contains(&format!("/runs/{run_id}")),
@@ -165,6 +173,28 @@ async fn an_operator_signs_in_sees_a_denied_attempt_inert_output_and_replays() {
     assert_ne!(new_run, run_id);
     let replayed = get(&server, &format!("/v1/runs/{new_run}")).await;
     assert_eq!(replayed["replay_of"], run_id.as_str());
+
+    // The live table's rows: new runs appear there without a reload.
+    let (status, accepted) = post_event(&server, open_event("sess-live")).await;
+    assert_eq!(status, 202);
+    let newest = accepted["run_id"].as_str().unwrap().to_owned();
+    let (status, _, rows) = call(
+        &server.base,
+        "GET",
+        "/runs/rows",
+        std::slice::from_ref(&cookie),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        html(&rows).contains(&format!("/runs/{newest}")),
+        "{}",
+        html(&rows)
+    );
+    assert!(!html(&rows).contains("<html"), "rows only");
+    let (status, _, _) = call(&server.base, "GET", "/runs/rows", &[], Vec::new()).await;
+    assert_eq!(status, 303, "no session, no rows");
 
     // Where hooks come from, the policy as normalized rules, the limits.
     let (status, _, page) = call(

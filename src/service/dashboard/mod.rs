@@ -29,14 +29,17 @@ use super::Shared;
 use super::spool::{RunFilter, RunState, now_millis};
 use super::worker::blocking;
 use session::Sessions;
-use views::{LoginPage, RunPage, RunsPage, SettingsPage};
+use views::{LoginPage, RunPage, RunsPage, RunsRows, SettingsPage};
 
-/// The policy every dashboard answer carries: only this origin's
-/// stylesheet, no scripts, no frames, forms only to here.
+/// The policy every dashboard answer carries: only this origin's stylesheet
+/// and one script (the live runs table), no inline script, no frames, forms
+/// and fetches only to here.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
-     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+     script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+     base-uri 'none'";
 
 const STYLESHEET: &str = include_str!("app.css");
+const LIVE_SCRIPT: &str = include_str!("live.js");
 
 /// Runs listed on one page.
 const PAGE_RUNS: usize = 200;
@@ -59,7 +62,9 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/runs/{id}", get(run))
         .route("/runs/{id}/replay", post(replay))
         .route("/settings", get(settings))
+        .route("/runs/rows", get(rows))
         .route("/static/app.css", get(stylesheet))
+        .route("/static/live.js", get(live_script))
         .with_state(dashboard)
 }
 
@@ -140,11 +145,18 @@ fn stale_form() -> Response {
 }
 
 async fn stylesheet() -> Response {
-    let mut response = STYLESHEET.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/css; charset=utf-8"),
-    );
+    asset(STYLESHEET, "text/css; charset=utf-8")
+}
+
+async fn live_script() -> Response {
+    asset(LIVE_SCRIPT, "text/javascript; charset=utf-8")
+}
+
+fn asset(text: &'static str, content_type: &'static str) -> Response {
+    let mut response = text.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
 }
 
@@ -199,19 +211,45 @@ pub(crate) struct RunsQuery {
     sid: Option<String>,
 }
 
-async fn runs(
-    State(dashboard): State<Arc<Dashboard>>,
-    Session(session): Session,
-    Query(query): Query<RunsQuery>,
-) -> Response {
-    let empty = |text: &Option<String>| text.clone().filter(|t| !t.is_empty());
-    let query = RunsQuery {
-        status: empty(&query.status),
-        event: empty(&query.event),
-        sid: empty(&query.sid),
-    };
+impl RunsQuery {
+    /// The filter with empty fields dropped.
+    fn cleaned(self) -> RunsQuery {
+        let keep = |text: Option<String>| text.filter(|t| !t.is_empty());
+        RunsQuery {
+            status: keep(self.status),
+            event: keep(self.event),
+            sid: keep(self.sid),
+        }
+    }
+
+    /// The filter as a query string: `?status=dead&sid=...`, or nothing.
+    pub(crate) fn query_string(&self) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (name, value) in [
+            ("status", &self.status),
+            ("event", &self.event),
+            ("sid", &self.sid),
+        ] {
+            if let Some(value) = value {
+                query.append_pair(name, value);
+            }
+        }
+        let query = query.finish();
+        if query.is_empty() {
+            query
+        } else {
+            format!("?{query}")
+        }
+    }
+}
+
+/// The runs `query` selects, newest first, and the counts by state.
+async fn listed(
+    dashboard: &Dashboard,
+    query: &RunsQuery,
+) -> Result<(Vec<super::spool::RunSummary>, Vec<(String, u64)>), Response> {
     let state = match query.status.as_deref().map(RunState::parse) {
-        Some(None) => return problem(StatusCode::BAD_REQUEST, "no such status"),
+        Some(None) => return Err(problem(StatusCode::BAD_REQUEST, "no such status")),
         Some(Some(state)) => Some(state),
         None => None,
     };
@@ -225,18 +263,38 @@ async fn runs(
         Ok((spool.list(&filter)?, spool.stats(now_millis())?))
     })
     .await;
-    let (mut listed, stats) = match found {
-        Ok(found) => found,
-        Err(error) => return problem(StatusCode::SERVICE_UNAVAILABLE, error),
-    };
+    let (mut runs, stats) =
+        found.map_err(|error| problem(StatusCode::SERVICE_UNAVAILABLE, error))?;
     if let Some(sid) = &query.sid {
-        listed.retain(|run| &run.sid == sid);
+        runs.retain(|run| &run.sid == sid);
     }
-    let csrf = dashboard.sessions.csrf(&session);
-    render(
-        StatusCode::OK,
-        RunsPage::new(listed, stats.by_state, query, csrf),
-    )
+    Ok((runs, stats.by_state))
+}
+
+async fn runs(
+    State(dashboard): State<Arc<Dashboard>>,
+    Session(session): Session,
+    Query(query): Query<RunsQuery>,
+) -> Response {
+    let query = query.cleaned();
+    match listed(&dashboard, &query).await {
+        Ok((runs, counts)) => {
+            let csrf = dashboard.sessions.csrf(&session);
+            render(StatusCode::OK, RunsPage::new(runs, counts, query, csrf))
+        }
+        Err(answer) => answer,
+    }
+}
+
+async fn rows(
+    State(dashboard): State<Arc<Dashboard>>,
+    Session(_): Session,
+    Query(query): Query<RunsQuery>,
+) -> Response {
+    match listed(&dashboard, &query.cleaned()).await {
+        Ok((runs, _)) => render(StatusCode::OK, RunsRows::new(runs)),
+        Err(answer) => answer,
+    }
 }
 
 async fn run(

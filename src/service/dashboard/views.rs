@@ -23,10 +23,27 @@ pub(super) struct LoginPage {
 pub(super) struct RunsPage {
     counts: Vec<(String, u64)>,
     runs: Vec<RunRow>,
+    /// The filter as a query string (`?status=dead`), for the live rows.
+    query_string: String,
     filter: RunsQuery,
     states: Vec<String>,
     events: Vec<String>,
     csrf: String,
+}
+
+/// The runs table's rows alone, as the live page fetches them.
+#[derive(Template)]
+#[template(path = "runs_rows.html")]
+pub(super) struct RunsRows {
+    runs: Vec<RunRow>,
+}
+
+impl RunsRows {
+    pub(super) fn new(runs: Vec<RunSummary>) -> RunsRows {
+        RunsRows {
+            runs: runs.into_iter().map(RunRow::from).collect(),
+        }
+    }
 }
 
 struct RunRow {
@@ -39,6 +56,20 @@ struct RunRow {
     last_note: String,
 }
 
+impl From<RunSummary> for RunRow {
+    fn from(run: RunSummary) -> RunRow {
+        RunRow {
+            state: run.state.as_str().to_owned(),
+            id: run.id,
+            event: run.event,
+            sid: run.sid,
+            attempts: run.attempts,
+            created_at: run.created_at,
+            last_note: run.last_note.unwrap_or_default(),
+        }
+    }
+}
+
 impl RunsPage {
     pub(super) fn new(
         runs: Vec<RunSummary>,
@@ -48,18 +79,8 @@ impl RunsPage {
     ) -> RunsPage {
         RunsPage {
             counts,
-            runs: runs
-                .into_iter()
-                .map(|run| RunRow {
-                    state: run.state.as_str().to_owned(),
-                    id: run.id,
-                    event: run.event,
-                    sid: run.sid,
-                    attempts: run.attempts,
-                    created_at: run.created_at,
-                    last_note: run.last_note.unwrap_or_default(),
-                })
-                .collect(),
+            runs: runs.into_iter().map(RunRow::from).collect(),
+            query_string: filter.query_string(),
             filter,
             states: ["pending", "running", "succeeded", "skipped", "dead"]
                 .map(String::from)
