@@ -247,7 +247,9 @@ fn neighbours_report(plan: &ServicePlan, rows: &[NeighbourRow]) -> String {
          (each once the one before is done) to a service with 2 workers and the default \
          limits (10 s, 20e9 fuel, 128 MiB, 64 KiB of output), while a hostile \
          `session-close` hook runs in a loop beside them: the next hostile event is posted \
-         as soon as the last one ended (it fails and is not retried). The first row has no \
+         as soon as the last one ended (it fails and is not retried), so one is always \
+         running; the long ones (a busy loop burns its fuel in about 1.7 s, a sleep runs \
+         into the 10 s limit) span the whole measurement in one run. The first row has no \
          hostile hook. Lost counts trivial events that did not succeed.\n\n",
         plan.neighbour_events
     );
