@@ -79,6 +79,7 @@ impl RunsCommand {
                         .event
                         .map(|e| crate::intake::Event::from(e).name().to_owned()),
                     limit: args.limit,
+                    ..RunFilter::default()
                 })?;
                 if args.json {
                     outln!("{}", serde_json::to_string_pretty(&runs)?);

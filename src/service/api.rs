@@ -242,6 +242,7 @@ async fn list_runs(
         state,
         event: query.event,
         limit: query.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT),
+        ..RunFilter::default()
     };
     match blocking(&shared.spool, move |spool| spool.list(&filter)).await {
         Ok(runs) => axum::Json(json!({ "runs": runs })).into_response(),

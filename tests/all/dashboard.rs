@@ -196,6 +196,31 @@ async fn an_operator_signs_in_sees_a_denied_attempt_inert_output_and_replays() {
     let (status, _, _) = call(&server.base, "GET", "/runs/rows", &[], Vec::new()).await;
     assert_eq!(status, 303, "no session, no rows");
 
+    // Filters: payload text (a user, a connection, here a session id) and time.
+    let page_of = async |query: &str| {
+        let (status, _, page) = call(
+            &server.base,
+            "GET",
+            query,
+            std::slice::from_ref(&cookie),
+            Vec::new(),
+        )
+        .await;
+        (status, html(&page).to_owned())
+    };
+    let (status, page) = page_of("/?contains=sess-live").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(&format!("/runs/{newest}")) && !page.contains(&format!("/runs/{run_id}\"")),
+        "{page}"
+    );
+    let (_, page) = page_of("/?contains=nobody%40nowhere.example").await;
+    assert!(page.contains("No runs."), "{page}");
+    let (_, page) = page_of("/?since=1h&event=session-open").await;
+    assert!(page.contains(&format!("/runs/{run_id}")), "{page}");
+    let (status, _) = page_of("/?since=lately").await;
+    assert_eq!(status, 400);
+
     // Where hooks come from, the policy as normalized rules, the limits.
     let (status, _, page) = call(
         &server.base,

@@ -211,8 +211,8 @@ impl Setup {
 pub(super) fn end_to_end(spool: &dyn Spool, total: usize) -> anyhow::Result<Vec<Duration>> {
     let runs = spool.list(&RunFilter {
         state: Some(RunState::Succeeded),
-        event: None,
         limit: total,
+        ..RunFilter::default()
     })?;
     let parse = |text: &str| humantime::parse_rfc3339(text).context("a stored time");
     runs.iter()

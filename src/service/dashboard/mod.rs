@@ -1,5 +1,6 @@
 //! The dashboard `hookbox serve` shows at `/`: runs (newest first, counted
-//! by state, filtered by status, event and session), a run with its payload
+//! by state, filtered by status, event, session, payload text such as a user
+//! or a connection, and time), a run with its payload
 //! (secrets as redacted), every attempt with its output and every egress
 //! attempt with its verdict, and replay; the hook source (folder, or the git
 //! snapshot's commit, branch, age, hooks and last fetch error), the egress
@@ -209,6 +210,10 @@ pub(crate) struct RunsQuery {
     status: Option<String>,
     event: Option<String>,
     sid: Option<String>,
+    /// Text the payload holds: a user's email, a connection's name, ...
+    contains: Option<String>,
+    /// How far back: `30m`, `6h`, `7d`.
+    since: Option<String>,
 }
 
 impl RunsQuery {
@@ -219,6 +224,8 @@ impl RunsQuery {
             status: keep(self.status),
             event: keep(self.event),
             sid: keep(self.sid),
+            contains: keep(self.contains),
+            since: keep(self.since),
         }
     }
 
@@ -253,21 +260,29 @@ async fn listed(
         Some(Some(state)) => Some(state),
         None => None,
     };
+    let since = match query.since.as_deref().map(humantime::parse_duration) {
+        Some(Err(_)) => {
+            return Err(problem(
+                StatusCode::BAD_REQUEST,
+                "write the time window like 30m, 6h or 7d",
+            ));
+        }
+        Some(Ok(window)) => Some(now_millis() - window.as_millis().min(i64::MAX as u128) as i64),
+        None => None,
+    };
     let filter = RunFilter {
         state,
         event: query.event.clone(),
-        // A session's runs are found among the newest; the filter narrows them.
-        limit: if query.sid.is_some() { 1000 } else { PAGE_RUNS },
+        sid: query.sid.clone(),
+        contains: query.contains.clone(),
+        since,
+        limit: PAGE_RUNS,
     };
     let found = blocking(&dashboard.shared.spool, move |spool| {
         Ok((spool.list(&filter)?, spool.stats(now_millis())?))
     })
     .await;
-    let (mut runs, stats) =
-        found.map_err(|error| problem(StatusCode::SERVICE_UNAVAILABLE, error))?;
-    if let Some(sid) = &query.sid {
-        runs.retain(|run| &run.sid == sid);
-    }
+    let (runs, stats) = found.map_err(|error| problem(StatusCode::SERVICE_UNAVAILABLE, error))?;
     Ok((runs, stats.by_state))
 }
 

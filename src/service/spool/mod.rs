@@ -148,6 +148,13 @@ pub struct RunFilter {
     pub state: Option<RunState>,
     /// Only runs of this event (`session-open`/`session-close`).
     pub event: Option<String>,
+    /// Only runs of this session.
+    pub sid: Option<String>,
+    /// Only runs whose stored payload (secrets redacted) holds this text: a
+    /// user's email, a connection's name, ...
+    pub contains: Option<String>,
+    /// Only runs created at or after this time.
+    pub since: Option<Millis>,
     /// At most this many, newest first.
     pub limit: usize,
 }

@@ -296,6 +296,8 @@ impl Spool for SqliteSpool {
             .prepare(&format!(
                 "SELECT {SUMMARY_COLUMNS} FROM runs r JOIN events e ON e.id = r.event_id
                  WHERE (?1 IS NULL OR r.state = ?1) AND (?2 IS NULL OR e.event = ?2)
+                   AND (?4 IS NULL OR e.sid = ?4) AND (?5 IS NULL OR instr(e.payload, ?5) > 0)
+                   AND (?6 IS NULL OR r.created_at >= ?6)
                  ORDER BY r.created_at DESC, r.id LIMIT ?3"
             ))
             .map_err(db)?;
@@ -304,7 +306,10 @@ impl Spool for SqliteSpool {
                 params![
                     filter.state.map(RunState::as_str),
                     filter.event,
-                    filter.limit as i64
+                    filter.limit as i64,
+                    filter.sid,
+                    filter.contains,
+                    filter.since
                 ],
                 summary,
             )
