@@ -27,10 +27,10 @@ use crate::env_names;
 use crate::exit_code;
 use crate::intake::{Payload, PayloadError};
 use crate::runtime::guest::PYTHON_VERSION;
-use crate::service::client::{ForwardError, Forwarder, Queued};
+use crate::service::client::{ForwardError, Forwarder, Queued, sha256_hex};
 use crate::settings::{Fallback, Forwarding};
 use crate::source::{HookFile, MAX_HOOK_FILE_BYTES};
-use crate::tls;
+use crate::tls::TlsSettings;
 
 /// Run a hook the way Hoop's agent runs `python3`: the script on standard
 /// input (or `-c CODE`, or a script file), the event in
@@ -229,18 +229,17 @@ fn forward(
         url: forwarding.service.clone(),
         reason,
     };
-    let roots = tls::parse_ca_bundle(ca_bundle).map_err(setup)?;
-    let tls = tls::client_config(&roots).map_err(setup)?;
+    let tls = TlsSettings::new(ca_bundle)
+        .and_then(|settings| settings.config())
+        .map_err(setup)?;
     let forwarder = Forwarder::new(
         &forwarding.service,
         forwarding.token.clone(),
         env_names::from_process(env_names::WEBHOOK_SECRET),
-        tls,
+        (*tls).clone(),
         forwarding.patience,
     )?;
-    let digest = ring::digest::digest(&ring::digest::SHA256, source);
-    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    forwarder.post(payload, &hex)
+    forwarder.post(payload, &sha256_hex(source))
 }
 
 crate::failure::categorized!(Usage: UnsupportedForm);

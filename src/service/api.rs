@@ -24,7 +24,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::Shared;
-use super::client::SCRIPT_DIGEST_HEADER;
+use super::client::{SCRIPT_DIGEST_HEADER, sha256_hex};
 use super::spool::{NewEvent, RunFilter, RunState, now_millis};
 use super::worker::blocking;
 use crate::intake::hoop_event;
@@ -72,11 +72,7 @@ fn delivery_key(headers: &HeaderMap, event_id: &str, body: &[u8]) -> String {
         .filter(|key| !key.is_empty() && key.len() <= 256);
     match sent {
         Some(key) => format!("webhook-id:{key}"),
-        None => {
-            let digest = ring::digest::digest(&ring::digest::SHA256, body);
-            let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-            format!("{event_id}:{hex}")
-        }
+        None => format!("{event_id}:{}", sha256_hex(body)),
     }
 }
 

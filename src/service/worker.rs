@@ -11,6 +11,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use super::Shared;
+use super::client::sha256_hex;
 use super::spool::{AttemptRecord, Claimed, Next, Spool, SpoolError, now_millis};
 use crate::intake::Event;
 use crate::intake::Payload;
@@ -148,10 +149,7 @@ async fn attempt(shared: &Shared, claimed: &Claimed) -> (Option<RunOutcome>, Str
                         .await;
                     let mut note = describe(&outcome);
                     if let Some(sent) = &claimed.script_sha256 {
-                        note.push_str(&script_check(&hook, sent));
-                        if note.contains(NOT_THE_SCRIPT) {
-                            shared.metrics.script_mismatches.inc();
-                        }
+                        check_script(shared, &hook, sent, &mut note);
                     }
                     (Some(outcome), note)
                 }
@@ -224,30 +222,26 @@ async fn record(
     }
 }
 
-/// What [`script_check`] says when the hook run is not the script Hoop sent.
-const NOT_THE_SCRIPT: &str = "is not the script Hoop sent";
-
-/// Whether the hook the service ran is the script the drop-in was given
-/// (its SHA-256 `sent`): nothing when it is, else a note naming both.
-fn script_check(hook: &HookFile, sent: &str) -> String {
-    let ran = match std::fs::read(hook.path()) {
-        Ok(source) => ring::digest::digest(&ring::digest::SHA256, &source),
-        Err(error) => {
-            return format!(
-                "; the hook run could not be compared with the script Hoop sent: {error}"
-            );
+/// Notes on `note` whether the hook the service ran is the script the
+/// drop-in was given (its SHA-256 `sent`), counting a mismatch.
+fn check_script(shared: &Shared, hook: &HookFile, sent: &str, note: &mut String) {
+    match std::fs::read(hook.path()) {
+        Ok(source) => {
+            let ran = sha256_hex(&source);
+            if ran != sent {
+                shared.metrics.script_mismatches.inc();
+                note.push_str(&format!(
+                    "; the hook run ({}, sha256 {}) is not the script Hoop sent (sha256 {})",
+                    hook.file_name(),
+                    &ran[..12],
+                    &sent[..12.min(sent.len())]
+                ));
+            }
         }
-    };
-    let ran: String = ran.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    if ran == sent {
-        return String::new();
+        Err(error) => note.push_str(&format!(
+            "; the hook run could not be compared with the script Hoop sent: {error}"
+        )),
     }
-    format!(
-        "; the hook run ({}, sha256 {}) {NOT_THE_SCRIPT} (sha256 {})",
-        hook.file_name(),
-        &ran[..12],
-        &sent[..12.min(sent.len())]
-    )
 }
 
 /// A one-line summary of an outcome.

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 
 use super::super::{Figures, figures};
-use super::server::{Client, Setup, close_event, end_to_end, open_event};
+use super::server::{Client, Setup, close_event, end_to_end, in_state, open_event};
 use super::{ServicePlan, TRIVIAL};
 use crate::runtime::Runtime;
 use crate::service::retry::RetryPolicy;
-use crate::service::spool::now_millis;
+use crate::service::spool::{RunState, now_millis};
 
 /// The hostile hooks, each run as `session-close` in a loop.
 pub(super) const HOSTILE: &[(&str, &str)] = &[
@@ -96,7 +96,7 @@ async fn beside(
                     bail!("intake refused a hostile event");
                 }
                 // The next one once this one has ended (dead: it failed).
-                while dead(spool.as_ref())? < posted {
+                while in_state(&spool.stats(now_millis())?, RunState::Dead) < posted {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
             }
@@ -126,14 +126,4 @@ async fn beside(
         trivial: figures(String::new(), samples, elapsed),
         hostile_runs: hostile_runs.load(Ordering::SeqCst),
     })
-}
-
-fn dead(spool: &dyn crate::service::spool::Spool) -> anyhow::Result<usize> {
-    let stats = spool.stats(now_millis())?;
-    Ok(stats
-        .by_state
-        .iter()
-        .filter(|(state, _)| state == "dead")
-        .map(|(_, count)| *count as usize)
-        .sum())
 }

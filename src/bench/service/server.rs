@@ -21,7 +21,7 @@ use crate::service::hooks::HookSource;
 use crate::service::metrics::Metrics;
 use crate::service::retry::RetryPolicy;
 use crate::service::spool::sqlite::SqliteSpool;
-use crate::service::spool::{RunFilter, RunState, Spool, now_millis};
+use crate::service::spool::{RunFilter, RunState, Spool, SpoolStats, now_millis};
 use crate::service::{self, Shared};
 
 /// A service with a fresh spool and one hook, ready to start.
@@ -187,16 +187,10 @@ impl Setup {
         let deadline = Instant::now() + Duration::from_secs(600);
         loop {
             let stats = self.shared.spool.stats(now_millis())?;
-            let finished: u64 = stats
-                .by_state
-                .iter()
-                .filter(|(state, _)| state == "succeeded")
-                .map(|(_, count)| count)
-                .sum();
-            if finished as usize >= total {
+            if in_state(&stats, RunState::Succeeded) >= total {
                 return Ok(());
             }
-            if !deaths_expected && stats.by_state.iter().any(|(state, _)| state == "dead") {
+            if !deaths_expected && in_state(&stats, RunState::Dead) > 0 {
                 bail!("a benchmark run died: {stats:?}");
             }
             if Instant::now() > deadline {
@@ -205,6 +199,16 @@ impl Setup {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
+}
+
+/// How many runs `stats` counts in `state`.
+pub(super) fn in_state(stats: &SpoolStats, state: RunState) -> usize {
+    stats
+        .by_state
+        .iter()
+        .filter(|(name, _)| name == state.as_str())
+        .map(|(_, count)| *count as usize)
+        .sum()
 }
 
 /// Accepted -> hook done, per run, from the stored timestamps.

@@ -45,7 +45,7 @@ impl Sessions {
             .1;
         let (expiry, tag) = value.split_once('.')?;
         let expiry: i64 = expiry.parse().ok()?;
-        let tag = hex_decode(tag)?;
+        let tag = hex::decode(tag).ok()?;
         hmac::verify(&self.key, format!("session:{expiry}").as_bytes(), &tag).ok()?;
         (expiry > now).then(|| value.to_owned())
     }
@@ -57,13 +57,13 @@ impl Sessions {
 
     /// Whether `token` is the CSRF token of `session` (constant time).
     pub fn csrf_matches(&self, session: &str, token: &str) -> bool {
-        hex_decode(token).is_some_and(|tag| {
+        hex::decode(token).is_ok_and(|tag| {
             hmac::verify(&self.key, format!("csrf:{session}").as_bytes(), &tag).is_ok()
         })
     }
 
     fn sign(&self, message: &str) -> String {
-        hex(hmac::sign(&self.key, message.as_bytes()).as_ref())
+        hex::encode(hmac::sign(&self.key, message.as_bytes()))
     }
 }
 
@@ -71,20 +71,6 @@ impl Default for Sessions {
     fn default() -> Self {
         Sessions::new()
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]
