@@ -13,6 +13,10 @@ check:
     cargo fmt --check
     cargo clippy --all-targets -- -D warnings
 
+# Drive the dashboard in headless Chromium and keep its screenshots in docs/.
+screenshots:
+    HOOKBOX_SCREENSHOTS=docs/screenshots cargo test --test all browser::
+
 # Measure run latency and the git source; rewrites the tables in benches/.
 bench:
     cargo build --release

@@ -8,7 +8,9 @@
 # - OpenSSH, client and server (the SSH tests start their own /usr/sbin/sshd on
 #   127.0.0.1 and hookbox fetches through ssh);
 # - python3 and curl (the compatibility tests run each plain-python3 hook under
-#   the real interpreter too; Hoop's curl hooks call the real curl).
+#   the real interpreter too; Hoop's curl hooks call the real curl);
+# - Chromium and chromedriver (the dashboard is tested in headless Chromium
+#   over WebDriver).
 #
 # - cargo-deny (installed from crates.io when missing) for the supply-chain
 #   checks in deny.toml.
@@ -24,6 +26,8 @@ command -v git >/dev/null 2>&1 || missing+=(git)
 { command -v ssh && command -v ssh-keygen; } >/dev/null 2>&1 || missing+=(openssh-client)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "tests/run.sh: installing ${missing[*]}" >&2

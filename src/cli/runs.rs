@@ -39,6 +39,14 @@ pub struct ListArgs {
     /// Only runs of this event.
     #[arg(long, value_enum)]
     event: Option<super::event_arg::EventArg>,
+    /// Only runs of this Hoop event id: every firing of one event (Hoop
+    /// fires `session-open` again for one session when a review is
+    /// approved) and their replays.
+    #[arg(long, value_name = "ID")]
+    event_id: Option<String>,
+    /// Only runs of this session.
+    #[arg(long, value_name = "SID")]
+    sid: Option<String>,
     /// At most this many.
     #[arg(long, default_value_t = 50)]
     limit: usize,
@@ -78,6 +86,8 @@ impl RunsCommand {
                     event: args
                         .event
                         .map(|e| crate::intake::Event::from(e).name().to_owned()),
+                    event_id: args.event_id,
+                    sid: args.sid,
                     limit: args.limit,
                     ..RunFilter::default()
                 })?;
@@ -86,10 +96,11 @@ impl RunsCommand {
                 } else {
                     for run in runs {
                         outln!(
-                            "{}  {:<9}  {:<13}  attempts {}  {}  {}",
+                            "{}  {:<9}  {:<13}  event {}  attempts {}  {}  {}",
                             run.id,
                             run.state.as_str(),
                             run.event,
+                            run.event_id,
                             run.attempts,
                             run.created_at,
                             run.last_note.unwrap_or_default()

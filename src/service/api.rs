@@ -211,6 +211,9 @@ impl FromRequestParts<Arc<Shared>> for Reader {
 struct ListQuery {
     status: Option<String>,
     event: Option<String>,
+    /// Every firing of one Hoop event (and their replays).
+    event_id: Option<String>,
+    sid: Option<String>,
     limit: Option<usize>,
 }
 
@@ -237,6 +240,8 @@ async fn list_runs(
     let filter = RunFilter {
         state,
         event: query.event,
+        event_id: query.event_id,
+        sid: query.sid,
         limit: query.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT),
         ..RunFilter::default()
     };

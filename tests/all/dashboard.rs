@@ -211,6 +211,10 @@ async fn an_operator_signs_in_sees_a_denied_attempt_inert_output_and_replays() {
     let (status, page) = page_of("/?contains=sess-live").await;
     assert_eq!(status, 200);
     assert!(
+        page.contains(r#"data-live="/runs/rows?contains=sess-live""#),
+        "the live rows keep the filter: {page}"
+    );
+    assert!(
         page.contains(&format!("/runs/{newest}")) && !page.contains(&format!("/runs/{run_id}\"")),
         "{page}"
     );

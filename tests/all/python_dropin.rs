@@ -272,6 +272,23 @@ async fn with_a_service_configured_the_event_is_queued_there() {
     // run: each invocation of the drop-in is one firing.
     let again = queue(config.path(), RAN_HERE, None).await;
     assert_ne!(again, first);
+    // The two firings are listed together by their event id, apart from the
+    // other session's run.
+    let event_id = crate::service::get(&server, &format!("/v1/runs/{first}")).await["event_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listed = crate::service::get(&server, &format!("/v1/runs?event_id={event_id}")).await;
+    let mut firings: Vec<&str> = listed["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["id"].as_str().unwrap())
+        .collect();
+    firings.sort_unstable();
+    let mut expected = [first.as_str(), again.as_str()];
+    expected.sort_unstable();
+    assert_eq!(firings, expected, "{listed}");
 }
 
 fn sha256_hex(text: &str) -> String {

@@ -771,6 +771,16 @@ fn runs_can_be_listed_shown_and_replayed_from_the_command_line() {
         (run_state(&server, &replay_id).await["state"] == "succeeded").then_some(())
     }));
     assert_eq!(setup.receiver.requests().len(), 2);
+    // The run and its replay are listed together by the event id; another
+    // session's run is not.
+    let event_id = shown["event_id"].as_str().unwrap();
+    let together = runs(&["list", "--event-id", event_id]);
+    assert!(
+        together.contains(&run_id) && together.contains(&replay_id),
+        "{together}"
+    );
+    assert_eq!(together.lines().count(), 2, "{together}");
+    assert!(runs(&["list", "--sid", "sess-other"]).is_empty());
     let missing = hookbox()
         .args(["runs", "show", "nope", "--data-dir"])
         .arg(Path::new("/nonexistent/hookbox-data"))

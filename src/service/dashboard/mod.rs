@@ -1,17 +1,18 @@
 //! The dashboard `hookbox serve` shows at `/`: runs (newest first, counted
 //! by state, filtered by status, event, session, payload text such as a user
-//! or a connection, and time), a run with its payload
-//! (secrets as redacted), every attempt with its output and every egress
-//! attempt with its verdict, and replay; the hook source (folder, or the git
-//! snapshot's commit, branch, age, hooks and last fetch error), the egress
-//! policy as normalized rules and the limits (`/settings`).
+//! or a connection, and time), every firing of one Hoop event together, dead
+//! letters with their replay buttons, a run with its payload (secrets as
+//! redacted), every attempt with its output and every egress attempt with its
+//! verdict; the hook source (folder, or the git snapshot's commit, branch,
+//! age, hooks and last fetch error), the egress policy as normalized rules
+//! and the limits (`/settings`).
 //!
 //! Server-rendered from templates checked at compile time (askama, which
 //! escapes everything it inserts, so hook output and payload fields are
-//! inert text), no JavaScript, a strict Content-Security-Policy. Signing in
-//! takes the service's token and sets an HttpOnly, SameSite=Strict session
-//! cookie; forms that change something carry a CSRF token. With `--no-auth`
-//! it is open, as the API is.
+//! inert text), one small script that refreshes the runs table, a strict
+//! Content-Security-Policy. Signing in takes the service's token and sets an
+//! HttpOnly, SameSite=Strict session cookie; forms that change something
+//! carry a CSRF token. With `--no-auth` it is open, as the API is.
 
 mod session;
 mod views;
@@ -204,11 +205,13 @@ async fn logout(
     response
 }
 
-/// `/?status=&event=&sid=`
+/// `/?status=&event=&event_id=&sid=&contains=&since=`
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct RunsQuery {
     status: Option<String>,
     event: Option<String>,
+    /// Every firing of one Hoop event, and their replays.
+    event_id: Option<String>,
     sid: Option<String>,
     /// Text the payload holds: a user's email, a connection's name, ...
     contains: Option<String>,
@@ -223,6 +226,7 @@ impl RunsQuery {
         RunsQuery {
             status: keep(self.status),
             event: keep(self.event),
+            event_id: keep(self.event_id),
             sid: keep(self.sid),
             contains: keep(self.contains),
             since: keep(self.since),
@@ -235,7 +239,10 @@ impl RunsQuery {
         for (name, value) in [
             ("status", &self.status),
             ("event", &self.event),
+            ("event_id", &self.event_id),
             ("sid", &self.sid),
+            ("contains", &self.contains),
+            ("since", &self.since),
         ] {
             if let Some(value) = value {
                 query.append_pair(name, value);
@@ -273,6 +280,7 @@ async fn listed(
     let filter = RunFilter {
         state,
         event: query.event.clone(),
+        event_id: query.event_id.clone(),
         sid: query.sid.clone(),
         contains: query.contains.clone(),
         since,
@@ -303,11 +311,14 @@ async fn runs(
 
 async fn rows(
     State(dashboard): State<Arc<Dashboard>>,
-    Session(_): Session,
+    Session(session): Session,
     Query(query): Query<RunsQuery>,
 ) -> Response {
     match listed(&dashboard, &query.cleaned()).await {
-        Ok((runs, _)) => render(StatusCode::OK, RunsRows::new(runs)),
+        Ok((runs, _)) => {
+            let csrf = dashboard.sessions.csrf(&session);
+            render(StatusCode::OK, RunsRows::new(runs, csrf))
+        }
         Err(answer) => answer,
     }
 }
@@ -317,10 +328,22 @@ async fn run(
     Session(session): Session,
     Path(id): Path<String>,
 ) -> Response {
-    match blocking(&dashboard.shared.spool, move |spool| spool.show(&id)).await {
-        Ok(Some(detail)) => render(
+    let found = blocking(&dashboard.shared.spool, move |spool| {
+        let Some(detail) = spool.show(&id)? else {
+            return Ok(None);
+        };
+        let firings = spool.list(&RunFilter {
+            event_id: Some(detail.run.event_id.clone()),
+            limit: PAGE_RUNS,
+            ..RunFilter::default()
+        })?;
+        Ok(Some((detail, firings)))
+    })
+    .await;
+    match found {
+        Ok(Some((detail, firings))) => render(
             StatusCode::OK,
-            RunPage::new(detail, dashboard.sessions.csrf(&session)),
+            RunPage::new(detail, firings, dashboard.sessions.csrf(&session)),
         ),
         Ok(None) => problem(StatusCode::NOT_FOUND, "no such run"),
         Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, error),

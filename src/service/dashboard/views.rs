@@ -36,12 +36,15 @@ pub(super) struct RunsPage {
 #[template(path = "runs_rows.html")]
 pub(super) struct RunsRows {
     runs: Vec<RunRow>,
+    /// For the replay buttons of dead runs.
+    csrf: String,
 }
 
 impl RunsRows {
-    pub(super) fn new(runs: Vec<RunSummary>) -> RunsRows {
+    pub(super) fn new(runs: Vec<RunSummary>, csrf: String) -> RunsRows {
         RunsRows {
             runs: runs.into_iter().map(RunRow::from).collect(),
+            csrf,
         }
     }
 }
@@ -49,6 +52,11 @@ impl RunsRows {
 struct RunRow {
     id: String,
     event: String,
+    /// The start of Hoop's event id, which every firing of the event shares.
+    event_id_prefix: String,
+    /// The runs page showing every firing of the event.
+    firings_link: String,
+    delivery: String,
     sid: String,
     state: String,
     attempts: u32,
@@ -62,6 +70,14 @@ impl From<RunSummary> for RunRow {
             state: run.state.as_str().to_owned(),
             id: run.id,
             event: run.event,
+            event_id_prefix: run.event_id.chars().take(8).collect(),
+            firings_link: format!(
+                "/?{}",
+                form_urlencoded::Serializer::new(String::new())
+                    .append_pair("event_id", &run.event_id)
+                    .finish()
+            ),
+            delivery: run.delivery,
             sid: run.sid,
             attempts: run.attempts,
             created_at: run.created_at,
@@ -96,6 +112,8 @@ impl RunsPage {
 #[template(path = "run.html")]
 pub(super) struct RunPage {
     run: RunSummary,
+    /// Every run of the same Hoop event: its other firings and replays.
+    firings: Vec<RunRow>,
     payload: String,
     script_sha256: Option<String>,
     attempts: Vec<AttemptRow>,
@@ -127,7 +145,7 @@ struct EgressRow {
 }
 
 impl RunPage {
-    pub(super) fn new(detail: RunDetail, csrf: String) -> RunPage {
+    pub(super) fn new(detail: RunDetail, firings: Vec<RunSummary>, csrf: String) -> RunPage {
         let attempts = detail
             .attempt_log
             .into_iter()
@@ -157,6 +175,7 @@ impl RunPage {
             payload: serde_json::to_string_pretty(&detail.payload).unwrap_or_default(),
             script_sha256: detail.script_sha256,
             run: detail.run,
+            firings: firings.into_iter().map(RunRow::from).collect(),
             attempts,
             csrf,
         }

@@ -148,6 +148,9 @@ pub struct RunFilter {
     pub state: Option<RunState>,
     /// Only runs of this event (`session-open`/`session-close`).
     pub event: Option<String>,
+    /// Only runs of this Hoop event id: every firing of one event, and
+    /// their replays.
+    pub event_id: Option<String>,
     /// Only runs of this session.
     pub sid: Option<String>,
     /// Only runs whose stored payload (secrets redacted) holds this text: a

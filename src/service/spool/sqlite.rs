@@ -298,6 +298,7 @@ impl Spool for SqliteSpool {
                  WHERE (?1 IS NULL OR r.state = ?1) AND (?2 IS NULL OR e.event = ?2)
                    AND (?4 IS NULL OR e.sid = ?4) AND (?5 IS NULL OR instr(e.payload, ?5) > 0)
                    AND (?6 IS NULL OR r.created_at >= ?6)
+                   AND (?7 IS NULL OR COALESCE(e.hoop_event_id, e.id) = ?7)
                  ORDER BY r.created_at DESC, r.id LIMIT ?3"
             ))
             .map_err(db)?;
@@ -309,7 +310,8 @@ impl Spool for SqliteSpool {
                     filter.limit as i64,
                     filter.sid,
                     filter.contains,
-                    filter.since
+                    filter.since,
+                    filter.event_id
                 ],
                 summary,
             )
@@ -472,6 +474,17 @@ mod tests {
         assert!(!again.duplicate);
         assert_ne!(again.run_id, run);
         assert_eq!(again.event_id, "e2");
+        // Both firings, and only they, are listed together by the event id.
+        let firings = spool
+            .list(&RunFilter {
+                event_id: Some("e2".into()),
+                limit: 10,
+                ..RunFilter::default()
+            })
+            .unwrap();
+        let mut deliveries: Vec<&str> = firings.iter().map(|r| r.delivery.as_str()).collect();
+        deliveries.sort_unstable();
+        assert_eq!(deliveries, ["webhook-id:first", "webhook-id:second"]);
     }
 
     fn record(note: &str) -> AttemptRecord {
