@@ -105,7 +105,11 @@ pub(super) fn run_once(
         ..EngineOptions::for_memory_limit(config.limits.memory_bytes)
     };
     let runtime = super::load_runtime(engine, &settings.ca_bundle)?;
-    let tokio = super::tokio_runtime()?;
+    // One run needs no worker threads: the hook and its host calls are
+    // driven on this thread.
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let outcome = tokio.block_on(runtime.run(RunRequest {
         hook,
         payload,

@@ -19,6 +19,13 @@ pub const DEFAULT_MAX_MEMORY_BYTES: u64 = 1 << 30;
 pub const POOLED_INSTANCES: u32 = 128;
 /// Bytes of each reused memory slot reset with `memset` and kept mapped rather
 /// than returned to the kernel: about what a typical hook touches.
+///
+/// Wasmtime's `pagemap_scan` (reset only the pages a run wrote) stays off: a
+/// run of the Python runner writes a few hundred pages in far more than the
+/// 32 separate stretches its scan collects, so the rest of the slot was
+/// released and faulted in again (no faster, measured), and a written page
+/// that is swapped out is neither reset nor released, so the next run could
+/// read the previous run's payload (wasmtime pull request 14357).
 const KEEP_RESIDENT_BYTES: usize = 16 << 20;
 /// Reused slots kept warm; beyond these, freed slots are returned to the kernel.
 const WARM_SLOTS: u32 = 16;

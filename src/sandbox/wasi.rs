@@ -72,6 +72,10 @@ pub fn build(spec: WasiSpec<'_>) -> wasmtime::Result<WasiCtx> {
         .stdout(spec.stdout)
         .stderr(spec.stderr)
         .allow_ip_name_lookup(false)
+        // The hook's folder and the standard library are local, read-only
+        // and small: opening or reading one of their files on the run's own
+        // thread is quicker than a hop to tokio's blocking pool and back.
+        .allow_blocking_current_thread(true)
         .preopened_dir(spec.hook_dir, HOOK_DIR_GUEST, FsPerms::ReadOnly)?;
     if let Some(python) = spec.python {
         let perms = if python.stdlib_writable {
