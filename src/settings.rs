@@ -45,6 +45,8 @@
 //! grace = "10s"
 //! max_connections = 512
 //! header_timeout = "10s"
+//! retain = "7d"                      # succeeded and skipped runs
+//! retain_dead = "30d"                # dead runs nobody replayed
 //! [service.retry]
 //! max_attempts = 8
 //! first_delay = "2s"
@@ -189,6 +191,13 @@ pub struct ServiceSection {
     /// How long a client may take to send a request's headers [default: 10s].
     #[arg(long, value_name = "DURATION")]
     pub header_timeout: Option<String>,
+    /// How long succeeded and skipped runs (and dead runs that were
+    /// replayed) are kept [default: 7d].
+    #[arg(long, value_name = "DURATION")]
+    pub retain: Option<String>,
+    /// How long dead runs nobody replayed are kept [default: 30d].
+    #[arg(long, value_name = "DURATION")]
+    pub retain_dead: Option<String>,
     /// `[service.retry]`: when failed runs are tried again (file only).
     #[serde(default)]
     #[arg(skip)]
@@ -214,6 +223,8 @@ pub struct ServiceSettings {
     pub connections: ConnectionLimits,
     /// When failed runs are tried again.
     pub retry: crate::service::retry::RetryPolicy,
+    /// How long runs are kept once they will not run again.
+    pub retention: crate::service::spool::Retention,
 }
 
 impl ServiceSection {
@@ -229,6 +240,8 @@ impl ServiceSection {
             grace: self.grace.or(base.grace),
             max_connections: self.max_connections.or(base.max_connections),
             header_timeout: self.header_timeout.or(base.header_timeout),
+            retain: self.retain.or(base.retain),
+            retain_dead: self.retain_dead.or(base.retain_dead),
             retry: base.retry,
         }
     }
@@ -249,6 +262,17 @@ impl ServiceSection {
                 None => defaults.header_timeout,
             },
         };
+        let kept = crate::service::spool::Retention::default();
+        let retention = crate::service::spool::Retention {
+            finished: match &self.retain {
+                Some(text) => units::parse_duration("--retain", text)?,
+                None => kept.finished,
+            },
+            dead: match &self.retain_dead {
+                Some(text) => units::parse_duration("--retain-dead", text)?,
+                None => kept.dead,
+            },
+        };
         Ok(ServiceSettings {
             listen: self.listen.unwrap_or_else(|| "127.0.0.1:8787".into()),
             data_dir: data_dir(self.data_dir.as_deref(), host_env)?,
@@ -262,6 +286,7 @@ impl ServiceSection {
             },
             connections,
             retry: self.retry,
+            retention,
         })
     }
 }

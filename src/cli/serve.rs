@@ -82,6 +82,7 @@ impl ServeArgs {
             sandbox: sandbox.config,
             hooks,
             retry: service.retry,
+            retention: service.retention,
             auth,
             metrics: Arc::new(Metrics::new(git_source)),
             wake: tokio::sync::Notify::new(),

@@ -130,8 +130,8 @@ async fn post_event(State(shared): State<Arc<Shared>>, headers: HeaderMap, body:
         }
     };
     let max_spool = shared.max_spool;
-    let depth = match blocking(&shared.spool, |spool| spool.stats(now_millis())).await {
-        Ok(stats) => stats.depth,
+    let depth = match blocking(&shared.spool, |spool| spool.depth()).await {
+        Ok(depth) => depth,
         Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
     };
     if depth >= max_spool {

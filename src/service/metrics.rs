@@ -58,6 +58,8 @@ pub struct Metrics {
     pub retries: Counter,
     /// Runs given up on.
     pub dead_letters: Counter,
+    /// Runs removed from the spool past their retention.
+    pub runs_pruned: Counter,
     /// Attempts whose hook was not the script the drop-in was given.
     pub script_mismatches: Counter,
     /// Connection attempts of hooks, by verdict.
@@ -97,6 +99,7 @@ impl Metrics {
             ]),
             retries: Counter::default(),
             dead_letters: Counter::default(),
+            runs_pruned: Counter::default(),
             script_mismatches: Counter::default(),
             egress: Family::default(),
             spool_depth: Gauge::default(),
@@ -141,6 +144,11 @@ impl Metrics {
                 "dead_letters",
                 "Runs given up on after their last attempt",
                 metrics.dead_letters.clone(),
+            );
+            r.register(
+                "runs_pruned",
+                "Runs removed from the spool past their retention (--retain, --retain-dead)",
+                metrics.runs_pruned.clone(),
             );
             r.register(
                 "script_mismatches",

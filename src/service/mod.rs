@@ -63,6 +63,8 @@ pub struct Shared {
     pub hooks: HookSource,
     /// When failed runs are tried again.
     pub retry: RetryPolicy,
+    /// How long runs are kept once they will not run again.
+    pub retention: spool::Retention,
     /// Who may post events and read runs.
     pub auth: Auth,
     /// The metrics.
@@ -96,7 +98,8 @@ pub async fn serve(
     let address: SocketAddr = listener.local_addr()?;
     tracing::info!(%address, concurrency = shared.concurrency, "hookbox serve is listening");
     let (stop_tx, stop_rx) = watch::channel(false);
-    let workers = tokio::spawn(worker::work(shared.clone(), stop_rx, grace));
+    let workers = tokio::spawn(worker::work(shared.clone(), stop_rx.clone(), grace));
+    let pruner = tokio::spawn(worker::prune(shared.clone(), stop_rx));
     let metrics = shared.metrics.clone();
     listen::serve(
         listener,
@@ -109,6 +112,7 @@ pub async fn serve(
     tracing::info!("intake stopped; finishing running hooks");
     let _ = stop_tx.send(true);
     let _ = workers.await;
+    let _ = pruner.await;
     tracing::info!("stopped");
     Ok(())
 }

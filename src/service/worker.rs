@@ -101,6 +101,33 @@ pub async fn work(shared: Arc<Shared>, mut stop: watch::Receiver<bool>, grace: D
     }
 }
 
+/// How often runs past their retention are removed (and once at start).
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+/// Removes runs past the service's retention every [`PRUNE_EVERY`] until
+/// `stop` turns true.
+pub async fn prune(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let retention = shared.retention;
+    loop {
+        match blocking(&shared.spool, move |spool| {
+            spool.prune(now_millis(), &retention)
+        })
+        .await
+        {
+            Ok(0) => {}
+            Ok(pruned) => {
+                shared.metrics.runs_pruned.inc_by(pruned);
+                tracing::info!(pruned, "removed runs past their retention");
+            }
+            Err(error) => tracing::error!(%error, "cannot remove runs past their retention"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(PRUNE_EVERY) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
 /// One attempt of one run, start to stored result.
 async fn run_one(shared: &Shared, claimed: Claimed) {
     let started_at = now_millis();

@@ -876,6 +876,55 @@ async fn a_second_service_on_the_same_spool_is_refused() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spool_from_a_newer_hookbox_is_refused_by_name_and_kept() {
+    let setup = Setup::new(Reply::Status(200, "ok"), "").await;
+    drop(setup.start(&[]));
+    let file = setup
+        .data
+        .path()
+        .join(hookbox::service::spool::sqlite::FILE_NAME);
+    let newer = hookbox::service::spool::sqlite::SCHEMA_VERSION + 1;
+    let set_version = |version: u32| {
+        let connection = rusqlite::Connection::open(&file).unwrap();
+        connection
+            .execute_batch(&format!("PRAGMA user_version = {version}"))
+            .unwrap();
+    };
+    set_version(newer);
+    let serve = |extra: &[&str]| {
+        hookbox()
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(setup.data.path())
+            .arg("--hooks-dir")
+            .arg(setup.hooks.path())
+            .args(extra)
+            .env("HOOKBOX_TOKEN", TOKEN)
+            .output()
+            .unwrap()
+    };
+    let refused = serve(&[]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("schema version {newer}")) && stderr.contains("--data-dir"),
+        "{stderr}"
+    );
+    let runs = hookbox()
+        .args(["runs", "list", "--data-dir"])
+        .arg(setup.data.path())
+        .output()
+        .unwrap();
+    assert_eq!(runs.status.code(), Some(2), "the CLI refuses it too");
+
+    // Retention is read like every duration; a bad one is named.
+    set_version(hookbox::service::spool::sqlite::SCHEMA_VERSION);
+    let bad = serve(&["--retain-dead", "a month"]);
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--retain-dead"), "{stderr}");
+}
+
 #[test]
 fn without_credentials_the_service_does_not_start() {
     let hooks = tempfile::tempdir().unwrap();

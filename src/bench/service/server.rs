@@ -68,6 +68,7 @@ impl Setup {
             sandbox,
             hooks: HookSource::Dir(hooks.path().to_path_buf()),
             retry,
+            retention: crate::service::spool::Retention::default(),
             auth: Auth::new(Some(TOKEN.into()), None)?,
             metrics: Arc::new(Metrics::new(false)),
             wake: tokio::sync::Notify::new(),

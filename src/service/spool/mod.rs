@@ -257,6 +257,20 @@ pub enum SpoolError {
     /// The database failed.
     #[error("spool database error: {0}")]
     Database(String),
+    /// The spool was made by a newer hookbox, whose schema this one does not
+    /// know; it is left as it is.
+    #[error(
+        "the spool at {path} has schema version {found}, newer than this hookbox knows ({known}): \
+         run the hookbox that made it (or a newer one), or give this one another --data-dir"
+    )]
+    SchemaTooNew {
+        /// The database file.
+        path: std::path::PathBuf,
+        /// Its schema version.
+        found: u32,
+        /// The newest version this hookbox knows.
+        known: u32,
+    },
     /// The data directory cannot be used.
     #[error("cannot use the spool at {path}: {reason}")]
     Open {
@@ -295,6 +309,34 @@ pub trait Spool: Send + Sync {
     fn replay(&self, run_id: &str, now: Millis) -> Result<Option<String>, SpoolError>;
     /// Counts for health and metrics.
     fn stats(&self, now: Millis) -> Result<SpoolStats, SpoolError>;
+    /// Runs waiting (pending or running): what intake holds to its limit on
+    /// every event, so it is read from a count, never a scan.
+    fn depth(&self) -> Result<u64, SpoolError>;
+    /// Removes runs past `retention` (finished ones, dead ones, and dead ones
+    /// already replayed as finished ones), their attempts and the events no
+    /// run refers to any more; returns how many runs. Pending and running
+    /// runs are never removed.
+    fn prune(&self, now: Millis, retention: &Retention) -> Result<u64, SpoolError>;
+}
+
+/// How long runs are kept once they will not run again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Succeeded and skipped runs (`--retain`), and dead runs that were
+    /// replayed (the replay carries on).
+    pub finished: std::time::Duration,
+    /// Dead runs nobody replayed (`--retain-dead`).
+    pub dead: std::time::Duration,
+}
+
+impl Default for Retention {
+    /// 7 days for finished runs, 30 for dead ones.
+    fn default() -> Self {
+        Retention {
+            finished: std::time::Duration::from_secs(7 * 24 * 3600),
+            dead: std::time::Duration::from_secs(30 * 24 * 3600),
+        }
+    }
 }
 
 /// `millis` as RFC 3339 (UTC, milliseconds).
@@ -307,7 +349,9 @@ impl crate::failure::Categorized for SpoolError {
     fn failure(&self) -> crate::failure::Failure {
         use crate::failure::Failure;
         match self {
-            SpoolError::NoSpool { .. } | SpoolError::NoRun { .. } => Failure::Usage,
+            SpoolError::NoSpool { .. }
+            | SpoolError::NoRun { .. }
+            | SpoolError::SchemaTooNew { .. } => Failure::Usage,
             SpoolError::Database(_) | SpoolError::Open { .. } => Failure::Internal,
         }
     }

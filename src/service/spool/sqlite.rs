@@ -8,48 +8,81 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    Accepted, AttemptRecord, AttemptView, Claimed, Millis, NewEvent, Next, RunDetail, RunFilter,
-    RunState, RunSummary, Spool, SpoolError, SpoolStats, rfc3339,
+    Accepted, AttemptRecord, AttemptView, Claimed, Millis, NewEvent, Next, Retention, RunDetail,
+    RunFilter, RunState, RunSummary, Spool, SpoolError, SpoolStats, rfc3339,
 };
 
 /// The database file's name in the data directory.
 pub const FILE_NAME: &str = "spool.sqlite3";
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS events (
-    -- The delivery (see NewEvent::delivery); Hoop's event id is hoop_event_id
-    -- (spools from before firings were told apart keyed by it, and have none).
-    id TEXT PRIMARY KEY,
-    event TEXT NOT NULL,
-    sid TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    received_at INTEGER NOT NULL,
-    script_sha256 TEXT,
-    hoop_event_id TEXT
-);
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    event_id TEXT NOT NULL REFERENCES events(id),
-    state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at INTEGER NOT NULL,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL,
-    last_note TEXT,
-    replay_of TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_due ON runs (state, next_attempt_at);
-CREATE INDEX IF NOT EXISTS runs_event ON runs (event_id);
-CREATE TABLE IF NOT EXISTS attempts (
-    run_id TEXT NOT NULL REFERENCES runs(id),
-    number INTEGER NOT NULL,
-    started_at INTEGER NOT NULL,
-    finished_at INTEGER NOT NULL,
-    note TEXT NOT NULL,
-    outcome TEXT,
-    PRIMARY KEY (run_id, number)
-);
-";
+/// The schema this hookbox writes, kept in the database's `user_version`.
+pub const SCHEMA_VERSION: u32 = 3;
+
+/// The steps from each schema version to the next: `MIGRATIONS[n]` takes a
+/// spool at version `n` to `n + 1`. Only ever appended to.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    // 1: events, runs and attempts.
+    "
+    CREATE TABLE events (
+        -- The delivery (see NewEvent::delivery); Hoop's event id is
+        -- hoop_event_id (from 2; events stored before are keyed by it).
+        id TEXT PRIMARY KEY,
+        event TEXT NOT NULL,
+        sid TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        received_at INTEGER NOT NULL
+    );
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        event_id TEXT NOT NULL REFERENCES events(id),
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        last_note TEXT,
+        replay_of TEXT
+    );
+    CREATE INDEX runs_due ON runs (state, next_attempt_at);
+    CREATE INDEX runs_event ON runs (event_id);
+    CREATE TABLE attempts (
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        number INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER NOT NULL,
+        note TEXT NOT NULL,
+        outcome TEXT,
+        PRIMARY KEY (run_id, number)
+    );
+    ",
+    // 2: firings told apart (the delivery is the key), the drop-in's digest.
+    "
+    ALTER TABLE events ADD COLUMN script_sha256 TEXT;
+    ALTER TABLE events ADD COLUMN hoop_event_id TEXT;
+    ",
+    // 3: runs counted by state as they change (the depth intake checks on
+    // every event is one row, not a scan), and indexes for retention.
+    "
+    CREATE TABLE run_counts (state TEXT PRIMARY KEY, count INTEGER NOT NULL);
+    INSERT INTO run_counts (state, count) SELECT state, COUNT(*) FROM runs GROUP BY state;
+    CREATE TRIGGER runs_counted_in AFTER INSERT ON runs BEGIN
+        INSERT INTO run_counts (state, count) VALUES (NEW.state, 1)
+            ON CONFLICT (state) DO UPDATE SET count = count + 1;
+    END;
+    CREATE TRIGGER runs_counted_out AFTER DELETE ON runs BEGIN
+        UPDATE run_counts SET count = count - 1 WHERE state = OLD.state;
+    END;
+    CREATE TRIGGER runs_counted_moved AFTER UPDATE OF state ON runs
+        WHEN OLD.state <> NEW.state BEGIN
+        UPDATE run_counts SET count = count - 1 WHERE state = OLD.state;
+        INSERT INTO run_counts (state, count) VALUES (NEW.state, 1)
+            ON CONFLICT (state) DO UPDATE SET count = count + 1;
+    END;
+    CREATE INDEX runs_waiting ON runs (state, created_at);
+    CREATE INDEX runs_finished ON runs (state, updated_at);
+    CREATE INDEX runs_replays ON runs (replay_of);
+    ",
+];
 
 /// A spool in one SQLite file.
 pub struct SqliteSpool {
@@ -78,10 +111,7 @@ impl SqliteSpool {
                  PRAGMA busy_timeout = 5000;",
             )
             .map_err(|e| fail(e.to_string()))?;
-        connection
-            .execute_batch(SCHEMA)
-            .map_err(|e| fail(e.to_string()))?;
-        add_columns(&connection).map_err(|e| fail(e.to_string()))?;
+        migrate(&connection, &path)?;
         Ok(SqliteSpool {
             connection: Mutex::new(connection),
         })
@@ -92,21 +122,62 @@ impl SqliteSpool {
     }
 }
 
-/// Spools made before events kept the drop-in's script digest and Hoop's
-/// event id apart from the delivery gain those columns (empty for the
-/// events they hold, whose key is Hoop's event id).
-fn add_columns(connection: &Connection) -> rusqlite::Result<()> {
-    for column in ["script_sha256", "hoop_event_id"] {
-        let has: bool = connection.query_row(
+/// Brings the spool to [`SCHEMA_VERSION`], one step at a time, under the
+/// database's write lock, so two services opening one spool at once migrate
+/// it once. A spool from a newer hookbox is refused, untouched.
+fn migrate(connection: &Connection, path: &Path) -> Result<(), SpoolError> {
+    let fail = |error: rusqlite::Error| SpoolError::Open {
+        path: path.to_path_buf(),
+        reason: format!("cannot bring its schema up to date: {error}"),
+    };
+    connection.execute_batch("BEGIN IMMEDIATE").map_err(fail)?;
+    let migrated = (|| {
+        let found = stored_version(connection).map_err(fail)?;
+        if found > SCHEMA_VERSION {
+            return Err(SpoolError::SchemaTooNew {
+                path: path.to_path_buf(),
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        for (step, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            tracing::info!(path = %path.display(), to = step + 1, "upgrading the spool's schema");
+            connection.execute_batch(sql).map_err(fail)?;
+        }
+        connection
+            .execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
+            .map_err(fail)
+    })();
+    match migrated {
+        Ok(()) => connection.execute_batch("COMMIT").map_err(fail),
+        Err(error) => {
+            let _ = connection.execute_batch("ROLLBACK");
+            Err(error)
+        }
+    }
+}
+
+/// The schema version of the spool: `user_version`, or for spools made before
+/// it was kept, what their tables show (none: a new file).
+fn stored_version(connection: &Connection) -> rusqlite::Result<u32> {
+    let version: u32 = connection.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version > 0 {
+        return Ok(version);
+    }
+    let has_column = |column: &str| -> rusqlite::Result<bool> {
+        connection.query_row(
             "SELECT COUNT(*) > 0 FROM pragma_table_info('events') WHERE name = ?1",
             params![column],
             |row| row.get(0),
-        )?;
-        if !has {
-            connection.execute_batch(&format!("ALTER TABLE events ADD COLUMN {column} TEXT"))?;
-        }
-    }
-    Ok(())
+        )
+    };
+    Ok(if !has_column("id")? {
+        0
+    } else if has_column("hoop_event_id")? {
+        2
+    } else {
+        1
+    })
 }
 
 const SUMMARY_COLUMNS: &str = "r.id, COALESCE(e.hoop_event_id, e.id), e.event, e.sid, r.state, r.attempts, r.created_at, r.updated_at, r.next_attempt_at, r.last_note, r.replay_of, e.id";
@@ -389,18 +460,27 @@ impl Spool for SqliteSpool {
     fn stats(&self, now: Millis) -> Result<SpoolStats, SpoolError> {
         let connection = self.lock();
         let mut statement = connection
-            .prepare("SELECT state, COUNT(*) FROM runs GROUP BY state ORDER BY state")
+            .prepare("SELECT state, count FROM run_counts WHERE count > 0 ORDER BY state")
             .map_err(db)?;
         let by_state: Vec<(String, u64)> = statement
             .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
             .map_err(db)?
             .collect::<Result<_, _>>()
             .map_err(db)?;
-        let (depth, oldest): (u64, Option<Millis>) = connection
+        let depth = by_state
+            .iter()
+            .filter(|(state, _)| state == "pending" || state == "running")
+            .map(|(_, count)| count)
+            .sum();
+        // Each MIN is one look into the (state, created_at) index.
+        let oldest: Option<Millis> = connection
             .query_row(
-                "SELECT COUNT(*), MIN(created_at) FROM runs WHERE state IN ('pending', 'running')",
+                "SELECT MIN(oldest) FROM (
+                    SELECT MIN(created_at) AS oldest FROM runs WHERE state = 'pending'
+                    UNION ALL
+                    SELECT MIN(created_at) FROM runs WHERE state = 'running')",
                 [],
-                |row| Ok((row.get(0)?, row.get(1)?)),
+                |row| row.get(0),
             )
             .map_err(db)?;
         Ok(SpoolStats {
@@ -408,6 +488,83 @@ impl Spool for SqliteSpool {
             oldest_pending_age_seconds: oldest.map(|at| (now - at).max(0) as f64 / 1000.0),
             by_state,
         })
+    }
+
+    fn depth(&self) -> Result<u64, SpoolError> {
+        self.lock()
+            .query_row(
+                "SELECT COALESCE(SUM(count), 0) FROM run_counts WHERE state IN ('pending', 'running')",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(db)
+    }
+
+    fn prune(&self, now: Millis, retention: &Retention) -> Result<u64, SpoolError> {
+        let finished_before = now.saturating_sub(millis(retention.finished));
+        let dead_before = now.saturating_sub(millis(retention.dead));
+        let mut pruned = 0;
+        loop {
+            // In batches, so intake and workers wait for one short
+            // transaction at a time, never for the whole sweep.
+            let removed = self.prune_batch(finished_before, dead_before)?;
+            pruned += removed;
+            if removed < PRUNE_BATCH {
+                return Ok(pruned);
+            }
+        }
+    }
+}
+
+/// Runs removed per transaction when pruning.
+const PRUNE_BATCH: u64 = 500;
+
+fn millis(duration: std::time::Duration) -> Millis {
+    Millis::try_from(duration.as_millis()).unwrap_or(Millis::MAX)
+}
+
+impl SqliteSpool {
+    /// Removes up to [`PRUNE_BATCH`] runs past their retention, with their
+    /// attempts and the events no run refers to any more.
+    fn prune_batch(&self, finished_before: Millis, dead_before: Millis) -> Result<u64, SpoolError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction().map_err(db)?;
+        let expired: Vec<(String, String)> = {
+            let mut statement = transaction
+                .prepare(
+                    "SELECT id, event_id FROM runs
+                      WHERE (state IN ('succeeded', 'skipped') AND updated_at < ?1)
+                         OR (state = 'dead' AND (updated_at < ?2 OR (updated_at < ?1
+                             AND EXISTS (SELECT 1 FROM runs replay WHERE replay.replay_of = runs.id))))
+                      LIMIT ?3",
+                )
+                .map_err(db)?;
+            statement
+                .query_map(
+                    params![finished_before, dead_before, PRUNE_BATCH as i64],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .map_err(db)?
+                .collect::<Result<_, _>>()
+                .map_err(db)?
+        };
+        for (run_id, event_id) in &expired {
+            transaction
+                .execute("DELETE FROM attempts WHERE run_id = ?1", params![run_id])
+                .map_err(db)?;
+            transaction
+                .execute("DELETE FROM runs WHERE id = ?1", params![run_id])
+                .map_err(db)?;
+            transaction
+                .execute(
+                    "DELETE FROM events WHERE id = ?1
+                       AND NOT EXISTS (SELECT 1 FROM runs WHERE event_id = ?1)",
+                    params![event_id],
+                )
+                .map_err(db)?;
+        }
+        transaction.commit().map_err(db)?;
+        Ok(expired.len() as u64)
     }
 }
 
@@ -430,9 +587,8 @@ mod tests {
     fn a_spool_from_before_firings_and_digests_opens_and_keeps_its_runs() {
         let dir = tempfile::tempdir().unwrap();
         let old = Connection::open(dir.path().join(FILE_NAME)).unwrap();
-        let before = SCHEMA.replace(",\n    script_sha256 TEXT,\n    hoop_event_id TEXT", "");
-        assert_ne!(before, SCHEMA);
-        old.execute_batch(&before).unwrap();
+        // The first schema, from before `user_version` was kept.
+        old.execute_batch(MIGRATIONS[0]).unwrap();
         old.execute_batch(
             "INSERT INTO events (id, event, sid, payload, received_at)
                VALUES ('e1', 'session-open', 's', '{}', 1);
@@ -442,6 +598,8 @@ mod tests {
         .unwrap();
         drop(old);
         let spool = SqliteSpool::open(dir.path()).unwrap();
+        assert_eq!(spool.schema_version(), SCHEMA_VERSION);
+        assert_eq!(spool.depth().unwrap(), 1, "its run is counted");
         let claimed = spool.claim(2).unwrap().unwrap();
         assert_eq!(
             (claimed.run_id.as_str(), claimed.event_id.as_str()),
@@ -564,5 +722,145 @@ mod tests {
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].replay_of.as_deref(), Some(run_id.as_str()));
         assert!(spool.replay("nope", 30).unwrap().is_none());
+    }
+
+    impl SqliteSpool {
+        fn schema_version(&self) -> u32 {
+            self.lock()
+                .query_row("PRAGMA user_version", [], |row| row.get(0))
+                .unwrap()
+        }
+    }
+
+    #[test]
+    fn a_spool_of_the_last_release_without_a_version_is_upgraded_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = Connection::open(dir.path().join(FILE_NAME)).unwrap();
+        old.execute_batch(MIGRATIONS[0]).unwrap();
+        old.execute_batch(MIGRATIONS[1]).unwrap();
+        old.execute_batch(
+            "INSERT INTO events (id, event, sid, payload, received_at, hoop_event_id)
+               VALUES ('d1', 'session-open', 's', '{}', 1, 'e1');
+             INSERT INTO runs (id, event_id, state, next_attempt_at, created_at, updated_at)
+               VALUES ('r1', 'd1', 'dead', 1, 1, 1), ('r2', 'd1', 'pending', 1, 2, 2);",
+        )
+        .unwrap();
+        drop(old);
+        // Two services opening it at once: one migrates, the other waits and
+        // finds it done.
+        let opened: Vec<SqliteSpool> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..2)
+                .map(|_| scope.spawn(|| SqliteSpool::open(dir.path()).unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for spool in &opened {
+            assert_eq!(spool.schema_version(), SCHEMA_VERSION);
+        }
+        let stats = opened[0].stats(3).unwrap();
+        assert_eq!(stats.depth, 1);
+        assert_eq!(
+            stats.by_state,
+            [("dead".to_owned(), 1), ("pending".to_owned(), 1)]
+        );
+    }
+
+    #[test]
+    fn a_spool_from_a_newer_hookbox_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(SqliteSpool::open(dir.path()).unwrap());
+        let newer = SCHEMA_VERSION + 1;
+        let file = Connection::open(dir.path().join(FILE_NAME)).unwrap();
+        file.execute_batch(&format!("PRAGMA user_version = {newer}"))
+            .unwrap();
+        drop(file);
+        match SqliteSpool::open(dir.path()) {
+            Err(SpoolError::SchemaTooNew { found, known, .. }) => {
+                assert_eq!((found, known), (newer, SCHEMA_VERSION));
+            }
+            other => panic!("expected SchemaTooNew, got {:?}", other.map(|_| ())),
+        }
+        let file = Connection::open(dir.path().join(FILE_NAME)).unwrap();
+        let kept: u32 = file
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(kept, newer);
+    }
+
+    #[test]
+    fn runs_past_their_retention_go_and_waiting_runs_stay() {
+        const DAY: Millis = 24 * 3600 * 1000;
+        let dir = tempfile::tempdir().unwrap();
+        let spool = SqliteSpool::open(dir.path()).unwrap();
+        let retention = Retention::default();
+        // Each event's one run ends as named, at day `ended`.
+        let finish = |id: &str, next: Next, ended: Millis| {
+            let run = spool.accept(&event(id), ended).unwrap().run_id;
+            let claimed = spool.claim(ended).unwrap().unwrap();
+            assert_eq!(claimed.run_id, run);
+            spool.finish(&run, &record(id), next, ended).unwrap();
+            run
+        };
+        let old_ok = finish("old-ok", Next::Succeeded, DAY);
+        let old_skip = finish("old-skip", Next::Skipped, DAY);
+        let new_ok = finish("new-ok", Next::Succeeded, 9 * DAY);
+        let old_dead = finish("old-dead", Next::Dead, DAY);
+        let dead_replayed = finish("dead-replayed", Next::Dead, 2 * DAY);
+        let replay = spool.replay(&dead_replayed, 2 * DAY).unwrap().unwrap();
+        let ancient_dead = finish("ancient-dead", Next::Dead, -40 * DAY);
+        let waiting = spool.accept(&event("waiting"), -50 * DAY).unwrap().run_id;
+
+        let now = 10 * DAY;
+        assert_eq!(spool.prune(now, &retention).unwrap(), 4);
+        let left: Vec<String> = spool
+            .list(&RunFilter {
+                limit: 100,
+                ..RunFilter::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|run| run.id)
+            .collect();
+        for gone in [&old_ok, &old_skip, &dead_replayed, &ancient_dead] {
+            assert!(!left.contains(gone), "{gone} is past its retention");
+            assert!(spool.show(gone).unwrap().is_none());
+        }
+        for kept in [&new_ok, &old_dead, &replay, &waiting] {
+            assert!(left.contains(kept), "{kept} is kept");
+        }
+        // The replay's event is the replayed run's, so it stays; the others'
+        // events went with their runs, so a new delivery of one is new.
+        assert!(
+            spool
+                .accept(&event("old-ok"), now)
+                .map(|a| !a.duplicate)
+                .unwrap()
+        );
+        assert!(
+            spool
+                .accept(&event("dead-replayed"), now)
+                .unwrap()
+                .duplicate
+        );
+        // The counts followed every change.
+        let connection = spool.lock();
+        let scanned: u64 = connection
+            .query_row(
+                "SELECT COUNT(*) FROM runs WHERE state IN ('pending', 'running')",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        drop(connection);
+        assert_eq!(spool.depth().unwrap(), scanned);
+        assert_eq!(
+            scanned, 3,
+            "the waiting run, the replay and the new delivery"
+        );
+        assert_eq!(
+            spool.prune(now, &retention).unwrap(),
+            0,
+            "nothing more to do"
+        );
     }
 }
