@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::receiver::{Receiver, Reply};
 use crate::support::{hookbox, repo_path};
 
 /// The examples that are runbooks repositories (they have `hoop-hooks/`).
@@ -61,8 +62,8 @@ fn every_python_example_passes_its_fixtures() {
     }
 }
 
-#[test]
-fn the_rust_example_builds_to_a_component_and_passes_its_fixtures() {
+/// Builds the Rust example's component; its path.
+fn build_rust_example() -> PathBuf {
     let example = repo_path("hooks-examples/splunk-hec-rust");
     let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("guest-target");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -83,14 +84,78 @@ fn the_rust_example_builds_to_a_component_and_passes_its_fixtures() {
         "building the Rust example needs `rustup target add wasm32-wasip2`:\n{}",
         String::from_utf8_lossy(&build.stderr)
     );
+    target_dir.join("wasm32-wasip2/release/session-open.wasm")
+}
+
+#[test]
+fn the_rust_example_builds_to_a_component_and_passes_its_fixtures() {
+    let wasm = build_rust_example();
     let copy = tempfile::tempdir().unwrap();
-    copy_tree(&example, copy.path());
-    std::fs::copy(
-        target_dir.join("wasm32-wasip2/release/session-open.wasm"),
-        copy.path().join("hoop-hooks/session-open.wasm"),
-    )
-    .unwrap();
+    copy_tree(&repo_path("hooks-examples/splunk-hec-rust"), copy.path());
+    std::fs::copy(wasm, copy.path().join("hoop-hooks/session-open.wasm")).unwrap();
     assert_passes(copy.path());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rust_hook_skips_tls_verification_only_where_the_operator_allows_it() {
+    let wasm = tokio::task::spawn_blocking(build_rust_example)
+        .await
+        .unwrap();
+    // A collector whose certificate hookbox was not told to trust, as
+    // Splunk's own self-signed HEC certificate.
+    let ca = crate::receiver::TestCa::new();
+    let receiver = Receiver::https(Reply::Status(200, r#"{"text":"Success","code":0}"#), &ca).await;
+    let collector = format!("https://127.0.0.1:{}", receiver.port());
+    let run = |verify: &str, unverified_rule: bool| {
+        let mut command = hookbox();
+        command
+            .arg("run")
+            .arg(&wasm)
+            .arg("--payload")
+            .arg(repo_path("hooks-examples/payloads/session-open.json"))
+            .args(["--allow", &collector])
+            .args(["--env", &format!("SPLUNK_HEC_URL={collector}")])
+            .args(["--env", "SPLUNK_HEC_TOKEN=test-token"])
+            .args(["--env", &format!("SPLUNK_HEC_VERIFY={verify}")]);
+        if unverified_rule {
+            command.args(["--allow-unverified-tls", &collector]);
+        }
+        command.output().unwrap()
+    };
+    let text = |output: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    };
+
+    // The hook asks, the operator did not allow it: verified, refused.
+    let refused = run("false", false);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("TlsCertificateError"),
+        "{}",
+        text(&refused)
+    );
+    // The operator allows it, the hook does not ask: verified, refused.
+    let verified = run("true", true);
+    assert_eq!(verified.status.code(), Some(1), "{}", text(&verified));
+    assert_eq!(receiver.requests().len(), 0);
+
+    // Both: sent, and the header asking for it is not.
+    let sent = run("false", true);
+    assert_eq!(sent.status.code(), Some(0), "{}", text(&sent));
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 1);
+    assert!(
+        requests[0]
+            .headers
+            .iter()
+            .all(|(name, _)| !name.eq_ignore_ascii_case("hookbox-tls-verify")),
+        "{:?}",
+        requests[0].headers
+    );
 }
 
 #[test]

@@ -169,6 +169,22 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// A header that asks the host not to verify the server's TLS certificate
+/// (what `verify=False` is in Python): add it to a request's headers. The
+/// host grants it only where the operator's `--allow-unverified-tls` rules
+/// name the destination, and verifies as always elsewhere; either way the
+/// header itself is never sent, and the run's record says which it was.
+///
+/// # Examples
+///
+/// ```no_run
+/// use hookbox_guest::http;
+///
+/// let response = http::get("https://hec.internal:8088/services/collector/health", &[http::NO_TLS_VERIFY])?;
+/// # Ok::<(), http::Error>(())
+/// ```
+pub const NO_TLS_VERIFY: (&str, &str) = ("hookbox-tls-verify", "off");
+
 /// Sends one request and returns the response, whatever its status.
 ///
 /// `headers` are sent in order; `Content-Length` is added for a non-empty
