@@ -60,6 +60,13 @@ pub const GIT_SSH_INSECURE_ACCEPT_ANY_HOST_KEY: &str = "GIT_SSH_INSECURE_ACCEPT_
 /// Default: `$XDG_DATA_HOME/hookbox` (`~/.local/share/hookbox`).
 pub const DATA_DIR: &str = "HOOKBOX_DATA_DIR";
 
+/// A PostgreSQL URL: the spool `hookbox serve` shares with other instances
+/// (`--spool`).
+pub const SPOOL: &str = "HOOKBOX_SPOOL";
+
+/// The password of the `--spool` database, kept out of the URL.
+pub const SPOOL_PASSWORD: &str = "HOOKBOX_SPOOL_PASSWORD";
+
 /// The bearer token clients of `hookbox serve` must present.
 pub const TOKEN: &str = "HOOKBOX_TOKEN";
 

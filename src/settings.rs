@@ -45,6 +45,9 @@
 //! grace = "10s"
 //! max_connections = 512
 //! header_timeout = "10s"
+//! spool = "postgres://hookbox@db.internal/hookbox?sslmode=require"  # shared by instances
+//! spool_password_file = "/etc/hookbox/db-password"   # else HOOKBOX_SPOOL_PASSWORD
+//! lease = "30s"
 //! retain = "7d"                      # succeeded and skipped runs
 //! retain_dead = "30d"                # dead runs nobody replayed
 //! [service.retry]
@@ -128,6 +131,20 @@ pub enum SettingsError {
         env_names::CACHE_DIR
     )]
     NoCacheDir,
+    /// `--spool` is not a PostgreSQL URL.
+    #[error(
+        "--spool takes a PostgreSQL URL (postgres://user@host:5432/dbname); without it the \
+         embedded spool in --data-dir is used"
+    )]
+    BadSpool,
+    /// The spool's password file cannot be read.
+    #[error("--spool-password-file {path}: {reason}")]
+    SpoolPassword {
+        /// The file given.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// The configuration file. Every section and key is optional; unknown keys
@@ -191,6 +208,20 @@ pub struct ServiceSection {
     /// How long a client may take to send a request's headers [default: 10s].
     #[arg(long, value_name = "DURATION")]
     pub header_timeout: Option<String>,
+    /// A PostgreSQL database several instances share as their spool
+    /// (postgres://user@host:5432/dbname?sslmode=require), instead of the
+    /// embedded one in --data-dir [env: HOOKBOX_SPOOL].
+    #[arg(long, value_name = "URL")]
+    pub spool: Option<String>,
+    /// A file holding the --spool database's password [env:
+    /// HOOKBOX_SPOOL_PASSWORD holds the password itself].
+    #[arg(long, value_name = "FILE")]
+    pub spool_password_file: Option<PathBuf>,
+    /// With --spool: how long a claimed run stays this instance's without
+    /// renewal; a run of an instance that died is taken over after it
+    /// [default: 30s].
+    #[arg(long, value_name = "DURATION")]
+    pub lease: Option<String>,
     /// How long succeeded and skipped runs (and dead runs that were
     /// replayed) are kept [default: 7d].
     #[arg(long, value_name = "DURATION")]
@@ -225,6 +256,8 @@ pub struct ServiceSettings {
     pub retry: crate::service::retry::RetryPolicy,
     /// How long runs are kept once they will not run again.
     pub retention: crate::service::spool::Retention,
+    /// Where the spool is.
+    pub spool: crate::service::spool::SpoolLocation,
 }
 
 impl ServiceSection {
@@ -240,6 +273,9 @@ impl ServiceSection {
             grace: self.grace.or(base.grace),
             max_connections: self.max_connections.or(base.max_connections),
             header_timeout: self.header_timeout.or(base.header_timeout),
+            spool: self.spool.or(base.spool),
+            spool_password_file: self.spool_password_file.or(base.spool_password_file),
+            lease: self.lease.or(base.lease),
             retain: self.retain.or(base.retain),
             retain_dead: self.retain_dead.or(base.retain_dead),
             retry: base.retry,
@@ -273,9 +309,17 @@ impl ServiceSection {
                 None => kept.dead,
             },
         };
+        let data_dir = data_dir(self.data_dir.as_deref(), &host_env)?;
+        let spool = spool_location(
+            self.spool,
+            self.spool_password_file.as_deref(),
+            self.lease.as_deref(),
+            &data_dir,
+            &host_env,
+        )?;
         Ok(ServiceSettings {
             listen: self.listen.unwrap_or_else(|| "127.0.0.1:8787".into()),
-            data_dir: data_dir(self.data_dir.as_deref(), host_env)?,
+            data_dir,
             hooks_dir: self.hooks_dir,
             concurrency: units::nonzero("--concurrency", self.concurrency.unwrap_or(4) as u64)?
                 as usize,
@@ -287,8 +331,52 @@ impl ServiceSection {
             connections,
             retry: self.retry,
             retention,
+            spool,
         })
     }
+}
+
+/// The shared PostgreSQL spool when a URL is given (`--spool`, else
+/// `HOOKBOX_SPOOL`), with its password (`--spool-password-file`, else
+/// `HOOKBOX_SPOOL_PASSWORD`); else the embedded one in `data_dir`.
+pub fn spool_location(
+    url: Option<String>,
+    password_file: Option<&Path>,
+    lease: Option<&str>,
+    data_dir: &Path,
+    host_env: impl Fn(&str) -> Option<String>,
+) -> Result<crate::service::spool::SpoolLocation, SettingsError> {
+    use crate::service::spool::{SharedSpool, SpoolLocation};
+    let Some(url) = url
+        .or_else(|| host_env(env_names::SPOOL))
+        .filter(|url| !url.is_empty())
+    else {
+        return Ok(SpoolLocation::Embedded(data_dir.to_path_buf()));
+    };
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(SettingsError::BadSpool);
+    }
+    let password = match password_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|error| SettingsError::SpoolPassword {
+                    path: path.to_path_buf(),
+                    reason: error.to_string(),
+                })?
+                .trim_end_matches(['\r', '\n'])
+                .to_owned(),
+        ),
+        None => host_env(env_names::SPOOL_PASSWORD).filter(|p| !p.is_empty()),
+    };
+    let lease = match lease {
+        Some(text) => units::parse_duration("--lease", text)?,
+        None => SharedSpool::DEFAULT_LEASE,
+    };
+    Ok(SpoolLocation::Shared(SharedSpool {
+        url,
+        password,
+        lease,
+    }))
 }
 
 /// The directory `hookbox serve` keeps its spool in: `flag`, else

@@ -10,7 +10,9 @@
 # - python3 and curl (the compatibility tests run each plain-python3 hook under
 #   the real interpreter too; Hoop's curl hooks call the real curl);
 # - Chromium and chromedriver (the dashboard is tested in headless Chromium
-#   over WebDriver).
+#   over WebDriver);
+# - PostgreSQL's server (the shared spool's tests start throwaway clusters
+#   with initdb and pg_ctl, as the postgres user when run as root).
 #
 # - cargo-deny (installed from crates.io when missing) for the supply-chain
 #   checks in deny.toml.
@@ -28,6 +30,7 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "tests/run.sh: installing ${missing[*]}" >&2

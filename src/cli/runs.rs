@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::service::spool::sqlite::SqliteSpool;
-use crate::service::spool::{RunFilter, RunState, Spool, SpoolError, now_millis};
+use std::sync::Arc;
+
+use crate::service::spool::{RunFilter, RunState, Spool, SpoolError, SpoolLocation, now_millis};
 use crate::settings;
 
 /// Read and replay the runs of `hookbox serve` (from its spool; the service
@@ -28,6 +29,10 @@ pub struct SpoolArgs {
     /// $XDG_DATA_HOME/hookbox].
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// The PostgreSQL spool instances share, instead of --data-dir [env:
+    /// HOOKBOX_SPOOL; its password: HOOKBOX_SPOOL_PASSWORD].
+    #[arg(long, value_name = "URL")]
+    spool: Option<String>,
 }
 
 /// `hookbox runs list`
@@ -67,12 +72,16 @@ pub struct RunArgs {
 }
 
 impl SpoolArgs {
-    fn open(&self) -> anyhow::Result<SqliteSpool> {
-        let dir = settings::data_dir(self.data_dir.as_deref(), crate::env_names::from_process)?;
-        if !dir.join(crate::service::spool::sqlite::FILE_NAME).exists() {
-            return Err(SpoolError::NoSpool { dir }.into());
+    fn open(&self) -> anyhow::Result<Arc<dyn Spool>> {
+        let host_env = crate::env_names::from_process;
+        let dir = settings::data_dir(self.data_dir.as_deref(), host_env)?;
+        let location = settings::spool_location(self.spool.clone(), None, None, &dir, host_env)?;
+        if let SpoolLocation::Embedded(dir) = &location
+            && !dir.join(crate::service::spool::sqlite::FILE_NAME).exists()
+        {
+            return Err(SpoolError::NoSpool { dir: dir.clone() }.into());
         }
-        Ok(SqliteSpool::open(&dir)?)
+        Ok(crate::service::spool::open(&location, &[], "hookbox-runs")?)
     }
 }
 

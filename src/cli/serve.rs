@@ -12,7 +12,7 @@ use crate::runtime::engine::EngineOptions;
 use crate::service::auth::Auth;
 use crate::service::hooks::HookSource;
 use crate::service::metrics::Metrics;
-use crate::service::spool::sqlite::SqliteSpool;
+use crate::service::spool::SpoolLocation;
 use crate::service::{SetupError, Shared};
 use crate::settings::ServiceSection;
 
@@ -62,22 +62,22 @@ impl ServeArgs {
                 "no hooks: pass --hooks-dir DIR or configure the runbooks repository",
             )?)),
         };
-        let data_dir = service.data_dir;
-        let spool = SqliteSpool::open(&data_dir)?;
-        // Runs a crash left `running` are taken back at start: that is only
-        // right when no other service works on the same spool.
-        let lock_path = data_dir.join("serve.lock");
-        let lock = std::fs::File::create(&lock_path)
-            .with_context(|| format!("cannot create {}", lock_path.display()))?;
-        if lock.try_lock().is_err() {
-            return Err(SetupError::SpoolInUse(data_dir).into());
-        }
+        // The embedded spool is one service's: runs a crash left `running`
+        // are taken back at start, which is only right when no other service
+        // works on it. A shared one hands a dead instance's runs over when
+        // their lease expires.
+        let _lock = match &service.spool {
+            SpoolLocation::Embedded(dir) => Some(lock_spool(dir)?),
+            SpoolLocation::Shared(_) => None,
+        };
+        let instance = instance_id();
+        let spool = crate::service::spool::open(&service.spool, &sandbox.ca_bundle, &instance)?;
         let engine = EngineOptions::for_memory_limit(sandbox.config.limits.memory_bytes);
         let runtime = super::load_runtime(engine, &sandbox.ca_bundle)?;
         let max_payload = sandbox.config.limits.payload_bytes;
         let git_source = matches!(hooks, HookSource::Git(_));
         let shared = Arc::new(Shared {
-            spool: Arc::new(spool),
+            spool,
             runtime: Arc::new(runtime),
             sandbox: sandbox.config,
             hooks,
@@ -85,7 +85,7 @@ impl ServeArgs {
             retention: service.retention,
             auth,
             metrics: Arc::new(Metrics::new(git_source)),
-            wake: tokio::sync::Notify::new(),
+            wake: Arc::new(tokio::sync::Notify::new()),
             concurrency: service.concurrency,
             max_spool: service.max_spool,
             max_payload,
@@ -107,7 +107,28 @@ impl ServeArgs {
             )
             .await
         })?;
-        drop(lock);
         Ok(crate::exit_code::OK)
     }
+}
+
+/// Takes the embedded spool's lock in `dir` for as long as the file is open.
+fn lock_spool(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let lock_path = dir.join("serve.lock");
+    let lock = std::fs::File::create(&lock_path)
+        .with_context(|| format!("cannot create {}", lock_path.display()))?;
+    if lock.try_lock().is_err() {
+        return Err(SetupError::SpoolInUse(dir.to_path_buf()).into());
+    }
+    Ok(lock)
+}
+
+/// This process's name among the instances sharing a spool: host, process
+/// id and a random part, so a restarted instance is a new one.
+fn instance_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .unwrap_or_else(|_| "host".into());
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &random[..8])
 }

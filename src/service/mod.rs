@@ -70,7 +70,7 @@ pub struct Shared {
     /// The metrics.
     pub metrics: Arc<Metrics>,
     /// Wakes an idle worker when a run is stored.
-    pub wake: Notify,
+    pub wake: Arc<Notify>,
     /// Runs at the same time, at most.
     pub concurrency: usize,
     /// Waiting runs beyond which intake answers 503.
@@ -97,6 +97,11 @@ pub async fn serve(
     }
     let address: SocketAddr = listener.local_addr()?;
     tracing::info!(%address, concurrency = shared.concurrency, "hookbox serve is listening");
+    // Runs other instances store (a shared spool) wake the workers too.
+    let wake = shared.wake.clone();
+    shared
+        .spool
+        .on_new_runs(Arc::new(move || wake.notify_one()));
     let (stop_tx, stop_rx) = watch::channel(false);
     let workers = tokio::spawn(worker::work(shared.clone(), stop_rx.clone(), grace));
     let pruner = tokio::spawn(worker::prune(shared.clone(), stop_rx));

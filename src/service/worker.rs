@@ -131,7 +131,18 @@ pub async fn prune(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
 /// One attempt of one run, start to stored result.
 async fn run_one(shared: &Shared, claimed: Claimed) {
     let started_at = now_millis();
-    let (outcome, note, next) = attempt(shared, &claimed).await;
+    let attempted = match shared.spool.lease() {
+        None => attempt(shared, &claimed).await,
+        Some(lease) => tokio::select! {
+            attempted = attempt(shared, &claimed) => attempted,
+            () = hold_lease(shared, &claimed.run_id, lease) => {
+                // Another instance runs it now; this attempt stops here.
+                tracing::warn!(run = %claimed.run_id, "the run's lease was lost; stopping this attempt");
+                return;
+            }
+        },
+    };
+    let (outcome, note, next) = attempted;
     let status = match (&outcome, next) {
         (Some(outcome), _) => outcome.status.as_str(),
         (None, Next::Skipped) => "skipped",
@@ -139,6 +150,22 @@ async fn run_one(shared: &Shared, claimed: Claimed) {
     }
     .to_owned();
     record(shared, &claimed, started_at, outcome, note, next, &status).await;
+}
+
+/// Renews this instance's claim on `run_id` every third of `lease` while the
+/// hook runs; returns only if another instance took the run over. A database
+/// that does not answer is retried: no other instance can take the run
+/// while it is away either.
+async fn hold_lease(shared: &Shared, run_id: &str, lease: Duration) {
+    loop {
+        tokio::time::sleep(lease / 3).await;
+        let run = run_id.to_owned();
+        match blocking(&shared.spool, move |spool| spool.renew(&run, now_millis())).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(error) => tracing::warn!(%error, run = run_id, "cannot renew the run's lease"),
+        }
+    }
 }
 
 /// Runs a claimed run's hook once: what it produced, a note for the record,

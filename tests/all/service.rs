@@ -51,7 +51,8 @@ pub(crate) struct Setup {
     data: tempfile::TempDir,
     config: tempfile::NamedTempFile,
     pub(crate) receiver: Receiver,
-    sleep: &'static str,
+    /// Seconds the forwarding hook waits before it sends.
+    pub(crate) sleep: &'static str,
     envs: Vec<(&'static str, String)>,
     /// Pass `--hooks-dir` (else the git source in `envs` is used).
     hooks_dir: bool,

@@ -71,7 +71,7 @@ impl Setup {
             retention: crate::service::spool::Retention::default(),
             auth: Auth::new(Some(TOKEN.into()), None)?,
             metrics: Arc::new(Metrics::new(false)),
-            wake: tokio::sync::Notify::new(),
+            wake: Arc::new(tokio::sync::Notify::new()),
             concurrency,
             max_spool: 1_000_000,
         });

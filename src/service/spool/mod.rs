@@ -6,6 +6,7 @@
 //! back to `pending` with a later due time when it is retried. An event is
 //! stored once per `id`; a duplicate delivery creates no run.
 
+pub mod postgres;
 pub mod sqlite;
 
 use serde::Serialize;
@@ -271,6 +272,13 @@ pub enum SpoolError {
         /// The newest version this hookbox knows.
         known: u32,
     },
+    /// Another instance took over the run (this one's claim expired before
+    /// it finished); its attempt is not recorded.
+    #[error("run {run_id} was taken over by another instance; this attempt is not recorded")]
+    LeaseLost {
+        /// The run.
+        run_id: String,
+    },
     /// The data directory cannot be used.
     #[error("cannot use the spool at {path}: {reason}")]
     Open {
@@ -309,6 +317,20 @@ pub trait Spool: Send + Sync {
     fn replay(&self, run_id: &str, now: Millis) -> Result<Option<String>, SpoolError>;
     /// Counts for health and metrics.
     fn stats(&self, now: Millis) -> Result<SpoolStats, SpoolError>;
+    /// Extends this instance's claim on a running run; `false` when another
+    /// instance took it (the claim expired). A spool only one instance uses
+    /// has nothing to renew.
+    fn renew(&self, _run_id: &str, _now: Millis) -> Result<bool, SpoolError> {
+        Ok(true)
+    }
+    /// How long a claim lasts without [`Spool::renew`], for a spool shared by
+    /// several instances.
+    fn lease(&self) -> Option<std::time::Duration> {
+        None
+    }
+    /// Calls `wake` whenever another instance stores a run that is due (a
+    /// spool only this process uses has none).
+    fn on_new_runs(&self, _wake: std::sync::Arc<dyn Fn() + Send + Sync>) {}
     /// Runs waiting (pending or running): what intake holds to its limit on
     /// every event, so it is read from a count, never a scan.
     fn depth(&self) -> Result<u64, SpoolError>;
@@ -317,6 +339,67 @@ pub trait Spool: Send + Sync {
     /// run refers to any more; returns how many runs. Pending and running
     /// runs are never removed.
     fn prune(&self, now: Millis, retention: &Retention) -> Result<u64, SpoolError>;
+}
+
+/// Where the spool is.
+#[derive(Debug, Clone)]
+pub enum SpoolLocation {
+    /// The embedded SQLite spool in this data directory: one instance.
+    Embedded(std::path::PathBuf),
+    /// A PostgreSQL database any number of instances share.
+    Shared(SharedSpool),
+}
+
+/// How to reach a shared spool.
+#[derive(Clone)]
+pub struct SharedSpool {
+    /// `postgres://…`
+    pub url: String,
+    /// The password, when not in the URL.
+    pub password: Option<String>,
+    /// How long a claim lasts without renewal.
+    pub lease: std::time::Duration,
+}
+
+/// Opens the spool at `location`: a shared one as instance `instance`, over
+/// TLS with the system's CAs and `ca_bundle` where its URL asks for TLS.
+pub fn open(
+    location: &SpoolLocation,
+    ca_bundle: &[u8],
+    instance: &str,
+) -> Result<std::sync::Arc<dyn Spool>, SpoolError> {
+    Ok(match location {
+        SpoolLocation::Embedded(dir) => std::sync::Arc::new(sqlite::SqliteSpool::open(dir)?),
+        SpoolLocation::Shared(shared) => {
+            let tls = crate::tls::TlsSettings::new(ca_bundle)
+                .and_then(|settings| settings.config())
+                .map_err(|reason| SpoolError::Open {
+                    path: "the --spool database".into(),
+                    reason: format!("cannot set up TLS: {reason}"),
+                })?;
+            std::sync::Arc::new(postgres::PostgresSpool::open_shared(
+                shared,
+                tls,
+                instance.to_owned(),
+            )?)
+        }
+    })
+}
+
+impl SharedSpool {
+    /// The lease when none is set: long enough for renewals (every third of
+    /// it) to ride out a slow database, short enough that a dead instance's
+    /// runs start again within a minute.
+    pub const DEFAULT_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+}
+
+impl std::fmt::Debug for SharedSpool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold the password too: neither is printed.
+        f.debug_struct("SharedSpool")
+            .field("lease", &self.lease)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How long runs are kept once they will not run again.
@@ -352,7 +435,9 @@ impl crate::failure::Categorized for SpoolError {
             SpoolError::NoSpool { .. }
             | SpoolError::NoRun { .. }
             | SpoolError::SchemaTooNew { .. } => Failure::Usage,
-            SpoolError::Database(_) | SpoolError::Open { .. } => Failure::Internal,
+            SpoolError::Database(_) | SpoolError::Open { .. } | SpoolError::LeaseLost { .. } => {
+                Failure::Internal
+            }
         }
     }
 }

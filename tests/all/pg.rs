@@ -1,0 +1,176 @@
+//! A throwaway PostgreSQL cluster for one test: `initdb` into a temporary
+//! directory, `pg_ctl` listening on a loopback port and a socket in that
+//! directory, run as the unprivileged `postgres` user when the tests run as
+//! root (PostgreSQL refuses to run as root), stopped when dropped.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A running cluster with trust authentication on loopback only.
+pub(crate) struct Cluster {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+/// Debian's server binaries (`postgresql` package), newest version first.
+fn server_bin() -> PathBuf {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.path().join("bin"))
+                .filter(|bin| bin.join("initdb").exists())
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort_by_key(|bin| {
+        bin.parent()
+            .and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok())
+    });
+    found.pop().expect(
+        "PostgreSQL's server is missing: install Debian's postgresql package (tests/run.sh does)",
+    )
+}
+
+/// Whether the tests run as root: `/proc/self` belongs to the process's
+/// effective user.
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+impl Cluster {
+    /// Creates and starts a cluster.
+    pub(crate) fn start() -> Cluster {
+        let bin = server_bin();
+        let dir = tempfile::Builder::new()
+            .prefix("hookbox-pg-")
+            .tempdir()
+            .unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cluster = Cluster { bin, dir, port };
+        let data = cluster.data_dir();
+        cluster.pg(
+            "initdb",
+            &[
+                "-D",
+                &data.display().to_string(),
+                "--auth=trust",
+                "--username=postgres",
+                "--no-sync",
+                "--encoding=UTF8",
+                "--locale=C",
+            ],
+        );
+        // Disposable: no fsync (a stopped server's writes are still in the
+        // kernel's cache), but commits wait for the WAL write, so stopping
+        // the server at once (`-m immediate`) loses nothing acknowledged.
+        let conf = format!(
+            "listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\n\
+             fsync = off\nfull_page_writes = off\n\
+             max_connections = 200\nshared_buffers = 32MB\n",
+            cluster.dir.path().display()
+        );
+        let conf_path = data.join("postgresql.auto.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        cluster.start_server();
+        cluster
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// A connection URL for the `postgres` database.
+    pub(crate) fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Starts the server (again, after [`Cluster::stop_server`]).
+    pub(crate) fn start_server(&self) {
+        let log = self.dir.path().join("server.log");
+        self.pg(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data_dir().display().to_string(),
+                "-l",
+                &log.display().to_string(),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        );
+    }
+
+    /// Stops the server at once, as a crash would (`-m immediate`).
+    pub(crate) fn stop_server(&self) {
+        self.pg(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data_dir().display().to_string(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+        );
+    }
+
+    /// Runs one of the server's programs as the unprivileged user when root.
+    fn pg(&self, program: &str, args: &[&str]) -> Output {
+        let path = self.bin.join(program);
+        let mut command = if running_as_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(&path);
+            command
+        } else {
+            Command::new(&path)
+        };
+        let output = command
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{program} {args:?} failed:\n{}{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+            std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+        );
+        output
+    }
+
+    /// The cluster's directory (its data and log).
+    #[allow(dead_code)]
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let data = self.data_dir().display().to_string();
+        let path = self.bin.join("pg_ctl");
+        let mut command = if running_as_root() {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(&path);
+            command
+        } else {
+            Command::new(&path)
+        };
+        let _ = command
+            .args(["-D", &data, "-m", "immediate", "stop"])
+            .output();
+    }
+}

@@ -1,0 +1,288 @@
+//! The PostgreSQL spool against a real PostgreSQL server the test starts:
+//! the guarantees of the embedded spool (one run per delivery, retries,
+//! replay, listing, counts, retention), claims that another instance skips,
+//! leases that expire to another instance, and schema versions.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hookbox::service::spool::postgres::PostgresSpool;
+use hookbox::service::spool::{
+    AttemptRecord, Millis, NewEvent, Next, Retention, RunFilter, RunState, Spool, SpoolError,
+};
+
+use crate::pg::Cluster;
+
+fn open(cluster: &Cluster, instance: &str, lease: Duration) -> PostgresSpool {
+    let tls = hookbox::tls::TlsSettings::new(&[])
+        .unwrap()
+        .config()
+        .unwrap();
+    PostgresSpool::open(&cluster.url(), tls, instance.to_owned(), lease).unwrap()
+}
+
+fn event(delivery: &str, id: &str) -> NewEvent {
+    NewEvent {
+        delivery: delivery.into(),
+        id: id.into(),
+        event: "session-open".into(),
+        sid: format!("sid-{id}"),
+        payload: format!(r#"{{"id": "{id}", "user": "alice@example.com"}}"#),
+        script_sha256: None,
+    }
+}
+
+fn record(note: &str) -> AttemptRecord {
+    AttemptRecord {
+        started_at: 1,
+        finished_at: 2,
+        outcome: None,
+        note: note.into(),
+    }
+}
+
+const LEASE: Duration = Duration::from_secs(30);
+
+#[test]
+fn the_postgres_spool_keeps_the_embedded_spools_guarantees() {
+    let cluster = Cluster::start();
+    let spool = open(&cluster, "a", LEASE);
+
+    // One run per delivery; another firing of the event is another run.
+    let first = spool.accept(&event("d1", "e1"), 10).unwrap();
+    assert!(!first.duplicate);
+    let again = spool.accept(&event("d1", "e1"), 11).unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.run_id, first.run_id);
+    let second_firing = spool.accept(&event("d2", "e1"), 12).unwrap();
+    assert!(!second_firing.duplicate);
+    assert_eq!(spool.depth().unwrap(), 2);
+
+    // Claimed in due order, retried, then done.
+    let claimed = spool.claim(20).unwrap().unwrap();
+    assert_eq!(
+        (claimed.run_id.as_str(), claimed.attempt),
+        (first.run_id.as_str(), 1)
+    );
+    assert_eq!(claimed.event_id, "e1");
+    spool
+        .finish(&claimed.run_id, &record("failed"), Next::RetryAt(50), 21)
+        .unwrap();
+    let other = spool.claim(30).unwrap().unwrap();
+    assert_eq!(other.run_id, second_firing.run_id);
+    assert!(
+        spool.claim(30).unwrap().is_none(),
+        "the retry is not due yet"
+    );
+    assert_eq!(spool.next_due().unwrap(), Some(50));
+    spool
+        .finish(&other.run_id, &record("ok"), Next::Succeeded, 31)
+        .unwrap();
+    let retried = spool.claim(50).unwrap().unwrap();
+    assert_eq!(
+        (retried.run_id.as_str(), retried.attempt),
+        (first.run_id.as_str(), 2)
+    );
+    spool
+        .finish(&retried.run_id, &record("gave up"), Next::Dead, 51)
+        .unwrap();
+
+    // Shown with its attempts, listed by filter, replayed.
+    let detail = spool.show(&first.run_id).unwrap().unwrap();
+    assert_eq!(detail.run.state, RunState::Dead);
+    let notes: Vec<&str> = detail.attempt_log.iter().map(|a| a.note.as_str()).collect();
+    assert_eq!(notes, ["failed", "gave up"]);
+    assert_eq!(detail.payload["user"], "alice@example.com");
+    let listed = |filter: RunFilter| -> Vec<String> {
+        spool
+            .list(&RunFilter {
+                limit: 10,
+                ..filter
+            })
+            .unwrap()
+            .into_iter()
+            .map(|run| run.id)
+            .collect()
+    };
+    assert_eq!(
+        listed(RunFilter {
+            state: Some(RunState::Dead),
+            ..RunFilter::default()
+        }),
+        std::slice::from_ref(&first.run_id)
+    );
+    assert_eq!(
+        listed(RunFilter {
+            event_id: Some("e1".into()),
+            ..RunFilter::default()
+        })
+        .len(),
+        2
+    );
+    assert_eq!(
+        listed(RunFilter {
+            contains: Some("alice@".into()),
+            sid: Some("sid-e1".into()),
+            ..RunFilter::default()
+        })
+        .len(),
+        2
+    );
+    let replay = spool.replay(&first.run_id, 60).unwrap().unwrap();
+    assert!(spool.replay("no-such-run", 60).unwrap().is_none());
+    let shown = spool.show(&replay).unwrap().unwrap().run;
+    assert_eq!(shown.replay_of.as_deref(), Some(first.run_id.as_str()));
+    let stats = spool.stats(60).unwrap();
+    assert_eq!(stats.depth, 1);
+    assert_eq!(
+        stats.by_state,
+        [
+            ("dead".to_owned(), 1),
+            ("pending".to_owned(), 1),
+            ("succeeded".to_owned(), 1)
+        ]
+    );
+
+    // Retention: the finished run and the replayed dead one go; the
+    // replay stays, and so does the event it needs.
+    const DAY: Millis = 24 * 3600 * 1000;
+    assert_eq!(spool.prune(60 + 8 * DAY, &Retention::default()).unwrap(), 2);
+    assert!(spool.show(&first.run_id).unwrap().is_none());
+    assert!(spool.show(&replay).unwrap().is_some());
+    assert!(spool.accept(&event("d1", "e1"), 70).unwrap().duplicate);
+    assert!(!spool.accept(&event("d2", "e1"), 70).unwrap().duplicate);
+    assert_eq!(spool.depth().unwrap(), 2);
+}
+
+#[test]
+fn a_claim_is_one_instances_until_its_lease_expires() {
+    let cluster = Cluster::start();
+    let a = open(&cluster, "a", Duration::from_secs(10));
+    let b = open(&cluster, "b", Duration::from_secs(10));
+    let run = a.accept(&event("d1", "e1"), 0).unwrap().run_id;
+    let taken = a.claim(1_000).unwrap().unwrap();
+    assert_eq!(taken.run_id, run);
+    // B finds nothing while A's lease is live, renewed or not.
+    assert!(b.claim(5_000).unwrap().is_none());
+    assert!(a.renew(&run, 5_000).unwrap());
+    assert!(b.claim(14_000).unwrap().is_none(), "renewed until 15 s");
+    assert_eq!(b.next_due().unwrap(), Some(15_000), "B knows when to look");
+    // A stops renewing (it died): B takes the run over, as a new attempt.
+    let over = b.claim(15_001).unwrap().unwrap();
+    assert_eq!((over.run_id.as_str(), over.attempt), (run.as_str(), 2));
+    assert!(!a.renew(&run, 15_002).unwrap(), "A learns it lost the run");
+    match a.finish(&run, &record("late"), Next::Succeeded, 15_003) {
+        Err(SpoolError::LeaseLost { run_id }) => assert_eq!(run_id, run),
+        other => panic!("expected LeaseLost, got {other:?}"),
+    }
+    b.finish(&run, &record("ok"), Next::Succeeded, 15_004)
+        .unwrap();
+    let attempts = b.show(&run).unwrap().unwrap().attempt_log;
+    assert_eq!(attempts.len(), 1, "only the holder's attempt is recorded");
+    assert_eq!(attempts[0].number, 2);
+
+    // A stopping cleanly hands back only its own runs.
+    let mine = a.accept(&event("d2", "e2"), 20_000).unwrap().run_id;
+    let theirs = b.accept(&event("d3", "e3"), 20_001).unwrap().run_id;
+    assert_eq!(a.claim(20_002).unwrap().unwrap().run_id, mine);
+    assert_eq!(b.claim(20_003).unwrap().unwrap().run_id, theirs);
+    assert_eq!(a.release_running(20_004).unwrap(), 1);
+    assert_eq!(b.claim(20_005).unwrap().unwrap().run_id, mine);
+}
+
+#[test]
+fn many_instances_claiming_at_once_never_take_one_run_twice() {
+    let cluster = Cluster::start();
+    let spools: Vec<Arc<PostgresSpool>> = (0..4)
+        .map(|i| Arc::new(open(&cluster, &format!("i{i}"), LEASE)))
+        .collect();
+    for n in 0..200 {
+        // Each delivery offered to two instances at once: stored once.
+        let (one, two) = (&spools[n % 4], &spools[(n + 1) % 4]);
+        let delivery = event(&format!("d{n}"), &format!("e{n}"));
+        let accepted = std::thread::scope(|scope| {
+            let first = scope.spawn(|| one.accept(&delivery, 1).unwrap());
+            let second = scope.spawn(|| two.accept(&delivery, 1).unwrap());
+            [first.join().unwrap(), second.join().unwrap()]
+        });
+        assert_eq!(accepted[0].run_id, accepted[1].run_id);
+        assert_eq!(accepted.iter().filter(|a| a.duplicate).count(), 1);
+    }
+    let claimed: Vec<Vec<String>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = spools
+            .iter()
+            .map(|spool| {
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    while let Some(run) = spool.claim(2).unwrap() {
+                        spool
+                            .finish(&run.run_id, &record("ok"), Next::Succeeded, 3)
+                            .unwrap();
+                        mine.push(run.run_id);
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let mut all: Vec<&String> = claimed.iter().flatten().collect();
+    let total = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!((total, all.len()), (200, 200), "each run once");
+    assert_eq!(spools[0].depth().unwrap(), 0);
+}
+
+#[test]
+fn the_schema_is_versioned_and_a_newer_one_refused() {
+    let cluster = Cluster::start();
+    drop(open(&cluster, "a", LEASE));
+    // Opening again (and by a second instance at once) changes nothing.
+    std::thread::scope(|scope| {
+        let opened: Vec<_> = (0..2)
+            .map(|_| scope.spawn(|| open(&cluster, "b", LEASE)))
+            .collect();
+        for handle in opened {
+            handle.join().unwrap();
+        }
+    });
+    let spool = open(&cluster, "c", LEASE);
+    spool.accept(&event("d1", "e1"), 1).unwrap();
+    drop(spool);
+    let admin = open(&cluster, "admin", LEASE);
+    drop(admin);
+    set_schema_version(
+        &cluster,
+        hookbox::service::spool::postgres::SCHEMA_VERSION + 1,
+    );
+    let tls = hookbox::tls::TlsSettings::new(&[])
+        .unwrap()
+        .config()
+        .unwrap();
+    match PostgresSpool::open(&cluster.url(), tls, "d".into(), LEASE) {
+        Err(SpoolError::SchemaTooNew { found, known, .. }) => {
+            assert_eq!(found, known + 1);
+        }
+        Err(other) => panic!("expected SchemaTooNew, got {other}"),
+        Ok(_) => panic!("a newer schema was accepted"),
+    }
+}
+
+/// Sets the stored schema version, as a newer hookbox would have.
+fn set_schema_version(cluster: &Cluster, version: i32) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&cluster.url(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .execute("UPDATE hookbox_schema SET version = $1", &[&version])
+            .await
+            .unwrap();
+    });
+}
