@@ -31,6 +31,11 @@ pub struct BenchArgs {
     /// growth of `hookbox serve` on loopback.
     #[arg(long, conflicts_with = "source")]
     service: bool,
+    /// With --service: measure 1, 2 and 4 instances sharing this PostgreSQL
+    /// server's spool (a database is created and dropped per row) beside the
+    /// embedded spool, instead of the usual service table.
+    #[arg(long, value_name = "URL", requires = "service")]
+    spool: Option<String>,
     /// Events posted per service measurement.
     #[arg(long, default_value_t = 400)]
     events: usize,
@@ -55,14 +60,18 @@ impl BenchArgs {
             return self.finish(&table);
         }
         if self.service {
-            let table = bench::service::run(&bench::service::ServicePlan {
+            let plan = bench::service::ServicePlan {
                 events: self.events,
                 levels: vec![1, 8, 64],
                 outage_seconds: 5,
                 outage_rate: 100,
                 neighbour_events: self.events / 2,
                 cache_dir: crate::settings::cache_dir(crate::env_names::from_process)?,
-            })?;
+            };
+            let table = match &self.spool {
+                Some(url) => bench::service::run_scaling(&plan, url)?,
+                None => bench::service::run(&plan)?,
+            };
             return self.finish(&table);
         }
         // Warm the cache (compiling if needed) before anything is timed.

@@ -19,6 +19,7 @@ use crate::runtime::Runtime;
 
 mod neighbours;
 mod outage;
+mod scaling;
 mod server;
 
 use neighbours::{NeighbourRow, neighbours};
@@ -61,6 +62,23 @@ struct Row {
     name: String,
     intake: Option<Figures>,
     end_to_end: Figures,
+}
+
+/// Measures 1, 2 and 4 instances on the PostgreSQL server at `url` beside
+/// the embedded spool; returns a Markdown report.
+pub fn run_scaling(plan: &ServicePlan, url: &str) -> anyhow::Result<String> {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    tokio.block_on(async {
+        let runtime = Arc::new(Runtime::load(&crate::runtime::RuntimeOptions {
+            cache_dir: plan.cache_dir.clone(),
+            engine: Default::default(),
+            show_progress: false,
+            ca_bundle: Vec::new(),
+        })?);
+        scaling::scaling(runtime, plan, url).await
+    })
 }
 
 /// Runs the benchmark and returns a Markdown report.

@@ -48,13 +48,27 @@ impl Setup {
         concurrency: usize,
         retry: RetryPolicy,
     ) -> anyhow::Result<Setup> {
+        let data = tempfile::tempdir()?;
+        let spool = Arc::new(SqliteSpool::open(data.path())?);
+        Self::with_spool(runtime, hook, target, concurrency, retry, data, spool)
+    }
+
+    /// A service on `spool` (`data` is its data directory, if it has one).
+    pub(super) fn with_spool(
+        runtime: Arc<Runtime>,
+        hook: &str,
+        target: SocketAddr,
+        concurrency: usize,
+        retry: RetryPolicy,
+        data: tempfile::TempDir,
+        spool: Arc<dyn Spool>,
+    ) -> anyhow::Result<Setup> {
         let hooks = tempfile::tempdir()?;
         std::fs::create_dir_all(hooks.path().join("hoop-hooks"))?;
         std::fs::write(
             hooks.path().join("hoop-hooks/session-open.runbook.py"),
             hook,
         )?;
-        let data = tempfile::tempdir()?;
         let url = format!("http://{target}");
         let sandbox = SandboxConfig {
             egress: Arc::new(EgressPolicy::parse([url.as_str()])?),
@@ -62,7 +76,7 @@ impl Setup {
             ..SandboxConfig::default()
         };
         let shared = Arc::new(Shared {
-            spool: Arc::new(SqliteSpool::open(data.path())?),
+            spool,
             runtime,
             max_payload: sandbox.limits.payload_bytes,
             sandbox,

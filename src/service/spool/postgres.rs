@@ -155,7 +155,6 @@ impl PostgresSpool {
         tls: Arc<rustls::ClientConfig>,
         instance: String,
     ) -> Result<PostgresSpool, SpoolError> {
-        let lease = shared.lease;
         let mut config =
             tokio_postgres::Config::from_str(&shared.url).map_err(|error| SpoolError::Open {
                 // The URL itself may hold a password: it is not repeated.
@@ -165,6 +164,16 @@ impl PostgresSpool {
         if let Some(password) = &shared.password {
             config.password(password);
         }
+        Self::open_config(config, tls, instance, shared.lease)
+    }
+
+    /// [`PostgresSpool::open`] with the connection settings already parsed.
+    pub fn open_config(
+        config: tokio_postgres::Config,
+        tls: Arc<rustls::ClientConfig>,
+        instance: String,
+        lease: Duration,
+    ) -> Result<PostgresSpool, SpoolError> {
         let target = describe(&config);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -429,37 +438,30 @@ impl Spool for PostgresSpool {
             // right now are skipped, not waited for.
             let row = client
                 .query_opt(
-                    "UPDATE runs SET state = 'running', attempts = attempts + 1, updated_at = $1,
-                            lease_owner = $2, lease_until = $3
-                      WHERE id = (SELECT id FROM runs
-                                   WHERE (state = 'pending' AND next_attempt_at <= $1)
-                                      OR (state = 'running' AND lease_until < $1)
-                                   ORDER BY next_attempt_at, created_at
-                                   LIMIT 1 FOR UPDATE SKIP LOCKED)
-                  RETURNING id, event_id, attempts, created_at",
+                    "WITH claimed AS (
+                         UPDATE runs SET state = 'running', attempts = attempts + 1,
+                                updated_at = $1, lease_owner = $2, lease_until = $3
+                          WHERE id = (SELECT id FROM runs
+                                       WHERE (state = 'pending' AND next_attempt_at <= $1)
+                                          OR (state = 'running' AND lease_until < $1)
+                                       ORDER BY next_attempt_at, created_at
+                                       LIMIT 1 FOR UPDATE SKIP LOCKED)
+                      RETURNING id, event_id, attempts, created_at)
+                     SELECT c.id, c.attempts, c.created_at, e.hoop_event_id, e.event,
+                            e.payload, e.script_sha256
+                       FROM claimed c JOIN events e ON e.id = c.event_id",
                     &[&now, &instance, &until],
                 )
                 .await
                 .map_err(db)?;
-            let Some(row) = row else {
-                return Ok(None);
-            };
-            let delivery: String = row.get(1);
-            let event = client
-                .query_one(
-                    "SELECT hoop_event_id, event, payload, script_sha256 FROM events WHERE id = $1",
-                    &[&delivery],
-                )
-                .await
-                .map_err(db)?;
-            Ok(Some(Claimed {
+            Ok(row.map(|row| Claimed {
                 run_id: row.get(0),
-                event_id: event.get(0),
-                event: event.get(1),
-                payload: event.get(2),
-                script_sha256: event.get(3),
-                attempt: row.get::<_, i32>(2) as u32,
-                created_at: row.get(3),
+                attempt: row.get::<_, i32>(1) as u32,
+                created_at: row.get(2),
+                event_id: row.get(3),
+                event: row.get(4),
+                payload: row.get(5),
+                script_sha256: row.get(6),
             }))
         })
     }
