@@ -4,10 +4,14 @@
 //! root (PostgreSQL refuses to run as root), stopped when dropped.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// A running cluster with trust authentication on loopback only.
+/// The superuser's password: connections over TCP must give it.
+pub(crate) const PASSWORD: &str = "pg-test-password-7c1e";
+
+/// A running cluster on loopback only: over TCP the superuser signs in with
+/// [`PASSWORD`] (SCRAM), over its socket without one.
 pub(crate) struct Cluster {
     bin: PathBuf,
     dir: tempfile::TempDir,
@@ -44,6 +48,12 @@ fn running_as_root() -> bool {
 impl Cluster {
     /// Creates and starts a cluster.
     pub(crate) fn start() -> Cluster {
+        Self::start_with_tls(None)
+    }
+
+    /// Creates and starts a cluster that also offers TLS with `tls`'s
+    /// server certificate.
+    pub(crate) fn start_with_tls(tls: Option<&crate::receiver::TestCa>) -> Cluster {
         let bin = server_bin();
         let dir = tempfile::Builder::new()
             .prefix("hookbox-pg-")
@@ -57,12 +67,17 @@ impl Cluster {
             .port();
         let cluster = Cluster { bin, dir, port };
         let data = cluster.data_dir();
+        let password_file = cluster.dir.path().join("password");
+        std::fs::write(&password_file, PASSWORD).unwrap();
+        std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o644)).unwrap();
         cluster.pg(
             "initdb",
             &[
                 "-D",
                 &data.display().to_string(),
-                "--auth=trust",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                &format!("--pwfile={}", password_file.display()),
                 "--username=postgres",
                 "--no-sync",
                 "--encoding=UTF8",
@@ -78,6 +93,24 @@ impl Cluster {
              max_connections = 200\nshared_buffers = 32MB\n",
             cluster.dir.path().display()
         );
+        let conf = match tls {
+            Some(ca) => {
+                // Owned by the server's user, the key readable by it alone.
+                use std::os::unix::fs::MetadataExt;
+                let owner = std::fs::metadata(&data).unwrap();
+                for (name, pem, mode) in [
+                    ("server.crt", &ca.server_cert_pem, 0o644),
+                    ("server.key", &ca.server_key_pem, 0o600),
+                ] {
+                    let path = data.join(name);
+                    std::fs::write(&path, pem).unwrap();
+                    std::os::unix::fs::chown(&path, Some(owner.uid()), Some(owner.gid())).unwrap();
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+                }
+                format!("{conf}ssl = on\n")
+            }
+            None => conf,
+        };
         let conf_path = data.join("postgresql.auto.conf");
         std::fs::write(&conf_path, conf).unwrap();
         cluster.start_server();
@@ -88,8 +121,16 @@ impl Cluster {
         self.dir.path().join("data")
     }
 
-    /// A connection URL for the `postgres` database.
+    /// A connection URL for the `postgres` database, with the password.
     pub(crate) fn url(&self) -> String {
+        format!(
+            "postgres://postgres:{PASSWORD}@127.0.0.1:{}/postgres",
+            self.port
+        )
+    }
+
+    /// The URL without the password.
+    pub(crate) fn url_without_password(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
@@ -126,17 +167,22 @@ impl Cluster {
         );
     }
 
-    /// Runs one of the server's programs as the unprivileged user when root.
-    fn pg(&self, program: &str, args: &[&str]) -> Output {
+    /// One of the server's programs, as the unprivileged user when root.
+    fn command(&self, program: &str) -> Command {
         let path = self.bin.join(program);
-        let mut command = if running_as_root() {
+        if running_as_root() {
             let mut command = Command::new("runuser");
             command.args(["-u", "postgres", "--"]).arg(&path);
             command
         } else {
             Command::new(&path)
-        };
-        let output = command
+        }
+    }
+
+    /// Runs one of the server's programs; it must succeed.
+    fn pg(&self, program: &str, args: &[&str]) -> Output {
+        let output = self
+            .command(program)
             .args(args)
             .current_dir(self.dir.path())
             .output()
@@ -150,26 +196,13 @@ impl Cluster {
         );
         output
     }
-
-    /// The cluster's directory (its data and log).
-    #[allow(dead_code)]
-    pub(crate) fn path(&self) -> &Path {
-        self.dir.path()
-    }
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
         let data = self.data_dir().display().to_string();
-        let path = self.bin.join("pg_ctl");
-        let mut command = if running_as_root() {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(&path);
-            command
-        } else {
-            Command::new(&path)
-        };
-        let _ = command
+        let _ = self
+            .command("pg_ctl")
             .args(["-D", &data, "-m", "immediate", "stop"])
             .output();
     }

@@ -10,26 +10,10 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use hookbox::service::spool::postgres::PostgresSpool;
 use hookbox::service::spool::{RunFilter, RunState, Spool};
-use serde_json::Value;
 
 use crate::pg::Cluster;
 use crate::receiver::Reply;
 use crate::service::{Server, Setup, eventually, get, open_event, post_event};
-
-/// The sessions whose hook reached the receiver.
-fn forwarded_sids(setup: &Setup) -> HashSet<String> {
-    setup
-        .receiver
-        .requests()
-        .iter()
-        .map(|r| {
-            serde_json::from_slice::<Value>(&r.body).unwrap()["sid"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect()
-}
 
 /// A view of the shared spool for the test's own checks.
 fn inspect(cluster: &Cluster) -> PostgresSpool {
@@ -87,7 +71,7 @@ async fn four_instances_share_one_spool_and_a_killed_one_loses_nothing() {
     }
 
     eventually("every event's hook to run", async || {
-        let seen = forwarded_sids(&setup);
+        let seen = setup.forwarded_sids();
         sids.iter().all(|sid| seen.contains(sid)).then_some(())
     })
     .await;
@@ -120,10 +104,22 @@ async fn four_instances_share_one_spool_and_a_killed_one_loses_nothing() {
         assert_eq!(attempts.len(), 1, "{}: {attempts:?}", run.id);
     }
     assert_eq!(spool.depth().unwrap(), 0, "nothing left claimed or waiting");
-    // Any instance shows every instance's runs.
+    // Any instance shows every instance's runs, and so does the CLI.
     let live = servers[0].as_ref().unwrap();
     let listed = get(live, "/v1/runs?status=succeeded&limit=1000").await;
     assert_eq!(listed["runs"].as_array().unwrap().len(), 1000);
+    let cli = crate::support::hookbox()
+        .args(["runs", "list", "--status", "succeeded", "--limit", "5000"])
+        .args(["--spool", &cluster.url_without_password()])
+        .env("HOOKBOX_SPOOL_PASSWORD", crate::pg::PASSWORD)
+        .output()
+        .unwrap();
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&cli.stdout).lines().count(), EVENTS);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,7 +165,7 @@ async fn while_the_database_is_away_intake_refuses_and_every_accepted_event_runs
     }
 
     eventually("every accepted event to run", async || {
-        let seen = forwarded_sids(&setup);
+        let seen = setup.forwarded_sids();
         accepted.iter().all(|sid| seen.contains(sid)).then_some(())
     })
     .await;

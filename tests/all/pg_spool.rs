@@ -286,3 +286,60 @@ fn set_schema_version(cluster: &Cluster, version: i32) {
             .unwrap();
     });
 }
+
+#[test]
+fn tls_and_the_password_come_from_the_operator_and_the_password_is_never_shown() {
+    use hookbox::service::spool::{SharedSpool, SpoolLocation};
+    let ca = crate::receiver::TestCa::new();
+    let cluster = Cluster::start_with_tls(Some(&ca));
+    let location = |password: Option<&str>| {
+        SpoolLocation::Shared(SharedSpool {
+            url: format!("{}?sslmode=require", cluster.url_without_password()),
+            password: password.map(str::to_owned),
+            lease: LEASE,
+        })
+    };
+    let refused = |location: &SpoolLocation, ca_bundle: &[u8]| match hookbox::service::spool::open(
+        location, ca_bundle, "a",
+    ) {
+        Ok(_) => panic!("the spool opened"),
+        Err(error) => error.to_string(),
+    };
+    // The server's certificate is not trusted until the operator's CA is.
+    let untrusted = refused(&location(Some(crate::pg::PASSWORD)), &[]);
+    assert!(untrusted.contains("cannot connect"), "{untrusted}");
+    // A wrong password is refused, and neither it nor the right one shows.
+    let wrong = refused(&location(Some("not-the-password")), ca.ca_pem.as_bytes());
+    assert!(wrong.contains("password"), "{wrong}");
+    assert!(!wrong.contains("not-the-password") && !wrong.contains(crate::pg::PASSWORD));
+    assert!(!format!("{:?}", location(Some(crate::pg::PASSWORD))).contains(crate::pg::PASSWORD));
+
+    let spool = hookbox::service::spool::open(
+        &location(Some(crate::pg::PASSWORD)),
+        ca.ca_pem.as_bytes(),
+        "a",
+    )
+    .unwrap();
+    spool.accept(&event("d1", "e1"), 1).unwrap();
+    // The spool's connections are TLS ones, as the server sees them.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let over_tls: i64 = runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(&cluster.url(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+                  WHERE s.ssl AND a.backend_type = 'client backend'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    });
+    assert!(over_tls >= 1, "no TLS connection from the spool");
+}

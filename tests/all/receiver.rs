@@ -57,6 +57,10 @@ pub enum Reply {
 pub struct TestCa {
     /// The CA certificate (PEM), to give hookbox as its CA bundle.
     pub ca_pem: String,
+    /// The server certificate (PEM), for servers the test does not write.
+    pub server_cert_pem: String,
+    /// Its private key (PEM).
+    pub server_key_pem: String,
     server: Arc<rustls::ServerConfig>,
 }
 
@@ -80,6 +84,7 @@ impl TestCa {
             .push(DnType::CommonName, "localhost");
         let leaf = leaf_params.signed_by(&leaf_key, &ca).unwrap();
         let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
+        let (server_cert_pem, server_key_pem) = (leaf.pem(), leaf_key.serialize_pem());
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let server = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -89,6 +94,8 @@ impl TestCa {
             .unwrap();
         TestCa {
             ca_pem: ca.as_ref().pem(),
+            server_cert_pem,
+            server_key_pem,
             server: Arc::new(server),
         }
     }

@@ -80,6 +80,20 @@ impl Setup {
         }
     }
 
+    /// The sessions whose forwarding hook reached the receiver.
+    pub(crate) fn forwarded_sids(&self) -> HashSet<String> {
+        self.receiver
+            .requests()
+            .iter()
+            .map(|r| {
+                serde_json::from_slice::<Value>(&r.body).unwrap()["sid"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    }
+
     /// Replaces the service's session-open hook.
     pub(crate) fn write_hook(&self, source: &str) {
         std::fs::write(
@@ -671,17 +685,7 @@ async fn every_accepted_event_runs_after_a_sigkill() {
 
     let server = setup.start(&["--concurrency", "4"]);
     eventually("every accepted event to run", async || {
-        let seen: HashSet<String> = setup
-            .receiver
-            .requests()
-            .iter()
-            .map(|r| {
-                serde_json::from_slice::<Value>(&r.body).unwrap()["sid"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect();
+        let seen = setup.forwarded_sids();
         sids.iter().all(|sid| seen.contains(sid)).then_some(())
     })
     .await;

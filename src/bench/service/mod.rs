@@ -64,6 +64,16 @@ struct Row {
     end_to_end: Figures,
 }
 
+/// The runtime every measured service shares.
+fn load_runtime(plan: &ServicePlan) -> anyhow::Result<Arc<Runtime>> {
+    Ok(Arc::new(Runtime::load(&crate::runtime::RuntimeOptions {
+        cache_dir: plan.cache_dir.clone(),
+        engine: Default::default(),
+        show_progress: false,
+        ca_bundle: Vec::new(),
+    })?))
+}
+
 /// Measures 1, 2 and 4 instances on the PostgreSQL server at `url` beside
 /// the embedded spool; returns a Markdown report.
 pub fn run_scaling(plan: &ServicePlan, url: &str) -> anyhow::Result<String> {
@@ -71,12 +81,7 @@ pub fn run_scaling(plan: &ServicePlan, url: &str) -> anyhow::Result<String> {
         .enable_all()
         .build()?;
     tokio.block_on(async {
-        let runtime = Arc::new(Runtime::load(&crate::runtime::RuntimeOptions {
-            cache_dir: plan.cache_dir.clone(),
-            engine: Default::default(),
-            show_progress: false,
-            ca_bundle: Vec::new(),
-        })?);
+        let runtime = load_runtime(plan)?;
         scaling::scaling(runtime, plan, url).await
     })
 }
@@ -87,12 +92,7 @@ pub fn run(plan: &ServicePlan) -> anyhow::Result<String> {
         .enable_all()
         .build()?;
     tokio.block_on(async {
-        let runtime = Arc::new(Runtime::load(&crate::runtime::RuntimeOptions {
-            cache_dir: plan.cache_dir.clone(),
-            engine: Default::default(),
-            show_progress: false,
-            ca_bundle: Vec::new(),
-        })?);
+        let runtime = load_runtime(plan)?;
         let receiver = HttpReceiver::start(None).await?;
         let mut rows = Vec::new();
         for (label, hook) in [("trivial hook", TRIVIAL), ("forwarding hook", FORWARDING)] {

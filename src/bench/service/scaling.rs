@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, bail};
 
 use super::super::{Figures, Table, figures};
-use super::server::{Client, Setup, end_to_end, open_event};
+use super::server::{Setup, end_to_end, in_state, post_from_clients};
 use super::{ServicePlan, TRIVIAL};
 use crate::runtime::Runtime;
 use crate::service::retry::RetryPolicy;
@@ -93,28 +93,7 @@ async fn measure(setups: &[Setup], events: usize) -> anyhow::Result<(Figures, Fi
     }
     let addresses: Vec<_> = started_services.iter().map(|(a, _, _)| *a).collect();
     let started = Instant::now();
-    let per_client = events.div_ceil(CLIENTS);
-    let clients = (0..CLIENTS).map(|client| {
-        let address = addresses[client % addresses.len()];
-        tokio::spawn(async move {
-            let mut connection = Client::connect(address).await?;
-            let mut samples = Vec::with_capacity(per_client);
-            for i in 0..per_client {
-                let body = open_event(&format!("scale-{client}-{i}-{}", uuid::Uuid::new_v4()));
-                let posted = Instant::now();
-                let status = connection.post(body).await?;
-                samples.push(posted.elapsed());
-                if status != 202 {
-                    bail!("intake answered {status}");
-                }
-            }
-            anyhow::Ok(samples)
-        })
-    });
-    let mut intake = Vec::new();
-    for client in clients.collect::<Vec<_>>() {
-        intake.extend(client.await??);
-    }
+    let intake = post_from_clients(&addresses, events, CLIENTS).await?;
     let posting = started.elapsed();
     let total = intake.len();
     let spool = setups[0].shared.spool.clone();
@@ -122,7 +101,7 @@ async fn measure(setups: &[Setup], events: usize) -> anyhow::Result<(Figures, Fi
     loop {
         polls += 1;
         let stats = spool.stats(crate::service::spool::now_millis())?;
-        if super::server::in_state(&stats, crate::service::spool::RunState::Succeeded) >= total {
+        if in_state(&stats, crate::service::spool::RunState::Succeeded) >= total {
             break;
         }
         if started.elapsed() > Duration::from_secs(600) {

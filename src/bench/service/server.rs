@@ -134,27 +134,7 @@ impl Setup {
     ) -> anyhow::Result<(Figures, Figures)> {
         let (address, stop, task) = self.start().await?;
         let started = Instant::now();
-        let per_client = events.div_ceil(concurrency);
-        let clients = (0..concurrency).map(|client| {
-            tokio::spawn(async move {
-                let mut connection = Client::connect(address).await?;
-                let mut samples = Vec::with_capacity(per_client);
-                for i in 0..per_client {
-                    let body = open_event(&format!("bench-{client}-{i}-{}", uuid::Uuid::new_v4()));
-                    let posted = Instant::now();
-                    let status = connection.post(body).await?;
-                    samples.push(posted.elapsed());
-                    if status != 202 {
-                        bail!("intake answered {status}");
-                    }
-                }
-                anyhow::Ok(samples)
-            })
-        });
-        let mut intake = Vec::new();
-        for client in clients.collect::<Vec<_>>() {
-            intake.extend(client.await??);
-        }
+        let intake = post_from_clients(&[address], events, concurrency).await?;
         let posting = started.elapsed();
         let total = intake.len();
         self.wait_until_done(total).await?;
@@ -214,6 +194,39 @@ impl Setup {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
+}
+
+/// Posts `events` events (each a new session) from `clients` clients, each
+/// on one keep-alive connection to one of `addresses` in turn; the intake
+/// latency of each post.
+pub(super) async fn post_from_clients(
+    addresses: &[SocketAddr],
+    events: usize,
+    clients: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    let per_client = events.div_ceil(clients);
+    let clients = (0..clients).map(|client| {
+        let address = addresses[client % addresses.len()];
+        tokio::spawn(async move {
+            let mut connection = Client::connect(address).await?;
+            let mut samples = Vec::with_capacity(per_client);
+            for i in 0..per_client {
+                let body = open_event(&format!("bench-{client}-{i}-{}", uuid::Uuid::new_v4()));
+                let posted = Instant::now();
+                let status = connection.post(body).await?;
+                samples.push(posted.elapsed());
+                if status != 202 {
+                    bail!("intake answered {status}");
+                }
+            }
+            anyhow::Ok(samples)
+        })
+    });
+    let mut intake = Vec::new();
+    for client in clients.collect::<Vec<_>>() {
+        intake.extend(client.await??);
+    }
+    Ok(intake)
 }
 
 /// How many runs `stats` counts in `state`.

@@ -129,6 +129,18 @@ pub enum Next {
     Dead,
 }
 
+impl Next {
+    /// The state the run moves to and when it is next due.
+    pub fn state_and_due(self, now: Millis) -> (RunState, Millis) {
+        match self {
+            Next::Succeeded => (RunState::Succeeded, now),
+            Next::Skipped => (RunState::Skipped, now),
+            Next::RetryAt(at) => (RunState::Pending, at),
+            Next::Dead => (RunState::Dead, now),
+        }
+    }
+}
+
 /// One finished attempt, as stored.
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
@@ -140,6 +152,15 @@ pub struct AttemptRecord {
     pub outcome: Option<RunOutcome>,
     /// A one-line summary of why it ended the way it did.
     pub note: String,
+}
+
+impl AttemptRecord {
+    /// The outcome as stored (JSON), when there is one.
+    pub fn outcome_json(&self) -> Option<String> {
+        self.outcome
+            .as_ref()
+            .map(|outcome| serde_json::to_string(outcome).unwrap_or_default())
+    }
 }
 
 /// Which runs to list.

@@ -124,8 +124,24 @@ pub struct PostgresSpool {
     target: String,
 }
 
-fn db(error: impl std::fmt::Display) -> SpoolError {
-    SpoolError::Database(error.to_string())
+fn db(error: impl std::error::Error) -> SpoolError {
+    SpoolError::Database(chain(&error))
+}
+
+/// An error with its causes: the client's own text is often only "db
+/// error", the server's message (a refused password, a missing table) is in
+/// its source.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause.source();
+    }
+    text
 }
 
 impl PostgresSpool {
@@ -240,7 +256,7 @@ impl PostgresSpool {
             let mut client = pool
                 .get()
                 .await
-                .map_err(|error| open_error(format!("cannot connect: {error}")))?;
+                .map_err(|error| open_error(format!("cannot connect: {}", chain(&error))))?;
             let transaction = client.transaction().await.map_err(db)?;
             transaction
                 .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
@@ -267,7 +283,10 @@ impl PostgresSpool {
             for (step, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
                 tracing::info!(to = step + 1, "upgrading the spool's schema");
                 transaction.batch_execute(sql).await.map_err(|error| {
-                    open_error(format!("cannot bring its schema up to date: {error}"))
+                    open_error(format!(
+                        "cannot bring its schema up to date: {}",
+                        chain(&error)
+                    ))
                 })?;
             }
             transaction
@@ -490,16 +509,8 @@ impl Spool for PostgresSpool {
         next: Next,
         now: Millis,
     ) -> Result<(), SpoolError> {
-        let outcome = attempt
-            .outcome
-            .as_ref()
-            .map(|o| serde_json::to_string(o).unwrap_or_default());
-        let (state, due) = match next {
-            Next::Succeeded => (RunState::Succeeded, now),
-            Next::Skipped => (RunState::Skipped, now),
-            Next::RetryAt(at) => (RunState::Pending, at),
-            Next::Dead => (RunState::Dead, now),
-        };
+        let outcome = attempt.outcome_json();
+        let (state, due) = next.state_and_due(now);
         let pool = self.pool.clone();
         let instance = self.instance.clone();
         let run_id = run_id.to_owned();

@@ -306,16 +306,8 @@ impl Spool for SqliteSpool {
         next: Next,
         now: Millis,
     ) -> Result<(), SpoolError> {
-        let outcome = attempt
-            .outcome
-            .as_ref()
-            .map(|o| serde_json::to_string(o).unwrap_or_default());
-        let (state, due) = match next {
-            Next::Succeeded => (RunState::Succeeded, now),
-            Next::Skipped => (RunState::Skipped, now),
-            Next::RetryAt(at) => (RunState::Pending, at),
-            Next::Dead => (RunState::Dead, now),
-        };
+        let outcome = attempt.outcome_json();
+        let (state, due) = next.state_and_due(now);
         let mut connection = self.lock();
         let tx = connection.transaction().map_err(db)?;
         tx.execute(
