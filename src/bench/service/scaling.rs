@@ -246,7 +246,8 @@ listening connection, so 4 instances use at most 68, well inside PostgreSQL's de
 a PgBouncer in transaction mode would not do for the listener, which needs a session.
 **Database:** an event's own work is four short transactions (intake's depth check, the
 insert of the event and its run with its commit, the claim, and the finish with its
-attempt), plus a lease renewal every 10 s of a long hook; the table above also counts idle
+attempt) in 11 round trips (the insert is BEGIN, two INSERTs, NOTIFY and COMMIT; the finish
+BEGIN, UPDATE, INSERT and COMMIT), plus a lease renewal every 10 s of a long hook; the table above also counts idle
 workers' empty claims, which shrink as instances get busier. At 1,000 events a second
 that is 4,000-15,000 small transactions a second, half of them writes with a WAL flush,
 which one PostgreSQL server on SSD sustains with group commit. Attempts' outcomes
