@@ -922,12 +922,21 @@ async fn a_spool_from_a_newer_hookbox_is_refused_by_name_and_kept() {
         .unwrap();
     assert_eq!(runs.status.code(), Some(2), "the CLI refuses it too");
 
-    // Retention is read like every duration; a bad one is named.
+    // Retention is read like every duration; a bad one is named, as is a
+    // shared spool that is not PostgreSQL.
     set_version(hookbox::service::spool::sqlite::SCHEMA_VERSION);
-    let bad = serve(&["--retain-dead", "a month"]);
-    let stderr = String::from_utf8_lossy(&bad.stderr);
-    assert_eq!(bad.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("--retain-dead"), "{stderr}");
+    for (args, named) in [
+        (&["--retain-dead", "a month"][..], "--retain-dead"),
+        (
+            &["--spool", "mysql://db/hookbox"][..],
+            "--spool takes a PostgreSQL URL",
+        ),
+    ] {
+        let bad = serve(args);
+        let stderr = String::from_utf8_lossy(&bad.stderr);
+        assert_eq!(bad.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(named), "{stderr}");
+    }
 }
 
 #[test]
