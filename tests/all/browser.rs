@@ -181,14 +181,7 @@ async fn an_operator_works_the_dashboard_in_chromium() {
     let setup = Setup::new(Reply::Status(200, "ok"), "max_attempts = 1").await;
     setup.write_hook(HOSTILE_OUTPUT);
     let server = setup.start(&[]);
-    let (status, accepted) = post_event(&server, open_event("sess-browser-dead")).await;
-    assert_eq!(status, 202, "{accepted}");
-    let dead_run = accepted["run_id"].as_str().unwrap().to_owned();
-    eventually("the run to be dead-lettered", async || {
-        let run = get(&server, &format!("/v1/runs/{dead_run}")).await;
-        (run["state"] == "dead").then_some(())
-    })
-    .await;
+    let dead_run = crate::dashboard::dead_letter(&server, "sess-browser-dead").await;
 
     let browser = Browser::start().await;
     let client = browser.client();

@@ -19,6 +19,20 @@ except OSError as error:
 raise SystemExit(3)
 "#;
 
+/// Posts a session-open of `sid` to a service whose hook fails and that
+/// tries once; the run id, once the run is dead.
+pub(crate) async fn dead_letter(server: &crate::service::Server, sid: &str) -> String {
+    let (status, accepted) = post_event(server, open_event(sid)).await;
+    assert_eq!(status, 202, "{accepted}");
+    let run_id = accepted["run_id"].as_str().unwrap().to_owned();
+    eventually("the run to be dead-lettered", async || {
+        let run = get(server, &format!("/v1/runs/{run_id}")).await;
+        (run["state"] == "dead").then_some(())
+    })
+    .await;
+    run_id
+}
+
 fn html(value: &Value) -> &str {
     value.as_str().unwrap_or_default()
 }
@@ -37,14 +51,7 @@ async fn an_operator_signs_in_sees_a_denied_attempt_inert_output_and_replays() {
     let setup = Setup::new(Reply::Status(200, "ok"), "max_attempts = 1").await;
     setup.write_hook(HOSTILE_OUTPUT);
     let server = setup.start(&[]);
-    let (status, accepted) = post_event(&server, open_event("sess-dash")).await;
-    assert_eq!(status, 202, "{accepted}");
-    let run_id = accepted["run_id"].as_str().unwrap().to_owned();
-    eventually("the run to be dead-lettered", async || {
-        let run = get(&server, &format!("/v1/runs/{run_id}")).await;
-        (run["state"] == "dead").then_some(())
-    })
-    .await;
+    let run_id = dead_letter(&server, "sess-dash").await;
 
     // Not signed in: the sign-in page.
     let (status, headers, _) = call(&server.base, "GET", "/", &[], Vec::new()).await;

@@ -8,10 +8,10 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
 use super::super::{Figures, Table, figures};
-use super::server::{Setup, end_to_end, in_state, post_from_clients};
+use super::server::{Setup, end_to_end, post_from_clients};
 use super::{ServicePlan, TRIVIAL};
 use crate::runtime::Runtime;
 use crate::service::retry::RetryPolicy;
@@ -96,19 +96,7 @@ async fn measure(setups: &[Setup], events: usize) -> anyhow::Result<(Figures, Fi
     let intake = post_from_clients(&addresses, events, CLIENTS).await?;
     let posting = started.elapsed();
     let total = intake.len();
-    let spool = setups[0].shared.spool.clone();
-    let mut polls = 0;
-    loop {
-        polls += 1;
-        let stats = spool.stats(crate::service::spool::now_millis())?;
-        if in_state(&stats, crate::service::spool::RunState::Succeeded) >= total {
-            break;
-        }
-        if started.elapsed() > Duration::from_secs(600) {
-            bail!("runs did not finish within 10 minutes: {stats:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let polls = setups[0].wait_until_done(total).await?;
     let done = started.elapsed();
     for (_, stop, task) in started_services {
         let _ = stop.send(());

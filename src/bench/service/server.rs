@@ -169,21 +169,24 @@ impl Setup {
     }
 
     /// Waits until `total` runs succeeded; a run that died fails the wait.
-    pub(super) async fn wait_until_done(&self, total: usize) -> anyhow::Result<()> {
+    /// Returns how many times the spool was polled.
+    pub(super) async fn wait_until_done(&self, total: usize) -> anyhow::Result<u64> {
         self.wait_for_successes(total, false).await
     }
 
     /// Waits until `total` runs succeeded, whatever else dies meanwhile.
-    pub(super) async fn wait_until_succeeded(&self, total: usize) -> anyhow::Result<()> {
+    pub(super) async fn wait_until_succeeded(&self, total: usize) -> anyhow::Result<u64> {
         self.wait_for_successes(total, true).await
     }
 
-    async fn wait_for_successes(&self, total: usize, deaths_expected: bool) -> anyhow::Result<()> {
+    async fn wait_for_successes(&self, total: usize, deaths_expected: bool) -> anyhow::Result<u64> {
         let deadline = Instant::now() + Duration::from_secs(600);
+        let mut polls = 0;
         loop {
+            polls += 1;
             let stats = self.shared.spool.stats(now_millis())?;
             if in_state(&stats, RunState::Succeeded) >= total {
-                return Ok(());
+                return Ok(polls);
             }
             if !deaths_expected && in_state(&stats, RunState::Dead) > 0 {
                 bail!("a benchmark run died: {stats:?}");

@@ -23,6 +23,16 @@ pub fn now_millis() -> Millis {
         .map_or(0, |d| d.as_millis() as Millis)
 }
 
+/// `duration` in [`Millis`], saturating.
+pub fn duration_millis(duration: std::time::Duration) -> Millis {
+    Millis::try_from(duration.as_millis()).unwrap_or(Millis::MAX)
+}
+
+/// A fresh run id.
+fn new_run_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
 /// Where a run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]

@@ -24,7 +24,8 @@ use tokio_postgres::types::ToSql;
 
 use super::{
     Accepted, AttemptRecord, AttemptView, Claimed, Millis, NewEvent, Next, Retention, RunDetail,
-    RunFilter, RunState, RunSummary, Spool, SpoolError, SpoolStats, rfc3339,
+    RunFilter, RunState, RunSummary, Spool, SpoolError, SpoolStats, duration_millis, new_run_id,
+    rfc3339,
 };
 
 /// The schema this hookbox writes, kept in `hookbox_schema`.
@@ -375,16 +376,8 @@ fn summary(row: &Row) -> RunSummary {
     }
 }
 
-fn new_run_id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
 fn boxed<T: ToSql + Send + Sync + 'static>(value: T) -> Box<dyn ToSql + Send + Sync> {
     Box::new(value)
-}
-
-fn millis(duration: Duration) -> Millis {
-    Millis::try_from(duration.as_millis()).unwrap_or(Millis::MAX)
 }
 
 impl Spool for PostgresSpool {
@@ -449,7 +442,7 @@ impl Spool for PostgresSpool {
     fn claim(&self, now: Millis) -> Result<Option<Claimed>, SpoolError> {
         let pool = self.pool.clone();
         let instance = self.instance.clone();
-        let until = now.saturating_add(millis(self.lease));
+        let until = now.saturating_add(duration_millis(self.lease));
         self.run(async move {
             let client = pool.get().await.map_err(db)?;
             // A pending run that is due, or a running one whose instance
@@ -492,7 +485,7 @@ impl Spool for PostgresSpool {
             vec![
                 boxed(run_id.to_owned()),
                 boxed(self.instance.clone()),
-                boxed(now.saturating_add(millis(self.lease))),
+                boxed(now.saturating_add(duration_millis(self.lease))),
             ],
         )?;
         Ok(!rows.is_empty())
@@ -704,8 +697,8 @@ impl Spool for PostgresSpool {
     }
 
     fn prune(&self, now: Millis, retention: &Retention) -> Result<u64, SpoolError> {
-        let finished_before = now.saturating_sub(millis(retention.finished));
-        let dead_before = now.saturating_sub(millis(retention.dead));
+        let finished_before = now.saturating_sub(duration_millis(retention.finished));
+        let dead_before = now.saturating_sub(duration_millis(retention.dead));
         let mut pruned = 0;
         loop {
             // One batch per statement: the expired runs (skipping any another

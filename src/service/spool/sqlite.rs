@@ -9,7 +9,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
     Accepted, AttemptRecord, AttemptView, Claimed, Millis, NewEvent, Next, Retention, RunDetail,
-    RunFilter, RunState, RunSummary, Spool, SpoolError, SpoolStats, rfc3339,
+    RunFilter, RunState, RunSummary, Spool, SpoolError, SpoolStats, duration_millis, new_run_id,
+    rfc3339,
 };
 
 /// The database file's name in the data directory.
@@ -200,10 +201,6 @@ fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunSummary> {
         replay_of: row.get(10)?,
         delivery: row.get(11)?,
     })
-}
-
-fn new_run_id() -> String {
-    uuid::Uuid::new_v4().to_string()
 }
 
 impl Spool for SqliteSpool {
@@ -493,8 +490,8 @@ impl Spool for SqliteSpool {
     }
 
     fn prune(&self, now: Millis, retention: &Retention) -> Result<u64, SpoolError> {
-        let finished_before = now.saturating_sub(millis(retention.finished));
-        let dead_before = now.saturating_sub(millis(retention.dead));
+        let finished_before = now.saturating_sub(duration_millis(retention.finished));
+        let dead_before = now.saturating_sub(duration_millis(retention.dead));
         let mut pruned = 0;
         loop {
             // In batches, so intake and workers wait for one short
@@ -510,10 +507,6 @@ impl Spool for SqliteSpool {
 
 /// Runs removed per transaction when pruning.
 const PRUNE_BATCH: u64 = 500;
-
-fn millis(duration: std::time::Duration) -> Millis {
-    Millis::try_from(duration.as_millis()).unwrap_or(Millis::MAX)
-}
 
 impl SqliteSpool {
     /// Removes up to [`PRUNE_BATCH`] runs past their retention, with their
