@@ -46,6 +46,19 @@ if [ "${#missing[@]}" -gt 0 ]; then
     exit 1
   fi
 fi
+# A cold build and the suite's own files (the compiled runner cache, throwaway
+# databases and repositories) take about 3.5 GiB under target/. Say so up
+# front, on a cold build, rather than fail half-way with "No space left on device".
+need_gib=4
+target_dir=${CARGO_TARGET_DIR:-target}
+mkdir -p "$target_dir"
+free_kib=$(df -Pk "$target_dir" | awk 'NR == 2 { print $4 }')
+if [ ! -d "$target_dir/debug" ] && [ -n "$free_kib" ] && [ "$free_kib" -lt $((need_gib * 1024 * 1024)) ]; then
+  echo "tests/run.sh: only $((free_kib / 1024)) MiB free for $target_dir; a cold build and the tests need about $need_gib GiB" >&2
+  echo "free some space (cargo clean in other projects, old temporary files) or point CARGO_TARGET_DIR at a bigger disk, then run this again" >&2
+  exit 1
+fi
+
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   echo "tests/run.sh: adding the wasm32-wasip2 target" >&2
   rustup target add wasm32-wasip2
