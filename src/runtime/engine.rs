@@ -17,8 +17,12 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 pub const DEFAULT_MAX_MEMORY_BYTES: u64 = 1 << 30;
 /// Instances the pool holds at once: the most runs that can be in flight.
 pub const POOLED_INSTANCES: u32 = 128;
-/// Bytes of each reused memory slot reset with `memset` and kept mapped rather
-/// than returned to the kernel: about what a typical hook touches.
+/// Bytes of each reused memory slot reset by copying the snapshot back (or
+/// zeroing) and kept mapped rather than returned to the kernel: more than the
+/// Python runner's whole memory after a typical hook (about 19 MiB), so a
+/// reset releases nothing, the next run takes no page faults there, and no
+/// release interrupts the other threads' runs to flush their TLBs. The copy
+/// is done off the run's path ([`crate::sandbox::teardown`]).
 ///
 /// Wasmtime's `pagemap_scan` (reset only the pages a run wrote) stays off: a
 /// run of the Python runner writes a few hundred pages in far more than the
@@ -26,7 +30,7 @@ pub const POOLED_INSTANCES: u32 = 128;
 /// released and faulted in again (no faster, measured), and a written page
 /// that is swapped out is neither reset nor released, so the next run could
 /// read the previous run's payload (wasmtime pull request 14357).
-const KEEP_RESIDENT_BYTES: usize = 16 << 20;
+const KEEP_RESIDENT_BYTES: usize = 32 << 20;
 /// Reused slots kept warm; beyond these, freed slots are returned to the kernel.
 const WARM_SLOTS: u32 = 16;
 

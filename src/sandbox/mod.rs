@@ -5,12 +5,14 @@
 //! - [`wasi`]: what of the host a hook can see;
 //! - [`code_cache`]: hooks' compiled code, kept per content;
 //! - [`egress`]: the one place outgoing network access is decided;
-//! - [`output`]: capped stdout/stderr capture.
+//! - [`output`]: capped stdout/stderr capture;
+//! - [`teardown`]: finished stores dropped off the run's path.
 
 pub mod code_cache;
 pub mod egress;
 pub mod limits;
 pub mod output;
+pub mod teardown;
 pub mod wasi;
 
 use wasmtime::component::{Linker, ResourceTable};
@@ -275,7 +277,7 @@ impl Sandbox {
     pub async fn finish_egress(self) -> (Vec<crate::record::EgressAttempt>, u64) {
         let log = self.store.data().egress.log();
         let settled = self.store.data().egress.settled();
-        drop(self.store);
+        teardown::release(self.store);
         settled.await;
         (log.attempts(), log.unrecorded())
     }

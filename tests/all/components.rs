@@ -123,3 +123,38 @@ async fn what_is_not_a_command_component_is_refused_with_the_reason() {
         "{error}"
     );
 }
+
+/// What one run leaves in its memory, the next never sees: each run grows
+/// its memory to 48 MiB (past the part a reused slot keeps resident), fails
+/// if any byte of it is not zero, then fills all of it. The runs follow one
+/// another as fast as they can, so slots are reused while earlier ones are
+/// still being torn down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_never_sees_what_the_last_one_left_in_memory() {
+    const PAGES: u32 = 768;
+    let body = format!(
+        "(local $at i32) (local $end i32)
+         (if (i32.eq (memory.grow (i32.const {grow})) (i32.const -1)) (then unreachable))
+         (local.set $end (i32.const {bytes}))
+         (loop $scan
+           (if (i64.ne (i64.load (local.get $at)) (i64.const 0)) (then (return (i32.const 1))))
+           (local.set $at (i32.add (local.get $at) (i32.const 8)))
+           (br_if $scan (i32.lt_u (local.get $at) (local.get $end))))
+         (memory.fill (i32.const 0) (i32.const 0xa5) (local.get $end))
+         i32.const 0",
+        grow = PAGES - 1,
+        bytes = PAGES * 65536,
+    );
+    let component = command(&body);
+    let hook = hook(&component);
+    for run in 0..8 {
+        let outcome = hook
+            .run_on(runtime(), SESSION_OPEN, &[], &Limits::default(), &[])
+            .await;
+        assert_eq!(
+            (outcome.status, outcome.exit_code),
+            (RunStatus::Ok, Some(0)),
+            "run {run} found another run's bytes in its memory: {outcome:?}"
+        );
+    }
+}
