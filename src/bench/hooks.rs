@@ -463,7 +463,10 @@ fn report(
         "\n## Concurrency sweep (in-process)\n\nPeak RSS is the whole process's while that many runs \
          were in flight (levels run in increasing order, both hooks at each level; the pooling \
          allocator keeps a used slot's memory resident). The runtime with the compiled runner \
-         loaded, idle, held {idle}.\n"
+         loaded, idle, held {idle}; the added memory per run in flight counts from there, so it \
+         includes the runner's code as it is first touched, shared by every run. What each \
+         more run in flight costs is the last column: the growth of the peak from one run in \
+         flight, per extra run.\n"
     );
     let mut table = Table::new(&[
         "hook",
@@ -473,8 +476,22 @@ fn report(
         "runs/s",
         "peak RSS (MiB)",
         "added RSS per run in flight (MiB)",
+        "each run in flight past the first (MiB)",
     ]);
+    let peak_at_one = |hook: &str| {
+        sweep
+            .iter()
+            .find(|(name, level, _, _)| name == hook && *level == 1)
+            .and_then(|(_, _, _, peak)| *peak)
+    };
     for (name, level, figures, peak) in sweep {
+        let marginal = match (peak, peak_at_one(name)) {
+            (Some(peak), Some(first)) if *level > 1 => format!(
+                "{:.1}",
+                peak.saturating_sub(first) as f64 / 1024.0 / (*level - 1) as f64
+            ),
+            _ => "-".into(),
+        };
         let (peak, per_run) = match (peak, idle_rss) {
             (Some(peak), Some(idle)) => (
                 format!("{:.0}", *peak as f64 / 1024.0),
@@ -493,6 +510,7 @@ fn report(
             format!("{:.0}", figures.per_second),
             peak,
             per_run,
+            marginal,
         ]);
     }
     out.push_str(table.markdown());

@@ -64,7 +64,7 @@ pub fn run(plan: &BenchPlan) -> anyhow::Result<String> {
     };
     let variants = [
         (
-            "pooling + keep-resident, CoW images, InstancePre (default)",
+            "pooling + keep-resident, CoW images, InstancePre, background teardown (default)",
             default,
             Instantiation::Prelinked,
         ),
@@ -72,6 +72,14 @@ pub fn run(plan: &BenchPlan) -> anyhow::Result<String> {
             "without pooling (mmap per run)",
             EngineOptions {
                 pooling: false,
+                ..default
+            },
+            Instantiation::Prelinked,
+        ),
+        (
+            "without background teardown (slot reset before the run returns)",
+            EngineOptions {
+                background_teardown: false,
                 ..default
             },
             Instantiation::Prelinked,
@@ -99,7 +107,7 @@ pub fn run(plan: &BenchPlan) -> anyhow::Result<String> {
             show_progress: false,
             ca_bundle: Vec::new(),
         })?);
-        let concurrency_levels: &[usize] = if index <= 1 { &[1, 2] } else { &[1] };
+        let concurrency_levels: &[usize] = if index <= 2 { &[1, 2] } else { &[1] };
         for &concurrency in concurrency_levels {
             let request = RunRequest {
                 hook: &hook,

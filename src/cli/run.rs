@@ -99,9 +99,11 @@ pub(super) fn run_once(
     args: &[String],
 ) -> anyhow::Result<RunOutcome> {
     let config = &settings.config;
-    // One run: reserving a pool of slots would cost more than it saves.
+    // One run: reserving a pool of slots would cost more than it saves, and
+    // a teardown thread would only be started to be cut off by the exit.
     let engine = EngineOptions {
         pooling: false,
+        background_teardown: false,
         ..EngineOptions::for_memory_limit(config.limits.memory_bytes)
     };
     let runtime = super::load_runtime(engine, &settings.ca_bundle)?;

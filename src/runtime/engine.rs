@@ -46,6 +46,9 @@ pub struct EngineOptions {
     pub memory_init_cow: bool,
     /// The most memory one linear memory may reach.
     pub max_memory_bytes: u64,
+    /// Tear finished stores down on a background thread
+    /// ([`crate::sandbox::teardown`]) instead of before the run returns.
+    pub background_teardown: bool,
 }
 
 impl EngineOptions {
@@ -65,6 +68,7 @@ impl Default for EngineOptions {
             pooling: true,
             memory_init_cow: true,
             max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
+            background_teardown: true,
         }
     }
 }

@@ -88,6 +88,7 @@ pub struct Runtime {
     stdlib_dir: PathBuf,
     sources_dir: PathBuf,
     max_memory_bytes: u64,
+    background_teardown: bool,
     tls: Arc<TlsSettings>,
     code_cache: Arc<CodeCache>,
     cache_result: CacheResult,
@@ -161,6 +162,7 @@ impl Runtime {
             stdlib_dir: PathBuf::new(),
             sources_dir,
             max_memory_bytes: options.engine.max_memory_bytes,
+            background_teardown: options.engine.background_teardown,
             tls: Arc::new(tls),
             code_cache: Arc::default(),
             cache_result,
@@ -279,7 +281,7 @@ impl Runtime {
         let stderr = sandbox.stderr.finish();
         let fuel_consumed = sandbox.fuel_consumed();
         let peak_memory_bytes = sandbox.peak_memory();
-        let (egress, egress_unrecorded) = sandbox.finish_egress().await;
+        let (egress, egress_unrecorded) = sandbox.finish_egress(self.background_teardown).await;
         RunOutcome {
             status,
             exit_code,

@@ -271,13 +271,21 @@ impl Sandbox {
         self.store.data().memory.refused()
     }
 
-    /// Ends the sandbox (closing every connection the hook left open) and
-    /// returns its recorded egress attempts and how many more were made,
-    /// once the recording receiver, if any, has seen everything sent.
-    pub async fn finish_egress(self) -> (Vec<crate::record::EgressAttempt>, u64) {
+    /// Ends the sandbox (closing every connection the hook left open; on the
+    /// teardown thread if `in_background`) and returns its recorded egress
+    /// attempts and how many more were made, once the recording receiver, if
+    /// any, has seen everything sent.
+    pub async fn finish_egress(
+        self,
+        in_background: bool,
+    ) -> (Vec<crate::record::EgressAttempt>, u64) {
         let log = self.store.data().egress.log();
         let settled = self.store.data().egress.settled();
-        teardown::release(self.store);
+        if in_background {
+            teardown::release(self.store);
+        } else {
+            drop(self.store);
+        }
         settled.await;
         (log.attempts(), log.unrecorded())
     }

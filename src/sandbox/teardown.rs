@@ -16,8 +16,10 @@ use wasmtime::Store;
 
 use super::SandboxState;
 
-/// Stores that may wait for the teardown thread at once.
-const QUEUED_STORES: usize = 2;
+/// Stores that may wait for the teardown thread at once. One keeps a run
+/// from waiting for the one before it at one run at a time (measured); every
+/// store waiting holds a pool slot and its memory, so no more than that.
+const QUEUED_STORES: usize = 1;
 
 /// Drops `store` on the teardown thread, or here when that thread is busy
 /// with [`QUEUED_STORES`] others or could not be started.

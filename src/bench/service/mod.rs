@@ -4,7 +4,8 @@
 //! workers alike), beside `python3 hook.py` per event (what Hoop does, with
 //! no spool); then how the spool grows while the receiver is down, and how
 //! fast it drains when the receiver comes back; then the trivial hook's
-//! latency beside hostile hooks running in a loop.
+//! latency beside hostile hooks running in a loop; then the memory of a real
+//! `hookbox serve` process.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use super::receivers::HttpReceiver;
 use super::{Figures, Table, figures};
 use crate::runtime::Runtime;
 
+mod footprint;
 mod neighbours;
 mod outage;
 mod scaling;
@@ -124,8 +126,10 @@ pub fn run(plan: &ServicePlan) -> anyhow::Result<String> {
         let forwarded = receiver.count.load(Ordering::SeqCst);
         let outage = outage(runtime.clone(), plan).await?;
         let neighbours = neighbours(runtime, plan).await?;
+        let footprint = footprint::footprint(plan).await?;
         let mut report = report(plan, &rows, forwarded, &outage);
         report.push_str(&neighbours_report(plan, &neighbours));
+        report.push_str(&footprint::report(&footprint));
         Ok(report)
     })
 }

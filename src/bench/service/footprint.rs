@@ -1,0 +1,152 @@
+//! The memory of a real `hookbox serve` process (this binary, started as an
+//! operator would): its resident set once it listens, its peak while it runs
+//! a burst of events, and once it is idle again.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use super::server::{in_state, post_from_clients};
+use super::{ServicePlan, TOKEN, TRIVIAL};
+use crate::bench::Table;
+use crate::env_names;
+use crate::service::spool::sqlite::SqliteSpool;
+use crate::service::spool::{RunState, Spool, now_millis};
+
+/// Workers of the measured service (the default of `hookbox serve`).
+const WORKERS: usize = 2;
+
+/// Resident memory of the service at three moments, KiB.
+pub(super) struct Footprint {
+    events: usize,
+    listening_kib: u64,
+    peak_kib: u64,
+    idle_after_kib: u64,
+}
+
+/// Starts `hookbox serve`, reads its memory once it listens, posts
+/// `plan.events` trivial events from [`WORKERS`] clients, waits until every
+/// run is done and reads it again.
+pub(super) async fn footprint(plan: &ServicePlan) -> anyhow::Result<Footprint> {
+    let data = tempfile::tempdir()?;
+    let hooks = tempfile::tempdir()?;
+    std::fs::create_dir_all(hooks.path().join("hoop-hooks"))?;
+    std::fs::write(
+        hooks.path().join("hoop-hooks/session-open.runbook.py"),
+        TRIVIAL,
+    )?;
+    let exe = std::env::current_exe().context("finding the hookbox binary")?;
+    let mut command = Command::new(exe);
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .arg("--hooks-dir")
+        .arg(hooks.path())
+        .args(["--concurrency", &WORKERS.to_string()])
+        .env(env_names::TOKEN, TOKEN)
+        .env(env_names::CACHE_DIR, &plan.cache_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut service = Service(command.spawn().context("starting hookbox serve")?);
+    let address = tokio::task::spawn_blocking({
+        let stdout = service.0.stdout.take().context("the service's stdout")?;
+        move || listening_address(stdout)
+    })
+    .await??;
+    let pid = service.0.id();
+    let listening_kib = status_kib(pid, "VmRSS:")?;
+
+    post_from_clients(&[address], plan.events, WORKERS).await?;
+    let spool = SqliteSpool::open(data.path())?;
+    wait_until_done(&spool, plan.events).await?;
+    let footprint = Footprint {
+        events: plan.events,
+        listening_kib,
+        peak_kib: status_kib(pid, "VmHWM:")?,
+        idle_after_kib: status_kib(pid, "VmRSS:")?,
+    };
+    drop(service);
+    Ok(footprint)
+}
+
+/// Kills the service when the measurement ends, however it ends.
+struct Service(Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The address from the service's first line, `listening on http://ADDR`.
+fn listening_address(stdout: std::process::ChildStdout) -> anyhow::Result<SocketAddr> {
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    line.trim()
+        .strip_prefix("listening on http://")
+        .with_context(|| format!("hookbox serve printed {line:?}, not where it listens"))?
+        .parse()
+        .context("the address hookbox serve listens on")
+}
+
+/// Waits until `total` runs succeeded, reading the service's spool.
+async fn wait_until_done(spool: &SqliteSpool, total: usize) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let stats = spool.stats(now_millis())?;
+        if in_state(&stats, RunState::Succeeded) >= total {
+            return Ok(());
+        }
+        if in_state(&stats, RunState::Dead) > 0 || Instant::now() > deadline {
+            bail!("the service's runs did not all succeed within 10 minutes: {stats:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A `/proc/PID/status` field in KiB (Linux).
+fn status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .context("reading the service's /proc status (Linux only)")?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {field} in /proc/{pid}/status"))
+}
+
+/// The Markdown section for `footprint`.
+pub(super) fn report(footprint: &Footprint) -> String {
+    let mib = |kib: u64| format!("{:.0}", kib as f64 / 1024.0);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\n## Memory of `hookbox serve`\n\nA `hookbox serve` process (this binary, SQLite \
+         spool, {WORKERS} workers, the trivial hook) is started; its resident set is read from \
+         `/proc` once it listens, then {} events are posted from {WORKERS} clients and read \
+         again when every run is done. Resident memory counts the runner's compiled code as \
+         its pages are touched, and the pool keeps each slot that ran a hook resident for the \
+         next run.\n",
+        footprint.events
+    );
+    let mut table = Table::new(&["moment", "resident (MiB)"]);
+    table.row([
+        "listening, before any event".to_owned(),
+        mib(footprint.listening_kib),
+    ]);
+    table.row([
+        format!("peak while running {} events", footprint.events),
+        mib(footprint.peak_kib),
+    ]);
+    table.row([
+        "idle, after every run was done".to_owned(),
+        mib(footprint.idle_after_kib),
+    ]);
+    out.push_str(table.markdown());
+    out
+}
