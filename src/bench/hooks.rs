@@ -12,7 +12,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::receivers::{BenchCa, HttpReceiver, tcp_sink};
-use super::{Figures, Table, in_process, launches, real_python3};
+use super::{Figures, Table, in_process, launches, memory, real_python3};
 use crate::env_names;
 use crate::intake::Payload;
 use crate::runtime::Instantiation::Prelinked;
@@ -130,7 +130,7 @@ pub fn run(plan: &HooksPlan) -> anyhow::Result<String> {
         show_progress: false,
         ca_bundle: ca.ca_pem.clone().into_bytes(),
     })?);
-    let idle_rss = memory::rss_kib();
+    let idle_rss = memory::rss_kib(memory::THIS_PROCESS);
     let python3 = real_python3()?;
 
     let mut rows = Vec::new();
@@ -176,7 +176,12 @@ pub fn run(plan: &HooksPlan) -> anyhow::Result<String> {
             let runs = plan.runs.max(level * 4);
             let (figures, _) =
                 tokio.block_on(in_process(&runtime, request, Prelinked, runs, level))?;
-            sweep.push((case.name.clone(), level, figures, memory::peak_kib()));
+            sweep.push((
+                case.name.clone(),
+                level,
+                figures,
+                memory::peak_kib(memory::THIS_PROCESS),
+            ));
         }
     }
     Ok(report(plan, &rows, &sweep, idle_rss))
@@ -523,33 +528,4 @@ fn report(
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     out
-}
-
-/// The process's resident memory, from `/proc/self` (Linux).
-mod memory {
-    /// Current resident set size, KiB.
-    pub fn rss_kib() -> Option<u64> {
-        field("VmRSS:")
-    }
-
-    /// Peak resident set size since the last [`reset_peak`], KiB.
-    pub fn peak_kib() -> Option<u64> {
-        field("VmHWM:")
-    }
-
-    /// Starts a new peak (Linux 4.0 and later).
-    pub fn reset_peak() {
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
-    }
-
-    fn field(name: &str) -> Option<u64> {
-        let status = std::fs::read_to_string("/proc/self/status").ok()?;
-        let line = status.lines().find(|line| line.starts_with(name))?;
-        line[name.len()..]
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()
-    }
 }

@@ -9,6 +9,7 @@
 //!   `python3` per event, and spool growth while a receiver is down.
 
 pub mod hooks;
+mod memory;
 mod receivers;
 pub mod run;
 pub mod service;

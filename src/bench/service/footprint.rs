@@ -12,13 +12,13 @@ use anyhow::{Context, bail};
 
 use super::server::{in_state, post_from_clients};
 use super::{ServicePlan, TOKEN, TRIVIAL};
-use crate::bench::Table;
+use crate::bench::{Table, memory};
 use crate::env_names;
 use crate::service::spool::sqlite::SqliteSpool;
 use crate::service::spool::{RunState, Spool, now_millis};
 
-/// Workers of the measured service (the default of `hookbox serve`).
-const WORKERS: usize = 2;
+/// Workers of the measured service (the default of `hookbox serve --concurrency`).
+const WORKERS: usize = 4;
 
 /// Resident memory of the service at three moments, KiB.
 pub(super) struct Footprint {
@@ -57,8 +57,11 @@ pub(super) async fn footprint(plan: &ServicePlan) -> anyhow::Result<Footprint> {
         move || listening_address(stdout)
     })
     .await??;
-    let pid = service.0.id();
-    let listening_kib = status_kib(pid, "VmRSS:")?;
+    let pid = service.0.id().to_string();
+    let read = |what: &str, kib: Option<u64>| {
+        kib.with_context(|| format!("cannot read the service's {what} from /proc/{pid}/status"))
+    };
+    let listening_kib = read("resident memory", memory::rss_kib(&pid))?;
 
     post_from_clients(&[address], plan.events, WORKERS).await?;
     let spool = SqliteSpool::open(data.path())?;
@@ -66,8 +69,8 @@ pub(super) async fn footprint(plan: &ServicePlan) -> anyhow::Result<Footprint> {
     let footprint = Footprint {
         events: plan.events,
         listening_kib,
-        peak_kib: status_kib(pid, "VmHWM:")?,
-        idle_after_kib: status_kib(pid, "VmRSS:")?,
+        peak_kib: read("peak resident memory", memory::peak_kib(&pid))?,
+        idle_after_kib: read("resident memory", memory::rss_kib(&pid))?,
     };
     drop(service);
     Ok(footprint)
@@ -107,17 +110,6 @@ async fn wait_until_done(spool: &SqliteSpool, total: usize) -> anyhow::Result<()
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-/// A `/proc/PID/status` field in KiB (Linux).
-fn status_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .context("reading the service's /proc status (Linux only)")?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .with_context(|| format!("no {field} in /proc/{pid}/status"))
 }
 
 /// The Markdown section for `footprint`.
