@@ -24,12 +24,13 @@ pub const POOLED_INSTANCES: u32 = 128;
 /// release interrupts the other threads' runs to flush their TLBs. The copy
 /// is done off the run's path ([`crate::sandbox::teardown`]).
 ///
-/// Wasmtime's `pagemap_scan` (reset only the pages a run wrote) stays off: a
-/// run of the Python runner writes a few hundred pages in far more than the
-/// 32 separate stretches its scan collects, so the rest of the slot was
-/// released and faulted in again (no faster, measured), and a written page
-/// that is swapped out is neither reset nor released, so the next run could
-/// read the previous run's payload (wasmtime pull request 14357).
+/// Wasmtime's `pagemap_scan` (reset only the pages a run wrote) stays off,
+/// although it made a run faster before the reset left the run's path: a
+/// written page that is swapped out is neither reset nor released, so the
+/// next run could read the previous run's payload, and a run of the Python
+/// runner writes its few hundred pages in far more than the 32 stretches the
+/// scan collects, so the rest of the slot is released and faulted in again
+/// (wasmtime pull request 14357).
 const KEEP_RESIDENT_BYTES: usize = 32 << 20;
 /// Reused slots kept warm; beyond these, freed slots are returned to the kernel.
 const WARM_SLOTS: u32 = 16;
