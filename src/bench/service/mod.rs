@@ -134,6 +134,39 @@ pub fn run(plan: &ServicePlan) -> anyhow::Result<String> {
     })
 }
 
+/// The columns [`latency_cells`] fills.
+const LATENCY_COLUMNS: [&str; 6] = [
+    "intake p50 (ms)",
+    "intake p99 (ms)",
+    "accepted/s",
+    "end to end p50 (ms)",
+    "end to end p99 (ms)",
+    "done/s",
+];
+
+/// A row's intake figures (dashes when not measured) and end-to-end figures.
+fn latency_cells(intake: Option<&Figures>, end_to_end: &Figures) -> [String; 6] {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let [p50, p99, rate] = intake.map_or_else(
+        || ["-".to_owned(), "-".to_owned(), "-".to_owned()],
+        |f| {
+            [
+                format!("{:.2}", ms(f.p50)),
+                format!("{:.2}", ms(f.p99)),
+                format!("{:.0}", f.per_second),
+            ]
+        },
+    );
+    [
+        p50,
+        p99,
+        rate,
+        format!("{:.1}", ms(end_to_end.p50)),
+        format!("{:.1}", ms(end_to_end.p99)),
+        format!("{:.0}", end_to_end.per_second),
+    ]
+}
+
 /// `python3 hook.py` per event, `concurrency` at a time.
 async fn python3_baseline(events: usize, concurrency: usize) -> anyhow::Result<Figures> {
     let dir = tempfile::tempdir()?;
@@ -177,7 +210,6 @@ async fn python3_baseline(events: usize, concurrency: usize) -> anyhow::Result<F
 }
 
 fn report(plan: &ServicePlan, rows: &[Row], forwarded: usize, outage: &Outage) -> String {
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -196,31 +228,13 @@ fn report(plan: &ServicePlan, rows: &[Row], forwarded: usize, outage: &Outage) -
         humantime::format_rfc3339_seconds(SystemTime::now()),
         plan.events,
     );
-    let mut table = Table::new(&[
-        "measurement",
-        "intake p50 (ms)",
-        "intake p99 (ms)",
-        "accepted/s",
-        "end to end p50 (ms)",
-        "end to end p99 (ms)",
-        "done/s",
-    ]);
+    let mut table = Table::new(&[["measurement"].as_slice(), &LATENCY_COLUMNS].concat());
     for row in rows {
-        let intake = row.intake.as_ref().map_or_else(
-            || ["-".to_owned(), "-".to_owned(), "-".to_owned()],
-            |f| {
-                [
-                    format!("{:.2}", ms(f.p50)),
-                    format!("{:.2}", ms(f.p99)),
-                    format!("{:.0}", f.per_second),
-                ]
-            },
+        table.row(
+            [row.name.clone()]
+                .into_iter()
+                .chain(latency_cells(row.intake.as_ref(), &row.end_to_end)),
         );
-        table.row([row.name.clone()].into_iter().chain(intake).chain([
-            format!("{:.1}", ms(row.end_to_end.p50)),
-            format!("{:.1}", ms(row.end_to_end.p99)),
-            format!("{:.0}", row.end_to_end.per_second),
-        ]));
     }
     out.push_str(table.markdown());
     let _ = writeln!(

@@ -12,7 +12,7 @@ use anyhow::Context;
 
 use super::super::{Figures, Table, figures};
 use super::server::{Setup, end_to_end, post_from_clients};
-use super::{ServicePlan, TRIVIAL};
+use super::{LATENCY_COLUMNS, ServicePlan, TRIVIAL, latency_cells};
 use crate::runtime::Runtime;
 use crate::service::retry::RetryPolicy;
 use crate::service::spool::Spool;
@@ -173,7 +173,6 @@ impl Database {
 }
 
 fn report(plan: &ServicePlan, rows: &[Row]) -> String {
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -192,28 +191,23 @@ fn report(plan: &ServicePlan, rows: &[Row]) -> String {
         humantime::format_rfc3339_seconds(SystemTime::now()),
         plan.events,
     );
-    let mut table = Table::new(&[
-        "spool",
-        "intake p50 (ms)",
-        "intake p99 (ms)",
-        "accepted/s",
-        "end to end p50 (ms)",
-        "end to end p99 (ms)",
-        "done/s",
-        "transactions/event",
-    ]);
+    let mut table = Table::new(
+        &[
+            ["spool"].as_slice(),
+            &LATENCY_COLUMNS,
+            &["transactions/event"],
+        ]
+        .concat(),
+    );
     for row in rows {
-        table.row([
-            row.name.clone(),
-            format!("{:.2}", ms(row.intake.p50)),
-            format!("{:.2}", ms(row.intake.p99)),
-            format!("{:.0}", row.intake.per_second),
-            format!("{:.1}", ms(row.end_to_end.p50)),
-            format!("{:.1}", ms(row.end_to_end.p99)),
-            format!("{:.0}", row.end_to_end.per_second),
-            row.transactions_per_event
-                .map_or_else(|| "-".into(), |t| format!("{t:.1}")),
-        ]);
+        table.row(
+            [row.name.clone()]
+                .into_iter()
+                .chain(latency_cells(Some(&row.intake), &row.end_to_end))
+                .chain([row
+                    .transactions_per_event
+                    .map_or_else(|| "-".into(), |t| format!("{t:.1}"))]),
+        );
     }
     out.push_str(table.markdown());
     out.push_str(PAPER);
