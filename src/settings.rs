@@ -50,6 +50,7 @@
 //! lease = "30s"
 //! retain = "7d"                      # succeeded and skipped runs
 //! retain_dead = "30d"                # dead runs nobody replayed
+//! release_idle = "60s"               # memory kept warm for runs, released when idle
 //! [service.retry]
 //! max_attempts = 8
 //! first_delay = "2s"
@@ -229,6 +230,11 @@ pub struct ServiceSection {
     /// How long dead runs nobody replayed are kept [default: 30d].
     #[arg(long, value_name = "DURATION")]
     pub retain_dead: Option<String>,
+    /// After this long with no hook running, the memory kept warm for the
+    /// next runs is returned to the system; the next run is a few
+    /// milliseconds slower [default: 60s].
+    #[arg(long, value_name = "DURATION")]
+    pub release_idle: Option<String>,
     /// `[service.retry]`: when failed runs are tried again (file only).
     #[serde(default)]
     #[arg(skip)]
@@ -258,6 +264,8 @@ pub struct ServiceSettings {
     pub retention: crate::service::spool::Retention,
     /// Where the spool is.
     pub spool: crate::service::spool::SpoolLocation,
+    /// How long no hook runs before the warm memory is released.
+    pub release_idle: Duration,
 }
 
 impl ServiceSection {
@@ -278,6 +286,7 @@ impl ServiceSection {
             lease: self.lease.or(base.lease),
             retain: self.retain.or(base.retain),
             retain_dead: self.retain_dead.or(base.retain_dead),
+            release_idle: self.release_idle.or(base.release_idle),
             retry: base.retry,
         }
     }
@@ -332,6 +341,10 @@ impl ServiceSection {
             retry: self.retry,
             retention,
             spool,
+            release_idle: match &self.release_idle {
+                Some(text) => units::parse_duration("--release-idle", text)?,
+                None => Duration::from_secs(60),
+            },
         })
     }
 }
@@ -694,6 +707,16 @@ mod tests {
             service.retry.max_attempts, 3,
             "the retry policy is the file's"
         );
+        assert_eq!(service.release_idle, Duration::from_secs(60), "the default");
+        let idle = ServiceSection {
+            release_idle: Some("0s".into()),
+            data_dir: Some("/d".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            idle.resolve(no_env),
+            Err(SettingsError::Unit(UnitError::Zero { flag })) if flag == "--release-idle"
+        ));
         let with_data = |grace: &str| ServiceSection {
             grace: Some(grace.into()),
             data_dir: Some("/d".into()),

@@ -89,6 +89,7 @@ impl ServeArgs {
             concurrency: service.concurrency,
             max_spool: service.max_spool,
             max_payload,
+            release_idle: service.release_idle,
         });
         let tokio = super::tokio_runtime()?;
         tokio.block_on(async {

@@ -68,6 +68,11 @@ impl HookComponents {
         }
     }
 
+    /// Forgets every linked hook; each is loaded from the cache when next run.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
     /// The pre-linked command for `hook`, compiling it (off the async
     /// executor) the first time its content is seen.
     pub async fn get(

@@ -17,7 +17,8 @@ pub mod guest;
 pub mod hook_component;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use wasmtime::Engine;
@@ -83,8 +84,10 @@ pub struct RuntimeOptions {
 pub struct Runtime {
     engine: Engine,
     linker: Linker<SandboxState>,
-    runner: InstancePre<SandboxState>,
-    run_hook: ComponentExportIndex,
+    runner: RwLock<Arc<Runner>>,
+    cache: ComponentCache,
+    runs_started: AtomicU64,
+    runs_in_flight: AtomicUsize,
     stdlib_dir: PathBuf,
     sources_dir: PathBuf,
     max_memory_bytes: u64,
@@ -94,6 +97,61 @@ pub struct Runtime {
     cache_result: CacheResult,
     hook_components: HookComponents,
     _ticker: EpochTicker,
+}
+
+/// The Python runner, loaded and pre-linked. The pool keeps the memory of
+/// slots it ran in warm for its next runs until it is dropped.
+struct Runner {
+    pre: InstancePre<SandboxState>,
+    run_hook: ComponentExportIndex,
+}
+
+impl Runner {
+    /// Loads the runner from `cache` (compiling it there when missing) and
+    /// links it.
+    fn load(
+        engine: &Engine,
+        linker: &Linker<SandboxState>,
+        cache: &ComponentCache,
+        show_progress: bool,
+    ) -> Result<(Runner, CacheResult), RuntimeError> {
+        let (component, cache_result) = cache.load_or_compile(
+            engine,
+            "python-runner",
+            guest::RUNNER_HASH,
+            guest::RUNNER_COMPONENT,
+            || {
+                tracing::info!("compiling the Python runner component (once per hookbox version)");
+                progress(
+                    show_progress,
+                    "compiling the bundled Python runner (one time, about 7 s)...",
+                )
+            },
+        )?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| RuntimeError::Link(e.into()))?;
+        let run_hook = component
+            .get_export_index(None, RUN_HOOK_EXPORT)
+            .ok_or_else(|| RuntimeError::Link(anyhow::anyhow!("no `{RUN_HOOK_EXPORT}` export")))?;
+        Ok((Runner { pre, run_hook }, cache_result))
+    }
+}
+
+/// Counts a run as in flight until dropped.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn start(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        InFlight(count)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// One hook run to perform.
@@ -126,28 +184,9 @@ impl Runtime {
             engine::new_engine(options.engine).map_err(|e| RuntimeError::Engine(e.into()))?;
         let cache = ComponentCache::new(&options.cache_dir);
         let show_progress = options.show_progress;
-        let (component, cache_result) = cache.load_or_compile(
-            &engine,
-            "python-runner",
-            guest::RUNNER_HASH,
-            guest::RUNNER_COMPONENT,
-            || {
-                tracing::info!("compiling the Python runner component (once per hookbox version)");
-                progress(
-                    show_progress,
-                    "compiling the bundled Python runner (one time, about 7 s)...",
-                )
-            },
-        )?;
-
         let mut linker = Linker::new(&engine);
         crate::sandbox::add_to_linker(&mut linker).map_err(|e| RuntimeError::Link(e.into()))?;
-        let runner = linker
-            .instantiate_pre(&component)
-            .map_err(|e| RuntimeError::Link(e.into()))?;
-        let run_hook = component
-            .get_export_index(None, RUN_HOOK_EXPORT)
-            .ok_or_else(|| RuntimeError::Link(anyhow::anyhow!("no `{RUN_HOOK_EXPORT}` export")))?;
+        let (runner, cache_result) = Runner::load(&engine, &linker, &cache, show_progress)?;
         let ticker = EpochTicker::start(&engine);
         let sources_dir =
             guest::sources_dir(&options.cache_dir).map_err(|source| RuntimeError::Stdlib {
@@ -157,8 +196,10 @@ impl Runtime {
         let mut runtime = Runtime {
             engine,
             linker,
-            runner,
-            run_hook,
+            runner: RwLock::new(Arc::new(runner)),
+            cache: cache.clone(),
+            runs_started: AtomicU64::new(0),
+            runs_in_flight: AtomicUsize::new(0),
             stdlib_dir: PathBuf::new(),
             sources_dir,
             max_memory_bytes: options.engine.max_memory_bytes,
@@ -186,6 +227,40 @@ impl Runtime {
     /// Whether loading hit the compile cache or compiled.
     pub fn cache_result(&self) -> CacheResult {
         self.cache_result
+    }
+
+    /// Runs started so far.
+    pub fn runs_started(&self) -> u64 {
+        self.runs_started.load(Ordering::SeqCst)
+    }
+
+    /// Runs started and not yet finished.
+    pub fn runs_in_flight(&self) -> usize {
+        self.runs_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Bytes the instance pool keeps resident in memory slots no run is
+    /// using, warm for the next runs.
+    pub fn warm_memory_bytes(&self) -> usize {
+        self.engine
+            .pooling_allocator_metrics()
+            .map_or(0, |pool| pool.unused_memory_bytes_resident())
+    }
+
+    /// Returns the memory kept warm for the next runs to the system: the
+    /// runner is loaded again from the compile cache, and the pool releases
+    /// the slots the previous one ran in once no run uses it any more. The
+    /// next run takes its page faults again (a few milliseconds). Compiled
+    /// `.wasm` hooks are loaded again when next run, for the same reason.
+    pub fn release_warm_memory(&self) -> Result<(), RuntimeError> {
+        let (runner, _) = Runner::load(&self.engine, &self.linker, &self.cache, false)?;
+        let previous = std::mem::replace(
+            &mut *self.runner.write().unwrap_or_else(|e| e.into_inner()),
+            Arc::new(runner),
+        );
+        drop(previous);
+        self.hook_components.clear();
+        Ok(())
     }
 
     /// The extracted standard library directory.
@@ -218,6 +293,8 @@ impl Runtime {
     ) -> RunOutcome {
         // The engine cannot give one memory more than its maximum; holding the
         // run to that keeps a refused growth reported as the memory limit.
+        self.runs_started.fetch_add(1, Ordering::SeqCst);
+        let _in_flight = InFlight::start(&self.runs_in_flight);
         let config = request.config;
         let limits = &Limits {
             memory_bytes: config.limits.memory_bytes.min(self.max_memory_bytes),
@@ -314,18 +391,23 @@ impl Runtime {
                 let ended = command.wasi_cli_run().call_run(&mut sandbox.store).await?;
                 return wasmtime::Result::Ok(if ended.is_ok() { 0 } else { 1 });
             }
+            let runner = self
+                .runner
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
             let instance = match how {
                 Instantiation::Prelinked => {
-                    self.runner.instantiate_async(&mut sandbox.store).await?
+                    runner.pre.instantiate_async(&mut sandbox.store).await?
                 }
                 Instantiation::Linker => {
                     self.linker
-                        .instantiate_async(&mut sandbox.store, self.runner.component())
+                        .instantiate_async(&mut sandbox.store, runner.pre.component())
                         .await?
                 }
             };
             let run_hook =
-                instance.get_typed_func::<(), (i32,)>(&mut sandbox.store, &self.run_hook)?;
+                instance.get_typed_func::<(), (i32,)>(&mut sandbox.store, &runner.run_hook)?;
             let (code,) = run_hook.call_async(&mut sandbox.store, ()).await?;
             wasmtime::Result::Ok(code)
         };

@@ -311,6 +311,8 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
                 .set(count as i64);
         }
     }
+    let warm = shared.runtime.warm_memory_bytes();
+    shared.metrics.warm_memory_bytes.set(warm as i64);
     if let Some((age, failures)) = shared.hooks.snapshot_age() {
         shared.metrics.git_snapshot_age.set(age);
         shared.metrics.git_fetch_failures.set(failures as i64);

@@ -74,6 +74,10 @@ pub struct Metrics {
     pub git_snapshot_age: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// Git fetches that failed in a row.
     pub git_fetch_failures: Gauge,
+    /// Bytes of memory slots kept warm for the next runs.
+    pub warm_memory_bytes: Gauge,
+    /// Times the warm memory was released after a quiet period.
+    pub warm_memory_releases: Counter,
 }
 
 impl Default for Metrics {
@@ -107,6 +111,8 @@ impl Metrics {
             oldest_pending_age: Gauge::default(),
             git_snapshot_age: Gauge::default(),
             git_fetch_failures: Gauge::default(),
+            warm_memory_bytes: Gauge::default(),
+            warm_memory_releases: Counter::default(),
         };
         {
             let mut r = metrics.registry.lock().unwrap_or_else(|e| e.into_inner());
@@ -174,6 +180,16 @@ impl Metrics {
                 "spool_oldest_pending_age_seconds",
                 "Age of the oldest waiting run",
                 metrics.oldest_pending_age.clone(),
+            );
+            r.register(
+                "warm_memory_bytes",
+                "Memory kept resident in instance slots no run is using, for the next runs",
+                metrics.warm_memory_bytes.clone(),
+            );
+            r.register(
+                "warm_memory_releases",
+                "Times the warm memory was returned to the system after no hook ran for --release-idle",
+                metrics.warm_memory_releases.clone(),
             );
         }
         if git_source {

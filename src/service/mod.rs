@@ -77,6 +77,8 @@ pub struct Shared {
     pub max_spool: u64,
     /// The largest payload accepted.
     pub max_payload: u64,
+    /// How long no hook runs before the runtime's warm memory is released.
+    pub release_idle: Duration,
 }
 
 /// Runs the service on `listener` until `shutdown` completes (the CLI passes
@@ -104,7 +106,8 @@ pub async fn serve(
         .on_new_runs(Arc::new(move || wake.notify_one()));
     let (stop_tx, stop_rx) = watch::channel(false);
     let workers = tokio::spawn(worker::work(shared.clone(), stop_rx.clone(), grace));
-    let pruner = tokio::spawn(worker::prune(shared.clone(), stop_rx));
+    let pruner = tokio::spawn(worker::prune(shared.clone(), stop_rx.clone()));
+    let releaser = tokio::spawn(worker::release_when_idle(shared.clone(), stop_rx));
     let metrics = shared.metrics.clone();
     listen::serve(
         listener,
@@ -118,6 +121,7 @@ pub async fn serve(
     let _ = stop_tx.send(true);
     let _ = workers.await;
     let _ = pruner.await;
+    let _ = releaser.await;
     tracing::info!("stopped");
     Ok(())
 }

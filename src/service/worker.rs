@@ -128,6 +128,46 @@ pub async fn prune(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// Returns the runtime's warm memory to the system once no hook has run for
+/// [`Shared::release_idle`]; checked every half of it, so the release comes
+/// between one and one and a half idle periods after the last run.
+pub async fn release_when_idle(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    let runtime = &shared.runtime;
+    let check_every = shared.release_idle / 2;
+    let mut seen = runtime.runs_started();
+    let mut quiet_since = tokio::time::Instant::now();
+    let mut released_at = None;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(check_every) => {}
+            _ = stop.changed() => return,
+        }
+        let started = runtime.runs_started();
+        if started != seen || runtime.runs_in_flight() > 0 {
+            seen = started;
+            quiet_since = tokio::time::Instant::now();
+            continue;
+        }
+        let nothing_warm = runtime.warm_memory_bytes() == 0;
+        if nothing_warm
+            || released_at == Some(started)
+            || quiet_since.elapsed() < shared.release_idle
+        {
+            continue;
+        }
+        let runtime = runtime.clone();
+        match tokio::task::spawn_blocking(move || runtime.release_warm_memory()).await {
+            Ok(Ok(())) => {
+                released_at = Some(started);
+                shared.metrics.warm_memory_releases.inc();
+                tracing::debug!("no hook ran for a while; warm memory released");
+            }
+            Ok(Err(error)) => tracing::warn!(%error, "cannot release the warm memory"),
+            Err(error) => tracing::warn!(%error, "cannot release the warm memory"),
+        }
+    }
+}
+
 /// One attempt of one run, start to stored result.
 async fn run_one(shared: &Shared, claimed: Claimed) {
     let started_at = now_millis();

@@ -980,3 +980,40 @@ fn a_signature_over_an_id_that_is_not_header_text_is_refused_not_accepted() {
     headers.insert("webhook-signature", signature.parse().unwrap());
     assert!(auth.check(&headers, b"{}", now).is_ok());
 }
+
+/// The value of the metric line starting with `name ` in the service's
+/// `/metrics` text.
+async fn metric(server: &Server, name: &str) -> f64 {
+    let (_, _, text) = call(&server.base, "GET", "/metrics", &[], Vec::new()).await;
+    let text = text.as_str().unwrap().to_owned();
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_service_returns_its_warm_memory_and_still_runs_the_next_event() {
+    let setup = Setup::new(Reply::Status(200, "ok"), "").await;
+    let server = setup.start(&["--release-idle", "300ms"]);
+    for round in 1..=2 {
+        let sid = format!("sess-{round}");
+        let (status, accepted) = post_event(&server, open_event(&sid)).await;
+        assert_eq!(status, 202, "{accepted}");
+        let run_id = accepted["run_id"].as_str().unwrap().to_owned();
+        eventually("the run to succeed", async || {
+            (run_state(&server, &run_id).await["state"] == "succeeded").then_some(())
+        })
+        .await;
+        assert!(setup.forwarded_sids().contains(&sid), "round {round}");
+        // A release only happens when a slot is warm, so each round's run
+        // left memory behind and the release took all of it back.
+        eventually("the warm memory to be released", async || {
+            let released = metric(&server, "hookbox_warm_memory_releases_total").await;
+            let warm = metric(&server, "hookbox_warm_memory_bytes").await;
+            (released >= f64::from(round) && warm == 0.0).then_some(())
+        })
+        .await;
+    }
+}

@@ -1,9 +1,10 @@
 //! The memory of a real `hookbox serve` process (this binary, started as an
 //! operator would): its resident set once it listens, its peak while it runs
-//! a burst of events, and once it is idle again.
+//! a burst of events, once it is idle again, and once it has released the
+//! memory kept warm for the next runs (`--release-idle`).
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,6 +20,9 @@ use crate::service::spool::{RunState, Spool, now_millis};
 
 /// Workers of the measured service (the default of `hookbox serve --concurrency`).
 const WORKERS: usize = 4;
+/// The measured service's `--release-idle`: short, so the bench need not
+/// wait the default minute.
+const RELEASE_IDLE: &str = "1s";
 
 /// Resident memory of the service at three moments, KiB.
 pub(super) struct Footprint {
@@ -26,6 +30,7 @@ pub(super) struct Footprint {
     listening_kib: u64,
     peak_kib: u64,
     idle_after_kib: u64,
+    released_kib: u64,
 }
 
 /// Starts `hookbox serve`, reads its memory once it listens, posts
@@ -47,6 +52,7 @@ pub(super) async fn footprint(plan: &ServicePlan) -> anyhow::Result<Footprint> {
         .arg("--hooks-dir")
         .arg(hooks.path())
         .args(["--concurrency", &WORKERS.to_string()])
+        .args(["--release-idle", RELEASE_IDLE])
         .env(env_names::TOKEN, TOKEN)
         .env(env_names::CACHE_DIR, &plan.cache_dir)
         .stdout(Stdio::piped())
@@ -66,11 +72,15 @@ pub(super) async fn footprint(plan: &ServicePlan) -> anyhow::Result<Footprint> {
     post_from_clients(&[address], plan.events, WORKERS).await?;
     let spool = SqliteSpool::open(data.path())?;
     wait_until_done(&spool, plan.events).await?;
+    let peak_kib = read("peak resident memory", memory::peak_kib(&pid))?;
+    let idle_after_kib = read("resident memory", memory::rss_kib(&pid))?;
+    tokio::task::spawn_blocking(move || wait_until_released(address)).await??;
     let footprint = Footprint {
         events: plan.events,
         listening_kib,
-        peak_kib: read("peak resident memory", memory::peak_kib(&pid))?,
-        idle_after_kib: read("resident memory", memory::rss_kib(&pid))?,
+        peak_kib,
+        idle_after_kib,
+        released_kib: read("resident memory", memory::rss_kib(&pid))?,
     };
     drop(service);
     Ok(footprint)
@@ -112,6 +122,31 @@ async fn wait_until_done(spool: &SqliteSpool, total: usize) -> anyhow::Result<()
     }
 }
 
+/// Waits until the service at `address` reports on `/metrics` that it
+/// released its warm memory.
+fn wait_until_released(address: SocketAddr) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut stream = std::net::TcpStream::connect(address)?;
+        write!(
+            stream,
+            "GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        let released = response.lines().any(|line| {
+            line.starts_with("hookbox_warm_memory_releases_total ") && !line.ends_with(" 0")
+        });
+        if released {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("the service did not release its warm memory within a minute of going idle");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// The Markdown section for `footprint`.
 pub(super) fn report(footprint: &Footprint) -> String {
     let mib = |kib: u64| format!("{:.0}", kib as f64 / 1024.0);
@@ -123,7 +158,8 @@ pub(super) fn report(footprint: &Footprint) -> String {
          `/proc` once it listens, then {} events are posted from {WORKERS} clients and read \
          again when every run is done. Resident memory counts the runner's compiled code as \
          its pages are touched, and the pool keeps each slot that ran a hook resident for the \
-         next run.\n",
+         next run until no hook has run for `--release-idle` ({RELEASE_IDLE} here; 60 s by \
+         default).\n",
         footprint.events
     );
     let mut table = Table::new(&["moment", "resident (MiB)"]);
@@ -138,6 +174,10 @@ pub(super) fn report(footprint: &Footprint) -> String {
     table.row([
         "idle, after every run was done".to_owned(),
         mib(footprint.idle_after_kib),
+    ]);
+    table.row([
+        format!("idle for `--release-idle` ({RELEASE_IDLE}), warm memory released"),
+        mib(footprint.released_kib),
     ]);
     out.push_str(table.markdown());
     out

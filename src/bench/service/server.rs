@@ -88,6 +88,7 @@ impl Setup {
             wake: Arc::new(tokio::sync::Notify::new()),
             concurrency,
             max_spool: 1_000_000,
+            release_idle: Duration::from_secs(3600),
         });
         Ok(Setup {
             shared,
