@@ -258,6 +258,7 @@ impl Runtime {
             &mut *self.runner.write().unwrap_or_else(|e| e.into_inner()),
             Arc::new(runner),
         );
+        // Outside the lock: the last reference releases the pool's slots.
         drop(previous);
         self.hook_components.clear();
         Ok(())
@@ -291,10 +292,10 @@ impl Runtime {
         how: Instantiation,
         python: PythonFiles<'_>,
     ) -> RunOutcome {
-        // The engine cannot give one memory more than its maximum; holding the
-        // run to that keeps a refused growth reported as the memory limit.
         self.runs_started.fetch_add(1, Ordering::SeqCst);
         let _in_flight = InFlight::start(&self.runs_in_flight);
+        // The engine cannot give one memory more than its maximum; holding the
+        // run to that keeps a refused growth reported as the memory limit.
         let config = request.config;
         let limits = &Limits {
             memory_bytes: config.limits.memory_bytes.min(self.max_memory_bytes),

@@ -136,7 +136,6 @@ pub async fn release_when_idle(shared: Arc<Shared>, mut stop: watch::Receiver<bo
     let check_every = shared.release_idle / 2;
     let mut seen = runtime.runs_started();
     let mut quiet_since = tokio::time::Instant::now();
-    let mut released_at = None;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(check_every) => {}
@@ -148,17 +147,12 @@ pub async fn release_when_idle(shared: Arc<Shared>, mut stop: watch::Receiver<bo
             quiet_since = tokio::time::Instant::now();
             continue;
         }
-        let nothing_warm = runtime.warm_memory_bytes() == 0;
-        if nothing_warm
-            || released_at == Some(started)
-            || quiet_since.elapsed() < shared.release_idle
-        {
+        if runtime.warm_memory_bytes() == 0 || quiet_since.elapsed() < shared.release_idle {
             continue;
         }
         let runtime = runtime.clone();
         match tokio::task::spawn_blocking(move || runtime.release_warm_memory()).await {
             Ok(Ok(())) => {
-                released_at = Some(started);
                 shared.metrics.warm_memory_releases.inc();
                 tracing::debug!("no hook ran for a while; warm memory released");
             }
