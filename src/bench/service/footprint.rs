@@ -4,14 +4,14 @@
 //! memory kept warm for the next runs (`--release-idle`).
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use super::server::{in_state, post_from_clients};
+use super::server::{Client, hooks_folder, in_state, post_from_clients};
 use super::{ServicePlan, TOKEN, TRIVIAL};
 use crate::bench::{Table, memory};
 use crate::env_names;
@@ -24,7 +24,7 @@ const WORKERS: usize = 4;
 /// wait the default minute.
 const RELEASE_IDLE: &str = "1s";
 
-/// Resident memory of the service at three moments, KiB.
+/// Resident memory of the service at four moments, KiB.
 pub(super) struct Footprint {
     events: usize,
     listening_kib: u64,
@@ -35,15 +35,11 @@ pub(super) struct Footprint {
 
 /// Starts `hookbox serve`, reads its memory once it listens, posts
 /// `plan.events` trivial events from [`WORKERS`] clients, waits until every
-/// run is done and reads it again.
+/// run is done and reads it again, then once more when the service reports
+/// that it released its warm memory.
 pub(super) async fn footprint(plan: &ServicePlan) -> anyhow::Result<Footprint> {
     let data = tempfile::tempdir()?;
-    let hooks = tempfile::tempdir()?;
-    std::fs::create_dir_all(hooks.path().join("hoop-hooks"))?;
-    std::fs::write(
-        hooks.path().join("hoop-hooks/session-open.runbook.py"),
-        TRIVIAL,
-    )?;
+    let hooks = hooks_folder(TRIVIAL)?;
     let exe = std::env::current_exe().context("finding the hookbox binary")?;
     let mut command = Command::new(exe);
     command
@@ -74,7 +70,7 @@ pub(super) async fn footprint(plan: &ServicePlan) -> anyhow::Result<Footprint> {
     wait_until_done(&spool, plan.events).await?;
     let peak_kib = read("peak resident memory", memory::peak_kib(&pid))?;
     let idle_after_kib = read("resident memory", memory::rss_kib(&pid))?;
-    tokio::task::spawn_blocking(move || wait_until_released(address)).await??;
+    wait_until_released(address).await?;
     let footprint = Footprint {
         events: plan.events,
         listening_kib,
@@ -124,17 +120,12 @@ async fn wait_until_done(spool: &SqliteSpool, total: usize) -> anyhow::Result<()
 
 /// Waits until the service at `address` reports on `/metrics` that it
 /// released its warm memory.
-fn wait_until_released(address: SocketAddr) -> anyhow::Result<()> {
+async fn wait_until_released(address: SocketAddr) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
+    let mut client = Client::connect(address).await?;
     loop {
-        let mut stream = std::net::TcpStream::connect(address)?;
-        write!(
-            stream,
-            "GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-        )?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response)?;
-        let released = response.lines().any(|line| {
+        let metrics = client.get("/metrics").await?;
+        let released = metrics.lines().any(|line| {
             line.starts_with("hookbox_warm_memory_releases_total ") && !line.ends_with(" 0")
         });
         if released {
@@ -143,7 +134,7 @@ fn wait_until_released(address: SocketAddr) -> anyhow::Result<()> {
         if Instant::now() > deadline {
             bail!("the service did not release its warm memory within a minute of going idle");
         }
-        std::thread::sleep(Duration::from_millis(100));
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

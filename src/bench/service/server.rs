@@ -63,12 +63,7 @@ impl Setup {
         data: tempfile::TempDir,
         spool: Arc<dyn Spool>,
     ) -> anyhow::Result<Setup> {
-        let hooks = tempfile::tempdir()?;
-        std::fs::create_dir_all(hooks.path().join("hoop-hooks"))?;
-        std::fs::write(
-            hooks.path().join("hoop-hooks/session-open.runbook.py"),
-            hook,
-        )?;
+        let hooks = hooks_folder(hook)?;
         let url = format!("http://{target}");
         let sandbox = SandboxConfig {
             egress: Arc::new(EgressPolicy::parse([url.as_str()])?),
@@ -233,6 +228,17 @@ pub(super) async fn post_from_clients(
     Ok(intake)
 }
 
+/// A runbooks folder whose session-open hook is `hook`.
+pub(super) fn hooks_folder(hook: &str) -> anyhow::Result<tempfile::TempDir> {
+    let hooks = tempfile::tempdir()?;
+    std::fs::create_dir_all(hooks.path().join("hoop-hooks"))?;
+    std::fs::write(
+        hooks.path().join("hoop-hooks/session-open.runbook.py"),
+        hook,
+    )?;
+    Ok(hooks)
+}
+
 /// How many runs `stats` counts in `state`.
 pub(super) fn in_state(stats: &SpoolStats, state: RunState) -> usize {
     stats
@@ -294,6 +300,21 @@ impl Client {
             sender,
             host: address.to_string(),
         })
+    }
+
+    /// The body of `GET path`, which must answer 200.
+    pub(super) async fn get(&mut self, path: &str) -> anyhow::Result<String> {
+        let request = http::Request::get(path)
+            .header("host", &self.host)
+            .body(Full::new(bytes::Bytes::new()))?;
+        self.sender.ready().await?;
+        let response = self.sender.send_request(request).await?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await?.to_bytes();
+        if status != 200 {
+            bail!("GET {path} answered {status}");
+        }
+        Ok(String::from_utf8_lossy(&body).into_owned())
     }
 
     pub(super) async fn post(&mut self, body: Vec<u8>) -> anyhow::Result<u16> {
