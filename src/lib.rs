@@ -19,7 +19,7 @@
 //! up (a test in `tests/all/layering.rs` holds the list):
 //!
 //! 1. `failure`, what kind of failure an error is (every error says it), then
-//!    `env_names`, `record`, `tls`, `backoff`, `units`: plain data and leaf services;
+//!    `env_names`, `record`, `tls`, `backoff`, `units`, `digest`: plain data and leaf services;
 //! 2. `intake`: what an event is;
 //! 3. `source` and `sandbox`: where a hook comes from and what it runs in
 //!    (neither knows the other);
@@ -31,6 +31,7 @@
 pub mod backoff;
 pub mod bench;
 pub mod cli;
+pub mod digest;
 pub mod env_names;
 pub mod exit_code;
 pub mod failure;

@@ -531,26 +531,47 @@ impl ConfigFile {
         default: Option<&Path>,
         host_env: impl Fn(&str) -> Option<String>,
     ) -> Result<ConfigFile, SettingsError> {
+        if let Some(file) = ConfigFile::named(flag, host_env)? {
+            return Ok(file);
+        }
+        match default.filter(|path| path.is_file()) {
+            Some(path) => ConfigFile::load(path),
+            None => Ok(ConfigFile::default()),
+        }
+    }
+
+    /// The configuration file the operator named, by `flag` or else by
+    /// `HOOKBOX_CONFIG`; `None` when neither names one.
+    pub fn named(
+        flag: Option<&Path>,
+        host_env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<ConfigFile>, SettingsError> {
         let named = flag.map(Path::to_path_buf).or_else(|| {
             host_env(env_names::CONFIG)
                 .filter(|p| !p.is_empty())
                 .map(PathBuf::from)
         });
-        match named.or_else(|| default.filter(|path| path.is_file()).map(Path::to_path_buf)) {
-            Some(path) => ConfigFile::load(&path),
-            None => Ok(ConfigFile::default()),
-        }
+        named.map(|path| ConfigFile::load(&path)).transpose()
     }
 
     /// Reads and parses a configuration file.
     pub fn load(path: &Path) -> Result<ConfigFile, SettingsError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SettingsError::Config {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        ConfigFile::parse(path, &text)
+    }
+
+    /// Parses `text`, the configuration file at `path` (relative paths in it
+    /// are taken from its folder).
+    pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, SettingsError> {
         let bad = |reason: String| SettingsError::Config {
             path: path.to_path_buf(),
             reason,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
         let mut file: ConfigFile =
-            toml::from_str(&text).map_err(|e| bad(e.to_string().trim_end().replace('\n', " ")))?;
+            toml::from_str(text).map_err(|e| bad(e.to_string().trim_end().replace('\n', " ")))?;
         let dir = path.parent().unwrap_or(Path::new("."));
         if let Some(bundle) = &file.egress.ca_bundle {
             file.egress.ca_bundle = Some(dir.join(bundle));

@@ -15,7 +15,9 @@
 #   with initdb and pg_ctl, as the postgres user when run as root).
 #
 # - cargo-deny (installed from crates.io when missing) for the supply-chain
-#   checks in deny.toml.
+#   checks in deny.toml;
+# - rustfmt and clippy (rustup components, added when missing): a whole run
+#   checks formatting and clippy's lints before the tests.
 #
 # Everything else (CPython for WASI, the standard library, wasmtime, gix,
 # reqwest) comes from crates.io through cargo. Arguments go to `cargo test`.
@@ -79,6 +81,23 @@ elif grep -q "failed to fetch advisory database" <<<"$advisories" || [ -z "$advi
 else
   echo "$advisories" >&2
   exit 1
+fi
+
+# What the repository says it expects of every change: formatted code and
+# no clippy warnings (the lints in Cargo.toml's [lints] included). Checked
+# on a whole run; a run of some tests (arguments given) skips them.
+if [ "$#" -eq 0 ]; then
+  for component in rustfmt clippy; do
+    if ! rustup component list --installed | grep -q "^$component"; then
+      echo "tests/run.sh: adding the $component component" >&2
+      rustup component add "$component"
+    fi
+  done
+  cargo fmt --check || {
+    echo "tests/run.sh: the code is not formatted: run cargo fmt" >&2
+    exit 1
+  }
+  cargo clippy --all-targets --quiet -- -D warnings
 fi
 
 exec cargo test "$@"

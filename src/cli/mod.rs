@@ -6,6 +6,7 @@ mod init;
 mod payload;
 mod policy;
 mod python;
+mod repository_settings;
 mod run;
 mod runs;
 mod sandbox_flags;

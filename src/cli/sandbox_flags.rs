@@ -67,6 +67,12 @@ impl SandboxFlags {
         ConfigFile::find(self.config.as_deref(), default, env_names::from_process)
     }
 
+    /// The configuration file the operator named (`--config` or
+    /// `HOOKBOX_CONFIG`), if any.
+    pub fn named_config_file(&self) -> Result<Option<ConfigFile>, SettingsError> {
+        ConfigFile::named(self.config.as_deref(), env_names::from_process)
+    }
+
     /// Resolves the flags over an already loaded configuration file.
     pub fn resolve_with(&self, file: ConfigFile) -> Result<SandboxSettings, SettingsError> {
         let limits = self.limits.clone().over(file.limits).resolve()?;

@@ -11,14 +11,12 @@ use anyhow::Context;
 use clap::Args;
 use notify::Watcher;
 
-use super::sandbox_flags::SandboxFlags;
+use super::repository_settings;
+use super::sandbox_flags::{SandboxFlags, SandboxSettings};
 use crate::exit_code;
 use crate::hooktest::{self, report};
 use crate::runtime::Runtime;
 use crate::runtime::engine::EngineOptions;
-
-/// The settings file `hookbox test` reads from the repository.
-const SETTINGS_FILE: &str = "hookbox.toml";
 
 /// Changes arriving this close together start one run.
 const DEBOUNCE: Duration = Duration::from_millis(100);
@@ -27,7 +25,8 @@ const DEBOUNCE: Duration = Duration::from_millis(100);
 /// fixtures in hoop-hooks/tests/. Requests are answered by a local recording
 /// receiver (nothing leaves the machine) unless --live is given. Exits 1 when
 /// any case fails. Settings come from DIR/hookbox.toml unless --config names
-/// another file.
+/// another file; the repository's own file cannot pass the host's variables,
+/// name files outside DIR or, under --live, open the network.
 #[derive(Debug, Args)]
 pub struct TestArgs {
     /// The runbooks repository.
@@ -49,10 +48,7 @@ pub struct TestArgs {
 impl TestArgs {
     /// Runs the cases, once or on every change.
     pub fn run(self) -> anyhow::Result<u8> {
-        let settings = self.sandbox.resolve_with(
-            self.sandbox
-                .config_file(Some(&self.dir.join(SETTINGS_FILE)))?,
-        )?;
+        let settings = self.settings()?;
         let engine = EngineOptions::for_memory_limit(settings.config.limits.memory_bytes);
         let runtime = super::load_runtime(engine, &settings.ca_bundle)?;
         let tokio = super::tokio_runtime()?;
@@ -60,13 +56,16 @@ impl TestArgs {
             return tokio.block_on(self.run_once(&runtime));
         }
         let (changed, changes) = mpsc::channel();
-        let mut watcher =
-            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        // Links are not followed: one to `/` would watch the whole host.
+        let mut watcher = notify::RecommendedWatcher::new(
+            move |event: notify::Result<notify::Event>| {
                 if event.is_ok_and(|e| is_relevant(&e)) {
                     let _ = changed.send(());
                 }
-            })
-            .context("cannot watch for file changes")?;
+            },
+            notify::Config::default().with_follow_symlinks(false),
+        )
+        .context("cannot watch for file changes")?;
         watcher
             .watch(&self.dir, notify::RecursiveMode::Recursive)
             .with_context(|| format!("cannot watch {}", self.dir.display()))?;
@@ -87,10 +86,7 @@ impl TestArgs {
     /// One pass over every case; settings are read again each time, so an
     /// edited policy applies on the next pass.
     async fn run_once(&self, runtime: &Runtime) -> anyhow::Result<u8> {
-        let settings = self.sandbox.resolve_with(
-            self.sandbox
-                .config_file(Some(&self.dir.join(SETTINGS_FILE)))?,
-        )?;
+        let settings = self.settings()?;
         let cases = hooktest::discover(&self.dir)?;
         let results = hooktest::run(runtime, &settings.config, self.live, cases).await;
         if self.json {
@@ -106,6 +102,24 @@ impl TestArgs {
         } else {
             exit_code::TESTS_FAILED
         })
+    }
+}
+
+impl TestArgs {
+    /// The flags over the operator's configuration file, or else over the
+    /// repository's own (held to what a repository may grant itself).
+    fn settings(&self) -> anyhow::Result<SandboxSettings> {
+        let file = match self.sandbox.named_config_file()? {
+            Some(file) => file,
+            None => {
+                let (file, note) = repository_settings::settings(&self.dir, self.live)?;
+                if let Some(note) = note {
+                    eprintln!("{note}");
+                }
+                file
+            }
+        };
+        Ok(self.sandbox.resolve_with(file)?)
     }
 }
 

@@ -125,14 +125,10 @@ impl From<OneOrList> for OneOrMore {
 /// Why a fixture cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum FixtureError {
-    /// The file cannot be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The fixture.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
+    /// The fixture or its payload file cannot be read from the repository
+    /// (outside it, not a regular file, too large).
+    #[error(transparent)]
+    Repository(#[from] super::repository::RepositoryFileError),
     /// The file is not a valid fixture.
     #[error("{path} is not a valid fixture: {reason} (see docs/testing-hooks.md)")]
     Invalid {
@@ -144,11 +140,12 @@ pub enum FixtureError {
 }
 
 impl Fixture {
-    /// Reads and parses the fixture at `path`.
-    pub fn load(path: &Path) -> Result<Fixture, FixtureError> {
-        let text = std::fs::read_to_string(path).map_err(|source| FixtureError::Read {
+    /// Reads and parses the fixture at `path`, in the repository `root`.
+    pub fn load(root: &Path, path: &Path) -> Result<Fixture, FixtureError> {
+        let bytes = super::repository::read(root, path)?;
+        let text = String::from_utf8(bytes).map_err(|e| FixtureError::Invalid {
             path: path.to_path_buf(),
-            source,
+            reason: format!("not UTF-8: {e}"),
         })?;
         toml::from_str(&text).map_err(|e| FixtureError::Invalid {
             path: path.to_path_buf(),
@@ -158,9 +155,9 @@ impl Fixture {
         })
     }
 
-    /// The payload this fixture runs with: its payload file or the built-in
-    /// sample, with its changes applied.
-    pub fn payload(&self, path: &Path) -> Result<Value, FixtureError> {
+    /// The payload this fixture (at `path`, in the repository `root`) runs
+    /// with: its payload file or the built-in sample, with its changes applied.
+    pub fn payload(&self, root: &Path, path: &Path) -> Result<Value, FixtureError> {
         let invalid = |reason: String| FixtureError::Invalid {
             path: path.to_path_buf(),
             reason,
@@ -169,11 +166,8 @@ impl Fixture {
         let mut payload = match &self.payload {
             Some(file) => {
                 let file = path.parent().unwrap_or(Path::new(".")).join(file);
-                let text = std::fs::read_to_string(&file).map_err(|source| FixtureError::Read {
-                    path: file.clone(),
-                    source,
-                })?;
-                serde_json::from_str(&text)
+                let bytes = super::repository::read(root, &file)?;
+                serde_json::from_slice(&bytes)
                     .map_err(|e| invalid(format!("payload {} is not JSON: {e}", file.display())))?
             }
             None => hoop_payload::sample(event),
@@ -224,7 +218,9 @@ mod tests {
             "#,
         )
         .unwrap();
-        let payload = fixture.payload(Path::new("tests/x.toml")).unwrap();
+        let payload = fixture
+            .payload(Path::new("."), Path::new("tests/x.toml"))
+            .unwrap();
         assert_eq!(payload["event_session_open"]["connection_name"], "prod-db");
         assert_eq!(
             payload["event_session_open"]["connection_reviewers"],

@@ -11,6 +11,7 @@
 pub mod expect;
 pub mod fixture;
 pub mod report;
+pub mod repository;
 pub mod scaffold;
 
 use std::path::{Path, PathBuf};
@@ -110,7 +111,7 @@ pub fn discover(dir: &Path) -> Result<Vec<Case>, SuiteError> {
     let mut cases = Vec::new();
     for event in [Event::SessionOpen, Event::SessionClose] {
         if let Some(name) = hook_for(event) {
-            let plan = HookFile::open(&hooks_dir.join(&name))
+            let plan = HookFile::open_within(dir, &hooks_dir.join(&name))
                 .map_err(|e| e.to_string())
                 .map(|hook| Planned {
                     hook,
@@ -149,7 +150,7 @@ pub fn discover(dir: &Path) -> Result<Vec<Case>, SuiteError> {
             .unwrap_or(&path)
             .display()
             .to_string();
-        let (hook_name, plan) = match plan_fixture(&path, &hooks_dir, hook_for) {
+        let (hook_name, plan) = match plan_fixture(dir, &path, &hooks_dir, hook_for) {
             Ok((hook_name, planned)) => (hook_name, Ok(planned)),
             Err((hook_name, error)) => (hook_name, Err(error)),
         };
@@ -163,11 +164,12 @@ pub fn discover(dir: &Path) -> Result<Vec<Case>, SuiteError> {
 }
 
 fn plan_fixture(
+    root: &Path,
     path: &Path,
     hooks_dir: &Path,
     hook_for: impl Fn(Event) -> Option<String>,
 ) -> Result<(String, Planned), (String, String)> {
-    let fixture = Fixture::load(path).map_err(|e| ("?".to_owned(), e.to_string()))?;
+    let fixture = Fixture::load(root, path).map_err(|e| ("?".to_owned(), e.to_string()))?;
     let event = Event::from(fixture.hook);
     let hook_name = hook_for(event).ok_or_else(|| {
         (
@@ -180,8 +182,11 @@ fn plan_fixture(
         )
     })?;
     let fail = |error: String| (hook_name.clone(), error);
-    let hook = HookFile::open(&hooks_dir.join(&hook_name)).map_err(|e| fail(e.to_string()))?;
-    let payload = fixture.payload(path).map_err(|e| fail(e.to_string()))?;
+    let hook = HookFile::open_within(root, &hooks_dir.join(&hook_name))
+        .map_err(|e| fail(e.to_string()))?;
+    let payload = fixture
+        .payload(root, path)
+        .map_err(|e| fail(e.to_string()))?;
     Ok((
         hook_name.clone(),
         Planned {

@@ -88,6 +88,7 @@ mod tests {
     fn records_never_serialize_a_credential() {
         let request = super::super::RecordedRequest {
             url: "https://siem.example.com/".into(),
+            full_url: "https://siem.example.com/?token=s3cret-query".into(),
             headers: vec![
                 ("Authorization".into(), "Bearer s3cret-value".into()),
                 ("Accept".into(), "*/*".into()),
@@ -96,6 +97,7 @@ mod tests {
         };
         let json = serde_json::to_string(&request).unwrap();
         assert!(!json.contains("s3cret-value"), "{json}");
+        assert!(!json.contains("s3cret-query"), "{json}");
         assert!(json.contains("Bearer [redacted: 12 bytes]"), "{json}");
         assert!(json.contains("*/*"), "{json}");
     }

@@ -75,8 +75,14 @@ pub struct EgressAttempt {
 /// A request (or a TCP connection's bytes) as the recording receiver saw it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RecordedRequest {
-    /// The full URL, query included (`tcp://host:port` for raw TCP).
+    /// The URL as hookbox shows URLs (no user info or query, a webhook's
+    /// secret path masked; `tcp://host:port` for raw TCP): what reports and
+    /// `--json` show.
     pub url: String,
+    /// The full URL, query included: kept in memory for `hookbox test`'s
+    /// expectations, never written out.
+    #[serde(skip)]
+    pub full_url: String,
     /// The request headers, in order (none for raw TCP); credentials are
     /// masked when written out.
     #[serde(serialize_with = "super::credentials::serialize_headers")]

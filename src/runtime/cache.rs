@@ -9,6 +9,14 @@
 //! replaces; a corrupt, truncated or unloadable file is compiled anew. Writers take a file lock and publish with an atomic rename,
 //! so concurrent processes compile once and never read a half-written file.
 //! Artifacts nobody used for a week are removed when a new one is compiled.
+//!
+//! A compiled artifact is native code that runs outside the sandbox, and its
+//! checksum only guards against accidents: whoever can write the cache folder
+//! can run code as hookbox. So a cache folder is used only when it belongs to
+//! the current user (or to root, for a cache shared read-only) and no one
+//! else may write to it ([`check_trusted`]).
+
+#![allow(unsafe_code)]
 
 use std::fs::{self, File};
 use std::hash::{Hash, Hasher};
@@ -32,6 +40,19 @@ pub enum CacheError {
         path: PathBuf,
         /// The underlying error.
         source: std::io::Error,
+    },
+    /// The cache folder may be written by someone other than its user, who
+    /// could plant native code there.
+    #[error(
+        "refusing the cache at {path}: {reason}; compiled code in it runs outside the sandbox, \
+         so only its owner may write to it (chmod go-w it, or set HOOKBOX_CACHE_DIR to a folder \
+         of your own)"
+    )]
+    Untrusted {
+        /// The folder or file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
     },
     /// Cranelift could not compile the component.
     #[error("compiling the component failed: {0:#}")]
@@ -89,7 +110,10 @@ impl ComponentCache {
         wasm: &[u8],
         on_compile: impl FnOnce() -> Box<dyn FnOnce()>,
     ) -> Result<(Component, CacheResult), CacheError> {
-        fs::create_dir_all(&self.dir).map_err(io_error(&self.dir))?;
+        std::os::unix::fs::DirBuilderExt::mode(fs::DirBuilder::new().recursive(true), 0o755)
+            .create(&self.dir)
+            .map_err(io_error(&self.dir))?;
+        check_trusted(&self.dir)?;
         let artifact = self.artifact_path(engine, name, component_hash);
         let lock_path = artifact.with_extension("lock");
         let lock = File::create(&lock_path).map_err(io_error(&lock_path))?;
@@ -199,6 +223,32 @@ fn checksum_line(bytes: &[u8]) -> String {
     format!("{:032x} {}\n", xxh3_128(bytes), bytes.len())
 }
 
+/// Refuses `path` unless it belongs to the current user or to root and
+/// neither its group nor others may write to it.
+pub fn check_trusted(path: &Path) -> Result<(), CacheError> {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = fs::metadata(path).map_err(io_error(path))?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let untrusted = |reason: String| CacheError::Untrusted {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if metadata.uid() != me && metadata.uid() != 0 {
+        return Err(untrusted(format!(
+            "it belongs to user {}, not to this user ({me}) or root",
+            metadata.uid()
+        )));
+    }
+    let mode = metadata.mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(untrusted(format!(
+            "its group or other users may write to it (mode {mode:04o})"
+        )));
+    }
+    Ok(())
+}
+
 fn load_verified(engine: &Engine, artifact: &Path) -> Result<Component, String> {
     let expected = fs::read_to_string(checksum_path(artifact))
         .map_err(|e| format!("no checksum file: {e}"))?;
@@ -244,4 +294,11 @@ fn checksum_size(checksum: &str) -> Option<u64> {
     checksum.split_whitespace().nth(1)?.parse().ok()
 }
 
-crate::failure::categorized!(Internal: CacheError);
+impl crate::failure::Categorized for CacheError {
+    fn failure(&self) -> crate::failure::Failure {
+        match self {
+            CacheError::Untrusted { .. } => crate::failure::Failure::Usage,
+            CacheError::Io { .. } | CacheError::Compile(_) => crate::failure::Failure::Internal,
+        }
+    }
+}

@@ -1,7 +1,10 @@
 //! Compiled hooks: a `.wasm` hook is a WASI 0.2 command component (a Rust
 //! `fn main` built for `wasm32-wasip2`, say). It is compiled once per content
-//! through the same on-disk cache as the runner, linked against the same
-//! sandbox imports, and kept pre-linked in memory for the next run.
+//! through the same on-disk cache as the runner (keyed by the SHA-256 of its
+//! bytes: whoever crafts a hook must not be able to collide with another),
+//! linked against the compiled-hook world's imports alone (never the
+//! runner's own `code` and `process` interfaces), and kept pre-linked in
+//! memory for the next run.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,7 +12,6 @@ use std::sync::Mutex;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 use wasmtime_wasi::p2::bindings::CommandPre;
-use xxhash_rust::xxh3::xxh3_128;
 
 use super::cache::ComponentCache;
 use crate::sandbox::SandboxState;
@@ -22,14 +24,6 @@ const MAX_KEPT: usize = 32;
 /// Why a compiled hook cannot run.
 #[derive(Debug, thiserror::Error)]
 pub enum HookComponentError {
-    /// The file could not be read.
-    #[error("cannot read hook {path}: {source}")]
-    Read {
-        /// The hook's path.
-        path: String,
-        /// The underlying error.
-        source: std::io::Error,
-    },
     /// The file is not a component wasmtime can compile.
     #[error(
         "hook {path} is not a WebAssembly component: {reason:#} (build it with `cargo build --release --target wasm32-wasip2`)"
@@ -53,10 +47,10 @@ pub enum HookComponentError {
     },
 }
 
-/// Compiled hooks, keyed by the hash of their bytes.
+/// Compiled hooks, keyed by the SHA-256 of their bytes.
 pub struct HookComponents {
     cache: ComponentCache,
-    linked: Mutex<HashMap<u128, CommandPre<SandboxState>>>,
+    linked: Mutex<HashMap<[u8; 32], CommandPre<SandboxState>>>,
 }
 
 impl HookComponents {
@@ -83,23 +77,16 @@ impl HookComponents {
     ) -> Result<CommandPre<SandboxState>, HookComponentError> {
         let path = hook.path();
         let shown = path.display().to_string();
-        let bytes = std::fs::read(&path).map_err(|source| HookComponentError::Read {
-            path: shown.clone(),
-            source,
-        })?;
-        let hash = xxh3_128(&bytes);
+        let bytes = hook.source().bytes().to_vec();
+        let hash = crate::digest::sha256(&bytes);
         if let Some(pre) = self.lock().get(&hash) {
             return Ok(pre.clone());
         }
         let (cache, compile_engine) = (self.cache.clone(), engine.clone());
         let compiled = tokio::task::spawn_blocking(move || {
-            cache.load_or_compile(
-                &compile_engine,
-                "hook",
-                &format!("{hash:032x}"),
-                &bytes,
-                || Box::new(|| {}),
-            )
+            cache.load_or_compile(&compile_engine, "hook", &hex::encode(hash), &bytes, || {
+                Box::new(|| {})
+            })
         })
         .await
         .map_err(|e| HookComponentError::NotAComponent {
@@ -124,7 +111,7 @@ impl HookComponents {
         Ok(pre)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u128, CommandPre<SandboxState>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], CommandPre<SandboxState>>> {
         self.linked.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -133,9 +120,9 @@ impl crate::failure::Categorized for HookComponentError {
     fn failure(&self) -> crate::failure::Failure {
         match self {
             // The hook file the user named is not a usable component.
-            HookComponentError::Read { .. }
-            | HookComponentError::NotAComponent { .. }
-            | HookComponentError::Link { .. } => crate::failure::Failure::Usage,
+            HookComponentError::NotAComponent { .. } | HookComponentError::Link { .. } => {
+                crate::failure::Failure::Usage
+            }
         }
     }
 }

@@ -84,6 +84,7 @@ pub struct RuntimeOptions {
 pub struct Runtime {
     engine: Engine,
     linker: Linker<SandboxState>,
+    hook_linker: Linker<SandboxState>,
     runner: RwLock<Arc<Runner>>,
     cache: ComponentCache,
     runs_started: AtomicU64,
@@ -184,8 +185,11 @@ impl Runtime {
             engine::new_engine(options.engine).map_err(|e| RuntimeError::Engine(e.into()))?;
         let cache = ComponentCache::new(&options.cache_dir);
         let show_progress = options.show_progress;
+        let link = |e: wasmtime::Error| RuntimeError::Link(e.into());
         let mut linker = Linker::new(&engine);
-        crate::sandbox::add_to_linker(&mut linker).map_err(|e| RuntimeError::Link(e.into()))?;
+        crate::sandbox::add_to_runner_linker(&mut linker).map_err(link)?;
+        let mut hook_linker = Linker::new(&engine);
+        crate::sandbox::add_to_hook_linker(&mut hook_linker).map_err(link)?;
         let (runner, cache_result) = Runner::load(&engine, &linker, &cache, show_progress)?;
         let ticker = EpochTicker::start(&engine);
         let sources_dir =
@@ -196,6 +200,7 @@ impl Runtime {
         let mut runtime = Runtime {
             engine,
             linker,
+            hook_linker,
             runner: RwLock::new(Arc::new(runner)),
             cache: cache.clone(),
             runs_started: AtomicU64::new(0),
@@ -307,7 +312,7 @@ impl Runtime {
             HookKind::Component => {
                 match self
                     .hook_components
-                    .get(&self.engine, &self.linker, request.hook)
+                    .get(&self.engine, &self.hook_linker, request.hook)
                     .await
                 {
                     Ok(pre) => Some(pre),
@@ -322,7 +327,9 @@ impl Runtime {
                 hook_dir: request.hook.dir(),
                 hook_file_name: request.hook.file_name(),
                 args: request.args,
-                python: compiled_hook.is_none().then_some(python),
+                python: compiled_hook
+                    .is_none()
+                    .then_some((python, request.hook.source().shared())),
                 payload: payload.as_str(),
                 env: &config.env,
                 limits,
@@ -346,6 +353,9 @@ impl Runtime {
             .call(&mut sandbox, compiled_hook.as_ref(), how, limits.timeout)
             .await;
         let duration = started.elapsed();
+        if end.is_stack_overflow() {
+            sandbox.stderr.write_line(crate::sandbox::STACK_EXHAUSTED);
+        }
         let (mut status, mut exit_code, error) = classify(end, sandbox.memory_refused(), limits);
         if compiled_hook.is_some() && status == RunStatus::Error {
             // A compiled hook's trap is its own failure (a Rust panic aborts
@@ -457,10 +467,10 @@ impl crate::failure::Categorized for RuntimeError {
         use crate::failure::Failure;
         match self {
             RuntimeError::CaBundle(_) => Failure::Usage,
-            RuntimeError::Engine(_)
-            | RuntimeError::Cache(_)
-            | RuntimeError::Stdlib { .. }
-            | RuntimeError::Link(_) => Failure::Internal,
+            RuntimeError::Cache(error) => error.failure(),
+            RuntimeError::Engine(_) | RuntimeError::Stdlib { .. } | RuntimeError::Link(_) => {
+                Failure::Internal
+            }
         }
     }
 }

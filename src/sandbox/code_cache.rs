@@ -1,24 +1,27 @@
 //! Hooks' compiled code, kept by the host so a hook's source is compiled once
 //! per content, not once per run.
 //!
-//! The runner reads the hook, hashes its path and source, and asks
-//! [`RunCodeCache::cached`]; on a miss it compiles and hands the marshalled
-//! code to [`RunCodeCache::store`], before any of the hook's own code runs.
-//! Each run may ask once and store once, for the digest it asked about, so a
-//! hook (which runs only after that) can neither plant code for another
-//! source nor change what its own source runs as next time.
+//! The host read the hook's source when it checked the file; the runner asks
+//! [`RunCodeCache::hook_source`] for that source and any code kept for it,
+//! and on a miss compiles it and hands the marshalled code to
+//! [`RunCodeCache::store`], before any of the hook's own code runs. The key
+//! is computed here, from the path and the source the host read (SHA-256):
+//! a guest names no key, so it can neither plant code for another source nor
+//! (asking once, storing once) change what its own source runs as next time.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-/// The digests the runner uses (SHA-256).
-const DIGEST_BYTES: usize = 32;
 /// Most compiled hooks kept.
 const MAX_ENTRIES: usize = 256;
 /// Most bytes of compiled code kept in all.
 const MAX_BYTES: usize = 32 * 1024 * 1024;
 /// Largest compiled hook kept.
 const MAX_ENTRY_BYTES: usize = 4 * 1024 * 1024;
+
+/// The key of a hook's code: SHA-256 of its path in the sandbox, a zero byte
+/// and its source.
+type Digest = [u8; 32];
 
 /// The compiled hooks of one runtime, shared by its runs; oldest out first.
 #[derive(Debug, Default)]
@@ -28,8 +31,8 @@ pub struct CodeCache {
 
 #[derive(Debug, Default)]
 struct Entries {
-    code: HashMap<Vec<u8>, Arc<Vec<u8>>>,
-    order: VecDeque<Vec<u8>>,
+    code: HashMap<Digest, Arc<Vec<u8>>>,
+    order: VecDeque<Digest>,
     bytes: usize,
 }
 
@@ -44,11 +47,11 @@ impl CodeCache {
         self.len() == 0
     }
 
-    fn get(&self, digest: &[u8]) -> Option<Arc<Vec<u8>>> {
+    fn get(&self, digest: &Digest) -> Option<Arc<Vec<u8>>> {
         self.entries.lock().unwrap().code.get(digest).cloned()
     }
 
-    fn put(&self, digest: Vec<u8>, code: Vec<u8>) {
+    fn put(&self, digest: Digest, code: Vec<u8>) {
         if code.is_empty() || code.len() > MAX_ENTRY_BYTES {
             return;
         }
@@ -57,7 +60,7 @@ impl CodeCache {
             return;
         }
         entries.bytes += code.len();
-        entries.order.push_back(digest.clone());
+        entries.order.push_back(digest);
         entries.code.insert(digest, Arc::new(code));
         while entries.code.len() > MAX_ENTRIES || entries.bytes > MAX_BYTES {
             let Some(oldest) = entries.order.pop_front() else {
@@ -74,53 +77,60 @@ impl CodeCache {
 #[derive(Debug)]
 pub struct RunCodeCache {
     cache: Arc<CodeCache>,
+    hook: Option<(Digest, Arc<[u8]>)>,
     state: RunState,
 }
 
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 enum RunState {
     /// Nothing asked yet.
     Fresh,
-    /// The cache had no code for this digest; it may be stored once.
-    Missed(Vec<u8>),
+    /// The cache had no code for the hook; it may be stored once.
+    Missed,
     /// Asked and answered (or stored): nothing more is taken.
     Closed,
 }
 
 impl RunCodeCache {
-    /// A run's view of `cache`.
-    pub fn new(cache: Arc<CodeCache>) -> RunCodeCache {
+    /// A run's view of `cache`, for the Python hook at `guest_path` (its
+    /// path in the sandbox) whose checked source is `source`; `None` for a
+    /// run that has no Python hook.
+    pub fn new(cache: Arc<CodeCache>, hook: Option<(&str, &Arc<[u8]>)>) -> RunCodeCache {
+        let hook = hook.map(|(guest_path, source)| {
+            let keyed = [guest_path.as_bytes(), b"\0", source].concat();
+            (crate::digest::sha256(&keyed), source.clone())
+        });
         RunCodeCache {
             cache,
+            hook,
             state: RunState::Fresh,
         }
     }
 
-    /// The code stored for `digest`, answered for the run's first question only.
-    pub fn cached(&mut self, digest: Vec<u8>) -> Option<Vec<u8>> {
-        if !matches!(self.state, RunState::Fresh) || digest.len() != DIGEST_BYTES {
+    /// The hook's source, and the code kept for it (answered for the run's
+    /// first question only).
+    pub fn hook_source(&mut self) -> (Vec<u8>, Option<Vec<u8>>) {
+        let Some((digest, source)) = &self.hook else {
             self.state = RunState::Closed;
-            return None;
-        }
-        match self.cache.get(&digest) {
-            Some(code) => {
-                self.state = RunState::Closed;
-                Some(code.as_ref().clone())
-            }
-            None => {
-                self.state = RunState::Missed(digest);
-                None
-            }
-        }
+            return (Vec::new(), None);
+        };
+        let code = match self.state {
+            RunState::Fresh => self.cache.get(digest),
+            RunState::Missed | RunState::Closed => None,
+        };
+        self.state = match (&self.state, &code) {
+            (RunState::Fresh, None) => RunState::Missed,
+            _ => RunState::Closed,
+        };
+        (source.to_vec(), code.map(|code| code.as_ref().clone()))
     }
 
-    /// Keeps `code` for `digest` if it is the digest the run asked about and
-    /// missed, and nothing was stored yet in this run.
-    pub fn store(&mut self, digest: Vec<u8>, code: Vec<u8>) {
-        if let RunState::Missed(missed) = std::mem::replace(&mut self.state, RunState::Closed)
-            && missed == digest
-        {
-            self.cache.put(digest, code);
+    /// Keeps `code` for the hook if the run asked and missed, and stored
+    /// nothing yet.
+    pub fn store(&mut self, code: Vec<u8>) {
+        let state = std::mem::replace(&mut self.state, RunState::Closed);
+        if let (RunState::Missed, Some((digest, _))) = (state, &self.hook) {
+            self.cache.put(*digest, code);
         }
     }
 }
@@ -129,58 +139,83 @@ impl RunCodeCache {
 mod tests {
     use super::*;
 
-    fn digest(byte: u8) -> Vec<u8> {
-        vec![byte; DIGEST_BYTES]
+    fn source(text: &str) -> Arc<[u8]> {
+        Arc::from(text.as_bytes())
+    }
+
+    fn run(cache: &Arc<CodeCache>, path: &str, text: &str) -> RunCodeCache {
+        RunCodeCache::new(cache.clone(), Some((path, &source(text))))
     }
 
     #[test]
-    fn a_miss_then_a_store_serves_the_next_run() {
+    fn a_miss_then_a_store_serves_the_next_run_of_the_same_source() {
         let cache = Arc::new(CodeCache::default());
-        let mut first = RunCodeCache::new(cache.clone());
-        assert_eq!(first.cached(digest(1)), None);
-        first.store(digest(1), b"code".to_vec());
-        let mut second = RunCodeCache::new(cache);
-        assert_eq!(second.cached(digest(1)), Some(b"code".to_vec()));
+        let mut first = run(&cache, "/hook/a.py", "print(1)");
+        assert_eq!(first.hook_source(), (b"print(1)".to_vec(), None));
+        first.store(b"code".to_vec());
+        let mut second = run(&cache, "/hook/a.py", "print(1)");
+        assert_eq!(second.hook_source().1, Some(b"code".to_vec()));
+        let mut edited = run(&cache, "/hook/a.py", "print(2)");
+        assert_eq!(edited.hook_source().1, None, "another source");
+        let mut moved = run(&cache, "/hook/b.py", "print(1)");
+        assert_eq!(moved.hook_source().1, None, "another path");
     }
 
     #[test]
-    fn a_run_stores_only_the_digest_it_missed_and_only_once() {
+    fn a_run_stores_only_after_a_miss_and_only_once() {
         let cache = Arc::new(CodeCache::default());
-        let mut run = RunCodeCache::new(cache.clone());
-        run.cached(digest(1));
-        run.store(digest(2), b"planted".to_vec());
-        run.store(digest(1), b"late".to_vec());
-        assert!(cache.is_empty());
+        let mut unasked = run(&cache, "/hook/a.py", "x");
+        unasked.store(b"planted".to_vec());
+        assert!(cache.is_empty(), "a store before asking");
 
-        let mut run = RunCodeCache::new(cache.clone());
-        run.cached(digest(3));
-        run.store(digest(3), b"mine".to_vec());
-        run.store(digest(3), b"changed".to_vec());
-        let mut later = RunCodeCache::new(cache);
-        assert_eq!(later.cached(digest(3)), Some(b"mine".to_vec()));
+        let mut once = run(&cache, "/hook/a.py", "x");
+        once.hook_source();
+        once.store(b"mine".to_vec());
+        once.store(b"changed".to_vec());
+        assert_eq!(
+            run(&cache, "/hook/a.py", "x").hook_source().1,
+            Some(b"mine".to_vec())
+        );
     }
 
     #[test]
     fn only_the_first_question_is_answered() {
         let cache = Arc::new(CodeCache::default());
-        cache.put(digest(1), b"one".to_vec());
-        let mut run = RunCodeCache::new(cache.clone());
-        assert_eq!(run.cached(digest(2)), None);
-        assert_eq!(run.cached(digest(1)), None);
-        run.store(digest(2), b"two".to_vec());
+        let mut first = run(&cache, "/hook/a.py", "x");
+        first.hook_source();
+        first.store(b"one".to_vec());
+        let mut again = run(&cache, "/hook/a.py", "x");
+        assert!(again.hook_source().1.is_some());
+        assert_eq!(again.hook_source().1, None);
+        let mut twice = run(&cache, "/hook/b.py", "y");
+        twice.hook_source();
+        twice.hook_source();
+        twice.store(b"late".to_vec());
         assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn a_run_without_a_python_hook_gets_nothing_and_stores_nothing() {
+        let cache = Arc::new(CodeCache::default());
+        let mut none = RunCodeCache::new(cache.clone(), None);
+        assert_eq!(none.hook_source(), (Vec::new(), None));
+        none.store(b"x".to_vec());
+        assert!(cache.is_empty());
     }
 
     #[test]
     fn the_oldest_entries_go_first() {
         let cache = CodeCache::default();
+        let key = |i: usize| {
+            let mut digest = [0; 32];
+            digest[0] = (i % 256) as u8;
+            digest[1] = (i / 256) as u8;
+            digest
+        };
         for i in 0..=MAX_ENTRIES {
-            cache.put(
-                [vec![(i % 256) as u8, (i / 256) as u8], vec![0; 30]].concat(),
-                vec![1],
-            );
+            cache.put(key(i), vec![1]);
         }
         assert_eq!(cache.len(), MAX_ENTRIES);
-        assert!(cache.get(&[vec![0, 0], vec![0; 30]].concat()).is_none());
+        assert!(cache.get(&key(0)).is_none());
     }
 }

@@ -28,6 +28,11 @@ use egress::policy::EgressPolicy;
 use limits::{Limits, MemoryAccountant};
 use output::CappedOutput;
 
+/// Most WASI resources (open files, sockets, streams, pollables, HTTP
+/// requests) a run may hold at once: each open file and socket is a host
+/// descriptor, and one run must not take the service's.
+pub const MAX_RESOURCES: usize = 1024;
+
 /// The state a run's `Store` owns.
 pub struct SandboxState {
     wasi: WasiCtx,
@@ -63,15 +68,58 @@ const CODE_INTERFACE: &str = "hookbox:runner/code@0.1.0";
 /// hookbox's process interface (`guest-sdk/wit/hookbox.wit`).
 const PROCESS_INTERFACE: &str = "hookbox:runner/process@0.1.0";
 
-/// Adds everything a sandbox offers a guest to `linker`: WASI 0.2, outgoing
-/// HTTP (through the egress gate) and hookbox's egress and code interfaces.
-pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
+/// Adds what a compiled hook may import to `linker`: WASI 0.2, outgoing
+/// HTTP (through the egress gate) and hookbox's egress interface. Nothing
+/// else: the runner's `code` and `process` interfaces are the runner's own.
+pub fn add_to_hook_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
+    add_egress(linker)?;
+    add_tcp_connect(linker)?;
+    add_udp_send(linker)
+}
+
+/// Adds what the Python runner imports to `linker`: everything a compiled
+/// hook gets, plus the hook's compiled code (`code`, keyed by the host from
+/// the source it read) and `process`.
+pub fn add_to_runner_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
+    add_to_hook_linker(linker)?;
+    linker.instance(PROCESS_INTERFACE)?.func_wrap(
+        "exit",
+        |_store: StoreContextMut<'_, SandboxState>, (code,): (u8,)| -> wasmtime::Result<()> {
+            Err(I32Exit(code.into()).into())
+        },
+    )?;
+    let mut code = linker.instance(CODE_INTERFACE)?;
+    code.func_wrap(
+        "hook-source",
+        |mut store: StoreContextMut<'_, SandboxState>, (): ()| {
+            Ok((store.data_mut().code.hook_source(),))
+        },
+    )?;
+    code.func_wrap(
+        "store",
+        |mut store: StoreContextMut<'_, SandboxState>, (code,): (Vec<u8>,)| {
+            store.data_mut().code.store(code);
+            Ok(())
+        },
+    )?;
+    Ok(())
+}
+
+/// hookbox's egress interface: why a request was refused, how a URL may be
+/// shown, TLS on a raw connection and name lookups for socket rules.
+fn add_egress(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
     let mut egress = linker.instance(EGRESS_INTERFACE)?;
     egress.func_wrap(
         "last-denial",
         |store: StoreContextMut<'_, SandboxState>, (): ()| Ok((store.data().egress.last_denial(),)),
+    )?;
+    egress.func_wrap(
+        "shown-url",
+        |store: StoreContextMut<'_, SandboxState>, (url,): (String,)| {
+            Ok((store.data().egress.shown_url(&url),))
+        },
     )?;
     egress.func_wrap_async(
         "start-tls",
@@ -88,27 +136,7 @@ pub fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> 
             Box::new(async move { Ok((lookup.await,)) })
         },
     )?;
-    linker.instance(PROCESS_INTERFACE)?.func_wrap(
-        "exit",
-        |_store: StoreContextMut<'_, SandboxState>, (code,): (u8,)| -> wasmtime::Result<()> {
-            Err(I32Exit(code.into()).into())
-        },
-    )?;
-    let mut code = linker.instance(CODE_INTERFACE)?;
-    code.func_wrap(
-        "cached",
-        |mut store: StoreContextMut<'_, SandboxState>, (digest,): (Vec<u8>,)| {
-            Ok((store.data_mut().code.cached(digest),))
-        },
-    )?;
-    code.func_wrap(
-        "store",
-        |mut store: StoreContextMut<'_, SandboxState>, (digest, code): (Vec<u8>, Vec<u8>)| {
-            store.data_mut().code.store(digest, code);
-            Ok(())
-        },
-    )?;
-    add_tcp_connect(linker)
+    Ok(())
 }
 
 /// The `wasi:sockets` version wasmtime-wasi defines (guests importing any
@@ -157,6 +185,42 @@ fn add_tcp_connect(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
     defined
 }
 
+/// The `wasi:sockets/udp` version wasmtime-wasi defines.
+const WASI_SOCKETS_UDP: &str = "wasi:sockets/udp@0.2.12";
+
+/// Puts the gate's datagram sizes in front of `outgoing-datagram-stream.send`:
+/// the socket check of each datagram (made inside `send`, in order) then
+/// records its size with its destination.
+fn add_udp_send(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
+    use wasmtime::component::Resource;
+    use wasmtime_wasi::p2::bindings::sockets::udp::{
+        HostOutgoingDatagramStream, OutgoingDatagram, OutgoingDatagramStream,
+    };
+    use wasmtime_wasi::sockets::WasiSocketsView;
+
+    linker.allow_shadowing(true);
+    let mut udp = linker.instance(WASI_SOCKETS_UDP)?;
+    let defined = udp.func_wrap(
+        "[method]outgoing-datagram-stream.send",
+        |mut store: StoreContextMut<'_, SandboxState>,
+         (stream, datagrams): (Resource<OutgoingDatagramStream>, Vec<OutgoingDatagram>)| {
+            store
+                .data()
+                .egress
+                .sending_datagrams(datagrams.iter().map(|d| d.data.len() as u64));
+            let sent = store.data_mut().sockets().send(stream, datagrams);
+            // Sizes of datagrams that were not sent are no one's.
+            store.data().egress.sending_datagrams([]);
+            match sent {
+                Ok(count) => Ok((Ok(count),)),
+                Err(error) => Ok((Err(error.downcast()?),)),
+            }
+        },
+    );
+    linker.allow_shadowing(false);
+    defined
+}
+
 /// Fuel between two yields of a running hook to the async executor (a few
 /// milliseconds of busy CPU): the most a stopped hook's fuel count can miss.
 const FUEL_YIELD_INTERVAL: u64 = 10_000_000;
@@ -180,8 +244,9 @@ pub struct SandboxSpec<'a> {
     pub hook_file_name: &'a str,
     /// Arguments after the hook's path.
     pub args: &'a [String],
-    /// The Python runner's files, for Python hooks.
-    pub python: Option<wasi::PythonFiles<'a>>,
+    /// The Python runner's files and the hook's checked source, for Python
+    /// hooks.
+    pub python: Option<(wasi::PythonFiles<'a>, &'a std::sync::Arc<[u8]>)>,
     /// The event JSON.
     pub payload: &'a str,
     /// Extra environment variables.
@@ -222,7 +287,7 @@ impl Sandbox {
             hook_dir: spec.hook_dir,
             hook_file_name: spec.hook_file_name,
             args: spec.args,
-            python: spec.python,
+            python: spec.python.map(|(files, _)| files),
             payload: spec.payload,
             env: spec.env,
             stdout: stdout.clone(),
@@ -232,10 +297,20 @@ impl Sandbox {
         let state = SandboxState {
             wasi,
             http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
+            table: {
+                let mut table = ResourceTable::new();
+                table.set_max_capacity(MAX_RESOURCES);
+                table
+            },
             egress,
             memory: MemoryAccountant::new(spec.limits.memory_bytes),
-            code: RunCodeCache::new(spec.code_cache),
+            code: RunCodeCache::new(
+                spec.code_cache,
+                spec.python
+                    .map(|(_, source)| (wasi::hook_guest_path(spec.hook_file_name), source))
+                    .as_ref()
+                    .map(|(path, source)| (path.as_str(), *source)),
+            ),
         };
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.memory);
@@ -291,6 +366,11 @@ impl Sandbox {
     }
 }
 
+/// What a hook that exhausted its stack is told on stderr and the record
+/// says (`python3` raises `RecursionError` there).
+pub const STACK_EXHAUSTED: &str = "RecursionError: maximum recursion depth exceeded \
+     (the hook's call stack ran out and the sandbox stopped it)";
+
 /// How a call into the guest ended, before limits are taken into account.
 #[derive(Debug)]
 pub enum CallEnd {
@@ -300,6 +380,13 @@ pub enum CallEnd {
     Failed(wasmtime::Error),
     /// The wall clock ran out while the guest waited in a host call.
     DeadlinePassed,
+}
+
+impl CallEnd {
+    /// Whether the guest ran out of stack.
+    pub fn is_stack_overflow(&self) -> bool {
+        matches!(self, CallEnd::Failed(error) if error.downcast_ref::<Trap>() == Some(&Trap::StackOverflow))
+    }
 }
 
 /// Classifies a finished call into a status, exit code and error message.
@@ -341,6 +428,12 @@ pub fn classify(
                     )),
                 ),
                 Some(Trap::Interrupt) => (RunStatus::Timeout, None, Some(timeout())),
+                // Recursion in C code (a deeply nested `json.loads`) that ran
+                // past the stack before CPython's own check: the hook's
+                // failure, as `RecursionError` is under `python3`.
+                Some(Trap::StackOverflow) => {
+                    (RunStatus::Failed, Some(1), Some(STACK_EXHAUSTED.to_owned()))
+                }
                 _ if memory_refused => (
                     RunStatus::MemoryExceeded,
                     None,
@@ -364,19 +457,24 @@ mod tests {
     /// wasmtime-wasi that defines another `wasi:sockets` version would leave
     /// the original in place, so the name must match exactly.
     #[test]
-    fn the_shadowed_sockets_interface_is_the_one_wasmtime_wasi_defines() {
+    fn the_shadowed_sockets_interfaces_are_the_ones_wasmtime_wasi_defines() {
         let engine = Engine::default();
         let mut linker = Linker::<SandboxState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
-        let mut tcp = linker.instance(WASI_SOCKETS_TCP).unwrap();
-        let redefined = tcp.func_wrap(
-            "[method]tcp-socket.start-connect",
-            |_: StoreContextMut<'_, SandboxState>, (): ()| Ok(()),
-        );
-        assert!(
-            redefined.is_err(),
-            "wasmtime-wasi does not define {WASI_SOCKETS_TCP}: set WASI_SOCKETS_TCP to the \
-             wasi:sockets version it defines"
-        );
+        for (interface, function) in [
+            (WASI_SOCKETS_TCP, "[method]tcp-socket.start-connect"),
+            (WASI_SOCKETS_UDP, "[method]outgoing-datagram-stream.send"),
+        ] {
+            let mut instance = linker.instance(interface).unwrap();
+            let redefined = instance
+                .func_wrap(function, |_: StoreContextMut<'_, SandboxState>, (): ()| {
+                    Ok(())
+                });
+            assert!(
+                redefined.is_err(),
+                "wasmtime-wasi does not define {interface}: set the constant to the \
+                 wasi:sockets version it defines"
+            );
+        }
     }
 }

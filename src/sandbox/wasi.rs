@@ -22,6 +22,12 @@ pub const HOOK_DIR_GUEST: &str = "/hook";
 /// Where the pure-Python standard library appears inside the sandbox.
 pub const STDLIB_DIR_GUEST: &str = "/python";
 
+/// Where the hook file named `file_name` (relative to its folder) appears
+/// inside the sandbox: the runner's first argument.
+pub fn hook_guest_path(file_name: &str) -> String {
+    format!("{HOOK_DIR_GUEST}/{file_name}")
+}
+
 /// The Python runner's files: the extracted standard library, mounted at
 /// [`STDLIB_DIR_GUEST`], and the runner's and SDK's own sources, mounted
 /// read-only where the runner's snapshot names them (`/0`, `/1`) so their
@@ -66,7 +72,7 @@ pub struct WasiSpec<'a> {
 pub fn build(spec: WasiSpec<'_>) -> wasmtime::Result<WasiCtx> {
     let mut builder = WasiCtxBuilder::new();
     builder
-        .arg(format!("{HOOK_DIR_GUEST}/{}", spec.hook_file_name))
+        .arg(hook_guest_path(spec.hook_file_name))
         .args(spec.args)
         .env(env_names::HOOK_PAYLOAD, spec.payload)
         .stdout(spec.stdout)

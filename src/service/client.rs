@@ -22,9 +22,7 @@ pub const SCRIPT_DIGEST_HEADER: &str = "hookbox-script-sha256";
 /// SHA-256 in lower-case hex: the script digest the drop-in sends and the
 /// service compares with the hook it ran, and the delivery key of a POST
 /// without `webhook-id`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes))
-}
+pub use crate::digest::sha256_hex;
 
 /// Why the service did not take the event.
 #[derive(Debug, thiserror::Error)]

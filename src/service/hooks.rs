@@ -28,7 +28,7 @@ impl HookSource {
                 for name in event.file_names() {
                     let path = hooks.join(&name);
                     if path.is_file() {
-                        return Ok(Some(HookFile::open(&path)?));
+                        return Ok(Some(HookFile::open_within(dir, &path)?));
                     }
                 }
                 Ok(None)

@@ -1,8 +1,17 @@
 //! A hook file on the local file system, checked before it is run: it must
 //! exist and be a regular file of at most 1 MiB (as Hoop enforces); a Python
 //! hook must be UTF-8, a `.wasm` hook is a compiled WASI command component.
+//!
+//! The folder the sandbox mounts is the one the path names, never one a
+//! symlink leads to: a hook file that is a symlink must resolve inside that
+//! folder, and the folder may hold only regular files, folders and symlinks
+//! (which the sandbox follows only inside it), never a FIFO, socket or device
+//! whose open or read could block past the wall clock ([`super::hook_folder`]).
 
 use std::path::{Path, PathBuf};
+
+use super::hook_folder::{self, FolderEntryError};
+use super::regular_file::{self, RegularFileError};
 
 /// The largest hook file accepted, as in Hoop.
 pub const MAX_HOOK_FILE_BYTES: u64 = 1024 * 1024;
@@ -14,6 +23,38 @@ pub struct HookFile {
     dir: PathBuf,
     file_name: String,
     kind: HookKind,
+    source: HookSource,
+}
+
+/// A hook file's bytes as read when it was checked: what the run runs (the
+/// Python runner asks the host for the source; a compiled hook is compiled
+/// from them), so the code that runs, and the key its compiled code is kept
+/// under, are those of the file checked.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct HookSource(std::sync::Arc<[u8]>);
+
+impl HookSource {
+    /// The bytes (UTF-8 for a Python hook).
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The bytes, shared.
+    pub fn shared(&self) -> &std::sync::Arc<[u8]> {
+        &self.0
+    }
+}
+
+impl From<&[u8]> for HookSource {
+    fn from(bytes: &[u8]) -> HookSource {
+        HookSource(bytes.into())
+    }
+}
+
+impl std::fmt::Debug for HookSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HookSource({} bytes)", self.0.len())
+    }
 }
 
 /// What kind of program a hook file holds, by its extension.
@@ -76,6 +117,37 @@ pub enum HookFileError {
         /// The path given.
         path: PathBuf,
     },
+    /// The hook file is a symlink to a file outside its own folder, which
+    /// the sandbox would otherwise mount in its place.
+    #[error(
+        "hook file {path} is a symlink to {target}, outside the hook's folder {folder}; \
+         copy the file into the folder instead of linking to it"
+    )]
+    SymlinkOutside {
+        /// The path given.
+        path: PathBuf,
+        /// Where the link leads.
+        target: PathBuf,
+        /// The folder the sandbox would mount.
+        folder: PathBuf,
+    },
+    /// The hook's folder lies outside the runbooks folder it was looked up in
+    /// (`hoop-hooks` is a symlink leading elsewhere).
+    #[error(
+        "the hook folder {folder} resolves to {resolved}, outside the runbooks folder {root}; \
+         make hoop-hooks a real folder inside it"
+    )]
+    FolderOutside {
+        /// The hook's folder as named.
+        folder: PathBuf,
+        /// Where it resolves to.
+        resolved: PathBuf,
+        /// The runbooks folder.
+        root: PathBuf,
+    },
+    /// The hook's folder holds something the sandbox must not mount.
+    #[error(transparent)]
+    Folder(#[from] FolderEntryError),
     /// Any other I/O error.
     #[error("cannot read hook file {path}: {source}")]
     Io {
@@ -87,56 +159,94 @@ pub enum HookFileError {
 }
 
 impl HookFile {
-    /// Checks the hook file at `path`.
+    /// Checks the hook file at `path`; the sandbox mounts the folder `path`
+    /// names.
     pub fn open(path: &Path) -> Result<HookFile, HookFileError> {
-        let io = |source: std::io::Error| match source.kind() {
-            std::io::ErrorKind::NotFound => HookFileError::NotFound {
-                path: path.to_path_buf(),
-            },
-            _ => HookFileError::Io {
-                path: path.to_path_buf(),
-                source,
-            },
+        HookFile::open_checked(path, None)
+    }
+
+    /// [`HookFile::open`] for a hook looked up inside the runbooks folder
+    /// `root`: the hook's folder must resolve inside `root` too.
+    pub fn open_within(root: &Path, path: &Path) -> Result<HookFile, HookFileError> {
+        HookFile::open_checked(path, Some(root))
+    }
+
+    fn open_checked(path: &Path, root: Option<&Path>) -> Result<HookFile, HookFileError> {
+        let io = |source: std::io::Error| io_error(path, source);
+        let named_folder = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
         };
-        let canonical = path.canonicalize().map_err(io)?;
-        let metadata = std::fs::metadata(&canonical).map_err(io)?;
-        if !metadata.is_file() {
-            return Err(HookFileError::NotAFile {
-                path: path.to_path_buf(),
-            });
+        let folder = named_folder.canonicalize().map_err(io)?;
+        if let Some(root) = root {
+            let root = root.canonicalize().map_err(io)?;
+            if !folder.starts_with(&root) {
+                return Err(HookFileError::FolderOutside {
+                    folder: named_folder.to_path_buf(),
+                    resolved: folder,
+                    root,
+                });
+            }
         }
-        if metadata.len() > MAX_HOOK_FILE_BYTES {
-            return Err(HookFileError::TooLarge {
+        let link_name = path.file_name().ok_or_else(|| HookFileError::NotAFile {
+            path: path.to_path_buf(),
+        })?;
+        let named = folder.join(link_name);
+        let resolved = named.canonicalize().map_err(io)?;
+        let Some(relative) = resolved
+            .strip_prefix(&folder)
+            .ok()
+            .filter(|inside| !inside.as_os_str().is_empty())
+        else {
+            return Err(HookFileError::SymlinkOutside {
                 path: path.to_path_buf(),
-                size: metadata.len(),
+                target: resolved,
+                folder,
             });
-        }
-        let file_name = canonical
-            .file_name()
-            .and_then(|name| name.to_str())
+        };
+        let file_name = relative
+            .to_str()
             .ok_or_else(|| HookFileError::BadName {
                 path: path.to_path_buf(),
             })?
             .to_owned();
-        let kind = HookKind::of(&file_name);
-        if kind == HookKind::Python {
-            let bytes = std::fs::read(&canonical).map_err(io)?;
-            if let Err(error) = std::str::from_utf8(&bytes) {
-                return Err(HookFileError::NotUtf8 {
+        hook_folder::check(&folder)?;
+        let bytes = match regular_file::read(&resolved, MAX_HOOK_FILE_BYTES) {
+            Ok(bytes) => bytes,
+            Err(RegularFileError::NotAFile) => {
+                return Err(HookFileError::NotAFile {
                     path: path.to_path_buf(),
-                    offset: error.valid_up_to(),
                 });
             }
+            Err(RegularFileError::TooLarge { size }) => {
+                return Err(HookFileError::TooLarge {
+                    path: path.to_path_buf(),
+                    size,
+                });
+            }
+            Err(RegularFileError::Io(error)) => return Err(io(error)),
+        };
+        let kind = HookKind::of(&file_name);
+        if kind == HookKind::Python
+            && let Err(error) = std::str::from_utf8(&bytes)
+        {
+            return Err(HookFileError::NotUtf8 {
+                path: path.to_path_buf(),
+                offset: error.valid_up_to(),
+            });
         }
-        let dir = canonical
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("/"));
+        let source = HookSource(bytes.into());
         Ok(HookFile {
-            dir,
+            dir: folder,
             file_name,
             kind,
+            source,
         })
+    }
+
+    /// The hook file's bytes, as read when it was checked: what runs.
+    pub fn source(&self) -> &HookSource {
+        &self.source
     }
 
     /// What kind of program the hook is.
@@ -154,9 +264,22 @@ impl HookFile {
         &self.dir
     }
 
-    /// The hook's file name.
+    /// The hook's file name, relative to [`HookFile::dir`] (a path inside
+    /// it when the named file is a symlink into a subfolder).
     pub fn file_name(&self) -> &str {
         &self.file_name
+    }
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> HookFileError {
+    match source.kind() {
+        std::io::ErrorKind::NotFound => HookFileError::NotFound {
+            path: path.to_path_buf(),
+        },
+        _ => HookFileError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
     }
 }
 

@@ -3,5 +3,7 @@
 
 pub mod git;
 mod hook_file;
+pub mod hook_folder;
+pub mod regular_file;
 
-pub use hook_file::{HookFile, HookFileError, HookKind, MAX_HOOK_FILE_BYTES};
+pub use hook_file::{HookFile, HookFileError, HookKind, HookSource, MAX_HOOK_FILE_BYTES};

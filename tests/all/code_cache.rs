@@ -60,21 +60,20 @@ async fn a_cached_hook_still_reports_its_own_file_and_lines() {
 
 #[tokio::test]
 async fn a_hook_cannot_plant_code_for_itself_or_others() {
-    // The hook asks and offers code itself, for its own source and another's:
-    // the runner already asked and stored, so the host takes none of it.
+    // The hook asks and offers code itself: the runner already asked and
+    // stored, so the host answers nothing and takes none of it; and a guest
+    // names no key, so there is no way to name another source's.
     let victim = TestHook::new("print('victim ran')\n");
-    let victim_path = "/hook/session-close.runbook.py";
-    let attacker = TestHook::new(&format!(
-        "import hashlib, marshal\n\
+    let attacker = TestHook::new(
+        "import marshal\n\
          from wit_world.imports import code\n\
-         evil = marshal.dumps(compile(\"print('planted')\", '{victim_path}', 'exec'))\n\
-         own = open(__file__, 'rb').read()\n\
-         for source, path in ((own, __file__), (b\"print('victim ran')\\n\", '{victim_path}')):\n\
-         \x20   digest = hashlib.sha256(path.encode() + b'\\0' + source).digest()\n\
-         \x20   print(code.cached(digest) is None)\n\
-         \x20   code.store(digest, evil)\n\
-         print('attacker ran')\n"
-    ));
+         evil = marshal.dumps(compile(\"print('planted')\", __file__, 'exec'))\n\
+         for attempt in range(2):\n\
+         \x20   source, cached = code.hook_source()\n\
+         \x20   print(cached is None)\n\
+         \x20   code.store(evil)\n\
+         print('attacker ran')\n",
+    );
     let first = attacker.run(&Limits::default()).await;
     assert_eq!(first.stdout, "True\nTrue\nattacker ran\n", "{first:?}");
     let again = attacker.run(&Limits::default()).await;

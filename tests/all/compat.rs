@@ -946,3 +946,59 @@ async fn tls_to_a_certificate_the_host_does_not_trust_sends_nothing() {
     );
     assert_eq!(transcripts_when(&transcripts, 2).await[1], "secret");
 }
+
+/// The unverified-TLS exception is decided on where the connection really
+/// goes: a hook connecting to 127.0.0.1 cannot claim the name an
+/// `unverified_tls` rule lists (`legacy.test`) to turn verification off there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_unverified_tls_exception_follows_the_real_destination_not_a_claimed_name() {
+    let ca = TestCa::new();
+    let (port, transcripts) = tls_collector(&ca).await;
+    let hook = TestHook::new(
+        "import os, socket, ssl\n\
+         context = ssl._create_unverified_context()\n\
+         raw = socket.create_connection(('127.0.0.1', int(os.environ['PORT'])), timeout=5)\n\
+         try:\n\
+         \x20   context.wrap_socket(raw, server_hostname='legacy.test').sendall(b'secret')\n\
+         \x20   print('sent')\n\
+         except ssl.SSLCertVerificationError:\n\
+         \x20   print('verified and refused')\n",
+    );
+    let claimed = Case {
+        hook: &hook,
+        env: vec![("PORT", port.to_string())],
+        hookbox_args: vec![
+            "--allow".into(),
+            format!("tcp://127.0.0.1:{port}"),
+            "--allow-unverified-tls".into(),
+            format!("tcp://legacy.test:{port}"),
+        ],
+    };
+    let output = claimed.hookbox().await;
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "verified and refused\n",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(transcripts_when(&transcripts, 1).await, ["(no TLS)"]);
+
+    // The same hook, where the rule names the real destination: unverified.
+    let named = Case {
+        hookbox_args: vec![
+            "--allow".into(),
+            format!("tcp://127.0.0.1:{port}"),
+            "--allow-unverified-tls".into(),
+            format!("tcp://127.0.0.1:{port}"),
+        ],
+        ..claimed
+    };
+    let output = named.hookbox().await;
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "sent\n",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(transcripts_when(&transcripts, 2).await[1], "secret");
+}

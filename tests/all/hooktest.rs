@@ -144,8 +144,10 @@ json = {{ user = "eve@example.com" }}
     assert!(!shown.contains("t0ken"), "{shown}");
     assert!(shown.contains("[redacted: 5 bytes]"), "{shown}");
 
+    // Live, traffic goes only where the command line allows: a repository's
+    // own rules never open the network of the machine that tests it.
     let mut live = test_command(repo.path());
-    live.arg("--live").arg("--json");
+    live.arg("--live").arg("--json").args(["--allow", &target]);
     let live = run(live).await;
     // The sample case passes; the fixture expects the canned 201 and gets the
     // receiver's real 200.
@@ -339,7 +341,8 @@ async fn tcp_is_recorded_by_name_and_by_address_without_connecting() {
     );
 
     let mut live = test_command(by_address.path());
-    live.arg("--live");
+    live.arg("--live")
+        .args(["--allow", &format!("tcp://127.0.0.1:{port}")]);
     let output = run(live).await;
     // Live, the listener gets the connections but records nothing, so the
     // body expectation fails.

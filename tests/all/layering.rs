@@ -9,7 +9,7 @@ const LAYERS: &[&[&str]] = &[
     // What kind of failure an error is: every error says it.
     &["failure"],
     // Plain data and leaf services every layer may use.
-    &["env_names", "record", "tls", "backoff", "units"],
+    &["env_names", "record", "tls", "backoff", "units", "digest"],
     // What an event is.
     &["intake"],
     // Where a hook comes from, and the sandbox it runs in: neither knows the other.

@@ -4,6 +4,7 @@
 //! Every test shares one on-disk cache under cargo's target tmp directory, so
 //! the runner component is compiled once per test run, not once per test.
 
+mod attacks;
 mod browser;
 mod bytecode;
 mod cache;

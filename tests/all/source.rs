@@ -50,6 +50,33 @@ impl TestRepo {
         String::from_utf8_lossy(&output.stdout).trim().to_owned()
     }
 
+    /// Runs `git` in it with `input` on its stdin; panics when git fails.
+    pub fn git_with_input(&self, args: &[&str], input: &str) -> String {
+        use std::io::Write;
+        let mut child = Command::new("git")
+            .arg("-C")
+            .arg(self.path())
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    }
+
     /// Writes a file of the work tree.
     pub fn write(&self, path: &str, contents: &[u8]) -> &Self {
         let full = self.path().join(path);
@@ -485,5 +512,59 @@ fn a_remote_head_on_a_branch_without_commits_falls_back_to_main() {
     assert_eq!(
         (snapshot.branch.as_str(), snapshot.commit),
         ("main", commit)
+    );
+}
+
+/// A commit that lists one blob and one tree many times is tiny in git and
+/// huge on disk: it is refused whole before anything is written, and the
+/// previous snapshot keeps serving.
+#[test]
+fn a_commit_that_would_fill_the_disk_is_refused_whole() {
+    let repo = TestRepo::new("main");
+    repo.write("hoop-hooks/session-open.runbook.py", b"print('good')\n");
+    repo.commit("good");
+    let (_cache, source) = source_of(&repo, None, Duration::ZERO);
+    assert_eq!(
+        hook_text(&source, Event::SessionOpen).as_deref(),
+        Some("print('good')\n")
+    );
+
+    // 150 folders of 150 names for one blob: 22,650 entries.
+    let blob = repo.git_with_input(&["hash-object", "-w", "--stdin"], "print('bomb')\n");
+    let listing = |kind: &str, id: &str, prefix: &str| -> String {
+        (0..150)
+            .map(|i| {
+                format!(
+                    "{} {kind} {id}\t{prefix}{i}\n",
+                    if kind == "tree" { "040000" } else { "100644" }
+                )
+            })
+            .collect()
+    };
+    let inner = repo.git_with_input(&["mktree"], &listing("blob", &blob, "f"));
+    let bomb = repo.git_with_input(&["mktree"], &listing("tree", &inner, "d"));
+    let hooks_tree = repo.git_with_input(
+        &["mktree"],
+        &format!("040000 tree {bomb}\tbomb\n100644 blob {blob}\tsession-open.runbook.py\n"),
+    );
+    let root = repo.git_with_input(
+        &["mktree"],
+        &format!("040000 tree {hooks_tree}\thoop-hooks\n"),
+    );
+    let parent = repo.git(&["rev-parse", "HEAD"]);
+    let commit = repo.git(&["commit-tree", &root, "-p", &parent, "-m", "bomb"]);
+    repo.git(&["update-ref", "refs/heads/main", &commit]);
+
+    let lookup = source.hook(Event::SessionOpen).unwrap();
+    if let Some(refresh) = lookup.refresh {
+        refresh.wait();
+    }
+    let status = source.status();
+    let failure = status.fetch.last_error.unwrap_or_default();
+    assert!(failure.contains("more than 20000 entries"), "{failure}");
+    assert_eq!(
+        hook_text(&source, Event::SessionOpen).as_deref(),
+        Some("print('good')\n"),
+        "the last good snapshot keeps serving"
     );
 }

@@ -188,12 +188,10 @@ def _reset_process_state(args: list[str], env: list[tuple[str, str]]) -> None:
 
 
 def _compiled_hook(hook_path: str) -> types.CodeType:
-    """The hook's code: compiled by an earlier run of the same source (kept by
-    the host), else compiled now and offered to the host before it runs."""
-    with open(hook_path, "rb") as file:
-        source = file.read()
-    digest = hashlib.sha256(hook_path.encode() + b"\0" + source).digest()
-    cached = _code_cache.cached(digest)
+    """The hook's code, from the source the host checked: compiled by an
+    earlier run of the same source (kept by the host), else compiled now and
+    offered to the host before it runs."""
+    source, cached = _code_cache.hook_source()
     if cached is not None:
         try:
             code = marshal.loads(cached)
@@ -205,9 +203,9 @@ def _compiled_hook(hook_path: str) -> types.CodeType:
         code = compile(source, hook_path, "exec", dont_inherit=True)
     except BaseException:
         # Close this run's one offer before anything else can run.
-        _code_cache.store(digest, b"")
+        _code_cache.store(b"")
         raise
-    _code_cache.store(digest, marshal.dumps(code))
+    _code_cache.store(marshal.dumps(code))
     return code
 
 

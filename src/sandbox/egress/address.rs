@@ -138,11 +138,19 @@ fn parse_ipv4_loose(text: &str) -> Option<Ipv4Addr> {
 /// IP or CIDR, or `None` for an ordinary public address. IPv6 addresses that
 /// carry an IPv4 address (IPv4-mapped, NAT64, 6to4, Teredo) are judged by it.
 pub fn restricted_kind(ip: IpAddr) -> Option<&'static str> {
+    restricted_range(ip).map(|(_, kind)| kind)
+}
+
+/// The special-purpose range `ip` lies in and what it is, or `None` for an
+/// ordinary public address. A CIDR rule opens such an address only when the
+/// rule's block lies inside this range. An IPv6 address carrying a restricted
+/// IPv4 address is its own range (`/128`): only a rule naming it opens it.
+pub fn restricted_range(ip: IpAddr) -> Option<(IpNet, &'static str)> {
     let ip = canonical_ip(ip);
     if let IpAddr::V6(v6) = ip
         && let Some((tunnel, v4)) = embedded_ipv4(v6)
     {
-        return restricted_kind(IpAddr::V4(v4)).map(|_| tunnel);
+        return restricted_range(IpAddr::V4(v4)).map(|_| (IpNet::from(ip), tunnel));
     }
     static RANGES: LazyLock<Vec<(IpNet, &str)>> = LazyLock::new(|| {
         NOT_PUBLIC
@@ -150,10 +158,13 @@ pub fn restricted_kind(ip: IpAddr) -> Option<&'static str> {
             .map(|(range, kind)| (range.parse().expect("a valid range"), *kind))
             .collect()
     });
+    // Listed ranges can nest (`::1/128` inside `::/96`): the narrowest one
+    // holding the address is its range.
     RANGES
         .iter()
-        .find(|(net, _)| net.contains(&ip))
-        .map(|(_, kind)| *kind)
+        .filter(|(net, _)| net.contains(&ip))
+        .max_by_key(|(net, _)| net.prefix_len())
+        .copied()
 }
 
 /// Address ranges that are not publicly reachable, from the IANA IPv4 and

@@ -101,10 +101,10 @@ pub async fn send(
         // Drive the connection while waiting for the response head.
         let waited = tokio::time::timeout_at(first_byte_by, async {
             tokio::select! {
-                response = &mut send => response.map_err(Error::from),
+                response = &mut send => response.map_err(body_error),
                 done = &mut connection => {
-                    done.map_err(Error::from)?;
-                    send.await.map_err(Error::from)
+                    done.map_err(body_error)?;
+                    send.await.map_err(body_error)
                 }
             }
         })
@@ -124,11 +124,25 @@ pub async fn send(
     });
     let io: IoFuture = Box::new(async move {
         match tokio::time::timeout_at(deadline, connection).await {
-            Ok(done) => done.map_err(Error::from),
+            Ok(done) => done.map_err(body_error),
             Err(_) => Err(Error::ConnectionReadTimeout),
         }
     });
     Ok((response, io))
+}
+
+/// The error a body of ours made hyper fail with (a body over its cap), or
+/// hyper's own: the hook is told the cap, not that the protocol failed.
+fn body_error(error: hyper::Error) -> Error {
+    use std::error::Error as _;
+    match error
+        .source()
+        .and_then(|cause| cause.downcast_ref::<Error>())
+    {
+        Some(Error::HttpRequestBodySize(cap)) => Error::HttpRequestBodySize(*cap),
+        Some(Error::HttpResponseBodySize(cap)) => Error::HttpResponseBodySize(*cap),
+        _ => Error::from(error),
+    }
 }
 
 /// Reads a request body whole, counted into the record and held to the cap,
@@ -297,7 +311,7 @@ where
                     Direction::In => Error::HttpResponseBodySize(Some(this.cap)),
                 };
                 this.record.note(&format!(
-                    "{} body cut at the {}-byte cap",
+                    "{} body cut at the {}-byte cap (--max-http-body)",
                     if this.direction == Direction::Out {
                         "request"
                     } else {

@@ -37,6 +37,8 @@ impl WasiHttpHooks for EgressGate {
             target,
             handle,
         } = self.begin(&request);
+        let declared = declared_length(&request);
+        let shown_url = self.url_masks.url(&request.uri().to_string());
         let policy = self.policy.clone();
         let tls = self.tls.clone();
         let stderr = self.hook_stderr.clone();
@@ -81,6 +83,16 @@ impl WasiHttpHooks for EgressGate {
             };
             tracing::info!(target = %target, rule = %rule, "egress allowed");
             handle.allow(&rule);
+            // A body declared over the cap is refused before anything is sent.
+            if let Some(length) = declared.filter(|&length| length > max_body) {
+                let reason = format!(
+                    "request body of {length} bytes is over the {max_body}-byte cap \
+                     (--max-http-body); nothing was sent"
+                );
+                handle.note(&reason);
+                stderr.write_line(&format!("hookbox: {target}: {reason}"));
+                return Err(HttpError::HttpRequestBodySize(Some(max_body)));
+            }
             let tls = match (scheme, unverified) {
                 (Scheme::Https, false) => Some(tls.config()),
                 (Scheme::Https, true) => Some(tls.unverified_config()),
@@ -98,14 +110,30 @@ impl WasiHttpHooks for EgressGate {
                     deadline,
                     max_body,
                     record: handle.clone(),
+                    shown_url,
                 })
                 .await;
-            if let Err(error) = &result {
-                handle.note(&format!("{error}"));
+            match &result {
+                // The metered body noted where it was cut, naming the cap.
+                Err(HttpError::HttpRequestBodySize(_) | HttpError::HttpResponseBodySize(_)) => {}
+                Err(error) => handle.note(&format!("{error}")),
+                Ok(_) => {}
             }
             result
         })
     }
+}
+
+/// The body length a request declares (`Content-Length`), if any.
+fn declared_length(request: &::http::Request<WasiBody>) -> Option<u64> {
+    request
+        .headers()
+        .get(::http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Where an HTTP request goes, as the hook named it, and its attempt record.

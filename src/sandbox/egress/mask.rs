@@ -2,8 +2,13 @@
 //! Azure Logic Apps, and hosts the operator names) are recorded masked:
 //! scheme, host, port and the first path segment kept, the rest replaced, in
 //! the egress record, the run record, the logs and `hookbox test` output.
-//! Queries and user info never reach a record (the gate records the path
-//! alone), so they need no pattern.
+//!
+//! [`UrlMasks::url`] is the one way a URL becomes text anywhere hookbox
+//! writes: records and logs, and (through `hookbox:runner/egress`'s
+//! `shown-url`) the messages of the guest's shims and SDK. User info and
+//! queries are never shown; a path is judged as the server would read it
+//! (percent-escapes decoded, `.` and `..` segments resolved), so that
+//! `/%73ervices/...` or `/x/../services/...` is masked like `/services/...`.
 
 /// What replaces a masked path's secret part.
 pub const MASK: &str = "[redacted]";
@@ -41,12 +46,12 @@ impl UrlMasks {
     }
 
     /// `path` as it may be recorded for a request to `host`: unchanged, or
-    /// its first segment followed by [`MASK`].
+    /// its first segment followed by [`MASK`] (an operator's host with a
+    /// one-segment path: [`MASK`] alone).
     pub fn path(&self, host: &str, path: &str) -> String {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
-        let mut segments = path.trim_start_matches('/').splitn(2, '/');
-        let first = segments.next().unwrap_or_default();
-        let rest = segments.next().unwrap_or_default();
+        let segments = resolved_segments(path);
+        let first = segments.first().map(String::as_str).unwrap_or_default();
         let webhook = WEBHOOK_PATHS
             .iter()
             .any(|(pattern, segment)| host_matches(pattern, &host) && first == *segment);
@@ -54,12 +59,53 @@ impl UrlMasks {
             .hosts
             .iter()
             .any(|pattern| host_matches(pattern, &host));
-        if (webhook || operator) && !rest.is_empty() {
-            format!("/{first}/{MASK}")
-        } else {
-            path.to_owned()
+        match segments.len() {
+            0 => path.to_owned(),
+            1 if operator => format!("/{MASK}"),
+            1 => path.to_owned(),
+            _ if webhook || operator => format!("/{first}/{MASK}"),
+            _ => path.to_owned(),
         }
     }
+
+    /// `url` as any text hookbox writes may show it: scheme, host, port and
+    /// the path as [`UrlMasks::path`] shows it; user info left out, a query
+    /// replaced by [`MASK`], a fragment left out. Text that is not a URL is
+    /// shown as [`MASK`] alone.
+    pub fn url(&self, url: &str) -> String {
+        let Ok(parsed) = url::Url::parse(url.trim()) else {
+            return MASK.to_owned();
+        };
+        let Some(host) = parsed.host_str() else {
+            return format!("{}:{MASK}", parsed.scheme());
+        };
+        let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
+        let query = if parsed.query().is_some() {
+            format!("?{MASK}")
+        } else {
+            String::new()
+        };
+        let path = self.path(host, parsed.path());
+        format!("{}://{host}{port}{path}{query}", parsed.scheme())
+    }
+}
+
+/// The segments of `path` as a server reads them: percent-escapes decoded
+/// (an escaped `/` splits too), empty and `.` segments dropped, `..` taking
+/// the previous one away.
+fn resolved_segments(path: &str) -> Vec<String> {
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    let mut segments: Vec<String> = Vec::new();
+    for segment in decoded.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            other => segments.push(other.to_owned()),
+        }
+    }
+    segments
 }
 
 /// `pattern` is a host name or `*.` and a suffix (which the bare suffix does
@@ -111,6 +157,27 @@ mod tests {
             ),
             ("webhook.office.com", "/webhookb2/x", "/webhookb2/x"),
             ("hooks.slack.com", "/services", "/services"),
+            // Spelled otherwise, read the same by the server: masked.
+            (
+                "hooks.slack.com",
+                "/%73ervices/T/B/SECRET",
+                "/services/[redacted]",
+            ),
+            (
+                "hooks.slack.com",
+                "/x/../services/T/B/SECRET",
+                "/services/[redacted]",
+            ),
+            (
+                "hooks.slack.com",
+                "//services//T/B/SECRET",
+                "/services/[redacted]",
+            ),
+            (
+                "hooks.slack.com",
+                "/services%2FT%2FB%2FSECRET",
+                "/services/[redacted]",
+            ),
         ] {
             assert_eq!(masks.path(host, path), recorded, "{host}{path}");
         }
@@ -130,5 +197,33 @@ mod tests {
             "*. needs a subdomain"
         );
         assert_eq!(masks.path("other.org", "/v1/t0ken"), "/v1/t0ken");
+        assert_eq!(
+            masks.path("x.example.com", "/SECRET"),
+            "/[redacted]",
+            "a one-segment path is all secret"
+        );
+        assert_eq!(masks.path("x.example.com", "/"), "/");
+    }
+
+    #[test]
+    fn a_url_never_shows_user_info_or_a_query() {
+        let masks = UrlMasks::default();
+        for (url, shown) in [
+            (
+                "http://127.0.0.1:9/x?token=SECRET",
+                "http://127.0.0.1:9/x?[redacted]",
+            ),
+            (
+                "http://u:PASSWORD@siem.example.com/in#frag",
+                "http://siem.example.com/in",
+            ),
+            (
+                "https://hooks.slack.com/x/../%73ervices/T/B/SECRET",
+                "https://hooks.slack.com/services/[redacted]",
+            ),
+            ("not a url SECRET", "[redacted]"),
+        ] {
+            assert_eq!(masks.url(url), shown, "{url}");
+        }
     }
 }

@@ -60,6 +60,8 @@ pub struct EgressGate {
     max_body: u64,
     sink: Arc<dyn Sink>,
     url_masks: Arc<mask::UrlMasks>,
+    datagram_sizes: socket_check::DatagramSizes,
+    tcp_connections: std::sync::atomic::AtomicUsize,
 }
 
 impl EgressGate {
@@ -88,6 +90,8 @@ impl EgressGate {
             max_body,
             sink,
             url_masks,
+            datagram_sizes: Arc::default(),
+            tcp_connections: Default::default(),
         }
     }
 
@@ -112,6 +116,11 @@ impl EgressGate {
         self.log.last_denial()
     }
 
+    /// `url` as any text may show it ([`mask::UrlMasks::url`]).
+    pub fn shown_url(&self, url: &str) -> String {
+        self.url_masks.url(url)
+    }
+
     /// Attempts made after the log was full.
     pub fn unrecorded(&self) -> u64 {
         self.log.unrecorded()
@@ -129,7 +138,19 @@ impl EgressGate {
             resolved: self.resolved.clone(),
             seen: Arc::default(),
             sink: self.sink.clone(),
+            datagram_sizes: self.datagram_sizes.clone(),
         }
+    }
+
+    /// Notes the sizes of the datagrams a `send` is about to pass to the
+    /// socket layer, whose check of each one records its size.
+    pub fn sending_datagrams(&self, sizes: impl IntoIterator<Item = u64>) {
+        let mut pending = self
+            .datagram_sizes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        pending.clear();
+        pending.extend(sizes);
     }
 
     /// A lookup for raw sockets: returns a future (independent of the store)
@@ -166,19 +187,29 @@ impl EgressGate {
                 refuse(&handle, &stderr, &format!("lookup {name}"), &reason);
                 return Err(reason);
             }
-            let addresses = sink.look_up(name, deadline).await?;
+            let addresses = sink.look_up(name.clone(), deadline).await?;
             let mut known = resolved.lock().unwrap_or_else(|e| e.into_inner());
             for ip in &addresses {
-                known.entry(*ip).or_default().extend(rules.iter().cloned());
+                let from = known.entry(*ip).or_default();
+                from.names.push(name.clone());
+                from.rules.extend(rules.iter().cloned());
             }
             Ok(addresses.iter().map(IpAddr::to_string).collect())
         }
     }
 }
 
-/// Addresses that names in socket rules resolved to in this run, with the
-/// rules that named them.
-type Resolved = Arc<Mutex<HashMap<IpAddr, Vec<Rule>>>>;
+/// Addresses that names in socket rules resolved to in this run.
+type Resolved = Arc<Mutex<HashMap<IpAddr, ResolvedFrom>>>;
+
+/// What an address was resolved from in this run.
+#[derive(Debug, Default, Clone)]
+struct ResolvedFrom {
+    /// The names that resolved to it.
+    names: Vec<String>,
+    /// The socket rules that named them.
+    rules: Vec<Rule>,
+}
 
 fn refuse(handle: &AttemptHandle, stderr: &CappedOutput, target: &str, reason: &str) {
     tracing::info!(target = %target, reason, "egress denied");

@@ -10,9 +10,10 @@
 //!   the scheme's default (http 80, https 443); `tcp`, `udp` and `*` need one.
 //!
 //! Addresses in restricted ranges (loopback, private, link-local, ...; see
-//! [`super::address::restricted_kind`]) are reachable only through a rule that
-//! names them by IP or CIDR: a name rule or `*` never reaches them, whatever a
-//! name resolves to.
+//! [`super::address::restricted_range`]) are reachable only through a rule that
+//! names them by IP, or by a CIDR block that lies inside that range: a name
+//! rule, `*` or a wider block (`0.0.0.0/0`, `[::/0]`) never reaches them,
+//! whatever a name resolves to.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -158,6 +159,11 @@ fn split_host_port(rest: &str) -> Result<(&str, Option<&str>), String> {
         return match after.strip_prefix(':') {
             Some(port) => Ok((&rest[..=end], Some(port))),
             None if after.is_empty() => Ok((&rest[..=end], None)),
+            None if after.starts_with('/') => Err(format!(
+                "write an IPv6 block's prefix length inside the brackets, e.g. [{}{}]",
+                &rest[1..end],
+                after.split(':').next().unwrap_or(after)
+            )),
             None => Err(format!("unexpected {after:?} after the IPv6 address")),
         };
     }
@@ -280,8 +286,21 @@ impl Rule {
     fn matches_ip(&self, ip: IpAddr) -> bool {
         match &self.host {
             HostPattern::Ip(allowed) => *allowed == ip,
-            HostPattern::Cidr(net) => net.contains(&ip),
+            HostPattern::Cidr(net) => {
+                net.contains(&ip)
+                    && super::address::restricted_range(ip)
+                        .is_none_or(|(range, _)| range.contains(net))
+            }
             _ => false,
+        }
+    }
+
+    /// The CIDR block that holds `ip` but spans more than its restricted
+    /// range, so does not open it.
+    fn too_wide_for(&self, ip: IpAddr) -> Option<IpNet> {
+        match &self.host {
+            HostPattern::Cidr(net) if net.contains(&ip) && !self.matches_ip(ip) => Some(*net),
+            _ => None,
         }
     }
 }
@@ -455,10 +474,20 @@ impl EgressPolicy {
         {
             return Verdict::Allowed(rule.to_string());
         }
-        if let Some(kind) = super::address::restricted_kind(ip) {
+        if let Some((range, kind)) = super::address::restricted_range(ip) {
             let named_elsewhere = self.rules.iter().any(|rule| rule.matches_ip(ip));
+            let too_wide = self
+                .rules
+                .iter()
+                .find(|rule| rule.covers(scheme, port) && rule.too_wide_for(ip).is_some());
             return Verdict::Denied(if named_elsewhere {
                 self.no_rule_for(scheme, &Host::Ip(ip), port)
+            } else if let Some(rule) = too_wide {
+                format!(
+                    "{ip} is a {kind} address, and the rule {rule} spans more than that range \
+                     ({range}): a block opens a special-purpose range only when it lies inside \
+                     it; add a rule naming {range}, a block inside it or the address"
+                )
             } else {
                 format!(
                     "{ip} is a {kind} address; only a rule naming it by IP or CIDR can allow it"
@@ -657,6 +686,59 @@ mod tests {
             ),
             Verdict::Allowed(_)
         ));
+    }
+
+    #[test]
+    fn a_block_opens_a_special_range_only_from_inside_it() {
+        let anywhere = policy(&["http://0.0.0.0/0:*", "http://[::/0]:*"]);
+        let denied =
+            |ip: &str| match anywhere.check_address(Scheme::Http, ip.parse().unwrap(), 80, None) {
+                Verdict::Denied(reason) => reason,
+                allowed => panic!("{ip}: {allowed:?}"),
+            };
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "169.254.169.254",
+            "192.168.1.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
+        ] {
+            let reason = denied(ip);
+            assert!(
+                reason.contains("spans more than that range"),
+                "{ip}: {reason}"
+            );
+        }
+        assert!(denied("169.254.169.254").contains("169.254.0.0/16"));
+        for public in ["93.184.216.34", "2606:2800:220:1::1"] {
+            assert!(matches!(
+                anywhere.check_address(Scheme::Http, public.parse().unwrap(), 80, None),
+                Verdict::Allowed(_)
+            ));
+        }
+        let inside = policy(&["tcp://10.1.0.0/16:514", "tcp://[fd00::/8]:514"]);
+        for ip in ["10.1.2.3", "fd12::1"] {
+            assert!(matches!(
+                inside.check_address(Scheme::Tcp, ip.parse().unwrap(), 514, None),
+                Verdict::Allowed(_)
+            ));
+        }
+        let straddling = policy(&["tcp://10.0.0.0/7:514"]);
+        assert!(matches!(
+            straddling.check_address(Scheme::Tcp, "10.1.2.3".parse().unwrap(), 514, None),
+            Verdict::Denied(_)
+        ));
+        assert!(matches!(
+            straddling.check_address(Scheme::Tcp, "11.1.2.3".parse().unwrap(), 514, None),
+            Verdict::Allowed(_)
+        ));
+        assert!(rule_error("http://[::]/0:*").contains("[::/0]"));
     }
 
     #[test]

@@ -256,7 +256,8 @@ impl Sink for Recorder {
                 .await?;
             let answer = self.answer(&url);
             record.record_request(crate::record::RecordedRequest {
-                url,
+                url: send.shown_url,
+                full_url: url,
                 headers,
                 body: String::from_utf8_lossy(&body).into_owned(),
             });
@@ -275,8 +276,10 @@ impl Sink for Recorder {
     ) -> Pending<Result<SocketAddr, SocketError>> {
         let ip = address.ip();
         let host = self.name_of(ip).unwrap_or_else(|| Host::Ip(ip).to_string());
+        let url = format!("tcp://{host}:{}", address.port());
         record.record_request(crate::record::RecordedRequest {
-            url: format!("tcp://{host}:{}", address.port()),
+            url: url.clone(),
+            full_url: url,
             ..Default::default()
         });
         let receiver = self

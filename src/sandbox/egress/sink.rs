@@ -46,6 +46,8 @@ pub(super) struct HttpSend {
     pub max_body: u64,
     /// The attempt's record.
     pub record: AttemptHandle,
+    /// The request's URL as hookbox shows URLs ([`super::mask::UrlMasks::url`]).
+    pub shown_url: String,
 }
 
 /// Why an HTTP request reaches nowhere.

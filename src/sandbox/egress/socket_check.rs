@@ -3,7 +3,7 @@
 //! receivers (the gate decided when the connection started), UDP datagrams
 //! are decided here by address, binds other than the implicit one are refused.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -11,7 +11,7 @@ use wasmtime_wasi::sockets::SocketAddrUse;
 
 use super::address::{Host, canonical_ip};
 use super::policy::{EgressPolicy, Scheme, Verdict};
-use super::record::{AttemptStart, EgressLog};
+use super::record::{AttemptHandle, AttemptStart, EgressLog};
 use super::sink::Sink;
 use super::{Resolved, refuse};
 use crate::sandbox::output::CappedOutput;
@@ -29,8 +29,8 @@ pub(super) fn address_verdict(
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .get(&ip)
-        .and_then(|rules| {
-            rules
+        .and_then(|from| {
+            from.rules
                 .iter()
                 .find(|rule| rule.covers(scheme, address.port()))
                 .cloned()
@@ -45,9 +45,15 @@ pub struct SocketCheck {
     pub(super) log: EgressLog,
     pub(super) hook_stderr: CappedOutput,
     pub(super) resolved: Resolved,
-    pub(super) seen: Arc<Mutex<HashSet<(SocketAddr, bool)>>>,
+    pub(super) seen: Arc<Mutex<HashMap<(SocketAddr, bool), AttemptHandle>>>,
     pub(super) sink: Arc<dyn Sink>,
+    /// The sizes of the datagrams being sent, in order: the host's `send`
+    /// puts them here and each datagram's check takes its own.
+    pub(super) datagram_sizes: DatagramSizes,
 }
+
+/// The sizes of the datagrams of the `send` in progress.
+pub(super) type DatagramSizes = Arc<Mutex<VecDeque<u64>>>;
 
 impl SocketCheck {
     /// Whether `address` may be used for `usage`.
@@ -58,6 +64,12 @@ impl SocketCheck {
             // a recording receiver.
             SocketAddrUse::TcpConnect => return self.sink.is_opened(address),
             SocketAddrUse::UdpSend => Scheme::Udp,
+            // A connected UDP socket receives from where it sends: allowed
+            // where sending is, and nothing is sent, so nothing is recorded.
+            SocketAddrUse::UdpReceive => {
+                let verdict = address_verdict(&self.policy, &self.resolved, Scheme::Udp, address);
+                return matches!(verdict, Verdict::Allowed(_));
+            }
             // The implicit local bind before a connect or send is fine; a hook
             // may not bind a chosen address or port, listen or accept.
             SocketAddrUse::TcpBind | SocketAddrUse::UdpBind => {
@@ -75,16 +87,23 @@ impl SocketCheck {
         allowed
     }
 
-    /// Records the verdict on `address`, once per destination and verdict: a
-    /// UDP sender may send many datagrams.
+    /// Records the verdict on `address`: one attempt per destination and
+    /// verdict (a UDP sender may send many datagrams), whose bytes add up;
+    /// a refusal again says why once more, for the hook's error to name it.
     fn record_once(&self, address: SocketAddr, scheme: Scheme, verdict: Verdict) {
         let allowed = matches!(verdict, Verdict::Allowed(_));
-        let first = self
-            .seen
+        let size = self
+            .datagram_sizes
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert((address, allowed));
-        if !first {
+            .pop_front()
+            .unwrap_or_default();
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(handle) = seen.get(&(address, allowed)) {
+            match verdict {
+                Verdict::Allowed(_) => handle.add_bytes_out(size),
+                Verdict::Denied(reason) => handle.deny(&reason),
+            }
             return;
         }
         let host = Host::Ip(address.ip()).to_string();
@@ -100,12 +119,14 @@ impl SocketCheck {
                 tracing::info!(target = %address, scheme = %scheme, rule = %rule, "egress allowed");
                 handle.allow(&rule);
                 handle.set_address(address);
+                handle.add_bytes_out(size);
             }
             Verdict::Denied(reason) => {
                 let target = format!("{scheme}://{host}:{}", address.port());
                 refuse(&handle, &self.hook_stderr, &target, &reason);
             }
         }
+        seen.insert((address, allowed), handle);
     }
 }
 
@@ -114,15 +135,21 @@ mod tests {
     use std::collections::HashMap;
     use std::net::IpAddr;
 
-    use super::super::policy::Rule;
+    use super::super::ResolvedFrom;
     use super::super::sink::Network;
     use super::*;
 
     fn check_for(rules: &[&str], resolved: &[(&str, &str)]) -> SocketCheck {
         let policy = EgressPolicy::parse(rules.iter().copied()).unwrap();
-        let known: HashMap<IpAddr, Vec<Rule>> = resolved
+        let known: HashMap<IpAddr, ResolvedFrom> = resolved
             .iter()
-            .map(|(ip, rule)| (ip.parse().unwrap(), vec![rule.parse().unwrap()]))
+            .map(|(ip, rule)| {
+                let from = ResolvedFrom {
+                    names: Vec::new(),
+                    rules: vec![rule.parse().unwrap()],
+                };
+                (ip.parse().unwrap(), from)
+            })
             .collect();
         SocketCheck {
             policy: Arc::new(policy),
@@ -131,6 +158,7 @@ mod tests {
             resolved: Arc::new(Mutex::new(known)),
             seen: Arc::default(),
             sink: Arc::new(Network::new(Arc::default())),
+            datagram_sizes: Arc::default(),
         }
     }
 

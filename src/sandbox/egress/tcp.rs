@@ -13,6 +13,11 @@ use super::record::AttemptStart;
 use super::socket_check::address_verdict;
 use super::{EgressGate, Pending, refuse};
 
+/// Most raw TCP connections one run may start: each holds a host connection
+/// and a relay until the run ends, so a hook that loops on `connect` must not
+/// take the host's descriptors or flood a destination.
+pub const MAX_TCP_CONNECTIONS: usize = 256;
+
 impl EgressGate {
     /// Where a TCP connection the hook starts to `address` really goes, or
     /// why it does not: live, a [relay](super::relay) the host opens once it
@@ -33,9 +38,18 @@ impl EgressGate {
             method: None,
             url: Some(target.clone()),
         });
-        let verdict = match name {
-            Some(name) => self.policy.socket_name_verdict(Scheme::Tcp, &name, port),
-            None => address_verdict(&self.policy, &self.resolved, Scheme::Tcp, address),
+        let started = self
+            .tcp_connections
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let verdict = if started >= MAX_TCP_CONNECTIONS {
+            Verdict::Denied(format!(
+                "the hook started more than {MAX_TCP_CONNECTIONS} TCP connections in one run"
+            ))
+        } else {
+            match name {
+                Some(name) => self.policy.socket_name_verdict(Scheme::Tcp, &name, port),
+                None => address_verdict(&self.policy, &self.resolved, Scheme::Tcp, address),
+            }
         };
         match verdict {
             Verdict::Allowed(rule) => {
@@ -64,15 +78,10 @@ impl EgressGate {
         verify: bool,
     ) -> Pending<Result<String, String>> {
         let unverified = !verify
-            && self.sink.destination(port).is_some_and(|destination| {
-                let named = Host::parse(&server_name).ok();
-                let by_address = Host::Ip(destination.ip());
-                named.iter().chain([&by_address]).any(|host| {
-                    self.policy
-                        .unverified_tls_rule(Scheme::Tcp, host, destination.port())
-                        .is_some()
-                })
-            });
+            && self
+                .sink
+                .destination(port)
+                .is_some_and(|destination| self.may_skip_verification(&server_name, destination));
         if !verify && !unverified {
             tracing::info!(
                 port,
@@ -80,5 +89,37 @@ impl EgressGate {
             );
         }
         self.sink.start_tls(port, server_name, unverified)
+    }
+
+    /// Whether an `unverified_tls` rule covers the connection's real
+    /// `destination`: its address, or a name it stands for in this run (one
+    /// a socket rule named that resolved to it, or the name the recording
+    /// receiver's address stands for). The name the hook gives for TLS
+    /// counts only when it is one of those, so claiming a name an
+    /// `unverified_tls` rule lists turns nothing off elsewhere.
+    fn may_skip_verification(&self, server_name: &str, destination: SocketAddr) -> bool {
+        let ip = canonical_ip(destination.ip());
+        let names: Vec<String> = self
+            .sink
+            .name_of(ip)
+            .into_iter()
+            .chain(
+                self.resolved
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&ip)
+                    .map(|from| from.names.clone())
+                    .unwrap_or_default(),
+            )
+            .collect();
+        let claimed = match Host::parse(server_name) {
+            Ok(Host::Name(name)) if names.contains(&name) => Some(Host::Name(name)),
+            _ => None,
+        };
+        claimed.iter().chain([&Host::Ip(ip)]).any(|host| {
+            self.policy
+                .unverified_tls_rule(Scheme::Tcp, host, destination.port())
+                .is_some()
+        })
     }
 }

@@ -333,7 +333,7 @@ fn snapshot_of(repo: &gix::Repository, work: &Path, fetched_at: u64) -> Result<S
     let commit = head
         .peel_to_commit()
         .map_err(|e| format!("the branch has no commit: {e}"))?;
-    let Materialized { files, refused } = materialize(repo, &commit, &work.join("staging"))?;
+    let Materialized { files, refused, .. } = materialize(repo, &commit, &work.join("staging"))?;
     Ok(Snapshot {
         commit: commit.id.to_string(),
         branch,

@@ -3,6 +3,11 @@
 //! symlinks that are absolute or lead outside `hoop-hooks/`, names that are
 //! not plain (`..`, separators, non-UTF-8) and submodules. Symlinks that stay
 //! inside become copies of what they point to, so the snapshot holds no links.
+//!
+//! A commit is cheap to make huge (git stores a blob or tree once however often
+//! it is listed), so the copy is held to budgets before anything is written:
+//! at most [`MAX_ENTRIES`] entries, [`MAX_DEPTH`] folders deep and
+//! [`MAX_TOTAL_BYTES`] in all; a commit over them is refused whole.
 
 use std::fs;
 use std::path::{Component, Path, PathBuf};
@@ -11,6 +16,10 @@ use gix::objs::tree::EntryKind;
 
 use super::snapshot::Refused;
 use crate::source::MAX_HOOK_FILE_BYTES;
+use crate::source::hook_folder::{MAX_DEPTH, MAX_ENTRIES};
+
+/// The most bytes a snapshot's `hoop-hooks/` may hold.
+pub const MAX_TOTAL_BYTES: u64 = 256 * 1024 * 1024;
 
 /// The folder of the repository that holds hooks.
 pub const HOOKS_FOLDER: &str = "hoop-hooks";
@@ -22,6 +31,9 @@ pub struct Materialized {
     pub files: Vec<String>,
     /// Entries left out, with the reason.
     pub refused: Vec<Refused>,
+    /// Entries seen and bytes written so far, held to the budgets.
+    entries: usize,
+    bytes: u64,
 }
 
 impl Materialized {
@@ -82,9 +94,20 @@ fn walk(
     out: &Path,
     result: &mut Materialized,
 ) -> Result<(), String> {
+    if relative.components().count() > MAX_DEPTH {
+        return Err(format!(
+            "{HOOKS_FOLDER}/ nests folders deeper than {MAX_DEPTH}; the commit is not used"
+        ));
+    }
     for entry in tree.iter() {
         let entry =
             entry.map_err(|e| format!("reading {HOOKS_FOLDER}/{}: {e}", relative.display()))?;
+        result.entries += 1;
+        if result.entries > MAX_ENTRIES {
+            return Err(format!(
+                "{HOOKS_FOLDER}/ holds more than {MAX_ENTRIES} entries; the commit is not used"
+            ));
+        }
         let name = entry.filename();
         let shown = relative.join(String::from_utf8_lossy(name).as_ref());
         let shown = shown.to_string_lossy().into_owned();
@@ -155,6 +178,12 @@ fn copy_blob(
             &format!("{size} bytes, over the {MAX_HOOK_FILE_BYTES}-byte limit"),
         );
         return Ok(());
+    }
+    result.bytes += size;
+    if result.bytes > MAX_TOTAL_BYTES {
+        return Err(format!(
+            "{HOOKS_FOLDER}/ holds more than {MAX_TOTAL_BYTES} bytes; the commit is not used"
+        ));
     }
     let blob = repo.find_blob(id).map_err(|e| e.to_string())?;
     fs::write(out.join(path), &blob.data).map_err(|e| e.to_string())?;

@@ -294,6 +294,11 @@ pub fn key_is_encrypted(text: &str) -> Result<bool, String> {
         .flat_map(|line| line.trim().chars())
         .take(64)
         .collect();
+    // Base64 is ASCII; anything else is not a key (and would not slice by
+    // bytes).
+    if !body.is_ascii() {
+        return Err(not_a_key());
+    }
     let body = &body[..body.len() / 4 * 4];
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(body)
@@ -311,6 +316,18 @@ pub fn key_is_encrypted(text: &str) -> Result<bool, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_with_text_that_is_not_ascii_is_not_a_key() {
+        let key = "-----BEGIN OPENSSH PRIVATE KEY-----\n\
+            b3BlbnNzaC\u{e9}1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n\
+            -----END OPENSSH PRIVATE KEY-----\n";
+        assert!(
+            key_is_encrypted(key)
+                .unwrap_err()
+                .contains("does not hold a private key")
+        );
+    }
 
     #[test]
     fn openssh_keys_tell_whether_they_are_encrypted() {

@@ -87,6 +87,8 @@ def _parse(argv: list[str], stdin: bytes) -> _Options:
     def take(name: str, value: str) -> None:
         kind = _WITH_VALUE[name]
         if kind == "request":
+            if not (value.isascii() and value.isprintable()) or any(c in value for c in ' :/()<>@,;\\"[]?={}') or not value:
+                raise _Usage(f"option {name}: {value!r} is not an HTTP method")
             options.method = value
         elif kind == "header":
             key, sep, val = value.partition(":")
@@ -243,7 +245,7 @@ def run(argv: list[str], stdin: bytes = b"") -> tuple[int, bytes, bytes]:
             try:
                 response = _http.request(method, url, data=request_body, headers=headers, timeout=options.max_time)
             except _http.EgressDenied as denied:
-                return fail(_CONNECT, f"({_CONNECT}) hookbox egress denied: {denied.url}: {denied.reason}", options)
+                return fail(_CONNECT, f"({_CONNECT}) hookbox egress denied: {_http.shown_url(denied.url)}: {denied.reason}", options)
             except _http.HTTPError as error:
                 code = _exit_code_for(error)
                 return fail(code, f"({code}) {error}", options)

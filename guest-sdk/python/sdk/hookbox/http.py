@@ -37,12 +37,22 @@ class HTTPError(OSError):
 
 
 class EgressDenied(HTTPError):
-    """hookbox's egress policy refused the request; ``reason`` says why."""
+    """hookbox's egress policy refused the request; ``reason`` says why.
+
+    The message shows the URL as hookbox shows URLs everywhere (no user
+    info or query, a webhook's secret path masked); ``url`` is the hook's own.
+    """
 
     def __init__(self, url: str, reason: str):
-        super().__init__(f"egress denied: {url}: {reason}", "HttpRequestDenied")
+        super().__init__(f"egress denied: {shown_url(url)}: {reason}", "HttpRequestDenied")
         self.url = url
         self.reason = reason
+
+
+def shown_url(url: str) -> str:
+    """``url`` as it may appear in a message: without user info or query,
+    a webhook's secret path masked (the host's one rule for every text)."""
+    return _egress.shown_url(url)
 
 
 @dataclass
@@ -123,8 +133,15 @@ def _raise_for(code: object, url: str) -> None:
         reason = _egress.last_denial() or "refused by the egress policy"
         raise EgressDenied(url, reason)
     detail = getattr(code, "value", None)
+    if isinstance(code, (types.ErrorCode_HttpRequestBodySize, types.ErrorCode_HttpResponseBodySize)):
+        which = "request" if isinstance(code, types.ErrorCode_HttpRequestBodySize) else "response"
+        cap = f"{detail}-byte " if detail is not None else ""
+        raise HTTPError(
+            f"the {which} body is over hookbox's {cap}cap (--max-http-body) ({shown_url(url)})",
+            _error_name(code),
+        )
     suffix = f": {detail}" if detail not in (None, "") else ""
-    raise HTTPError(f"{_error_name(code)}{suffix} ({url})", _error_name(code))
+    raise HTTPError(f"{_error_name(code)}{suffix} ({shown_url(url)})", _error_name(code))
 
 
 def _seconds_to_ns(seconds: float) -> int:
@@ -177,9 +194,9 @@ def request(
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise ValueError(f"unsupported URL scheme {parts.scheme!r} in {url!r}; use http or https")
+        raise ValueError(f"unsupported URL scheme {parts.scheme!r} in {shown_url(url)!r}; use http or https")
     if not parts.hostname:
-        raise ValueError(f"no host in URL {url!r}")
+        raise ValueError(f"no host in URL {shown_url(url)!r}")
     header_list = _header_list(headers)
     body = b""
     if json is not None:
@@ -201,13 +218,22 @@ def request(
     except Err as error:
         raise ValueError(f"header not allowed: {type(error.value).__name__.removeprefix('HeaderError_')}") from None
     outgoing = types.OutgoingRequest(fields)
-    outgoing.set_method(_method(method))
-    outgoing.set_scheme(types.Scheme_Https() if scheme == "https" else types.Scheme_Http())
     authority = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
     if parts.port is not None:
         authority = f"{authority}:{parts.port}"
-    outgoing.set_authority(authority)
-    outgoing.set_path_with_query((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    # The host refuses what HTTP cannot carry (a method or path with control
+    # characters, say) without a reason; say which part it was.
+    for setter, value, what in (
+        (outgoing.set_method, _method(method), f"HTTP method {method!r}"),
+        (outgoing.set_authority, authority, f"host in URL {shown_url(url)!r}"),
+        (outgoing.set_path_with_query, path, f"path in URL {shown_url(url)!r}"),
+    ):
+        try:
+            setter(value)
+        except Err:
+            raise ValueError(f"invalid {what}") from None
+    outgoing.set_scheme(types.Scheme_Https() if scheme == "https" else types.Scheme_Http())
 
     options = None
     if timeout is not None:
@@ -233,7 +259,7 @@ def request(
             with future.subscribe() as pollable:
                 pollable.block()
     if isinstance(result, Err):
-        raise HTTPError(f"the response was already taken ({url})")
+        raise HTTPError(f"the response was already taken ({shown_url(url)})")
     inner = result.value
     if isinstance(inner, Err):
         _raise_for(inner.value, url)

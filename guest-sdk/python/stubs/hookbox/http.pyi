@@ -25,6 +25,11 @@ class EgressDenied(HTTPError):
     reason: str
     def __init__(self, url: str, reason: str) -> None: ...
 
+def shown_url(url: str) -> str:
+    """``url`` as it may appear in a message: without user info or query,
+    a webhook's secret path masked (the host's one rule for every text)."""
+    ...
+
 @dataclass
 class Response:
     """An HTTP response: status, headers (in order) and the whole body."""

@@ -1,7 +1,8 @@
 //! The host's account of egress refusals: `hookbox:runner/egress@0.1.0`.
 //!
-//! Bound from `guest-sdk/wit/hookbox.wit`; only `last-denial` is used:
-//! `wasi:http` can only say that a request was refused, this says why.
+//! Bound from `guest-sdk/wit/hookbox.wit`: `last-denial` (`wasi:http` can
+//! only say that a request was refused, this says why) and `shown-url` (how a
+//! URL may appear in an error's text).
 
 wit_bindgen::generate!({
     // The one definition of hookbox's interfaces, which the Python runner is
@@ -13,4 +14,10 @@ wit_bindgen::generate!({
 /// Why the most recent refused request was refused, if the host says.
 pub(super) fn last_denial() -> Option<String> {
     hookbox::runner::egress::last_denial()
+}
+
+/// `url` as hookbox shows URLs in any text: no user info or query, a
+/// webhook's secret path masked.
+pub(super) fn shown_url(url: &str) -> String {
+    hookbox::runner::egress::shown_url(url)
 }

@@ -121,14 +121,15 @@ impl Response {
 pub enum Error {
     /// hookbox's egress policy refused the request.
     EgressDenied {
-        /// The URL requested.
+        /// The URL requested, as hookbox shows URLs in text (no user info
+        /// or query, a webhook's secret path masked).
         url: String,
         /// Why, as the operator's log says (from `hookbox:runner/egress`).
         reason: String,
     },
     /// The request failed on the way (connection, DNS, timeout, TLS, size cap).
     Http {
-        /// The URL requested.
+        /// The URL requested, as hookbox shows URLs in text.
         url: String,
         /// The `wasi:http` error code, e.g. `ConnectionRefused`,
         /// `ConnectionReadTimeout`, `TlsCertificateError`, `HttpResponseBodySize`.

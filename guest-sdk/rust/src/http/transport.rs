@@ -120,7 +120,7 @@ fn read_body(incoming: IncomingBody, url: &str) -> Result<Vec<u8>, Error> {
                     return Err(match types::http_error_code(&error) {
                         Some(code) => failure(code, url),
                         None => Error::Http {
-                            url: url.to_owned(),
+                            url: egress::shown_url(url),
                             code: "ResponseBody".into(),
                             detail: Some(error.to_debug_string()),
                         },
@@ -152,7 +152,7 @@ fn wasi_method(method: &str) -> Method {
 fn failure(code: ErrorCode, url: &str) -> Error {
     if let ErrorCode::HttpRequestDenied = code {
         return Error::EgressDenied {
-            url: url.to_owned(),
+            url: egress::shown_url(url),
             reason: egress::last_denial().unwrap_or_else(|| "refused by the egress policy".into()),
         };
     }
@@ -167,7 +167,7 @@ fn failure(code: ErrorCode, url: &str) -> Error {
         None => (shown, None),
     };
     Error::Http {
-        url: url.to_owned(),
+        url: egress::shown_url(url),
         code: name.to_owned(),
         detail,
     }

@@ -1,0 +1,157 @@
+//! The check a local hook folder passes before the sandbox mounts it: only
+//! regular files, folders and symlinks, a bounded number of them.
+//!
+//! A FIFO, socket or device would be opened and read by a host call that no
+//! wall clock can interrupt (wasmtime-wasi's file calls block the thread they
+//! run on), so one `mkfifo` in a runbooks folder could hold a run, and a
+//! service's worker, for as long as nobody writes to it. Symlinks are left
+//! to the sandbox's own file layer, which follows them only inside the
+//! mounted folder; what they lead to inside is itself an entry checked here.
+//! Snapshots of the git source are written by hookbox as regular files only
+//! (`source::git::materialize`) and pass trivially.
+
+use std::fs::FileType;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+
+/// Entries a hook folder may hold, counting those of its subfolders: enough
+/// for packages copied next to a hook, and a bound on the walk for a hook
+/// placed in a crowded folder.
+pub const MAX_ENTRIES: usize = 20_000;
+
+/// Folder depth below the hook's folder that is checked and allowed.
+pub const MAX_DEPTH: usize = 32;
+
+/// Why a hook folder cannot be mounted.
+#[derive(Debug, thiserror::Error)]
+pub enum FolderEntryError {
+    /// An entry that is not a regular file, folder or symlink.
+    #[error(
+        "the hook's folder holds {path}, {kind}: the sandbox mounts only regular files and \
+         folders; remove it, or keep the hook in a folder of its own"
+    )]
+    Special {
+        /// The entry.
+        path: PathBuf,
+        /// What it is ("a FIFO", ...).
+        kind: &'static str,
+    },
+    /// Too many entries, or too deep, to check.
+    #[error(
+        "the hook's folder {folder} holds more than {MAX_ENTRIES} entries or folders nested \
+         deeper than {MAX_DEPTH}; keep the hook in a folder of its own"
+    )]
+    TooBig {
+        /// The hook's folder.
+        folder: PathBuf,
+    },
+    /// The folder could not be listed.
+    #[error("cannot list the hook's folder {path}: {source}")]
+    Io {
+        /// The folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+/// Checks every entry under `folder` (symlinks are not followed).
+pub fn check(folder: &Path) -> Result<(), FolderEntryError> {
+    let mut pending = vec![(folder.to_path_buf(), 0usize)];
+    let mut seen = 0usize;
+    while let Some((dir, depth)) = pending.pop() {
+        // A subfolder that cannot be listed is refused too: its entries can
+        // still be opened by name if it can be searched.
+        let entries = std::fs::read_dir(&dir).map_err(|source| FolderEntryError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        for entry in entries {
+            let entry = entry.map_err(|source| FolderEntryError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+            seen += 1;
+            if seen > MAX_ENTRIES {
+                return Err(FolderEntryError::TooBig {
+                    folder: folder.to_path_buf(),
+                });
+            }
+            let file_type = entry.file_type().map_err(|source| FolderEntryError::Io {
+                path: entry.path(),
+                source,
+            })?;
+            if file_type.is_dir() {
+                if depth + 1 > MAX_DEPTH {
+                    return Err(FolderEntryError::TooBig {
+                        folder: folder.to_path_buf(),
+                    });
+                }
+                pending.push((entry.path(), depth + 1));
+            } else if let Some(kind) = special_kind(file_type) {
+                return Err(FolderEntryError::Special {
+                    path: entry.path(),
+                    kind,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What an entry is when it is neither a regular file, a folder nor a symlink.
+fn special_kind(file_type: FileType) -> Option<&'static str> {
+    if file_type.is_file() || file_type.is_dir() || file_type.is_symlink() {
+        None
+    } else if file_type.is_fifo() {
+        Some("a FIFO (named pipe)")
+    } else if file_type.is_socket() {
+        Some("a Unix socket")
+    } else if file_type.is_char_device() || file_type.is_block_device() {
+        Some("a device")
+    } else {
+        Some("neither a file nor a folder")
+    }
+}
+
+crate::failure::categorized!(Usage: FolderEntryError);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_folders_and_links_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("lib")).unwrap();
+        std::fs::write(dir.path().join("lib/helper.py"), "x = 1\n").unwrap();
+        std::os::unix::fs::symlink("lib/helper.py", dir.path().join("link.py")).unwrap();
+        check(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_socket_deep_inside_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
+        let socket = dir.path().join("a/b/s.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        match check(dir.path()) {
+            Err(FolderEntryError::Special { path, kind }) => {
+                assert_eq!(path, socket);
+                assert_eq!(kind, "a Unix socket");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_folder_too_deep_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let deep: PathBuf = (0..=MAX_DEPTH).map(|i| format!("d{i}")).collect();
+        std::fs::create_dir_all(dir.path().join(deep)).unwrap();
+        assert!(matches!(
+            check(dir.path()),
+            Err(FolderEntryError::TooBig { .. })
+        ));
+    }
+}
