@@ -162,16 +162,27 @@ impl HookFile {
     /// Checks the hook file at `path`; the sandbox mounts the folder `path`
     /// names.
     pub fn open(path: &Path) -> Result<HookFile, HookFileError> {
-        HookFile::open_checked(path, None)
+        HookFile::open_checked(path, None, FolderCheck::Walk)
     }
 
     /// [`HookFile::open`] for a hook looked up inside the runbooks folder
     /// `root`: the hook's folder must resolve inside `root` too.
     pub fn open_within(root: &Path, path: &Path) -> Result<HookFile, HookFileError> {
-        HookFile::open_checked(path, Some(root))
+        HookFile::open_checked(path, Some(root), FolderCheck::Walk)
     }
 
-    fn open_checked(path: &Path, root: Option<&Path>) -> Result<HookFile, HookFileError> {
+    /// [`HookFile::open`] for a hook in a snapshot of the git source, whose
+    /// folder hookbox wrote itself with regular files only
+    /// (`git::materialize`), so it is not walked again on every run.
+    pub fn open_snapshot(path: &Path) -> Result<HookFile, HookFileError> {
+        HookFile::open_checked(path, None, FolderCheck::WrittenByHookbox)
+    }
+
+    fn open_checked(
+        path: &Path,
+        root: Option<&Path>,
+        folder_check: FolderCheck,
+    ) -> Result<HookFile, HookFileError> {
         let io = |source: std::io::Error| io_error(path, source);
         let named_folder = match path.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -210,7 +221,9 @@ impl HookFile {
                 path: path.to_path_buf(),
             })?
             .to_owned();
-        hook_folder::check(&folder)?;
+        if folder_check == FolderCheck::Walk {
+            hook_folder::check(&folder)?;
+        }
         let bytes = match regular_file::read(&resolved, MAX_HOOK_FILE_BYTES) {
             Ok(bytes) => bytes,
             Err(RegularFileError::NotAFile) => {
@@ -269,6 +282,15 @@ impl HookFile {
     pub fn file_name(&self) -> &str {
         &self.file_name
     }
+}
+
+/// Whether a hook's folder is walked for special files before it is mounted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FolderCheck {
+    /// A folder anyone may have written: every entry is checked.
+    Walk,
+    /// A snapshot hookbox wrote with regular files only.
+    WrittenByHookbox,
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> HookFileError {
