@@ -116,6 +116,13 @@ fn add_egress(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
         |store: StoreContextMut<'_, SandboxState>, (): ()| Ok((store.data().egress.last_denial(),)),
     )?;
     egress.func_wrap(
+        "unverified-next-request",
+        |mut store: StoreContextMut<'_, SandboxState>, (): ()| {
+            store.data_mut().egress.unverified_next_request();
+            Ok(())
+        },
+    )?;
+    egress.func_wrap(
         "shown-url",
         |store: StoreContextMut<'_, SandboxState>, (url,): (String,)| {
             Ok((store.data().egress.shown_url(&url),))

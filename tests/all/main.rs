@@ -17,6 +17,7 @@ mod dashboard;
 mod egress;
 mod examples;
 mod git_transports;
+mod guest_sdk;
 mod hooktest;
 mod hostile;
 mod layering;

@@ -9,14 +9,12 @@ exit code ``python3 hook.py`` would have returned.
 
 import sys
 
-# CPython for WASI has no `_ssl`: hookbox's `ssl` takes its place before any
-# module looks for it, so `http.client` defines `HTTPSConnection` and urllib
-# its `HTTPSHandler`, as on a host with OpenSSL.
-from hookbox import _ssl
+# hookbox's changes to the standard library (its `ssl` first, so that
+# `http.client` defines `HTTPSConnection` and urllib its `HTTPSHandler`, as on
+# a host with OpenSSL), before the modules below are imported.
+from hookbox import _patches
 
-if "http.client" in sys.modules or "urllib.request" in sys.modules:
-    raise ImportError("hookbox's ssl must be installed before http.client is imported")
-sys.modules["ssl"] = _ssl
+_patches.apply()
 
 # Modules hooks commonly use, loaded into the snapshot so a typical hook pays
 # no import cost. Anything else in the standard library is imported at run time
@@ -81,25 +79,16 @@ import zoneinfo
 import atexit
 import marshal
 
-import wit_world
-from wit_world.imports import code as _code_cache
-from wit_world.imports import environment
-from wit_world.imports import process as _process
 
 # componentize-py's asyncio event loop over wasi:io/poll and its wasi:http
 # helpers; in the snapshot so hooks (and the SDK) can use them directly.
 import asyncio
 import poll_loop
 
-# The SDK, and the standard ways to reach the network routed through it:
-# http.client (and so every urllib opener) and subprocess.run(["curl", ...])
-# use the host's egress policy.
+# The SDK; the standard ways to reach the network (http.client, and so every
+# urllib opener, sockets and subprocess.run(["curl", ...])) go through it.
 import hookbox
-from hookbox import _httpclient, _socket, _subprocess
-
-_socket.install()
-_httpclient.install()
-_subprocess.install()
+from hookbox import _host
 
 STDLIB_DIR = "/python"
 """Where the host mounts the pure-Python standard library (read-only)."""
@@ -151,16 +140,6 @@ def _print_hook_traceback(error: BaseException, hook_path: str) -> None:
     traceback.print_exception(type(error), error, tb, file=sys.stderr)
 
 
-def _hard_exit(code: int) -> typing.NoReturn:
-    """``os._exit``: ends the run at once, skipping all cleanup, with the exit
-    code ``python3`` would give (the low byte)."""
-    _process.exit(int(code) & 0xFF)
-    raise AssertionError("the host ends the run")
-
-
-os._exit = _hard_exit
-
-
 def _finalize() -> None:
     """What ``python3`` does at interpreter exit that a hook can notice: it
     runs the ``atexit`` callbacks (``logging`` flushing and closing its
@@ -191,7 +170,7 @@ def _compiled_hook(hook_path: str) -> types.CodeType:
     """The hook's code, from the source the host checked: compiled by an
     earlier run of the same source (kept by the host), else compiled now and
     offered to the host before it runs."""
-    source, cached = _code_cache.hook_source()
+    source, cached = _host.hook_source()
     if cached is not None:
         try:
             code = marshal.loads(cached)
@@ -203,9 +182,9 @@ def _compiled_hook(hook_path: str) -> types.CodeType:
         code = compile(source, hook_path, "exec", dont_inherit=True)
     except BaseException:
         # Close this run's one offer before anything else can run.
-        _code_cache.store(b"")
+        _host.store_code(b"")
         raise
-    _code_cache.store(marshal.dumps(code))
+    _host.store_code(marshal.dumps(code))
     return code
 
 
@@ -218,15 +197,15 @@ def _run_as_main(hook_path: str) -> None:
     exec(code, main.__dict__)
 
 
-class WitWorld(wit_world.WitWorld):
+class WitWorld(_host.World):
     """The component's export: one call runs one hook."""
 
     def run_hook(self) -> int:
-        args = environment.get_arguments()
+        args = _host.arguments()
         if not args:
             print("hookbox runner: no hook path given", file=sys.stderr)
             return 2
-        _reset_process_state(args, environment.get_environment())
+        _reset_process_state(args, _host.environment())
         hook_path = args[0]
         try:
             _run_as_main(hook_path)

@@ -25,11 +25,7 @@ impl WasiHttpHooks for EgressGate {
                 )>,
             > + Send,
     > {
-        let mut request = request;
-        let wants_unverified = request
-            .headers_mut()
-            .remove(UNVERIFIED_TLS_HEADER)
-            .is_some_and(|value| value == "off");
+        let wants_unverified = std::mem::take(&mut self.next_unverified);
         let Destination {
             scheme,
             host: parsed_host,
@@ -183,11 +179,6 @@ impl EgressGate {
         }
     }
 }
-
-/// The request header a hook sets (`off`) to ask for no TLS verification;
-/// the host removes it and honours it only where an `unverified_tls` rule
-/// names the destination.
-pub const UNVERIFIED_TLS_HEADER: &str = "hookbox-tls-verify";
 
 /// Whether a hook that asked for no TLS verification of `host` at `port`
 /// gets it; the answer is noted in the attempt's record either way.

@@ -28,7 +28,6 @@ mod sink;
 mod socket_check;
 mod tcp;
 
-pub use http_gate::UNVERIFIED_TLS_HEADER;
 pub use socket_check::SocketCheck;
 
 use std::collections::HashMap;
@@ -62,6 +61,8 @@ pub struct EgressGate {
     url_masks: Arc<mask::UrlMasks>,
     datagram_sizes: socket_check::DatagramSizes,
     tcp_connections: std::sync::atomic::AtomicUsize,
+    /// The hook asked for no TLS verification of its next HTTP request.
+    next_unverified: bool,
 }
 
 impl EgressGate {
@@ -92,7 +93,14 @@ impl EgressGate {
             url_masks,
             datagram_sizes: Arc::default(),
             tcp_connections: Default::default(),
+            next_unverified: false,
         }
+    }
+
+    /// Notes that the hook asked for no TLS verification of its next HTTP
+    /// request (decided by the policy when it is sent).
+    pub fn unverified_next_request(&mut self) {
+        self.next_unverified = true;
     }
 
     /// The log the run's attempts land in.

@@ -17,6 +17,7 @@ from typing import Optional
 from urllib.parse import urljoin
 
 from . import http as _http
+from ._errors import Kind, kind
 
 # curl's exit codes for the failures a hook can meet here.
 _OK, _USAGE, _RESOLVE, _CONNECT, _HTTP_ERROR, _WRITE, _READ, _TIMEOUT = 0, 2, 6, 7, 22, 23, 26, 28
@@ -170,23 +171,23 @@ def _parse(argv: list[str], stdin: bytes) -> _Options:
     return options
 
 
+# curl's exit code for each kind of failure.
+_EXIT_CODES = {
+    Kind.REFUSED: _CONNECT,
+    Kind.NAME: _RESOLVE,
+    Kind.CONNECT: _CONNECT,
+    Kind.UNREACHABLE: _CONNECT,
+    Kind.TIMEOUT: _TIMEOUT,
+    Kind.CERTIFICATE: _CERTIFICATE,
+    Kind.TLS: _TLS,
+    Kind.REQUEST_TOO_LARGE: _SEND,
+    Kind.RESPONSE_TOO_LARGE: _TOO_LARGE,
+    Kind.OTHER: _RECEIVE,
+}
+
+
 def _exit_code_for(error: _http.HTTPError) -> int:
-    if isinstance(error, _http.EgressDenied):
-        return _CONNECT
-    return {
-        "ConnectionRefused": _CONNECT,
-        "DestinationUnavailable": _CONNECT,
-        "DnsError": _RESOLVE,
-        "DestinationNotFound": _RESOLVE,
-        "ConnectionTimeout": _TIMEOUT,
-        "ConnectionReadTimeout": _TIMEOUT,
-        "HttpResponseTimeout": _TIMEOUT,
-        "TlsCertificateError": _CERTIFICATE,
-        "TlsProtocolError": _TLS,
-        "TlsAlertReceived": _TLS,
-        "HttpResponseBodySize": _TOO_LARGE,
-        "HttpRequestBodySize": _SEND,
-    }.get(error.code, _RECEIVE)
+    return _EXIT_CODES[kind(error.code)]
 
 
 def _write_out(template: str, response: _http.Response, url: str) -> bytes:

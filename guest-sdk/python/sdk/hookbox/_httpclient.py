@@ -16,10 +16,11 @@ from __future__ import annotations
 import http.client
 import io
 import socket
-import ssl
 from typing import Optional
 
+from . import _ssl as ssl  # the `ssl` hooks see (see _patches)
 from . import http as _http
+from ._errors import Kind, kind
 
 # Headers the host manages itself (wasi:http refuses them from a guest).
 _HOST_MANAGED = frozenset(
@@ -109,19 +110,19 @@ def _url(connection: http.client.HTTPConnection, scheme: str, target: str) -> st
 
 def _as_stdlib_error(error: _http.HTTPError) -> OSError:
     """The exception ``http.client`` raises for the same failure on ``python3``."""
-    if isinstance(error, _http.EgressDenied):
-        return error
     message = str(error)
-    if error.code == "TlsCertificateError":
+    failure = kind(error.code)
+    if failure is Kind.CERTIFICATE:
         return ssl._certificate_verify_failed(message)
-    if error.code.startswith("Tls"):
+    if failure is Kind.TLS:
         return ssl.SSLError(message)
-    if error.code == "ConnectionRefused":
+    if failure is Kind.CONNECT:
         return ConnectionRefusedError(message)
-    if error.code in ("ConnectionTimeout", "ConnectionReadTimeout", "ConnectionWriteTimeout"):
+    if failure is Kind.TIMEOUT:
         return TimeoutError(message)
-    if error.code.startswith("Dns"):
+    if failure is Kind.NAME:
         return socket.gaierror(socket.EAI_NONAME, message)
+    # A refusal stays EgressDenied; the rest are the SDK's HTTPError, an OSError.
     return error
 
 

@@ -14,8 +14,8 @@ import ipaddress
 import socket
 from typing import Any
 
-from componentize_py_types import Err
-from wit_world.imports import egress as _egress
+from . import _host
+from ._host import Err
 
 
 def getaddrinfo(host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0) -> list:
@@ -25,7 +25,7 @@ def getaddrinfo(host: Any, port: Any, family: int = 0, type: int = 0, proto: int
         addresses = [ipaddress.ip_address(text.strip("[]"))]
     except ValueError:
         try:
-            addresses = [ipaddress.ip_address(a) for a in _egress.resolve(text)]
+            addresses = [ipaddress.ip_address(a) for a in _host.resolve(text)]
         except Err as refused:
             raise socket.gaierror(socket.EAI_NONAME, f"cannot look up {text!r}: {refused.value}") from None
     results = []
@@ -54,7 +54,7 @@ def _refused(sock: socket.socket, address: Any) -> PermissionError:
     scheme = "tcp" if sock.type == socket.SOCK_STREAM else "udp"
     host, port = address[0], address[1]
     host = f"[{host}]" if ":" in str(host) else host
-    reason = _egress.last_denial() or "refused by the egress policy"
+    reason = _host.last_denial() or "refused by the egress policy"
     return PermissionError(errno.EACCES, f"egress denied: {scheme}://{host}:{port}: {reason}")
 
 

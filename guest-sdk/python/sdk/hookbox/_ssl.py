@@ -32,8 +32,8 @@ import socket as _socket
 import time as _time
 from collections import namedtuple as _namedtuple
 
-from componentize_py_types import Err as _Err
-from wit_world.imports import egress as _egress
+from hookbox import _host
+from hookbox._host import Err as _Err
 
 OPENSSL_VERSION = "hookbox host TLS (rustls)"
 OPENSSL_VERSION_INFO = (3, 0, 0, 0, 0)
@@ -380,7 +380,7 @@ class SSLSocket(_socket.socket):
             return
         port = self.getpeername()[1]
         try:
-            self._version = _egress.start_tls(port, self.server_hostname or "", _verifies(self._context))
+            self._version = _host.start_tls(port, self.server_hostname or "", _verifies(self._context))
         except _Err as failure:
             reason = failure.value
             if reason.startswith("certificate verify failed: "):

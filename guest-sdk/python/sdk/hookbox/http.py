@@ -15,14 +15,10 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional, Union
 from urllib.parse import urlsplit
 
-from componentize_py_types import Err
-from wit_world.imports import egress as _egress
-from wit_world.imports import outgoing_handler, types
-from wit_world.imports.streams import StreamError_Closed
+from . import _host
+from ._host import Err, StreamError_Closed, outgoing_handler, types
 
 _CHUNK = 4096  # the most blocking_write_and_flush accepts at once
-# Asks the host not to verify TLS; it removes the header and decides.
-_UNVERIFIED_TLS_HEADER = "hookbox-tls-verify"
 _READ = 64 * 1024
 
 Headers = Union[Mapping[str, str], Iterable[tuple[str, str]]]
@@ -52,7 +48,7 @@ class EgressDenied(HTTPError):
 def shown_url(url: str) -> str:
     """``url`` as it may appear in a message: without user info or query,
     a webhook's secret path masked (the host's one rule for every text)."""
-    return _egress.shown_url(url)
+    return _host.shown_url(url)
 
 
 @dataclass
@@ -130,7 +126,7 @@ def _error_name(code: object) -> str:
 
 def _raise_for(code: object, url: str) -> None:
     if isinstance(code, types.ErrorCode_HttpRequestDenied):
-        reason = _egress.last_denial() or "refused by the egress policy"
+        reason = _host.last_denial() or "refused by the egress policy"
         raise EgressDenied(url, reason)
     detail = getattr(code, "value", None)
     if isinstance(code, (types.ErrorCode_HttpRequestBodySize, types.ErrorCode_HttpResponseBodySize)):
@@ -210,8 +206,6 @@ def request(
         header_list.append(("Authorization", "Basic " + base64.b64encode(credentials).decode()))
     if body and not _has(header_list, "content-length"):
         header_list.append(("Content-Length", str(len(body))))
-    if not verify and scheme == "https":
-        header_list.append((_UNVERIFIED_TLS_HEADER, "off"))
 
     try:
         fields = types.Fields.from_list([(k, v.encode()) for k, v in header_list])
@@ -243,6 +237,8 @@ def request(
         options.set_between_bytes_timeout(_seconds_to_ns(timeout))
 
     outgoing_body = outgoing.body()
+    if not verify and scheme == "https":
+        _host.unverified_next_request()
     try:
         future = outgoing_handler.handle(outgoing, options)
     except Err as error:

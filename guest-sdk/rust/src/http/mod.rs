@@ -174,7 +174,8 @@ impl std::error::Error for Error {}
 /// (what `verify=False` is in Python): add it to a request's headers. The
 /// host grants it only where the operator's `--allow-unverified-tls` rules
 /// name the destination, and verifies as always elsewhere; either way the
-/// header itself is never sent, and the run's record says which it was.
+/// marker is never sent as a header (it becomes `hookbox:runner/egress`'s
+/// `unverified-next-request`), and the run's record says which it was.
 ///
 /// # Examples
 ///
@@ -216,8 +217,13 @@ pub fn request(
     timeout: Option<Duration>,
 ) -> Result<Response, Error> {
     let target = Target::parse(url)?;
+    let is_marker = |(name, value): &&(&str, &str)| {
+        name.eq_ignore_ascii_case(NO_TLS_VERIFY.0) && *value == NO_TLS_VERIFY.1
+    };
+    let unverified = headers.iter().any(|header| is_marker(&header));
     let mut fields: Vec<(String, Vec<u8>)> = headers
         .iter()
+        .filter(|header| !is_marker(header))
         .map(|(name, value)| ((*name).to_owned(), value.as_bytes().to_vec()))
         .collect();
     if let Some(credentials) = &target.basic_auth
@@ -231,7 +237,7 @@ pub fn request(
     if !body.is_empty() && !has(headers, "content-length") {
         fields.push(("Content-Length".into(), body.len().to_string().into_bytes()));
     }
-    send(method, url, &target, &fields, body, timeout)
+    send(method, url, &target, &fields, body, timeout, unverified)
 }
 
 /// Sends `GET url` and returns the response, whatever its status.
@@ -294,6 +300,7 @@ fn send(
     _headers: &[(String, Vec<u8>)],
     _body: &[u8],
     _timeout: Option<Duration>,
+    _unverified: bool,
 ) -> Result<Response, Error> {
     Err(Error::Unavailable)
 }

@@ -24,6 +24,7 @@ pub(super) fn send(
     headers: &[(String, Vec<u8>)],
     body: &[u8],
     timeout: Option<Duration>,
+    unverified: bool,
 ) -> Result<Response, Error> {
     let fields = Fields::from_list(headers).map_err(|error| {
         let shown = format!("{error:?}");
@@ -62,6 +63,9 @@ pub(super) fn send(
     let outgoing_body = request
         .body()
         .map_err(|()| invalid("the request body was already taken".into()))?;
+    if unverified {
+        egress::unverified_next_request();
+    }
     let future = outgoing_handler::handle(request, options).map_err(|code| failure(code, url))?;
     write_body(outgoing_body, body);
 

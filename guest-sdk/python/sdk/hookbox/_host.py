@@ -1,0 +1,94 @@
+"""The host, as the SDK and the runner see it.
+
+The one module that imports the bindings componentize-py generates for the
+runner's world (``wit_world``, ``componentize_py_types``): everything else
+reaches the host through here, so each host interface is named once, and
+host-side tests put a fake host in their place (``guest-sdk/python/tests``).
+
+- ``Err``: how a WIT ``result``'s error arrives (an exception);
+- ``World``: the base class of the runner's export;
+- ``types``, ``outgoing_handler``, ``StreamError_Closed``: ``wasi:http``;
+- the functions below: ``hookbox:runner``'s own interfaces and the command's
+  arguments and environment.
+"""
+
+from componentize_py_types import Err
+from wit_world import WitWorld as World
+from wit_world.imports import code as _code
+from wit_world.imports import egress as _egress
+from wit_world.imports import environment as _environment
+from wit_world.imports import outgoing_handler, types
+from wit_world.imports import process as _process
+from wit_world.imports.streams import StreamError_Closed
+
+__all__ = [
+    "Err",
+    "StreamError_Closed",
+    "World",
+    "arguments",
+    "environment",
+    "exit",
+    "hook_source",
+    "last_denial",
+    "outgoing_handler",
+    "resolve",
+    "shown_url",
+    "start_tls",
+    "store_code",
+    "types",
+    "unverified_next_request",
+]
+
+
+def last_denial() -> "str | None":
+    """Why the most recent refused request or connection was refused."""
+    return _egress.last_denial()
+
+
+def shown_url(url: str) -> str:
+    """``url`` as hookbox shows URLs in any text: no user info or query, a
+    webhook's secret path masked."""
+    return _egress.shown_url(url)
+
+
+def unverified_next_request() -> None:
+    """Asks for no TLS verification of the next request sent (``verify=False``);
+    the host grants it only where an ``unverified_tls`` rule names it."""
+    _egress.unverified_next_request()
+
+
+def resolve(name: str) -> "list[str]":
+    """The addresses of ``name``, which a socket rule must name; raises
+    ``Err`` with the reason otherwise."""
+    return _egress.resolve(name)
+
+
+def start_tls(port: int, server_name: str, verify: bool) -> str:
+    """Upgrades the connection relayed at loopback ``port`` to TLS; returns
+    the TLS version, raises ``Err`` with the reason."""
+    return _egress.start_tls(port, server_name, verify)
+
+
+def hook_source() -> "tuple[bytes, bytes | None]":
+    """The hook's source as the host read it, and the code kept for it."""
+    return _code.hook_source()
+
+
+def store_code(code: bytes) -> None:
+    """Offers the code compiled from the source just given (once, after a miss)."""
+    _code.store(code)
+
+
+def exit(code: int) -> None:
+    """Ends the run at once with ``code``."""
+    _process.exit(code)
+
+
+def arguments() -> "list[str]":
+    """The command's arguments: the hook's path first."""
+    return _environment.get_arguments()
+
+
+def environment() -> "list[tuple[str, str]]":
+    """The command's environment: the payload and what the operator passed."""
+    return _environment.get_environment()

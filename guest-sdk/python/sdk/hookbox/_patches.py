@@ -1,0 +1,96 @@
+"""What hookbox changes in the standard library so that hooks written for
+``python3`` run unchanged in the sandbox: one registry, in the order the
+changes must be made, each made once however often it is applied.
+
+The runner applies them at build time, before it imports the modules hooks
+use, so they are in the snapshot every run starts from:
+
+1. ``ssl``: hookbox's module takes the place of the standard one (CPython for
+   WASI has no ``_ssl``). First, because ``http.client`` defines
+   ``HTTPSConnection`` (and ``urllib`` its handler) only if ``ssl`` imports
+   when they are first imported: applying it later is refused.
+2. ``socket``: names are looked up by the host, refusals say why.
+3. ``http.client``: every connection goes through the host's egress gate.
+4. ``subprocess``: ``curl`` command lines are served, other programs are
+   "not found".
+5. ``os._exit``: ends the run at once with its code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Callable, NamedTuple, NoReturn
+
+from . import _host
+
+
+class Patch(NamedTuple):
+    """One change: its name (what it changes) and how to make it."""
+
+    name: str
+    apply: Callable[[], None]
+
+
+def _ssl() -> None:
+    if "http.client" in sys.modules or "urllib.request" in sys.modules:
+        raise ImportError(
+            "hookbox's ssl must replace the standard one before http.client or "
+            "urllib.request is imported"
+        )
+    from . import _ssl as module
+
+    sys.modules["ssl"] = module
+
+
+def _socket() -> None:
+    from . import _socket as module
+
+    module.install()
+
+
+def _http_client() -> None:
+    from . import _httpclient as module
+
+    module.install()
+
+
+def _subprocess() -> None:
+    from . import _subprocess as module
+
+    module.install()
+
+
+def _hard_exit(code: int) -> NoReturn:
+    """``os._exit``: ends the run at once, skipping all cleanup, with the
+    exit code ``python3`` would give (the low byte)."""
+    _host.exit(int(code) & 0xFF)
+    raise AssertionError("the host ends the run")
+
+
+def _os_exit() -> None:
+    os._exit = _hard_exit
+
+
+PATCHES: tuple[Patch, ...] = (
+    Patch("ssl", _ssl),
+    Patch("socket", _socket),
+    Patch("http.client", _http_client),
+    Patch("subprocess", _subprocess),
+    Patch("os._exit", _os_exit),
+)
+
+_applied: list[str] = []
+
+
+def apply() -> None:
+    """Makes every change not made yet, in order."""
+    for patch in PATCHES:
+        if patch.name not in _applied:
+            patch.apply()
+            _applied.append(patch.name)
+
+
+def applied() -> tuple[str, ...]:
+    """The changes made so far, in the order they were made."""
+    return tuple(_applied)

@@ -1,0 +1,5 @@
+"""Fake of the runner's world: the export's base class."""
+
+
+class WitWorld:
+    """What the runner's export subclasses."""

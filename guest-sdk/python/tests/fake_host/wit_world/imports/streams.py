@@ -1,0 +1,5 @@
+"""Fake ``wasi:io/streams`` errors."""
+
+
+class StreamError_Closed:
+    """The stream ended."""
