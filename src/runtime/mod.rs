@@ -353,8 +353,8 @@ impl Runtime {
             .call(&mut sandbox, compiled_hook.as_ref(), how, limits.timeout)
             .await;
         let duration = started.elapsed();
-        if end.is_stack_overflow() {
-            sandbox.stderr.write_line(crate::sandbox::STACK_EXHAUSTED);
+        if let Some(fault) = end.hooks_own_fault() {
+            sandbox.stderr.write_line(&fault);
         }
         let (mut status, mut exit_code, error) = classify(end, sandbox.memory_refused(), limits);
         if compiled_hook.is_some() && status == RunStatus::Error {

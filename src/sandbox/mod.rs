@@ -390,9 +390,27 @@ pub enum CallEnd {
 }
 
 impl CallEnd {
-    /// Whether the guest ran out of stack.
-    pub fn is_stack_overflow(&self) -> bool {
-        matches!(self, CallEnd::Failed(error) if error.downcast_ref::<Trap>() == Some(&Trap::StackOverflow))
+    /// What the hook is told on stderr when the sandbox stopped it for
+    /// something it did itself (as `python3` would report it), if so.
+    pub fn hooks_own_fault(&self) -> Option<String> {
+        let CallEnd::Failed(error) = self else {
+            return None;
+        };
+        if error.downcast_ref::<Trap>() == Some(&Trap::StackOverflow) {
+            return Some(STACK_EXHAUSTED.to_owned());
+        }
+        let table_full = error.chain().any(|cause| {
+            matches!(
+                cause.downcast_ref::<wasmtime::component::ResourceTableError>(),
+                Some(wasmtime::component::ResourceTableError::Full)
+            )
+        });
+        table_full.then(|| {
+            format!(
+                "OSError: too many open files: the hook held more than {MAX_RESOURCES} host \
+                 resources (files, sockets, streams) at once and the sandbox stopped it"
+            )
+        })
     }
 }
 
@@ -414,6 +432,12 @@ pub fn classify(
             crate::units::format_bytes(limits.memory_bytes)
         )
     };
+    // Recursion in C code (a deeply nested `json.loads`) that ran past the
+    // stack before CPython's own check, or resources held without end: the
+    // hook's failure, as `RecursionError` or `OSError` is under `python3`.
+    if let Some(fault) = end.hooks_own_fault() {
+        return (RunStatus::Failed, Some(1), Some(fault));
+    }
     match end {
         CallEnd::Exited(0) => (RunStatus::Ok, Some(0), None),
         CallEnd::Exited(code) if memory_refused => {
@@ -435,12 +459,7 @@ pub fn classify(
                     )),
                 ),
                 Some(Trap::Interrupt) => (RunStatus::Timeout, None, Some(timeout())),
-                // Recursion in C code (a deeply nested `json.loads`) that ran
-                // past the stack before CPython's own check: the hook's
-                // failure, as `RecursionError` is under `python3`.
-                Some(Trap::StackOverflow) => {
-                    (RunStatus::Failed, Some(1), Some(STACK_EXHAUSTED.to_owned()))
-                }
+
                 _ if memory_refused => (
                     RunStatus::MemoryExceeded,
                     None,

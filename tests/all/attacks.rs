@@ -542,3 +542,78 @@ async fn a_body_over_the_cap_is_refused_naming_it() {
     assert!(reasons[0].contains("nothing was sent"), "{reasons:?}");
     assert!(reasons[1].contains("1048576-byte cap"), "{reasons:?}");
 }
+
+/// A hook that loops on `connect` gets at most `MAX_TCP_CONNECTIONS` real
+/// connections in one run; the rest are refused, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_starts_at_most_the_cap_of_tcp_connections() {
+    use hookbox::sandbox::egress::MAX_TCP_CONNECTIONS;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    let server = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let hook = TestHook::new(&format!(
+        "import socket\n\
+         held, refused = [], None\n\
+         for attempt in range({}):\n\
+         \x20   try:\n\
+         \x20       held.append(socket.create_connection(('127.0.0.1', {port}), timeout=5))\n\
+         \x20   except OSError as error:\n\
+         \x20       refused = error\n\
+         \x20       break\n\
+         print(len(held), refused)\n",
+        MAX_TCP_CONNECTIONS + 10
+    ));
+    let outcome = hook
+        .run_allowing(&[&format!("tcp://127.0.0.1:{port}")])
+        .await;
+    assert_eq!(outcome.status, RunStatus::Ok, "{outcome:?}");
+    assert!(
+        outcome
+            .stdout
+            .starts_with(&format!("{MAX_TCP_CONNECTIONS} ")),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome
+            .stdout
+            .contains(&format!("more than {MAX_TCP_CONNECTIONS} TCP connections")),
+        "{}",
+        outcome.stdout
+    );
+    assert!(accepted.load(std::sync::atomic::Ordering::SeqCst) <= MAX_TCP_CONNECTIONS);
+    server.abort();
+}
+
+/// A hook that opens sockets without end stops at the run's resource cap,
+/// as its own failure, and the next run is unaffected.
+#[tokio::test]
+async fn a_run_holds_at_most_the_cap_of_host_resources() {
+    use hookbox::sandbox::MAX_RESOURCES;
+    let hook = TestHook::new(&format!(
+        "import socket\n\
+         held = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range({})]\n\
+         print('held', len(held))\n",
+        MAX_RESOURCES + 100
+    ));
+    let outcome = hook.run(&Limits::default()).await;
+    assert_eq!(outcome.status, RunStatus::Failed, "{outcome:?}");
+    assert!(!outcome.stdout.contains("held"), "{}", outcome.stdout);
+    assert!(
+        outcome
+            .stderr
+            .contains(&format!("{MAX_RESOURCES} host resources")),
+        "{}",
+        outcome.stderr
+    );
+    let next = run_source("print('fine')\n").await;
+    assert_eq!(next.stdout, "fine\n", "{next:?}");
+}

@@ -29,6 +29,7 @@ mod socket_check;
 mod tcp;
 
 pub use socket_check::SocketCheck;
+pub use tcp::MAX_TCP_CONNECTIONS;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

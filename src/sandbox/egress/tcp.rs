@@ -4,6 +4,7 @@
 //! such a connection to TLS.
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 
 use wasmtime_wasi::p2::bindings::sockets::network::ErrorCode as SocketError;
 
@@ -38,18 +39,19 @@ impl EgressGate {
             method: None,
             url: Some(target.clone()),
         });
-        let started = self
-            .tcp_connections
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let verdict = if started >= MAX_TCP_CONNECTIONS {
-            Verdict::Denied(format!(
-                "the hook started more than {MAX_TCP_CONNECTIONS} TCP connections in one run"
-            ))
-        } else {
-            match name {
-                Some(name) => self.policy.socket_name_verdict(Scheme::Tcp, &name, port),
-                None => address_verdict(&self.policy, &self.resolved, Scheme::Tcp, address),
+        let verdict = match name {
+            Some(name) => self.policy.socket_name_verdict(Scheme::Tcp, &name, port),
+            None => address_verdict(&self.policy, &self.resolved, Scheme::Tcp, address),
+        };
+        let verdict = match verdict {
+            Verdict::Allowed(_)
+                if self.tcp_connections.fetch_add(1, Ordering::SeqCst) >= MAX_TCP_CONNECTIONS =>
+            {
+                Verdict::Denied(format!(
+                    "the hook started more than {MAX_TCP_CONNECTIONS} TCP connections in one run"
+                ))
             }
+            verdict => verdict,
         };
         match verdict {
             Verdict::Allowed(rule) => {
