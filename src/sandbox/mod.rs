@@ -116,9 +116,9 @@ fn add_egress(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
         |store: StoreContextMut<'_, SandboxState>, (): ()| Ok((store.data().egress.last_denial(),)),
     )?;
     egress.func_wrap(
-        "unverified-next-request",
-        |mut store: StoreContextMut<'_, SandboxState>, (): ()| {
-            store.data_mut().egress.unverified_next_request();
+        "verify-next-request",
+        |mut store: StoreContextMut<'_, SandboxState>, (verify,): (bool,)| {
+            store.data_mut().egress.verify_next_request(verify);
             Ok(())
         },
     )?;

@@ -41,6 +41,17 @@ class MessagesTest(unittest.TestCase):
         self.assertEqual(code, 2)
         self.assertIn(b"is not an HTTP method", err)
 
+    def test_every_request_says_whether_it_is_to_be_verified(self):
+        for url, verify, asked in [
+            ("https://siem.example.com/", True, True),
+            ("https://siem.example.com/", False, False),
+            ("http://siem.example.com/", False, True),
+        ]:
+            egress.calls.clear()
+            with self.assertRaises(http.EgressDenied):
+                http.get(url, verify=verify)
+            self.assertIn(("verify_next_request", asked), egress.calls, url)
+
     def test_each_kind_of_failure_means_one_thing_to_every_shim(self):
         import socket
 

@@ -98,10 +98,10 @@ impl EgressGate {
         }
     }
 
-    /// Notes that the hook asked for no TLS verification of its next HTTP
-    /// request (decided by the policy when it is sent).
-    pub fn unverified_next_request(&mut self) {
-        self.next_unverified = true;
+    /// Notes whether the hook asks for TLS verification of its next HTTP
+    /// request (not verifying is decided by the policy when it is sent).
+    pub fn verify_next_request(&mut self, verify: bool) {
+        self.next_unverified = !verify;
     }
 
     /// The log the run's attempts land in.

@@ -36,7 +36,7 @@ __all__ = [
     "start_tls",
     "store_code",
     "types",
-    "unverified_next_request",
+    "verify_next_request",
 ]
 
 
@@ -51,10 +51,10 @@ def shown_url(url: str) -> str:
     return _egress.shown_url(url)
 
 
-def unverified_next_request() -> None:
-    """Asks for no TLS verification of the next request sent (``verify=False``);
-    the host grants it only where an ``unverified_tls`` rule names it."""
-    _egress.unverified_next_request()
+def verify_next_request(verify: bool) -> None:
+    """Whether the next request sent is to be verified (``verify=False``
+    is granted only where an ``unverified_tls`` rule names it)."""
+    _egress.verify_next_request(verify)
 
 
 def resolve(name: str) -> "list[str]":

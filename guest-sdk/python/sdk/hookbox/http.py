@@ -237,8 +237,7 @@ def request(
         options.set_between_bytes_timeout(_seconds_to_ns(timeout))
 
     outgoing_body = outgoing.body()
-    if not verify and scheme == "https":
-        _host.unverified_next_request()
+    _host.verify_next_request(verify or scheme != "https")
     try:
         future = outgoing_handler.handle(outgoing, options)
     except Err as error:

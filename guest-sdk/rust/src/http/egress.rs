@@ -2,7 +2,7 @@
 //!
 //! Bound from `guest-sdk/wit/hookbox.wit`: `last-denial` (`wasi:http` can
 //! only say that a request was refused, this says why), `shown-url` (how a
-//! URL may appear in an error's text) and `unverified-next-request`
+//! URL may appear in an error's text) and `verify-next-request`
 //! (`NO_TLS_VERIFY`).
 
 wit_bindgen::generate!({
@@ -17,10 +17,10 @@ pub(super) fn last_denial() -> Option<String> {
     hookbox::runner::egress::last_denial()
 }
 
-/// Asks for no TLS verification of the next request (granted only where an
-/// `unverified_tls` rule names its destination).
-pub(super) fn unverified_next_request() {
-    hookbox::runner::egress::unverified_next_request();
+/// Whether the next request is to be verified (not verifying is granted only
+/// where an `unverified_tls` rule names its destination).
+pub(super) fn verify_next_request(verify: bool) {
+    hookbox::runner::egress::verify_next_request(verify);
 }
 
 /// `url` as hookbox shows URLs in any text: no user info or query, a

@@ -175,7 +175,7 @@ impl std::error::Error for Error {}
 /// host grants it only where the operator's `--allow-unverified-tls` rules
 /// name the destination, and verifies as always elsewhere; either way the
 /// marker is never sent as a header (it becomes `hookbox:runner/egress`'s
-/// `unverified-next-request`), and the run's record says which it was.
+/// `verify-next-request`), and the run's record says which it was.
 ///
 /// # Examples
 ///

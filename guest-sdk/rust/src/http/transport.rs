@@ -63,9 +63,7 @@ pub(super) fn send(
     let outgoing_body = request
         .body()
         .map_err(|()| invalid("the request body was already taken".into()))?;
-    if unverified {
-        egress::unverified_next_request();
-    }
+    egress::verify_next_request(!unverified);
     let future = outgoing_handler::handle(request, options).map_err(|code| failure(code, url))?;
     write_body(outgoing_body, body);
 

@@ -14,8 +14,8 @@ def shown_url(url):
     return f"<shown {url}>"
 
 
-def unverified_next_request():
-    calls.append(("unverified_next_request",))
+def verify_next_request(verify):
+    calls.append(("verify_next_request", verify))
 
 
 def resolve(name):
