@@ -107,20 +107,19 @@ impl RunCodeCache {
         }
     }
 
-    /// The hook's source, and the code kept for it (answered for the run's
-    /// first question only).
+    /// The hook's source, and the code kept for it: answered for the run's
+    /// first question only (the runner asks once, before the hook runs; a
+    /// later question gets nothing, so asking costs the host no copies).
     pub fn hook_source(&mut self) -> (Vec<u8>, Option<Vec<u8>>) {
-        let Some((digest, source)) = &self.hook else {
+        let asked_before = self.state != RunState::Fresh;
+        let Some((digest, source)) = self.hook.as_ref().filter(|_| !asked_before) else {
             self.state = RunState::Closed;
             return (Vec::new(), None);
         };
-        let code = match self.state {
-            RunState::Fresh => self.cache.get(digest),
-            RunState::Missed | RunState::Closed => None,
-        };
-        self.state = match (&self.state, &code) {
-            (RunState::Fresh, None) => RunState::Missed,
-            _ => RunState::Closed,
+        let code = self.cache.get(digest);
+        self.state = match code {
+            None => RunState::Missed,
+            Some(_) => RunState::Closed,
         };
         (source.to_vec(), code.map(|code| code.as_ref().clone()))
     }
@@ -186,7 +185,11 @@ mod tests {
         first.store(b"one".to_vec());
         let mut again = run(&cache, "/hook/a.py", "x");
         assert!(again.hook_source().1.is_some());
-        assert_eq!(again.hook_source().1, None);
+        assert_eq!(
+            again.hook_source(),
+            (Vec::new(), None),
+            "nothing, not even the source"
+        );
         let mut twice = run(&cache, "/hook/b.py", "y");
         twice.hook_source();
         twice.hook_source();
