@@ -36,18 +36,7 @@ impl TestRepo {
 
     /// Runs `git` in it; panics when git fails.
     pub fn git(&self, args: &[&str]) -> String {
-        let output = Command::new("git")
-            .arg("-C")
-            .arg(self.path())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        self.git_with_input(args, "")
     }
 
     /// Runs `git` in it with `input` on its stdin; panics when git fails.

@@ -34,11 +34,11 @@ impl WasiHttpHooks for EgressGate {
             handle,
         } = self.begin(&request);
         let declared = declared_length(&request);
-        let shown_url = self.url_masks.url(&request.uri().to_string());
         let policy = self.policy.clone();
         let tls = self.tls.clone();
         let stderr = self.hook_stderr.clone();
         let sink = self.sink.clone();
+        let url_masks = self.url_masks.clone();
         let (deadline, max_body) = (self.deadline, self.max_body);
         Box::new(async move {
             let host = match parsed_host {
@@ -106,7 +106,7 @@ impl WasiHttpHooks for EgressGate {
                     deadline,
                     max_body,
                     record: handle.clone(),
-                    shown_url,
+                    url_masks,
                 })
                 .await;
             match &result {

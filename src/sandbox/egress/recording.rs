@@ -256,7 +256,7 @@ impl Sink for Recorder {
                 .await?;
             let answer = self.answer(&url);
             record.record_request(crate::record::RecordedRequest {
-                url: send.shown_url,
+                url: send.url_masks.url(&url),
                 full_url: url,
                 headers,
                 body: String::from_utf8_lossy(&body).into_owned(),

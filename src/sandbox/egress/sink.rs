@@ -46,8 +46,8 @@ pub(super) struct HttpSend {
     pub max_body: u64,
     /// The attempt's record.
     pub record: AttemptHandle,
-    /// The request's URL as hookbox shows URLs ([`super::mask::UrlMasks::url`]).
-    pub shown_url: String,
+    /// How URLs are shown, for the recording receiver's record.
+    pub url_masks: Arc<super::mask::UrlMasks>,
 }
 
 /// Why an HTTP request reaches nowhere.
