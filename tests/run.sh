@@ -9,6 +9,9 @@
 #   127.0.0.1 and hookbox fetches through ssh);
 # - python3 and curl (the compatibility tests run each plain-python3 hook under
 #   the real interpreter too; Hoop's curl hooks call the real curl);
+# - the pure-Python packages in tests/packages.txt (requests and what it
+#   needs), downloaded once from PyPI and checked against their SHA-256: the
+#   compatibility tests copy them next to hooks;
 # - Chromium and chromedriver (the dashboard is tested in headless Chromium
 #   over WebDriver);
 # - PostgreSQL's server (the shared spool's tests start throwaway clusters
@@ -60,6 +63,26 @@ if [ ! -d "$target_dir/debug" ] && [ -n "$free_kib" ] && [ "$free_kib" -lt $((ne
   echo "free some space (cargo clean in other projects, old temporary files) or point CARGO_TARGET_DIR at a bigger disk, then run this again" >&2
   exit 1
 fi
+
+# The test packages, pinned by SHA-256.
+packages_dir="$target_dir/test-packages"
+mkdir -p "$packages_dir"
+while read -r file sha256 url; do
+  case "$file" in ''|'#'*) continue ;; esac
+  if ! echo "$sha256  $packages_dir/$file" | sha256sum --check --status 2>/dev/null; then
+    echo "tests/run.sh: downloading the test package $file" >&2
+    curl --fail --silent --show-error --location --retry 3 --output "$packages_dir/$file.partial" "$url" || {
+      echo "tests/run.sh: cannot download $url (the compatibility tests need it; is PyPI reachable?)" >&2
+      exit 1
+    }
+    echo "$sha256  $packages_dir/$file.partial" | sha256sum --check --status || {
+      echo "tests/run.sh: $file does not have the SHA-256 tests/packages.txt pins; refusing it" >&2
+      rm -f "$packages_dir/$file.partial"
+      exit 1
+    }
+    mv "$packages_dir/$file.partial" "$packages_dir/$file"
+  fi
+done < tests/packages.txt
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   echo "tests/run.sh: adding the wasm32-wasip2 target" >&2

@@ -99,6 +99,8 @@ fn compile_share(
         stdlib: dir,
         stdlib_writable: true,
         sources: &runtime.sources_dir,
+        hook_bytecode: None,
+        hook_bytecode_writable: false,
     };
     let outcome = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -14,6 +14,7 @@ pub mod cache;
 pub mod config;
 pub mod engine;
 pub mod guest;
+mod hook_bytecode;
 pub mod hook_component;
 
 use std::path::{Path, PathBuf};
@@ -91,6 +92,8 @@ pub struct Runtime {
     runs_in_flight: AtomicUsize,
     stdlib_dir: PathBuf,
     sources_dir: PathBuf,
+    cache_dir: PathBuf,
+    show_progress: bool,
     max_memory_bytes: u64,
     background_teardown: bool,
     tls: Arc<TlsSettings>,
@@ -207,6 +210,8 @@ impl Runtime {
             runs_in_flight: AtomicUsize::new(0),
             stdlib_dir: PathBuf::new(),
             sources_dir,
+            cache_dir: options.cache_dir.clone(),
+            show_progress,
             max_memory_bytes: options.engine.max_memory_bytes,
             background_teardown: options.engine.background_teardown,
             tls: Arc::new(tls),
@@ -282,10 +287,16 @@ impl Runtime {
 
     /// [`Runtime::run`], choosing how the runner is instantiated.
     pub async fn run_with(&self, request: RunRequest<'_>, how: Instantiation) -> RunOutcome {
+        let hook_bytecode = match request.hook.kind() {
+            HookKind::Python => hook_bytecode::folder_for(self, request.hook).await,
+            HookKind::Component => None,
+        };
         let python = PythonFiles {
             stdlib: &self.stdlib_dir,
             stdlib_writable: false,
             sources: &self.sources_dir,
+            hook_bytecode: hook_bytecode.as_deref(),
+            hook_bytecode_writable: false,
         };
         self.execute(request, how, python).await
     }
@@ -452,7 +463,7 @@ impl RunOutcome {
 
 /// Shows a spinner with `message` on stderr (only on a terminal) until the
 /// returned function is called.
-fn progress(show: bool, message: &'static str) -> Box<dyn FnOnce()> {
+fn progress(show: bool, message: &'static str) -> Box<dyn FnOnce() + Send> {
     if !show {
         return Box::new(|| {});
     }

@@ -21,6 +21,9 @@ use crate::env_names;
 pub const HOOK_DIR_GUEST: &str = "/hook";
 /// Where the pure-Python standard library appears inside the sandbox.
 pub const STDLIB_DIR_GUEST: &str = "/python";
+/// Where the bytecode hookbox compiled of the hook folder's Python sources
+/// appears inside the sandbox (read-only; `runtime::hook_bytecode`).
+pub const HOOK_BYTECODE_DIR_GUEST: &str = "/hook-bytecode";
 
 /// Where the hook file named `file_name` (relative to its folder) appears
 /// inside the sandbox: the runner's first argument.
@@ -41,6 +44,13 @@ pub struct PythonFiles<'a> {
     pub stdlib_writable: bool,
     /// The host directory holding the sources (`0/`, `1/`).
     pub sources: &'a Path,
+    /// The bytecode of the hook folder's Python sources, if hookbox has it:
+    /// mounted at [`HOOK_BYTECODE_DIR_GUEST`].
+    pub hook_bytecode: Option<&'a Path>,
+    /// Whether [`PythonFiles::hook_bytecode`] is writable: only while
+    /// hookbox compiles it, into a folder of its own; a hook always gets it
+    /// read-only.
+    pub hook_bytecode_writable: bool,
 }
 
 /// The folders of [`PythonFiles::sources`], as the runner's snapshot names them.
@@ -90,6 +100,14 @@ pub fn build(spec: WasiSpec<'_>) -> wasmtime::Result<WasiCtx> {
             FsPerms::ReadOnly
         };
         builder.preopened_dir(python.stdlib, STDLIB_DIR_GUEST, perms)?;
+        if let Some(bytecode) = python.hook_bytecode {
+            let perms = if python.hook_bytecode_writable {
+                FsPerms::ReadWrite
+            } else {
+                FsPerms::ReadOnly
+            };
+            builder.preopened_dir(bytecode, HOOK_BYTECODE_DIR_GUEST, perms)?;
+        }
         for mount in SOURCE_MOUNTS {
             builder.preopened_dir(
                 python.sources.join(mount),

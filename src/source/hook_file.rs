@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::hook_folder::{self, FolderEntryError};
+use super::hook_folder::{self, FolderEntryError, PythonSources};
 use super::regular_file::{self, RegularFileError};
 
 /// The largest hook file accepted, as in Hoop.
@@ -24,6 +24,7 @@ pub struct HookFile {
     file_name: String,
     kind: HookKind,
     source: HookSource,
+    python_sources: PythonSources,
 }
 
 /// A hook file's bytes as read when it was checked: what the run runs (the
@@ -162,27 +163,16 @@ impl HookFile {
     /// Checks the hook file at `path`; the sandbox mounts the folder `path`
     /// names.
     pub fn open(path: &Path) -> Result<HookFile, HookFileError> {
-        HookFile::open_checked(path, None, FolderCheck::Walk)
+        HookFile::open_checked(path, None)
     }
 
     /// [`HookFile::open`] for a hook looked up inside the runbooks folder
     /// `root`: the hook's folder must resolve inside `root` too.
     pub fn open_within(root: &Path, path: &Path) -> Result<HookFile, HookFileError> {
-        HookFile::open_checked(path, Some(root), FolderCheck::Walk)
+        HookFile::open_checked(path, Some(root))
     }
 
-    /// [`HookFile::open`] for a hook in a snapshot of the git source, whose
-    /// folder hookbox wrote itself with regular files only
-    /// (`git::materialize`), so it is not walked again on every run.
-    pub fn open_snapshot(path: &Path) -> Result<HookFile, HookFileError> {
-        HookFile::open_checked(path, None, FolderCheck::WrittenByHookbox)
-    }
-
-    fn open_checked(
-        path: &Path,
-        root: Option<&Path>,
-        folder_check: FolderCheck,
-    ) -> Result<HookFile, HookFileError> {
+    fn open_checked(path: &Path, root: Option<&Path>) -> Result<HookFile, HookFileError> {
         let io = |source: std::io::Error| io_error(path, source);
         let named_folder = match path.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => parent,
@@ -221,9 +211,7 @@ impl HookFile {
                 path: path.to_path_buf(),
             })?
             .to_owned();
-        if folder_check == FolderCheck::Walk {
-            hook_folder::check(&folder)?;
-        }
+        let python_sources = hook_folder::check(&folder)?;
         let bytes = match regular_file::read(&resolved, MAX_HOOK_FILE_BYTES) {
             Ok(bytes) => bytes,
             Err(RegularFileError::NotAFile) => {
@@ -254,7 +242,26 @@ impl HookFile {
             file_name,
             kind,
             source,
+            python_sources,
         })
+    }
+
+    /// The same folder running `source` as `file_name` instead of the hook:
+    /// for hookbox's own steps over a hook's folder (compiling its packages).
+    pub fn substitute(&self, file_name: &str, source: &str) -> HookFile {
+        HookFile {
+            file_name: file_name.to_owned(),
+            kind: HookKind::Python,
+            source: HookSource(source.as_bytes().into()),
+            ..self.clone()
+        }
+    }
+
+    /// The Python sources of the hook's folder besides the hook itself
+    /// (packages and modules copied next to it), if it has any.
+    pub fn packages(&self) -> Option<&PythonSources> {
+        let own = usize::from(self.kind == HookKind::Python);
+        (self.python_sources.files > own).then_some(&self.python_sources)
     }
 
     /// The hook file's bytes, as read when it was checked: what runs.
@@ -282,15 +289,6 @@ impl HookFile {
     pub fn file_name(&self) -> &str {
         &self.file_name
     }
-}
-
-/// Whether a hook's folder is walked for special files before it is mounted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FolderCheck {
-    /// A folder anyone may have written: every entry is checked.
-    Walk,
-    /// A snapshot hookbox wrote with regular files only.
-    WrittenByHookbox,
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> HookFileError {

@@ -9,9 +9,13 @@
 //! mounted folder; what they lead to inside is itself an entry checked here.
 //! Snapshots of the git source are written by hookbox as regular files only
 //! (`source::git::materialize`) and pass trivially.
+//!
+//! The walk also identifies the folder's Python sources (packages copied
+//! next to the hook), for the bytecode hookbox keeps of them
+//! (`runtime::hook_bytecode`).
 
-use std::fs::FileType;
-use std::os::unix::fs::FileTypeExt;
+use std::fs::{FileType, Metadata};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 /// Entries a hook folder may hold, counting those of its subfolders: enough
@@ -55,10 +59,25 @@ pub enum FolderEntryError {
     },
 }
 
-/// Checks every entry under `folder` (symlinks are not followed).
-pub fn check(folder: &Path) -> Result<(), FolderEntryError> {
+/// The Python sources of a hook folder, as found by [`check`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PythonSources {
+    /// How many `.py` files the folder holds, the hook's own included.
+    pub files: usize,
+    /// SHA-256 over each one's path in the folder and the identity of the
+    /// version of it that is there: device, inode, size, and modification
+    /// and change times in nanoseconds. The change time is set by the
+    /// kernel on every write and cannot be set back, so no other content
+    /// can take the identity of a file that was compiled.
+    pub identity: [u8; 32],
+}
+
+/// Checks every entry under `folder` (symlinks are not followed) and
+/// identifies its Python sources.
+pub fn check(folder: &Path) -> Result<PythonSources, FolderEntryError> {
     let mut pending = vec![(folder.to_path_buf(), 0usize)];
     let mut seen = 0usize;
+    let mut python = Vec::new();
     while let Some((dir, depth)) = pending.pop() {
         // A subfolder that cannot be listed is refused too: its entries can
         // still be opened by name if it can be searched.
@@ -93,10 +112,41 @@ pub fn check(folder: &Path) -> Result<(), FolderEntryError> {
                     path: entry.path(),
                     kind,
                 });
+            } else if entry.path().extension().is_some_and(|e| e == "py") {
+                // What a symlink leads to is what gets imported.
+                if let Ok(metadata) = std::fs::metadata(entry.path()) {
+                    python.push((entry.path(), metadata));
+                }
             }
         }
     }
-    Ok(())
+    Ok(identify(folder, python))
+}
+
+/// The identity of the Python sources found under `folder`.
+fn identify(folder: &Path, mut files: Vec<(PathBuf, Metadata)>) -> PythonSources {
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut listing = Vec::new();
+    for (path, metadata) in &files {
+        let relative = path.strip_prefix(folder).unwrap_or(path);
+        listing.extend_from_slice(relative.as_os_str().as_encoded_bytes());
+        listing.push(0);
+        for number in [
+            metadata.dev(),
+            metadata.ino(),
+            metadata.size(),
+            metadata.mtime() as u64,
+            metadata.mtime_nsec() as u64,
+            metadata.ctime() as u64,
+            metadata.ctime_nsec() as u64,
+        ] {
+            listing.extend_from_slice(&number.to_le_bytes());
+        }
+    }
+    PythonSources {
+        files: files.len(),
+        identity: crate::digest::sha256(&listing),
+    }
 }
 
 /// What an entry is when it is neither a regular file, a folder nor a symlink.
@@ -126,7 +176,37 @@ mod tests {
         std::fs::create_dir(dir.path().join("lib")).unwrap();
         std::fs::write(dir.path().join("lib/helper.py"), "x = 1\n").unwrap();
         std::os::unix::fs::symlink("lib/helper.py", dir.path().join("link.py")).unwrap();
-        check(dir.path()).unwrap();
+        assert_eq!(check(dir.path()).unwrap().files, 2);
+    }
+
+    #[test]
+    fn any_change_to_a_python_source_changes_the_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("pkg")).unwrap();
+        std::fs::write(dir.path().join("pkg/mod.py"), "x = 1\n").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "a").unwrap();
+        let first = check(dir.path()).unwrap();
+        assert_eq!(first, check(dir.path()).unwrap(), "stable");
+        std::fs::write(dir.path().join("notes.txt"), "b").unwrap();
+        assert_eq!(
+            first,
+            check(dir.path()).unwrap(),
+            "only Python sources count"
+        );
+        // Replaced by a file of the same size and modification time: a
+        // different file (inode) all the same.
+        let source = dir.path().join("pkg/mod.py");
+        let modified = std::fs::metadata(&source).unwrap().modified().unwrap();
+        let replacement = dir.path().join("pkg/new.tmp");
+        std::fs::write(&replacement, "x = 2\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&replacement)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
+        std::fs::rename(&replacement, &source).unwrap();
+        assert_ne!(first.identity, check(dir.path()).unwrap().identity);
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod hooktest;
 mod hostile;
 mod layering;
 mod limits;
+mod packages;
 mod pg;
 mod pg_service;
 mod pg_spool;

@@ -108,7 +108,7 @@ def _exit_code(code: object) -> int:
 
 # What the sandbox shows a hook of the file system, all of it read-only: its
 # own folder, the standard library and the SDK's sources.
-_VISIBLE_ROOTS = ("/hook", STDLIB_DIR, "/0", "/1")
+_VISIBLE_ROOTS = ("/hook", STDLIB_DIR, "/hook-bytecode", "/0", "/1")
 # Errors the sandbox gives for a write it does not allow (WASI's "not
 # capable" is 76).
 _READ_ONLY_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS, 76)

@@ -249,8 +249,7 @@ impl GitSource {
                 });
             }
             if snapshot.files.contains(&file_name) {
-                let hook =
-                    HookFile::open_snapshot(&self.store.hooks_dir(&snapshot).join(&file_name))?;
+                let hook = HookFile::open(&self.store.hooks_dir(&snapshot).join(&file_name))?;
                 return Ok(Lookup {
                     hook: Some(hook),
                     refresh,

@@ -14,6 +14,8 @@ use, so they are in the snapshot every run starts from:
 4. ``subprocess``: ``curl`` command lines are served, other programs are
    "not found".
 5. ``os._exit``: ends the run at once with its code.
+6. imports: modules in the hook's folder load from the bytecode hookbox
+   compiled of them; a native extension that cannot load is named.
 """
 
 from __future__ import annotations
@@ -72,12 +74,19 @@ def _os_exit() -> None:
     os._exit = _hard_exit
 
 
+def _imports() -> None:
+    from . import _imports as module
+
+    module.install()
+
+
 PATCHES: tuple[Patch, ...] = (
     Patch("ssl", _ssl),
     Patch("socket", _socket),
     Patch("http.client", _http_client),
     Patch("subprocess", _subprocess),
     Patch("os._exit", _os_exit),
+    Patch("imports", _imports),
 )
 
 _applied: list[str] = []

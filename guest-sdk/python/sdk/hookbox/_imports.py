@@ -1,0 +1,77 @@
+"""Imports from the hook's own folder: packages copied next to the hook load
+from the bytecode hookbox compiled of them, and a native extension, which
+cannot load here, is named in the error.
+
+hookbox compiles the folder's ``.py`` files once per version of them (outside
+the hook's reach) and mounts the result read-only at ``BYTECODE``, laid out as
+``BYTECODE`` + the ``__pycache__`` path CPython would use beside each source.
+The files are checked hash-based ``.pyc``: CPython compares each with its
+source on import and compiles the source instead when they differ.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib import _bootstrap_external
+from typing import Any
+
+HOOK_FOLDER = "/hook/"
+BYTECODE = "/hook-bytecode"
+
+_cache_from_source = _bootstrap_external.cache_from_source
+
+
+def bytecode_location(source: str) -> str:
+    """Where the bytecode of ``source`` (a file under the hook's folder) is."""
+    head, _, tail = source.rpartition("/")
+    stem = tail.rpartition(".")[0] or tail
+    return f"{BYTECODE}{head}/__pycache__/{stem}.{sys.implementation.cache_tag}.pyc"
+
+
+def cache_from_source(path: Any, debug_override: Any = None, *, optimization: Any = None) -> str:
+    """The import system's ``cache_from_source``, pointing files under the
+    hook's folder to the bytecode hookbox compiled."""
+    text = os.path.abspath(os.fspath(path))
+    if text.startswith(HOOK_FOLDER) and debug_override is None and optimization is None and not sys.flags.optimize:
+        return bytecode_location(text)
+    return _cache_from_source(path, debug_override, optimization=optimization)
+
+
+_NATIVE_SUFFIXES = (".so", ".pyd", ".dylib")
+
+
+class NativeExtensionFinder:
+    """Last on ``sys.meta_path``: for a module no other finder found, looks
+    for a native extension of that name and, if there is one, says why it
+    cannot load."""
+
+    @classmethod
+    def find_spec(cls, fullname: str, path: Any = None, target: Any = None) -> None:
+        name = fullname.rpartition(".")[2]
+        for entry in path if path is not None else sys.path:
+            try:
+                files = os.listdir(entry or ".")
+            except (OSError, TypeError):
+                continue
+            for file in files:
+                if file.startswith(name + ".") and file.endswith(_NATIVE_SUFFIXES):
+                    found = os.path.join(entry or ".", file)
+                    raise ModuleNotFoundError(
+                        f"{fullname} is a native extension ({found}), which cannot load in "
+                        f"hookbox's sandbox: its Python runs as WebAssembly. Use a pure-Python "
+                        f"build of the package (a py3-none-any wheel: pip install --target DIR "
+                        f"--only-binary :all: --platform any ...), or one that falls back to "
+                        f"Python without it",
+                        name=fullname,
+                        path=found,
+                    )
+        return None
+
+
+def install() -> None:
+    """Points the hook folder's imports to hookbox's bytecode and names
+    native extensions that cannot load."""
+    _bootstrap_external.cache_from_source = cache_from_source
+    if not any(finder is NativeExtensionFinder for finder in sys.meta_path):
+        sys.meta_path.append(NativeExtensionFinder)

@@ -1,0 +1,165 @@
+//! The bytecode of the Python sources in a hook's folder (packages such as
+//! `requests` copied next to the hook), compiled once per version of them,
+//! not on every import of every run.
+//!
+//! Keyed by the folder's [`PythonSources`] identity (every source's path,
+//! inode and times, so no other content and no other folder can take a
+//! compiled version's key), the bytecode is compiled by hookbox with the
+//! bundled CPython, in a sandbox that sees the hook's folder read-only and
+//! only a fresh staging folder writable; the staging folder is then renamed
+//! into place. Hooks get it read-only at
+//! [`HOOK_BYTECODE_DIR_GUEST`](crate::sandbox::wasi::HOOK_BYTECODE_DIR_GUEST),
+//! where the runner's import system looks for it. Every file is a checked
+//! hash-based `.pyc`: on import CPython compares it with the source it was
+//! compiled from and compiles the source instead when they differ, so a
+//! stale or foreign file can slow an import down but never change it.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{Instantiation, RunRequest, Runtime};
+use crate::intake::Payload;
+use crate::record::RunStatus;
+use crate::runtime::config::SandboxConfig;
+use crate::sandbox::limits::Limits;
+use crate::sandbox::wasi::PythonFiles;
+use crate::source::HookFile;
+
+/// The script that compiles a folder (run by hookbox, never by a hook).
+const DRIVER: &str = include_str!("../../guest-sdk/python/bytecode/compile_hook_folder.py");
+/// The name the driver runs under, in the hook's folder.
+const DRIVER_FILE_NAME: &str = "__hookbox_compile__.py";
+
+/// Written in a compiled folder once it is complete.
+const COMPLETE_MARKER: &str = ".hookbox-complete";
+
+/// Most compiled versions kept (a hook author's every save makes one); the
+/// least recently used go first, as do all unused for a week.
+const MAX_VERSIONS: usize = 64;
+
+/// The limits of one compile: generous (a large package tree compiles in a
+/// few seconds), but a folder crafted to compile forever stops, and its key
+/// is then marked done with what compiled, so it is not tried on every run.
+fn compile_limits() -> Limits {
+    Limits {
+        timeout: Duration::from_secs(120),
+        fuel: 1_000_000_000_000,
+        memory_bytes: 512 * 1024 * 1024,
+        ..Limits::default()
+    }
+}
+
+/// The folder of bytecode for `hook`'s packages, compiling it first when
+/// this version of them has none yet; `None` when the hook has no packages,
+/// or the folder cannot be made (its imports then compile from source, as
+/// before, and the reason is logged).
+pub async fn folder_for(runtime: &Runtime, hook: &HookFile) -> Option<PathBuf> {
+    let sources = hook.packages()?;
+    let root = runtime
+        .cache_dir
+        .join("hook-bytecode")
+        .join(super::guest::PYTHON_VERSION.trim());
+    let dir = root.join(hex::encode(sources.identity));
+    let marker = dir.join(COMPLETE_MARKER);
+    if marker.is_file() {
+        super::cache::mark_used(&marker);
+        return Some(dir);
+    }
+    match compile(runtime, hook, &root, &dir).await {
+        Ok(()) => Some(dir),
+        Err(error) => {
+            tracing::warn!(folder = %hook.dir().display(), %error, "the hook's packages could not be compiled to bytecode; they compile on import");
+            None
+        }
+    }
+}
+
+/// Compiles `hook`'s folder into a staging folder under `root`, then
+/// renames it to `dir`.
+async fn compile(runtime: &Runtime, hook: &HookFile, root: &Path, dir: &Path) -> io::Result<()> {
+    fs::create_dir_all(root)?;
+    let staging = tempfile::Builder::new()
+        .prefix(".compile-")
+        .tempdir_in(root)?;
+    let done = super::progress(
+        runtime.show_progress,
+        "compiling the Python packages next to the hook to bytecode (once per change)...",
+    );
+    let driver = hook.substitute(DRIVER_FILE_NAME, DRIVER);
+    let config = SandboxConfig {
+        limits: compile_limits(),
+        ..SandboxConfig::default()
+    };
+    let payload = Payload::from_value(&serde_json::json!({}));
+    let request = RunRequest {
+        hook: &driver,
+        payload: &payload,
+        config: &config,
+        args: &[],
+    };
+    let python = PythonFiles {
+        stdlib: &runtime.stdlib_dir,
+        stdlib_writable: false,
+        sources: &runtime.sources_dir,
+        hook_bytecode: Some(staging.path()),
+        hook_bytecode_writable: true,
+    };
+    let outcome = Box::pin(runtime.execute(request, Instantiation::Prelinked, python)).await;
+    done();
+    if outcome.status != RunStatus::Ok {
+        // What compiled is kept (those files import from bytecode); the
+        // rest compile on import, as they would without this step.
+        tracing::warn!(
+            folder = %hook.dir().display(),
+            status = outcome.status.as_str(),
+            error = outcome.error.as_deref().unwrap_or_default(),
+            stderr = outcome.stderr.trim(),
+            "some of the hook's packages have no bytecode"
+        );
+    }
+    fs::write(staging.path().join(COMPLETE_MARKER), "")?;
+    let renamed = match fs::rename(staging.path(), dir) {
+        Ok(()) => {
+            let _ = staging.keep();
+            Ok(())
+        }
+        // Another run compiled the same version first.
+        Err(_) if dir.join(COMPLETE_MARKER).is_file() => Ok(()),
+        Err(error) => Err(error),
+    };
+    prune(root, dir);
+    renamed
+}
+
+/// Removes the compiled versions beyond the [`MAX_VERSIONS`] most recently
+/// used, and those unused for a week. Best effort.
+fn prune(root: &Path, keep: &Path) {
+    let Ok(entries) = fs::read_dir(root) else {
+        return;
+    };
+    let mut versions: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| path != keep && path.is_dir())
+        .filter(|path| {
+            !path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .map(|path| {
+            let used = fs::metadata(path.join(COMPLETE_MARKER))
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            (used, path)
+        })
+        .collect();
+    versions.sort_by_key(|version| std::cmp::Reverse(version.0));
+    for (index, (used, path)) in versions.into_iter().enumerate() {
+        let unused = used.elapsed().unwrap_or_default() > super::cache::UNUSED_FOR;
+        if unused || index + 1 >= MAX_VERSIONS {
+            let _ = fs::remove_dir_all(&path);
+        }
+    }
+}
