@@ -40,6 +40,8 @@ pub struct HooksPlan {
     pub examples: PathBuf,
     /// The compiled Rust example (`session-open.wasm`), if built.
     pub wasm_hook: Option<PathBuf>,
+    /// A folder of pure-Python wheels for the `requests` hook, if given.
+    pub packages: Option<PathBuf>,
     /// Concurrency levels of the sweep.
     pub levels: Vec<usize>,
 }
@@ -129,6 +131,7 @@ pub fn run(plan: &HooksPlan) -> anyhow::Result<String> {
         engine: EngineOptions::default(),
         show_progress: false,
         ca_bundle: ca.ca_pem.clone().into_bytes(),
+        ca_bundle_path: None,
     })?);
     let idle_rss = memory::rss_kib(memory::THIS_PROCESS);
     let python3 = real_python3()?;
@@ -337,10 +340,45 @@ fn cases(
             python: false,
         });
     }
+    if let Some(wheels) = &plan.packages {
+        let dir = work.join("case-requests");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("ca.pem"), ca_pem)?;
+        let hook = dir.join("session-open.runbook.py");
+        std::fs::write(&hook, REQUESTS_POST)?;
+        unpack_wheels(wheels, &dir)?;
+        cases.push(Case {
+            name: "requests JSON POST over HTTPS (packages next to the hook)".into(),
+            hook,
+            env: vec![("SIEM_URL".into(), https.clone())],
+            rules: vec![https_rule.clone()],
+            python: true,
+        });
+    }
     for case in &cases {
         std::fs::write(case.hook.with_file_name(PAYLOAD_FILE), case.payload())?;
     }
     Ok(cases)
+}
+
+/// Unpacks every wheel in `wheels` into `dir`, as `pip install --target`
+/// lays them out (with the real `python3`'s `zipfile`).
+fn unpack_wheels(wheels: &Path, dir: &Path) -> anyhow::Result<()> {
+    let python3 = real_python3()?;
+    for entry in
+        std::fs::read_dir(wheels).with_context(|| format!("reading {}", wheels.display()))?
+    {
+        let wheel = entry?.path();
+        if wheel.extension().is_some_and(|e| e == "whl") {
+            let status = Command::new(&python3)
+                .args(["-m", "zipfile", "-e"])
+                .arg(&wheel)
+                .arg(dir)
+                .status()?;
+            anyhow::ensure!(status.success(), "unpacking {}", wheel.display());
+        }
+    }
+    Ok(())
 }
 
 /// The payload file beside each hook, for one-shot runs.
@@ -367,6 +405,14 @@ connection = http.client.HTTPSConnection(siem.hostname, siem.port, timeout=5,
 connection.request("POST", "/services/collector/event", body=json.dumps({"event": {"sid": event["sid"]}}),
                    headers={"Authorization": "Splunk bench", "Content-Type": "application/json"})
 print(connection.getresponse().status)
+"#;
+
+const REQUESTS_POST: &str = r#"import json, os
+import requests
+event = json.loads(os.environ["HOOP_RUNBOOK_HOOK_PAYLOAD"])
+response = requests.post(os.environ["SIEM_URL"] + "/services/collector/event", json={"event": {"sid": event["sid"]}},
+                         headers={"Authorization": "Splunk bench"}, timeout=5, verify="ca.pem")
+print(response.status_code)
 "#;
 
 fn config_for(case: &Case) -> anyhow::Result<SandboxConfig> {

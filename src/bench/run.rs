@@ -106,6 +106,7 @@ pub fn run(plan: &BenchPlan) -> anyhow::Result<String> {
             engine,
             show_progress: false,
             ca_bundle: Vec::new(),
+            ca_bundle_path: None,
         })?);
         let concurrency_levels: &[usize] = if index <= 2 { &[1, 2] } else { &[1] };
         for &concurrency in concurrency_levels {

@@ -47,6 +47,11 @@ pub struct BenchArgs {
     /// measure too.
     #[arg(long, value_name = "FILE", requires = "hooks")]
     wasm: Option<PathBuf>,
+    /// With --hooks: a folder of pure-Python wheels (requests and what it
+    /// needs, as tests/run.sh downloads them to target/test-packages) to
+    /// measure a `requests` hook with, the packages next to it.
+    #[arg(long, value_name = "DIR", requires = "hooks")]
+    packages: Option<PathBuf>,
 }
 
 impl BenchArgs {
@@ -75,7 +80,7 @@ impl BenchArgs {
             return self.finish(&table);
         }
         // Warm the cache (compiling if needed) before anything is timed.
-        drop(super::load_runtime(EngineOptions::default(), &[])?);
+        drop(super::load_runtime(EngineOptions::default(), &[], None)?);
         if self.hooks {
             let table = bench::hooks::run(&bench::hooks::HooksPlan {
                 runs: self.runs,
@@ -84,6 +89,7 @@ impl BenchArgs {
                 cache_dir: crate::settings::cache_dir(crate::env_names::from_process)?,
                 examples: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("hooks-examples"),
                 wasm_hook: self.wasm.clone(),
+                packages: self.packages.clone(),
                 levels: vec![1, 2, 4, 8, 64],
             })?;
             return self.finish(&table);

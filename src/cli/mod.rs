@@ -184,13 +184,18 @@ enum LogFormat {
 }
 
 /// Loads the runtime with settings from the environment.
-fn load_runtime(engine: EngineOptions, ca_bundle: &[u8]) -> anyhow::Result<Runtime> {
+fn load_runtime(
+    engine: EngineOptions,
+    ca_bundle: &[u8],
+    ca_bundle_path: Option<&std::path::Path>,
+) -> anyhow::Result<Runtime> {
     let cache_dir = settings::cache_dir(crate::env_names::from_process)?;
     let runtime = Runtime::load(&RuntimeOptions {
         cache_dir,
         engine,
         show_progress: std::io::stderr().is_terminal(),
         ca_bundle: ca_bundle.to_vec(),
+        ca_bundle_path: ca_bundle_path.map(std::path::Path::to_path_buf),
     })?;
     Ok(runtime)
 }

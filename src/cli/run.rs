@@ -106,7 +106,11 @@ pub(super) fn run_once(
         background_teardown: false,
         ..EngineOptions::for_memory_limit(config.limits.memory_bytes)
     };
-    let runtime = super::load_runtime(engine, &settings.ca_bundle)?;
+    let runtime = super::load_runtime(
+        engine,
+        &settings.ca_bundle,
+        settings.ca_bundle_path.as_deref(),
+    )?;
     // One run needs no worker threads: the hook and its host calls are
     // driven on this thread.
     let tokio = tokio::runtime::Builder::new_current_thread()

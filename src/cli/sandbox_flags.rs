@@ -55,6 +55,8 @@ pub struct SandboxSettings {
     pub config: SandboxConfig,
     /// Extra trusted CA certificates (PEM).
     pub ca_bundle: Vec<u8>,
+    /// The file they were read from.
+    pub ca_bundle_path: Option<PathBuf>,
 }
 
 impl SandboxFlags {
@@ -88,11 +90,11 @@ impl SandboxFlags {
             ]
             .concat(),
         )?;
-        let ca_bundle = settings::read_ca_bundle(
-            self.ca_bundle
-                .as_deref()
-                .or(file.egress.ca_bundle.as_deref()),
-        )?;
+        let ca_bundle_path = self
+            .ca_bundle
+            .clone()
+            .or_else(|| file.egress.ca_bundle.clone());
+        let ca_bundle = settings::read_ca_bundle(ca_bundle_path.as_deref())?;
         let secrets = SecretPolicy::passing(
             file.secrets
                 .pass
@@ -110,6 +112,7 @@ impl SandboxFlags {
                 url_masks: Arc::new(settings::resolve_url_masks(&file.secrets.mask_urls)?),
             },
             ca_bundle,
+            ca_bundle_path,
         })
     }
 }

@@ -73,7 +73,11 @@ impl ServeArgs {
         let instance = instance_id();
         let spool = crate::service::spool::open(&service.spool, &sandbox.ca_bundle, &instance)?;
         let engine = EngineOptions::for_memory_limit(sandbox.config.limits.memory_bytes);
-        let runtime = super::load_runtime(engine, &sandbox.ca_bundle)?;
+        let runtime = super::load_runtime(
+            engine,
+            &sandbox.ca_bundle,
+            sandbox.ca_bundle_path.as_deref(),
+        )?;
         let max_payload = sandbox.config.limits.payload_bytes;
         let git_source = matches!(hooks, HookSource::Git(_));
         let shared = Arc::new(Shared {

@@ -50,7 +50,11 @@ impl TestArgs {
     pub fn run(self) -> anyhow::Result<u8> {
         let settings = self.settings()?;
         let engine = EngineOptions::for_memory_limit(settings.config.limits.memory_bytes);
-        let runtime = super::load_runtime(engine, &settings.ca_bundle)?;
+        let runtime = super::load_runtime(
+            engine,
+            &settings.ca_bundle,
+            settings.ca_bundle_path.as_deref(),
+        )?;
         let tokio = super::tokio_runtime()?;
         if !self.watch {
             return tokio.block_on(self.run_once(&runtime));

@@ -30,7 +30,7 @@ use crate::intake::Payload;
 use crate::record::{RunOutcome, RunStatus};
 use crate::sandbox::code_cache::CodeCache;
 use crate::sandbox::limits::Limits;
-use crate::sandbox::wasi::PythonFiles;
+use crate::sandbox::wasi::{CaBundleView, PythonFiles};
 use crate::sandbox::{CallEnd, Sandbox, SandboxSpec, SandboxState, classify};
 use crate::source::{HookFile, HookKind};
 use crate::tls::TlsSettings;
@@ -79,6 +79,9 @@ pub struct RuntimeOptions {
     pub show_progress: bool,
     /// Extra CA certificates (PEM) trusted for HTTPS besides the system's.
     pub ca_bundle: Vec<u8>,
+    /// Where the operator keeps that bundle: hooks see the file there
+    /// (read-only), so one that names it (`verify=`, `cafile=`) finds it.
+    pub ca_bundle_path: Option<PathBuf>,
 }
 
 /// A loaded runtime: create once, run many hooks, concurrently if you like.
@@ -94,6 +97,7 @@ pub struct Runtime {
     sources_dir: PathBuf,
     cache_dir: PathBuf,
     show_progress: bool,
+    ca_bundle_view: Option<CaBundleView>,
     max_memory_bytes: u64,
     background_teardown: bool,
     tls: Arc<TlsSettings>,
@@ -184,6 +188,11 @@ impl Runtime {
     /// Creates the engine, loads or compiles the runner and links it.
     pub fn load(options: &RuntimeOptions) -> Result<Runtime, RuntimeError> {
         let tls = TlsSettings::new(&options.ca_bundle).map_err(RuntimeError::CaBundle)?;
+        let ca_bundle_view = match &options.ca_bundle_path {
+            Some(path) => CaBundleView::new(path, &options.ca_bundle)
+                .map_err(|e| RuntimeError::CaBundle(format!("{}: {e}", path.display())))?,
+            None => None,
+        };
         let engine =
             engine::new_engine(options.engine).map_err(|e| RuntimeError::Engine(e.into()))?;
         let cache = ComponentCache::new(&options.cache_dir);
@@ -212,6 +221,7 @@ impl Runtime {
             sources_dir,
             cache_dir: options.cache_dir.clone(),
             show_progress,
+            ca_bundle_view,
             max_memory_bytes: options.engine.max_memory_bytes,
             background_teardown: options.engine.background_teardown,
             tls: Arc::new(tls),
@@ -351,6 +361,7 @@ impl Runtime {
                 tls: self.tls.clone(),
                 code_cache: self.code_cache.clone(),
                 url_masks: config.url_masks.clone(),
+                ca_bundle: self.ca_bundle_view.as_ref(),
             },
         );
         let mut sandbox = match sandbox {

@@ -274,6 +274,8 @@ pub struct SandboxSpec<'a> {
     pub code_cache: std::sync::Arc<CodeCache>,
     /// Which URLs are recorded with their path masked.
     pub url_masks: std::sync::Arc<egress::mask::UrlMasks>,
+    /// The operator's CA bundle, where hooks see it.
+    pub ca_bundle: Option<&'a wasi::CaBundleView>,
 }
 
 impl Sandbox {
@@ -300,6 +302,7 @@ impl Sandbox {
             stdout: stdout.clone(),
             stderr: stderr.clone(),
             sockets: egress.socket_check(),
+            ca_bundle: spec.ca_bundle,
         })?;
         let state = SandboxState {
             wasi,

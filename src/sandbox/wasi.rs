@@ -76,6 +76,54 @@ pub struct WasiSpec<'a> {
     pub stderr: CappedOutput,
     /// The egress check every raw socket bind, connect and datagram passes.
     pub sockets: SocketCheck,
+    /// The operator's CA bundle, where hooks see it.
+    pub ca_bundle: Option<&'a CaBundleView>,
+}
+
+/// The operator's CA bundle (`--ca-bundle`) as hooks see it: at the path
+/// the operator named, read-only, so a hook that names that file
+/// (`verify="/etc/ssl/internal-ca.pem"`) finds it. The sandbox mounts a
+/// private folder holding only a copy of the bundle at the bundle's folder:
+/// nothing else of that folder is visible.
+#[derive(Debug)]
+pub struct CaBundleView {
+    dir: tempfile::TempDir,
+    guest_dir: String,
+}
+
+impl CaBundleView {
+    /// The view of the bundle at `path` (its contents `pem`), or `None`
+    /// when its folder cannot be shown where it is (the root, or a folder
+    /// the sandbox already shows: the hook's, the library's).
+    pub fn new(path: &Path, pem: &[u8]) -> std::io::Result<Option<CaBundleView>> {
+        let path = std::path::absolute(path)?;
+        let (Some(folder), Some(name)) = (path.parent(), path.file_name()) else {
+            return Ok(None);
+        };
+        let Some(guest_dir) = folder.to_str().map(str::to_owned) else {
+            return Ok(None);
+        };
+        let taken = [
+            HOOK_DIR_GUEST,
+            STDLIB_DIR_GUEST,
+            HOOK_BYTECODE_DIR_GUEST,
+            "/0",
+            "/1",
+        ];
+        let clashes = guest_dir == "/"
+            || taken.iter().any(|mount| {
+                guest_dir == *mount
+                    || guest_dir.starts_with(&format!("{mount}/"))
+                    || mount.starts_with(&format!("{guest_dir}/"))
+            });
+        if clashes {
+            tracing::warn!(path = %path.display(), "the CA bundle's folder cannot be shown to hooks at its own path");
+            return Ok(None);
+        }
+        let dir = tempfile::Builder::new().prefix("hookbox-ca-").tempdir()?;
+        std::fs::write(dir.path().join(name), pem)?;
+        Ok(Some(CaBundleView { dir, guest_dir }))
+    }
 }
 
 /// Builds the context for one run.
@@ -115,6 +163,9 @@ pub fn build(spec: WasiSpec<'_>) -> wasmtime::Result<WasiCtx> {
                 FsPerms::ReadOnly,
             )?;
         }
+    }
+    if let Some(view) = spec.ca_bundle {
+        builder.preopened_dir(view.dir.path(), &view.guest_dir, FsPerms::ReadOnly)?;
     }
     let check = spec.sockets;
     builder

@@ -13,7 +13,7 @@ use crate::support::{SESSION_OPEN, TestHook, hookbox};
 
 /// The real interpreter behind `python3` (on these machines `python3` on
 /// PATH may be a version manager's shim).
-fn real_python3() -> PathBuf {
+pub(crate) fn real_python3() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
         hookbox::bench::real_python3()
@@ -28,17 +28,17 @@ fn real_python3() -> PathBuf {
 const NO_DNS: (&str, &str) = ("RES_OPTIONS", "attempts:0");
 
 /// What a hook needs to run in both places.
-struct Case<'a> {
-    hook: &'a TestHook,
-    env: Vec<(&'static str, String)>,
+pub(crate) struct Case<'a> {
+    pub hook: &'a TestHook,
+    pub env: Vec<(&'static str, String)>,
     /// `--allow`, `--ca-bundle` and the like, for hookbox only.
-    hookbox_args: Vec<String>,
+    pub hookbox_args: Vec<String>,
 }
 
 impl Case<'_> {
     /// Runs the hook with the real `python3`, as Hoop's agent would (in the
     /// hook's folder, the payload in the environment).
-    async fn python3(&self) -> Output {
+    pub async fn python3(&self) -> Output {
         let mut command = Command::new(real_python3());
         command
             .arg(&self.hook.path)
@@ -53,7 +53,7 @@ impl Case<'_> {
     }
 
     /// Runs the same file with `hookbox run`.
-    async fn hookbox(&self) -> Output {
+    pub async fn hookbox(&self) -> Output {
         let payload = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(payload.path(), SESSION_OPEN).unwrap();
         let mut command = hookbox();
@@ -77,7 +77,7 @@ impl Case<'_> {
     }
 
     /// Runs both and checks that both succeeded with the same output.
-    async fn both_succeed_alike(&self) -> String {
+    pub async fn both_succeed_alike(&self) -> String {
         let python = self.python3().await;
         let sandboxed = self.hookbox().await;
         let show = |output: &Output| {
@@ -116,7 +116,11 @@ fn essence(request: &Received) -> (String, String, Option<String>, Option<String
 
 /// Both runs sent the same requests, `per_run` each (the bodies too, unless
 /// they carry the payload: hookbox hands hooks the payload without secrets).
-fn assert_same_requests(receiver: &Receiver, per_run: usize, same_bodies: bool) -> Vec<Received> {
+pub(crate) fn assert_same_requests(
+    receiver: &Receiver,
+    per_run: usize,
+    same_bodies: bool,
+) -> Vec<Received> {
     let requests = receiver.requests();
     assert_eq!(requests.len(), 2 * per_run, "{requests:#?}");
     let (python, sandboxed) = requests.split_at(per_run);
@@ -132,12 +136,12 @@ fn assert_same_requests(receiver: &Receiver, per_run: usize, same_bodies: bool) 
     requests
 }
 
-fn allow(url: String) -> Vec<String> {
+pub(crate) fn allow(url: String) -> Vec<String> {
     vec!["--allow".into(), url]
 }
 
 /// `--allow rule`, trusting the test CA the hook keeps as `ca.pem`.
-fn allow_trusting(rule: String, hook: &TestHook) -> Vec<String> {
+pub(crate) fn allow_trusting(rule: String, hook: &TestHook) -> Vec<String> {
     let mut args = allow(rule);
     args.extend([
         "--ca-bundle".into(),

@@ -17,6 +17,7 @@ fn runtime_trusting(ca: &TestCa) -> Runtime {
         engine: EngineOptions::default(),
         show_progress: false,
         ca_bundle: ca.ca_pem.clone().into_bytes(),
+        ca_bundle_path: None,
     })
     .expect("runtime with the test CA")
 }
@@ -519,15 +520,15 @@ async fn a_socket_name_rule_alone_never_reaches_loopback() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn names_no_socket_rule_mentions_are_not_looked_up() {
+async fn names_no_rule_mentions_are_not_looked_up() {
+    // A lookup alone can carry data out (in the name), so only the names
+    // the operator's rules name are looked up.
     let outcome = TestHook::new(&send_line_to("exfil.example.com", 514))
-        .run_allowing(&["tcp://10.1.2.3:514", "https://exfil.example.com"])
+        .run_allowing(&["tcp://10.1.2.3:514", "https://siem.example.com"])
         .await;
     assert!(outcome.stdout.starts_with("refused:"), "{outcome:?}");
     assert!(
-        outcome
-            .stdout
-            .contains("no tcp:// or udp:// rule names exfil.example.com"),
+        outcome.stdout.contains("no rule names exfil.example.com"),
         "{}",
         outcome.stdout
     );

@@ -20,6 +20,7 @@ mod git_transports;
 mod guest_sdk;
 mod hooktest;
 mod hostile;
+mod http_clients;
 mod layering;
 mod limits;
 mod packages;

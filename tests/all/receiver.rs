@@ -100,6 +100,35 @@ impl TestCa {
         }
     }
 
+    /// A server certificate that is its own CA (`CA:TRUE`, self-signed, for
+    /// `localhost` and 127.0.0.1), as `openssl req -x509` makes one:
+    /// `ca_pem` is that certificate itself.
+    pub fn self_signed_ca() -> TestCa {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+        let key = KeyPair::generate().unwrap();
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "self-signed collector");
+        let certificate = params.self_signed(&key).unwrap();
+        let der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let server = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![certificate.der().clone()], der)
+            .unwrap();
+        TestCa {
+            ca_pem: certificate.pem(),
+            server_cert_pem: certificate.pem(),
+            server_key_pem: key.serialize_pem(),
+            server: Arc::new(server),
+        }
+    }
+
     /// A TLS acceptor presenting the server certificate.
     pub fn acceptor(&self) -> TlsAcceptor {
         tokio_rustls::TlsAcceptor::from(self.server.clone())

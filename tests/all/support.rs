@@ -27,6 +27,51 @@ pub fn repo_path(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
+/// Copies the pinned pure-Python packages whose wheel names start with
+/// `names` (tests/packages.txt; tests/run.sh downloads them) into `dir`, as
+/// `pip install --target dir` lays them out.
+pub fn install_packages(dir: &Path, names: &[&str]) {
+    let wheels = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("the target folder")
+        .join("test-packages");
+    let python = hookbox::bench::real_python3().expect("python3");
+    for name in names {
+        let wheel = std::fs::read_dir(&wheels)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.path())
+            .find(|path| {
+                path.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&format!("{name}-")) && n.ends_with(".whl"))
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {name} wheel in {}: tests/run.sh downloads the test packages",
+                    wheels.display()
+                )
+            });
+        let status = std::process::Command::new(&python)
+            .args(["-m", "zipfile", "-e"])
+            .arg(&wheel)
+            .arg(dir)
+            .status()
+            .expect("python3 unpacks a wheel");
+        assert!(status.success(), "unpacking {}", wheel.display());
+    }
+}
+
+/// The packages `requests` needs, with it.
+pub const REQUESTS: &[&str] = &[
+    "requests",
+    "urllib3",
+    "idna",
+    "certifi",
+    "charset_normalizer",
+];
+
 /// A `hookbox` command using the shared test cache.
 pub fn hookbox() -> std::process::Command {
     // Make sure the runner is compiled (once) before any binary needs it.
@@ -48,6 +93,7 @@ pub fn runtime() -> &'static Runtime {
             engine: EngineOptions::default(),
             show_progress: false,
             ca_bundle: Vec::new(),
+            ca_bundle_path: None,
         })
         .expect("loading the runtime")
     })

@@ -125,7 +125,8 @@ def _explain_file_error(error: BaseException) -> None:
     if not visible:
         error.add_note(
             f"hookbox: {path} is outside what the hook can see: the sandbox shows it "
-            f"only its own folder, read-only, at /hook"
+            f"only its own folder, read-only, at /hook (and the operator's CA bundle, "
+            f"--ca-bundle, at its own path: that is how to trust a CA)"
         )
     elif error.errno in _READ_ONLY_ERRNOS:
         error.add_note(f"hookbox: {path} is read-only in the sandbox (nothing can be written)")

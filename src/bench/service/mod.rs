@@ -73,6 +73,7 @@ fn load_runtime(plan: &ServicePlan) -> anyhow::Result<Arc<Runtime>> {
         engine: Default::default(),
         show_progress: false,
         ca_bundle: Vec::new(),
+        ca_bundle_path: None,
     })?))
 }
 

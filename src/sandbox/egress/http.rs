@@ -37,7 +37,7 @@ type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
 /// is stopped at the deadline (cancelling every wait it owns); this only ends
 /// what outlives it, and keeps a wait from failing a hook at the very moment
 /// the deadline stops it.
-const AFTER_DEADLINE: Duration = Duration::from_secs(1);
+pub(super) const AFTER_DEADLINE: Duration = Duration::from_secs(1);
 
 /// Sends `request` to an approved destination.
 pub async fn send(
@@ -133,7 +133,7 @@ pub async fn send(
 
 /// The error a body of ours made hyper fail with (a body over its cap), or
 /// hyper's own: the hook is told the cap, not that the protocol failed.
-fn body_error(error: hyper::Error) -> Error {
+pub(super) fn body_error(error: hyper::Error) -> Error {
     use std::error::Error as _;
     match error
         .source()
@@ -210,22 +210,25 @@ fn tls_error(error: std::io::Error) -> Error {
     }
 }
 
+/// Which way a metered body goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Direction {
+pub(super) enum Direction {
+    /// From the hook.
     Out,
+    /// To the hook.
     In,
 }
 
 /// How long a response body may take: never past the hook's deadline, and
 /// no longer between frames than the hook asked for.
-struct ReadDeadline {
+pub(super) struct ReadDeadline {
     sleep: Pin<Box<tokio::time::Sleep>>,
     deadline: Instant,
     between_bytes: Option<Duration>,
 }
 
 impl ReadDeadline {
-    fn new(deadline: Instant, between_bytes: Option<Duration>) -> Self {
+    pub(super) fn new(deadline: Instant, between_bytes: Option<Duration>) -> Self {
         let mut read = ReadDeadline {
             sleep: Box::pin(tokio::time::sleep_until(deadline)),
             deadline,
@@ -246,7 +249,7 @@ impl ReadDeadline {
 
 /// A body that counts its bytes into the attempt record and fails once it
 /// goes over its cap, so neither side can push unbounded data through.
-struct Metered<B> {
+pub(super) struct Metered<B> {
     inner: B,
     cap: u64,
     seen: u64,
@@ -256,7 +259,7 @@ struct Metered<B> {
 }
 
 impl<B> Metered<B> {
-    fn new(
+    pub(super) fn new(
         inner: B,
         cap: u64,
         direction: Direction,

@@ -19,6 +19,7 @@
 pub mod address;
 pub mod http;
 mod http_gate;
+pub(crate) mod http_socket;
 pub mod mask;
 pub mod policy;
 pub mod record;
@@ -27,6 +28,7 @@ pub mod relay;
 mod sink;
 mod socket_check;
 mod tcp;
+pub mod tls_session;
 
 pub use socket_check::SocketCheck;
 pub use tcp::MAX_TCP_CONNECTIONS;
@@ -163,8 +165,10 @@ impl EgressGate {
     }
 
     /// A lookup for raw sockets: returns a future (independent of the store)
-    /// that resolves `name` in the host if a `tcp://`/`udp://` rule names it,
-    /// and remembers the addresses so that rule reaches them in this run.
+    /// that resolves `name` in the host if a rule names it, and remembers the
+    /// addresses so that rule reaches them in this run (a `tcp://`/`udp://`
+    /// rule as raw sockets, an `http(s)://` rule with HTTP over a socket,
+    /// [`http_socket`]).
     pub fn resolve(
         &self,
         name: String,
@@ -183,7 +187,7 @@ impl EgressGate {
                 Host::Ip(ip) => return Ok(vec![ip.to_string()]),
                 Host::Name(name) => name,
             };
-            let rules = policy.socket_name_rules(&name);
+            let rules = policy.lookup_rules(&name);
             if rules.is_empty() {
                 let handle = log.begin(AttemptStart {
                     scheme: "dns".into(),
@@ -208,7 +212,7 @@ impl EgressGate {
     }
 }
 
-/// Addresses that names in socket rules resolved to in this run.
+/// Addresses that names in rules resolved to in this run.
 type Resolved = Arc<Mutex<HashMap<IpAddr, ResolvedFrom>>>;
 
 /// What an address was resolved from in this run.
@@ -216,7 +220,7 @@ type Resolved = Arc<Mutex<HashMap<IpAddr, ResolvedFrom>>>;
 struct ResolvedFrom {
     /// The names that resolved to it.
     names: Vec<String>,
-    /// The socket rules that named them.
+    /// The rules that named them.
     rules: Vec<Rule>,
 }
 

@@ -440,6 +440,16 @@ impl EgressPolicy {
             .collect()
     }
 
+    /// Every rule naming `name` (not `*`): a hook's lookup of it is allowed,
+    /// and its addresses are reached under those rules.
+    pub fn lookup_rules(&self, name: &str) -> Vec<Rule> {
+        self.rules
+            .iter()
+            .filter(|rule| rule.host != HostPattern::Any && rule.matches_name(name))
+            .cloned()
+            .collect()
+    }
+
     /// The verdict on a raw socket to `name` at `port` by the socket rules
     /// naming it alone, where no address is known (`hookbox test` never
     /// looks a name up).
@@ -508,7 +518,7 @@ impl EgressPolicy {
     /// Why a name a hook asks to resolve is not looked up: no socket rule
     /// names it (a lookup alone could carry data out through DNS).
     pub fn not_looked_up(&self, name: &str) -> String {
-        format!("no tcp:// or udp:// rule names {name}, so it is not looked up")
+        format!("no rule names {name}, so it is not looked up")
     }
 
     /// Why a connection to `host` is refused when no rule allows it: the one

@@ -16,15 +16,19 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Deserialize;
 use tokio::io::AsyncReadExt;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::Pending;
 use super::address::Host;
 use super::http::{self as egress_http, Approved};
+use super::http_socket::{HttpSocket, Upstream};
 use super::policy::{EgressPolicy, Scheme, Verdict};
 use super::record::AttemptHandle;
+use super::relay::{TlsRequest, loopback_listener};
 use super::sink::{HttpAnswer, HttpSend, Sink, Unreachable};
+use super::tls_session::TlsSession;
 use wasmtime_wasi::p2::bindings::sockets::network::ErrorCode as SocketError;
 
 /// How the recording receiver answers requests whose normalized URL starts
@@ -90,6 +94,9 @@ pub struct Recorder {
 struct TcpState {
     placeholders: HashMap<IpAddr, String>,
     receivers: HashSet<SocketAddr>,
+    /// How to tell a receiver of HTTP over a socket that its hook wrapped
+    /// the socket in TLS.
+    http_receivers: HashMap<SocketAddr, mpsc::Sender<TlsRequest>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -291,6 +298,32 @@ impl Sink for Recorder {
         Box::pin(std::future::ready(receiver))
     }
 
+    fn open_http(
+        self: Arc<Self>,
+        _address: SocketAddr,
+        socket: HttpSocket,
+    ) -> Pending<Result<SocketAddr, SocketError>> {
+        let opened = loopback_listener().map(|(listener, address)| {
+            let (requests, incoming) = mpsc::channel(1);
+            let recorder = self.clone();
+            let upstream = Upstream::Recorded {
+                answer: Arc::new(move |url: &str| recorder.answer(url)),
+            };
+            let task = tokio::spawn(super::http_socket::serve(
+                listener, socket, upstream, incoming,
+            ));
+            let mut state = self.lock();
+            state.receivers.insert(address);
+            state.http_receivers.insert(address, requests);
+            state.tasks.push(task);
+            address
+        });
+        Box::pin(std::future::ready(opened.map_err(|error| {
+            tracing::warn!(%error, "the recording receiver could not listen");
+            SocketError::Unknown
+        })))
+    }
+
     fn is_opened(&self, address: SocketAddr) -> bool {
         self.lock().receivers.contains(&address)
     }
@@ -304,10 +337,27 @@ impl Sink for Recorder {
         port: u16,
         _server_name: String,
         _unverified: bool,
-    ) -> Pending<Result<String, String>> {
+    ) -> Pending<Result<TlsSession, String>> {
         let receiver = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        if let Some(requests) = self.lock().http_receivers.get(&receiver).cloned() {
+            return Box::pin(async move {
+                let (reply, answer) = oneshot::channel();
+                let request = TlsRequest {
+                    server_name: None,
+                    unverified: false,
+                    reply,
+                };
+                requests
+                    .send(request)
+                    .await
+                    .map_err(|_| "the connection already speaks plain HTTP".to_owned())?;
+                answer
+                    .await
+                    .map_err(|_| "the connection is closed".to_owned())?
+            });
+        }
         let answer = if self.is_opened(receiver) {
-            Ok("TLS (recorded as plain text by hookbox test)".to_owned())
+            Ok(TlsSession::recorded())
         } else {
             Err(format!(
                 "no connection of this hook is recorded at port {port}"

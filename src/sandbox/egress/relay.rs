@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::record::AttemptHandle;
+use super::tls_session::TlsSession;
 use crate::tls::TlsSettings;
 
 /// How long past the hook's deadline a relay may still pass on what the hook
@@ -44,13 +45,14 @@ struct State {
 }
 
 /// A hook's request to upgrade its connection to TLS.
-struct TlsRequest {
+pub(super) struct TlsRequest {
     /// The name to check the certificate for; the destination's address when
     /// `None`.
-    server_name: Option<ServerName<'static>>,
+    pub server_name: Option<ServerName<'static>>,
     /// Accept any certificate (an `unverified_tls` rule allows it).
-    unverified: bool,
-    reply: oneshot::Sender<Result<String, String>>,
+    pub unverified: bool,
+    /// Where the session, or why there is none, goes.
+    pub reply: oneshot::Sender<Result<TlsSession, String>>,
 }
 
 impl Relays {
@@ -63,10 +65,7 @@ impl Relays {
         tls: Arc<TlsSettings>,
         deadline: Instant,
     ) -> io::Result<SocketAddr> {
-        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-        listener.set_nonblocking(true)?;
-        let address = listener.local_addr()?;
-        let listener = TcpListener::from_std(listener)?;
+        let (listener, address) = loopback_listener()?;
         let destination = upstream.peer_addr()?;
         let (requests, incoming) = mpsc::channel(1);
         let relay = Relay {
@@ -76,6 +75,32 @@ impl Relays {
             until: deadline + AFTER_DEADLINE,
         };
         let task = tokio::spawn(relay.run(listener, incoming));
+        let mut state = self.lock();
+        state.by_address.insert(address, (destination, requests));
+        state.tasks.push(task);
+        Ok(address)
+    }
+
+    /// Opens a relay between a hook and `upstream` that speaks HTTP with
+    /// the hook and checks and records every request
+    /// ([`super::http_socket`]); the hook's socket is to connect to the
+    /// address returned.
+    pub(super) fn open_http(
+        &self,
+        upstream: TcpStream,
+        socket: super::http_socket::HttpSocket,
+        tls: Arc<TlsSettings>,
+    ) -> io::Result<SocketAddr> {
+        let (listener, address) = loopback_listener()?;
+        let destination = upstream.peer_addr()?;
+        let (requests, incoming) = mpsc::channel(1);
+        let upstream = super::http_socket::Upstream::Live {
+            stream: upstream,
+            tls,
+        };
+        let task = tokio::spawn(super::http_socket::serve(
+            listener, socket, upstream, incoming,
+        ));
         let mut state = self.lock();
         state.by_address.insert(address, (destination, requests));
         state.tasks.push(task);
@@ -99,13 +124,13 @@ impl Relays {
     /// Upgrades the connection relayed at loopback `port` to TLS with the
     /// destination, checking its certificate for `server_name` (the
     /// destination's address when empty), or accepting any certificate when
-    /// `unverified`. Returns the TLS version.
+    /// `unverified`. Returns what the session agreed.
     pub fn start_tls(
         &self,
         port: u16,
         server_name: &str,
         unverified: bool,
-    ) -> impl Future<Output = Result<String, String>> + Send + 'static {
+    ) -> impl Future<Output = Result<TlsSession, String>> + Send + 'static {
         let requests = self
             .lock()
             .by_address
@@ -150,6 +175,18 @@ impl Relays {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// What a record notes of a connection whose certificate was not checked.
+pub(super) const UNVERIFIED_NOTE: &str =
+    "TLS not verified: the hook asked and an unverified_tls rule allows it";
+
+/// A loopback listener for one hook connection, and its address.
+pub(super) fn loopback_listener() -> io::Result<(TcpListener, SocketAddr)> {
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    listener.set_nonblocking(true)?;
+    let address = listener.local_addr()?;
+    Ok((TcpListener::from_std(listener)?, address))
 }
 
 /// The destination side of a relay.
@@ -261,50 +298,57 @@ impl Relay {
         &mut self,
         server_name: Option<ServerName<'static>>,
         unverified: bool,
-    ) -> Result<String, String> {
+    ) -> Result<TlsSession, String> {
         let Upstream::Plain(stream) = std::mem::replace(&mut self.upstream, Upstream::Gone) else {
             return Err("the connection already speaks TLS".into());
         };
-        let server_name = match server_name {
-            Some(name) => name,
-            None => match stream.peer_addr() {
-                Ok(peer) => ServerName::IpAddress(peer.ip().into()),
-                Err(error) => return Err(format!("the connection is gone: {error}")),
-            },
-        };
-        let config = if unverified {
-            self.tls.unverified_config()?
-        } else {
-            self.tls.config()?
-        };
-        let mut config = config.as_ref().clone();
         // Raw TCP is not HTTP: offer no application protocol.
-        config.alpn_protocols.clear();
-        let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-        let handshake = connector.connect(server_name, stream);
-        let stream = match tokio::time::timeout_at(self.until, handshake).await {
-            Err(_) => return Err("the TLS handshake did not finish before the deadline".into()),
-            Ok(Err(error)) => {
-                let reason = tls_failure(&error);
-                self.record.note(&reason);
-                return Err(reason);
-            }
-            Ok(Ok(stream)) => stream,
-        };
-        let version = stream
-            .get_ref()
-            .1
-            .protocol_version()
-            .and_then(|version| version.as_str())
-            .unwrap_or("TLS")
-            .replace("TLSv1_", "TLSv1.");
+        let handshake = handshake(stream, server_name, unverified, &self.tls, &[], self.until);
+        let (stream, session) = handshake
+            .await
+            .inspect_err(|reason| self.record.note(reason))?;
         if unverified {
-            self.record
-                .note("TLS not verified: the hook asked and an unverified_tls rule allows it");
+            self.record.note(UNVERIFIED_NOTE);
         }
         self.upstream = Upstream::Tls(Box::new(stream));
-        Ok(version)
+        Ok(session)
     }
+}
+
+/// Upgrades `stream` to TLS, offering `alpn`, checking the certificate for
+/// `server_name` (the peer's address when `None`) unless `unverified`;
+/// returns the stream and what the session agreed, or why not.
+pub(super) async fn handshake(
+    stream: TcpStream,
+    server_name: Option<ServerName<'static>>,
+    unverified: bool,
+    tls: &TlsSettings,
+    alpn: &[&[u8]],
+    until: Instant,
+) -> Result<(tokio_rustls::client::TlsStream<TcpStream>, TlsSession), String> {
+    let server_name = match server_name {
+        Some(name) => name,
+        None => match stream.peer_addr() {
+            Ok(peer) => ServerName::IpAddress(peer.ip().into()),
+            Err(error) => return Err(format!("the connection is gone: {error}")),
+        },
+    };
+    let config = if unverified {
+        tls.unverified_config()?
+    } else {
+        tls.config()?
+    };
+    let mut config = config.as_ref().clone();
+    config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let handshake = connector.connect(server_name, stream);
+    let stream = match tokio::time::timeout_at(until, handshake).await {
+        Err(_) => return Err("the TLS handshake did not finish before the deadline".into()),
+        Ok(Err(error)) => return Err(tls_failure(&error)),
+        Ok(Ok(stream)) => stream,
+    };
+    let session = TlsSession::of(stream.get_ref().1);
+    Ok((stream, session))
 }
 
 /// Says what failed in a handshake; a certificate the host does not trust is

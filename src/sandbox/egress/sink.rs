@@ -15,9 +15,11 @@ use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
 use super::Pending;
 use super::address::{Host, canonical_ip};
 use super::http::{self, Approved};
+use super::http_socket::HttpSocket;
 use super::policy::{EgressPolicy, Scheme, Verdict};
 use super::record::AttemptHandle;
 use super::relay::Relays;
+use super::tls_session::TlsSession;
 use crate::tls::TlsSettings;
 
 /// What an HTTP request gets back: the response and the future driving its
@@ -99,8 +101,18 @@ pub(super) trait Sink: Send + Sync {
         max_body: u64,
     ) -> Pending<Result<SocketAddr, SocketError>>;
 
+    /// Opens the way for a connection to `address` that an HTTP rule
+    /// covers: its requests are checked, recorded and sent one by one
+    /// ([`super::http_socket`]). The address the hook's socket is to
+    /// connect to instead.
+    fn open_http(
+        self: Arc<Self>,
+        address: SocketAddr,
+        socket: HttpSocket,
+    ) -> Pending<Result<SocketAddr, SocketError>>;
+
     /// Whether the hook's socket may connect to `address`: only to what
-    /// [`Sink::open_tcp`] returned.
+    /// [`Sink::open_tcp`] or [`Sink::open_http`] returned.
     fn is_opened(&self, address: SocketAddr) -> bool;
 
     /// Where the connection opened at loopback `port` goes.
@@ -112,7 +124,7 @@ pub(super) trait Sink: Send + Sync {
         port: u16,
         server_name: String,
         unverified: bool,
-    ) -> Pending<Result<String, String>>;
+    ) -> Pending<Result<TlsSession, String>>;
 
     /// Why UDP datagrams cannot go through this sink, if they cannot.
     fn refuses_udp(&self) -> Option<&'static str>;
@@ -187,26 +199,38 @@ impl Sink for Network {
     ) -> Pending<Result<SocketAddr, SocketError>> {
         record.set_address(address);
         Box::pin(async move {
-            let connect = tokio::net::TcpStream::connect(address);
-            let stream = match tokio::time::timeout_at(deadline, connect).await {
-                Err(_) => {
-                    record.note("the connection was not made before the hook's deadline");
-                    return Err(SocketError::Timeout);
-                }
-                Ok(Err(error)) => {
-                    record.note(&format!("the connection failed: {error}"));
-                    return Err(match error.kind() {
-                        std::io::ErrorKind::ConnectionRefused => SocketError::ConnectionRefused,
-                        std::io::ErrorKind::TimedOut => SocketError::Timeout,
-                        _ => SocketError::RemoteUnreachable,
-                    });
-                }
-                Ok(Ok(stream)) => stream,
-            };
+            let stream = connect(address, deadline)
+                .await
+                .map_err(|(error, reason)| {
+                    record.note(&reason);
+                    error
+                })?;
             self.relays
                 .open(stream, record.clone(), self.tls.clone(), deadline)
                 .map_err(|error| {
                     record.note(&format!("the host could not relay the connection: {error}"));
+                    SocketError::Unknown
+                })
+        })
+    }
+
+    fn open_http(
+        self: Arc<Self>,
+        address: SocketAddr,
+        socket: HttpSocket,
+    ) -> Pending<Result<SocketAddr, SocketError>> {
+        Box::pin(async move {
+            let stream = match connect(address, socket.deadline).await {
+                Ok(stream) => stream,
+                Err((error, reason)) => {
+                    socket.connection_note(socket.scheme, &reason);
+                    return Err(error);
+                }
+            };
+            self.relays
+                .open_http(stream, socket, self.tls.clone())
+                .map_err(|error| {
+                    tracing::warn!(%error, "the host could not relay a connection");
                     SocketError::Unknown
                 })
         })
@@ -225,7 +249,7 @@ impl Sink for Network {
         port: u16,
         server_name: String,
         unverified: bool,
-    ) -> Pending<Result<String, String>> {
+    ) -> Pending<Result<TlsSession, String>> {
         Box::pin(self.relays.start_tls(port, &server_name, unverified))
     }
 
@@ -235,6 +259,30 @@ impl Sink for Network {
 
     fn settle(self: Arc<Self>) -> Pending<()> {
         Box::pin(async move { self.relays.settle().await })
+    }
+}
+
+/// Connects to `address` for a hook, giving up at `deadline`: the stream,
+/// or the socket error for the hook and what went wrong, for the record.
+async fn connect(
+    address: SocketAddr,
+    deadline: Instant,
+) -> Result<tokio::net::TcpStream, (SocketError, String)> {
+    let connect = tokio::net::TcpStream::connect(address);
+    match tokio::time::timeout_at(deadline, connect).await {
+        Err(_) => Err((
+            SocketError::Timeout,
+            "the connection was not made before the hook's deadline".into(),
+        )),
+        Ok(Err(error)) => {
+            let code = match error.kind() {
+                std::io::ErrorKind::ConnectionRefused => SocketError::ConnectionRefused,
+                std::io::ErrorKind::TimedOut => SocketError::Timeout,
+                _ => SocketError::RemoteUnreachable,
+            };
+            Err((code, format!("the connection failed: {error}")))
+        }
+        Ok(Ok(stream)) => Ok(stream),
     }
 }
 

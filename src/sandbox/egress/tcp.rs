@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use wasmtime_wasi::p2::bindings::sockets::network::ErrorCode as SocketError;
 
 use super::address::{Host, canonical_ip};
+use super::http_socket::HttpSocket;
 use super::policy::{Scheme, Verdict};
 use super::record::AttemptStart;
 use super::socket_check::address_verdict;
@@ -30,7 +31,28 @@ impl EgressGate {
         let port = address.port();
         // Under `hookbox test` the address may stand for a name a rule named.
         let name = self.sink.name_of(ip);
-        let host = name.clone().unwrap_or_else(|| Host::Ip(ip).to_string());
+        let verdict = match &name {
+            Some(name) => self.policy.socket_name_verdict(Scheme::Tcp, name, port),
+            None => address_verdict(&self.policy, &self.resolved, Scheme::Tcp, address),
+        };
+        let http = match verdict {
+            Verdict::Denied(_) => self.http_over_socket(address, name.as_deref()),
+            Verdict::Allowed(_) => None,
+        };
+        let opens = verdict_allows(&verdict) || http.is_some();
+        let verdict = if opens
+            && self.tcp_connections.fetch_add(1, Ordering::SeqCst) >= MAX_TCP_CONNECTIONS
+        {
+            Verdict::Denied(format!(
+                "the hook started more than {MAX_TCP_CONNECTIONS} TCP connections in one run"
+            ))
+        } else if let Some(http) = http {
+            // Each request it carries is checked and recorded on its own.
+            return self.sink.clone().open_http(address, http);
+        } else {
+            verdict
+        };
+        let host = name.unwrap_or_else(|| Host::Ip(ip).to_string());
         let target = format!("tcp://{host}:{port}");
         let handle = self.log.begin(AttemptStart {
             scheme: "tcp".into(),
@@ -39,20 +61,6 @@ impl EgressGate {
             method: None,
             url: Some(target.clone()),
         });
-        let verdict = match name {
-            Some(name) => self.policy.socket_name_verdict(Scheme::Tcp, &name, port),
-            None => address_verdict(&self.policy, &self.resolved, Scheme::Tcp, address),
-        };
-        let verdict = match verdict {
-            Verdict::Allowed(_)
-                if self.tcp_connections.fetch_add(1, Ordering::SeqCst) >= MAX_TCP_CONNECTIONS =>
-            {
-                Verdict::Denied(format!(
-                    "the hook started more than {MAX_TCP_CONNECTIONS} TCP connections in one run"
-                ))
-            }
-            verdict => verdict,
-        };
         match verdict {
             Verdict::Allowed(rule) => {
                 tracing::info!(target = %target, rule = %rule, "egress allowed");
@@ -68,6 +76,50 @@ impl EgressGate {
         }
     }
 
+    /// The server for HTTP over a connection to `address` (which `name`
+    /// stands for under `hookbox test`), when an `http://` or `https://`
+    /// rule covers it: the names the address was looked up by in this run
+    /// are the hosts its requests may name.
+    fn http_over_socket(&self, address: SocketAddr, name: Option<&str>) -> Option<HttpSocket> {
+        let ip = canonical_ip(address.ip());
+        let scheme = [Scheme::Https, Scheme::Http]
+            .into_iter()
+            .find(|&scheme| match name {
+                Some(name) => self
+                    .policy
+                    .name_rule(scheme, name, address.port())
+                    .is_some(),
+                None => verdict_allows(&address_verdict(
+                    &self.policy,
+                    &self.resolved,
+                    scheme,
+                    address,
+                )),
+            })?;
+        let names = match name {
+            Some(name) => vec![name.to_owned()],
+            None => self
+                .resolved
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&ip)
+                .map(|from| from.names.clone())
+                .unwrap_or_default(),
+        };
+        Some(HttpSocket {
+            policy: self.policy.clone(),
+            log: self.log.clone(),
+            stderr: self.hook_stderr.clone(),
+            url_masks: self.url_masks.clone(),
+            max_body: self.max_body,
+            deadline: self.deadline,
+            destination: SocketAddr::new(ip, address.port()),
+            names,
+            check_address: name.is_none(),
+            scheme,
+        })
+    }
+
     /// Upgrades the hook's connection opened at loopback `port` to TLS with
     /// its destination (see [`super::relay::Relays::start_tls`]), without
     /// verifying the certificate only when the hook asked (`verify` false)
@@ -78,7 +130,7 @@ impl EgressGate {
         port: u16,
         server_name: String,
         verify: bool,
-    ) -> Pending<Result<String, String>> {
+    ) -> Pending<Result<super::tls_session::TlsSession, String>> {
         let unverified = !verify
             && self
                 .sink
@@ -118,10 +170,18 @@ impl EgressGate {
             Ok(Host::Name(name)) if names.contains(&name) => Some(Host::Name(name)),
             _ => None,
         };
+        // HTTP over the socket is allowed by `https://` rules, so their
+        // `unverified_tls` rules count too.
         claimed.iter().chain([&Host::Ip(ip)]).any(|host| {
-            self.policy
-                .unverified_tls_rule(Scheme::Tcp, host, destination.port())
-                .is_some()
+            [Scheme::Tcp, Scheme::Https].into_iter().any(|scheme| {
+                self.policy
+                    .unverified_tls_rule(scheme, host, destination.port())
+                    .is_some()
+            })
         })
     }
+}
+
+fn verdict_allows(verdict: &Verdict) -> bool {
+    matches!(verdict, Verdict::Allowed(_))
 }

@@ -63,9 +63,11 @@ def resolve(name: str) -> "list[str]":
     return _egress.resolve(name)
 
 
-def start_tls(port: int, server_name: str, verify: bool) -> str:
+def start_tls(port: int, server_name: str, verify: bool) -> "_egress.TlsSession":
     """Upgrades the connection relayed at loopback ``port`` to TLS; returns
-    the TLS version, raises ``Err`` with the reason."""
+    the session (``version``, ``cipher``, ``cipher_bits``, ``alpn``,
+    ``peer_certificate``, ``peer_certificate_fields``), raises ``Err`` with
+    the reason."""
     return _egress.start_tls(port, server_name, verify)
 
 

@@ -8,10 +8,16 @@ exceptions); the TLS itself is done by the host, for every HTTPS request
 ``http.client`` and ``urllib`` make (see :mod:`hookbox._httpclient`).
 
 ``SSLContext.wrap_socket`` works on a TCP connection a ``tcp://`` rule
-allowed (SMTP ``STARTTLS``, ``SMTP_SSL``, TLS syslog): the host, which relays
-every such connection, upgrades its side towards the destination to TLS, and
-the hook goes on reading and writing plain bytes through the returned
-``SSLSocket``.
+allowed (SMTP ``STARTTLS``, ``SMTP_SSL``, TLS syslog) and on one an
+``https://`` rule allowed (urllib3, and so ``requests``): the host, which
+relays every such connection, upgrades its side towards the destination to
+TLS, and the hook goes on reading and writing plain bytes through the
+returned ``SSLSocket``, whose ``version()``, ``cipher()``,
+``selected_alpn_protocol()`` and ``getpeercert()`` say what the host's
+session agreed and which certificate the server showed.
+
+``OPENSSL_VERSION`` says that this is OpenSSL's API over the host's TLS
+(rustls): libraries that insist on OpenSSL's name (urllib3) stay quiet.
 
 The host verifies the server's certificate and name against the system's
 roots plus the operator's CA bundle (``--ca-bundle``): a context's own trust
@@ -27,6 +33,7 @@ __name__ = "ssl"  # noqa: A001
 
 import base64 as _base64
 import enum as _enum
+import json as _json
 import os as _os
 import socket as _socket
 import time as _time
@@ -35,7 +42,7 @@ from collections import namedtuple as _namedtuple
 from hookbox import _host
 from hookbox._host import Err as _Err
 
-OPENSSL_VERSION = "hookbox host TLS (rustls)"
+OPENSSL_VERSION = "OpenSSL 3.0 API; TLS by the hookbox host (rustls)"
 OPENSSL_VERSION_INFO = (3, 0, 0, 0, 0)
 OPENSSL_VERSION_NUMBER = 0x30000000
 HAS_SNI = True
@@ -348,7 +355,7 @@ class SSLSocket(_socket.socket):
         self._context = context
         self.server_hostname = server_hostname
         self.server_side = False
-        self._version = None
+        self._session = None
         try:
             self.getpeername()
         except OSError:
@@ -376,30 +383,44 @@ class SSLSocket(_socket.socket):
 
     def do_handshake(self, block: bool = False) -> None:
         """Asks the host to speak TLS with the destination."""
-        if self._version is not None:
+        if self._session is not None:
             return
         port = self.getpeername()[1]
         try:
-            self._version = _host.start_tls(port, self.server_hostname or "", _verifies(self._context))
+            self._session = _host.start_tls(port, self.server_hostname or "", _verifies(self._context))
         except _Err as failure:
             reason = failure.value
             if reason.startswith("certificate verify failed: "):
                 raise _certificate_verify_failed(reason.removeprefix("certificate verify failed: ")) from None
             raise SSLError(reason) from None
 
+    def _done(self):
+        if self._session is None:
+            raise ValueError("handshake not done yet")
+        return self._session
+
     def version(self):
         """The TLS version the host negotiated (``TLSv1.3``, ``TLSv1.2``)."""
-        return self._version
+        return self._session.version if self._session is not None else None
 
     def getpeercert(self, binary_form: bool = False):
-        """The host verified the certificate; its details are not passed on."""
-        if self._version is None:
-            raise ValueError("handshake not done yet")
-        return b"" if binary_form else {}
+        """The server's certificate as the host received it: DER with
+        ``binary_form``, else its fields (empty when it was not verified)."""
+        session = self._done()
+        if not session.peer_certificate:
+            return None
+        if binary_form:
+            return bytes(session.peer_certificate)
+        if self._context.verify_mode == CERT_NONE or not session.peer_certificate_fields:
+            return {}
+        return _as_tuples(_json.loads(session.peer_certificate_fields))
 
     def cipher(self):
-        """Chosen by the host; not passed on."""
-        return None
+        """``(name, protocol, secret bits)`` of the host's session."""
+        session = self._session
+        if session is None or not session.cipher:
+            return None
+        return (session.cipher, session.version, session.cipher_bits)
 
     def shared_ciphers(self):
         """Chosen by the host; not passed on."""
@@ -410,8 +431,9 @@ class SSLSocket(_socket.socket):
         return None
 
     def selected_alpn_protocol(self):
-        """No application protocol is negotiated on raw connections."""
-        return None
+        """The application protocol the host's session agreed, if any."""
+        session = self._session
+        return session.alpn or None if session is not None else None
 
     def selected_npn_protocol(self):
         """NPN is obsolete."""
@@ -545,6 +567,15 @@ def RAND_status() -> bool:
 
 def RAND_add(data, entropy) -> None:
     """Accepted; the random source needs no seeding."""
+
+
+def _as_tuples(fields: dict) -> dict:
+    """``getpeercert()``'s dict from the host's JSON: its lists as tuples."""
+
+    def tuples(value):
+        return tuple(tuples(item) for item in value) if isinstance(value, list) else value
+
+    return {key: tuples(value) for key, value in fields.items()}
 
 
 def _verifies(context: SSLContext) -> bool:

@@ -25,6 +25,25 @@ def resolve(name):
     raise Err(f"no rule names {name}")
 
 
+class TlsSession:
+    """What the fake host's TLS sessions agree."""
+
+    def __init__(self, **fields):
+        defaults = dict(
+            version="TLSv1.3",
+            cipher="TLS_AES_256_GCM_SHA384",
+            cipher_bits=256,
+            alpn="",
+            peer_certificate=b"",
+            peer_certificate_fields="",
+        )
+        defaults.update(fields)
+        self.__dict__.update(defaults)
+
+
+session = TlsSession()
+
+
 def start_tls(port, server_name, verify):
     calls.append(("start_tls", port, server_name, verify))
-    return "TLSv1.3"
+    return session
