@@ -114,7 +114,7 @@ for n in range(2):
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_requests_session_with_retry_rides_out_a_503() {
+async fn a_requests_session_with_retry_rides_out_a_503_on_one_connection() {
     let hook = requests_hook(SESSION_WITH_RETRY);
     let mut outputs = Vec::new();
     for sandboxed in [false, true] {
@@ -138,12 +138,17 @@ async fn a_requests_session_with_retry_rides_out_a_503() {
         );
         let paths: Vec<String> = receiver.requests().iter().map(|r| r.path.clone()).collect();
         assert_eq!(paths, ["/events/0", "/events/0", "/events/1"]);
-        // (Under hookbox urllib3 opens a connection per request: its
-        // liveness probe sees the sandbox's socket as readable once a
-        // response was read; see docs/what-a-hook-sees.md.)
-        outputs.push(String::from_utf8(output.stdout).unwrap());
+        outputs.push((
+            String::from_utf8(output.stdout).unwrap(),
+            receiver.connections(),
+        ));
     }
-    assert_eq!(outputs[0], outputs[1]);
+    assert_eq!(
+        outputs[0], outputs[1],
+        "the same answers, over as many connections"
+    );
+    assert_eq!(outputs[1].1, 1, "keep-alive holds");
+    let outputs: Vec<String> = outputs.into_iter().map(|(stdout, _)| stdout).collect();
     assert!(outputs[1].starts_with("0 200 "), "{}", outputs[1]);
 }
 
@@ -171,6 +176,49 @@ async fn urllib3_directly_with_its_own_ca_certs() {
     };
     assert_eq!(case.both_succeed_alike().await, "202 queued\n");
     assert_same_requests(&receiver, 1, false);
+}
+
+const HTTPX_CLIENT: &str = r#"
+import json, os
+import httpx
+
+event = json.loads(os.environ["HOOP_RUNBOOK_HOOK_PAYLOAD"])
+with httpx.Client(verify="ca.pem", timeout=5) as client:
+    for n in range(2):
+        response = client.post(os.environ["SIEM_URL"] + f"/events/{n}", json={"sid": event["sid"], "n": n})
+        print(response.status_code, response.text, response.http_version)
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn httpx_sync_client_over_https_keeps_its_connection() {
+    let ca = TestCa::new();
+    let receiver = Receiver::https(Reply::Status(200, "stored"), &ca).await;
+    let hook = TestHook::new(HTTPX_CLIENT).with_file("ca.pem", &ca.ca_pem);
+    install_packages(
+        hook.dir.path(),
+        &[
+            "httpx",
+            "httpcore",
+            "h11",
+            "anyio",
+            "sniffio",
+            "idna",
+            "certifi",
+            "typing_extensions",
+        ],
+    );
+    let url = format!("https://127.0.0.1:{}", receiver.port());
+    let case = Case {
+        hook: &hook,
+        env: vec![("SIEM_URL", url.clone())],
+        hookbox_args: allow_trusting(url, &hook),
+    };
+    assert_eq!(
+        case.both_succeed_alike().await,
+        "200 stored HTTP/1.1\n200 stored HTTP/1.1\n"
+    );
+    assert_same_requests(&receiver, 2, false);
+    assert_eq!(receiver.connections(), 2, "one connection per interpreter");
 }
 
 const RAW_HTTP: &str = r#"

@@ -16,6 +16,8 @@ use, so they are in the snapshot every run starts from:
 5. ``os._exit``: ends the run at once with its code.
 6. imports: modules in the hook's folder load from the bytecode hookbox
    compiled of them; a native extension that cannot load is named.
+7. readiness: a zero-timeout ``select``/``poll`` of a stream socket says
+   whether it really has something to read (keep-alive probes).
 """
 
 from __future__ import annotations
@@ -80,6 +82,12 @@ def _imports() -> None:
     module.install()
 
 
+def _readiness() -> None:
+    from . import _readiness as module
+
+    module.install()
+
+
 PATCHES: tuple[Patch, ...] = (
     Patch("ssl", _ssl),
     Patch("socket", _socket),
@@ -87,6 +95,7 @@ PATCHES: tuple[Patch, ...] = (
     Patch("subprocess", _subprocess),
     Patch("os._exit", _os_exit),
     Patch("imports", _imports),
+    Patch("readiness", _readiness),
 )
 
 _applied: list[str] = []

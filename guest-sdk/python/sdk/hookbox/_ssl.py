@@ -394,6 +394,13 @@ class SSLSocket(_socket.socket):
                 raise _certificate_verify_failed(reason.removeprefix("certificate verify failed: ")) from None
             raise SSLError(reason) from None
 
+    @property
+    def _sslobj(self):
+        """What CPython's ``SSLSocket`` keeps as its OpenSSL object, which
+        libraries (httpcore) ask for the session's ALPN protocol: this
+        socket answers for it once the handshake is done."""
+        return self if self._session is not None else None
+
     def _done(self):
         if self._session is None:
             raise ValueError("handshake not done yet")
