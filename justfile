@@ -24,7 +24,8 @@ bench:
     ./target/release/hookbox bench --source --launches 10 --output benches/source.md
     ./target/release/hookbox bench --service --output benches/service.md
     cargo build --release --target wasm32-wasip2 --manifest-path hooks-examples/splunk-hec-rust/hook/Cargo.toml
-    ./target/release/hookbox bench --hooks --runs 200 --launches 20 --wasm hooks-examples/splunk-hec-rust/hook/target/wasm32-wasip2/release/session-open.wasm --output benches/hooks.md
+    bash tests/fetch-packages.sh target/test-packages
+    ./target/release/hookbox bench --hooks --runs 200 --launches 20 --wasm hooks-examples/splunk-hec-rust/hook/target/wasm32-wasip2/release/session-open.wasm --packages target/test-packages --output benches/hooks.md
 
 # Instances on one PostgreSQL spool beside the embedded one; `url` names a
 # server whose role may create databases (one is made and dropped per row).

@@ -65,24 +65,7 @@ if [ ! -d "$target_dir/debug" ] && [ -n "$free_kib" ] && [ "$free_kib" -lt $((ne
 fi
 
 # The test packages, pinned by SHA-256.
-packages_dir="$target_dir/test-packages"
-mkdir -p "$packages_dir"
-while read -r file sha256 url; do
-  case "$file" in ''|'#'*) continue ;; esac
-  if ! echo "$sha256  $packages_dir/$file" | sha256sum --check --status 2>/dev/null; then
-    echo "tests/run.sh: downloading the test package $file" >&2
-    curl --fail --silent --show-error --location --retry 3 --output "$packages_dir/$file.partial" "$url" || {
-      echo "tests/run.sh: cannot download $url (the compatibility tests need it; is PyPI reachable?)" >&2
-      exit 1
-    }
-    echo "$sha256  $packages_dir/$file.partial" | sha256sum --check --status || {
-      echo "tests/run.sh: $file does not have the SHA-256 tests/packages.txt pins; refusing it" >&2
-      rm -f "$packages_dir/$file.partial"
-      exit 1
-    }
-    mv "$packages_dir/$file.partial" "$packages_dir/$file"
-  fi
-done < tests/packages.txt
+bash tests/fetch-packages.sh "$target_dir/test-packages"
 
 if ! rustup target list --installed | grep -qx wasm32-wasip2; then
   echo "tests/run.sh: adding the wasm32-wasip2 target" >&2

@@ -326,6 +326,8 @@ def exchange(request):
 print(exchange(b"GET /hop HTTP/1.1\r\nHost: 127.0.0.2:%d\r\nConnection: close\r\n\r\n" % second))
 # Another authority in an absolute target.
 print(exchange(b"GET http://127.0.0.1:%d/abs HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n" % (second, first)))
+# A tunnel through the allowed server.
+print(exchange(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n" % first))
 # A request inside a body is a body; a second request naming another host is refused.
 hidden = b"GET /hidden HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % second
 print(exchange(
@@ -353,7 +355,10 @@ print(exchange(
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    assert_eq!(stdout, "closed\nclosed\nHTTP/1.1 200 OK\n", "{stderr}");
+    assert_eq!(
+        stdout, "closed\nclosed\nclosed\nHTTP/1.1 200 OK\n",
+        "{stderr}"
+    );
     assert!(second.requests().is_empty(), "{:?}", second.requests());
     let reached: Vec<String> = first.requests().iter().map(|r| r.path.clone()).collect();
     assert_eq!(reached, ["/carrier"]);
@@ -367,6 +372,10 @@ print(exchange(
         "{stderr}"
     );
     assert!(stderr.contains("names 127.0.0.1:"), "{stderr}");
+    assert!(
+        stderr.contains("protocol upgrades are not relayed"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

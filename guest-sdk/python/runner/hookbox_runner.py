@@ -76,6 +76,18 @@ import xml.etree.ElementTree
 import zlib
 import zoneinfo
 
+# What the common HTTP packages copied next to hooks (requests, urllib3,
+# httpx) import from the standard library: about a third of `import
+# requests` otherwise.
+import encodings.idna
+import http.cookiejar
+import http.cookies
+import importlib.metadata
+import importlib.resources
+import mimetypes
+import stringprep
+import zipfile
+
 import atexit
 import marshal
 

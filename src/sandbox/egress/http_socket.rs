@@ -116,6 +116,7 @@ pub(super) async fn serve(
         return;
     };
     drop(listener);
+    let _ = hook.set_nodelay(true);
     // Plain HTTP, unless the hook wraps its socket before it sends a byte.
     let mut first = [0u8; 1];
     let tls_request = tokio::select! {
@@ -233,6 +234,15 @@ impl HttpSocket {
         };
         if let Some(reason) = self.not_this_destination(&host, port) {
             return Err(refused(reason));
+        }
+        // A tunnel would carry bytes no rule looks at.
+        if parts.method == http::Method::CONNECT
+            || parts.headers.contains_key(http::header::UPGRADE)
+        {
+            return Err(refused(
+                "CONNECT and protocol upgrades are not relayed: only plain HTTP requests are"
+                    .into(),
+            ));
         }
         let rule = match self.verdict(scheme, &host, port) {
             Verdict::Allowed(rule) => rule,

@@ -245,6 +245,7 @@ impl Relay {
             return;
         };
         drop(listener);
+        let _ = hook.set_nodelay(true);
         let (mut from_hook, mut from_destination) = (vec![0u8; 16 * 1024], vec![0u8; 16 * 1024]);
         let mut destination_open = true;
         loop {

@@ -282,7 +282,12 @@ async fn connect(
             };
             Err((code, format!("the connection failed: {error}")))
         }
-        Ok(Ok(stream)) => Ok(stream),
+        Ok(Ok(stream)) => {
+            // What the hook writes goes on at once (no Nagle delay waiting
+            // on the peer's delayed ACK between a request's head and body).
+            let _ = stream.set_nodelay(true);
+            Ok(stream)
+        }
     }
 }
 

@@ -41,20 +41,34 @@ def cache_from_source(path: Any, debug_override: Any = None, *, optimization: An
 _NATIVE_SUFFIXES = (".so", ".pyd", ".dylib")
 
 
+STDLIB = "/python"
+
+# Each folder's listing, as first read in this run (every run starts from
+# the runner's snapshot, where it is empty; the folders are read-only).
+_listings: "dict[str, list[str]]" = {}
+
+
+def _listing(folder: str) -> "list[str]":
+    if folder not in _listings:
+        try:
+            _listings[folder] = os.listdir(folder)
+        except (OSError, TypeError):
+            _listings[folder] = []
+    return _listings[folder]
+
+
 class NativeExtensionFinder:
     """Last on ``sys.meta_path``: for a module no other finder found, looks
     for a native extension of that name and, if there is one, says why it
-    cannot load."""
+    cannot load. (The standard library here has none.)"""
 
     @classmethod
     def find_spec(cls, fullname: str, path: Any = None, target: Any = None) -> None:
         name = fullname.rpartition(".")[2]
         for entry in path if path is not None else sys.path:
-            try:
-                files = os.listdir(entry or ".")
-            except (OSError, TypeError):
+            if not isinstance(entry, str) or entry == STDLIB or entry.startswith(STDLIB + "/"):
                 continue
-            for file in files:
+            for file in _listing(entry or "."):
                 if file.startswith(name + ".") and file.endswith(_NATIVE_SUFFIXES):
                     found = os.path.join(entry or ".", file)
                     raise ModuleNotFoundError(
