@@ -14,10 +14,11 @@
 //! compiled from and compiles the source instead when they differ, so a
 //! stale or foreign file can slow an import down but never change it.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Mutex;
 
 use super::{Instantiation, RunRequest, Runtime};
 use crate::intake::Payload;
@@ -39,15 +40,26 @@ const COMPLETE_MARKER: &str = ".hookbox-complete";
 /// least recently used go first, as do all unused for a week.
 const MAX_VERSIONS: usize = 64;
 
-/// The limits of one compile: generous (a large package tree compiles in a
-/// few seconds), but a folder crafted to compile forever stops, and its key
-/// is then marked done with what compiled, so it is not tried on every run.
-fn compile_limits() -> Limits {
-    Limits {
-        timeout: Duration::from_secs(120),
-        fuel: 1_000_000_000_000,
-        memory_bytes: 512 * 1024 * 1024,
-        ..Limits::default()
+/// The versions being compiled now, so that runs of a new version that
+/// start together compile it once (the others import from source).
+#[derive(Debug, Default)]
+pub struct Compiling(Mutex<HashSet<[u8; 32]>>);
+
+impl Compiling {
+    /// Claims `identity`, unless another run is compiling it.
+    fn claim(&self, identity: [u8; 32]) -> Option<Claim<'_>> {
+        let mut claimed = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        claimed.insert(identity).then_some(Claim(self, identity))
+    }
+}
+
+/// A version being compiled; released when dropped.
+struct Claim<'a>(&'a Compiling, [u8; 32]);
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        let mut claimed = (self.0).0.lock().unwrap_or_else(|e| e.into_inner());
+        claimed.remove(&self.1);
     }
 }
 
@@ -55,7 +67,11 @@ fn compile_limits() -> Limits {
 /// this version of them has none yet; `None` when the hook has no packages,
 /// or the folder cannot be made (its imports then compile from source, as
 /// before, and the reason is logged).
-pub async fn folder_for(runtime: &Runtime, hook: &HookFile) -> Option<PathBuf> {
+///
+/// The compile is held to the run's own limits: a folder crafted to compile
+/// forever stops there, and its version is then marked done with what
+/// compiled, so it is not tried again on every run.
+pub async fn folder_for(runtime: &Runtime, hook: &HookFile, limits: &Limits) -> Option<PathBuf> {
     let sources = hook.packages()?;
     let root = runtime
         .cache_dir
@@ -67,7 +83,8 @@ pub async fn folder_for(runtime: &Runtime, hook: &HookFile) -> Option<PathBuf> {
         super::cache::mark_used(&marker);
         return Some(dir);
     }
-    match compile(runtime, hook, &root, &dir).await {
+    let _claim = runtime.compiling.claim(sources.identity)?;
+    match compile(runtime, hook, limits, &root, &dir).await {
         Ok(()) => Some(dir),
         Err(error) => {
             tracing::warn!(folder = %hook.dir().display(), %error, "the hook's packages could not be compiled to bytecode; they compile on import");
@@ -78,7 +95,13 @@ pub async fn folder_for(runtime: &Runtime, hook: &HookFile) -> Option<PathBuf> {
 
 /// Compiles `hook`'s folder into a staging folder under `root`, then
 /// renames it to `dir`.
-async fn compile(runtime: &Runtime, hook: &HookFile, root: &Path, dir: &Path) -> io::Result<()> {
+async fn compile(
+    runtime: &Runtime,
+    hook: &HookFile,
+    limits: &Limits,
+    root: &Path,
+    dir: &Path,
+) -> io::Result<()> {
     fs::create_dir_all(root)?;
     let staging = tempfile::Builder::new()
         .prefix(".compile-")
@@ -89,7 +112,7 @@ async fn compile(runtime: &Runtime, hook: &HookFile, root: &Path, dir: &Path) ->
     );
     let driver = hook.substitute(DRIVER_FILE_NAME, DRIVER);
     let config = SandboxConfig {
-        limits: compile_limits(),
+        limits: limits.clone(),
         ..SandboxConfig::default()
     };
     let payload = Payload::from_value(&serde_json::json!({}));

@@ -98,6 +98,7 @@ pub struct Runtime {
     cache_dir: PathBuf,
     show_progress: bool,
     ca_bundle_view: Option<CaBundleView>,
+    compiling: hook_bytecode::Compiling,
     max_memory_bytes: u64,
     background_teardown: bool,
     tls: Arc<TlsSettings>,
@@ -222,6 +223,7 @@ impl Runtime {
             cache_dir: options.cache_dir.clone(),
             show_progress,
             ca_bundle_view,
+            compiling: Default::default(),
             max_memory_bytes: options.engine.max_memory_bytes,
             background_teardown: options.engine.background_teardown,
             tls: Arc::new(tls),
@@ -298,7 +300,9 @@ impl Runtime {
     /// [`Runtime::run`], choosing how the runner is instantiated.
     pub async fn run_with(&self, request: RunRequest<'_>, how: Instantiation) -> RunOutcome {
         let hook_bytecode = match request.hook.kind() {
-            HookKind::Python => hook_bytecode::folder_for(self, request.hook).await,
+            HookKind::Python => {
+                hook_bytecode::folder_for(self, request.hook, &request.config.limits).await
+            }
             HookKind::Component => None,
         };
         let python = PythonFiles {

@@ -617,3 +617,37 @@ async fn a_run_holds_at_most_the_cap_of_host_resources() {
     let next = run_source("print('fine')\n").await;
     assert_eq!(next.stdout, "fine\n", "{next:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_looks_up_at_most_the_cap_of_names() {
+    // Each lookup is a host call that may reach DNS, and its answer is kept
+    // for the run: a hook looping on getaddrinfo is stopped at the cap.
+    use hookbox::sandbox::egress::MAX_LOOKUPS;
+    let hook = TestHook::new(&format!(
+        "import socket\n\
+         done, refused = 0, None\n\
+         for attempt in range({}):\n\
+         \x20   try:\n\
+         \x20       socket.getaddrinfo('localhost', 9, type=socket.SOCK_STREAM)\n\
+         \x20       done += 1\n\
+         \x20   except OSError as error:\n\
+         \x20       refused = error\n\
+         \x20       break\n\
+         print(done, refused)\n",
+        MAX_LOOKUPS + 10
+    ));
+    let outcome = hook.run_allowing(&["http://localhost:9"]).await;
+    assert_eq!(outcome.status, RunStatus::Ok, "{outcome:?}");
+    assert!(
+        outcome.stdout.starts_with(&format!("{MAX_LOOKUPS} ")),
+        "{}",
+        outcome.stdout
+    );
+    assert!(
+        outcome
+            .stdout
+            .contains(&format!("more than {MAX_LOOKUPS} names")),
+        "{}",
+        outcome.stdout
+    );
+}

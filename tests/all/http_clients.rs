@@ -326,6 +326,9 @@ def exchange(request):
 print(exchange(b"GET /hop HTTP/1.1\r\nHost: 127.0.0.2:%d\r\nConnection: close\r\n\r\n" % second))
 # Another authority in an absolute target.
 print(exchange(b"GET http://127.0.0.1:%d/abs HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n" % (second, first)))
+# A second Host header, and user info in the Host.
+print(exchange(b"GET /two HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nHost: evil.example\r\nConnection: close\r\n\r\n" % first))
+print(exchange(b"GET /user HTTP/1.1\r\nHost: evil.example@127.0.0.1:%d\r\nConnection: close\r\n\r\n" % first))
 # A tunnel through the allowed server.
 print(exchange(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n" % first))
 # A request inside a body is a body; a second request naming another host is refused.
@@ -356,7 +359,7 @@ print(exchange(
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     assert_eq!(
-        stdout, "closed\nclosed\nclosed\nHTTP/1.1 200 OK\n",
+        stdout, "closed\nclosed\nclosed\nclosed\nclosed\nHTTP/1.1 200 OK\n",
         "{stderr}"
     );
     assert!(second.requests().is_empty(), "{:?}", second.requests());
@@ -446,4 +449,40 @@ stdout_contains = ["202 {'accepted': True}"]
         "{text}"
     );
     assert!(!text.contains("token=abc"), "the query is masked: {text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrapped_socket_names_its_destination_to_the_server() {
+    // The TLS server name goes to the server (SNI, which front ends route
+    // by): it must name the destination, as the Host header must.
+    let ca = TestCa::new();
+    let receiver = Receiver::https(Reply::Status(200, "ok"), &ca).await;
+    let hook = TestHook::new(&format!(
+        r#"
+import socket, ssl
+context = ssl.create_default_context(cafile="ca.pem")
+raw = socket.create_connection(("127.0.0.1", {port}), timeout=5)
+try:
+    context.wrap_socket(raw, server_hostname="evil.example")
+    print("wrapped")
+except ssl.SSLError as error:
+    print("refused:", error)
+"#,
+        port = receiver.port()
+    ))
+    .with_file("ca.pem", &ca.ca_pem);
+    let output = Case {
+        hook: &hook,
+        env: Vec::new(),
+        hookbox_args: allow_trusting(format!("https://127.0.0.1:{}", receiver.port()), &hook),
+    }
+    .hookbox()
+    .await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.starts_with("refused:") && stdout.contains("must name the destination"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(receiver.requests().is_empty());
 }

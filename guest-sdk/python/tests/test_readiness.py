@@ -46,6 +46,20 @@ class ReadinessTest(unittest.TestCase):
         self.assertEqual(select.select([self.b.fileno()], [], [], 0)[0], [self.b.fileno()])
         self.assertEqual(self.b.recv(10), b"two")
 
+    def test_a_peek_leaves_what_a_check_read(self):
+        self.a.sendall(b"abc")
+        self.assertEqual(select.select([self.b], [], [], 0)[0], [self.b])
+        self.assertEqual(self.b.recv(2, socket.MSG_PEEK), b"ab")
+        self.assertEqual(self.b.recvfrom(10), (b"abc", None))
+
+    def test_a_socket_that_takes_over_the_connection_gets_what_was_read(self):
+        self.a.sendall(b"220 ready")
+        select.select([self.b], [], [], 0)
+        other = socket.socket(fileno=self.b.detach())
+        self.addCleanup(other.close)
+        _readiness.hand_over(self.b, other)
+        self.assertEqual(other.recv(100), b"220 ready")
+
     def test_a_closed_connection_stays_readable_and_reads_empty(self):
         self.a.close()
         self.assertEqual(select.select([self.b], [], [], 0)[0], [self.b])

@@ -23,6 +23,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
+use rustls::pki_types::ServerName;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, mpsc};
 use tokio::time::Instant;
@@ -100,6 +101,10 @@ pub(crate) struct NotSent(String);
 
 crate::failure::categorized!(Usage: NotSent);
 
+fn default_port(scheme: Scheme) -> u16 {
+    if scheme == Scheme::Https { 443 } else { 80 }
+}
+
 trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static> Stream for T {}
 
@@ -167,6 +172,15 @@ async fn connect_upstream(
 ) -> Option<SendRequest<Metered<WasiBody>>> {
     let io: Box<dyn Stream> = match tls_request {
         None => Box::new(stream),
+        Some(request) if !socket.names_destination(request.server_name.as_ref()) => {
+            let reason = format!(
+                "the TLS server name must name the destination the connection was opened to ({})",
+                socket.connection_host()
+            );
+            socket.connection_note(scheme, &reason);
+            let _ = request.reply.send(Err(reason));
+            return None;
+        }
         Some(request) => {
             let handshake = handshake(
                 stream,
@@ -214,7 +228,11 @@ impl HttpSocket {
         let (parts, body) = request.into_parts();
         let (host, port) = self.requested_host(&parts, scheme)?;
         let shown_host = host.to_string();
-        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
         let url = format!("{scheme}://{shown_host}:{port}{path}");
         let shown_path = self.url_masks.path(&shown_host, parts.uri.path());
         let target = format!(
@@ -266,6 +284,18 @@ impl HttpSocket {
                 .write_line(&format!("hookbox: {target}: {reason}"));
             return Err(NotSent(reason));
         }
+        // Upstream the request names what was checked, and only that.
+        let mut parts = parts;
+        let checked_host = match (&host, port == default_port(scheme)) {
+            (host, true) => host.to_string(),
+            (host, false) => format!("{host}:{port}"),
+        };
+        let Ok(host_value) = http::HeaderValue::from_str(&checked_host) else {
+            return Err(refused(format!("{checked_host} is not a Host header")));
+        };
+        parts.headers.insert(http::header::HOST, host_value);
+        parts.uri = http::Uri::try_from(path.as_str())
+            .map_err(|_| refused(format!("{path} is not a request target")))?;
         let body = body.map_err(Error::from).boxed_unsync();
         let request = http::Request::from_parts(parts, body);
         let answered = match forward {
@@ -285,11 +315,25 @@ impl HttpSocket {
         parts: &http::request::Parts,
         scheme: Scheme,
     ) -> Result<(Host, u16), NotSent> {
-        let header = parts
-            .headers
-            .get(http::header::HOST)
+        // One Host header, naming a host and port only: a second one, or
+        // user info, could be read differently by a front end upstream.
+        let mut hosts = parts.headers.get_all(http::header::HOST).iter();
+        let (first, second) = (hosts.next(), hosts.next());
+        if second.is_some() {
+            return Err(self.refuse_unrecorded("the request has more than one Host header".into()));
+        }
+        let header = first
             .and_then(|value| value.to_str().ok())
             .and_then(|text| text.parse::<http::uri::Authority>().ok());
+        let with_user_info = |authority: &http::uri::Authority| authority.as_str().contains('@');
+        if parts.uri.authority().is_some_and(with_user_info)
+            || header.as_ref().is_some_and(with_user_info)
+        {
+            return Err(self.refuse_unrecorded(
+                "the request's Host or target carries user info; name the host and port only"
+                    .into(),
+            ));
+        }
         let authority = match (parts.uri.authority(), header) {
             (Some(target), Some(header)) if target != &header => {
                 return Err(self.refuse_unrecorded(format!(
@@ -306,8 +350,7 @@ impl HttpSocket {
         };
         let host =
             Host::parse(authority.host()).map_err(|error| self.refuse_unrecorded(error.0))?;
-        let default_port = if scheme == Scheme::Https { 443 } else { 80 };
-        Ok((host, authority.port_u16().unwrap_or(default_port)))
+        Ok((host, authority.port_u16().unwrap_or(default_port(scheme))))
     }
 
     /// Why a request for `host` at `port` may not go over this connection:
@@ -450,6 +493,24 @@ impl HttpSocket {
             handle.allow(&rule);
         }
         handle.note(note);
+    }
+
+    /// Whether a TLS server name (none: the address) names the destination
+    /// the connection was opened to, as a request's Host must: a name the
+    /// destination was looked up by, or its address.
+    fn names_destination(&self, server_name: Option<&ServerName<'static>>) -> bool {
+        match server_name {
+            None => true,
+            Some(ServerName::IpAddress(ip)) => {
+                super::address::canonical_ip(std::net::IpAddr::from(*ip))
+                    == super::address::canonical_ip(self.destination.ip())
+            }
+            Some(ServerName::DnsName(name)) => {
+                let name = name.as_ref().trim_end_matches('.').to_ascii_lowercase();
+                self.names.contains(&name)
+            }
+            Some(_) => false,
+        }
     }
 
     fn connection_host(&self) -> Host {

@@ -64,6 +64,7 @@ pub struct EgressGate {
     url_masks: Arc<mask::UrlMasks>,
     datagram_sizes: socket_check::DatagramSizes,
     tcp_connections: std::sync::atomic::AtomicUsize,
+    lookups: Arc<std::sync::atomic::AtomicUsize>,
     /// The hook asked for no TLS verification of its next HTTP request.
     next_unverified: bool,
 }
@@ -96,6 +97,7 @@ impl EgressGate {
             url_masks,
             datagram_sizes: Arc::default(),
             tcp_connections: Default::default(),
+            lookups: Arc::default(),
             next_unverified: false,
         }
     }
@@ -181,12 +183,25 @@ impl EgressGate {
         );
         let deadline = self.deadline;
         let sink = self.sink.clone();
+        let lookups = self.lookups.clone();
         async move {
             let host = Host::parse(&name).map_err(|e| e.0)?;
             let name = match host {
                 Host::Ip(ip) => return Ok(vec![ip.to_string()]),
                 Host::Name(name) => name,
             };
+            if lookups.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= MAX_LOOKUPS {
+                let handle = log.begin(AttemptStart {
+                    scheme: "dns".into(),
+                    host: name.clone(),
+                    port: 0,
+                    method: None,
+                    url: None,
+                });
+                let reason = format!("the hook looked up more than {MAX_LOOKUPS} names in one run");
+                refuse(&handle, &stderr, &format!("lookup {name}"), &reason);
+                return Err(reason);
+            }
             let rules = policy.lookup_rules(&name);
             if rules.is_empty() {
                 let handle = log.begin(AttemptStart {
@@ -204,13 +219,23 @@ impl EgressGate {
             let mut known = resolved.lock().unwrap_or_else(|e| e.into_inner());
             for ip in &addresses {
                 let from = known.entry(*ip).or_default();
-                from.names.push(name.clone());
-                from.rules.extend(rules.iter().cloned());
+                if !from.names.contains(&name) {
+                    from.names.push(name.clone());
+                }
+                for rule in &rules {
+                    if !from.rules.contains(rule) {
+                        from.rules.push(rule.clone());
+                    }
+                }
             }
             Ok(addresses.iter().map(IpAddr::to_string).collect())
         }
     }
 }
+
+/// Most names one run may look up: each lookup is a host call that may go
+/// out to DNS, and what it resolves to is kept for the run.
+pub const MAX_LOOKUPS: usize = 1024;
 
 /// Addresses that names in rules resolved to in this run.
 type Resolved = Arc<Mutex<HashMap<IpAddr, ResolvedFrom>>>;

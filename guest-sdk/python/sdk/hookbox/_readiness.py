@@ -23,6 +23,7 @@ from typing import Any
 
 _recv = socket.socket.recv
 _recv_into = socket.socket.recv_into
+_recvfrom = socket.socket.recvfrom
 _select = select.select
 _poll = select.poll
 
@@ -67,29 +68,53 @@ def _really_readable(sock: socket.socket) -> bool:
     return True
 
 
+def _take(sock: socket.socket, size: int, flags: int) -> "bytes | None":
+    """Up to ``size`` of the bytes a check read from ``sock``, if any (left
+    in place for ``MSG_PEEK``)."""
+    data = _kept.get(sock)
+    if data is None:
+        return None
+    if not flags & socket.MSG_PEEK:
+        rest = data[size:]
+        if rest:
+            _kept[sock] = rest
+        else:
+            del _kept[sock]
+    return data[:size]
+
+
+def hand_over(old: socket.socket, new: socket.socket) -> None:
+    """Moves what a check read from ``old`` to ``new``, which took over its
+    connection (``ssl``'s ``wrap_socket``)."""
+    data = _kept.pop(old, None)
+    if data is not None:
+        _kept[new] = data
+
+
 def recv(self: socket.socket, bufsize: int, flags: int = 0) -> bytes:
     """``socket.recv``, handing out first what a readability check read."""
-    data = _kept.pop(self, None)
+    data = _take(self, bufsize, flags)
     if data is None:
         _seen(self)
         return _recv(self, bufsize, flags)
-    if len(data) > bufsize:
-        _kept[self] = data[bufsize:]
-        data = data[:bufsize]
     return data
+
+
+def recvfrom(self: socket.socket, bufsize: int, flags: int = 0) -> tuple:
+    """``socket.recvfrom``, handing out first what a readability check read."""
+    data = _take(self, bufsize, flags)
+    if data is None:
+        return _recvfrom(self, bufsize, flags)
+    return data, None
 
 
 def recv_into(self: socket.socket, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
     """``socket.recv_into``, handing out first what a readability check read."""
-    data = _kept.pop(self, None)
-    if data is None:
+    view = memoryview(buffer).cast("B")
+    chunk = _take(self, nbytes or len(view), flags)
+    if chunk is None:
         _seen(self)
         return _recv_into(self, buffer, nbytes, flags)
-    view = memoryview(buffer).cast("B")
-    room = nbytes or len(view)
-    chunk, rest = data[:room], data[room:]
-    if rest:
-        _kept[self] = rest
     view[: len(chunk)] = chunk
     return len(chunk)
 
@@ -153,5 +178,6 @@ def install() -> None:
     """Makes zero-timeout readability checks of stream sockets exact."""
     socket.socket.recv = recv
     socket.socket.recv_into = recv_into
+    socket.socket.recvfrom = recvfrom
     select.select = select_
     select.poll = Poll

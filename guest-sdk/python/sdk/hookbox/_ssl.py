@@ -39,7 +39,7 @@ import socket as _socket
 import time as _time
 from collections import namedtuple as _namedtuple
 
-from hookbox import _host
+from hookbox import _host, _readiness
 from hookbox._host import Err as _Err
 
 OPENSSL_VERSION = "OpenSSL 3.0 API; TLS by the hookbox host (rustls)"
@@ -351,6 +351,7 @@ class SSLSocket(_socket.socket):
         self = cls.__new__(cls)
         _socket.socket.__init__(self, sock.family, sock.type, sock.proto, fileno=sock.fileno())
         self.settimeout(sock.gettimeout())
+        _readiness.hand_over(sock, self)
         sock.detach()
         self._context = context
         self.server_hostname = server_hostname
