@@ -211,7 +211,6 @@ impl HookFile {
                 path: path.to_path_buf(),
             })?
             .to_owned();
-        let python_sources = hook_folder::check(&folder)?;
         let bytes = match regular_file::read(&resolved, MAX_HOOK_FILE_BYTES) {
             Ok(bytes) => bytes,
             Err(RegularFileError::NotAFile) => {
@@ -227,6 +226,9 @@ impl HookFile {
             }
             Err(RegularFileError::Io(error)) => return Err(io(error)),
         };
+        // The file first: a path that names no hook file is refused as such
+        // whatever folder it is in.
+        let python_sources = hook_folder::check(&folder)?;
         let kind = HookKind::of(&file_name);
         if kind == HookKind::Python
             && let Err(error) = std::str::from_utf8(&bytes)
@@ -304,3 +306,26 @@ fn io_error(path: &Path, source: std::io::Error) -> HookFileError {
 }
 
 crate::failure::categorized!(Usage: HookFileError);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_that_names_no_file_is_refused_as_such_before_its_folder_is_walked() {
+        // The folder would be refused too (it holds a socket), but the
+        // path's own fault is the one to report.
+        let dir = tempfile::tempdir().unwrap();
+        let _socket = std::os::unix::net::UnixListener::bind(dir.path().join("s.sock")).unwrap();
+        std::fs::create_dir(dir.path().join("session-open.runbook.py")).unwrap();
+        assert!(matches!(
+            HookFile::open(&dir.path().join("session-open.runbook.py")),
+            Err(HookFileError::NotAFile { .. })
+        ));
+        std::fs::write(dir.path().join("hook.py"), "print(1)\n").unwrap();
+        assert!(matches!(
+            HookFile::open(&dir.path().join("hook.py")),
+            Err(HookFileError::Folder(_))
+        ));
+    }
+}

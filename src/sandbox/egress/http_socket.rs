@@ -177,7 +177,7 @@ async fn connect_upstream(
                 "the TLS server name must name the destination the connection was opened to ({})",
                 socket.connection_host()
             );
-            socket.connection_note(scheme, &reason);
+            socket.connection_refused(scheme, &reason);
             let _ = request.reply.send(Err(reason));
             return None;
         }
@@ -320,7 +320,9 @@ impl HttpSocket {
         let mut hosts = parts.headers.get_all(http::header::HOST).iter();
         let (first, second) = (hosts.next(), hosts.next());
         if second.is_some() {
-            return Err(self.refuse_unrecorded("the request has more than one Host header".into()));
+            return Err(
+                self.refuse_request(scheme, "the request has more than one Host header".into())
+            );
         }
         let header = first
             .and_then(|value| value.to_str().ok())
@@ -329,27 +331,30 @@ impl HttpSocket {
         if parts.uri.authority().is_some_and(with_user_info)
             || header.as_ref().is_some_and(with_user_info)
         {
-            return Err(self.refuse_unrecorded(
+            return Err(self.refuse_request(
+                scheme,
                 "the request's Host or target carries user info; name the host and port only"
                     .into(),
             ));
         }
         let authority = match (parts.uri.authority(), header) {
             (Some(target), Some(header)) if target != &header => {
-                return Err(self.refuse_unrecorded(format!(
-                    "the request's target names {target} but its Host header {header}"
-                )));
+                return Err(self.refuse_request(
+                    scheme,
+                    format!("the request's target names {target} but its Host header {header}"),
+                ));
             }
             (Some(target), _) => target.clone(),
             (None, Some(header)) => header,
             (None, None) => {
-                return Err(self.refuse_unrecorded(
+                return Err(self.refuse_request(
+                    scheme,
                     "the request names no host (HTTP/1.1 requires a Host header)".into(),
                 ));
             }
         };
         let host =
-            Host::parse(authority.host()).map_err(|error| self.refuse_unrecorded(error.0))?;
+            Host::parse(authority.host()).map_err(|error| self.refuse_request(scheme, error.0))?;
         Ok((host, authority.port_u16().unwrap_or(default_port(scheme))))
     }
 
@@ -458,41 +463,42 @@ impl HttpSocket {
         }))
     }
 
-    /// Refuses a request that names no destination to record it under.
-    fn refuse_unrecorded(&self, reason: String) -> NotSent {
-        let handle = self.log.begin(AttemptStart {
-            scheme: "http".into(),
-            host: Host::Ip(self.destination.ip()).to_string(),
-            port: self.destination.port(),
-            method: None,
-            url: None,
-        });
-        let target = format!("http over tcp://{}", self.destination);
-        refuse(&handle, &self.stderr, &target, &reason);
+    /// Refuses a request whose destination cannot be read, recorded as an
+    /// attempt of the connection's.
+    fn refuse_request(&self, scheme: Scheme, reason: String) -> NotSent {
+        self.connection_refused(scheme, &reason);
         NotSent(reason)
     }
 
     /// Notes something of the connection itself (it could not be made, its
     /// TLS handshake failed) in an attempt of its own.
     pub fn connection_note(&self, scheme: Scheme, note: &str) {
-        let host = self
-            .names
-            .first()
-            .cloned()
-            .unwrap_or_else(|| Host::Ip(self.destination.ip()).to_string());
-        let handle = self.log.begin(AttemptStart {
-            scheme: scheme.as_str().into(),
-            host,
-            port: self.destination.port(),
-            method: None,
-            url: None,
-        });
-        handle.set_address(self.destination);
+        let handle = self.connection_attempt(scheme);
         let verdict = self.verdict(scheme, &self.connection_host(), self.destination.port());
         if let Verdict::Allowed(rule) = verdict {
             handle.allow(&rule);
         }
         handle.note(note);
+    }
+
+    /// Refuses what the hook asked of the connection itself, in an attempt
+    /// of its own.
+    fn connection_refused(&self, scheme: Scheme, reason: &str) {
+        let handle = self.connection_attempt(scheme);
+        let target = format!("{scheme}://{}", self.destination);
+        refuse(&handle, &self.stderr, &target, reason);
+    }
+
+    fn connection_attempt(&self, scheme: Scheme) -> AttemptHandle {
+        let handle = self.log.begin(AttemptStart {
+            scheme: scheme.as_str().into(),
+            host: self.connection_host().to_string(),
+            port: self.destination.port(),
+            method: None,
+            url: None,
+        });
+        handle.set_address(self.destination);
+        handle
     }
 
     /// Whether a TLS server name (none: the address) names the destination
