@@ -135,6 +135,21 @@ pub(super) async fn serve(
     } else {
         Scheme::Http
     };
+    // The TLS server name goes to the server (SNI, which front ends route
+    // by): like a request's Host, it must name the destination.
+    if let Some(request) = &tls_request
+        && !socket.names_destination(request.server_name.as_ref())
+    {
+        let reason = format!(
+            "the TLS server name must name the destination the connection was opened to ({})",
+            socket.connection_host()
+        );
+        socket.connection_refused(scheme, &reason);
+        if let Some(request) = tls_request {
+            let _ = request.reply.send(Err(reason));
+        }
+        return;
+    }
     let forward = match upstream {
         Upstream::Live { stream, tls } => {
             match connect_upstream(&socket, scheme, stream, tls_request, &tls, until).await {
@@ -172,15 +187,6 @@ async fn connect_upstream(
 ) -> Option<SendRequest<Metered<WasiBody>>> {
     let io: Box<dyn Stream> = match tls_request {
         None => Box::new(stream),
-        Some(request) if !socket.names_destination(request.server_name.as_ref()) => {
-            let reason = format!(
-                "the TLS server name must name the destination the connection was opened to ({})",
-                socket.connection_host()
-            );
-            socket.connection_refused(scheme, &reason);
-            let _ = request.reply.send(Err(reason));
-            return None;
-        }
         Some(request) => {
             let handshake = handshake(
                 stream,

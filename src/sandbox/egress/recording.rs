@@ -335,15 +335,22 @@ impl Sink for Recorder {
     fn start_tls(
         &self,
         port: u16,
-        _server_name: String,
+        server_name: String,
         _unverified: bool,
     ) -> Pending<Result<TlsSession, String>> {
         let receiver = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         if let Some(requests) = self.lock().http_receivers.get(&receiver).cloned() {
             return Box::pin(async move {
+                let server_name = match server_name.as_str() {
+                    "" => None,
+                    name => Some(
+                        rustls::pki_types::ServerName::try_from(name.to_owned())
+                            .map_err(|_| format!("{name:?} is not a host name or address"))?,
+                    ),
+                };
                 let (reply, answer) = oneshot::channel();
                 let request = TlsRequest {
-                    server_name: None,
+                    server_name,
                     unverified: false,
                     reply,
                 };
