@@ -117,6 +117,35 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
     }
 }
 
+/// `config` presenting the client certificate chain `certificates_pem` with
+/// the private key `key_pem` (PEM, unencrypted) to a server that asks for
+/// one, or why they cannot be used.
+pub fn with_client_identity(
+    config: &rustls::ClientConfig,
+    certificates_pem: &[u8],
+    key_pem: &[u8],
+) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::pki_types::pem::PemObject;
+
+    let certificates = CertificateDer::pem_slice_iter(certificates_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("the client certificate is not valid PEM: {e}"))?;
+    if certificates.is_empty() {
+        return Err("the client certificate file holds no certificate".into());
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|_| {
+        "the client key is not an unencrypted private key in PEM (PKCS#8, PKCS#1 or SEC1)"
+            .to_owned()
+    })?;
+    let provider = rustls::crypto::ring::default_provider();
+    let certified = rustls::sign::CertifiedKey::from_der(certificates, key, &provider)
+        .map_err(|e| format!("the client certificate and key do not go together: {e}"))?;
+    let mut config = config.clone();
+    config.client_auth_cert_resolver = Arc::new(rustls::sign::SingleCertAndKey::from(certified));
+    Ok(config)
+}
+
 /// Reads the operator's CA bundle (PEM): the certificates in it, or why it
 /// cannot be used. An empty bundle gives none.
 pub fn parse_ca_bundle(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {

@@ -131,8 +131,16 @@ fn add_egress(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
     egress.func_wrap_async(
         "start-tls",
         |store: StoreContextMut<'_, SandboxState>,
-         (port, server_name, verify): (u16, String, bool)| {
-            let upgrade = store.data().egress.start_tls(port, server_name, verify);
+         (port, server_name, verify, identity): (
+            u16,
+            String,
+            bool,
+            Option<egress::tls_session::ClientIdentity>,
+        )| {
+            let upgrade = store
+                .data()
+                .egress
+                .start_tls(port, server_name, verify, identity);
             Box::new(async move { Ok((upgrade.await,)) })
         },
     )?;

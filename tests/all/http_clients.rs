@@ -5,7 +5,7 @@
 //! host, hide a request in a body or name another target.
 
 use crate::compat::{Case, allow, allow_trusting, assert_same_requests};
-use crate::receiver::{Receiver, Reply, TestCa};
+use crate::receiver::{ClientCa, Receiver, Reply, TestCa};
 use crate::support::{REQUESTS, TestHook, hookbox, install_packages};
 
 /// A hook folder holding `source` and the `requests` packages.
@@ -485,4 +485,70 @@ except ssl.SSLError as error:
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(receiver.requests().is_empty());
+}
+
+const REQUESTS_WITH_CLIENT_CERTIFICATE: &str = r#"
+import os
+import requests
+
+for cert in [("client.pem", "client.key"), None]:
+    try:
+        response = requests.post(os.environ["SIEM_URL"] + "/mtls", json={"n": 1}, timeout=5, verify="ca.pem", cert=cert)
+        print(cert is not None, response.status_code, response.text)
+    except requests.exceptions.SSLError:
+        print(cert is not None, "refused by the server")
+    except requests.exceptions.ConnectionError:
+        print(cert is not None, "refused by the server")
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_presents_the_hooks_own_client_certificate() {
+    // The collector requires mutual TLS: the hook's load_cert_chain (through
+    // requests' cert=) is presented by the host's TLS, as by python3's.
+    let ca = TestCa::new();
+    let clients = ClientCa::new();
+    let receiver = Receiver::https_requiring(Reply::Status(200, "mutual"), &ca, &clients).await;
+    let hook = requests_hook(REQUESTS_WITH_CLIENT_CERTIFICATE)
+        .with_file("ca.pem", &ca.ca_pem)
+        .with_file("client.pem", &clients.cert_pem)
+        .with_file("client.key", &clients.key_pem);
+    let url = format!("https://127.0.0.1:{}", receiver.port());
+    let case = Case {
+        hook: &hook,
+        env: vec![("SIEM_URL", url.clone())],
+        hookbox_args: allow_trusting(url, &hook),
+    };
+    assert_eq!(
+        case.both_succeed_alike().await,
+        "True 200 mutual\nFalse refused by the server\n"
+    );
+    let paths: Vec<String> = receiver.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths,
+        ["/mtls", "/mtls"],
+        "one request each with the certificate"
+    );
+
+    // The record names the certificate offered, by its digest only.
+    let der = rustls::pki_types::pem::PemObject::from_pem_slice(clients.cert_pem.as_bytes())
+        .map(|cert: rustls::pki_types::CertificateDer<'_>| cert.to_vec())
+        .unwrap();
+    let mut json_args = case.hookbox_args.clone();
+    json_args.push("--json".into());
+    let output = Case {
+        hookbox_args: json_args,
+        ..case
+    }
+    .hookbox()
+    .await;
+    let record: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let reason = record["egress"][0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains(&format!(
+            "client certificate sha256:{} offered",
+            hookbox::digest::sha256_hex(&der)
+        )),
+        "{record}"
+    );
+    assert!(!record.to_string().contains("PRIVATE KEY"), "{record}");
 }

@@ -129,6 +129,33 @@ impl TestCa {
         }
     }
 
+    /// A TLS acceptor presenting the server certificate and requiring a
+    /// client certificate that `clients` signed (mutual TLS).
+    pub fn acceptor_requiring(&self, clients: &ClientCa) -> TlsAcceptor {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(clients.ca_pem.as_bytes()).unwrap())
+            .unwrap();
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider.clone(),
+        )
+        .build()
+        .unwrap();
+        let chain = vec![CertificateDer::from_pem_slice(self.server_cert_pem.as_bytes()).unwrap()];
+        let key = PrivateKeyDer::from_pem_slice(self.server_key_pem.as_bytes()).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(chain, key)
+            .unwrap();
+        tokio_rustls::TlsAcceptor::from(Arc::new(config))
+    }
+
     /// A TLS acceptor presenting the server certificate.
     pub fn acceptor(&self) -> TlsAcceptor {
         tokio_rustls::TlsAcceptor::from(self.server.clone())
@@ -146,6 +173,42 @@ pub struct Receiver {
 
 type TlsAcceptor = tokio_rustls::TlsAcceptor;
 
+/// A certificate authority for clients, and one client certificate (with
+/// its key) it signed: for servers that require mutual TLS.
+pub struct ClientCa {
+    /// The client CA's certificate (PEM).
+    pub ca_pem: String,
+    /// The client's certificate (PEM).
+    pub cert_pem: String,
+    /// The client's private key (PEM, unencrypted).
+    pub key_pem: String,
+}
+
+impl ClientCa {
+    /// Makes a fresh client CA and a client certificate.
+    pub fn new() -> ClientCa {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "hookbox test client CA");
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "hoop agent");
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, &ca).unwrap();
+        ClientCa {
+            ca_pem: ca.as_ref().pem(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+}
+
 impl Receiver {
     /// Starts a plain HTTP receiver.
     pub async fn http(reply: Reply) -> Receiver {
@@ -155,6 +218,12 @@ impl Receiver {
     /// Starts an HTTPS receiver presenting `tls`'s certificate.
     pub async fn https(reply: Reply, tls: &TestCa) -> Receiver {
         Self::start(reply, Some(tls.acceptor())).await
+    }
+
+    /// Starts an HTTPS receiver that requires a client certificate
+    /// `clients` signed.
+    pub async fn https_requiring(reply: Reply, tls: &TestCa, clients: &ClientCa) -> Receiver {
+        Self::start(reply, Some(tls.acceptor_requiring(clients))).await
     }
 
     async fn start(reply: Reply, tls: Option<TlsAcceptor>) -> Receiver {

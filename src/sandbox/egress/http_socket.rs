@@ -37,7 +37,7 @@ use super::policy::{EgressPolicy, Scheme, Verdict};
 use super::record::{AttemptHandle, AttemptStart, EgressLog};
 use super::refuse;
 use super::relay::{TlsRequest, UNVERIFIED_NOTE, handshake};
-use super::tls_session::TlsSession;
+use super::tls_session::{ClientIdentity, TlsSession};
 use crate::record::RecordedRequest;
 use crate::sandbox::output::CappedOutput;
 use crate::tls::TlsSettings;
@@ -66,6 +66,9 @@ pub(super) struct HttpSocket {
     /// The scheme of the rule that lets the hook connect, for a record of
     /// the connection itself failing.
     pub scheme: Scheme,
+    /// What each request's record says of the client certificate offered
+    /// on the connection, if any.
+    pub client_certificate: Option<String>,
 }
 
 /// The recording receiver's answer to a request for a URL.
@@ -150,6 +153,11 @@ pub(super) async fn serve(
         }
         return;
     }
+    let mut socket = socket;
+    socket.client_certificate = tls_request
+        .as_ref()
+        .and_then(|request| request.identity.as_ref())
+        .map(ClientIdentity::note);
     let forward = match upstream {
         Upstream::Live { stream, tls } => {
             match connect_upstream(&socket, scheme, stream, tls_request, &tls, until).await {
@@ -192,6 +200,7 @@ async fn connect_upstream(
                 stream,
                 request.server_name,
                 request.unverified,
+                request.identity.as_ref(),
                 tls,
                 &[b"http/1.1"],
                 until,
@@ -275,6 +284,9 @@ impl HttpSocket {
         tracing::info!(target = %target, rule = %rule, "egress allowed");
         handle.allow(&rule);
         handle.set_address(self.destination);
+        if let Some(note) = &self.client_certificate {
+            handle.note(note);
+        }
         let declared = parts
             .headers
             .get(http::header::CONTENT_LENGTH)

@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::record::AttemptHandle;
-use super::tls_session::TlsSession;
+use super::tls_session::{ClientIdentity, TlsSession};
 use crate::tls::TlsSettings;
 
 /// How long past the hook's deadline a relay may still pass on what the hook
@@ -51,6 +51,8 @@ pub(super) struct TlsRequest {
     pub server_name: Option<ServerName<'static>>,
     /// Accept any certificate (an `unverified_tls` rule allows it).
     pub unverified: bool,
+    /// The client certificate to present if the server asks for one.
+    pub identity: Option<ClientIdentity>,
     /// Where the session, or why there is none, goes.
     pub reply: oneshot::Sender<Result<TlsSession, String>>,
 }
@@ -130,6 +132,7 @@ impl Relays {
         port: u16,
         server_name: &str,
         unverified: bool,
+        identity: Option<ClientIdentity>,
     ) -> impl Future<Output = Result<TlsSession, String>> + Send + 'static {
         let requests = self
             .lock()
@@ -153,6 +156,7 @@ impl Relays {
             let request = TlsRequest {
                 server_name,
                 unverified,
+                identity,
                 reply,
             };
             requests
@@ -282,9 +286,17 @@ impl Relay {
                     let _ = hook.shutdown().await;
                 }
                 Event::Tls(request) => {
-                    let answer = self.upgrade(request.server_name, request.unverified).await;
+                    let TlsRequest {
+                        server_name,
+                        unverified,
+                        identity,
+                        reply,
+                    } = request;
+                    let answer = self
+                        .upgrade(server_name, unverified, identity.as_ref())
+                        .await;
                     let failed = answer.is_err();
-                    let _ = request.reply.send(answer);
+                    let _ = reply.send(answer);
                     if failed {
                         break;
                     }
@@ -299,17 +311,29 @@ impl Relay {
         &mut self,
         server_name: Option<ServerName<'static>>,
         unverified: bool,
+        identity: Option<&ClientIdentity>,
     ) -> Result<TlsSession, String> {
         let Upstream::Plain(stream) = std::mem::replace(&mut self.upstream, Upstream::Gone) else {
             return Err("the connection already speaks TLS".into());
         };
         // Raw TCP is not HTTP: offer no application protocol.
-        let handshake = handshake(stream, server_name, unverified, &self.tls, &[], self.until);
+        let handshake = handshake(
+            stream,
+            server_name,
+            unverified,
+            identity,
+            &self.tls,
+            &[],
+            self.until,
+        );
         let (stream, session) = handshake
             .await
             .inspect_err(|reason| self.record.note(reason))?;
         if unverified {
             self.record.note(UNVERIFIED_NOTE);
+        }
+        if let Some(identity) = identity {
+            self.record.note(&identity.note());
         }
         self.upstream = Upstream::Tls(Box::new(stream));
         Ok(session)
@@ -323,6 +347,7 @@ pub(super) async fn handshake(
     stream: TcpStream,
     server_name: Option<ServerName<'static>>,
     unverified: bool,
+    identity: Option<&ClientIdentity>,
     tls: &TlsSettings,
     alpn: &[&[u8]],
     until: Instant,
@@ -339,7 +364,12 @@ pub(super) async fn handshake(
     } else {
         tls.config()?
     };
-    let mut config = config.as_ref().clone();
+    let mut config = match identity {
+        Some(identity) => {
+            crate::tls::with_client_identity(&config, &identity.certificates, &identity.key)?
+        }
+        None => config.as_ref().clone(),
+    };
     config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let handshake = connector.connect(server_name, stream);

@@ -19,7 +19,7 @@ use super::http_socket::HttpSocket;
 use super::policy::{EgressPolicy, Scheme, Verdict};
 use super::record::AttemptHandle;
 use super::relay::Relays;
-use super::tls_session::TlsSession;
+use super::tls_session::{ClientIdentity, TlsSession};
 use crate::tls::TlsSettings;
 
 /// What an HTTP request gets back: the response and the future driving its
@@ -124,6 +124,7 @@ pub(super) trait Sink: Send + Sync {
         port: u16,
         server_name: String,
         unverified: bool,
+        identity: Option<ClientIdentity>,
     ) -> Pending<Result<TlsSession, String>>;
 
     /// Why UDP datagrams cannot go through this sink, if they cannot.
@@ -249,8 +250,12 @@ impl Sink for Network {
         port: u16,
         server_name: String,
         unverified: bool,
+        identity: Option<ClientIdentity>,
     ) -> Pending<Result<TlsSession, String>> {
-        Box::pin(self.relays.start_tls(port, &server_name, unverified))
+        Box::pin(
+            self.relays
+                .start_tls(port, &server_name, unverified, identity),
+        )
     }
 
     fn refuses_udp(&self) -> Option<&'static str> {

@@ -117,6 +117,7 @@ impl EgressGate {
             names,
             check_address: name.is_none(),
             scheme,
+            client_certificate: None,
         })
     }
 
@@ -130,6 +131,7 @@ impl EgressGate {
         port: u16,
         server_name: String,
         verify: bool,
+        identity: Option<super::tls_session::ClientIdentity>,
     ) -> Pending<Result<super::tls_session::TlsSession, String>> {
         let unverified = !verify
             && self
@@ -142,7 +144,7 @@ impl EgressGate {
                 "the hook asked for unverified TLS; no unverified_tls rule names the destination, so it is verified"
             );
         }
-        self.sink.start_tls(port, server_name, unverified)
+        self.sink.start_tls(port, server_name, unverified, identity)
     }
 
     /// Whether an `unverified_tls` rule covers the connection's real

@@ -30,6 +30,45 @@ pub struct TlsSession {
     pub peer_certificate_fields: String,
 }
 
+/// `hookbox:runner/egress.client-identity`: a certificate chain and its
+/// key (PEM) a hook presents when a server asks for one.
+#[derive(Clone, PartialEq, Eq, ComponentType, Lift, Lower)]
+#[component(record)]
+pub struct ClientIdentity {
+    /// The certificate chain (PEM), the hook's own first.
+    pub certificates: Vec<u8>,
+    /// The private key (PEM).
+    pub key: Vec<u8>,
+}
+
+impl ClientIdentity {
+    /// What a record says of it: the SHA-256 of the hook's own certificate
+    /// (never anything of the key).
+    pub fn note(&self) -> String {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let fingerprint = CertificateDer::pem_slice_iter(&self.certificates)
+            .next()
+            .and_then(Result::ok)
+            .map_or_else(
+                || "unreadable".into(),
+                |der| crate::digest::sha256_hex(&der),
+            );
+        format!("client certificate sha256:{fingerprint} offered to the server")
+    }
+}
+
+impl std::fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key.
+        write!(
+            f,
+            "ClientIdentity({} bytes of certificates)",
+            self.certificates.len()
+        )
+    }
+}
+
 impl TlsSession {
     /// A session that stands for one under `hookbox test`, which records
     /// the plain bytes and has no server.

@@ -63,12 +63,17 @@ def resolve(name: str) -> "list[str]":
     return _egress.resolve(name)
 
 
-def start_tls(port: int, server_name: str, verify: bool) -> "_egress.TlsSession":
+def start_tls(
+    port: int, server_name: str, verify: bool, identity: "tuple[bytes, bytes] | None" = None
+) -> "_egress.TlsSession":
     """Upgrades the connection relayed at loopback ``port`` to TLS; returns
     the session (``version``, ``cipher``, ``cipher_bits``, ``alpn``,
     ``peer_certificate``, ``peer_certificate_fields``), raises ``Err`` with
     the reason."""
-    return _egress.start_tls(port, server_name, verify)
+    client = None
+    if identity is not None:
+        client = _egress.ClientIdentity(certificates=identity[0], key=identity[1])
+    return _egress.start_tls(port, server_name, verify, client)
 
 
 def hook_source() -> "tuple[bytes, bytes | None]":

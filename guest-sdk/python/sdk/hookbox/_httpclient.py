@@ -168,6 +168,12 @@ class _HostSocket:
             headers.append(("Content-Length", str(len(request.body))))
         timeout = self._connection.timeout
         context = getattr(self._connection, "_context", None)
+        if context is not None and getattr(context, "_client_identity", None) is not None:
+            raise ssl.SSLError(
+                "client certificates (load_cert_chain) are offered on sockets (requests, "
+                "urllib3, httpx, SSLContext.wrap_socket) but not yet through http.client "
+                "or urllib in hookbox's sandbox"
+            )
         try:
             response = _http.request(
                 request.method,

@@ -16,6 +16,9 @@ returned ``SSLSocket``, whose ``version()``, ``cipher()``,
 ``selected_alpn_protocol()`` and ``getpeercert()`` say what the host's
 session agreed and which certificate the server showed.
 
+``load_cert_chain`` keeps a client certificate and (unencrypted) key, which
+the host presents on this context's wrapped sockets when the server asks.
+
 ``OPENSSL_VERSION`` says that this is OpenSSL's API over the host's TLS
 (rustls): libraries that insist on OpenSSL's name (urllib3) stay quiet.
 
@@ -244,6 +247,8 @@ class SSLContext:
         self.security_level = 2
         self.num_tickets = 2
         self._alpn_protocols: list = []
+        # (certificate chain PEM, key PEM), from load_cert_chain.
+        self._client_identity = None
         self._ca_certs: list = []
 
     @property
@@ -281,11 +286,25 @@ class SSLContext:
         """The system's roots: always trusted by the host."""
 
     def load_cert_chain(self, certfile, keyfile=None, password=None) -> None:
-        """Client certificates are not offered in the sandbox."""
-        raise SSLError(
-            "client certificates (load_cert_chain) are not available in hookbox's "
-            "sandbox: the host makes the TLS connection without one"
-        )
+        """The client certificate chain (and key: in ``keyfile``, else in
+        ``certfile``) the host presents on this context's wrapped sockets
+        when a server asks for one. The key must not be encrypted."""
+        with open(_os.fspath(certfile), "rb") as file:
+            certificates = file.read()
+        key = certificates
+        if keyfile is not None:
+            with open(_os.fspath(keyfile), "rb") as file:
+                key = file.read()
+        if password is not None or b"ENCRYPTED" in key:
+            raise SSLError(
+                "an encrypted private key cannot be used in hookbox's sandbox: decrypt it "
+                "(openssl pkey -in key.pem -out plain.pem) and keep it readable only by the hook"
+            )
+        if b"-----BEGIN CERTIFICATE-----" not in certificates:
+            raise SSLError(f"[SSL] PEM lib: no certificate in {_os.fspath(certfile)}")
+        if b"PRIVATE KEY-----" not in key:
+            raise SSLError(f"[SSL] PEM lib: no private key in {_os.fspath(keyfile or certfile)}")
+        self._client_identity = (certificates, key)
 
     def set_ciphers(self, ciphers: str) -> None:
         """Accepted; the host chooses the cipher suites."""
@@ -388,7 +407,12 @@ class SSLSocket(_socket.socket):
             return
         port = self.getpeername()[1]
         try:
-            self._session = _host.start_tls(port, self.server_hostname or "", _verifies(self._context))
+            self._session = _host.start_tls(
+                port,
+                self.server_hostname or "",
+                _verifies(self._context),
+                self._context._client_identity,
+            )
         except _Err as failure:
             reason = failure.value
             if reason.startswith("certificate verify failed: "):

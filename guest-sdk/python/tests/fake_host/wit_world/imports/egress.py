@@ -44,6 +44,14 @@ class TlsSession:
 session = TlsSession()
 
 
-def start_tls(port, server_name, verify):
-    calls.append(("start_tls", port, server_name, verify))
+class ClientIdentity:
+    """A client certificate chain and key, as the bindings carry them."""
+
+    def __init__(self, certificates, key):
+        self.certificates = certificates
+        self.key = key
+
+
+def start_tls(port, server_name, verify, identity):
+    calls.append(("start_tls", port, server_name, verify, identity))
     return session
