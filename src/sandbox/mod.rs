@@ -123,6 +123,14 @@ fn add_egress(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
         },
     )?;
     egress.func_wrap(
+        "identify-next-request",
+        |mut store: StoreContextMut<'_, SandboxState>,
+         (identity,): (Option<egress::tls_session::ClientIdentity>,)| {
+            store.data_mut().egress.identify_next_request(identity);
+            Ok(())
+        },
+    )?;
+    egress.func_wrap(
         "shown-url",
         |store: StoreContextMut<'_, SandboxState>, (url,): (String,)| {
             Ok((store.data().egress.shown_url(&url),))

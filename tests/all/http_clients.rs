@@ -552,3 +552,35 @@ async fn requests_presents_the_hooks_own_client_certificate() {
     );
     assert!(!record.to_string().contains("PRIVATE KEY"), "{record}");
 }
+
+const HTTP_CLIENT_WITH_CLIENT_CERTIFICATE: &str = r#"
+import http.client, os, ssl
+from urllib.parse import urlsplit
+
+siem = urlsplit(os.environ["SIEM_URL"])
+context = ssl.create_default_context(cafile="ca.pem")
+context.load_cert_chain("client.pem", "client.key")
+connection = http.client.HTTPSConnection(siem.hostname, siem.port, context=context, timeout=5)
+connection.request("POST", "/mtls", body=b"{}", headers={"Content-Type": "application/json"})
+response = connection.getresponse()
+print(response.status, response.read().decode())
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_client_presents_the_hooks_own_client_certificate() {
+    let ca = TestCa::new();
+    let clients = ClientCa::new();
+    let receiver = Receiver::https_requiring(Reply::Status(200, "mutual"), &ca, &clients).await;
+    let hook = TestHook::new(HTTP_CLIENT_WITH_CLIENT_CERTIFICATE)
+        .with_file("ca.pem", &ca.ca_pem)
+        .with_file("client.pem", &clients.cert_pem)
+        .with_file("client.key", &clients.key_pem);
+    let url = format!("https://127.0.0.1:{}", receiver.port());
+    let case = Case {
+        hook: &hook,
+        env: vec![("SIEM_URL", url.clone())],
+        hookbox_args: allow_trusting(url, &hook),
+    };
+    assert_eq!(case.both_succeed_alike().await, "200 mutual\n");
+    assert_same_requests(&receiver, 1, true);
+}

@@ -26,6 +26,7 @@ impl WasiHttpHooks for EgressGate {
             > + Send,
     > {
         let wants_unverified = std::mem::take(&mut self.next_unverified);
+        let identity = self.next_identity.take();
         let Destination {
             scheme,
             host: parsed_host,
@@ -94,9 +95,19 @@ impl WasiHttpHooks for EgressGate {
                 (Scheme::Https, true) => Some(tls.unverified_config()),
                 _ => None,
             };
-            let tls = tls
+            let mut tls = tls
                 .transpose()
                 .map_err(|e| HttpError::InternalError(Some(e)))?;
+            if let (Some(config), Some(identity)) = (&tls, &identity) {
+                let offered =
+                    crate::tls::with_client_identity(config, &identity.certificates, &identity.key)
+                        .map_err(|reason| {
+                            handle.note(&reason);
+                            HttpError::InternalError(Some(reason))
+                        })?;
+                handle.note(&identity.note());
+                tls = Some(std::sync::Arc::new(offered));
+            }
             let result = sink
                 .send_http(HttpSend {
                     request,

@@ -67,6 +67,8 @@ pub struct EgressGate {
     lookups: Arc<std::sync::atomic::AtomicUsize>,
     /// The hook asked for no TLS verification of its next HTTP request.
     next_unverified: bool,
+    /// The client certificate the hook's next HTTP request offers.
+    next_identity: Option<tls_session::ClientIdentity>,
 }
 
 impl EgressGate {
@@ -99,6 +101,7 @@ impl EgressGate {
             tcp_connections: Default::default(),
             lookups: Arc::default(),
             next_unverified: false,
+            next_identity: None,
         }
     }
 
@@ -106,6 +109,11 @@ impl EgressGate {
     /// request (not verifying is decided by the policy when it is sent).
     pub fn verify_next_request(&mut self, verify: bool) {
         self.next_unverified = !verify;
+    }
+
+    /// Notes the client certificate the hook's next HTTP request offers.
+    pub fn identify_next_request(&mut self, identity: Option<tls_session::ClientIdentity>) {
+        self.next_identity = identity;
     }
 
     /// The log the run's attempts land in.

@@ -37,6 +37,7 @@ __all__ = [
     "store_code",
     "types",
     "verify_next_request",
+    "identify_next_request",
 ]
 
 
@@ -55,6 +56,15 @@ def verify_next_request(verify: bool) -> None:
     """Whether the next request sent is to be verified (``verify=False``
     is granted only where an ``unverified_tls`` rule names it)."""
     _egress.verify_next_request(verify)
+
+
+def identify_next_request(identity: "tuple[bytes, bytes] | None") -> None:
+    """The client certificate chain and key (PEM) the next request sent
+    offers if its server asks for one."""
+    client = None
+    if identity is not None:
+        client = _egress.ClientIdentity(certificates=identity[0], key=identity[1])
+    _egress.identify_next_request(client)
 
 
 def resolve(name: str) -> "list[str]":

@@ -168,12 +168,6 @@ class _HostSocket:
             headers.append(("Content-Length", str(len(request.body))))
         timeout = self._connection.timeout
         context = getattr(self._connection, "_context", None)
-        if context is not None and getattr(context, "_client_identity", None) is not None:
-            raise ssl.SSLError(
-                "client certificates (load_cert_chain) are offered on sockets (requests, "
-                "urllib3, httpx, SSLContext.wrap_socket) but not yet through http.client "
-                "or urllib in hookbox's sandbox"
-            )
         try:
             response = _http.request(
                 request.method,
@@ -182,6 +176,7 @@ class _HostSocket:
                 headers=headers,
                 timeout=timeout if isinstance(timeout, (int, float)) else None,
                 verify=context is None or ssl._verifies(context),
+                client_certificate=getattr(context, "_client_identity", None),
             )
         except _http.HTTPError as error:
             raise _as_stdlib_error(error) from None

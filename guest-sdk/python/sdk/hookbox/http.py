@@ -175,6 +175,7 @@ def request(
     headers: Optional[Headers] = None,
     timeout: Optional[float] = None,
     verify: bool = True,
+    client_certificate: "Optional[tuple[bytes, bytes]]" = None,
 ) -> Response:
     """Sends one request and returns the response (any status).
 
@@ -183,7 +184,9 @@ def request(
     connect and each wait for data; the hook's own deadline always applies.
     ``verify=False`` asks not to verify the server's certificate, which the
     host grants only where the operator's ``unverified_tls`` rules name the
-    destination; elsewhere it verifies all the same.
+    destination; elsewhere it verifies all the same. ``client_certificate``
+    is a certificate chain and its unencrypted key, PEM, offered if the
+    server asks for one.
 
     >>> request("PUT", "https://siem.example.com/events/1", json={"ok": True}).status
     """
@@ -238,6 +241,7 @@ def request(
 
     outgoing_body = outgoing.body()
     _host.verify_next_request(verify or scheme != "https")
+    _host.identify_next_request(client_certificate if scheme == "https" else None)
     try:
         future = outgoing_handler.handle(outgoing, options)
     except Err as error:

@@ -60,6 +60,7 @@ def request(
     headers: Headers | None = None,
     timeout: float | None = None,
     verify: bool = True,
+    client_certificate: tuple[bytes, bytes] | None = None,
 ) -> Response:
     """Sends one request and returns the response (any status)."""
 

@@ -18,6 +18,10 @@ def verify_next_request(verify):
     calls.append(("verify_next_request", verify))
 
 
+def identify_next_request(identity):
+    calls.append(("identify_next_request", identity))
+
+
 def resolve(name):
     from componentize_py_types import Err
 
