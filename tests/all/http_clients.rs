@@ -15,6 +15,30 @@ fn requests_hook(source: &str) -> TestHook {
     hook
 }
 
+/// The hook run against an HTTPS `receiver` (`SIEM_URL`), its rule and the
+/// test CA the hook keeps as `ca.pem` given to hookbox.
+fn https_case<'a>(hook: &'a TestHook, receiver: &Receiver) -> Case<'a> {
+    let url = format!("https://127.0.0.1:{}", receiver.port());
+    Case {
+        hook,
+        env: vec![("SIEM_URL", url.clone())],
+        hookbox_args: allow_trusting(url, hook),
+    }
+}
+
+/// A receiver requiring a client certificate, and `hook` given the test CA
+/// and a client certificate and key it accepts.
+async fn mutual_tls(hook: TestHook) -> (TestHook, Receiver) {
+    let ca = TestCa::new();
+    let clients = ClientCa::new();
+    let receiver = Receiver::https_requiring(Reply::Status(200, "mutual"), &ca, &clients).await;
+    let hook = hook
+        .with_file("ca.pem", &ca.ca_pem)
+        .with_file("client.pem", &clients.cert_pem)
+        .with_file("client.key", &clients.key_pem);
+    (hook, receiver)
+}
+
 fn no_warnings(case_output: &std::process::Output) {
     let stderr = String::from_utf8_lossy(&case_output.stderr);
     assert!(!stderr.contains("Warning"), "{stderr}");
@@ -168,12 +192,7 @@ async fn urllib3_directly_with_its_own_ca_certs() {
     let receiver = Receiver::https(Reply::Status(202, "queued"), &ca).await;
     let hook = TestHook::new(URLLIB3_POOL).with_file("ca.pem", &ca.ca_pem);
     install_packages(hook.dir.path(), &["urllib3"]);
-    let url = format!("https://127.0.0.1:{}", receiver.port());
-    let case = Case {
-        hook: &hook,
-        env: vec![("SIEM_URL", url.clone())],
-        hookbox_args: allow_trusting(url, &hook),
-    };
+    let case = https_case(&hook, &receiver);
     assert_eq!(case.both_succeed_alike().await, "202 queued\n");
     assert_same_requests(&receiver, 1, false);
 }
@@ -207,12 +226,7 @@ async fn httpx_sync_client_over_https_keeps_its_connection() {
             "typing_extensions",
         ],
     );
-    let url = format!("https://127.0.0.1:{}", receiver.port());
-    let case = Case {
-        hook: &hook,
-        env: vec![("SIEM_URL", url.clone())],
-        hookbox_args: allow_trusting(url, &hook),
-    };
+    let case = https_case(&hook, &receiver);
     assert_eq!(
         case.both_succeed_alike().await,
         "200 stored HTTP/1.1\n200 stored HTTP/1.1\n"
@@ -505,19 +519,8 @@ for cert in [("client.pem", "client.key"), None]:
 async fn requests_presents_the_hooks_own_client_certificate() {
     // The collector requires mutual TLS: the hook's load_cert_chain (through
     // requests' cert=) is presented by the host's TLS, as by python3's.
-    let ca = TestCa::new();
-    let clients = ClientCa::new();
-    let receiver = Receiver::https_requiring(Reply::Status(200, "mutual"), &ca, &clients).await;
-    let hook = requests_hook(REQUESTS_WITH_CLIENT_CERTIFICATE)
-        .with_file("ca.pem", &ca.ca_pem)
-        .with_file("client.pem", &clients.cert_pem)
-        .with_file("client.key", &clients.key_pem);
-    let url = format!("https://127.0.0.1:{}", receiver.port());
-    let case = Case {
-        hook: &hook,
-        env: vec![("SIEM_URL", url.clone())],
-        hookbox_args: allow_trusting(url, &hook),
-    };
+    let (hook, receiver) = mutual_tls(requests_hook(REQUESTS_WITH_CLIENT_CERTIFICATE)).await;
+    let case = https_case(&hook, &receiver);
     assert_eq!(
         case.both_succeed_alike().await,
         "True 200 mutual\nFalse refused by the server\n"
@@ -530,7 +533,8 @@ async fn requests_presents_the_hooks_own_client_certificate() {
     );
 
     // The record names the certificate offered, by its digest only.
-    let der = rustls::pki_types::pem::PemObject::from_pem_slice(clients.cert_pem.as_bytes())
+    let pem = std::fs::read(hook.dir.path().join("client.pem")).unwrap();
+    let der = rustls::pki_types::pem::PemObject::from_pem_slice(&pem)
         .map(|cert: rustls::pki_types::CertificateDer<'_>| cert.to_vec())
         .unwrap();
     let mut json_args = case.hookbox_args.clone();
@@ -568,19 +572,8 @@ print(response.status, response.read().decode())
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_client_presents_the_hooks_own_client_certificate() {
-    let ca = TestCa::new();
-    let clients = ClientCa::new();
-    let receiver = Receiver::https_requiring(Reply::Status(200, "mutual"), &ca, &clients).await;
-    let hook = TestHook::new(HTTP_CLIENT_WITH_CLIENT_CERTIFICATE)
-        .with_file("ca.pem", &ca.ca_pem)
-        .with_file("client.pem", &clients.cert_pem)
-        .with_file("client.key", &clients.key_pem);
-    let url = format!("https://127.0.0.1:{}", receiver.port());
-    let case = Case {
-        hook: &hook,
-        env: vec![("SIEM_URL", url.clone())],
-        hookbox_args: allow_trusting(url, &hook),
-    };
+    let (hook, receiver) = mutual_tls(TestHook::new(HTTP_CLIENT_WITH_CLIENT_CERTIFICATE)).await;
+    let case = https_case(&hook, &receiver);
     assert_eq!(case.both_succeed_alike().await, "200 mutual\n");
     assert_same_requests(&receiver, 1, true);
 }

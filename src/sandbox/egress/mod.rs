@@ -198,7 +198,7 @@ impl EgressGate {
                 Host::Ip(ip) => return Ok(vec![ip.to_string()]),
                 Host::Name(name) => name,
             };
-            if lookups.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= MAX_LOOKUPS {
+            let refused = |reason: String| {
                 let handle = log.begin(AttemptStart {
                     scheme: "dns".into(),
                     host: name.clone(),
@@ -206,22 +206,17 @@ impl EgressGate {
                     method: None,
                     url: None,
                 });
-                let reason = format!("the hook looked up more than {MAX_LOOKUPS} names in one run");
                 refuse(&handle, &stderr, &format!("lookup {name}"), &reason);
-                return Err(reason);
+                Err(reason)
+            };
+            if lookups.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= MAX_LOOKUPS {
+                return refused(format!(
+                    "the hook looked up more than {MAX_LOOKUPS} names in one run"
+                ));
             }
             let rules = policy.lookup_rules(&name);
             if rules.is_empty() {
-                let handle = log.begin(AttemptStart {
-                    scheme: "dns".into(),
-                    host: name.clone(),
-                    port: 0,
-                    method: None,
-                    url: None,
-                });
-                let reason = policy.not_looked_up(&name);
-                refuse(&handle, &stderr, &format!("lookup {name}"), &reason);
-                return Err(reason);
+                return refused(policy.not_looked_up(&name));
             }
             let addresses = sink.look_up(name.clone(), deadline).await?;
             let mut known = resolved.lock().unwrap_or_else(|e| e.into_inner());
