@@ -679,10 +679,12 @@ mod tests {
             memory: Some("64MiB".into()),
             fuel: Some(1000),
             max_output: Some("1KiB".into()),
+            max_scratch: Some("1MiB".into()),
             max_payload: None,
             max_http_body: Some("2MiB".into()),
         };
         let limits = flags.resolve().unwrap();
+        assert_eq!(limits.scratch_bytes, 1024 * 1024);
         assert_eq!(limits.timeout, Duration::from_secs(5));
         assert_eq!(limits.memory_bytes, 64 * 1024 * 1024);
         assert_eq!(limits.fuel, 1000);

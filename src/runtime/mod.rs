@@ -366,6 +366,7 @@ impl Runtime {
                 code_cache: self.code_cache.clone(),
                 url_masks: config.url_masks.clone(),
                 ca_bundle: self.ca_bundle_view.as_ref(),
+                scratch: !python.stdlib_writable && !python.hook_bytecode_writable,
             },
         );
         let mut sandbox = match sandbox {
@@ -395,6 +396,7 @@ impl Runtime {
         let stderr = sandbox.stderr.finish();
         let fuel_consumed = sandbox.fuel_consumed();
         let peak_memory_bytes = sandbox.peak_memory();
+        let peak_scratch_bytes = sandbox.peak_scratch();
         let (egress, egress_unrecorded) = sandbox.finish_egress(self.background_teardown).await;
         RunOutcome {
             status,
@@ -406,6 +408,7 @@ impl Runtime {
             duration_ms: duration.as_secs_f64() * 1000.0,
             fuel_consumed,
             peak_memory_bytes,
+            peak_scratch_bytes,
             egress,
             egress_unrecorded,
             error,
@@ -469,6 +472,7 @@ impl RunOutcome {
             duration_ms: 0.0,
             fuel_consumed: 0,
             peak_memory_bytes: 0,
+            peak_scratch_bytes: 0,
             egress: Vec::new(),
             egress_unrecorded: 0,
             error: Some(error),

@@ -6,12 +6,14 @@
 //! - [`code_cache`]: hooks' compiled code, kept per content;
 //! - [`egress`]: the one place outgoing network access is decided;
 //! - [`output`]: capped stdout/stderr capture;
+//! - [`scratch`]: the run's private, capped `/tmp`;
 //! - [`teardown`]: finished stores dropped off the run's path.
 
 pub mod code_cache;
 pub mod egress;
 pub mod limits;
 pub mod output;
+pub mod scratch;
 pub mod teardown;
 pub mod wasi;
 
@@ -41,6 +43,10 @@ pub struct SandboxState {
     egress: EgressGate,
     memory: MemoryAccountant,
     code: RunCodeCache,
+    /// The cap on the scratch folder's writes, when the run has one.
+    scratch: Option<scratch::ScratchQuota>,
+    /// The scratch folder itself, removed when the store is dropped.
+    _scratch_dir: Option<scratch::Scratch>,
 }
 
 impl WasiView for SandboxState {
@@ -76,7 +82,8 @@ pub fn add_to_hook_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
     add_egress(linker)?;
     add_tcp_connect(linker)?;
-    add_udp_send(linker)
+    add_udp_send(linker)?;
+    scratch::add_to_linker(linker)
 }
 
 /// Adds what the Python runner imports to `linker`: everything a compiled
@@ -292,6 +299,9 @@ pub struct SandboxSpec<'a> {
     pub url_masks: std::sync::Arc<egress::mask::UrlMasks>,
     /// The operator's CA bundle, where hooks see it.
     pub ca_bundle: Option<&'a wasi::CaBundleView>,
+    /// Whether the run gets a scratch folder (hookbox's own compile runs,
+    /// which write into mounts of their own, do not).
+    pub scratch: bool,
 }
 
 impl Sandbox {
@@ -308,6 +318,14 @@ impl Sandbox {
             spec.limits.http_body_bytes,
             spec.url_masks,
         );
+        let scratch = if spec.scratch {
+            Some(scratch::Scratch::new(
+                spec.limits.scratch_bytes,
+                stderr.clone(),
+            )?)
+        } else {
+            None
+        };
         let wasi = wasi::build(wasi::WasiSpec {
             hook_dir: spec.hook_dir,
             hook_file_name: spec.hook_file_name,
@@ -319,6 +337,7 @@ impl Sandbox {
             stderr: stderr.clone(),
             sockets: egress.socket_check(),
             ca_bundle: spec.ca_bundle,
+            scratch: scratch.as_ref().map(scratch::Scratch::host_dir),
         })?;
         let state = SandboxState {
             wasi,
@@ -337,6 +356,8 @@ impl Sandbox {
                     .as_ref()
                     .map(|(path, source)| (path.as_str(), *source)),
             ),
+            scratch: scratch.as_ref().map(scratch::Scratch::quota),
+            _scratch_dir: scratch,
         };
         let mut store = Store::new(engine, state);
         store.limiter(|state| &mut state.memory);
@@ -365,6 +386,15 @@ impl Sandbox {
     /// The most linear memory the run held at once.
     pub fn peak_memory(&self) -> u64 {
         self.store.data().memory.peak()
+    }
+
+    /// The most the scratch folder held at one time, as its cap counts it.
+    pub fn peak_scratch(&self) -> u64 {
+        self.store
+            .data()
+            .scratch
+            .as_ref()
+            .map_or(0, scratch::ScratchQuota::peak)
     }
 
     /// Whether the memory limit refused a growth during the run.
@@ -506,10 +536,16 @@ mod tests {
         let engine = Engine::default();
         let mut linker = Linker::<SandboxState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
+        let charged = scratch::CHARGED_FUNCTIONS
+            .iter()
+            .map(|function| (scratch::WASI_FILESYSTEM_TYPES, *function));
         for (interface, function) in [
             (WASI_SOCKETS_TCP, "[method]tcp-socket.start-connect"),
             (WASI_SOCKETS_UDP, "[method]outgoing-datagram-stream.send"),
-        ] {
+        ]
+        .into_iter()
+        .chain(charged)
+        {
             let mut instance = linker.instance(interface).unwrap();
             let redefined = instance
                 .func_wrap(function, |_: StoreContextMut<'_, SandboxState>, (): ()| {

@@ -3,7 +3,8 @@
 //! Secure by construction: the environment holds exactly the payload and the
 //! variables the operator listed; the hook's directory and the standard library
 //! are mounted read-only (the library is writable only while hookbox itself
-//! compiles its bytecode) and nothing else of the host file system is; stdin is
+//! compiles its bytecode), the run's own empty scratch folder is `/tmp`
+//! (`scratch`), and nothing else of the host file system is; stdin is
 //! empty; every raw TCP/UDP bind, connect and datagram is checked by the
 //! egress gate (a TCP connect goes to a relay the host made); name lookups
 //! are off; arguments carry only the hook's path inside the sandbox. WASI
@@ -78,6 +79,9 @@ pub struct WasiSpec<'a> {
     pub sockets: SocketCheck,
     /// The operator's CA bundle, where hooks see it.
     pub ca_bundle: Option<&'a CaBundleView>,
+    /// The run's scratch folder, mounted writable at
+    /// [`super::scratch::SCRATCH_DIR_GUEST`].
+    pub scratch: Option<&'a Path>,
 }
 
 /// The operator's CA bundle (`--ca-bundle`) as hooks see it: at the path
@@ -105,6 +109,7 @@ impl CaBundleView {
         };
         let taken = [
             HOOK_DIR_GUEST,
+            super::scratch::SCRATCH_DIR_GUEST,
             STDLIB_DIR_GUEST,
             HOOK_BYTECODE_DIR_GUEST,
             "/0",
@@ -163,6 +168,13 @@ pub fn build(spec: WasiSpec<'_>) -> wasmtime::Result<WasiCtx> {
                 FsPerms::ReadOnly,
             )?;
         }
+    }
+    if let Some(scratch) = spec.scratch {
+        builder.preopened_dir(
+            scratch,
+            super::scratch::SCRATCH_DIR_GUEST,
+            FsPerms::ReadWrite,
+        )?;
     }
     if let Some(view) = spec.ca_bundle {
         builder.preopened_dir(view.dir.path(), &view.guest_dir, FsPerms::ReadOnly)?;

@@ -30,6 +30,7 @@ mod pg_spool;
 mod python_dropin;
 mod receiver;
 mod runner;
+mod scratch;
 mod secrets;
 mod service;
 mod source;

@@ -185,3 +185,27 @@ async fn tracebacks_through_the_sdk_show_its_source_lines() {
         outcome.stderr
     );
 }
+
+#[tokio::test]
+async fn the_process_and_machine_a_hook_asks_about_are_the_sandboxes() {
+    let outcome = run_source(
+        "import getpass, os, platform, signal, socket, time\n\
+         print(socket.gethostname(), platform.node(), os.uname().nodename)\n\
+         print(getpass.getuser(), os.cpu_count())\n\
+         print(signal.alarm(30), signal.alarm(0))\n\
+         time.sleep(0.001)\n",
+    )
+    .await;
+    assert_eq!(
+        outcome.stdout, "hookbox hookbox hookbox\nhookbox 1\n0 30\n",
+        "{outcome:?}"
+    );
+    let user = TestHook::new("import getpass\nprint(getpass.getuser())\n")
+        .run_with(
+            SESSION_CLOSE,
+            &[("USER".to_owned(), "hoop".to_owned())],
+            &Limits::default(),
+        )
+        .await;
+    assert_eq!(user.stdout, "hoop\n", "{user:?}");
+}

@@ -118,9 +118,10 @@ def _exit_code(code: object) -> int:
     return 1
 
 
-# What the sandbox shows a hook of the file system, all of it read-only: its
-# own folder, the standard library and the SDK's sources.
-_VISIBLE_ROOTS = ("/hook", STDLIB_DIR, "/hook-bytecode", "/0", "/1")
+# What the sandbox shows a hook of the file system: its own folder, the
+# standard library and the SDK's sources, read-only, and its scratch folder.
+SCRATCH_DIR = "/tmp"
+_VISIBLE_ROOTS = ("/hook", STDLIB_DIR, "/hook-bytecode", "/0", "/1", SCRATCH_DIR)
 # Errors the sandbox gives for a write it does not allow (WASI's "not
 # capable" is 76).
 _READ_ONLY_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS, 76)
@@ -137,8 +138,9 @@ def _explain_file_error(error: BaseException) -> None:
     if not visible:
         error.add_note(
             f"hookbox: {path} is outside what the hook can see: the sandbox shows it "
-            f"only its own folder, read-only, at /hook (and the operator's CA bundle, "
-            f"--ca-bundle, at its own path: that is how to trust a CA)"
+            f"only its own folder, read-only, at /hook, a scratch folder of its own at "
+            f"{SCRATCH_DIR} (and the operator's CA bundle, --ca-bundle, at its own path: "
+            f"that is how to trust a CA)"
         )
     elif error.errno in _READ_ONLY_ERRNOS:
         error.add_note(f"hookbox: {path} is read-only in the sandbox (nothing can be written)")

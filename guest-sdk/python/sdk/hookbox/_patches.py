@@ -14,9 +14,10 @@ use, so they are in the snapshot every run starts from:
 4. ``subprocess``: ``curl`` command lines are served, other programs are
    "not found".
 5. ``os._exit``: ends the run at once with its code.
-6. imports: modules in the hook's folder load from the bytecode hookbox
+6. process: host and user names, ``signal.alarm`` (delivered at sleeps).
+7. imports: modules in the hook's folder load from the bytecode hookbox
    compiled of them; a native extension that cannot load is named.
-7. readiness: a zero-timeout ``select``/``poll`` of a stream socket says
+8. readiness: a zero-timeout ``select``/``poll`` of a stream socket says
    whether it really has something to read (keep-alive probes).
 """
 
@@ -76,6 +77,12 @@ def _os_exit() -> None:
     os._exit = _hard_exit
 
 
+def _process() -> None:
+    from . import _process as module
+
+    module.install()
+
+
 def _imports() -> None:
     from . import _imports as module
 
@@ -94,6 +101,7 @@ PATCHES: tuple[Patch, ...] = (
     Patch("http.client", _http_client),
     Patch("subprocess", _subprocess),
     Patch("os._exit", _os_exit),
+    Patch("process", _process),
     Patch("imports", _imports),
     Patch("readiness", _readiness),
 )
