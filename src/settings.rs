@@ -21,6 +21,10 @@
 //! allow = ["https://siem.example.com", "tcp://10.1.2.3:514"]
 //! unverified_tls = []   # destinations where hooks may turn TLS checks off
 //! ca_bundle = "siem-ca.pem"          # relative to this file
+//! [[egress.client_certificates]]     # presented by the host; the key never enters the sandbox
+//! destination = "https://siem.example.com"
+//! cert = "siem-client.pem"           # relative to this file
+//! key = "siem-client.key"
 //!
 //! [secrets]
 //! pass = ["envvar:SIEM_TOKEN"]       # connection_envs keys hooks may see
@@ -72,6 +76,7 @@ use serde::Deserialize;
 use crate::env_names;
 use crate::sandbox::egress::address::Host;
 use crate::sandbox::egress::mask::UrlMasks;
+use crate::sandbox::egress::operator_identity::{OperatorIdentities, OperatorIdentity};
 use crate::sandbox::egress::policy::{EgressPolicy, RuleError};
 use crate::sandbox::limits::LimitSettings;
 use crate::service::listen::ConnectionLimits;
@@ -94,6 +99,17 @@ pub enum SettingsError {
     /// An egress rule does not parse.
     #[error(transparent)]
     Rule(#[from] RuleError),
+    /// An operator's client certificate cannot be used.
+    #[error(
+        "client certificate for {destination}: {source} (give an https:// or tcp:// rule, a \
+         PEM certificate file and an unencrypted PEM key file)"
+    )]
+    ClientCertificate {
+        /// The destination it was given for.
+        destination: String,
+        /// What is wrong.
+        source: crate::sandbox::egress::operator_identity::IdentityError,
+    },
     /// The CA bundle cannot be read or holds no usable certificate.
     #[error("--ca-bundle {path}: {reason}")]
     CaBundle {
@@ -422,6 +438,48 @@ pub struct EgressSection {
     pub unverified_tls: Vec<String>,
     /// A PEM file of extra CA certificates (relative to the configuration file).
     pub ca_bundle: Option<PathBuf>,
+    /// Client certificates the host presents for hooks, each to the
+    /// destinations of its rule, as for `--client-cert`.
+    #[serde(default)]
+    pub client_certificates: Vec<ClientCertificateEntry>,
+}
+
+/// `[[egress.client_certificates]]`: a client certificate and key on the
+/// host (relative to the configuration file), presented to the
+/// destinations of `destination` when they ask for one.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ClientCertificateEntry {
+    /// An `https://` or `tcp://` rule.
+    pub destination: String,
+    /// The certificate chain (PEM), the client's own first.
+    pub cert: PathBuf,
+    /// The private key (PEM, unencrypted).
+    pub key: PathBuf,
+}
+
+impl std::str::FromStr for ClientCertificateEntry {
+    type Err = String;
+
+    /// `--client-cert RULE,CERT_FILE,KEY_FILE`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut parts = text.splitn(3, ',');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(destination), Some(cert), Some(key))
+                if !destination.is_empty() && !cert.is_empty() && !key.is_empty() =>
+            {
+                Ok(ClientCertificateEntry {
+                    destination: destination.to_owned(),
+                    cert: cert.into(),
+                    key: key.into(),
+                })
+            }
+            _ => Err(format!(
+                "{text:?} is not RULE,CERT_FILE,KEY_FILE (e.g. \
+                 https://siem.example.com,/etc/hookbox/siem.crt,/etc/hookbox/siem.key)"
+            )),
+        }
+    }
 }
 
 /// `[secrets]`: `connection_envs` keys hooks may see.
@@ -576,6 +634,10 @@ impl ConfigFile {
         if let Some(bundle) = &file.egress.ca_bundle {
             file.egress.ca_bundle = Some(dir.join(bundle));
         }
+        for entry in &mut file.egress.client_certificates {
+            entry.cert = dir.join(&entry.cert);
+            entry.key = dir.join(&entry.key);
+        }
         if let Some(token_file) = &file.python.token_file {
             file.python.token_file = Some(dir.join(token_file));
         }
@@ -623,6 +685,25 @@ pub fn resolve_policy(
 ) -> Result<EgressPolicy, SettingsError> {
     Ok(EgressPolicy::parse(rules.iter().map(String::as_str))?
         .with_unverified_tls(unverified_tls.iter().map(String::as_str))?)
+}
+
+/// The operator's client certificates: each entry's files read and checked
+/// now, so a bad one is refused at start-up.
+pub fn resolve_client_certificates(
+    entries: &[ClientCertificateEntry],
+) -> Result<OperatorIdentities, SettingsError> {
+    entries
+        .iter()
+        .map(|entry| {
+            OperatorIdentity::load(&entry.destination, &entry.cert, &entry.key).map_err(|source| {
+                SettingsError::ClientCertificate {
+                    destination: entry.destination.clone(),
+                    source,
+                }
+            })
+        })
+        .collect::<Result<_, _>>()
+        .map(OperatorIdentities::new)
 }
 
 /// The URL masks from `[secrets] mask_urls`: each a host name, or `*.` and one.

@@ -40,6 +40,16 @@ pub fn settings(root: &Path, live: bool) -> anyhow::Result<(ConfigFile, Option<S
     if let Some(bundle) = &file.egress.ca_bundle {
         file.egress.ca_bundle = Some(inside(root, bundle)?);
     }
+    if !file.egress.client_certificates.is_empty() {
+        return Err(bad(
+            "[[egress.client_certificates]] names keys on the host, and a repository's settings \
+             cannot hand the host's keys to its hooks (under hookbox test nothing is sent over \
+             TLS anyway): drop the section, or give --client-cert on the command line (or name \
+             the file with --config to trust it)"
+                .into(),
+        )
+        .into());
+    }
     let mut note = None;
     let egress = &mut file.egress;
     let grants_egress = !(egress.allow.is_empty()

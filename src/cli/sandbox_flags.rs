@@ -42,6 +42,14 @@ pub struct SandboxFlags {
     /// system's roots.
     #[arg(long, value_name = "FILE")]
     ca_bundle: Option<PathBuf>,
+    /// Present a client certificate held on the host to destinations
+    /// matching a rule when they ask for one: `RULE,CERT_FILE,KEY_FILE`
+    /// (PEM; the key unencrypted), e.g.
+    /// `https://siem.example.com,/etc/hookbox/siem.crt,/etc/hookbox/siem.key`.
+    /// The key never enters the sandbox; the record names the certificate
+    /// by its SHA-256. Repeatable; the first matching rule wins.
+    #[arg(long = "client-cert", value_name = "RULE,CERT,KEY")]
+    client_cert: Vec<settings::ClientCertificateEntry>,
     /// Let hooks see the real value of this `connection_envs` key (e.g.
     /// `envvar:SIEM_TOKEN`); every other value is redacted. Repeatable.
     #[arg(long = "pass-secret", value_name = "KEY")]
@@ -95,6 +103,9 @@ impl SandboxFlags {
             .clone()
             .or_else(|| file.egress.ca_bundle.clone());
         let ca_bundle = settings::read_ca_bundle(ca_bundle_path.as_deref())?;
+        let client_identities = settings::resolve_client_certificates(
+            &[self.client_cert.clone(), file.egress.client_certificates].concat(),
+        )?;
         let secrets = SecretPolicy::passing(
             file.secrets
                 .pass
@@ -107,6 +118,7 @@ impl SandboxFlags {
                 limits,
                 env,
                 egress: Arc::new(policy),
+                client_identities: Arc::new(client_identities),
                 egress_mode: Default::default(),
                 secrets,
                 url_masks: Arc::new(settings::resolve_url_masks(&file.secrets.mask_urls)?),

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::intake::SecretPolicy;
 use crate::sandbox::egress::mask::UrlMasks;
+use crate::sandbox::egress::operator_identity::OperatorIdentities;
 use crate::sandbox::egress::policy::EgressPolicy;
 use crate::sandbox::egress::recording::EgressMode;
 use crate::sandbox::limits::Limits;
@@ -21,6 +22,9 @@ pub struct SandboxConfig {
     pub env: Vec<(String, String)>,
     /// Where hooks may connect.
     pub egress: Arc<EgressPolicy>,
+    /// The operator's client certificates, each presented to the
+    /// destinations of its rule (none by default).
+    pub client_identities: Arc<OperatorIdentities>,
     /// Whether allowed connections reach the network (the default) or the
     /// recording receiver (`hookbox test`).
     pub egress_mode: EgressMode,

@@ -361,6 +361,7 @@ impl Runtime {
                 deadline_ticks: engine::deadline_ticks(limits.timeout),
                 deadline: tokio::time::Instant::from_std(started) + limits.timeout,
                 policy: config.egress.clone(),
+                identities: config.client_identities.clone(),
                 egress_mode: &config.egress_mode,
                 tls: self.tls.clone(),
                 code_cache: self.code_cache.clone(),

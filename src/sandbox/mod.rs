@@ -289,6 +289,8 @@ pub struct SandboxSpec<'a> {
     pub deadline: tokio::time::Instant,
     /// Where the hook may connect.
     pub policy: std::sync::Arc<EgressPolicy>,
+    /// The operator's client certificates for destinations.
+    pub identities: std::sync::Arc<egress::operator_identity::OperatorIdentities>,
     /// Whether what the policy allows reaches the network or is recorded.
     pub egress_mode: &'a egress::recording::EgressMode,
     /// TLS settings for HTTPS.
@@ -311,6 +313,7 @@ impl Sandbox {
         let stderr = CappedOutput::new(spec.limits.output_bytes);
         let egress = EgressGate::new(
             spec.policy,
+            spec.identities,
             spec.egress_mode,
             spec.tls,
             stderr.clone(),

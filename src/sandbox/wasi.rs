@@ -107,15 +107,17 @@ impl CaBundleView {
         let Some(guest_dir) = folder.to_str().map(str::to_owned) else {
             return Ok(None);
         };
+        // The scratch folder may hold the bundle's folder (a path inside
+        // it resolves to the most specific mount), but not be it.
         let taken = [
             HOOK_DIR_GUEST,
-            super::scratch::SCRATCH_DIR_GUEST,
             STDLIB_DIR_GUEST,
             HOOK_BYTECODE_DIR_GUEST,
             "/0",
             "/1",
         ];
         let clashes = guest_dir == "/"
+            || guest_dir == super::scratch::SCRATCH_DIR_GUEST
             || taken.iter().any(|mount| {
                 guest_dir == *mount
                     || guest_dir.starts_with(&format!("{mount}/"))

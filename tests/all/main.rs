@@ -9,6 +9,7 @@ mod browser;
 mod bytecode;
 mod cache;
 mod cli;
+mod client_certificates;
 mod code_cache;
 mod compat;
 mod components;

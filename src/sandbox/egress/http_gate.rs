@@ -9,6 +9,7 @@ use super::address::{BadHost, Host};
 use super::policy::{EgressPolicy, Scheme};
 use super::record::{AttemptHandle, AttemptStart};
 use super::sink::{HttpSend, Unreachable};
+use super::tls_session::OfferedIdentity;
 use super::{EgressGate, refuse};
 
 impl WasiHttpHooks for EgressGate {
@@ -40,6 +41,7 @@ impl WasiHttpHooks for EgressGate {
         let stderr = self.hook_stderr.clone();
         let sink = self.sink.clone();
         let url_masks = self.url_masks.clone();
+        let identities = self.identities.clone();
         let (deadline, max_body) = (self.deadline, self.max_body);
         Box::new(async move {
             let host = match parsed_host {
@@ -53,6 +55,16 @@ impl WasiHttpHooks for EgressGate {
                 Some(Scheme::Https) => unverified_tls(&policy, &host, port, &handle),
                 _ => false,
             };
+            // The hook's own client certificate, else the operator's for
+            // the destination the request names (and is resolved from).
+            let offered = identity.map(OfferedIdentity::from).or_else(|| {
+                (scheme == Scheme::Https)
+                    .then(|| {
+                        identities.for_destination(&[scheme], std::slice::from_ref(&host), port)
+                    })
+                    .flatten()
+                    .map(OfferedIdentity::from)
+            });
             let approval = sink.approve_http(policy, scheme, host, port, deadline);
             let (approved, rule) = match approval.await {
                 Ok(approved) => approved,
@@ -98,15 +110,16 @@ impl WasiHttpHooks for EgressGate {
             let mut tls = tls
                 .transpose()
                 .map_err(|e| HttpError::InternalError(Some(e)))?;
-            if let (Some(config), Some(identity)) = (&tls, &identity) {
-                let offered =
+            if let (Some(config), Some(offered)) = (&tls, &offered) {
+                let identity = &offered.identity;
+                let with_identity =
                     crate::tls::with_client_identity(config, &identity.certificates, &identity.key)
                         .map_err(|reason| {
                             handle.note(&reason);
                             HttpError::InternalError(Some(reason))
                         })?;
-                handle.note(&identity.note());
-                tls = Some(std::sync::Arc::new(offered));
+                handle.note(&offered.note);
+                tls = Some(std::sync::Arc::new(with_identity));
             }
             let result = sink
                 .send_http(HttpSend {

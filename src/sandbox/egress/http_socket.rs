@@ -37,7 +37,7 @@ use super::policy::{EgressPolicy, Scheme, Verdict};
 use super::record::{AttemptHandle, AttemptStart, EgressLog};
 use super::refuse;
 use super::relay::{TlsRequest, UNVERIFIED_NOTE, handshake};
-use super::tls_session::{ClientIdentity, TlsSession};
+use super::tls_session::TlsSession;
 use crate::record::RecordedRequest;
 use crate::sandbox::output::CappedOutput;
 use crate::tls::TlsSettings;
@@ -157,7 +157,7 @@ pub(super) async fn serve(
     socket.client_certificate = tls_request
         .as_ref()
         .and_then(|request| request.identity.as_ref())
-        .map(ClientIdentity::note);
+        .map(|offered| offered.note.clone());
     let forward = match upstream {
         Upstream::Live { stream, tls } => {
             match connect_upstream(&socket, scheme, stream, tls_request, &tls, until).await {
@@ -200,7 +200,7 @@ async fn connect_upstream(
                 stream,
                 request.server_name,
                 request.unverified,
-                request.identity.as_ref(),
+                request.identity.as_ref().map(|offered| &offered.identity),
                 tls,
                 &[b"http/1.1"],
                 until,

@@ -21,6 +21,7 @@ pub mod http;
 mod http_gate;
 pub(crate) mod http_socket;
 pub mod mask;
+pub mod operator_identity;
 pub mod policy;
 pub mod record;
 pub mod recording;
@@ -69,13 +70,18 @@ pub struct EgressGate {
     next_unverified: bool,
     /// The client certificate the hook's next HTTP request offers.
     next_identity: Option<tls_session::ClientIdentity>,
+    /// The operator's client certificates for destinations.
+    identities: Arc<operator_identity::OperatorIdentities>,
 }
 
 impl EgressGate {
     /// A gate enforcing `policy` until `deadline`, sending what it allows to
-    /// the network or to the recording receiver, as `mode` says.
+    /// the network or to the recording receiver, as `mode` says, presenting
+    /// the operator's client certificates (`identities`) where they apply.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         policy: Arc<EgressPolicy>,
+        identities: Arc<operator_identity::OperatorIdentities>,
         mode: &EgressMode,
         tls: Arc<TlsSettings>,
         hook_stderr: CappedOutput,
@@ -102,6 +108,7 @@ impl EgressGate {
             lookups: Arc::default(),
             next_unverified: false,
             next_identity: None,
+            identities,
         }
     }
 

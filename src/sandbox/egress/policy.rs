@@ -262,9 +262,31 @@ impl fmt::Display for Rule {
 }
 
 impl Rule {
+    /// Parses a rule naming TLS destinations (`https://` or `tcp://`),
+    /// for `purpose` (named in the error).
+    pub fn for_tls(text: &str, purpose: &str) -> Result<Rule, RuleError> {
+        let rule: Rule = text.parse()?;
+        if !matches!(rule.scheme, Some(Scheme::Https | Scheme::Tcp)) {
+            return Err(RuleError {
+                rule: text.to_owned(),
+                reason: format!("{purpose} is for https:// or tcp:// destinations"),
+            });
+        }
+        Ok(rule)
+    }
+
     /// Whether the rule applies to `scheme` traffic to `port`.
     pub fn covers(&self, scheme: Scheme, port: u16) -> bool {
         self.scheme.is_none_or(|s| s == scheme) && (self.ports.0..=self.ports.1).contains(&port)
+    }
+
+    /// Whether the rule's host pattern matches `host` (a name, or an
+    /// address).
+    pub fn matches_host(&self, host: &Host) -> bool {
+        match host {
+            Host::Name(name) => self.matches_name(name),
+            Host::Ip(ip) => self.matches_ip(canonical_ip(*ip)),
+        }
     }
 
     /// Whether this rule names addresses (an IP or a CIDR block).
@@ -372,14 +394,8 @@ impl EgressPolicy {
         texts: impl IntoIterator<Item = &'a str>,
     ) -> Result<EgressPolicy, RuleError> {
         for text in texts {
-            let rule: Rule = text.parse()?;
-            if !matches!(rule.scheme, Some(Scheme::Https | Scheme::Tcp)) {
-                return Err(RuleError {
-                    rule: text.to_owned(),
-                    reason: "unverified TLS is for https:// or tcp:// destinations".into(),
-                });
-            }
-            self.unverified_tls.push(rule);
+            self.unverified_tls
+                .push(Rule::for_tls(text, "unverified TLS")?);
         }
         Ok(self)
     }
@@ -392,13 +408,9 @@ impl EgressPolicy {
     /// The rule that lets a hook skip verifying the certificate of `host`
     /// (as the hook named it) at `port`, if any.
     pub fn unverified_tls_rule(&self, scheme: Scheme, host: &Host, port: u16) -> Option<&Rule> {
-        self.unverified_tls.iter().find(|rule| {
-            rule.covers(scheme, port)
-                && match host {
-                    Host::Name(name) => rule.matches_name(name),
-                    Host::Ip(ip) => rule.matches_ip(canonical_ip(*ip)),
-                }
-        })
+        self.unverified_tls
+            .iter()
+            .find(|rule| rule.covers(scheme, port) && rule.matches_host(host))
     }
 
     /// The rules, normalized.

@@ -28,7 +28,7 @@ use super::policy::{EgressPolicy, Scheme, Verdict};
 use super::record::AttemptHandle;
 use super::relay::{TlsRequest, loopback_listener};
 use super::sink::{HttpAnswer, HttpSend, Sink, Unreachable};
-use super::tls_session::{ClientIdentity, TlsSession};
+use super::tls_session::{OfferedIdentity, TlsSession};
 use wasmtime_wasi::p2::bindings::sockets::network::ErrorCode as SocketError;
 
 /// How the recording receiver answers requests whose normalized URL starts
@@ -337,7 +337,7 @@ impl Sink for Recorder {
         port: u16,
         server_name: String,
         _unverified: bool,
-        _identity: Option<ClientIdentity>,
+        _identity: Option<OfferedIdentity>,
     ) -> Pending<Result<TlsSession, String>> {
         let receiver = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         if let Some(requests) = self.lock().http_receivers.get(&receiver).cloned() {

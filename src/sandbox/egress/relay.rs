@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::record::AttemptHandle;
-use super::tls_session::{ClientIdentity, TlsSession};
+use super::tls_session::{ClientIdentity, OfferedIdentity, TlsSession};
 use crate::tls::TlsSettings;
 
 /// How long past the hook's deadline a relay may still pass on what the hook
@@ -52,7 +52,7 @@ pub(super) struct TlsRequest {
     /// Accept any certificate (an `unverified_tls` rule allows it).
     pub unverified: bool,
     /// The client certificate to present if the server asks for one.
-    pub identity: Option<ClientIdentity>,
+    pub identity: Option<OfferedIdentity>,
     /// Where the session, or why there is none, goes.
     pub reply: oneshot::Sender<Result<TlsSession, String>>,
 }
@@ -132,7 +132,7 @@ impl Relays {
         port: u16,
         server_name: &str,
         unverified: bool,
-        identity: Option<ClientIdentity>,
+        identity: Option<OfferedIdentity>,
     ) -> impl Future<Output = Result<TlsSession, String>> + Send + 'static {
         let requests = self
             .lock()
@@ -311,7 +311,7 @@ impl Relay {
         &mut self,
         server_name: Option<ServerName<'static>>,
         unverified: bool,
-        identity: Option<&ClientIdentity>,
+        identity: Option<&OfferedIdentity>,
     ) -> Result<TlsSession, String> {
         let Upstream::Plain(stream) = std::mem::replace(&mut self.upstream, Upstream::Gone) else {
             return Err("the connection already speaks TLS".into());
@@ -321,7 +321,7 @@ impl Relay {
             stream,
             server_name,
             unverified,
-            identity,
+            identity.map(|offered| &offered.identity),
             &self.tls,
             &[],
             self.until,
@@ -332,8 +332,8 @@ impl Relay {
         if unverified {
             self.record.note(UNVERIFIED_NOTE);
         }
-        if let Some(identity) = identity {
-            self.record.note(&identity.note());
+        if let Some(offered) = identity {
+            self.record.note(&offered.note);
         }
         self.upstream = Upstream::Tls(Box::new(stream));
         Ok(session)

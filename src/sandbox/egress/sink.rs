@@ -19,7 +19,7 @@ use super::http_socket::HttpSocket;
 use super::policy::{EgressPolicy, Scheme, Verdict};
 use super::record::AttemptHandle;
 use super::relay::Relays;
-use super::tls_session::{ClientIdentity, TlsSession};
+use super::tls_session::{OfferedIdentity, TlsSession};
 use crate::tls::TlsSettings;
 
 /// What an HTTP request gets back: the response and the future driving its
@@ -124,7 +124,7 @@ pub(super) trait Sink: Send + Sync {
         port: u16,
         server_name: String,
         unverified: bool,
-        identity: Option<ClientIdentity>,
+        identity: Option<OfferedIdentity>,
     ) -> Pending<Result<TlsSession, String>>;
 
     /// Why UDP datagrams cannot go through this sink, if they cannot.
@@ -250,7 +250,7 @@ impl Sink for Network {
         port: u16,
         server_name: String,
         unverified: bool,
-        identity: Option<ClientIdentity>,
+        identity: Option<OfferedIdentity>,
     ) -> Pending<Result<TlsSession, String>> {
         Box::pin(
             self.relays

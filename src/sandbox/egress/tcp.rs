@@ -13,6 +13,7 @@ use super::http_socket::HttpSocket;
 use super::policy::{Scheme, Verdict};
 use super::record::AttemptStart;
 use super::socket_check::address_verdict;
+use super::tls_session::{ClientIdentity, OfferedIdentity, TlsSession};
 use super::{EgressGate, Pending, refuse};
 
 /// Most raw TCP connections one run may start: each holds a host connection
@@ -124,36 +125,54 @@ impl EgressGate {
     /// Upgrades the hook's connection opened at loopback `port` to TLS with
     /// its destination (see [`super::relay::Relays::start_tls`]), without
     /// verifying the certificate only when the hook asked (`verify` false)
-    /// and an `unverified_tls` rule names the destination; under `hookbox
-    /// test` the recording receiver goes on recording the plain bytes.
+    /// and an `unverified_tls` rule names the destination; offering the
+    /// hook's client certificate, else the operator's for the destination,
+    /// if any; under `hookbox test` the recording receiver goes on
+    /// recording the plain bytes.
     pub fn start_tls(
         &self,
         port: u16,
         server_name: String,
         verify: bool,
-        identity: Option<super::tls_session::ClientIdentity>,
-    ) -> Pending<Result<super::tls_session::TlsSession, String>> {
+        identity: Option<ClientIdentity>,
+    ) -> Pending<Result<TlsSession, String>> {
+        let destination = self.sink.destination(port);
+        let real_hosts = destination
+            .map(|destination| self.real_hosts(&server_name, destination))
+            .unwrap_or_default();
+        // HTTP over the socket is allowed by `https://` rules, so their
+        // `unverified_tls` rules and client certificates count too.
+        let schemes = [Scheme::Tcp, Scheme::Https];
+        let port_there = destination.map_or(0, |destination| destination.port());
         let unverified = !verify
-            && self
-                .sink
-                .destination(port)
-                .is_some_and(|destination| self.may_skip_verification(&server_name, destination));
+            && real_hosts.iter().any(|host| {
+                schemes.into_iter().any(|scheme| {
+                    self.policy
+                        .unverified_tls_rule(scheme, host, port_there)
+                        .is_some()
+                })
+            });
         if !verify && !unverified {
             tracing::info!(
                 port,
                 "the hook asked for unverified TLS; no unverified_tls rule names the destination, so it is verified"
             );
         }
-        self.sink.start_tls(port, server_name, unverified, identity)
+        let offered = identity.map(OfferedIdentity::from).or_else(|| {
+            self.identities
+                .for_destination(&schemes, &real_hosts, port_there)
+                .map(OfferedIdentity::from)
+        });
+        self.sink.start_tls(port, server_name, unverified, offered)
     }
 
-    /// Whether an `unverified_tls` rule covers the connection's real
-    /// `destination`: its address, or a name it stands for in this run (one
-    /// a socket rule named that resolved to it, or the name the recording
-    /// receiver's address stands for). The name the hook gives for TLS
-    /// counts only when it is one of those, so claiming a name an
-    /// `unverified_tls` rule lists turns nothing off elsewhere.
-    fn may_skip_verification(&self, server_name: &str, destination: SocketAddr) -> bool {
+    /// The hosts the connection's real `destination` is in this run: its
+    /// address, and the name the hook gives for TLS when the address stands
+    /// for it (a socket rule named it and it resolved there, or the
+    /// recording receiver's address stands for it). A name the hook merely
+    /// claims counts for nothing, so claiming one an `unverified_tls` rule
+    /// or a client certificate lists changes nothing elsewhere.
+    fn real_hosts(&self, server_name: &str, destination: SocketAddr) -> Vec<Host> {
         let ip = canonical_ip(destination.ip());
         let names: Vec<String> = self
             .sink
@@ -172,15 +191,7 @@ impl EgressGate {
             Ok(Host::Name(name)) if names.contains(&name) => Some(Host::Name(name)),
             _ => None,
         };
-        // HTTP over the socket is allowed by `https://` rules, so their
-        // `unverified_tls` rules count too.
-        claimed.iter().chain([&Host::Ip(ip)]).any(|host| {
-            [Scheme::Tcp, Scheme::Https].into_iter().any(|scheme| {
-                self.policy
-                    .unverified_tls_rule(scheme, host, destination.port())
-                    .is_some()
-            })
-        })
+        claimed.into_iter().chain([Host::Ip(ip)]).collect()
     }
 }
 

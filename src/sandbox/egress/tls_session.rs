@@ -58,6 +58,33 @@ impl ClientIdentity {
     }
 }
 
+/// A client certificate a connection offers, with what its record says
+/// of it: the hook's own ([`ClientIdentity::note`]) or the operator's
+/// ([`super::operator_identity::OperatorIdentity::note`]).
+#[derive(Debug, Clone)]
+pub struct OfferedIdentity {
+    /// The certificate chain and key.
+    pub identity: ClientIdentity,
+    /// The record's note.
+    pub note: String,
+}
+
+impl From<&super::operator_identity::OperatorIdentity> for OfferedIdentity {
+    fn from(operator: &super::operator_identity::OperatorIdentity) -> Self {
+        OfferedIdentity {
+            identity: operator.identity().clone(),
+            note: operator.note(),
+        }
+    }
+}
+
+impl From<ClientIdentity> for OfferedIdentity {
+    fn from(identity: ClientIdentity) -> Self {
+        let note = identity.note();
+        OfferedIdentity { identity, note }
+    }
+}
+
 impl std::fmt::Debug for ClientIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never the key.
