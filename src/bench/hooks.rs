@@ -252,6 +252,13 @@ fn cases(
         &[("SIEM_URL", https)],
         &[&https_rule],
     )?;
+    add(
+        "thread fan-out: a pool of 3 POSTs to SIEM, chat and audit (plain python3)",
+        THREAD_FAN_OUT,
+        "session-open.runbook.py",
+        &[("SIEM_URL", http)],
+        &[&http_rule],
+    )?;
     let documented = example("hoop-documented/hoop-hooks/session-close.runbook.py")?.replace(
         "https://your-siem.example.com/events",
         &format!("{http}/events"),
@@ -394,6 +401,19 @@ request = urllib.request.Request(os.environ["SIEM_URL"] + "/events", data=body,
                                  headers={"Content-Type": "application/json"}, method="POST")
 with urllib.request.urlopen(request, timeout=5) as response:
     print(response.status)
+"#;
+
+const THREAD_FAN_OUT: &str = r#"import json, os, urllib.request
+from concurrent.futures import ThreadPoolExecutor
+event = json.loads(os.environ["HOOP_RUNBOOK_HOOK_PAYLOAD"])
+body = json.dumps({"event": "session-open", "sid": event["sid"]}).encode()
+def send(path):
+    request = urllib.request.Request(os.environ["SIEM_URL"] + path, data=body,
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.status
+with ThreadPoolExecutor(max_workers=3) as pool:
+    print(list(pool.map(send, ["/siem", "/chat", "/audit"])))
 "#;
 
 const HTTPS_CONNECTION: &str = r#"import http.client, json, os, ssl

@@ -6,7 +6,7 @@
 
 use crate::compat::{Case, allow, allow_trusting, assert_same_requests};
 use crate::receiver::{ClientCa, Receiver, Reply, TestCa};
-use crate::support::{REQUESTS, TestHook, hookbox, install_packages};
+use crate::support::{HTTPX, REQUESTS, TestHook, hookbox, install_packages};
 
 /// A hook folder holding `source` and the `requests` packages.
 fn requests_hook(source: &str) -> TestHook {
@@ -213,19 +213,7 @@ async fn httpx_sync_client_over_https_keeps_its_connection() {
     let ca = TestCa::new();
     let receiver = Receiver::https(Reply::Status(200, "stored"), &ca).await;
     let hook = TestHook::new(HTTPX_CLIENT).with_file("ca.pem", &ca.ca_pem);
-    install_packages(
-        hook.dir.path(),
-        &[
-            "httpx",
-            "httpcore",
-            "h11",
-            "anyio",
-            "sniffio",
-            "idna",
-            "certifi",
-            "typing_extensions",
-        ],
-    );
+    install_packages(hook.dir.path(), HTTPX);
     let case = https_case(&hook, &receiver);
     assert_eq!(
         case.both_succeed_alike().await,

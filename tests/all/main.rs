@@ -13,6 +13,7 @@ mod client_certificates;
 mod code_cache;
 mod compat;
 mod components;
+mod concurrency;
 mod corpus;
 mod dashboard;
 mod egress;

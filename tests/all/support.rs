@@ -72,6 +72,18 @@ pub const REQUESTS: &[&str] = &[
     "charset_normalizer",
 ];
 
+/// The packages `httpx` needs, with it.
+pub const HTTPX: &[&str] = &[
+    "httpx",
+    "httpcore",
+    "h11",
+    "anyio",
+    "sniffio",
+    "idna",
+    "certifi",
+    "typing_extensions",
+];
+
 /// A `hookbox` command using the shared test cache.
 pub fn hookbox() -> std::process::Command {
     // Make sure the runner is compiled (once) before any binary needs it.

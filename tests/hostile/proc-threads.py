@@ -1,10 +1,11 @@
-# hostile: starts threads to outlive the run
-# status: ok
-# stdout: contained
+# hostile: a thread bomb: every thread starts two more, without end
+# status: fuel_exhausted|timeout|memory_exceeded
 
 import threading
-try:
-    threading.Thread(target=lambda: None).start()
-    print("ESCAPED")
-except RuntimeError as error:
-    print("contained", type(error).__name__)
+
+def spawn():
+    for _ in range(2):
+        threading.Thread(target=spawn).start()
+
+spawn()
+print("started")

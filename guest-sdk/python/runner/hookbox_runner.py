@@ -100,7 +100,7 @@ import poll_loop
 # The SDK; the standard ways to reach the network (http.client, and so every
 # urllib opener, sockets and subprocess.run(["curl", ...])) go through it.
 import hookbox
-from hookbox import _host
+from hookbox import _host, _threads
 
 STDLIB_DIR = "/python"
 """Where the host mounts the pure-Python standard library (read-only)."""
@@ -153,6 +153,21 @@ def _print_hook_traceback(error: BaseException, hook_path: str) -> None:
     while tb is not None and tb.tb_frame.f_code.co_filename != hook_path:
         tb = tb.tb_next
     traceback.print_exception(type(error), error, tb, file=sys.stderr)
+
+
+def _join_threads(code: int, raised: BaseException | None, hook_path: str) -> int:
+    """What ``python3`` does when the main code ends, before ``atexit``: it
+    waits for the threads still running (here: runs those still queued).
+    A deadlock among them fails the run, reported once."""
+    try:
+        _threads.run_remaining()
+    except SystemExit as exit:
+        return _exit_code(exit.code)
+    except BaseException as error:  # noqa: BLE001 - reported like python3 does
+        if error is not raised:
+            _print_hook_traceback(error, hook_path)
+        return 1
+    return code
 
 
 def _finalize() -> None:
@@ -222,6 +237,7 @@ class WitWorld(_host.World):
             return 2
         _reset_process_state(args, _host.environment())
         hook_path = args[0]
+        raised = None
         try:
             _run_as_main(hook_path)
             code = 0
@@ -229,7 +245,8 @@ class WitWorld(_host.World):
             code = _exit_code(exit.code)
         except BaseException as error:  # noqa: BLE001 - reported like python3 does
             _print_hook_traceback(error, hook_path)
-            code = 1
+            code, raised = 1, error
+        code = _join_threads(code, raised, hook_path)
         _finalize()
         for stream in (sys.stdout, sys.stderr):
             try:

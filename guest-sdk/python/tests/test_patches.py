@@ -21,7 +21,7 @@ class PatchesTest(unittest.TestCase):
         _patches.apply()
         self.assertEqual(
             _patches.applied(),
-            ("ssl", "socket", "http.client", "subprocess", "os._exit", "process", "imports", "readiness"),
+            ("ssl", "socket", "http.client", "subprocess", "os._exit", "process", "threads", "imports", "readiness", "asyncio"),
         )
         import ssl
 

@@ -15,10 +15,15 @@ use, so they are in the snapshot every run starts from:
    "not found".
 5. ``os._exit``: ends the run at once with its code.
 6. process: host and user names, ``signal.alarm`` (delivered at sleeps).
-7. imports: modules in the hook's folder load from the bytecode hookbox
+7. threads: ``threading``, ``queue`` and ``ThreadPoolExecutor`` run
+   cooperatively on the one thread the sandbox has (after ``process``,
+   whose ``time.sleep`` they wait in).
+8. imports: modules in the hook's folder load from the bytecode hookbox
    compiled of them; a native extension that cannot load is named.
-8. readiness: a zero-timeout ``select``/``poll`` of a stream socket says
+9. readiness: a zero-timeout ``select``/``poll`` of a stream socket says
    whether it really has something to read (keep-alive probes).
+10. ``asyncio``: its selector loop runs without a self-pipe, does TLS
+    through the host's ``ssl`` and runs executor functions (after ``ssl``).
 """
 
 from __future__ import annotations
@@ -83,6 +88,12 @@ def _process() -> None:
     module.install()
 
 
+def _threads() -> None:
+    from . import _threads as module
+
+    module.install()
+
+
 def _imports() -> None:
     from . import _imports as module
 
@@ -95,6 +106,12 @@ def _readiness() -> None:
     module.install()
 
 
+def _asyncio() -> None:
+    from . import _asyncio as module
+
+    module.install()
+
+
 PATCHES: tuple[Patch, ...] = (
     Patch("ssl", _ssl),
     Patch("socket", _socket),
@@ -102,8 +119,10 @@ PATCHES: tuple[Patch, ...] = (
     Patch("subprocess", _subprocess),
     Patch("os._exit", _os_exit),
     Patch("process", _process),
+    Patch("threads", _threads),
     Patch("imports", _imports),
     Patch("readiness", _readiness),
+    Patch("asyncio", _asyncio),
 )
 
 _applied: list[str] = []

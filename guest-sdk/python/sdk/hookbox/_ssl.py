@@ -343,7 +343,17 @@ class SSLContext:
         """TLS on a TCP connection, done by the host (see the module's documentation)."""
         if server_side:
             raise SSLError(_NO_SERVER_SIDE)
-        return SSLSocket._wrap(sock, self, server_hostname, do_handshake_on_connect)
+        return SSLSocket._wrap(sock, self, self._encode_hostname(server_hostname), do_handshake_on_connect)
+
+    @staticmethod
+    def _encode_hostname(hostname):
+        """The name as text, as CPython's ``ssl`` takes it (``bytes`` too,
+        as anyio passes it); IDNA-encoded."""
+        if hostname is None:
+            return None
+        if isinstance(hostname, str):
+            return hostname.encode("idna").decode("ascii")
+        return bytes(hostname).decode("ascii")
 
     def wrap_bio(self, incoming, outgoing, server_side=False, server_hostname=None, session=None):
         """Refused: the host does TLS only on connections it relays."""
