@@ -432,3 +432,46 @@ async fn a_would_be_deadlock_ends_at_once_naming_the_threads() {
     // Long before the wall clock (10 s by default) would have ended it.
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+const HTTPX_ASYNC_HTTPS: &str = r#"
+import asyncio, os
+import httpx
+
+async def main():
+    async with httpx.AsyncClient(base_url=os.environ["SIEM_URL"], verify="ca.pem", timeout=5) as client:
+        responses = await asyncio.gather(*(client.post(f"/events/{n}", json={"n": n}) for n in range(3)))
+        print([response.status_code for response in responses], responses[0].text, responses[0].http_version)
+    async with httpx.AsyncClient(verify="ca.pem", timeout=5) as client:
+        try:
+            await client.get(os.environ["OTHER_URL"] + "/x")
+        except httpx.ConnectError:
+            print("a server the CA did not sign is refused")
+
+asyncio.run(main())
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn httpx_async_client_over_https() {
+    // anyio does TLS over memory buffers (ssl.MemoryBIO): the host does it
+    // on the connection those buffers' bytes go through.
+    let ca = TestCa::new();
+    let receiver = Receiver::https(Reply::Status(200, "stored"), &ca).await;
+    let hook = TestHook::new(HTTPX_ASYNC_HTTPS).with_file("ca.pem", &ca.ca_pem);
+    install_packages(hook.dir.path(), HTTPX);
+    let other = Receiver::https(Reply::Status(200, "stored"), &TestCa::new()).await;
+    let url = format!("https://127.0.0.1:{}", receiver.port());
+    let other_url = format!("https://127.0.0.1:{}", other.port());
+    let mut hookbox_args = allow_trusting(url.clone(), &hook);
+    hookbox_args.extend(allow(other_url.clone()));
+    let case = Case {
+        hook: &hook,
+        env: vec![("SIEM_URL", url), ("OTHER_URL", other_url)],
+        hookbox_args,
+    };
+    assert_eq!(
+        case.both_succeed_alike().await,
+        "[200, 200, 200] stored HTTP/1.1\na server the CA did not sign is refused\n"
+    );
+    assert_eq!(receiver.requests().len(), 6);
+    assert!(other.requests().is_empty());
+}

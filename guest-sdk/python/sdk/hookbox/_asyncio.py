@@ -39,10 +39,11 @@ replaces, in the classes themselves, so every way of making a loop
   reports one it learns later (``ConnectionRefusedError: Connect call
   failed (host, port)``).
 
-Not available: TLS over memory buffers (``ssl.MemoryBIO``/``SSLObject``, and
-so libraries that do TLS themselves on a plain transport, such as anyio's
-TLS streams under ``httpx.AsyncClient`` for ``https://``), the server side
-(the sandbox cannot listen), TLS inside TLS, subprocesses from the loop
+Libraries that do TLS themselves over a plain transport with
+``ssl.MemoryBIO`` (anyio's TLS streams, under ``httpx.AsyncClient`` for
+``https://``) get the host's TLS through :class:`hookbox._ssl.SSLObject`.
+
+Not available: the server side (the sandbox cannot listen), TLS inside TLS, subprocesses from the loop
 (``create_subprocess_exec`` says what works instead) and pipes.
 """
 

@@ -51,6 +51,7 @@ def _ssl() -> None:
     from . import _ssl as module
 
     sys.modules["ssl"] = module
+    module.install()
 
 
 def _socket() -> None:

@@ -16,6 +16,10 @@ returned ``SSLSocket``, whose ``version()``, ``cipher()``,
 ``selected_alpn_protocol()`` and ``getpeercert()`` say what the host's
 session agreed and which certificate the server showed.
 
+``wrap_bio`` (TLS over memory buffers, as anyio's TLS streams use it) works
+the same way on the connection the buffers' bytes go through: see
+``SSLObject``.
+
 ``load_cert_chain`` keeps a client certificate and (unencrypted) key, which
 the host presents on this context's wrapped sockets when the server asks.
 
@@ -35,6 +39,7 @@ name the destination; elsewhere it verifies all the same.
 __name__ = "ssl"  # noqa: A001
 
 import base64 as _base64
+import builtins as _builtins
 import enum as _enum
 import json as _json
 import os as _os
@@ -64,10 +69,6 @@ _HOST_VERIFIES = (
     "destination and the hook turned verification off"
 )
 _NO_SERVER_SIDE = "hookbox's sandbox has no TLS server side: hooks cannot accept connections"
-_NO_BIO = (
-    "TLS over memory buffers (wrap_bio) is not available in hookbox's sandbox; "
-    "wrap_socket and HTTPS through http.client or urllib are (the host does the TLS)"
-)
 
 
 class SSLError(OSError):
@@ -356,85 +357,28 @@ class SSLContext:
         return bytes(hostname).decode("ascii")
 
     def wrap_bio(self, incoming, outgoing, server_side=False, server_hostname=None, session=None):
-        """Refused: the host does TLS only on connections it relays."""
-        raise SSLError(_NO_BIO)
+        """TLS over memory buffers, done by the host on the connection the
+        buffers' bytes go through (see ``SSLObject``)."""
+        if server_side:
+            raise SSLError(_NO_SERVER_SIDE)
+        return SSLObject._create(self, incoming, outgoing, self._encode_hostname(server_hostname))
 
     def __repr__(self) -> str:
         return f"<ssl.SSLContext {self.protocol.name} verify_mode={self.verify_mode.name}>"
 
 
-class SSLSocket(_socket.socket):
-    """A TCP connection whose destination side the host has upgraded to TLS.
+class _Session:
+    """What a TLS connection the host speaks says of its session, for
+    ``SSLSocket`` and ``SSLObject`` alike (``_session`` once the handshake
+    is done, ``_context`` the context it was made with)."""
 
-    Made by ``SSLContext.wrap_socket``; reads and writes plain bytes, which
-    the host's relay encrypts towards the destination.
-    """
-
-    def __init__(self, *args, **kwargs):
-        raise TypeError(f"{self.__class__.__name__} does not have a public constructor")
-
-    @classmethod
-    def _wrap(cls, sock, context, server_hostname, handshake_now):
-        if sock.type != _socket.SOCK_STREAM:
-            raise NotImplementedError("only stream sockets are supported")
-        self = cls.__new__(cls)
-        _socket.socket.__init__(self, sock.family, sock.type, sock.proto, fileno=sock.fileno())
-        self.settimeout(sock.gettimeout())
-        _readiness.hand_over(sock, self)
-        sock.detach()
-        self._context = context
-        self.server_hostname = server_hostname
-        self.server_side = False
-        self._session = None
-        try:
-            self.getpeername()
-        except OSError:
-            return self  # connect() will do the handshake
-        if handshake_now:
-            self.do_handshake()
-        return self
+    _session = None
+    _context = None
 
     @property
     def context(self) -> SSLContext:
-        """The context this socket was wrapped with."""
+        """The context this connection was made with."""
         return self._context
-
-    def connect(self, address) -> None:
-        """Connects, then upgrades to TLS."""
-        super().connect(address)
-        self.do_handshake()
-
-    def connect_ex(self, address) -> int:
-        """Connects, then upgrades to TLS; an errno instead of an exception."""
-        code = super().connect_ex(address)
-        if code == 0:
-            self.do_handshake()
-        return code
-
-    def do_handshake(self, block: bool = False) -> None:
-        """Asks the host to speak TLS with the destination."""
-        if self._session is not None:
-            return
-        port = self.getpeername()[1]
-        try:
-            self._session = _host.start_tls(
-                port,
-                self.server_hostname or "",
-                _verifies(self._context),
-                self._context._client_identity,
-            )
-        except _Err as failure:
-            reason = failure.value
-            if reason.startswith("certificate verify failed: "):
-                raise _certificate_verify_failed(reason.removeprefix("certificate verify failed: ")) from None
-            raise SSLError(reason) from None
-
-    @property
-    def _sslobj(self):
-        """What CPython's ``SSLSocket`` keeps as its OpenSSL object, which
-        libraries (httpcore) ask for the session's ALPN protocol: this
-        socket answers for it once the handshake is done."""
-        return self if self._session is not None else None
 
     def _done(self):
         if self._session is None:
@@ -489,16 +433,200 @@ class SSLSocket(_socket.socket):
         """Not available: the TLS session is the host's."""
         return None
 
+
+def _start_host_tls(sock, context: SSLContext, server_hostname):
+    """Asks the host to speak TLS with the destination of ``sock`` (a
+    connection it relays); the session, or the ``SSLError`` ``python3``
+    would raise."""
+    try:
+        return _host.start_tls(
+            sock.getpeername()[1],
+            server_hostname or "",
+            _verifies(context),
+            context._client_identity,
+        )
+    except _Err as failure:
+        reason = failure.value
+        if reason.startswith("certificate verify failed: "):
+            raise _certificate_verify_failed(reason.removeprefix("certificate verify failed: ")) from None
+        raise SSLError(reason) from None
+
+
+class SSLSocket(_Session, _socket.socket):
+    """A TCP connection whose destination side the host has upgraded to TLS.
+
+    Made by ``SSLContext.wrap_socket``; reads and writes plain bytes, which
+    the host's relay encrypts towards the destination.
+    """
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError(f"{self.__class__.__name__} does not have a public constructor")
+
+    @classmethod
+    def _wrap(cls, sock, context, server_hostname, handshake_now):
+        if sock.type != _socket.SOCK_STREAM:
+            raise NotImplementedError("only stream sockets are supported")
+        self = cls.__new__(cls)
+        _socket.socket.__init__(self, sock.family, sock.type, sock.proto, fileno=sock.fileno())
+        self.settimeout(sock.gettimeout())
+        _readiness.hand_over(sock, self)
+        sock.detach()
+        self._context = context
+        self.server_hostname = server_hostname
+        self.server_side = False
+        self._session = None
+        try:
+            self.getpeername()
+        except OSError:
+            return self  # connect() will do the handshake
+        if handshake_now:
+            self.do_handshake()
+        return self
+
+    def connect(self, address) -> None:
+        """Connects, then upgrades to TLS."""
+        super().connect(address)
+        self.do_handshake()
+
+    def connect_ex(self, address) -> int:
+        """Connects, then upgrades to TLS; an errno instead of an exception."""
+        code = super().connect_ex(address)
+        if code == 0:
+            self.do_handshake()
+        return code
+
+    def do_handshake(self, block: bool = False) -> None:
+        """Asks the host to speak TLS with the destination."""
+        if self._session is None:
+            self._session = _start_host_tls(self, self._context, self.server_hostname)
+
+    @property
+    def _sslobj(self):
+        """What CPython's ``SSLSocket`` keeps as its OpenSSL object, which
+        libraries (httpcore) ask for the session's ALPN protocol: this
+        socket answers for it once the handshake is done."""
+        return self if self._session is not None else None
+
     def unwrap(self):
         """Refused: the host keeps the connection's TLS until it closes."""
         raise SSLError("hookbox's sandbox cannot take TLS off a connection")
 
 
-class SSLObject:
-    """Not created in the sandbox (see ``SSLContext.wrap_bio``)."""
+# Sent through an ``SSLObject``'s outgoing buffer in place of a TLS
+# handshake: the socket that carries it is the connection the host is to
+# speak TLS on (see ``SSLObject``). The token names the object; it never
+# reaches the destination.
+_HANDSHAKE = b"\x00hookbox: start TLS here\x00"
+_TOKEN_BYTES = 16
+_awaiting: dict = {}
+
+
+class SSLObject(_Session):
+    """TLS over memory buffers (``SSLContext.wrap_bio``), as anyio's TLS
+    streams (``httpx.AsyncClient`` on ``https://``) use it, with the TLS done
+    by the host like ``wrap_socket``'s: the library moves plain bytes
+    between the buffers and its connection.
+
+    The handshake writes a marker naming this object to the outgoing buffer
+    and asks to have it sent (``SSLWantWriteError``); the socket ``send``
+    that carries it does not send it but asks the host to speak TLS on that
+    connection, and the next ``do_handshake`` returns (or raises what the
+    host's handshake failed with).
+    """
 
     def __init__(self, *args, **kwargs):
         raise TypeError(f"{self.__class__.__name__} does not have a public constructor")
+
+    @classmethod
+    def _create(cls, context, incoming, outgoing, server_hostname):
+        self = cls.__new__(cls)
+        self._context = context
+        self._incoming = incoming
+        self._outgoing = outgoing
+        self.server_hostname = server_hostname
+        self.server_side = False
+        self.session = None
+        self.session_reused = False
+        self._session = None
+        self._token = None
+        self._failure = None
+        return self
+
+    def do_handshake(self) -> None:
+        """Starts the host's TLS (see the class); done once it returns."""
+        if self._failure is not None:
+            raise self._failure
+        if self._session is not None:
+            return
+        if self._token is None:
+            self._token = _os.urandom(_TOKEN_BYTES)
+            _awaiting[self._token] = self
+            self._outgoing.write(_HANDSHAKE + self._token)
+        raise SSLWantWriteError("hookbox: the host starts TLS once this connection sends the handshake")
+
+    def _start_on(self, sock) -> None:
+        try:
+            self._session = _start_host_tls(sock, self._context, self.server_hostname)
+        except SSLError as failure:
+            self._failure = failure
+
+    def read(self, len: int = 1024, buffer=None):  # noqa: A002 - the standard name
+        """Plain bytes the connection received (``b""`` at its end)."""
+        self._done()
+        data = self._incoming.read(len)
+        if not data and not self._incoming.eof:
+            raise SSLWantReadError("The operation did not complete (read)")
+        if buffer is not None:
+            size = _builtins.len(data)
+            buffer[:size] = data
+            return size
+        return data
+
+    def write(self, data) -> int:
+        """Hands plain bytes to the connection."""
+        self._done()
+        return self._outgoing.write(data)
+
+    def unwrap(self):
+        """The host ends its TLS when the connection closes."""
+        return None
+
+
+def _send_intercepting_handshakes(send):
+    """``socket.send``, which carries out a waiting ``SSLObject``'s
+    handshake marker (see ``SSLObject``) instead of sending it."""
+
+    def intercepting(self, data, *args):
+        if _awaiting and bytes(data[: len(_HANDSHAKE)]) == _HANDSHAKE:
+            size = len(_HANDSHAKE) + _TOKEN_BYTES
+            waiting = _awaiting.pop(bytes(data[len(_HANDSHAKE) : size]), None)
+            if waiting is not None:
+                waiting._start_on(self)
+                # A short send: the caller sends what follows next.
+                return size
+        return send(self, data, *args)
+
+    return intercepting
+
+
+def _sendall_intercepting_handshakes(sendall, send):
+    def intercepting(self, data, *args):
+        if _awaiting and bytes(data[: len(_HANDSHAKE)]) == _HANDSHAKE:
+            view = memoryview(data).cast("B")
+            while view:
+                view = view[send(self, view, *args):]
+            return None
+        return sendall(self, data, *args)
+
+    return intercepting
+
+
+def install() -> None:
+    """Lets sockets carry ``SSLObject`` handshakes (see ``SSLObject``)."""
+    cls = _socket.socket
+    send = _send_intercepting_handshakes(cls.send)
+    cls.sendall = _sendall_intercepting_handshakes(cls.sendall, send)
+    cls.send = send
 
 
 class MemoryBIO:
