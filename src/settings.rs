@@ -100,15 +100,12 @@ pub enum SettingsError {
     #[error(transparent)]
     Rule(#[from] RuleError),
     /// An operator's client certificate cannot be used.
-    #[error(
-        "client certificate for {destination}: {source} (give an https:// or tcp:// rule, a \
-         PEM certificate file and an unencrypted PEM key file)"
-    )]
+    #[error("client certificate for {destination}: {reason}")]
     ClientCertificate {
         /// The destination it was given for.
         destination: String,
         /// What is wrong.
-        source: crate::sandbox::egress::operator_identity::IdentityError,
+        reason: crate::sandbox::egress::operator_identity::IdentityError,
     },
     /// The CA bundle cannot be read or holds no usable certificate.
     #[error("--ca-bundle {path}: {reason}")]
@@ -695,10 +692,10 @@ pub fn resolve_client_certificates(
     entries
         .iter()
         .map(|entry| {
-            OperatorIdentity::load(&entry.destination, &entry.cert, &entry.key).map_err(|source| {
+            OperatorIdentity::load(&entry.destination, &entry.cert, &entry.key).map_err(|reason| {
                 SettingsError::ClientCertificate {
                     destination: entry.destination.clone(),
-                    source,
+                    reason,
                 }
             })
         })

@@ -139,8 +139,24 @@ pub fn with_client_identity(
             .to_owned()
     })?;
     let provider = rustls::crypto::ring::default_provider();
-    let certified = rustls::sign::CertifiedKey::from_der(certificates, key, &provider)
-        .map_err(|e| format!("the client certificate and key do not go together: {e}"))?;
+    let certified = rustls::sign::CertifiedKey::from_der(certificates, key, &provider).map_err(
+        |e| match e {
+            rustls::Error::InconsistentKeys(_) => {
+                format!("the client certificate and key do not go together: {e}")
+            }
+            rustls::Error::InvalidCertificate(rustls::CertificateError::Other(ref other))
+                if other.to_string().contains("UnsupportedCertVersion") =>
+            {
+                format!(
+                    "the client certificate cannot be used: {e}: it is an X.509 version 1 \
+                     certificate, and TLS clients here need version 3 (`openssl x509 -req` \
+                     makes version 1 unless given extensions, e.g. `-extfile` with \
+                     `basicConstraints=CA:FALSE`)"
+                )
+            }
+            _ => format!("the client certificate cannot be used: {e}"),
+        },
+    )?;
     let mut config = config.clone();
     config.client_auth_cert_resolver = Arc::new(rustls::sign::SingleCertAndKey::from(certified));
     Ok(config)

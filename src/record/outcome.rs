@@ -112,11 +112,11 @@ pub struct RunOutcome {
     pub fuel_consumed: u64,
     /// The most linear memory the run had at one time.
     pub peak_memory_bytes: u64,
-    /// The most the scratch folder (`/tmp`) held at one time, as its cap
-    /// counts it (contents plus 4 KiB per file or folder; writes since
-    /// the folder was last measured count in full).
+    /// What the run wrote to its scratch folder (`/tmp`), as its cap
+    /// counts it: bytes written or grown plus 4 KiB per file or folder
+    /// created.
     #[serde(skip_serializing_if = "is_zero")]
-    pub peak_scratch_bytes: u64,
+    pub scratch_bytes_written: u64,
     /// Every outgoing connection attempted (the first thousand).
     pub egress: Vec<EgressAttempt>,
     /// Attempts beyond those recorded in `egress`, only counted.

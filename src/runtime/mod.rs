@@ -397,7 +397,7 @@ impl Runtime {
         let stderr = sandbox.stderr.finish();
         let fuel_consumed = sandbox.fuel_consumed();
         let peak_memory_bytes = sandbox.peak_memory();
-        let peak_scratch_bytes = sandbox.peak_scratch();
+        let scratch_bytes_written = sandbox.scratch_written();
         let (egress, egress_unrecorded) = sandbox.finish_egress(self.background_teardown).await;
         RunOutcome {
             status,
@@ -409,7 +409,7 @@ impl Runtime {
             duration_ms: duration.as_secs_f64() * 1000.0,
             fuel_consumed,
             peak_memory_bytes,
-            peak_scratch_bytes,
+            scratch_bytes_written,
             egress,
             egress_unrecorded,
             error,
@@ -473,7 +473,7 @@ impl RunOutcome {
             duration_ms: 0.0,
             fuel_consumed: 0,
             peak_memory_bytes: 0,
-            peak_scratch_bytes: 0,
+            scratch_bytes_written: 0,
             egress: Vec::new(),
             egress_unrecorded: 0,
             error: Some(error),

@@ -144,9 +144,10 @@ limits! {
     /// Bytes kept of each of stdout and stderr; the rest is dropped and
     /// marked as truncated.
     output_bytes by max_output: Size = "64KiB";
-    /// Bytes the run's private scratch folder (`/tmp`) may hold: file
-    /// contents plus 4 KiB for each file or folder; a write past it fails
-    /// with "No space left on device".
+    /// Bytes a run may write to its private scratch folder (`/tmp`): every
+    /// byte written or grown (also what is deleted later) plus 4 KiB for
+    /// each file or folder created; a write past it fails with "No space
+    /// left on device".
     scratch_bytes by max_scratch: Size = "16MiB";
     /// Largest payload handed to a hook (Hoop's payload carries the session
     /// input, so it can be large, but not unbounded).

@@ -391,13 +391,13 @@ impl Sandbox {
         self.store.data().memory.peak()
     }
 
-    /// The most the scratch folder held at one time, as its cap counts it.
-    pub fn peak_scratch(&self) -> u64 {
+    /// What the run wrote to its scratch folder, as its cap counts it.
+    pub fn scratch_written(&self) -> u64 {
         self.store
             .data()
             .scratch
             .as_ref()
-            .map_or(0, scratch::ScratchQuota::peak)
+            .map_or(0, scratch::ScratchQuota::written)
     }
 
     /// Whether the memory limit refused a growth during the run.

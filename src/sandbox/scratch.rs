@@ -3,13 +3,17 @@
 //! folder only this run mounts, removed with the run's store), empty at
 //! start, and capped by `--max-scratch`.
 //!
-//! The cap counts what the folder holds: every file's size plus
-//! [`ENTRY_BYTES`] for each file, folder or link, so a flood of empty files
-//! stops too. Writes are charged as they are made; when the charges would
-//! pass the cap, the folder is measured (what was deleted or overwritten
-//! stops counting) and the write is refused only if it still does not fit.
-//! A refused write fails with `ENOSPC` ("No space left on device"), as on a
-//! full disk, and the hook's stderr says which limit it was.
+//! The cap counts what the run writes there, as it writes it: every byte
+//! written (also those overwritten or deleted later, and those written to a
+//! file already unlinked), every byte a file grows by (`truncate` past its
+//! end, a write past its end: sparse sizes count in full) and
+//! [`ENTRY_BYTES`] for each file, folder or link created, so a flood of
+//! empty files stops too. Nothing is given back: the count only grows, so
+//! no deletion, rename or path the host cannot walk hides a byte from it,
+//! and the host never has to look at the folder. A refused write fails
+//! with `ENOSPC` ("No space left on device", or "I/O error" where the
+//! guest's C library maps a stream error so), as on a full disk, and the
+//! hook's stderr says which limit it was.
 //!
 //! The counting sits in front of `wasi:filesystem`'s writes
 //! ([`add_to_linker`]); in a hook's run the scratch folder is the only
@@ -18,7 +22,7 @@
 //! folder and are not counted.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -55,10 +59,8 @@ impl Scratch {
             .prefix("hookbox-scratch-")
             .tempdir()?;
         let quota = ScratchQuota(Arc::new(Mutex::new(Usage {
-            dir: dir.path().to_owned(),
             cap,
-            held: 0,
-            peak: 0,
+            written: 0,
             refused: false,
             stderr,
         })));
@@ -82,74 +84,37 @@ pub struct ScratchQuota(Arc<Mutex<Usage>>);
 
 #[derive(Debug)]
 struct Usage {
-    dir: PathBuf,
     cap: u64,
-    /// At least what the folder holds: the last measure plus what was
-    /// charged since.
-    held: u64,
-    peak: u64,
+    written: u64,
     refused: bool,
     stderr: CappedOutput,
 }
 
 impl ScratchQuota {
-    /// Takes `bytes` more from the cap, or refuses with `ENOSPC` when the
-    /// folder, measured, cannot hold them.
+    /// Takes `bytes` more from the cap, or refuses with `ENOSPC` when they
+    /// do not fit.
     pub fn charge(&self, bytes: u64) -> io::Result<()> {
         let mut usage = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if usage.held.saturating_add(bytes) > usage.cap {
-            usage.held = measure(&usage.dir);
-        }
-        if usage.held.saturating_add(bytes) > usage.cap {
+        if usage.written.saturating_add(bytes) > usage.cap {
             if !usage.refused {
                 usage.refused = true;
                 usage.stderr.write_line(&format!(
-                    "hookbox: the scratch folder {SCRATCH_DIR_GUEST} is full: a run may keep \
-                     {} bytes there (--max-scratch, counting {ENTRY_BYTES} bytes for each \
-                     file or folder besides its contents)",
+                    "hookbox: the scratch folder {SCRATCH_DIR_GUEST} is full: a run may write \
+                     {} bytes there (--max-scratch; every byte written counts, also those \
+                     deleted later, and {ENTRY_BYTES} bytes for each file or folder)",
                     usage.cap
                 ));
             }
             return Err(io::Error::from_raw_os_error(libc::ENOSPC));
         }
-        usage.held += bytes;
-        usage.peak = usage.peak.max(usage.held);
+        usage.written += bytes;
         Ok(())
     }
 
-    /// The most the folder held at one time, as the cap counts it (an upper
-    /// bound: writes since the last measure count in full).
-    pub fn peak(&self) -> u64 {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).peak
+    /// What the run wrote to the folder, as the cap counts it.
+    pub fn written(&self) -> u64 {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).written
     }
-
-    /// Whether the cap refused a write.
-    pub fn refused(&self) -> bool {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).refused
-    }
-}
-
-/// What `dir` holds, as the cap counts it; links are not followed.
-fn measure(dir: &Path) -> u64 {
-    let mut total = 0u64;
-    let mut pending = vec![dir.to_owned()];
-    while let Some(folder) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&folder) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            total = total.saturating_add(ENTRY_BYTES);
-            let Ok(metadata) = entry.path().symlink_metadata() else {
-                continue;
-            };
-            if metadata.is_dir() {
-                pending.push(entry.path());
-            } else {
-                total = total.saturating_add(metadata.len());
-            }
-        }
-    }
-    total
 }
 
 /// An output stream into a scratch file whose writes are charged first.
@@ -229,6 +194,25 @@ fn no_space() -> ErrorCode {
     ErrorCode::InsufficientSpace
 }
 
+/// Charges `written` bytes written at `offset` (a write's, a stream's
+/// start, a new size) to the file behind `fd`, plus the hole left when
+/// `offset` lies past the file's end, when the run has a scratch cap.
+async fn charge_growth(
+    store: &mut StoreContextMut<'_, SandboxState>,
+    fd: &Resource<Descriptor>,
+    offset: u64,
+    written: u64,
+) -> Result<(), ErrorCode> {
+    if store.data().scratch.is_none() {
+        return Ok(());
+    }
+    let mut view = store.data_mut().filesystem();
+    let stat = HostDescriptor::stat(&mut view, Resource::new_borrow(fd.rep())).await;
+    // A descriptor that cannot be looked at fails the call itself.
+    let hole = stat.map_or(0, |stat| offset.saturating_sub(stat.size));
+    charge(store, written.saturating_add(hole))
+}
+
 /// Charges `bytes` to the run's scratch cap, if it has one.
 fn charge(store: &StoreContextMut<'_, SandboxState>, bytes: u64) -> Result<(), ErrorCode> {
     match &store.data().scratch {
@@ -248,13 +232,22 @@ pub(super) fn add_to_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Resu
 
 fn define(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
     let mut types = linker.instance(WASI_FILESYSTEM_TYPES)?;
-    types.func_wrap(
+    types.func_wrap_async(
         CHARGED_FUNCTIONS[0],
         |mut store: StoreContextMut<'_, SandboxState>,
          (fd, offset): (Resource<Descriptor>, u64)| {
-            let opened =
-                HostDescriptor::write_via_stream(&mut store.data_mut().filesystem(), fd, offset);
-            charged_stream(store, opened)
+            Box::new(async move {
+                // A stream that starts past the end grows the file first.
+                if let Err(code) = charge_growth(&mut store, &fd, offset, 0).await {
+                    return Ok((Err(code),));
+                }
+                let opened = HostDescriptor::write_via_stream(
+                    &mut store.data_mut().filesystem(),
+                    fd,
+                    offset,
+                );
+                charged_stream(store, opened)
+            })
         },
     )?;
     types.func_wrap(
@@ -269,7 +262,8 @@ fn define(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
         |mut store: StoreContextMut<'_, SandboxState>,
          (fd, buffer, offset): (Resource<Descriptor>, Vec<u8>, u64)| {
             Box::new(async move {
-                if let Err(code) = charge(&store, buffer.len() as u64) {
+                let written = buffer.len() as u64;
+                if let Err(code) = charge_growth(&mut store, &fd, offset, written).await {
                     return Ok((Err(code),));
                 }
                 let mut view = store.data_mut().filesystem();
@@ -281,13 +275,7 @@ fn define(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
         CHARGED_FUNCTIONS[3],
         |mut store: StoreContextMut<'_, SandboxState>, (fd, size): (Resource<Descriptor>, u64)| {
             Box::new(async move {
-                let mut view = store.data_mut().filesystem();
-                let fd_again = Resource::new_borrow(fd.rep());
-                let current = match HostDescriptor::stat(&mut view, fd_again).await {
-                    Ok(stat) => stat.size,
-                    Err(error) => return answer(Err(error)),
-                };
-                if let Err(code) = charge(&store, size.saturating_sub(current)) {
+                if let Err(code) = charge_growth(&mut store, &fd, size, 0).await {
                     return Ok((Err(code),));
                 }
                 let mut view = store.data_mut().filesystem();

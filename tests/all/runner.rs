@@ -209,3 +209,42 @@ async fn the_process_and_machine_a_hook_asks_about_are_the_sandboxes() {
         .await;
     assert_eq!(user.stdout, "hoop\n", "{user:?}");
 }
+
+#[tokio::test]
+async fn a_hook_that_breaks_what_reports_its_end_still_ends_with_its_own_code() {
+    // Each ends as under python3, with the hook's code, never as a fault
+    // of the sandbox.
+    for (source, code) in [
+        (
+            "e = FileNotFoundError(2, 'x', '/etc/nowhere')\ne.__notes__ = 5\nraise e\n",
+            1,
+        ),
+        (
+            "import sys\nclass Bad:\n    __str__ = lambda self: 1 / 0\nsys.exit(Bad())\n",
+            1,
+        ),
+        ("import sys\nsys.modules['__main__'] = 5\n", 0),
+        (
+            "import traceback\ntraceback.print_exception = None\nraise ValueError('x')\n",
+            1,
+        ),
+        (
+            "import builtins, sys\nbuiltins.print = None\nsys.exit('msg')\n",
+            1,
+        ),
+        // A threading exit hook cannot turn a failed run into a success.
+        (
+            "import sys, threading\nthreading._register_atexit(sys.exit, 0)\nraise ValueError('x')\n",
+            1,
+        ),
+    ] {
+        let outcome = run_source(source).await;
+        let status = if code == 0 {
+            RunStatus::Ok
+        } else {
+            RunStatus::Failed
+        };
+        assert_eq!(outcome.status, status, "{source}: {outcome:?}");
+        assert_eq!(outcome.exit_code, Some(code), "{source}: {outcome:?}");
+    }
+}

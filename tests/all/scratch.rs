@@ -81,15 +81,15 @@ async fn a_scratch_flood_stops_at_its_cap() {
     assert!((MIB / 2..=MIB).contains(&written), "{written}");
     assert!(
         outcome.stderr.contains(
-            "the scratch folder /tmp is full: a run may keep 1048576 bytes there (--max-scratch"
+            "the scratch folder /tmp is full: a run may write 1048576 bytes there (--max-scratch"
         ),
         "{}",
         outcome.stderr
     );
     assert!(
-        outcome.peak_scratch_bytes <= MIB && outcome.peak_scratch_bytes >= written,
+        outcome.scratch_bytes_written <= MIB && outcome.scratch_bytes_written >= written,
         "{}",
-        outcome.peak_scratch_bytes
+        outcome.scratch_bytes_written
     );
 }
 
@@ -132,19 +132,77 @@ async fn a_sparse_file_cannot_claim_more_than_the_cap() {
     );
 }
 
+/// Writes `MIB` MiB in 64 KiB writes through `file` (set up by `open`),
+/// printing how many MiB went through before the cap stopped them.
+fn flood(open: &str) -> String {
+    format!(
+        "import os\n{open}\n\
+         written = 0\n\
+         try:\n    \
+             for _ in range(16 * int(os.environ.get('MIB', '64'))):\n        \
+                 file.write(b'x' * 65536)\n        \
+                 file.flush()\n        \
+                 written += 65536\n\
+         except OSError:\n    \
+             pass\n\
+         print(written // (1024 * 1024))\n"
+    )
+}
+
 #[tokio::test]
-async fn what_is_deleted_makes_room_again() {
+async fn neither_deleting_nor_unlinking_nor_rewriting_gives_bytes_back() {
+    for open in [
+        // Writes to a file with no name left.
+        "file = open('/tmp/ghost', 'wb')\nos.unlink('/tmp/ghost')",
+        // The same file rewritten from its start, again and again.
+        "class Rewound:\n    \
+             def __init__(self):\n        \
+                 self.f = open('/tmp/again', 'wb')\n    \
+             def write(self, data):\n        \
+                 self.f.seek(0)\n        \
+                 self.f.write(data)\n    \
+             def flush(self):\n        \
+                 self.f.flush()\n\
+         file = Rewound()",
+        // Deep below paths longer than the host's PATH_MAX.
+        "fd = os.open('/tmp', os.O_RDONLY | os.O_DIRECTORY)\n\
+         for _ in range(20):\n    \
+             os.mkdir('d' * 250, dir_fd=fd)\n    \
+             fd = os.open('d' * 250, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)\n\
+         file = open(os.open('deep', os.O_WRONLY | os.O_CREAT, dir_fd=fd), 'wb')",
+    ] {
+        let hook = TestHook::new(&flood(open));
+        let outcome = hook.run(&capped(MIB)).await;
+        assert_eq!(outcome.status, RunStatus::Ok, "{open}: {outcome:?}");
+        assert_eq!(outcome.stdout, "0\n", "{open}: under 1 MiB went through");
+        assert!(
+            outcome.scratch_bytes_written <= MIB,
+            "{open}: {}",
+            outcome.scratch_bytes_written
+        );
+        assert!(
+            outcome.stderr.contains("scratch folder /tmp is full"),
+            "{open}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_write_far_past_the_end_counts_the_hole() {
     let hook = TestHook::new(
         "import os\n\
-         for round in range(5):\n    \
-             with open('/tmp/big', 'wb') as file:\n        \
-                 file.write(b'x' * 700_000)\n    \
-             os.remove('/tmp/big')\n\
-         print('five rounds of 700 kB under a 1 MiB cap')\n",
+         fd = os.open('/tmp/sparse', os.O_WRONLY | os.O_CREAT)\n\
+         try:\n    \
+             os.pwrite(fd, b'z', 1 << 40)\n    \
+             print('written')\n\
+         except OSError as error:\n    \
+             print('refused', error.strerror)\n",
     );
     let outcome = hook.run(&capped(MIB)).await;
-    assert_eq!(outcome.status, RunStatus::Ok, "{outcome:?}");
-    assert_eq!(outcome.stdout, "five rounds of 700 kB under a 1 MiB cap\n");
+    assert_eq!(
+        outcome.stdout, "refused No space left on device\n",
+        "{outcome:?}"
+    );
 }
 
 #[tokio::test]

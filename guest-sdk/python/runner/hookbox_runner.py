@@ -106,6 +106,22 @@ STDLIB_DIR = "/python"
 """Where the host mounts the pure-Python standard library (read-only)."""
 
 
+# What reports a run's end, as the runner's build found it: a hook may
+# replace or break the modules' own (``builtins.print = None``).
+_print = builtins.print
+_print_exception = traceback.print_exception
+
+
+def _reported(report: typing.Callable[[], object]) -> None:
+    """Runs ``report`` (a traceback, a message); if the hook broke what it
+    uses, says so in one line instead, so the run still ends with its own
+    code."""
+    try:
+        report()
+    except BaseException:  # noqa: BLE001 - nothing the hook did may escape the run
+        os.write(2, b"hookbox: the hook's end could not be reported (the hook changed what reports it)\n")
+
+
 def _exit_code(code: object) -> int:
     """Maps a ``SystemExit`` code to a process exit code as CPython does."""
     if code is None:
@@ -114,7 +130,7 @@ def _exit_code(code: object) -> int:
         return int(code)
     if isinstance(code, int):
         return code & 0xFF
-    print(code, file=sys.stderr)
+    _reported(lambda: _print(code, file=sys.stderr))
     return 1
 
 
@@ -136,14 +152,21 @@ def _explain_file_error(error: BaseException) -> None:
     path = os.path.normpath(os.path.join(os.getcwd(), filename))
     visible = any(path == root or path.startswith(root + "/") for root in _VISIBLE_ROOTS)
     if not visible:
-        error.add_note(
+        _add_note(error, 
             f"hookbox: {path} is outside what the hook can see: the sandbox shows it "
             f"only its own folder, read-only, at /hook, a scratch folder of its own at "
             f"{SCRATCH_DIR} (and the operator's CA bundle, --ca-bundle, at its own path: "
             f"that is how to trust a CA)"
         )
     elif error.errno in _READ_ONLY_ERRNOS:
-        error.add_note(f"hookbox: {path} is read-only in the sandbox (nothing can be written)")
+        _add_note(error, f"hookbox: {path} is read-only in the sandbox (nothing can be written)")
+
+
+def _add_note(error: BaseException, note: str) -> None:
+    try:
+        error.add_note(note)
+    except TypeError:
+        pass  # the hook set ``__notes__`` to something else
 
 
 def _print_hook_traceback(error: BaseException, hook_path: str) -> None:
@@ -152,7 +175,7 @@ def _print_hook_traceback(error: BaseException, hook_path: str) -> None:
     tb = error.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != hook_path:
         tb = tb.tb_next
-    traceback.print_exception(type(error), error, tb, file=sys.stderr)
+    _print_exception(type(error), error, tb, file=sys.stderr)
 
 
 def _join_threads(code: int, raised: BaseException | None, hook_path: str) -> int:
@@ -161,13 +184,20 @@ def _join_threads(code: int, raised: BaseException | None, hook_path: str) -> in
     A deadlock among them fails the run, reported once."""
     try:
         _threads.run_remaining()
-    except SystemExit as exit:
-        return _exit_code(exit.code)
-    except BaseException as error:  # noqa: BLE001 - reported like python3 does
+    except _threads.ThreadDeadlock as error:
         if error is not raised:
-            _print_hook_traceback(error, hook_path)
+            _reported(lambda: _print_hook_traceback(error, hook_path))
         return 1
+    except BaseException as error:  # noqa: BLE001 - as python3 reports it
+        # ``python3`` reports anything else raised while threads shut down
+        # (a ``SystemExit`` an exit hook raised too) and keeps its code.
+        _reported(lambda: _print_unraisable("Exception ignored on threading shutdown", error))
     return code
+
+
+def _print_unraisable(message: str, error: BaseException) -> None:
+    _print(f"{message}:", file=sys.stderr)
+    _print_exception(type(error), error, error.__traceback__, file=sys.stderr)
 
 
 def _finalize() -> None:
@@ -176,9 +206,8 @@ def _finalize() -> None:
     handlers among them), reporting errors as ignored, then drops the hook's
     globals, so their destructors run."""
     atexit._run_exitfuncs()
-    main = sys.modules.get("__main__")
-    if main is not None:
-        main.__dict__.clear()
+    if _main is not None:
+        _main.__dict__.clear()
 
 
 def _reset_process_state(args: list[str], env: list[tuple[str, str]]) -> None:
@@ -218,12 +247,18 @@ def _compiled_hook(hook_path: str) -> types.CodeType:
     return code
 
 
+# The hook's module (whatever ``sys.modules["__main__"]`` says later).
+_main: types.ModuleType | None = None
+
+
 def _run_as_main(hook_path: str) -> None:
     code = _compiled_hook(hook_path)
     main = types.ModuleType("__main__")
     main.__file__ = hook_path
     main.__builtins__ = builtins
     sys.modules["__main__"] = main
+    global _main
+    _main = main
     exec(code, main.__dict__)
 
 
@@ -244,10 +279,10 @@ class WitWorld(_host.World):
         except SystemExit as exit:
             code = _exit_code(exit.code)
         except BaseException as error:  # noqa: BLE001 - reported like python3 does
-            _print_hook_traceback(error, hook_path)
+            _reported(lambda: _print_hook_traceback(error, hook_path))
             code, raised = 1, error
         code = _join_threads(code, raised, hook_path)
-        _finalize()
+        _reported(_finalize)
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()

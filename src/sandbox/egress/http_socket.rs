@@ -158,6 +158,15 @@ pub(super) async fn serve(
         .as_ref()
         .and_then(|request| request.identity.as_ref())
         .map(|offered| offered.note.clone());
+    // On a TLS session made for a name, every request must name that one:
+    // none rides the session (and a client certificate chosen for it) to
+    // another name behind the same address.
+    if let Some(ServerName::DnsName(name)) = tls_request
+        .as_ref()
+        .and_then(|request| request.server_name.as_ref())
+    {
+        socket.names = vec![name.as_ref().trim_end_matches('.').to_ascii_lowercase()];
+    }
     let forward = match upstream {
         Upstream::Live { stream, tls } => {
             match connect_upstream(&socket, scheme, stream, tls_request, &tls, until).await {
