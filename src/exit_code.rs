@@ -78,6 +78,7 @@ const CATEGORIZED: &[Probe] = &[
     probe::<crate::service::client::ForwardError>,
     probe::<crate::sandbox::egress::address::BadHost>,
     probe::<crate::sandbox::egress::policy::RuleError>,
+    probe::<crate::sandbox::egress::operator_identity::IdentityError>,
     probe::<crate::sandbox::egress::http_socket::NotSent>,
     probe::<crate::runtime::cache::CacheError>,
     probe::<crate::runtime::hook_component::HookComponentError>,

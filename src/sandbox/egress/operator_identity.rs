@@ -125,3 +125,5 @@ impl OperatorIdentities {
         })
     }
 }
+
+crate::failure::categorized!(Usage: IdentityError);
