@@ -187,6 +187,64 @@ fn within_the_ttl_nothing_is_fetched_and_after_it_a_push_is_picked_up() {
 }
 
 #[test]
+fn a_hook_pushed_after_the_snapshot_runs_on_its_first_event_once_the_ttl_is_past() {
+    let repo = TestRepo::new("main");
+    repo.write("hoop-hooks/session-close.runbook.py", b"print('close')\n");
+    repo.commit("close only");
+    let (_cache, source) = source_of(&repo, None, Duration::from_secs(2));
+    let clock = Clock::manual(1_800_000_000);
+    let source = source.with_clock(clock.clone());
+    source.fetch().unwrap();
+    repo.write("hoop-hooks/session-open.runbook.py", b"print('open')\n");
+    let added = repo.commit("an open hook");
+    // Within the TTL the snapshot decides, as Hoop's own cache would.
+    assert_eq!(hook_text(&source, Event::SessionOpen), None);
+    // Past it, a snapshot without the hook does not: the lookup waits for
+    // the refresh and finds the new hook, not a skip.
+    clock.advance(Duration::from_secs(2));
+    let lookup = source.hook(Event::SessionOpen).unwrap();
+    let hook = lookup.hook.expect("the hook pushed since the snapshot");
+    assert_eq!(
+        std::fs::read_to_string(hook.dir().join(hook.file_name())).unwrap(),
+        "print('open')\n"
+    );
+    assert_eq!(source.status().snapshot.unwrap().commit, added);
+}
+
+#[test]
+fn a_stale_snapshot_without_the_hook_and_no_way_to_refresh_it_is_not_a_skip() {
+    let repo = TestRepo::new("main");
+    repo.write("hoop-hooks/session-close.runbook.py", b"print('close')\n");
+    let commit = repo.commit("close only");
+    let moved: PathBuf = repo.path().with_extension("moved");
+    let (_cache, source) = source_of(&repo, None, Duration::from_secs(1));
+    let clock = Clock::manual(1_800_000_000);
+    let source = source.with_clock(clock.clone());
+    source.fetch().unwrap();
+    std::fs::rename(repo.path(), &moved).unwrap();
+    clock.advance(Duration::from_secs(1));
+    // The fetch fails, and then waits for its backoff: either way, not
+    // knowing is an error (a service retries the run), never a skip.
+    for _ in 0..2 {
+        match source.hook(Event::SessionOpen) {
+            Err(SourceError::Stale {
+                event, commit: at, ..
+            }) => {
+                assert_eq!(event, "session-open");
+                assert_eq!(at, commit);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // The hook that is there is served all the same.
+    assert_eq!(
+        hook_text(&source, Event::SessionClose).as_deref(),
+        Some("print('close')\n")
+    );
+    std::fs::rename(&moved, repo.path()).unwrap();
+}
+
+#[test]
 fn a_force_pushed_branch_is_followed() {
     let repo = TestRepo::new("main");
     repo.write("hoop-hooks/session-open.runbook.py", b"print('old')\n");

@@ -47,6 +47,23 @@ pub enum SourceError {
     /// A fetch failed (the last good snapshot, if any, is kept).
     #[error("fetching the runbooks repository failed: {0}")]
     Fetch(#[from] fetch::FetchError),
+    /// The snapshot is past its TTL, lacks the event's hook, and no newer
+    /// one could be fetched: the hook may exist upstream.
+    #[error(
+        "the runbooks snapshot (commit {commit}) is {age} s old, past its TTL, and has no hook \
+         for {event}; whether the repository has one now is not known, as no newer snapshot \
+         could be fetched ({reason})"
+    )]
+    Stale {
+        /// The event.
+        event: String,
+        /// The snapshot's commit.
+        commit: String,
+        /// Its age, in seconds.
+        age: u64,
+        /// Why no newer one came.
+        reason: String,
+    },
     /// The hook exists in the repository but was not materialized.
     #[error("hoop-hooks/{path} was refused when fetched: {reason}")]
     Refused {
@@ -239,8 +256,57 @@ impl GitSource {
 
     /// The hook for `event` (`None` when the repository has none: Hoop skips
     /// the event then), with the background refresh the lookup started.
+    ///
+    /// A snapshot past its TTL that lacks the hook does not decide that
+    /// there is none: the hook may have been pushed since. The lookup waits
+    /// for the refresh (its own, or the one another lookup or process runs;
+    /// a fetch gives up after [`fetch::FETCH_TIMEOUT`]) and decides on the
+    /// snapshot that brings. When none comes (the fetch failed, or waits
+    /// for its backoff), whether there is a hook is not known:
+    /// [`SourceError::Stale`], so a service retries the run rather than
+    /// skip it.
     pub fn hook(&self, event: Event) -> Result<Lookup, SourceError> {
         let (snapshot, refresh) = self.snapshot()?;
+        if let Some(hook) = self.hook_in(&snapshot, event)? {
+            return Ok(Lookup {
+                hook: Some(hook),
+                refresh,
+            });
+        }
+        if self.age(&snapshot) < self.settings.config.ttl {
+            return Ok(Lookup {
+                hook: None,
+                refresh,
+            });
+        }
+        match refresh {
+            Some(refresh) => refresh.wait(),
+            // Another's refresh holds the lock until it ends.
+            None => drop(self.lock(true)?),
+        }
+        let current = self.store.current().unwrap_or(snapshot);
+        let hook = self.hook_in(&current, event)?;
+        if hook.is_none() && self.age(&current) >= self.settings.config.ttl {
+            return Err(SourceError::Stale {
+                event: event.name().to_owned(),
+                commit: current.commit.clone(),
+                age: self.age(&current).as_secs(),
+                reason: self
+                    .store
+                    .status()
+                    .last_error
+                    .unwrap_or_else(|| "the next fetch waits for its backoff".into()),
+            });
+        }
+        Ok(Lookup {
+            hook,
+            refresh: None,
+        })
+    }
+
+    /// The hook for `event` in `snapshot`, if it has one (a refused one is
+    /// an error).
+    fn hook_in(&self, snapshot: &Snapshot, event: Event) -> Result<Option<HookFile>, SourceError> {
         for file_name in event.file_names() {
             if let Some(refused) = snapshot.refused.iter().find(|r| r.path == file_name) {
                 return Err(SourceError::Refused {
@@ -249,17 +315,11 @@ impl GitSource {
                 });
             }
             if snapshot.files.contains(&file_name) {
-                let hook = HookFile::open(&self.store.hooks_dir(&snapshot).join(&file_name))?;
-                return Ok(Lookup {
-                    hook: Some(hook),
-                    refresh,
-                });
+                let hook = HookFile::open(&self.store.hooks_dir(snapshot).join(&file_name))?;
+                return Ok(Some(hook));
             }
         }
-        Ok(Lookup {
-            hook: None,
-            refresh,
-        })
+        Ok(None)
     }
 }
 
@@ -302,7 +362,9 @@ impl crate::failure::Categorized for SourceError {
     fn failure(&self) -> crate::failure::Failure {
         use crate::failure::Failure;
         match self {
-            SourceError::NoSnapshot(_) | SourceError::Fetch(_) => Failure::Unavailable,
+            SourceError::NoSnapshot(_) | SourceError::Fetch(_) | SourceError::Stale { .. } => {
+                Failure::Unavailable
+            }
             SourceError::Refused { .. } | SourceError::Hook(_) => Failure::Usage,
             SourceError::Io { .. } => Failure::Internal,
         }
