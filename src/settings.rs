@@ -626,7 +626,7 @@ impl ConfigFile {
             reason,
         };
         let mut file: ConfigFile =
-            toml::from_str(text).map_err(|e| bad(e.to_string().trim_end().replace('\n', " ")))?;
+            toml::from_str(text).map_err(|e| bad(format!("\n{}", e.to_string().trim_end())))?;
         let dir = path.parent().unwrap_or(Path::new("."));
         if let Some(bundle) = &file.egress.ca_bundle {
             file.egress.ca_bundle = Some(dir.join(bundle));

@@ -169,8 +169,21 @@ impl PythonArgs {
         )?;
 
         let source = match script {
-            Script::File(path) => std::fs::read(&path)
-                .with_context(|| format!("cannot read the script {}", path.display()))?,
+            Script::File(path) => match std::fs::read(&path) {
+                Ok(source) => source,
+                // As python3 says it, with its exit code.
+                Err(error) => {
+                    let path = std::path::absolute(&path).unwrap_or(path);
+                    let program = std::env::args().next().unwrap_or_else(|| "python3".into());
+                    eprintln!(
+                        "{program}: can't open file '{}': [Errno {}] {}",
+                        path.display(),
+                        error.raw_os_error().unwrap_or(0),
+                        strerror(&error)
+                    );
+                    return Ok(exit_code::USAGE);
+                }
+            },
             Script::Code(code) => code.into_bytes(),
             Script::Stdin => {
                 let mut source = Vec::new();
@@ -243,6 +256,16 @@ fn forward(
 }
 
 crate::failure::categorized!(Usage: UnsupportedForm);
+
+/// The C library's text for an I/O error (`No such file or directory`),
+/// without the `(os error N)` Rust adds.
+fn strerror(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" (os error ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
 
 #[cfg(test)]
 mod tests {

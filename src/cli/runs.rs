@@ -122,7 +122,7 @@ impl RunsCommand {
                 None => return Err(SpoolError::NoRun { id: args.id }.into()),
             },
             RunsCommand::Replay(args) => match args.spool.open()?.replay(&args.id, now_millis())? {
-                Some(run_id) => outln!("{run_id}"),
+                Some(run_id) => outln!("replayed {} as run {run_id}", args.id),
                 None => return Err(SpoolError::NoRun { id: args.id }.into()),
             },
         }

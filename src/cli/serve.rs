@@ -66,6 +66,15 @@ impl ServeArgs {
         // are taken back at start, which is only right when no other service
         // works on it. A shared one hands a dead instance's runs over when
         // their lease expires.
+        // The address first: a service that cannot listen leaves nothing
+        // behind (no spool created or migrated).
+        let listen = &service.listen;
+        let listener = std::net::TcpListener::bind(listen)
+            .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+            .map_err(|source| SetupError::CannotListen {
+                address: listen.to_string(),
+                source,
+            })?;
         let _lock = match &service.spool {
             SpoolLocation::Embedded(dir) => Some(lock_spool(dir)?),
             SpoolLocation::Shared(_) => None,
@@ -97,10 +106,7 @@ impl ServeArgs {
         });
         let tokio = super::tokio_runtime()?;
         tokio.block_on(async {
-            let listen = &service.listen;
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .with_context(|| format!("cannot listen on {listen}"))?;
+            let listener = tokio::net::TcpListener::from_std(listener)?;
             // One line on stdout for whoever started us (a test, a script).
             outln!("listening on http://{}", listener.local_addr()?);
             crate::service::serve(

@@ -38,6 +38,9 @@ pub const FIXTURES_DIR: &str = "tests";
 /// Why a repository cannot be tested at all.
 #[derive(Debug, thiserror::Error)]
 pub enum SuiteError {
+    /// The folder does not exist.
+    #[error("{0} does not exist or is not a folder: give the runbooks repository's folder")]
+    NoSuchFolder(PathBuf),
     /// There is no `hoop-hooks/` folder.
     #[error(
         "{0} has no hoop-hooks/ folder: run `hookbox test` in a runbooks repository, or `hookbox init` to start one"
@@ -98,6 +101,9 @@ pub struct CaseResult {
 
 /// Finds every case of the repository at `dir`.
 pub fn discover(dir: &Path) -> Result<Vec<Case>, SuiteError> {
+    if !dir.is_dir() {
+        return Err(SuiteError::NoSuchFolder(dir.to_path_buf()));
+    }
     let hooks_dir = dir.join(HOOKS_DIR);
     if !hooks_dir.is_dir() {
         return Err(SuiteError::NoHooksDir(dir.to_path_buf()));

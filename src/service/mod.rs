@@ -44,6 +44,17 @@ pub enum SetupError {
     /// `--hooks-dir` names a folder without `hoop-hooks/`.
     #[error("--hooks-dir {0}: no hoop-hooks/ folder in it")]
     NoHooksFolder(std::path::PathBuf),
+    /// The listening address cannot be bound (in use, not this machine's,
+    /// or a privileged port).
+    #[error(
+        "cannot listen on {address}: {source}; pick another --listen address or stop what holds it"
+    )]
+    CannotListen {
+        /// The address.
+        address: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Another service holds the spool.
     #[error(
         "another hookbox serve is using the spool in {0}; give each service its own --data-dir"

@@ -569,3 +569,79 @@ fn help_names_the_credentials_every_config_section_and_the_wasm_form() {
     let python = help(&["python"]);
     assert!(python.contains("/etc/hookbox/config.toml"), "{python}");
 }
+
+#[test]
+fn what_a_new_operator_trips_over_is_named_plainly() {
+    let empty = tempfile::tempdir().unwrap();
+    // `hookbox test` on a folder that is not there.
+    let missing = empty.path().join("nonexistent");
+    let output = hookbox().arg("test").arg(&missing).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("does not exist or is not a folder"),
+        "{}",
+        stderr(&output)
+    );
+    // The git source without its TTL.
+    let output = hookbox()
+        .args(["source", "status"])
+        .env("GIT_URL", empty.path())
+        .env_remove("GIT_HOOK_CONFIG_TTL")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("GIT_HOOK_CONFIG_TTL is not set")
+            && !stderr(&output).contains("got \"\""),
+        "{}",
+        stderr(&output)
+    );
+    // A configuration file with a TOML error keeps the parser's picture of
+    // where, line by line.
+    let config = empty.path().join("config.toml");
+    std::fs::write(&config, "[limits]\ntimeout = \n").unwrap();
+    let payload = payload_file(SESSION_CLOSE.as_bytes());
+    let hook = TestHook::new("print(1)\n");
+    let output = hookbox()
+        .arg("run")
+        .arg(&hook.path)
+        .arg("--payload")
+        .arg(payload.path())
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("line 2") && stderr(&output).contains("\n2 | timeout = \n"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn serve_on_an_address_in_use_says_so_and_leaves_no_spool() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let hooks = tempfile::tempdir().unwrap();
+    std::fs::create_dir(hooks.path().join("hoop-hooks")).unwrap();
+    let output = hookbox()
+        .arg("serve")
+        .arg("--listen")
+        .arg(taken.local_addr().unwrap().to_string())
+        .arg("--data-dir")
+        .arg(data.path().join("spool"))
+        .arg("--hooks-dir")
+        .arg(hooks.path())
+        .env("HOOKBOX_TOKEN", "a-token-of-at-least-some-length")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("cannot listen on 127.0.0.1:")
+            && stderr(&output).contains("pick another --listen address"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!data.path().join("spool").exists(), "a spool was made");
+}

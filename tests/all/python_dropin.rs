@@ -361,3 +361,21 @@ async fn a_service_that_refuses_the_token_is_named_and_the_hook_runs_here() {
     assert!(stderr.contains("refused the event: HTTP 401"), "{stderr}");
     assert_eq!(setup.receiver.requests().len(), 0);
 }
+
+#[test]
+fn a_script_that_cannot_be_opened_is_reported_as_python3_reports_it() {
+    let missing = tempfile::tempdir().unwrap().path().join("nosuch.py");
+    let output = python3_args(&[missing.to_str().unwrap()], "");
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let real = Command::new(hookbox::bench::real_python3().unwrap())
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(real.status.code(), Some(2));
+    // The same words after the program's name.
+    let tail = |output: &Output| {
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        stderr[stderr.find(": can't open file").unwrap()..].to_owned()
+    };
+    assert_eq!(tail(&output), tail(&real));
+}

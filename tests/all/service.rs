@@ -771,7 +771,12 @@ fn runs_can_be_listed_shown_and_replayed_from_the_command_line() {
     );
     let shown: Value = serde_json::from_str(&runs(&["show", &run_id])).unwrap();
     assert_eq!(shown["attempt_log"][0]["outcome"]["status"], "ok");
-    let replay_id = runs(&["replay", &run_id]).trim().to_owned();
+    let replayed = runs(&["replay", &run_id]);
+    let replay_id = replayed
+        .trim()
+        .strip_prefix(&format!("replayed {run_id} as run "))
+        .unwrap_or_else(|| panic!("{replayed}"))
+        .to_owned();
     runtime.block_on(eventually("the replay to run", async || {
         (run_state(&server, &replay_id).await["state"] == "succeeded").then_some(())
     }));

@@ -281,8 +281,13 @@ impl PostgresSpool {
                     known: SCHEMA_VERSION as u32,
                 });
             }
+            if found == 0 {
+                tracing::info!(version = SCHEMA_VERSION, "creating the spool's schema");
+            }
             for (step, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-                tracing::info!(to = step + 1, "upgrading the spool's schema");
+                if found > 0 {
+                    tracing::info!(to = step + 1, "upgrading the spool's schema");
+                }
                 transaction.batch_execute(sql).await.map_err(|error| {
                     open_error(format!(
                         "cannot bring its schema up to date: {}",

@@ -141,8 +141,13 @@ fn migrate(connection: &Connection, path: &Path) -> Result<(), SpoolError> {
                 known: SCHEMA_VERSION,
             });
         }
+        if found == 0 {
+            tracing::info!(path = %path.display(), version = SCHEMA_VERSION, "creating the spool's schema");
+        }
         for (step, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-            tracing::info!(path = %path.display(), to = step + 1, "upgrading the spool's schema");
+            if found > 0 {
+                tracing::info!(path = %path.display(), to = step + 1, "upgrading the spool's schema");
+            }
             connection.execute_batch(sql).map_err(fail)?;
         }
         connection

@@ -96,7 +96,14 @@ pub enum GitConfigError {
     /// No repository was named.
     #[error("no runbooks repository: set GIT_URL (or [git] url in the configuration file)")]
     NoUrl,
-    /// The TTL is missing, zero or not a number.
+    /// No TTL is set.
+    #[error(
+        "GIT_HOOK_CONFIG_TTL is not set: hooks are off without it, as in Hoop; set it to the \
+         seconds a fetched snapshot is used (e.g. 300), or ttl under [git] in the configuration \
+         file"
+    )]
+    NoTtl,
+    /// The TTL is zero or not a number.
     #[error(
         "GIT_HOOK_CONFIG_TTL must be a whole number of seconds greater than zero (hooks are off without it, as in Hoop); got {0:?}"
     )]
@@ -151,7 +158,7 @@ impl GitConfig {
                 Ok(seconds) if seconds > 0 => Duration::from_secs(seconds),
                 _ => return Err(GitConfigError::BadTtl(text)),
             },
-            None => return Err(GitConfigError::BadTtl(String::new())),
+            None => return Err(GitConfigError::NoTtl),
         };
         let access = resolve_access(section, &non_empty)?;
         check_transport(&url, &access)?;
@@ -327,7 +334,7 @@ mod tests {
     fn a_missing_or_zero_ttl_is_an_error() {
         assert!(matches!(
             GitConfig::resolve(&GitSection::default(), env(&[("GIT_URL", "/r")])),
-            Err(GitConfigError::BadTtl(_))
+            Err(GitConfigError::NoTtl)
         ));
         assert!(matches!(
             GitConfig::resolve(
