@@ -180,6 +180,24 @@ async fn an_operator_signs_in_sees_a_denied_attempt_inert_output_and_replays() {
     assert_ne!(new_run, run_id);
     let replayed = get(&server, &format!("/v1/runs/{new_run}")).await;
     assert_eq!(replayed["replay_of"], run_id.as_str());
+    // A run page refreshes itself while its run is still to finish, and
+    // only then; every page can sign out.
+    const REFRESH: &str = r#"<meta http-equiv="refresh""#;
+    assert!(!page.contains(REFRESH), "a dead run is final: {page}");
+    let (_, _, replay_page) = call(
+        &server.base,
+        "GET",
+        &format!("/runs/{new_run}"),
+        std::slice::from_ref(&cookie),
+        Vec::new(),
+    )
+    .await;
+    let replay_page = html(&replay_page);
+    let unfinished = replay_page.contains("state-pending") || replay_page.contains("state-running");
+    assert_eq!(replay_page.contains(REFRESH), unfinished, "{replay_page}");
+    for shown in [&page, replay_page] {
+        assert!(shown.contains(r#"action="/logout""#), "{shown}");
+    }
 
     // The live table's rows: new runs appear there without a reload.
     let (status, accepted) = post_event(&server, open_event("sess-live")).await;
@@ -245,6 +263,7 @@ async fn an_operator_signs_in_sees_a_denied_attempt_inert_output_and_replays() {
     let page = html(&page);
     let rule = format!("http://127.0.0.1:{}", setup.receiver.port());
     assert!(page.contains(&format!("<code>{rule}</code>")), "{page}");
+    assert!(page.contains(r#"action="/logout""#), "{page}");
     assert!(
         page.contains("folder") && page.contains("128 MiB"),
         "{page}"

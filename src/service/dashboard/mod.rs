@@ -373,12 +373,14 @@ async fn replay(
     }
 }
 
-async fn settings(State(dashboard): State<Arc<Dashboard>>, Session(_): Session) -> Response {
+async fn settings(State(dashboard): State<Arc<Dashboard>>, Session(session): Session) -> Response {
     let shared = dashboard.shared.clone();
+    let csrf = dashboard.sessions.csrf(&session);
     // The git source's status reads its cache from disk.
-    let page =
-        tokio::task::spawn_blocking(move || SettingsPage::new(&shared.hooks, &shared.sandbox))
-            .await;
+    let page = tokio::task::spawn_blocking(move || {
+        SettingsPage::new(&shared.hooks, &shared.sandbox, csrf)
+    })
+    .await;
     match page {
         Ok(page) => render(StatusCode::OK, page),
         Err(error) => problem(StatusCode::INTERNAL_SERVER_ERROR, error),

@@ -213,6 +213,7 @@ fn egress_row(attempt: &Value) -> EgressRow {
 #[derive(Template)]
 #[template(path = "settings.html")]
 pub(super) struct SettingsPage {
+    csrf: String,
     source: Vec<(String, String)>,
     rules: Vec<String>,
     unverified_tls: Vec<String>,
@@ -220,9 +221,10 @@ pub(super) struct SettingsPage {
 }
 
 impl SettingsPage {
-    pub(super) fn new(hooks: &HookSource, sandbox: &SandboxConfig) -> SettingsPage {
+    pub(super) fn new(hooks: &HookSource, sandbox: &SandboxConfig, csrf: String) -> SettingsPage {
         let limits = &sandbox.limits;
         SettingsPage {
+            csrf,
             source: source_facts(hooks),
             rules: sandbox.egress.rules().map(ToString::to_string).collect(),
             unverified_tls: sandbox
@@ -289,7 +291,7 @@ fn source_facts(hooks: &HookSource) -> Vec<(String, String)> {
 #[derive(Template)]
 #[template(
     ext = "html",
-    source = "{% extends \"base.html\" %}{% block main %}<p class=\"error\">{{ message }}</p><p><a href=\"/\">all runs</a></p>{% endblock %}"
+    source = "{% extends \"base.html\" %}{% block signout %}{% endblock %}{% block main %}<p class=\"error\">{{ message }}</p><p><a href=\"/\">all runs</a></p>{% endblock %}"
 )]
 struct ProblemPage<'a> {
     message: &'a str,
