@@ -14,6 +14,7 @@ mod serve;
 mod source;
 mod stdout;
 mod test;
+mod warm;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -82,6 +83,12 @@ enum Command {
     /// Check egress rules and print them normalized.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Prepare the cache ahead of the first event: the runner compiled for
+    /// this machine, the standard library's bytecode, the runbooks snapshot.
+    ///
+    /// Idempotent; prints what it did and how long it took. Run it after
+    /// installing or upgrading, so the first session's hook is not the slow one.
+    Warm(warm::WarmArgs),
     /// Measure run latency and throughput and write a Markdown table.
     Bench(bench::BenchArgs),
 }
@@ -114,6 +121,7 @@ pub fn main() -> ExitCode {
         Command::Payload(args) => args.run(),
         Command::Policy(command) => command.run(),
         Command::Source(command) => command.run(),
+        Command::Warm(args) => args.run(),
         Command::Bench(args) => args.run(),
     };
     match result {

@@ -246,6 +246,16 @@ impl Runtime {
         Ok(runtime)
     }
 
+    /// Compiles the bytecode of the packages next to `hook`, as its first
+    /// run would (`hookbox warm`); the folder, or `None` when the hook has
+    /// no packages.
+    pub async fn prepare_hook(&self, hook: &HookFile) -> Option<PathBuf> {
+        match hook.kind() {
+            HookKind::Python => hook_bytecode::folder_for(self, hook, &Limits::default()).await,
+            HookKind::Component => None,
+        }
+    }
+
     /// Whether loading hit the compile cache or compiled.
     pub fn cache_result(&self) -> CacheResult {
         self.cache_result

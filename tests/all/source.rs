@@ -615,3 +615,75 @@ fn a_commit_that_would_fill_the_disk_is_refused_whole() {
         "the last good snapshot keeps serving"
     );
 }
+
+#[test]
+fn warm_prepares_the_runner_and_the_snapshot_and_is_idempotent() {
+    let repo = TestRepo::new("main");
+    repo.write(
+        "hoop-hooks/session-open.runbook.py",
+        b"import helpers\nhelpers.say()\n",
+    )
+    .write("hoop-hooks/helpers.py", b"def say():\n    print('warm')\n");
+    let commit = repo.commit("open hook with a helper");
+    let cache = tempfile::tempdir().unwrap();
+    for pass in ["first", "second"] {
+        let warmed = hookbox_with_repo(repo.path(), cache.path(), &["warm"]);
+        let text = String::from_utf8_lossy(&warmed.stdout);
+        assert_eq!(
+            warmed.status.code(),
+            Some(0),
+            "{pass}: {text}{}",
+            String::from_utf8_lossy(&warmed.stderr)
+        );
+        // The shared test cache has the runner compiled already.
+        assert!(
+            text.contains("runner: ready (compiled earlier)"),
+            "{pass}: {text}"
+        );
+        assert!(
+            text.contains("a hook ran in the sandbox in "),
+            "{pass}: {text}"
+        );
+        assert!(
+            text.contains(&format!("at {commit} on main"))
+                && text.contains("(hooks: session-open)"),
+            "{pass}: {text}"
+        );
+        assert!(
+            text.contains("session-open.runbook.py: bytecode of the packages next to it ready"),
+            "{pass}: {text}"
+        );
+    }
+    let payload = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(payload.path(), crate::support::SESSION_OPEN).unwrap();
+    let ran = hookbox_with_repo(
+        repo.path(),
+        cache.path(),
+        &[
+            "run",
+            "--event",
+            "session-open",
+            "--payload",
+            &payload.path().display().to_string(),
+        ],
+    );
+    assert_eq!(String::from_utf8_lossy(&ran.stdout), "warm\n");
+}
+
+#[test]
+fn warm_without_a_repository_says_it_fetched_nothing() {
+    crate::support::runtime();
+    let output = Command::new(env!("CARGO_BIN_EXE_hookbox"))
+        .env("HOOKBOX_CACHE_DIR", crate::support::cache_dir())
+        .env_remove("GIT_URL")
+        .env_remove("HOOKBOX_CONFIG")
+        .arg("warm")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("runbooks: no repository configured"),
+        "{text}"
+    );
+}

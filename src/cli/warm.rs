@@ -1,0 +1,120 @@
+//! `hookbox warm`: prepares in the cache everything a run needs, ahead of
+//! the first event: the runner compiled for this machine, the standard
+//! library with its bytecode, and the runbooks snapshot when a git source
+//! is configured. Idempotent: what is ready is checked and left alone.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+
+use super::stdout::outln;
+use crate::env_names;
+use crate::intake::{Event, Payload};
+use crate::runtime::cache::CacheResult;
+use crate::runtime::config::SandboxConfig;
+use crate::runtime::engine::EngineOptions;
+use crate::runtime::{RunRequest, Runtime};
+use crate::settings::ConfigFile;
+use crate::source::HookFile;
+
+/// `hookbox warm`
+#[derive(Debug, Args)]
+pub struct WarmArgs {
+    /// A configuration file with a [git] section [env: HOOKBOX_CONFIG]; the
+    /// GIT_* variables win over it. Without a repository (GIT_URL or [git]
+    /// url), no snapshot is fetched.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl WarmArgs {
+    /// Prepares the cache and says what it did.
+    pub fn run(self) -> anyhow::Result<u8> {
+        let file = ConfigFile::find(self.config.as_deref(), None, env_names::from_process)?;
+        let cache_dir = crate::settings::cache_dir(env_names::from_process)?;
+        outln!("cache {}", cache_dir.display());
+
+        let started = Instant::now();
+        let runtime = super::load_runtime(EngineOptions::default(), &[], None)?;
+        let took = seconds(started);
+        match runtime.cache_result() {
+            CacheResult::Hit => outln!("runner: ready (compiled earlier); checked in {took}"),
+            CacheResult::Compiled | CacheResult::Replaced => {
+                outln!("runner and standard library: prepared in {took}")
+            }
+        }
+        let tokio = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let ran = tokio.block_on(run_a_trivial_hook(&runtime))?;
+        outln!("a hook ran in the sandbox in {ran}");
+
+        let configured = env_names::from_process(env_names::GIT_URL)
+            .is_some_and(|url| !url.is_empty())
+            || file.git.url.is_some();
+        if configured {
+            let source = super::source::git_source_from(&file.git)?;
+            let started = Instant::now();
+            let snapshot = source.fetch()?;
+            outln!(
+                "runbooks: {} at {} on {}, fetched in {} (hooks: {})",
+                source.config().display_url(),
+                snapshot.commit,
+                snapshot.branch,
+                seconds(started),
+                snapshot.hooks().join(", ")
+            );
+            for event in [Event::SessionOpen, Event::SessionClose] {
+                let Some(hook) = source.hook(event)?.hook else {
+                    continue;
+                };
+                let started = Instant::now();
+                if tokio.block_on(runtime.prepare_hook(&hook)).is_some() {
+                    outln!(
+                        "{}: bytecode of the packages next to it ready in {}",
+                        hook.file_name(),
+                        seconds(started)
+                    );
+                }
+            }
+        } else {
+            outln!("runbooks: no repository configured (GIT_URL or [git] url), nothing fetched");
+        }
+        Ok(crate::exit_code::OK)
+    }
+}
+
+/// Runs a one-line hook, which touches what every run uses; how long it took.
+async fn run_a_trivial_hook(runtime: &Runtime) -> anyhow::Result<String> {
+    let dir = tempfile::Builder::new().prefix("hookbox-warm-").tempdir()?;
+    let path = dir.path().join("session-open.runbook.py");
+    std::fs::write(
+        &path,
+        "import json, os\njson.loads(os.environ['HOOP_RUNBOOK_HOOK_PAYLOAD'])\n",
+    )?;
+    let hook = HookFile::open(&path)?;
+    let payload = Payload::from_bytes(b"{}".to_vec(), "hookbox warm")?;
+    let started = Instant::now();
+    let outcome = runtime
+        .run(RunRequest {
+            hook: &hook,
+            payload: &payload,
+            config: &SandboxConfig::default(),
+            args: &[],
+        })
+        .await;
+    let took = format!("{:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
+    if outcome.exit_code != Some(0) {
+        anyhow::bail!(
+            "a one-line hook did not run in the sandbox: {}{}",
+            outcome.error.unwrap_or_default(),
+            outcome.stderr
+        );
+    }
+    Ok(took)
+}
+
+fn seconds(started: Instant) -> String {
+    format!("{:.2} s", started.elapsed().as_secs_f64())
+}
