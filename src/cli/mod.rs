@@ -49,6 +49,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run one hook file in a fresh sandbox with an event payload.
+    #[command(
+        override_usage = "hookbox run <HOOK | --event session-open|session-close> --payload <FILE|-> [OPTIONS]"
+    )]
     Run(Box<run::RunArgs>),
     /// Run the event service: durable intake, retries, audit, metrics.
     ///
@@ -83,13 +86,15 @@ enum Command {
     /// Check egress rules and print them normalized.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
-    /// Prepare the cache ahead of the first event: the runner compiled for
-    /// this machine, the standard library's bytecode, the runbooks snapshot.
+    /// Prepare the cache so the first event's hook runs as fast as the next.
     ///
-    /// Idempotent; prints what it did and how long it took. Run it after
-    /// installing or upgrading, so the first session's hook is not the slow one.
+    /// Compiles the runner for this machine and the standard library's
+    /// bytecode, and fetches the runbooks snapshot when a repository is
+    /// configured. Idempotent; prints what it did and how long it took. Run
+    /// it after installing or upgrading.
     Warm(warm::WarmArgs),
-    /// Measure run latency and throughput and write a Markdown table.
+    /// Measure run latency and throughput and write a Markdown table (for
+    /// hookbox's developers).
     Bench(bench::BenchArgs),
 }
 
