@@ -1,6 +1,7 @@
 //! The command-line interface: one struct per subcommand, parsed with clap.
 
 mod bench;
+mod doctor;
 mod event_arg;
 mod init;
 mod payload;
@@ -86,6 +87,13 @@ enum Command {
     /// Check egress rules and print them normalized.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Check the set-up as a whole: configuration, cache, repository, spool,
+    /// service and drop-in, with a fix for each failure.
+    ///
+    /// Reads the configuration and environment the drop-in and the service
+    /// read. Exit 0 only when every check that applies holds (1 otherwise);
+    /// checks that do not apply are shown as skipped. Never prints a secret.
+    Doctor(Box<doctor::DoctorArgs>),
     /// Prepare the cache so the first event's hook runs as fast as the next.
     ///
     /// Compiles the runner for this machine and the standard library's
@@ -126,6 +134,7 @@ pub fn main() -> ExitCode {
         Command::Payload(args) => args.run(),
         Command::Policy(command) => command.run(),
         Command::Source(command) => command.run(),
+        Command::Doctor(args) => args.run(),
         Command::Warm(args) => args.run(),
         Command::Bench(args) => args.run(),
     };

@@ -128,7 +128,7 @@ fn invocation(args: &[String]) -> Result<Invocation, UnsupportedForm> {
 }
 
 /// Where an operator's configuration is looked for when nothing names one.
-fn default_config_paths() -> Vec<PathBuf> {
+pub(super) fn default_config_paths() -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = dirs::config_dir()
         .map(|dir| dir.join("hookbox/config.toml"))
         .into_iter()

@@ -50,6 +50,13 @@ pub fn stdlib_dir(
     )
 }
 
+/// Whether the standard library of `layout` is extracted (and prepared)
+/// under `cache_dir`, without extracting it.
+pub fn stdlib_ready(cache_dir: &Path, layout: &str) -> bool {
+    let marker = format!("{STDLIB_HASH} {layout}");
+    is_complete(&extracted_dir(cache_dir, "stdlib", &marker), &marker)
+}
+
 /// Returns the directory holding the runner's and the SDK's sources under
 /// `cache_dir` (subfolders `0` and `1`), extracting them first if needed.
 pub fn sources_dir(cache_dir: &Path) -> io::Result<PathBuf> {
@@ -69,12 +76,7 @@ fn extracted(
     marker: &str,
     prepare: impl FnOnce(&Path) -> io::Result<()>,
 ) -> io::Result<PathBuf> {
-    // Named by the marker, so a directory another hookbox version is using
-    // is never removed from under it.
-    let dir = cache_dir.join(format!(
-        "{kind}-{:016x}",
-        xxhash_rust::xxh3::xxh3_64(marker.as_bytes())
-    ));
+    let dir = extracted_dir(cache_dir, kind, marker);
     if is_complete(&dir, marker) {
         super::cache::mark_used(&dir.join(COMPLETE_MARKER));
         return Ok(dir);
@@ -124,6 +126,16 @@ fn prune(cache_dir: &Path, kind: &str, keep: &Path) {
             let _ = fs::remove_dir_all(&path);
         }
     }
+}
+
+/// Where the `kind` archive with `marker` is extracted: named by the
+/// marker, so a directory another hookbox version is using is never removed
+/// from under it.
+fn extracted_dir(cache_dir: &Path, kind: &str, marker: &str) -> PathBuf {
+    cache_dir.join(format!(
+        "{kind}-{:016x}",
+        xxhash_rust::xxh3::xxh3_64(marker.as_bytes())
+    ))
 }
 
 fn is_complete(dir: &Path, marker: &str) -> bool {

@@ -115,6 +115,9 @@ struct Runner {
     run_hook: ComponentExportIndex,
 }
 
+/// The compile cache's name for the runner.
+const RUNNER_ARTIFACT: &str = "python-runner";
+
 impl Runner {
     /// Loads the runner from `cache` (compiling it there when missing) and
     /// links it.
@@ -126,7 +129,7 @@ impl Runner {
     ) -> Result<(Runner, CacheResult), RuntimeError> {
         let (component, cache_result) = cache.load_or_compile(
             engine,
-            "python-runner",
+            RUNNER_ARTIFACT,
             guest::RUNNER_HASH,
             guest::RUNNER_COMPONENT,
             || {
@@ -244,6 +247,20 @@ impl Runtime {
                 source,
             })?;
         Ok(runtime)
+    }
+
+    /// Whether everything a first run would prepare in `cache_dir` is there
+    /// (the runner compiled for this machine's engine, the standard library
+    /// with its bytecode), without preparing any of it.
+    pub fn is_warm(cache_dir: &Path) -> Result<bool, RuntimeError> {
+        let engine = engine::new_engine(EngineOptions::default())
+            .map_err(|e| RuntimeError::Engine(e.into()))?;
+        let runner = ComponentCache::new(cache_dir).artifact_path(
+            &engine,
+            RUNNER_ARTIFACT,
+            guest::RUNNER_HASH,
+        );
+        Ok(runner.is_file() && guest::stdlib_ready(cache_dir, &bytecode::layout()))
     }
 
     /// Compiles the bytecode of the packages next to `hook`, as its first

@@ -16,6 +16,7 @@ mod components;
 mod concurrency;
 mod corpus;
 mod dashboard;
+mod doctor;
 mod egress;
 mod examples;
 mod git_transports;
