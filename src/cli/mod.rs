@@ -1,6 +1,7 @@
 //! The command-line interface: one struct per subcommand, parsed with clap.
 
 mod bench;
+mod docs;
 mod doctor;
 mod event_arg;
 mod init;
@@ -101,6 +102,10 @@ enum Command {
     /// configured. Idempotent; prints what it did and how long it took. Run
     /// it after installing or upgrading.
     Warm(warm::WarmArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(docs::CompletionsArgs),
+    /// Write the manual pages (hookbox.1 and one per command) into a folder.
+    Man(docs::ManArgs),
     /// Measure run latency and throughput and write a Markdown table (for
     /// hookbox's developers).
     Bench(bench::BenchArgs),
@@ -136,6 +141,8 @@ pub fn main() -> ExitCode {
         Command::Source(command) => command.run(),
         Command::Doctor(args) => args.run(),
         Command::Warm(args) => args.run(),
+        Command::Completions(args) => args.run(),
+        Command::Man(args) => args.run(),
         Command::Bench(args) => args.run(),
     };
     match result {

@@ -643,3 +643,43 @@ fn serve_on_an_address_in_use_says_so_and_leaves_no_spool() {
     );
     assert!(!data.path().join("spool").exists(), "a spool was made");
 }
+
+#[test]
+fn completions_and_manual_pages_come_from_the_command_definitions() {
+    for (shell, marker) in [
+        ("bash", "complete -F _hookbox"),
+        ("zsh", "#compdef hookbox"),
+        ("fish", "complete -c hookbox"),
+    ] {
+        let output = hookbox().args(["completions", shell]).output().unwrap();
+        let script = stdout(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{shell}: {}",
+            stderr(&output)
+        );
+        assert!(script.contains(marker), "{shell}: {script}");
+        assert!(
+            script.contains("doctor") && script.contains("max-scratch"),
+            "{shell}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let output = hookbox().arg("man").arg(dir.path()).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let listed = stdout(&output);
+    for page in [
+        "hookbox.1",
+        "hookbox-run.1",
+        "hookbox-serve.1",
+        "hookbox-doctor.1",
+    ] {
+        assert!(listed.contains(page), "{listed}");
+    }
+    let run = std::fs::read_to_string(dir.path().join("hookbox-run.1")).unwrap();
+    assert!(
+        run.contains(".TH hookbox-run 1") && run.contains("max\\-scratch"),
+        "{run}"
+    );
+}
