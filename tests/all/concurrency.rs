@@ -74,6 +74,16 @@ impl Collector {
     }
 }
 
+/// The hook run against an HTTP `receiver` (`SIEM_URL`) under its rule.
+fn http_case<'a>(hook: &'a TestHook, receiver: &Receiver) -> Case<'a> {
+    let url = format!("http://127.0.0.1:{}", receiver.port());
+    Case {
+        hook,
+        env: vec![("SIEM_URL", url.clone())],
+        hookbox_args: allow(url),
+    }
+}
+
 const ASYNCIO_STREAMS: &str = r#"
 import asyncio, os, ssl
 
@@ -165,12 +175,7 @@ asyncio.run(main())
 async fn asyncio_gathers_three_http_sends() {
     let receiver = Receiver::http(Reply::Status(200, "ok")).await;
     let hook = TestHook::new(ASYNCIO_HTTP_SENDS);
-    let url = format!("http://127.0.0.1:{}", receiver.port());
-    let case = Case {
-        hook: &hook,
-        env: vec![("SIEM_URL", url.clone())],
-        hookbox_args: allow(url),
-    };
+    let case = http_case(&hook, &receiver);
     assert_eq!(case.both_succeed_alike().await, "[200, 200, 200]\n");
     let requests = receiver.requests();
     assert_eq!(requests.len(), 6, "{requests:?}");
@@ -206,12 +211,7 @@ async fn httpx_async_client_gathers_three_posts() {
     let receiver = Receiver::http(Reply::Status(200, "accepted")).await;
     let hook = TestHook::new(HTTPX_ASYNC);
     install_packages(hook.dir.path(), HTTPX);
-    let url = format!("http://127.0.0.1:{}", receiver.port());
-    let case = Case {
-        hook: &hook,
-        env: vec![("SIEM_URL", url.clone())],
-        hookbox_args: allow(url),
-    };
+    let case = http_case(&hook, &receiver);
     assert_eq!(
         case.both_succeed_alike().await,
         "[200, 200, 200] accepted\n"
@@ -271,12 +271,7 @@ print(sorted(sent), [thread.is_alive() for thread in threads])
 async fn two_threads_send_and_are_joined() {
     let receiver = Receiver::http(Reply::Status(200, "ok")).await;
     let hook = TestHook::new(TWO_THREADS);
-    let url = format!("http://127.0.0.1:{}", receiver.port());
-    let case = Case {
-        hook: &hook,
-        env: vec![("SIEM_URL", url.clone())],
-        hookbox_args: allow(url),
-    };
+    let case = http_case(&hook, &receiver);
     assert_eq!(
         case.both_succeed_alike().await,
         "[('/chat', 200), ('/siem', 200)] [False, False]\n"
@@ -312,12 +307,7 @@ with ThreadPoolExecutor(max_workers=3) as pool:
 async fn a_pool_of_three_maps_and_completes_as_under_python3() {
     let receiver = Receiver::http(Reply::Status(200, "ok")).await;
     let hook = TestHook::new(THREAD_POOL);
-    let url = format!("http://127.0.0.1:{}", receiver.port());
-    let case = Case {
-        hook: &hook,
-        env: vec![("SIEM_URL", url.clone())],
-        hookbox_args: allow(url),
-    };
+    let case = http_case(&hook, &receiver);
     assert_eq!(
         case.both_succeed_alike().await,
         "[('/a', 200), ('/b', 200), ('/c', 200)]\n\
