@@ -625,8 +625,8 @@ impl ConfigFile {
             path: path.to_path_buf(),
             reason,
         };
-        let mut file: ConfigFile =
-            toml::from_str(text).map_err(|e| bad(format!("\n{}", e.to_string().trim_end())))?;
+        let mut file: ConfigFile = toml::from_str(text)
+            .map_err(|e| bad(format!("\n{}", without_secrets(e.to_string().trim_end()))))?;
         let dir = path.parent().unwrap_or(Path::new("."));
         if let Some(bundle) = &file.egress.ca_bundle {
             file.egress.ca_bundle = Some(dir.join(bundle));
@@ -640,6 +640,41 @@ impl ConfigFile {
         }
         Ok(file)
     }
+}
+
+/// A TOML parser's message with what the source lines it quotes may hold
+/// of a secret taken out: the user info of URLs, and the value of a key
+/// that names (or misspells) a password, token, secret, key or credential.
+fn without_secrets(message: &str) -> String {
+    message
+        .lines()
+        .map(|line| {
+            let quoted = line.split_once(" | ").filter(|(gutter, _)| {
+                let gutter = gutter.trim();
+                !gutter.is_empty() && gutter.chars().all(|c| c.is_ascii_digit())
+            });
+            let Some((gutter, source)) = quoted else {
+                return line.to_owned();
+            };
+            let source = crate::sandbox::egress::mask::without_user_info(source);
+            let key = source
+                .split('=')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            // Misspelt too (the error is often that very key).
+            let secret = ["pas", "pw", "tok", "secr", "key", "auth", "cred"]
+                .iter()
+                .any(|word| key.contains(word));
+            match source.split_once('=') {
+                Some((key, _)) if secret => {
+                    format!("{gutter} | {key}= {}", crate::sandbox::egress::mask::MASK)
+                }
+                _ => format!("{gutter} | {source}"),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Resolves `--env` entries: `NAME=VALUE` is passed as given, a bare `NAME`

@@ -323,7 +323,18 @@ fn check_service_client(file: &ConfigFile, ca_bundle: &[u8]) -> Vec<Check> {
             "set HOOKBOX_TOKEN in the agent's environment, or token_file under [python]",
         )
     };
-    let health = format!("{}/healthz", forwarding.service.trim_end_matches('/'));
+    let Some(health) = health_url(&forwarding.service) else {
+        return vec![
+            token,
+            failed(
+                "service",
+                "[python] service is not an http:// or https:// URL",
+                "write it as http://host:port",
+            ),
+        ];
+    };
+    // What is shown of it: no user info, no query.
+    let shown = crate::sandbox::egress::mask::UrlMasks::default().url(health.as_str());
     let answer = crate::tls::TlsSettings::new(ca_bundle)
         .and_then(|settings| settings.config())
         .map_err(anyhow::Error::msg)
@@ -332,8 +343,13 @@ fn check_service_client(file: &ConfigFile, ca_bundle: &[u8]) -> Vec<Check> {
                 .tls_backend_preconfigured(rustls::ClientConfig::clone(&tls))
                 .timeout(Duration::from_secs(5))
                 .build()?;
-            Ok(client.get(&health).send()?.status())
+            let response = client
+                .get(health.clone())
+                .send()
+                .map_err(|e| e.without_url())?;
+            Ok(response.status())
         });
+    let health = shown;
     let reachable = match answer {
         Ok(status) if status.is_success() => ok("service", format!("{health} answers {status}")),
         Ok(status) => failed(
@@ -348,6 +364,20 @@ fn check_service_client(file: &ConfigFile, ca_bundle: &[u8]) -> Vec<Check> {
         ),
     };
     vec![token, reachable]
+}
+
+/// The service's `/healthz`, beside whatever path the configured URL has,
+/// without its query.
+fn health_url(service: &str) -> Option<url::Url> {
+    let mut url = url::Url::parse(service).ok()?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return None;
+    }
+    let path = format!("{}/healthz", url.path().trim_end_matches('/'));
+    url.set_path(&path);
+    url.set_query(None);
+    url.set_fragment(None);
+    Some(url)
 }
 
 fn check_python3_on_path(file: &ConfigFile) -> Check {

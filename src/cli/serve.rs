@@ -67,14 +67,14 @@ impl ServeArgs {
         // works on it. A shared one hands a dead instance's runs over when
         // their lease expires.
         // The address first: a service that cannot listen leaves nothing
-        // behind (no spool created or migrated).
+        // behind (no spool created or migrated). It is bound now and
+        // listened on once the service is ready, so a client is refused
+        // (and the drop-in falls back at once) rather than kept waiting.
         let listen = &service.listen;
-        let listener = std::net::TcpListener::bind(listen)
-            .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
-            .map_err(|source| SetupError::CannotListen {
-                address: listen.to_string(),
-                source,
-            })?;
+        let socket = bind(listen).map_err(|reason| SetupError::CannotListen {
+            address: listen.to_string(),
+            reason,
+        })?;
         let _lock = match &service.spool {
             SpoolLocation::Embedded(dir) => Some(lock_spool(dir)?),
             SpoolLocation::Shared(_) => None,
@@ -106,7 +106,7 @@ impl ServeArgs {
         });
         let tokio = super::tokio_runtime()?;
         tokio.block_on(async {
-            let listener = tokio::net::TcpListener::from_std(listener)?;
+            let listener = socket.listen(LISTEN_BACKLOG)?;
             // One line on stdout for whoever started us (a test, a script).
             outln!("listening on http://{}", listener.local_addr()?);
             crate::service::serve(
@@ -120,6 +120,28 @@ impl ServeArgs {
         })?;
         Ok(crate::exit_code::OK)
     }
+}
+
+/// Connections the kernel queues while every worker is busy.
+const LISTEN_BACKLOG: u32 = 1024;
+
+/// A socket bound to `address` (the first it resolves to), not listening yet.
+fn bind(address: &str) -> std::io::Result<tokio::net::TcpSocket> {
+    use std::net::ToSocketAddrs;
+    let address = address.to_socket_addrs()?.next().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the address resolves to nothing",
+        )
+    })?;
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    Ok(socket)
 }
 
 /// Takes the embedded spool's lock in `dir` for as long as the file is open.

@@ -65,8 +65,19 @@ impl WarmArgs {
                 seconds(started),
                 snapshot.hooks().join(", ")
             );
+            // Each hook on its own: one that cannot be used is said and
+            // the other still prepared.
+            let mut refused = false;
             for event in [Event::SessionOpen, Event::SessionClose] {
-                let Some(hook) = source.hook(event)?.hook else {
+                let hook = match source.hook(event) {
+                    Ok(lookup) => lookup.hook,
+                    Err(error) => {
+                        outln!("{}: not prepared: {error}", event.name());
+                        refused = true;
+                        continue;
+                    }
+                };
+                let Some(hook) = hook else {
                     continue;
                 };
                 let started = Instant::now();
@@ -77,6 +88,9 @@ impl WarmArgs {
                         seconds(started)
                     );
                 }
+            }
+            if refused {
+                return Ok(crate::exit_code::USAGE);
             }
         } else {
             outln!("runbooks: no repository configured (GIT_URL or [git] url), nothing fetched");

@@ -47,13 +47,13 @@ pub enum SetupError {
     /// The listening address cannot be bound (in use, not this machine's,
     /// or a privileged port).
     #[error(
-        "cannot listen on {address}: {source}; pick another --listen address or stop what holds it"
+        "cannot listen on {address}: {reason}; pick another --listen address or stop what holds it"
     )]
     CannotListen {
         /// The address.
         address: String,
         /// Why.
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// Another service holds the spool.
     #[error(

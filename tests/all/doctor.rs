@@ -110,7 +110,7 @@ fn each_failure_is_named_with_a_fix_and_the_exit_code_says_so() {
         format!(
             "[egress]\nca_bundle = \"missing-ca.pem\"\n\
              [git]\nurl = \"{}\"\nttl = 300\n\
-             [python]\nservice = \"http://127.0.0.1:9\"\n",
+             [python]\nservice = \"http://svcuser:SVCSECRET@127.0.0.1:9/?token=QUERYSECRET\"\n",
             dir.path().join("no-such-repository").display()
         ),
     )
@@ -148,6 +148,35 @@ fn each_failure_is_named_with_a_fix_and_the_exit_code_says_so() {
     );
     assert!(fix.contains("python3"), "{fix}");
     assert_eq!(status("configuration").0, "ok");
+    for secret in ["SVCSECRET", "QUERYSECRET"] {
+        assert!(!text(&output).contains(secret), "{}", text(&output));
+    }
+}
+
+#[test]
+fn what_an_operator_wrote_is_quoted_without_its_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    for (config, secret) in [
+        // A typo on the line holding a password: the parser quotes the line.
+        (
+            "[service]\nspol = \"postgres://pguser:TYPOSECRET@db.internal/hookbox\"\n",
+            "TYPOSECRET",
+        ),
+        ("[git]\npasword = \"KEYSECRET\"\n", "KEYSECRET"),
+        // A rule with user info is refused, quoted without it.
+        (
+            "[egress]\nallow = [\"https://tok:RULESECRET@siem.example.com\"]\n",
+            "RULESECRET",
+        ),
+    ] {
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, config).unwrap();
+        let output = doctor(&file, dir.path(), &[], &[]);
+        let shown = text(&output);
+        assert_eq!(output.status.code(), Some(1), "{shown}");
+        assert!(shown.contains("✗ "), "{shown}");
+        assert!(!shown.contains(secret), "{secret} shown:\n{shown}");
+    }
 }
 
 #[test]

@@ -195,6 +195,10 @@ fn a_hook_pushed_after_the_snapshot_runs_on_its_first_event_once_the_ttl_is_past
     let clock = Clock::manual(1_800_000_000);
     let source = source.with_clock(clock.clone());
     source.fetch().unwrap();
+    // Past the TTL, a refresh that brings no hook for the event is a skip,
+    // as before: only not knowing is an error.
+    clock.advance(Duration::from_secs(2));
+    assert!(source.hook(Event::SessionOpen).unwrap().hook.is_none());
     repo.write("hoop-hooks/session-open.runbook.py", b"print('open')\n");
     let added = repo.commit("an open hook");
     // Within the TTL the snapshot decides, as Hoop's own cache would.
@@ -684,6 +688,31 @@ fn warm_without_a_repository_says_it_fetched_nothing() {
     assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(
         text.contains("runbooks: no repository configured"),
+        "{text}"
+    );
+}
+
+#[test]
+fn warm_says_which_hook_it_could_not_prepare_and_prepares_the_other() {
+    let repo = TestRepo::new("main");
+    repo.write(
+        "hoop-hooks/session-close.runbook.py",
+        b"import helpers\nhelpers.say()\n",
+    )
+    .write("hoop-hooks/helpers.py", b"def say():\n    print('close')\n");
+    std::os::unix::fs::symlink(
+        "/etc/passwd",
+        repo.path().join("hoop-hooks/session-open.runbook.py"),
+    )
+    .unwrap();
+    repo.commit("an escaping open hook and a good close hook");
+    let cache = tempfile::tempdir().unwrap();
+    let warmed = hookbox_with_repo(repo.path(), cache.path(), &["warm"]);
+    let text = String::from_utf8_lossy(&warmed.stdout);
+    assert_eq!(warmed.status.code(), Some(2), "{text}");
+    assert!(text.contains("session-open: not prepared: "), "{text}");
+    assert!(
+        text.contains("session-close.runbook.py: bytecode of the packages next to it ready"),
         "{text}"
     );
 }

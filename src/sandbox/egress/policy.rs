@@ -82,7 +82,7 @@ pub struct Rule {
 
 /// A rule that cannot be used, quoting it and saying why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("bad egress rule {rule:?}: {reason}")]
+#[error("bad egress rule {:?}: {reason}", super::mask::without_user_info(.rule))]
 pub struct RuleError {
     /// The rule as written.
     pub rule: String,

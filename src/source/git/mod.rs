@@ -260,9 +260,9 @@ impl GitSource {
     /// A snapshot past its TTL that lacks the hook does not decide that
     /// there is none: the hook may have been pushed since. The lookup waits
     /// for the refresh (its own, or the one another lookup or process runs;
-    /// a fetch gives up after [`fetch::FETCH_TIMEOUT`]) and decides on the
-    /// snapshot that brings. When none comes (the fetch failed, or waits
-    /// for its backoff), whether there is a hook is not known:
+    /// at most [`REFRESH_WAIT`]) and decides on the snapshot that brings.
+    /// When none comes (the fetch failed, waits for its backoff, or took
+    /// too long), whether there is a hook is not known:
     /// [`SourceError::Stale`], so a service retries the run rather than
     /// skip it.
     pub fn hook(&self, event: Event) -> Result<Lookup, SourceError> {
@@ -279,29 +279,52 @@ impl GitSource {
                 refresh,
             });
         }
-        match refresh {
-            Some(refresh) => refresh.wait(),
+        let waited = match refresh {
+            Some(refresh) => refresh.wait_at_most(REFRESH_WAIT),
             // Another's refresh holds the lock until it ends.
-            None => drop(self.lock(true)?),
-        }
-        let current = self.store.current().unwrap_or(snapshot);
-        let hook = self.hook_in(&current, event)?;
-        if hook.is_none() && self.age(&current) >= self.settings.config.ttl {
-            return Err(SourceError::Stale {
-                event: event.name().to_owned(),
-                commit: current.commit.clone(),
-                age: self.age(&current).as_secs(),
-                reason: self
-                    .store
-                    .status()
-                    .last_error
-                    .unwrap_or_else(|| "the next fetch waits for its backoff".into()),
+            None => self.wait_for_lock(REFRESH_WAIT)?,
+        };
+        let current = self.store.current().unwrap_or_else(|| snapshot.clone());
+        // A fetch that ended after the stale snapshot made a newer one
+        // (fetched_at is when it began): it decides.
+        if current.fetched_at > snapshot.fetched_at {
+            return Ok(Lookup {
+                hook: self.hook_in(&current, event)?,
+                refresh: None,
             });
         }
-        Ok(Lookup {
-            hook,
-            refresh: None,
+        let status = self.store.status();
+        let reason = if !waited {
+            format!(
+                "the refresh did not end within {} s",
+                REFRESH_WAIT.as_secs()
+            )
+        } else if let Some(error) = status.last_error {
+            error
+        } else {
+            "the next fetch waits for its backoff".into()
+        };
+        Err(SourceError::Stale {
+            event: event.name().to_owned(),
+            commit: snapshot.commit.clone(),
+            age: self.age(&snapshot).as_secs(),
+            reason,
         })
+    }
+
+    /// Waits until no one holds the fetch lock (another lookup's or
+    /// process's refresh), at most `limit`; whether it was released.
+    fn wait_for_lock(&self, limit: Duration) -> Result<bool, SourceError> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if self.lock(false)?.is_some() {
+                return Ok(true);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            std::thread::sleep(LOCK_POLL);
+        }
     }
 
     /// The hook for `event` in `snapshot`, if it has one (a refused one is
@@ -356,7 +379,28 @@ impl Refresh {
     pub fn wait(self) {
         let _ = self.0.join();
     }
+
+    /// Waits for the refresh to end, at most `limit`; whether it ended.
+    pub fn wait_at_most(self, limit: Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        while !self.0.is_finished() {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(LOCK_POLL);
+        }
+        let _ = self.0.join();
+        true
+    }
 }
+
+/// The longest a lookup waits for a refresh before it decides a stale
+/// snapshot cannot say whether a hook exists: a fetch gives up after
+/// [`fetch::FETCH_TIMEOUT`]; materializing takes a little more.
+pub const REFRESH_WAIT: Duration = Duration::from_secs(fetch::FETCH_TIMEOUT.as_secs() + 15);
+
+/// How often a waiting lookup looks whether a refresh ended.
+const LOCK_POLL: Duration = Duration::from_millis(50);
 
 impl crate::failure::Categorized for SourceError {
     fn failure(&self) -> crate::failure::Failure {

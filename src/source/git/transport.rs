@@ -64,7 +64,12 @@ pub fn redact_url(url: &str) -> String {
         return url.to_owned();
     };
     let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
+    // A password holding an unescaped `/`: the user info runs to the last
+    // `@` with a `:` before it.
+    let user_info_end = rest[..authority_end]
+        .rfind('@')
+        .or_else(|| rest.rfind('@').filter(|&at| rest[..at].contains(':')));
+    match user_info_end {
         Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
         None => url.to_owned(),
     }

@@ -514,8 +514,9 @@ class SSLSocket(_Session, _socket.socket):
 
 # Sent through an ``SSLObject``'s outgoing buffer in place of a TLS
 # handshake: the socket that carries it is the connection the host is to
-# speak TLS on (see ``SSLObject``). The token names the object; it never
-# reaches the destination.
+# speak TLS on (see ``SSLObject``). The token names the object; a marker
+# carrying the token of an object waiting for its handshake never reaches
+# the destination (other bytes are sent as they are).
 _HANDSHAKE = b"\x00hookbox: start TLS here\x00"
 _TOKEN_BYTES = 16
 _awaiting: dict = {}
