@@ -41,3 +41,13 @@ fuzz seconds="600":
     cd fuzz && for target in $(cargo +nightly fuzz list); do cargo +nightly fuzz run --sanitizer none -O "$target" -- -max_total_time={{seconds}} -timeout=10 -rss_limit_mb=2048; done
     python3 -m venv target/fuzz-venv && target/fuzz-venv/bin/pip install --quiet hypothesis
     target/fuzz-venv/bin/python fuzz/curl_args.py --seconds {{seconds}}
+
+# Build the Debian package from the release binary (target/debian/*.deb).
+package:
+    bash packaging/build-deb.sh
+
+# Install the package in a clean Debian root (debootstrap; needs root) and
+# check it as an operator would: warm, doctor, a hook through the drop-in,
+# removal and purge.
+package-test: package
+    bash packaging/test-deb.sh

@@ -41,6 +41,16 @@ pub enum CacheError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The cache lacks what must be compiled, and this user may not write
+    /// to it (a shared cache its owner has not warmed).
+    #[error(
+        "the cache at {path} is not writable by this user and lacks the compiled runner: run \
+         `hookbox warm` as its owner, or set HOOKBOX_CACHE_DIR to a folder of your own"
+    )]
+    ReadOnly {
+        /// The folder.
+        path: PathBuf,
+    },
     /// The cache folder may be written by someone other than its user, who
     /// could plant native code there.
     #[error(
@@ -116,7 +126,14 @@ impl ComponentCache {
         check_trusted(&self.dir)?;
         let artifact = self.artifact_path(engine, name, component_hash);
         let lock_path = artifact.with_extension("lock");
-        let lock = File::create(&lock_path).map_err(io_error(&lock_path))?;
+        // A shared cache this user may only read (warmed by its owner) is
+        // used as it is: its lock is taken through a read-only handle.
+        let lock = File::create(&lock_path)
+            .or_else(|error| match error.kind() {
+                std::io::ErrorKind::PermissionDenied => File::open(&lock_path),
+                _ => Err(error),
+            })
+            .map_err(io_error(&lock_path))?;
         lock.lock().map_err(io_error(&lock_path))?;
 
         let existed = artifact.exists();
@@ -132,6 +149,11 @@ impl ComponentCache {
             }
         }
 
+        if !writable(&self.dir) {
+            return Err(CacheError::ReadOnly {
+                path: self.dir.clone(),
+            });
+        }
         let done = on_compile();
         let compiled = engine
             .precompile_component(wasm)
@@ -201,10 +223,40 @@ fn checksum_path(artifact: &Path) -> PathBuf {
     artifact.with_extension("cwasm.xxh3")
 }
 
+/// Whether this user may create files in `dir`.
+pub(crate) fn writable(dir: &Path) -> bool {
+    tempfile::Builder::new()
+        .prefix(".hookbox-write-check-")
+        .tempfile_in(dir)
+        .is_ok()
+}
+
+/// The mode of a file stored in `dir`: readable by whoever may read the
+/// folder (a shared cache's users), writable by its owner only.
+pub(crate) fn file_mode(dir: &Path) -> u32 {
+    0o600 | (mode_of(dir) & 0o044)
+}
+
+/// The mode of a folder made in `dir`: open to whoever may open `dir`,
+/// writable by its owner only.
+pub(crate) fn folder_mode(dir: &Path) -> u32 {
+    0o700 | (mode_of(dir) & 0o055)
+}
+
+fn mode_of(dir: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(dir).map_or(0o700, |m| m.permissions().mode())
+}
+
 fn store(artifact: &Path, bytes: &[u8]) -> Result<(), CacheError> {
+    use std::os::unix::fs::PermissionsExt;
     let dir = artifact.parent().unwrap_or(Path::new("."));
+    let mode = fs::Permissions::from_mode(file_mode(dir));
     let write = |path: &Path, contents: &[u8]| -> Result<(), CacheError> {
         let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io_error(dir))?;
+        file.as_file()
+            .set_permissions(mode.clone())
+            .map_err(io_error(path))?;
         file.write_all(contents).map_err(io_error(path))?;
         file.as_file().sync_all().map_err(io_error(path))?;
         file.persist(path).map_err(|e| CacheError::Io {
@@ -297,7 +349,9 @@ fn checksum_size(checksum: &str) -> Option<u64> {
 impl crate::failure::Categorized for CacheError {
     fn failure(&self) -> crate::failure::Failure {
         match self {
-            CacheError::Untrusted { .. } => crate::failure::Failure::Usage,
+            CacheError::Untrusted { .. } | CacheError::ReadOnly { .. } => {
+                crate::failure::Failure::Usage
+            }
             CacheError::Io { .. } | CacheError::Compile(_) => crate::failure::Failure::Internal,
         }
     }

@@ -98,6 +98,12 @@ fn extracted(
     tar::Archive::new(archive).unpack(staging.path())?;
     prepare(staging.path())?;
     fs::write(staging.path().join(COMPLETE_MARKER), marker)?;
+    // As open as the cache folder (a shared cache's users read it).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = super::cache::folder_mode(cache_dir);
+        fs::set_permissions(staging.path(), fs::Permissions::from_mode(mode))?;
+    }
     fs::rename(staging.path(), &dir)?;
     let _ = staging.keep();
     prune(cache_dir, kind, &dir);
