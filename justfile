@@ -51,3 +51,9 @@ package:
 # removal and purge.
 package-test: package
     bash packaging/test-deb.sh
+
+# Try the Containerfile's runtime stage in a clean Debian root (needs root):
+# set-up, warm cache, serve as its user, healthcheck.
+container-test:
+    cargo build --release --locked
+    bash packaging/test-container.sh
