@@ -44,7 +44,7 @@ pub const SCRATCH_DIR_GUEST: &str = "/tmp";
 /// its contents (a file system block).
 pub const ENTRY_BYTES: u64 = 4096;
 
-/// The scratch folder of one run and what it may hold.
+/// The scratch folder of one run and the count of what is written to it.
 #[derive(Debug)]
 pub struct Scratch {
     dir: tempfile::TempDir,
@@ -52,8 +52,8 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// A fresh, empty scratch folder that may hold `cap` bytes; the cap's
-    /// refusals are explained on `stderr`.
+    /// A fresh, empty scratch folder to which a run may write `cap` bytes;
+    /// the cap's refusals are explained on `stderr`.
     pub fn new(cap: u64, stderr: CappedOutput) -> io::Result<Scratch> {
         let dir = tempfile::Builder::new()
             .prefix("hookbox-scratch-")

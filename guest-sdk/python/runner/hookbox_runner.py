@@ -152,14 +152,19 @@ def _explain_file_error(error: BaseException) -> None:
     path = os.path.normpath(os.path.join(os.getcwd(), filename))
     visible = any(path == root or path.startswith(root + "/") for root in _VISIBLE_ROOTS)
     if not visible:
-        _add_note(error, 
+        _add_note(
+            error,
             f"hookbox: {path} is outside what the hook can see: the sandbox shows it "
             f"only its own folder, read-only, at /hook, a scratch folder of its own at "
             f"{SCRATCH_DIR} (and the operator's CA bundle, --ca-bundle, at its own path: "
             f"that is how to trust a CA)"
         )
     elif error.errno in _READ_ONLY_ERRNOS:
-        _add_note(error, f"hookbox: {path} is read-only in the sandbox (nothing can be written)")
+        _add_note(
+            error,
+            f"hookbox: {path} is read-only in the sandbox (only the scratch folder "
+            f"{SCRATCH_DIR} can be written)",
+        )
 
 
 def _add_note(error: BaseException, note: str) -> None:
