@@ -19,7 +19,12 @@ use super::{EgressGate, Pending, refuse};
 /// Most raw TCP connections one run may start: each holds a host connection
 /// and a relay until the run ends, so a hook that loops on `connect` must not
 /// take the host's descriptors or flood a destination.
-pub const MAX_TCP_CONNECTIONS: usize = 256;
+///
+/// Each connection a hook holds takes four or five WASI resources (the
+/// socket, its two streams, the pollables the C library keeps): the cap
+/// stays well under [`crate::sandbox::MAX_RESOURCES`], so a hook that holds
+/// every connection it may start is told so, not stopped for its resources.
+pub const MAX_TCP_CONNECTIONS: usize = 128;
 
 impl EgressGate {
     /// Where a TCP connection the hook starts to `address` really goes, or
