@@ -190,7 +190,7 @@ fn check_cache() -> Check {
             format!(
                 "{} holds the compiled runner and the standard library: the first run is fast{}",
                 dir.display(),
-                if writable(&dir) {
+                if crate::runtime::cache::writable(&dir) {
                     ""
                 } else {
                     " (read-only for this user: used as it is)"
@@ -209,19 +209,9 @@ fn check_cache() -> Check {
     }
 }
 
-/// Whether this user can create a file in `dir`.
-fn writable(dir: &Path) -> bool {
-    tempfile::Builder::new()
-        .prefix(".hookbox-doctor-")
-        .tempfile_in(dir)
-        .is_ok()
-}
-
 fn check_repository(file: &ConfigFile) -> Check {
     const NAME: &str = "runbooks repository";
-    let configured = env_names::from_process(env_names::GIT_URL).is_some_and(|url| !url.is_empty())
-        || file.git.url.is_some();
-    if !configured {
+    if !super::source::repository_configured(&file.git) {
         return skipped(NAME, "no repository configured (GIT_URL or [git] url)");
     }
     let source = match super::source::git_source_from(&file.git) {

@@ -29,6 +29,13 @@ pub struct SourceArgs {
     config: Option<PathBuf>,
 }
 
+/// Whether a repository is named at all (`GIT_URL` or `[git] url`); without
+/// one there is no git source to fetch or check.
+pub fn repository_configured(section: &GitSection) -> bool {
+    env_names::from_process(env_names::GIT_URL).is_some_and(|url| !url.is_empty())
+        || section.url.is_some()
+}
+
 /// The git source from a `[git]` section and the `GIT_*` variables.
 pub fn git_source_from(section: &GitSection) -> anyhow::Result<GitSource> {
     let config = GitConfig::resolve(section, env_names::from_process)?;

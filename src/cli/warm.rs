@@ -50,10 +50,7 @@ impl WarmArgs {
         let ran = tokio.block_on(run_a_trivial_hook(&runtime))?;
         outln!("a hook ran in the sandbox in {ran}");
 
-        let configured = env_names::from_process(env_names::GIT_URL)
-            .is_some_and(|url| !url.is_empty())
-            || file.git.url.is_some();
-        if configured {
+        if super::source::repository_configured(&file.git) {
             let source = super::source::git_source_from(&file.git)?;
             let started = Instant::now();
             let snapshot = source.fetch()?;
