@@ -56,6 +56,10 @@ pub const GIT_SSH_KNOWN_HOSTS: &str = "GIT_SSH_KNOWN_HOSTS";
 /// whoever is on the network path can then serve the hooks.
 pub const GIT_SSH_INSECURE_ACCEPT_ANY_HOST_KEY: &str = "GIT_SSH_INSECURE_ACCEPT_ANY_HOST_KEY";
 
+/// An allowed-signers file (git's `gpg.ssh.allowedSignersFile` format):
+/// when set, only runbooks commits signed by a key it lists are used.
+pub const GIT_ALLOWED_SIGNERS: &str = "GIT_ALLOWED_SIGNERS";
+
 /// Where `hookbox serve` keeps its spool when `--data-dir` is not given.
 /// Default: `$XDG_DATA_HOME/hookbox` (`~/.local/share/hookbox`).
 pub const DATA_DIR: &str = "HOOKBOX_DATA_DIR";

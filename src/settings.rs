@@ -40,6 +40,7 @@
 //! user = "oauth2"                    # GIT_PASSWORD, GIT_SSH_KEY, GIT_SSH_KEYPASS: environment only
 //! ssh_user = "git"
 //! ssh_known_hosts = "git.example.com ssh-ed25519 AAAA..."
+//! allowed_signers = "/etc/hookbox/allowed_signers"   # only commits these SSH keys signed run
 //!
 //! [service]                          # hookbox serve; flags win
 //! listen = "127.0.0.1:8787"

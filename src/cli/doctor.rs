@@ -14,6 +14,8 @@ use super::stdout::outln;
 use crate::env_names;
 use crate::runtime::Runtime;
 use crate::settings::ConfigFile;
+use crate::source::git::SourceError;
+use crate::source::git::fetch::FetchError;
 
 /// `hookbox doctor`
 #[derive(Debug, Args)]
@@ -237,11 +239,20 @@ fn check_repository(file: &ConfigFile) -> Check {
         Ok(snapshot) => ok(
             NAME,
             format!(
-                "{url}: reachable, fetched {} on {} (hooks: {})",
+                "{url}: reachable, fetched {} on {} (hooks: {}){}",
                 snapshot.commit,
                 snapshot.branch,
-                snapshot.hooks().join(", ")
+                snapshot.hooks().join(", "),
+                snapshot
+                    .signer
+                    .map(|signer| format!(", signed by {signer}"))
+                    .unwrap_or_default()
             ),
+        ),
+        Err(SourceError::Fetch(error @ FetchError::Unverified { .. })) => failed(
+            NAME,
+            error.to_string(),
+            "sign the branch's tip with a key GIT_ALLOWED_SIGNERS lists (git commit -S with gpg.format=ssh), or list the key that signed it",
         ),
         Err(error) => failed(
             NAME,

@@ -63,6 +63,9 @@ impl SourceCommand {
 
 fn print_snapshot(snapshot: &Snapshot, source: &GitSource) {
     outln!("commit {} on {}", snapshot.commit, snapshot.branch);
+    if let Some(signer) = &snapshot.signer {
+        outln!("signed by {signer}");
+    }
     let hooks = snapshot.hooks();
     outln!(
         "hooks {}",
@@ -96,6 +99,18 @@ fn print_status(status: &SourceStatus, source: &GitSource) {
             );
         }
         None => outln!("no snapshot yet"),
+    }
+    if let Some(refused) = &status.fetch.refused_commit {
+        outln!(
+            "refused commit {}{}: {}",
+            refused.commit,
+            refused
+                .key
+                .as_ref()
+                .map(|key| format!(" signed by {key}"))
+                .unwrap_or_default(),
+            refused.reason
+        );
     }
     if let Some(error) = &status.fetch.last_error {
         outln!(

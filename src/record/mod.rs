@@ -2,5 +2,7 @@
 
 pub mod credentials;
 mod outcome;
+mod provenance;
 
 pub use outcome::{EgressAttempt, RecordedRequest, RunOutcome, RunStatus};
+pub use provenance::{Provenance, Signer};

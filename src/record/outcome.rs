@@ -94,6 +94,10 @@ pub struct RecordedRequest {
 /// Everything one run produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunOutcome {
+    /// The commit of the runbooks repository the hook came from, and its
+    /// signer; none for a hook from a local folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<super::Provenance>,
     /// How the run ended.
     pub status: RunStatus,
     /// The hook's exit code, when it ran to an exit.

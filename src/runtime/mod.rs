@@ -339,7 +339,10 @@ impl Runtime {
             hook_bytecode: hook_bytecode.as_deref(),
             hook_bytecode_writable: false,
         };
-        self.execute(request, how, python).await
+        let hook = request.hook;
+        let mut outcome = self.execute(request, how, python).await;
+        outcome.provenance = hook.provenance().cloned();
+        outcome
     }
 
     /// Runs one hook with the Python runner's files mounted as given.
@@ -427,6 +430,7 @@ impl Runtime {
         let scratch_bytes_written = sandbox.scratch_written();
         let (egress, egress_unrecorded) = sandbox.finish_egress(self.background_teardown).await;
         RunOutcome {
+            provenance: None,
             status,
             exit_code,
             stdout: stdout.text,
@@ -491,6 +495,7 @@ impl RunOutcome {
     /// The outcome of a run whose sandbox could not be created.
     fn not_started(error: String) -> RunOutcome {
         RunOutcome {
+            provenance: None,
             status: RunStatus::Error,
             exit_code: None,
             stdout: String::new(),

@@ -288,13 +288,14 @@ async fn health(State(shared): State<Arc<Shared>>) -> Response {
         Ok(stats) => stats,
         Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
     };
-    let source = shared.hooks.snapshot_age();
+    let source = shared.hooks.git_figures();
     axum::Json(json!({
         "status": "ok",
         "spool_depth": stats.depth,
         "oldest_pending_age_seconds": stats.oldest_pending_age_seconds,
-        "source_snapshot_age_seconds": source.map(|(age, _)| age),
-        "source_fetch_failures": source.map(|(_, failures)| failures),
+        "source_snapshot_age_seconds": source.and_then(|s| s.snapshot_age),
+        "source_fetch_failures": source.map(|s| s.fetch_failures),
+        "source_commits_refused": source.map(|s| s.commits_refused),
     }))
     .into_response()
 }
@@ -313,9 +314,17 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     }
     let warm = shared.runtime.warm_memory_bytes();
     shared.metrics.warm_memory_bytes.set(warm as i64);
-    if let Some((age, failures)) = shared.hooks.snapshot_age() {
-        shared.metrics.git_snapshot_age.set(age);
-        shared.metrics.git_fetch_failures.set(failures as i64);
+    if let Some(figures) = shared.hooks.git_figures() {
+        let m = &shared.metrics;
+        if let Some(age) = figures.snapshot_age {
+            m.git_snapshot_age.set(age);
+        }
+        m.git_fetch_failures.set(figures.fetch_failures as i64);
+        // The count lives with the cache (fetches of other processes count
+        // too); the counter catches up with it.
+        let counted = m.git_commits_refused.get();
+        m.git_commits_refused
+            .inc_by(figures.commits_refused.saturating_sub(counted));
     }
     (
         [(

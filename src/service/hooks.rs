@@ -38,16 +38,31 @@ impl HookSource {
         }
     }
 
-    /// How old the current git snapshot is, in seconds, and how many fetches
-    /// in a row failed; `None` for a local folder or before the first fetch.
-    pub fn snapshot_age(&self) -> Option<(f64, u32)> {
+    /// The git source's figures; `None` for a local folder.
+    pub fn git_figures(&self) -> Option<GitFigures> {
         match self {
             HookSource::Dir(_) => None,
             HookSource::Git(source) => {
                 let status = source.status();
-                let snapshot = status.snapshot?;
-                Some((source.age(&snapshot).as_secs_f64(), status.fetch.failures))
+                Some(GitFigures {
+                    snapshot_age: status
+                        .snapshot
+                        .map(|snapshot| source.age(&snapshot).as_secs_f64()),
+                    fetch_failures: status.fetch.failures,
+                    commits_refused: status.fetch.commits_refused,
+                })
             }
         }
     }
+}
+
+/// How the git source is doing, for `/health` and `/metrics`.
+#[derive(Debug, Clone, Copy)]
+pub struct GitFigures {
+    /// How old the snapshot in use is, in seconds (none before the first).
+    pub snapshot_age: Option<f64>,
+    /// Fetches that failed in a row.
+    pub fetch_failures: u32,
+    /// Fetched commits refused for their signature, ever, in this cache.
+    pub commits_refused: u64,
 }

@@ -74,6 +74,8 @@ pub struct Metrics {
     pub git_snapshot_age: Gauge<f64, std::sync::atomic::AtomicU64>,
     /// Git fetches that failed in a row.
     pub git_fetch_failures: Gauge,
+    /// Fetched commits refused for their signature.
+    pub git_commits_refused: Counter,
     /// Bytes of memory slots kept warm for the next runs.
     pub warm_memory_bytes: Gauge,
     /// Times the warm memory was released after a quiet period.
@@ -111,6 +113,7 @@ impl Metrics {
             oldest_pending_age: Gauge::default(),
             git_snapshot_age: Gauge::default(),
             git_fetch_failures: Gauge::default(),
+            git_commits_refused: Counter::default(),
             warm_memory_bytes: Gauge::default(),
             warm_memory_releases: Counter::default(),
         };
@@ -203,6 +206,11 @@ impl Metrics {
                 "git_fetch_failures",
                 "Fetches of the runbooks repository that failed in a row",
                 metrics.git_fetch_failures.clone(),
+            );
+            r.register(
+                "git_commits_refused",
+                "Fetched commits of the runbooks repository not used for their signature (GIT_ALLOWED_SIGNERS)",
+                metrics.git_commits_refused.clone(),
             );
         }
         metrics

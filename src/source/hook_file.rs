@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::hook_folder::{self, FolderEntryError, PythonSources};
 use super::regular_file::{self, RegularFileError};
+use crate::record::Provenance;
 
 /// The largest hook file accepted, as in Hoop.
 pub const MAX_HOOK_FILE_BYTES: u64 = 1024 * 1024;
@@ -25,6 +26,7 @@ pub struct HookFile {
     kind: HookKind,
     source: HookSource,
     python_sources: PythonSources,
+    provenance: Option<Provenance>,
 }
 
 /// A hook file's bytes as read when it was checked: what the run runs (the
@@ -245,7 +247,21 @@ impl HookFile {
             kind,
             source,
             python_sources,
+            provenance: None,
         })
+    }
+
+    /// The same hook, taken from a commit of the runbooks repository.
+    pub fn from_commit(self, provenance: Provenance) -> HookFile {
+        HookFile {
+            provenance: Some(provenance),
+            ..self
+        }
+    }
+
+    /// The commit the hook was taken from, when it came from git.
+    pub fn provenance(&self) -> Option<&Provenance> {
+        self.provenance.as_ref()
     }
 
     /// The same folder running `source` as `file_name` instead of the hook:

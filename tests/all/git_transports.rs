@@ -21,6 +21,7 @@ use hookbox::source::git::config::{GitConfig, GitSection};
 use hookbox::source::git::fetch::FetchError;
 use hookbox::source::git::{GitSource, SourceError};
 
+use crate::signed_commits::Keys;
 use crate::source::{TestRepo, hook_text};
 
 /// The hook every repository here holds.
@@ -817,4 +818,84 @@ fn ssh_with_a_passphrase_protected_key_uses_the_keypass() {
         error,
         "GIT_SSH_KEY: the key is passphrase-protected: set GIT_SSH_KEYPASS"
     );
+}
+
+// ---------------------------------------------------------------- signing
+
+/// A repository whose first commit alice signed and whose second mallory
+/// did, the allowed-signers file listing alice, and both commits.
+fn signed_then_foreign() -> (TestRepo, Keys, PathBuf, String, String) {
+    let keys = Keys::new();
+    let alice = keys.make("alice");
+    let mallory = keys.make("mallory");
+    let allowed = keys.allowed_signers(&[format!("alice@example.com {}", Keys::public(&alice))]);
+    let repo = TestRepo::new("main");
+    repo.sign_with(&alice);
+    repo.write("hoop-hooks/session-open.runbook.py", HOOK);
+    let signed = repo.commit("alice's hook");
+    repo.sign_with(&mallory);
+    repo.write("hoop-hooks/session-open.runbook.py", b"print('mallory')\n");
+    let foreign = repo.commit("mallory's hook");
+    repo.git(&["branch", "reviewed", &signed]);
+    (repo, keys, allowed, signed, foreign)
+}
+
+/// Fetches `reviewed` (alice's), then `main` (mallory's), through
+/// `source_for(branch)`; the second is refused and the first kept.
+fn check_signed_fetches(
+    source_for: impl Fn(&str) -> (tempfile::TempDir, GitSource),
+    signed: &str,
+    foreign: &str,
+) {
+    let (_cache, source) = source_for("reviewed");
+    let snapshot = source.fetch().unwrap();
+    assert_eq!(snapshot.commit, signed);
+    assert_eq!(snapshot.signer.unwrap().principals, "alice@example.com");
+    let (_cache, source) = source_for("main");
+    match source.fetch() {
+        Err(SourceError::Fetch(FetchError::Unverified { commit, .. })) => {
+            assert_eq!(commit, foreign)
+        }
+        other => panic!("mallory's commit was not refused: {other:?}"),
+    }
+    assert!(source.status().snapshot.is_none());
+}
+
+#[test]
+fn signed_commits_are_verified_over_smart_http() {
+    let (repo, _keys, allowed, signed, foreign) = signed_then_foreign();
+    let root = repo.path().parent().unwrap().to_path_buf();
+    let name = repo
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let server = GitHttpServer::start(&root, Some(("tester", "s3cret-token")), None);
+    let source_for = |branch: &str| {
+        source_from(&[
+            ("GIT_URL", server.url(&name)),
+            ("GIT_BRANCH", branch.to_owned()),
+            ("GIT_USER", "tester".into()),
+            ("GIT_PASSWORD", "s3cret-token".into()),
+            ("GIT_ALLOWED_SIGNERS", allowed.display().to_string()),
+        ])
+    };
+    check_signed_fetches(source_for, &signed, &foreign);
+}
+
+#[test]
+fn signed_commits_are_verified_over_ssh() {
+    let (repo, _keys, allowed, signed, foreign) = signed_then_foreign();
+    let (sshd, _ssh_keys, key) = sshd_and_key("");
+    let source_for = |branch: &str| {
+        source_from(&[
+            ("GIT_URL", sshd.url(repo.path())),
+            ("GIT_BRANCH", branch.to_owned()),
+            ("GIT_SSH_KEY", key.clone()),
+            ("GIT_SSH_KNOWN_HOSTS", sshd.known_hosts()),
+            ("GIT_ALLOWED_SIGNERS", allowed.display().to_string()),
+        ])
+    };
+    check_signed_fetches(source_for, &signed, &foreign);
 }

@@ -36,5 +36,6 @@ mod runner;
 mod scratch;
 mod secrets;
 mod service;
+mod signed_commits;
 mod source;
 mod support;

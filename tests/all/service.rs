@@ -866,6 +866,115 @@ async fn hooks_come_from_the_git_source_and_a_missing_hook_is_skipped() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsigned_commit_is_counted_and_waited_out_and_the_run_records_its_signer() {
+    use crate::signed_commits::Keys;
+    let mut setup = Setup::new(
+        Reply::Status(200, "ok"),
+        "first_delay = \"100ms\"\nmax_delay = \"200ms\"\nmax_attempts = 1000",
+    )
+    .await;
+    let keys = Keys::new();
+    let alice = keys.make("alice");
+    let allowed = keys.allowed_signers(&[format!("alice@example.com {}", Keys::public(&alice))]);
+    let repo = TestRepo::new("main");
+    repo.write(
+        "hoop-hooks/session-open.runbook.py",
+        FORWARD_HOOK.as_bytes(),
+    );
+    let unsigned = repo.commit_unsigned("unsigned hook");
+    setup.hooks_dir = false;
+    setup.envs.extend([
+        ("GIT_URL", repo.path().display().to_string()),
+        ("GIT_HOOK_CONFIG_TTL", "300".into()),
+        ("GIT_ALLOWED_SIGNERS", allowed.display().to_string()),
+    ]);
+    let server = setup.start(&[]);
+    let (_, accepted) = post_event(&server, open_event("sess-signed")).await;
+    let run_id = accepted["run_id"].as_str().unwrap().to_owned();
+
+    let run = eventually("the unsigned commit to be refused", async || {
+        let run = run_state(&server, &run_id).await;
+        run["last_note"]
+            .as_str()
+            .is_some_and(|note| note.contains("not signed"))
+            .then_some(run)
+    })
+    .await;
+    assert_eq!(
+        run["state"], "pending",
+        "waiting for a signed commit: {run}"
+    );
+    assert!(
+        run["last_note"].as_str().unwrap().contains(&unsigned),
+        "{run}"
+    );
+    assert!(
+        setup.receiver.requests().is_empty(),
+        "the unsigned hook never ran"
+    );
+    let (_, _, metrics) = call(&server.base, "GET", "/metrics", &[], Vec::new()).await;
+    let metrics = metrics.as_str().unwrap().to_owned();
+    let refused: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("hookbox_git_commits_refused_total "))
+        .unwrap_or_else(|| panic!("{metrics}"))
+        .parse()
+        .unwrap();
+    assert!(refused >= 1, "{metrics}");
+
+    repo.sign_with(&alice);
+    let signed = repo.commit("signed");
+    let run = eventually("the run from the signed commit", async || {
+        let run = run_state(&server, &run_id).await;
+        (run["state"] == "succeeded").then_some(run)
+    })
+    .await;
+    let attempts = run["attempt_log"].as_array().unwrap();
+    let provenance = &attempts.last().unwrap()["outcome"]["provenance"];
+    assert_eq!(provenance["commit"], signed, "{run}");
+    assert_eq!(provenance["signer"]["principals"], "alice@example.com");
+    assert_eq!(
+        provenance["signer"]["fingerprint"],
+        Keys::fingerprint(&alice)
+    );
+    assert_eq!(
+        setup.forwarded_sids(),
+        HashSet::from(["sess-signed".to_owned()])
+    );
+
+    // The dashboard shows each attempt's commit and signer.
+    let form = (
+        "content-type",
+        "application/x-www-form-urlencoded".to_owned(),
+    );
+    let (_, headers, _) = call(
+        &server.base,
+        "POST",
+        "/login",
+        &[form],
+        format!("token={TOKEN}").into_bytes(),
+    )
+    .await;
+    let cookie = headers["set-cookie"].to_str().unwrap();
+    let cookie = ("cookie", cookie.split(';').next().unwrap().to_owned());
+    let (status, _, page) = call(
+        &server.base,
+        "GET",
+        &format!("/runs/{run_id}"),
+        std::slice::from_ref(&cookie),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let page = page.as_str().unwrap();
+    let shown = format!(
+        "hook from commit {signed} on main, signed by alice@example.com ({})",
+        Keys::fingerprint(&alice)
+    );
+    assert!(page.contains(&shown), "{page}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_service_on_the_same_spool_is_refused() {
     let setup = Setup::new(Reply::Status(200, "ok"), "").await;
     let _first = setup.start(&[]);

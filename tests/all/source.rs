@@ -80,6 +80,30 @@ impl TestRepo {
         self.git(&["commit", "-q", "--allow-empty", "-m", message]);
         self.git(&["rev-parse", "HEAD"])
     }
+
+    /// Signs the commits made from now on with the SSH key at `key` (git's
+    /// `gpg.format=ssh`), as `git commit -S` does.
+    pub fn sign_with(&self, key: &Path) -> &Self {
+        self.git(&["config", "gpg.format", "ssh"]);
+        self.git(&["config", "user.signingkey", &key.display().to_string()]);
+        self.git(&["config", "commit.gpgsign", "true"]);
+        self
+    }
+
+    /// Commits everything without a signature; returns the commit id.
+    pub fn commit_unsigned(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&[
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            message,
+        ]);
+        self.git(&["rev-parse", "HEAD"])
+    }
 }
 
 fn source(url: String, branch: Option<&str>, ttl: Duration, cache: &Path) -> GitSource {

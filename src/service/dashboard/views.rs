@@ -5,6 +5,7 @@ use askama::Template;
 use serde_json::Value;
 
 use super::RunsQuery;
+use crate::record::Provenance;
 use crate::runtime::config::SandboxConfig;
 use crate::service::hooks::HookSource;
 use crate::service::spool::{RunDetail, RunSummary};
@@ -130,6 +131,8 @@ struct AttemptRow {
     duration_ms: String,
     fuel: String,
     peak_memory: String,
+    /// The commit the hook came from and its signer, for a git source.
+    hook_from: Option<String>,
     stdout: String,
     stderr: String,
     egress: Vec<EgressRow>,
@@ -162,6 +165,9 @@ impl RunPage {
                     duration_ms: format!("{:.1}", outcome["duration_ms"].as_f64().unwrap_or(0.0)),
                     fuel: outcome["fuel_consumed"].as_u64().unwrap_or(0).to_string(),
                     peak_memory: format_bytes(outcome["peak_memory_bytes"].as_u64().unwrap_or(0)),
+                    hook_from: serde_json::from_value::<Provenance>(outcome["provenance"].clone())
+                        .ok()
+                        .map(|from| describe_provenance(&from)),
                     stdout: text("stdout"),
                     stderr: text("stderr"),
                     egress: outcome["egress"]
@@ -180,6 +186,14 @@ impl RunPage {
             csrf,
         }
     }
+}
+
+fn describe_provenance(from: &Provenance) -> String {
+    let mut text = format!("commit {} on {}", from.commit, from.branch);
+    if let Some(signer) = &from.signer {
+        text.push_str(&format!(", signed by {signer}"));
+    }
+    text
 }
 
 fn egress_row(attempt: &Value) -> EgressRow {
@@ -270,6 +284,13 @@ fn source_facts(hooks: &HookSource) -> Vec<(String, String)> {
                 ("branch".into(), snapshot.branch.clone()),
                 ("commit".into(), snapshot.commit.clone()),
                 (
+                    "signed by".into(),
+                    snapshot
+                        .signer
+                        .as_ref()
+                        .map_or_else(|| "(signatures not required)".into(), ToString::to_string),
+                ),
+                (
                     "fetched".into(),
                     format!("{age} ago{}", if status.stale { " (stale)" } else { "" }),
                 ),
@@ -277,6 +298,15 @@ fn source_facts(hooks: &HookSource) -> Vec<(String, String)> {
             ]);
         }
         None => facts.push(("snapshot".into(), "none yet".into())),
+    }
+    if let Some(refused) = &status.fetch.refused_commit {
+        facts.push((
+            format!("refused commit {}", refused.commit),
+            match &refused.key {
+                Some(key) => format!("{} (signed by {key})", refused.reason),
+                None => refused.reason.clone(),
+            },
+        ));
     }
     if let Some(error) = &status.fetch.last_error {
         facts.push((

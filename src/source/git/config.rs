@@ -2,7 +2,8 @@
 //! and how to authenticate, named as Hoop names them (`GIT_URL`, `GIT_BRANCH`,
 //! `GIT_HOOK_CONFIG_TTL`, `GIT_USER`, `GIT_PASSWORD`, `GIT_SSH_KEY`,
 //! `GIT_SSH_USER`, `GIT_SSH_KEYPASS`, `GIT_SSH_KNOWN_HOSTS`) so an operator
-//! can reuse their Hoop settings.
+//! can reuse their Hoop settings, and `GIT_ALLOWED_SIGNERS`: the keys whose
+//! signed commits alone may run (see [`super::signing`]).
 //!
 //! Secrets (`GIT_PASSWORD`, `GIT_SSH_KEY`, `GIT_SSH_KEYPASS`) come only from
 //! the environment and are held in [`Secret`] (see [`super::access`]); the
@@ -15,6 +16,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::access::{DEFAULT_USER, GitAccess, Secret};
+use super::allowed_signers::AllowedSigners;
 use super::transport::{Transport, looks_like_scp, redact_url};
 
 /// The `[git]` section of the configuration file. Secrets are not accepted
@@ -38,6 +40,9 @@ pub struct GitSection {
     /// Accept any SSH host key (`GIT_SSH_INSECURE_ACCEPT_ANY_HOST_KEY`):
     /// insecure, anyone on the path can then serve the hooks.
     pub ssh_insecure_accept_any_host_key: Option<bool>,
+    /// An allowed-signers file (`GIT_ALLOWED_SIGNERS`): when set, only
+    /// commits signed by a key it lists are used.
+    pub allowed_signers: Option<PathBuf>,
     /// Refused: use `GIT_PASSWORD`.
     #[serde(default)]
     pub password: Option<IgnoredAny>,
@@ -78,6 +83,8 @@ pub struct GitSettings {
     pub config: GitConfig,
     /// The credentials and SSH trust settings.
     pub access: GitAccess,
+    /// The keys commits must be signed by, when the operator requires it.
+    pub signers: Option<AllowedSigners>,
 }
 
 impl From<GitConfig> for GitSettings {
@@ -86,6 +93,7 @@ impl From<GitConfig> for GitSettings {
         GitSettings {
             config,
             access: GitAccess::default(),
+            signers: None,
         }
     }
 }
@@ -162,9 +170,15 @@ impl GitConfig {
         };
         let access = resolve_access(section, &non_empty)?;
         check_transport(&url, &access)?;
+        let signers = non_empty(crate::env_names::GIT_ALLOWED_SIGNERS)
+            .map(PathBuf::from)
+            .or_else(|| section.allowed_signers.clone())
+            .map(|path| read_allowed_signers(&path))
+            .transpose()?;
         Ok(GitSettings {
             config: GitConfig { url, branch, ttl },
             access,
+            signers,
         })
     }
 
@@ -180,6 +194,22 @@ impl GitConfig {
         }
         (!self.url.contains("://") && !looks_like_scp(&self.url)).then(|| PathBuf::from(&self.url))
     }
+}
+
+fn read_allowed_signers(path: &std::path::Path) -> Result<AllowedSigners, GitConfigError> {
+    let bad = |reason: String| GitConfigError::Bad {
+        variable: crate::env_names::GIT_ALLOWED_SIGNERS,
+        reason: format!("{}: {reason}", path.display()),
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let signers = AllowedSigners::parse(&text).map_err(|e| bad(e.to_string()))?;
+    if signers.signers().is_empty() {
+        return Err(bad(
+            "lists no signers, so no commit could be used; add `principal keytype base64` lines"
+                .into(),
+        ));
+    }
+    Ok(signers)
 }
 
 fn resolve_access(

@@ -8,6 +8,12 @@
 //! resolved decide how it connects. Local paths and `file://` go through
 //! `git-upload-pack`, HTTP(S) through [`super::http`], SSH through
 //! [`super::ssh`]. Every message a fetch produces is scrubbed of the secrets.
+//!
+//! With allowed signers, the fetched tip is verified before anything of it
+//! is written; git's own policy (`git verify-commit` on what is checked out)
+//! checks the tip alone, and so does a depth-1 fetch: history is neither
+//! fetched nor trusted. A force-push is followed like any push: its tip must
+//! be signed by an allowed key, whatever it replaced.
 
 use std::num::NonZeroU32;
 use std::path::Path;
@@ -15,9 +21,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use super::allowed_signers::AllowedSigners;
 use super::config::{GitConfig, GitSettings};
 use super::http::HttpSession;
 use super::materialize::{Materialized, materialize};
+use super::signing::{self, SignatureRefusal, Unverified};
 use super::snapshot::Snapshot;
 use super::ssh::SshSession;
 use super::transport::Transport;
@@ -82,9 +90,28 @@ pub enum FetchError {
         /// What is wrong.
         reason: String,
     },
+    /// The fetched commit is not signed by an allowed key: it is not
+    /// materialized, and the last verified snapshot keeps serving.
+    #[error("commit {commit} of {url} is not used: {refusal}{}", signed_by(key))]
+    Unverified {
+        /// The repository (without credentials).
+        url: String,
+        /// The commit refused.
+        commit: String,
+        /// The key that signed it (fingerprint and listed principals), if any.
+        key: Option<String>,
+        /// Why it was refused.
+        refusal: SignatureRefusal,
+    },
     /// The snapshot could not be published into the cache.
     #[error("publishing the snapshot: {0}")]
     Publish(String),
+}
+
+fn signed_by(key: &Option<String>) -> String {
+    key.as_ref()
+        .map(|key| format!(" (signed by {key})"))
+        .unwrap_or_default()
 }
 
 impl FetchError {
@@ -97,7 +124,11 @@ impl FetchError {
         | NoSuchBranch { reason, .. }
         | NoDefaultBranch { reason, .. }
         | Snapshot { reason, .. }
-        | Publish(reason)) = &mut self;
+        | Publish(reason)) = &mut self
+        else {
+            // Says nothing the source's secrets could be in.
+            return self;
+        };
         *reason = scrub(reason);
         self
     }
@@ -112,7 +143,8 @@ impl crate::failure::Categorized for FetchError {
             | Transfer { .. }
             | NoSuchBranch { .. }
             | NoDefaultBranch { .. }
-            | Snapshot { .. } => crate::failure::Failure::Unavailable,
+            | Snapshot { .. }
+            | Unverified { .. } => crate::failure::Failure::Unavailable,
             Publish(_) => crate::failure::Failure::Internal,
         }
     }
@@ -143,10 +175,20 @@ fn fetch_unscrubbed(
     for (attempt, branch) in candidates.into_iter().enumerate() {
         let repo_dir = work.join(format!("clone-{attempt}"));
         let error = match clone(&session, branch, &repo_dir) {
-            // A remote HEAD on a branch without commits falls back too.
-            Ok(repo) => match snapshot_of(&repo, work, fetched_at) {
-                Err(error) if branch.is_none() && config.branch.is_none() => error,
-                Err(reason) => return Err(FetchError::Snapshot { url: url(), reason }),
+            Ok(repo) => match snapshot_of(&repo, work, fetched_at, settings.signers.as_ref()) {
+                Err(Unusable::Unverified { commit, unverified }) => {
+                    return Err(FetchError::Unverified {
+                        url: url(),
+                        commit,
+                        key: unverified.key,
+                        refusal: unverified.refusal,
+                    });
+                }
+                // A remote HEAD on a branch without commits falls back too.
+                Err(Unusable::Other(error)) if branch.is_none() && config.branch.is_none() => error,
+                Err(Unusable::Other(reason)) => {
+                    return Err(FetchError::Snapshot { url: url(), reason });
+                }
                 Ok(snapshot) => return Ok(snapshot),
             },
             Err(CloneError {
@@ -324,7 +366,31 @@ fn clone(
     result
 }
 
-fn snapshot_of(repo: &gix::Repository, work: &Path, fetched_at: u64) -> Result<Snapshot, String> {
+/// Why a fetched commit gives no snapshot.
+enum Unusable {
+    /// Its signature does not let it be used.
+    Unverified {
+        commit: String,
+        unverified: Unverified,
+    },
+    /// Anything else.
+    Other(String),
+}
+
+impl From<String> for Unusable {
+    fn from(error: String) -> Unusable {
+        Unusable::Other(error)
+    }
+}
+
+/// The snapshot of the fetched branch's commit; with `signers`, only if
+/// they let the commit be used (checked before anything is written).
+fn snapshot_of(
+    repo: &gix::Repository,
+    work: &Path,
+    fetched_at: u64,
+    signers: Option<&AllowedSigners>,
+) -> Result<Snapshot, Unusable> {
     let mut head = repo.head().map_err(|e| e.to_string())?;
     let branch = head
         .referent_name()
@@ -333,6 +399,16 @@ fn snapshot_of(repo: &gix::Repository, work: &Path, fetched_at: u64) -> Result<S
     let commit = head
         .peel_to_commit()
         .map_err(|e| format!("the branch has no commit: {e}"))?;
+    let signer =
+        match signers {
+            Some(signers) => Some(signing::verify(signers, &commit).map_err(|unverified| {
+                Unusable::Unverified {
+                    commit: commit.id.to_string(),
+                    unverified,
+                }
+            })?),
+            None => None,
+        };
     let Materialized { files, refused, .. } = materialize(repo, &commit, &work.join("staging"))?;
     Ok(Snapshot {
         commit: commit.id.to_string(),
@@ -340,5 +416,6 @@ fn snapshot_of(repo: &gix::Repository, work: &Path, fetched_at: u64) -> Result<S
         fetched_at,
         files,
         refused,
+        signer,
     })
 }

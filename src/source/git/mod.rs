@@ -4,6 +4,8 @@
 //! - [`config`]: the `GIT_*` settings, with [`access`] (credentials) and
 //!   [`transport`] (what a URL names);
 //! - [`fetch`]: one shallow fetch with gix, over a local path, [`http`] or [`ssh`];
+//! - [`signing`]: with `GIT_ALLOWED_SIGNERS`, only commits signed by an
+//!   allowed key ([`allowed_signers`]) are materialized;
 //! - [`materialize`]: `hoop-hooks/` out of git, safely;
 //! - [`snapshot`]: immutable snapshots, the current one, fetch status.
 //!
@@ -13,10 +15,12 @@
 //! fetch runs at a time, across processes too.
 
 pub mod access;
+pub mod allowed_signers;
 pub mod config;
 pub mod fetch;
 pub mod http;
 pub mod materialize;
+pub mod signing;
 pub mod snapshot;
 pub mod ssh;
 pub mod transport;
@@ -110,8 +114,13 @@ impl GitSource {
     pub fn new(settings: impl Into<GitSettings>, cache_dir: &Path) -> GitSource {
         let settings = settings.into();
         let config = &settings.config;
-        let key =
-            xxhash_rust::xxh3::xxh3_64(format!("{}\n{:?}", config.url, config.branch).as_bytes());
+        // Snapshots verified under one signer list are never served under
+        // another: removing a key stops its commits at the next lookup.
+        let mut identity = format!("{}\n{:?}", config.url, config.branch);
+        if let Some(signers) = &settings.signers {
+            identity.push_str(&format!("\nsigners {:016x}", signers.digest()));
+        }
+        let key = xxhash_rust::xxh3::xxh3_64(identity.as_bytes());
         let store = Store::new(cache_dir.join("source").join(format!("{key:016x}")));
         GitSource {
             settings,
@@ -201,11 +210,26 @@ impl GitSource {
             Ok(snapshot) => {
                 status.failures = 0;
                 status.last_error = None;
+                status.refused_commit = None;
                 tracing::info!(commit = %snapshot.commit, branch = %snapshot.branch, "fetched the runbooks repository");
             }
             Err(error) => {
                 status.failures += 1;
                 status.last_error = Some(error.to_string());
+                if let fetch::FetchError::Unverified {
+                    commit,
+                    key,
+                    refusal,
+                    ..
+                } = error
+                {
+                    status.commits_refused += 1;
+                    status.refused_commit = Some(snapshot::RefusedCommit {
+                        commit: commit.clone(),
+                        key: key.clone(),
+                        reason: refusal.to_string(),
+                    });
+                }
                 tracing::warn!(%error, failures = status.failures, "fetching the runbooks repository failed");
             }
         }
@@ -338,7 +362,8 @@ impl GitSource {
                 });
             }
             if snapshot.files.contains(&file_name) {
-                let hook = HookFile::open(&self.store.hooks_dir(snapshot).join(&file_name))?;
+                let hook = HookFile::open(&self.store.hooks_dir(snapshot).join(&file_name))?
+                    .from_commit(snapshot.provenance());
                 return Ok(Some(hook));
             }
         }

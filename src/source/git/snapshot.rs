@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::Event;
+use crate::record::{Provenance, Signer};
 use serde::{Deserialize, Serialize};
 
 /// What one fetch produced.
@@ -26,6 +27,9 @@ pub struct Snapshot {
     pub files: Vec<String>,
     /// Entries that were not materialized, with the reason.
     pub refused: Vec<Refused>,
+    /// Who signed the commit, when signed commits are required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<Signer>,
 }
 
 /// An entry of `hoop-hooks/` that was not materialized.
@@ -46,12 +50,38 @@ pub struct FetchStatus {
     pub last_error: Option<String>,
     /// Failed attempts in a row.
     pub failures: u32,
+    /// The last commit refused for its signature, until a fetch succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused_commit: Option<RefusedCommit>,
+    /// Commits refused for their signature, ever, in this cache.
+    #[serde(default)]
+    pub commits_refused: u64,
+}
+
+/// A fetched commit that was not used for its signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedCommit {
+    /// The commit.
+    pub commit: String,
+    /// The key that signed it (fingerprint and listed principals), if any.
+    pub key: Option<String>,
+    /// Why it was refused.
+    pub reason: String,
 }
 
 impl Snapshot {
     /// How long ago it was fetched, by `clock`.
     pub fn age(&self, clock: &Clock) -> Duration {
         Duration::from_secs(clock.now().saturating_sub(self.fetched_at))
+    }
+
+    /// Where a hook of this snapshot comes from, for run records.
+    pub fn provenance(&self) -> Provenance {
+        Provenance {
+            commit: self.commit.clone(),
+            branch: self.branch.clone(),
+            signer: self.signer.clone(),
+        }
     }
 
     /// Whether the two hook files are present, by event name.
