@@ -30,6 +30,11 @@
 //! pass = ["envvar:SIEM_TOKEN"]       # connection_envs keys hooks may see
 //! mask_urls = ["*.collector.example.com"]  # hosts whose URL paths are secrets
 //!
+//! [[secrets.inject]]                 # the hook holds a placeholder; the host injects the value
+//! name = "SIEM_TOKEN"
+//! from_env = "HOOKBOX_SIEM_TOKEN"    # or from_file = "siem.token" (relative to this file)
+//! destinations = ["https://siem.example.com:8088"]
+//!
 //! [env]
 //! pass = ["SIEM_REGION", "MODE=production"]
 //!
@@ -76,6 +81,7 @@ use serde::Deserialize;
 
 use crate::env_names;
 use crate::sandbox::egress::address::Host;
+use crate::sandbox::egress::inject::{InjectedSecret, SecretInjection};
 use crate::sandbox::egress::mask::UrlMasks;
 use crate::sandbox::egress::operator_identity::{OperatorIdentities, OperatorIdentity};
 use crate::sandbox::egress::policy::{EgressPolicy, RuleError};
@@ -89,6 +95,15 @@ pub enum SettingsError {
     /// A duration, size or count cannot be used.
     #[error(transparent)]
     Unit(#[from] UnitError),
+    /// A `[[secrets.inject]]` entry cannot be used (its value is never
+    /// shown).
+    #[error("[[secrets.inject]] {name:?}: {reason}")]
+    BadInjectedSecret {
+        /// The entry's variable.
+        name: String,
+        /// Why.
+        reason: String,
+    },
     /// An `--env` entry names no usable variable.
     #[error("--env {entry:?}: {reason}")]
     BadEnv {
@@ -492,6 +507,88 @@ pub struct SecretsSection {
     /// and Discord webhooks always are.
     #[serde(default)]
     pub mask_urls: Vec<String>,
+    /// Secrets the host puts into HTTP requests for their destinations; the
+    /// hook's variable holds a placeholder.
+    #[serde(default)]
+    pub inject: Vec<InjectEntry>,
+}
+
+/// One `[[secrets.inject]]` entry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InjectEntry {
+    /// The variable the hook reads (it holds a placeholder).
+    pub name: String,
+    /// The variable of hookbox's own environment that holds the value.
+    pub from_env: Option<String>,
+    /// The file that holds the value (relative to the configuration file;
+    /// one trailing line break is dropped).
+    pub from_file: Option<PathBuf>,
+    /// Where the value may go: egress rules, `https://host[:port]` or
+    /// `http://…`.
+    #[serde(default)]
+    pub destinations: Vec<String>,
+}
+
+/// Where injected secrets' values come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretValues {
+    /// Hookbox's environment and files, as each entry says.
+    Host,
+    /// Test values (`hookbox test`): the host's are never read.
+    Test,
+}
+
+/// The value `hookbox test` gives secret `name` when its fixture gives none.
+pub fn test_value(name: &str) -> String {
+    format!("test-value-of-{name}")
+}
+
+/// Resolves `[[secrets.inject]]`: each value read now (or a test value),
+/// so a missing one is refused at start-up.
+pub fn resolve_injected_secrets(
+    entries: &[InjectEntry],
+    values: SecretValues,
+    host_env: impl Fn(&str) -> Option<String>,
+) -> Result<SecretInjection, SettingsError> {
+    let mut secrets = Vec::new();
+    for entry in entries {
+        let bad = |reason: String| SettingsError::BadInjectedSecret {
+            name: entry.name.clone(),
+            reason,
+        };
+        if secrets
+            .iter()
+            .any(|s: &InjectedSecret| s.name() == entry.name)
+        {
+            return Err(bad("it is listed twice".into()));
+        }
+        let value = match (values, &entry.from_env, &entry.from_file) {
+            (_, Some(_), Some(_)) | (_, None, None) => {
+                return Err(bad(
+                    "give the value's source: from_env = \"VARIABLE\" or from_file = \"PATH\" \
+                     (one of them)"
+                        .into(),
+                ));
+            }
+            (SecretValues::Test, _, _) => test_value(&entry.name),
+            (SecretValues::Host, Some(variable), None) => host_env(variable)
+                .ok_or_else(|| bad(format!("{variable} is not set in hookbox's environment")))?,
+            (SecretValues::Host, None, Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| bad(format!("cannot read {}: {e}", path.display())))?;
+                text.strip_suffix('\n')
+                    .map(|t| t.strip_suffix('\r').unwrap_or(t))
+                    .unwrap_or(&text)
+                    .to_owned()
+            }
+        };
+        secrets.push(
+            InjectedSecret::new(&entry.name, &value, &entry.destinations)
+                .map_err(|e| bad(e.to_string()))?,
+        );
+    }
+    Ok(SecretInjection::new(secrets))
 }
 
 /// `[env]`: extra variables for hooks.
@@ -635,6 +732,11 @@ impl ConfigFile {
         for entry in &mut file.egress.client_certificates {
             entry.cert = dir.join(&entry.cert);
             entry.key = dir.join(&entry.key);
+        }
+        for entry in &mut file.secrets.inject {
+            if let Some(path) = &entry.from_file {
+                entry.from_file = Some(dir.join(path));
+            }
         }
         if let Some(token_file) = &file.python.token_file {
             file.python.token_file = Some(dir.join(token_file));

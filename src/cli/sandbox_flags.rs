@@ -10,7 +10,7 @@ use crate::env_names;
 use crate::intake::SecretPolicy;
 use crate::runtime::config::SandboxConfig;
 use crate::sandbox::limits::LimitSettings;
-use crate::settings::{self, ConfigFile, SettingsError};
+use crate::settings::{self, ConfigFile, SecretValues, SettingsError};
 
 /// Limits, environment and egress flags.
 #[derive(Debug, Clone, Args)]
@@ -85,11 +85,37 @@ impl SandboxFlags {
 
     /// Resolves the flags over an already loaded configuration file.
     pub fn resolve_with(&self, file: ConfigFile) -> Result<SandboxSettings, SettingsError> {
+        self.resolve_with_values(file, SecretValues::Host)
+    }
+
+    /// [`SandboxFlags::resolve_with`], with injected secrets' values taken
+    /// as `values` says.
+    pub fn resolve_with_values(
+        &self,
+        file: ConfigFile,
+        values: SecretValues,
+    ) -> Result<SandboxSettings, SettingsError> {
         let limits = self.limits.clone().over(file.limits).resolve()?;
-        let env = settings::resolve_env(
+        let mut env = settings::resolve_env(
             &[file.env.pass, self.env.clone()].concat(),
             env_names::from_process,
         )?;
+        let injected = settings::resolve_injected_secrets(
+            &file.secrets.inject,
+            values,
+            env_names::from_process,
+        )?;
+        for (name, placeholder) in injected.env() {
+            if env.iter().any(|(passed, _)| *passed == name) {
+                return Err(SettingsError::BadInjectedSecret {
+                    name,
+                    reason: "the variable is also passed to hooks ([env] or --env); a secret the \
+                             host injects is never in the sandbox: drop it there"
+                        .into(),
+                });
+            }
+            env.push((name, placeholder));
+        }
         let policy = settings::resolve_policy(
             &[file.egress.allow, self.allow.clone()].concat(),
             &[
@@ -122,6 +148,7 @@ impl SandboxFlags {
                 egress_mode: Default::default(),
                 secrets,
                 url_masks: Arc::new(settings::resolve_url_masks(&file.secrets.mask_urls)?),
+                injected_secrets: Arc::new(injected),
             },
             ca_bundle,
             ca_bundle_path,

@@ -17,6 +17,7 @@ use crate::exit_code;
 use crate::hooktest::{self, report};
 use crate::runtime::Runtime;
 use crate::runtime::engine::EngineOptions;
+use crate::settings::SecretValues;
 
 /// Changes arriving this close together start one run.
 const DEBOUNCE: Duration = Duration::from_millis(100);
@@ -123,7 +124,8 @@ impl TestArgs {
                 file
             }
         };
-        Ok(self.sandbox.resolve_with(file)?)
+        // Under test, injected secrets get the fixtures' values, never the host's.
+        Ok(self.sandbox.resolve_with_values(file, SecretValues::Test)?)
     }
 }
 

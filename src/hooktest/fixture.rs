@@ -26,6 +26,10 @@ pub struct Fixture {
     /// Extra environment variables for the hook.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Test values of the secrets the host injects (`[[secrets.inject]]`),
+    /// by variable; a secret not named here gets `test-value-of-NAME`.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
     /// Canned answers of the recording receiver.
     #[serde(default)]
     pub respond: Vec<CannedResponse>,

@@ -76,6 +76,7 @@ struct Planned {
     hook: HookFile,
     payload: Payload,
     env: Vec<(String, String)>,
+    secrets: Vec<(String, String)>,
     responses: Vec<CannedResponse>,
     expect: Expect,
 }
@@ -123,6 +124,7 @@ pub fn discover(dir: &Path) -> Result<Vec<Case>, SuiteError> {
                     hook,
                     payload: Payload::from_value(&hoop_payload::sample(event)),
                     env: Vec::new(),
+                    secrets: Vec::new(),
                     responses: Vec::new(),
                     expect: Expect::default(),
                 });
@@ -199,6 +201,7 @@ fn plan_fixture(
             hook,
             payload: Payload::from_value(&payload),
             env: fixture.env.into_iter().collect(),
+            secrets: fixture.secrets.into_iter().collect(),
             responses: fixture.respond,
             expect: fixture.expect,
         },
@@ -230,6 +233,26 @@ pub async fn run(
             }
         };
         let mut config = base.clone();
+        let secrets = base.injected_secrets.with_values(
+            planned
+                .secrets
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str())),
+        );
+        match secrets {
+            Ok(secrets) => config.injected_secrets = Arc::new(secrets),
+            Err(error) => {
+                results.push(CaseResult {
+                    hook: case.hook_name,
+                    case: case.name,
+                    passed: false,
+                    error: Some(error),
+                    mismatches: Vec::new(),
+                    outcome: None,
+                });
+                continue;
+            }
+        }
         for (name, value) in planned.env {
             config.env.retain(|(n, _)| *n != name);
             config.env.push((name, value));

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use crate::intake::SecretPolicy;
+use crate::sandbox::egress::inject::SecretInjection;
 use crate::sandbox::egress::mask::UrlMasks;
 use crate::sandbox::egress::operator_identity::OperatorIdentities;
 use crate::sandbox::egress::policy::EgressPolicy;
@@ -33,4 +34,7 @@ pub struct SandboxConfig {
     /// Which URLs' paths are credentials, recorded masked (the built-in
     /// webhook services by default).
     pub url_masks: Arc<UrlMasks>,
+    /// Secrets the host puts into requests for their destinations; the
+    /// hook's variables hold placeholders (none by default).
+    pub injected_secrets: Arc<SecretInjection>,
 }

@@ -396,6 +396,7 @@ impl Runtime {
                 tls: self.tls.clone(),
                 code_cache: self.code_cache.clone(),
                 url_masks: config.url_masks.clone(),
+                secrets: config.injected_secrets.clone(),
                 ca_bundle: self.ca_bundle_view.as_ref(),
                 scratch: !python.stdlib_writable && !python.hook_bytecode_writable,
             },

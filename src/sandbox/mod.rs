@@ -299,6 +299,8 @@ pub struct SandboxSpec<'a> {
     pub code_cache: std::sync::Arc<CodeCache>,
     /// Which URLs are recorded with their path masked.
     pub url_masks: std::sync::Arc<egress::mask::UrlMasks>,
+    /// The secrets the host injects into the hook's HTTP requests.
+    pub secrets: std::sync::Arc<egress::inject::SecretInjection>,
     /// The operator's CA bundle, where hooks see it.
     pub ca_bundle: Option<&'a wasi::CaBundleView>,
     /// Whether the run gets a scratch folder (hookbox's own compile runs,
@@ -320,6 +322,7 @@ impl Sandbox {
             spec.deadline,
             spec.limits.http_body_bytes,
             spec.url_masks,
+            spec.secrets,
         );
         let scratch = if spec.scratch {
             Some(scratch::Scratch::new(

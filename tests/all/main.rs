@@ -24,6 +24,7 @@ mod guest_sdk;
 mod hooktest;
 mod hostile;
 mod http_clients;
+mod injected_secrets;
 mod layering;
 mod limits;
 mod packages;

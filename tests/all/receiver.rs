@@ -50,6 +50,9 @@ pub enum Reply {
     /// 401 with a Basic challenge unless `Authorization` is this value, then
     /// 200 with `authorized`.
     BasicAuth(&'static str),
+    /// 200 with the request's target and headers echoed in the body and in
+    /// an `x-echo` header, as an echo service does.
+    Echo,
 }
 
 /// A certificate authority made for one test, and a server certificate it
@@ -349,6 +352,18 @@ async fn answer(
             .status(if seen <= failures { 503 } else { 200 })
             .body(full(if seen <= failures { "busy" } else { "ok" }))
             .unwrap(),
+        Reply::Echo => {
+            let mut echoed = format!("{} {}\n", parts.method, parts.uri);
+            for (name, value) in &parts.headers {
+                echoed.push_str(&format!("{name}: {}\n", value.to_str().unwrap_or("")));
+            }
+            let authorization = authorization.unwrap_or_default().to_owned();
+            hyper::Response::builder()
+                .status(200)
+                .header("x-echo", authorization)
+                .body(Full::new(Bytes::from(echoed)).boxed())
+                .unwrap()
+        }
         Reply::Status(status, text) => hyper::Response::builder()
             .status(status)
             .body(full(text))

@@ -32,6 +32,7 @@ use wasmtime_wasi_http::{Error, WasiBody};
 
 use super::address::Host;
 use super::http::{AFTER_DEADLINE, Direction, Metered, ReadDeadline, body_error, read_upload};
+use super::inject::SecretInjection;
 use super::mask::UrlMasks;
 use super::policy::{EgressPolicy, Scheme, Verdict};
 use super::record::{AttemptHandle, AttemptStart, EgressLog};
@@ -69,6 +70,8 @@ pub(super) struct HttpSocket {
     /// What each request's record says of the client certificate offered
     /// on the connection, if any.
     pub client_certificate: Option<String>,
+    /// The secrets the host injects into requests.
+    pub secrets: Arc<SecretInjection>,
 }
 
 /// The recording receiver's answer to a request for a URL.
@@ -311,8 +314,19 @@ impl HttpSocket {
                 .write_line(&format!("hookbox: {target}: {reason}"));
             return Err(NotSent(reason));
         }
-        // Upstream the request names what was checked, and only that.
         let mut parts = parts;
+        let mut path = path;
+        match self
+            .secrets
+            .apply(scheme, &host, port, &mut parts.headers, &mut path)
+        {
+            Ok(injected) if !injected.is_empty() => {
+                handle.note(&format!("injected by the host: {}", injected.join(", ")));
+            }
+            Ok(_) => {}
+            Err(misdirected) => return Err(refused(misdirected.to_string())),
+        }
+        // Upstream the request names what was checked, and only that.
         let checked_host = match (&host, port == default_port(scheme)) {
             (host, true) => host.to_string(),
             (host, false) => format!("{host}:{port}"),
@@ -329,10 +343,12 @@ impl HttpSocket {
             Forward::Live(sender) => self.send(request, sender, &handle).await,
             Forward::Recorded(answer) => self.record(request, &url, answer, &handle).await,
         };
-        answered.map_err(|error| {
-            handle.note(&error.to_string());
-            NotSent(error.to_string())
-        })
+        answered
+            .map(|response| self.secrets.mask_response(response))
+            .map_err(|error| {
+                handle.note(&error.to_string());
+                NotSent(error.to_string())
+            })
     }
 
     /// The host and port a request names: its absolute target's, which

@@ -20,6 +20,7 @@ pub mod address;
 pub mod http;
 mod http_gate;
 pub(crate) mod http_socket;
+pub mod inject;
 pub mod mask;
 pub mod operator_identity;
 pub mod policy;
@@ -72,12 +73,15 @@ pub struct EgressGate {
     next_identity: Option<tls_session::ClientIdentity>,
     /// The operator's client certificates for destinations.
     identities: Arc<operator_identity::OperatorIdentities>,
+    /// The secrets the host injects into requests.
+    secrets: Arc<inject::SecretInjection>,
 }
 
 impl EgressGate {
     /// A gate enforcing `policy` until `deadline`, sending what it allows to
     /// the network or to the recording receiver, as `mode` says, presenting
-    /// the operator's client certificates (`identities`) where they apply.
+    /// the operator's client certificates (`identities`) where they apply
+    /// and the operator's `secrets` for their destinations.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         policy: Arc<EgressPolicy>,
@@ -88,6 +92,7 @@ impl EgressGate {
         deadline: Instant,
         max_body: u64,
         url_masks: Arc<mask::UrlMasks>,
+        secrets: Arc<inject::SecretInjection>,
     ) -> Self {
         let sink: Arc<dyn Sink> = match mode {
             EgressMode::Live => Arc::new(Network::new(tls.clone())),
@@ -109,6 +114,7 @@ impl EgressGate {
             next_unverified: false,
             next_identity: None,
             identities,
+            secrets,
         }
     }
 

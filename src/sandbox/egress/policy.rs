@@ -275,6 +275,11 @@ impl Rule {
         Ok(rule)
     }
 
+    /// The scheme the rule is for (`None`: any).
+    pub fn scheme(&self) -> Option<Scheme> {
+        self.scheme
+    }
+
     /// Whether the rule applies to `scheme` traffic to `port`.
     pub fn covers(&self, scheme: Scheme, port: u16) -> bool {
         self.scheme.is_none_or(|s| s == scheme) && (self.ports.0..=self.ports.1).contains(&port)

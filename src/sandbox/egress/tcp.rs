@@ -124,6 +124,7 @@ impl EgressGate {
             check_address: name.is_none(),
             scheme,
             client_certificate: None,
+            secrets: self.secrets.clone(),
         })
     }
 

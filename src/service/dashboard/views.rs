@@ -231,6 +231,8 @@ pub(super) struct SettingsPage {
     source: Vec<(String, String)>,
     rules: Vec<String>,
     unverified_tls: Vec<String>,
+    /// Each injected secret's variable and where its value may go.
+    injected: Vec<(String, String)>,
     limits: Vec<(String, String)>,
 }
 
@@ -245,6 +247,12 @@ impl SettingsPage {
                 .egress
                 .unverified_tls_rules()
                 .map(ToString::to_string)
+                .collect(),
+            injected: sandbox
+                .injected_secrets
+                .secrets()
+                .iter()
+                .map(|secret| (secret.name().to_owned(), secret.destinations().join(", ")))
                 .collect(),
             limits: vec![
                 (

@@ -1,0 +1,673 @@
+//! Secrets that never enter the sandbox (`[[secrets.inject]]`): the hook's
+//! variable holds a placeholder, and the host puts the value in its place
+//! in an outgoing HTTP request's headers or URL, on the wire, only for the
+//! destinations the operator named.
+//!
+//! - Headers are searched as text (`Authorization: Bearer …`, `Splunk …`,
+//!   any custom header) and inside `Basic` credentials (base64 of
+//!   `user:password`, decoded, replaced and encoded again); the URL's path
+//!   and query are searched too, and the value is percent-encoded there.
+//! - A request to any other destination that carries a placeholder is not
+//!   sent: the refusal names the secret and where it may go.
+//! - Bodies are never rewritten, and raw TCP (syslog) is never touched: a
+//!   placeholder there goes out as it is.
+//! - A destination that reflects the value back (an echo service) does not
+//!   hand it to the hook: every occurrence in a response's headers and
+//!   uncompressed body is replaced by as many `*` (the lengths stay, so
+//!   `Content-Length` holds). A compressed body is not searched.
+//!
+//! The value lives only in the host: the hook's environment, output, the run
+//! record and the egress record see the placeholder.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use base64::Engine;
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, HeaderValue};
+use http_body::{Body, Frame, SizeHint};
+
+use super::address::Host;
+use super::policy::{Rule, Scheme};
+
+/// The shortest value accepted: shorter ones would be masked wherever they
+/// happen to appear in responses.
+pub const MIN_VALUE_BYTES: usize = 8;
+
+/// One secret the host injects.
+#[derive(Clone)]
+pub struct InjectedSecret {
+    name: String,
+    placeholder: String,
+    value: Arc<str>,
+    destinations: Vec<Rule>,
+    /// The spellings of the value masked in responses.
+    masked: Arc<[Vec<u8>]>,
+}
+
+impl std::fmt::Debug for InjectedSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InjectedSecret")
+            .field("name", &self.name)
+            .field("placeholder", &self.placeholder)
+            .field("value", &"[redacted]")
+            .field("destinations", &self.destinations)
+            .finish()
+    }
+}
+
+/// Why a secret cannot be injected as configured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InjectError {
+    /// The variable name is not one a hook can read.
+    #[error("{0:?} is not a variable name (letters, digits and _, not starting with a digit)")]
+    BadName(String),
+    /// A destination is not an `http://` or `https://` rule.
+    #[error("destination {destination:?}: {reason}")]
+    BadDestination {
+        /// The destination as written.
+        destination: String,
+        /// Why.
+        reason: String,
+    },
+    /// No destination is named.
+    #[error("no destinations: name where the value may go, e.g. [\"https://siem.example.com\"]")]
+    NoDestinations,
+    /// The value cannot go in a header.
+    #[error(
+        "the value is not usable in an HTTP header (it is empty, holds a line break or a \
+         control character, or is shorter than {MIN_VALUE_BYTES} bytes)"
+    )]
+    BadValue,
+}
+
+impl InjectedSecret {
+    /// `value` for the variable `name`, injected for `destinations` (egress
+    /// rules, `http://` or `https://`).
+    pub fn new(name: &str, value: &str, destinations: &[String]) -> Result<Self, InjectError> {
+        let valid_name = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_name {
+            return Err(InjectError::BadName(name.to_owned()));
+        }
+        if destinations.is_empty() {
+            return Err(InjectError::NoDestinations);
+        }
+        let destinations = destinations
+            .iter()
+            .map(|text| {
+                let bad = |reason: String| InjectError::BadDestination {
+                    destination: text.clone(),
+                    reason,
+                };
+                let rule: Rule = text
+                    .parse()
+                    .map_err(|e: super::policy::RuleError| bad(e.reason))?;
+                if !matches!(rule.scheme(), Some(Scheme::Http | Scheme::Https)) {
+                    return Err(bad(
+                        "secrets are injected into HTTP requests only: write http:// or https://"
+                            .into(),
+                    ));
+                }
+                Ok(rule)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let usable = value.len() >= MIN_VALUE_BYTES
+            && HeaderValue::from_str(value).is_ok()
+            && !value.chars().any(char::is_control);
+        if !usable {
+            return Err(InjectError::BadValue);
+        }
+        Ok(InjectedSecret {
+            name: name.to_owned(),
+            placeholder: format!(
+                "hookbox-secret-{name}-{:016x}{:016x}",
+                fastrand::u64(..),
+                fastrand::u64(..)
+            ),
+            value: value.into(),
+            destinations,
+            masked: spellings(value).into(),
+        })
+    }
+
+    /// The variable the hook reads.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What the hook's variable holds instead of the value.
+    pub fn placeholder(&self) -> &str {
+        &self.placeholder
+    }
+
+    /// The same secret with another value (a `hookbox test` fixture's).
+    pub fn with_value(&self, value: &str) -> Result<Self, InjectError> {
+        let mut secret = InjectedSecret::new(&self.name, value, &self.destinations())?;
+        secret.placeholder = self.placeholder.clone();
+        Ok(secret)
+    }
+
+    /// Whether `bytes` holds the value in any spelling masked.
+    fn appears_in(&self, bytes: &[u8]) -> bool {
+        self.masked.iter().any(|form| contains(bytes, form))
+    }
+
+    fn may_go_to(&self, scheme: Scheme, host: &Host, port: u16) -> bool {
+        self.destinations
+            .iter()
+            .any(|rule| rule.covers(scheme, port) && rule.matches_host(host))
+    }
+
+    /// Where the value may go, as rules.
+    pub fn destinations(&self) -> Vec<String> {
+        self.destinations.iter().map(ToString::to_string).collect()
+    }
+
+    fn shown_destinations(&self) -> String {
+        self.destinations().join(", ")
+    }
+}
+
+/// The secrets of a run.
+#[derive(Debug, Clone, Default)]
+pub struct SecretInjection {
+    secrets: Vec<InjectedSecret>,
+}
+
+/// A request that carries a secret's placeholder to a destination the
+/// secret may not go to: it is not sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the request carries {name}, which hookbox injects only for {destinations}; nothing was sent"
+)]
+pub struct Misdirected {
+    /// The secret's variable.
+    pub name: String,
+    /// Where it may go.
+    pub destinations: String,
+}
+
+impl SecretInjection {
+    /// The run's secrets.
+    pub fn new(secrets: Vec<InjectedSecret>) -> SecretInjection {
+        SecretInjection { secrets }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+
+    /// The secrets.
+    pub fn secrets(&self) -> &[InjectedSecret] {
+        &self.secrets
+    }
+
+    /// The same secrets, those named in `values` with those values (a
+    /// `hookbox test` fixture's `[secrets]`); the placeholders stay.
+    pub fn with_values<'a>(
+        &self,
+        mut values: impl Iterator<Item = (&'a str, &'a str)>,
+    ) -> Result<SecretInjection, String> {
+        let mut secrets = self.secrets.clone();
+        values.try_for_each(|(name, value)| {
+            let secret = secrets
+                .iter_mut()
+                .find(|secret| secret.name == name)
+                .ok_or_else(|| {
+                    format!("secrets.{name}: no [[secrets.inject]] entry is named {name}")
+                })?;
+            *secret = secret
+                .with_value(value)
+                .map_err(|e| format!("secrets.{name}: {e}"))?;
+            Ok::<_, String>(())
+        })?;
+        Ok(SecretInjection { secrets })
+    }
+
+    /// The variables the hook gets: each secret's placeholder.
+    pub fn env(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        self.secrets
+            .iter()
+            .map(|secret| (secret.name.clone(), secret.placeholder.clone()))
+    }
+
+    /// Puts the values in place of their placeholders in `headers` and
+    /// `target` (the request's path and query, or its whole URL) of a
+    /// request to `host`:`port`; the names of the secrets injected. A
+    /// placeholder for a destination its secret may not go to refuses the
+    /// request, changing nothing.
+    pub fn apply(
+        &self,
+        scheme: Scheme,
+        host: &Host,
+        port: u16,
+        headers: &mut HeaderMap,
+        target: &mut String,
+    ) -> Result<Vec<String>, Misdirected> {
+        let carried: Vec<&InjectedSecret> = self
+            .secrets
+            .iter()
+            .filter(|secret| carries(headers, target, &secret.placeholder))
+            .collect();
+        if let Some(secret) = carried
+            .iter()
+            .find(|secret| !secret.may_go_to(scheme, host, port))
+        {
+            return Err(Misdirected {
+                name: secret.name.clone(),
+                destinations: secret.shown_destinations(),
+            });
+        }
+        for secret in &carried {
+            let encoded = percent_encoding::utf8_percent_encode(&secret.value, URL_VALUE);
+            *target = target.replace(&secret.placeholder, &encoded.to_string());
+            for value in headers.values_mut() {
+                if let Some(replaced) = replace_in_header(value, secret) {
+                    *value = replaced;
+                }
+            }
+        }
+        Ok(carried.iter().map(|s| s.name.clone()).collect())
+    }
+
+    /// Masks every value in a response's `headers`.
+    pub fn mask_headers(&self, headers: &mut HeaderMap) {
+        for value in headers.values_mut() {
+            let bytes = value.as_bytes();
+            if self.secrets.iter().any(|s| s.appears_in(bytes)) {
+                let mut masked = bytes.to_vec();
+                self.mask(&mut masked);
+                if let Ok(masked) = HeaderValue::from_bytes(&masked) {
+                    *value = masked;
+                }
+            }
+        }
+    }
+
+    /// Replaces every spelling of every value in `bytes` by as many `*`.
+    fn mask(&self, bytes: &mut [u8]) {
+        for form in self.secrets.iter().flat_map(|s| s.masked.iter()) {
+            let mut from = 0;
+            while let Some(at) = find(&bytes[from..], form) {
+                let start = from + at;
+                bytes[start..start + form.len()].fill(b'*');
+                from = start + form.len();
+            }
+        }
+    }
+
+    /// `response` with every value masked in its headers and body.
+    pub fn mask_response(
+        self: &Arc<Self>,
+        response: http::Response<wasmtime_wasi_http::WasiBody>,
+    ) -> http::Response<wasmtime_wasi_http::WasiBody> {
+        use http_body_util::BodyExt;
+        if self.is_empty() {
+            return response;
+        }
+        let (mut parts, body) = response.into_parts();
+        self.mask_headers(&mut parts.headers);
+        let body = Masked::new(body, self.clone()).boxed_unsync();
+        http::Response::from_parts(parts, body)
+    }
+
+    fn longest_value(&self) -> usize {
+        self.secrets
+            .iter()
+            .flat_map(|s| s.masked.iter())
+            .map(Vec::len)
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// What is percent-encoded when a value goes into a URL: all but the
+/// unreserved characters.
+const URL_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// How a value can travel back in a response: as it is, percent-encoded
+/// (as it went into a URL), and base64-encoded (as it went into `Basic`
+/// credentials after `user:`): for each of the three alignments, the
+/// characters that encode the value's bytes alone.
+fn spellings(value: &str) -> Vec<Vec<u8>> {
+    let mut forms = vec![value.as_bytes().to_vec()];
+    let encoded = percent_encoding::utf8_percent_encode(value, URL_VALUE).to_string();
+    if encoded != value {
+        forms.push(encoded.into_bytes());
+    }
+    let length = value.len();
+    for offset in 0..3 {
+        let mut padded = vec![0u8; offset];
+        padded.extend_from_slice(value.as_bytes());
+        let text = base64::engine::general_purpose::STANDARD.encode(&padded);
+        let first_group = offset.div_ceil(3);
+        let end_group = (offset + length) / 3;
+        if end_group > first_group {
+            forms.push(text.as_bytes()[4 * first_group..4 * end_group].to_vec());
+        }
+    }
+    forms
+}
+
+fn carries(headers: &HeaderMap, target: &str, placeholder: &str) -> bool {
+    target.contains(placeholder)
+        || headers.values().any(|value| {
+            contains(value.as_bytes(), placeholder.as_bytes())
+                || basic_credentials(value).is_some_and(|text| text.contains(placeholder))
+        })
+}
+
+/// The decoded `user:password` of a `Basic` credential.
+fn basic_credentials(value: &HeaderValue) -> Option<String> {
+    let text = value.to_str().ok()?;
+    let (scheme, encoded) = text.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    String::from_utf8(decoded).ok()
+}
+
+fn replace_in_header(value: &HeaderValue, secret: &InjectedSecret) -> Option<HeaderValue> {
+    if let Some(credentials) = basic_credentials(value)
+        && credentials.contains(&secret.placeholder)
+    {
+        let replaced = credentials.replace(&secret.placeholder, &secret.value);
+        let encoded = base64::engine::general_purpose::STANDARD.encode(replaced);
+        return HeaderValue::from_str(&format!("Basic {encoded}")).ok();
+    }
+    let text = value.to_str().ok()?;
+    if !text.contains(&secret.placeholder) {
+        return None;
+    }
+    let mut replaced =
+        HeaderValue::from_str(&text.replace(&secret.placeholder, &secret.value)).ok()?;
+    replaced.set_sensitive(true);
+    Some(replaced)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || needle.len() > haystack.len() {
+        return None;
+    }
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    find(haystack, needle).is_some()
+}
+
+/// A response body with every injected value masked, across frame
+/// boundaries: it holds back the last bytes of what it has seen (one byte
+/// fewer than the longest value) until more come or the body ends.
+pub struct Masked<B> {
+    inner: B,
+    secrets: Arc<SecretInjection>,
+    held: BytesMut,
+    trailers: Option<Frame<Bytes>>,
+}
+
+impl<B> Masked<B> {
+    /// `inner` with `secrets`' values masked.
+    pub fn new(inner: B, secrets: Arc<SecretInjection>) -> Masked<B> {
+        Masked {
+            inner,
+            secrets,
+            held: BytesMut::new(),
+            trailers: None,
+        }
+    }
+}
+
+impl<B> Body for Masked<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = &mut *self;
+        if let Some(trailers) = this.trailers.take() {
+            return Poll::Ready(Some(Ok(trailers)));
+        }
+        let keep = this.secrets.longest_value().saturating_sub(1);
+        loop {
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) => {
+                        this.held.extend_from_slice(&data);
+                        this.secrets.mask(&mut this.held);
+                        if this.held.len() > keep {
+                            let ready = this.held.split_to(this.held.len() - keep);
+                            return Poll::Ready(Some(Ok(Frame::data(ready.freeze()))));
+                        }
+                    }
+                    Err(trailers) => {
+                        if this.held.is_empty() {
+                            return Poll::Ready(Some(Ok(trailers)));
+                        }
+                        this.trailers = Some(trailers);
+                        let rest = this.held.split();
+                        return Poll::Ready(Some(Ok(Frame::data(rest.freeze()))));
+                    }
+                },
+                Poll::Ready(None) if !this.held.is_empty() => {
+                    let rest = this.held.split();
+                    return Poll::Ready(Some(Ok(Frame::data(rest.freeze()))));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.held.is_empty() && self.trailers.is_none() && self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        // Masking keeps lengths; what is held is still to come.
+        let inner = self.inner.size_hint();
+        let held = self.held.len() as u64;
+        let mut hint = SizeHint::new();
+        hint.set_lower(inner.lower() + held);
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper + held);
+        }
+        hint
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    const VALUE: &str = "s3cr3t-T0KEN/with+odd&chars";
+
+    fn injection() -> SecretInjection {
+        SecretInjection::new(vec![
+            InjectedSecret::new(
+                "SIEM_TOKEN",
+                VALUE,
+                &["https://siem.example.com:8088".into()],
+            )
+            .unwrap(),
+        ])
+    }
+
+    fn host(name: &str) -> Host {
+        Host::parse(name).unwrap()
+    }
+
+    #[test]
+    fn placeholders_become_the_value_for_its_destination_only() {
+        let secrets = injection();
+        let placeholder = secrets.secrets()[0].placeholder().to_owned();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Splunk {placeholder}")).unwrap(),
+        );
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("x:{placeholder}"));
+        headers.insert(
+            "proxy-authorization",
+            HeaderValue::from_str(&format!("Basic {basic}")).unwrap(),
+        );
+        let mut target = format!("/services/collector?token={placeholder}");
+        let original = (headers.clone(), target.clone());
+        let misdirected = secrets
+            .apply(
+                Scheme::Https,
+                &host("evil.example.com"),
+                8088,
+                &mut headers,
+                &mut target,
+            )
+            .unwrap_err();
+        assert_eq!(misdirected.name, "SIEM_TOKEN");
+        assert_eq!(
+            (headers.clone(), target.clone()),
+            original,
+            "nothing changed"
+        );
+        assert!(
+            secrets
+                .apply(
+                    Scheme::Https,
+                    &host("siem.example.com"),
+                    443,
+                    &mut headers,
+                    &mut target
+                )
+                .is_err(),
+            "another port is another destination"
+        );
+        let injected = secrets
+            .apply(
+                Scheme::Https,
+                &host("siem.example.com"),
+                8088,
+                &mut headers,
+                &mut target,
+            )
+            .unwrap();
+        assert_eq!(injected, vec!["SIEM_TOKEN"]);
+        assert_eq!(headers["authorization"], format!("Splunk {VALUE}").as_str());
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("x:{VALUE}"));
+        assert_eq!(
+            headers["proxy-authorization"],
+            format!("Basic {basic}").as_str()
+        );
+        assert_eq!(
+            target,
+            "/services/collector?token=s3cr3t-T0KEN%2Fwith%2Bodd%26chars"
+        );
+    }
+
+    #[test]
+    fn requests_without_placeholders_pass_unchanged() {
+        let secrets = injection();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-other", HeaderValue::from_static("hookbox-secret-OTHER"));
+        let mut target = "/x".to_owned();
+        let injected = secrets
+            .apply(
+                Scheme::Https,
+                &host("evil.example.com"),
+                1,
+                &mut headers,
+                &mut target,
+            )
+            .unwrap();
+        assert!(injected.is_empty());
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        let https = ["https://siem.example.com".to_owned()];
+        assert!(matches!(
+            InjectedSecret::new("9X", VALUE, &https),
+            Err(InjectError::BadName(_))
+        ));
+        assert!(matches!(
+            InjectedSecret::new("X", "short", &https),
+            Err(InjectError::BadValue)
+        ));
+        assert!(matches!(
+            InjectedSecret::new("X", "line\nbreak-value", &https),
+            Err(InjectError::BadValue)
+        ));
+        assert!(matches!(
+            InjectedSecret::new("X", VALUE, &["tcp://siem.example.com:514".into()]),
+            Err(InjectError::BadDestination { .. })
+        ));
+        assert!(matches!(
+            InjectedSecret::new("X", VALUE, &[]),
+            Err(InjectError::NoDestinations)
+        ));
+        assert!(!format!("{:?}", InjectedSecret::new("X", VALUE, &https).unwrap()).contains(VALUE));
+    }
+
+    #[tokio::test]
+    async fn a_reflected_value_is_masked_across_frames() {
+        let secrets = Arc::new(injection());
+        for split in 0..=VALUE.len() + 4 {
+            let text = format!("echo: {VALUE} and again {VALUE}.");
+            let (first, second) = text.as_bytes().split_at(split.min(text.len()));
+            let frames = vec![
+                Ok::<_, std::convert::Infallible>(Frame::data(Bytes::copy_from_slice(first))),
+                Ok(Frame::data(Bytes::copy_from_slice(second))),
+            ];
+            let body = http_body_util::StreamBody::new(futures_util::stream::iter(frames));
+            let masked = Masked::new(body, secrets.clone());
+            let collected = masked.collect().await.unwrap().to_bytes();
+            let stars = "*".repeat(VALUE.len());
+            assert_eq!(
+                String::from_utf8_lossy(&collected),
+                format!("echo: {stars} and again {stars}."),
+                "split at {split}"
+            );
+        }
+        let secrets_only = injection();
+        for user in ["", "a", "ab", "abc"] {
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{VALUE}"));
+            let mut echoed = basic.clone().into_bytes();
+            secrets_only.mask(&mut echoed);
+            assert_ne!(echoed, basic.as_bytes(), "user {user:?}");
+            // What is left decodes to no more than a few bytes of the value.
+            let left = String::from_utf8_lossy(&echoed).into_owned();
+            assert!(
+                left.matches('*').count() >= VALUE.len(),
+                "user {user:?}: {left}"
+            );
+        }
+        let mut echoed = b"GET /?token=s3cr3t-T0KEN%2Fwith%2Bodd%26chars".to_vec();
+        secrets_only.mask(&mut echoed);
+        assert!(!String::from_utf8_lossy(&echoed).contains("T0KEN"));
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-echo",
+            HeaderValue::from_str(&format!("got {VALUE}")).unwrap(),
+        );
+        secrets.mask_headers(&mut headers);
+        assert!(!headers["x-echo"].to_str().unwrap().contains(VALUE));
+    }
+}
