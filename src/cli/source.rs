@@ -50,6 +50,15 @@ impl SourceCommand {
         let file = ConfigFile::find(args.config.as_deref(), None, env_names::from_process)?;
         let source = git_source_from(&file.git)?;
         outln!("repository {}", source.config().display_url());
+        if let Some(signers) = &source.settings().signers {
+            outln!(
+                "signatures required: {} signers in {}",
+                signers.signers().len(),
+                signers
+                    .file()
+                    .map_or_else(|| "(given)".into(), |f| f.display().to_string())
+            );
+        }
         match self {
             SourceCommand::Fetch(_) => {
                 let snapshot = source.fetch()?;

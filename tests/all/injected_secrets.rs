@@ -56,7 +56,7 @@ print("basic", response.status, response.read().decode())
 curl = subprocess.run(["curl", "-sS", "-H", f"Authorization: Bearer {token}", f"{siem}/curl"],
                       capture_output=True, text=True)
 print("curl", curl.returncode, curl.stdout)
-raw(siem, "/socket", f"X-Api-Key: {token}")
+raw(siem, "/socket", f"X-Api-Key: {token}\r\nAuthorization: Bearer {token}")
 import requests, hookbox.http
 print("requests", requests.post(f"{siem}/requests", json={"x": 1},
                                 headers={"Authorization": f"Splunk {token}"}, timeout=5).status_code)
@@ -196,6 +196,11 @@ async fn secrets_reach_their_destination_only_and_nothing_shows_them() {
     // The echo service reflected the value: the hook sees it masked.
     let stars = "*".repeat(SIEM_TOKEN.len());
     assert!(printed.contains(&format!("Splunk {stars}")), "{printed}");
+    // The status line's reason phrase echoed it too.
+    assert!(
+        printed.contains(&format!("raw /socket HTTP/1.1 200 Bearer {stars}\r\n")),
+        "{printed}"
+    );
 
     // The record names each refusal and each injection.
     let egress = outcome["egress"].as_array().unwrap();
@@ -294,4 +299,89 @@ fn a_secret_that_cannot_be_injected_is_a_settings_error_that_never_shows_the_val
         );
         assert!(output.stdout.is_empty());
     }
+}
+
+/// Sends, over a raw socket to `SIEM`, a request whose URL holds the long
+/// secret's placeholder and is just short enough before the value goes in;
+/// then asks the compressing echo for the token.
+const OVERFLOW_HOOK: &str = r#"
+import os, socket, urllib.request
+token, siem, packed = os.environ["LONG_TOKEN"], os.environ["SIEM"], os.environ["PACKED"]
+host, port = siem.removeprefix("http://").split(":")
+path = "/x?" + "a" * (65500 - len(token)) + token
+with socket.create_connection((host, int(port)), timeout=5) as s:
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n".encode())
+    print("overflow answer", len(s.recv(65536)))
+request = urllib.request.Request(packed + "/gzip", headers={"Authorization": f"Bearer {token}"})
+try:
+    urllib.request.urlopen(request, timeout=5)
+except urllib.error.HTTPError as error:
+    print("packed", error.code, error.read())
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_that_breaks_the_request_or_comes_back_compressed_never_shows() {
+    let long_token = format!("eyJhbGciOiJIUzI1NiJ9.{}.sig", "LONGSECRET".repeat(12));
+    let siem = Receiver::http(Reply::Echo).await;
+    let packed = Receiver::http(Reply::EchoCompressed).await;
+    let hook = TestHook::new(OVERFLOW_HOOK);
+    let settings = tempfile::tempdir().unwrap();
+    let config = settings.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[secrets.inject]]\nname = \"LONG_TOKEN\"\nfrom_env = \"HOOKBOX_LONG\"\n\
+             destinations = [\"http://127.0.0.1:{}\", \"http://127.0.0.1:{}\"]\n",
+            siem.port(),
+            packed.port()
+        ),
+    )
+    .unwrap();
+    let payload = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(payload.path(), SESSION_CLOSE).unwrap();
+    let siem_url = format!("http://127.0.0.1:{}", siem.port());
+    let packed_url = format!("http://127.0.0.1:{}", packed.port());
+    let output = hookbox()
+        .args(["run", "--json"])
+        .arg(&hook.path)
+        .arg("--payload")
+        .arg(payload.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["--allow", &siem_url, "--allow", &packed_url])
+        .args(["--env", &format!("SIEM={siem_url}")])
+        .args(["--env", &format!("PACKED={packed_url}")])
+        .env("HOOKBOX_LONG", &long_token)
+        .env("HOOKBOX_LOG", "trace")
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!all.contains("LONGSECRET"), "{all}");
+    let outcome: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let egress = outcome["egress"].as_array().unwrap();
+    assert!(
+        egress[0]["reason"].as_str().is_some_and(
+            |r| r.contains("LONG_TOKEN's value in its URL the request has no valid target")
+        ),
+        "{egress:#?}"
+    );
+    assert!(
+        siem.requests().is_empty(),
+        "the broken request was not sent"
+    );
+    assert!(
+        outcome["stdout"]
+            .as_str()
+            .unwrap()
+            .contains("packed 502 b''"),
+        "{outcome}"
+    );
+    assert_eq!(
+        packed.requests()[0].header("accept-encoding"),
+        Some("identity")
+    );
 }

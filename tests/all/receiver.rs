@@ -50,9 +50,12 @@ pub enum Reply {
     /// 401 with a Basic challenge unless `Authorization` is this value, then
     /// 200 with `authorized`.
     BasicAuth(&'static str),
-    /// 200 with the request's target and headers echoed in the body and in
-    /// an `x-echo` header, as an echo service does.
+    /// 200 with the request's target and headers echoed in the body and
+    /// its `Authorization` in an `x-echo` header and the status line's
+    /// reason phrase, as an echo service does.
     Echo,
+    /// [`Reply::Echo`] claiming `Content-Encoding: gzip`.
+    EchoCompressed,
 }
 
 /// A certificate authority made for one test, and a server certificate it
@@ -352,17 +355,25 @@ async fn answer(
             .status(if seen <= failures { 503 } else { 200 })
             .body(full(if seen <= failures { "busy" } else { "ok" }))
             .unwrap(),
-        Reply::Echo => {
+        Reply::Echo | Reply::EchoCompressed => {
             let mut echoed = format!("{} {}\n", parts.method, parts.uri);
             for (name, value) in &parts.headers {
                 echoed.push_str(&format!("{name}: {}\n", value.to_str().unwrap_or("")));
             }
             let authorization = authorization.unwrap_or_default().to_owned();
-            hyper::Response::builder()
+            let mut response = hyper::Response::builder()
                 .status(200)
-                .header("x-echo", authorization)
+                .header("x-echo", &authorization);
+            if matches!(reply, Reply::EchoCompressed) {
+                response = response.header("content-encoding", "gzip");
+            }
+            let mut response = response
                 .body(Full::new(Bytes::from(echoed)).boxed())
-                .unwrap()
+                .unwrap();
+            if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(authorization.into_bytes()) {
+                response.extensions_mut().insert(reason);
+            }
+            response
         }
         Reply::Status(status, text) => hyper::Response::builder()
             .status(status)

@@ -442,3 +442,33 @@ fn the_cli_records_the_signer_and_names_a_refused_commit() {
     );
     assert_eq!(outcome["provenance"]["signer"]["fingerprint"], fingerprint);
 }
+
+#[test]
+fn a_branch_moved_back_to_an_older_signed_commit_is_not_followed() {
+    let keys = Keys::new();
+    let alice = keys.make("alice");
+    let allowed = keys.allowed_signers(&[format!("alice@example.com {}", Keys::public(&alice))]);
+    let repo = TestRepo::new("main");
+    repo.sign_with(&alice);
+    repo.write(HOOK_PATH, b"print('v1, with a known bug')\n");
+    let v1 = repo.commit_at("v1", 1_780_000_000);
+    repo.write(HOOK_PATH, b"print('v2, fixed')\n");
+    let v2 = repo.commit_at("v2", 1_780_000_100);
+    let cache = tempfile::tempdir().unwrap();
+    let source = signed_source(&repo, &allowed, cache.path());
+    assert_eq!(source.fetch().unwrap().commit, v2);
+
+    // Whoever can push (without alice's key) moves main back to v1.
+    repo.git(&["reset", "-q", "--hard", &v1]);
+    let (refusal, _) = refused(&source, &v1);
+    assert_eq!(refusal, SignatureRefusal::Older { last: v2.clone() });
+    assert_eq!(
+        hook_text(&source, Event::SessionOpen).as_deref(),
+        Some("print('v2, fixed')\n")
+    );
+
+    // A new signed commit on top (a revert) is followed.
+    repo.write(HOOK_PATH, b"print('v3, reverted on purpose')\n");
+    let v3 = repo.commit_at("v3", 1_780_000_200);
+    assert_eq!(source.fetch().unwrap().commit, v3);
+}

@@ -90,6 +90,23 @@ impl TestRepo {
         self
     }
 
+    /// Commits everything at `time` (seconds since the epoch, as author and
+    /// committer); returns the commit id.
+    pub fn commit_at(&self, message: &str, time: i64) -> String {
+        self.git(&["add", "-A"]);
+        let date = format!("{time} +0000");
+        let status = Command::new("git")
+            .arg("-C")
+            .arg(self.path())
+            .args(["commit", "-q", "--allow-empty", "-m", message])
+            .env("GIT_AUTHOR_DATE", &date)
+            .env("GIT_COMMITTER_DATE", &date)
+            .status()
+            .unwrap();
+        assert!(status.success(), "git commit at {date}");
+        self.git(&["rev-parse", "HEAD"])
+    }
+
     /// Commits everything without a signature; returns the commit id.
     pub fn commit_unsigned(&self, message: &str) -> String {
         self.git(&["add", "-A"]);

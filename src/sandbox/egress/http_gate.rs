@@ -6,7 +6,6 @@
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::address::{BadHost, Host};
-use super::inject::SecretInjection;
 use super::policy::{EgressPolicy, Scheme};
 use super::record::{AttemptHandle, AttemptStart};
 use super::sink::{HttpSend, Unreachable};
@@ -44,7 +43,6 @@ impl WasiHttpHooks for EgressGate {
         let url_masks = self.url_masks.clone();
         let identities = self.identities.clone();
         let secrets = self.secrets.clone();
-        let mut request = request;
         let (deadline, max_body) = (self.deadline, self.max_body);
         Box::new(async move {
             let host = match parsed_host {
@@ -105,15 +103,17 @@ impl WasiHttpHooks for EgressGate {
                 stderr.write_line(&format!("hookbox: {target}: {reason}"));
                 return Err(HttpError::HttpRequestBodySize(Some(max_body)));
             }
-            match inject_secrets(&secrets, scheme, &approved.host, port, &mut request) {
-                Ok(injected) if !injected.is_empty() => {
-                    handle.note(&format!("injected by the host: {}", injected.join(", ")));
-                }
-                Ok(_) => {}
-                Err(reason) => {
-                    refuse(&handle, &stderr, &target, &reason);
+            let (mut parts, body) = request.into_parts();
+            let injected = match secrets.inject(scheme, &approved.host, port, &mut parts) {
+                Ok(injected) => injected,
+                Err(refusal) => {
+                    refuse(&handle, &stderr, &target, &refusal.to_string());
                     return Err(HttpError::HttpRequestDenied);
                 }
+            };
+            let request = ::http::Request::from_parts(parts, body);
+            if let Some(note) = injected.note() {
+                handle.note(&note);
             }
             let tls = match (scheme, unverified) {
                 (Scheme::Https, false) => Some(tls.config()),
@@ -146,7 +146,13 @@ impl WasiHttpHooks for EgressGate {
                     url_masks,
                 })
                 .await;
-            let result = result.map(|(response, io)| (secrets.mask_response(response), io));
+            let result = result.map(|(response, io)| {
+                let (response, note) = injected.guard(response);
+                if let Some(note) = note {
+                    handle.note(&note);
+                }
+                (response, io)
+            });
             match &result {
                 // The metered body noted where it was cut, naming the cap.
                 Err(HttpError::HttpRequestBodySize(_) | HttpError::HttpResponseBodySize(_)) => {}
@@ -156,39 +162,6 @@ impl WasiHttpHooks for EgressGate {
             result
         })
     }
-}
-
-/// Puts the operator's secrets in place of their placeholders in the
-/// request's headers and path (see [`super::inject`]); the names injected,
-/// or why the request may not be sent.
-fn inject_secrets(
-    secrets: &SecretInjection,
-    scheme: Scheme,
-    host: &Host,
-    port: u16,
-    request: &mut ::http::Request<WasiBody>,
-) -> Result<Vec<String>, String> {
-    if secrets.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut target = request
-        .uri()
-        .path_and_query()
-        .map_or_else(|| "/".to_owned(), ToString::to_string);
-    let injected = secrets
-        .apply(scheme, host, port, request.headers_mut(), &mut target)
-        .map_err(|misdirected| misdirected.to_string())?;
-    if !injected.is_empty() {
-        let mut uri = request.uri().clone().into_parts();
-        uri.path_and_query = Some(
-            target
-                .parse()
-                .map_err(|_| "the URL with the secret is not a URL".to_owned())?,
-        );
-        *request.uri_mut() =
-            ::http::Uri::from_parts(uri).map_err(|_| "the URL with the secret is not a URL")?;
-    }
-    Ok(injected)
 }
 
 /// The body length a request declares (`Content-Length`), if any.

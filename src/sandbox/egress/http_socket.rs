@@ -315,17 +315,6 @@ impl HttpSocket {
             return Err(NotSent(reason));
         }
         let mut parts = parts;
-        let mut path = path;
-        match self
-            .secrets
-            .apply(scheme, &host, port, &mut parts.headers, &mut path)
-        {
-            Ok(injected) if !injected.is_empty() => {
-                handle.note(&format!("injected by the host: {}", injected.join(", ")));
-            }
-            Ok(_) => {}
-            Err(misdirected) => return Err(refused(misdirected.to_string())),
-        }
         // Upstream the request names what was checked, and only that.
         let checked_host = match (&host, port == default_port(scheme)) {
             (host, true) => host.to_string(),
@@ -337,6 +326,14 @@ impl HttpSocket {
         parts.headers.insert(http::header::HOST, host_value);
         parts.uri = http::Uri::try_from(path.as_str())
             .map_err(|_| refused(format!("{path} is not a request target")))?;
+        // Past this point the request may hold secrets: no message quotes it.
+        let injected = self
+            .secrets
+            .inject(scheme, &host, port, &mut parts)
+            .map_err(|refusal| refused(refusal.to_string()))?;
+        if let Some(note) = injected.note() {
+            handle.note(&note);
+        }
         let body = body.map_err(Error::from).boxed_unsync();
         let request = http::Request::from_parts(parts, body);
         let answered = match forward {
@@ -344,7 +341,13 @@ impl HttpSocket {
             Forward::Recorded(answer) => self.record(request, &url, answer, &handle).await,
         };
         answered
-            .map(|response| self.secrets.mask_response(response))
+            .map(|response| {
+                let (response, note) = injected.guard(response);
+                if let Some(note) = note {
+                    handle.note(&note);
+                }
+                response
+            })
             .map_err(|error| {
                 handle.note(&error.to_string());
                 NotSent(error.to_string())

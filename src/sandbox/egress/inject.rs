@@ -12,9 +12,13 @@
 //! - Bodies are never rewritten, and raw TCP (syslog) is never touched: a
 //!   placeholder there goes out as it is.
 //! - A destination that reflects the value back (an echo service) does not
-//!   hand it to the hook: every occurrence in a response's headers and
-//!   uncompressed body is replaced by as many `*` (the lengths stay, so
-//!   `Content-Length` holds). A compressed body is not searched.
+//!   hand it to the hook: requests to a secret's destinations ask for no
+//!   compression (`Accept-Encoding: identity`, no `TE`), and in their
+//!   responses every spelling of the value (as is, percent-, JSON-, HTML- and
+//!   base64-encoded) in the status line, headers, body and trailers is
+//!   replaced by as many `*` (lengths stay, so `Content-Length` holds); a
+//!   compressed answer is not handed to the hook at all (502). Responses of
+//!   other destinations, where the value never went, are left alone.
 //!
 //! The value lives only in the host: the hook's environment, output, the run
 //! record and the egress record see the placeholder.
@@ -43,7 +47,7 @@ pub struct InjectedSecret {
     value: Arc<str>,
     destinations: Vec<Rule>,
     /// The spellings of the value masked in responses.
-    masked: Arc<[Vec<u8>]>,
+    masked: Arc<[Spelling]>,
 }
 
 impl std::fmt::Debug for InjectedSecret {
@@ -154,7 +158,7 @@ impl InjectedSecret {
 
     /// Whether `bytes` holds the value in any spelling masked.
     fn appears_in(&self, bytes: &[u8]) -> bool {
-        self.masked.iter().any(|form| contains(bytes, form))
+        self.masked.iter().any(|form| contains(bytes, &form.bytes))
     }
 
     fn may_go_to(&self, scheme: Scheme, host: &Host, port: u16) -> bool {
@@ -179,17 +183,91 @@ pub struct SecretInjection {
     secrets: Vec<InjectedSecret>,
 }
 
-/// A request that carries a secret's placeholder to a destination the
-/// secret may not go to: it is not sent.
+/// Why a request that carries a placeholder is not sent. The messages name
+/// secrets, never quote what a value went into.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "the request carries {name}, which hookbox injects only for {destinations}; nothing was sent"
-)]
-pub struct Misdirected {
-    /// The secret's variable.
-    pub name: String,
-    /// Where it may go.
-    pub destinations: String,
+pub enum Refused {
+    /// The placeholder goes to a destination the secret may not go to.
+    #[error(
+        "the request carries {name}, which hookbox injects only for {destinations}; nothing \
+         was sent"
+    )]
+    Misdirected {
+        /// The secret's variable.
+        name: String,
+        /// Where it may go.
+        destinations: String,
+    },
+    /// With the value in it, the URL is no request target (too long, say).
+    #[error(
+        "with {name}'s value in its URL the request has no valid target (too long?); nothing \
+         was sent"
+    )]
+    BadTarget {
+        /// The secret's variable.
+        name: String,
+    },
+}
+
+crate::failure::categorized!(Usage: InjectError, Refused);
+
+/// What injecting did to one request, and how its response is guarded.
+#[derive(Debug, Default)]
+pub struct Injected {
+    /// The secrets whose values went into the request.
+    pub names: Vec<String>,
+    /// The secrets that may go to the request's destination: its response
+    /// is searched for their values.
+    guarded: Option<Arc<SecretInjection>>,
+}
+
+impl Injected {
+    /// What the attempt's record says of the injection, if anything.
+    pub fn note(&self) -> Option<String> {
+        (!self.names.is_empty()).then(|| format!("injected by the host: {}", self.names.join(", ")))
+    }
+
+    /// The response the hook gets: with every value masked, or, compressed
+    /// although asked not to be, none at all (502, saying why in the note).
+    pub fn guard(
+        &self,
+        response: http::Response<wasmtime_wasi_http::WasiBody>,
+    ) -> (http::Response<wasmtime_wasi_http::WasiBody>, Option<String>) {
+        use http_body_util::BodyExt;
+        let Some(secrets) = &self.guarded else {
+            return (response, None);
+        };
+        let encoded = response
+            .headers()
+            .get(http::header::CONTENT_ENCODING)
+            .is_some_and(|value| !value.as_bytes().eq_ignore_ascii_case(b"identity"));
+        if encoded {
+            let empty = http_body_util::Empty::new()
+                .map_err(|never| match never {})
+                .boxed_unsync();
+            let mut refused = http::Response::new(empty);
+            *refused.status_mut() = http::StatusCode::BAD_GATEWAY;
+            return (
+                refused,
+                Some(
+                    "the destination compressed its answer although asked not to; it may hold an \
+                     injected secret, so the hook got 502 instead"
+                        .into(),
+                ),
+            );
+        }
+        let (mut parts, body) = response.into_parts();
+        secrets.mask_headers(&mut parts.headers);
+        if let Some(reason) = parts.extensions.remove::<hyper::ext::ReasonPhrase>() {
+            let mut bytes = reason.as_bytes().to_vec();
+            secrets.mask(&mut bytes);
+            if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(bytes) {
+                parts.extensions.insert(reason);
+            }
+        }
+        let body = Masked::new(body, secrets.clone()).boxed_unsync();
+        (http::Response::from_parts(parts, body), None)
+    }
 }
 
 impl SecretInjection {
@@ -249,7 +327,7 @@ impl SecretInjection {
         port: u16,
         headers: &mut HeaderMap,
         target: &mut String,
-    ) -> Result<Vec<String>, Misdirected> {
+    ) -> Result<Vec<String>, Refused> {
         let carried: Vec<&InjectedSecret> = self
             .secrets
             .iter()
@@ -259,7 +337,7 @@ impl SecretInjection {
             .iter()
             .find(|secret| !secret.may_go_to(scheme, host, port))
         {
-            return Err(Misdirected {
+            return Err(Refused::Misdirected {
                 name: secret.name.clone(),
                 destinations: secret.shown_destinations(),
             });
@@ -276,6 +354,59 @@ impl SecretInjection {
         Ok(carried.iter().map(|s| s.name.clone()).collect())
     }
 
+    /// Injects the values into a request to `host`:`port` (see
+    /// [`SecretInjection::apply`]); a request to a secret's destination
+    /// also asks for an answer that is not compressed.
+    pub fn inject(
+        &self,
+        scheme: Scheme,
+        host: &Host,
+        port: u16,
+        parts: &mut http::request::Parts,
+    ) -> Result<Injected, Refused> {
+        let guarded: Vec<InjectedSecret> = self
+            .secrets
+            .iter()
+            .filter(|secret| secret.may_go_to(scheme, host, port))
+            .cloned()
+            .collect();
+        let mut target = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), ToString::to_string);
+        let names = self.apply(scheme, host, port, &mut parts.headers, &mut target)?;
+        if !names.is_empty() {
+            let bad_target = || Refused::BadTarget {
+                name: names.join(", "),
+            };
+            let mut uri = parts.uri.clone().into_parts();
+            uri.path_and_query = Some(target.parse().map_err(|_| bad_target())?);
+            parts.uri = http::Uri::from_parts(uri).map_err(|_| bad_target())?;
+        }
+        if !guarded.is_empty() {
+            parts.headers.insert(
+                http::header::ACCEPT_ENCODING,
+                HeaderValue::from_static("identity"),
+            );
+            parts.headers.remove(http::header::TE);
+        }
+        Ok(Injected {
+            names,
+            guarded: (!guarded.is_empty()).then(|| Arc::new(SecretInjection::new(guarded))),
+        })
+    }
+
+    /// `text` with every spelling of every value masked: a backstop for
+    /// what the host writes about a request.
+    pub fn mask_text(&self, text: &str) -> String {
+        if self.secrets.is_empty() {
+            return text.to_owned();
+        }
+        let mut bytes = text.as_bytes().to_vec();
+        self.mask(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
     /// Masks every value in a response's `headers`.
     pub fn mask_headers(&self, headers: &mut HeaderMap) {
         for value in headers.values_mut() {
@@ -290,38 +421,37 @@ impl SecretInjection {
         }
     }
 
-    /// Replaces every spelling of every value in `bytes` by as many `*`.
+    /// Replaces every spelling of every value in `bytes` by as many `*`;
+    /// a base64 spelling takes the neighbouring base64 characters with it
+    /// (they encode the value's first and last bytes with what surrounds
+    /// it).
     fn mask(&self, bytes: &mut [u8]) {
         for form in self.secrets.iter().flat_map(|s| s.masked.iter()) {
             let mut from = 0;
-            while let Some(at) = find(&bytes[from..], form) {
-                let start = from + at;
-                bytes[start..start + form.len()].fill(b'*');
-                from = start + form.len();
+            while let Some(at) = find(&bytes[from..], &form.bytes) {
+                let (mut start, mut end) = (from + at, from + at + form.bytes.len());
+                if form.base64 {
+                    let is_base64 = |b: u8| b.is_ascii_alphanumeric() || b"+/-_=".contains(&b);
+                    for _ in 0..4 {
+                        if start > 0 && is_base64(bytes[start - 1]) {
+                            start -= 1;
+                        }
+                        if end < bytes.len() && is_base64(bytes[end]) {
+                            end += 1;
+                        }
+                    }
+                }
+                bytes[start..end].fill(b'*');
+                from = end;
             }
         }
-    }
-
-    /// `response` with every value masked in its headers and body.
-    pub fn mask_response(
-        self: &Arc<Self>,
-        response: http::Response<wasmtime_wasi_http::WasiBody>,
-    ) -> http::Response<wasmtime_wasi_http::WasiBody> {
-        use http_body_util::BodyExt;
-        if self.is_empty() {
-            return response;
-        }
-        let (mut parts, body) = response.into_parts();
-        self.mask_headers(&mut parts.headers);
-        let body = Masked::new(body, self.clone()).boxed_unsync();
-        http::Response::from_parts(parts, body)
     }
 
     fn longest_value(&self) -> usize {
         self.secrets
             .iter()
             .flat_map(|s| s.masked.iter())
-            .map(Vec::len)
+            .map(|form| form.bytes.len() + if form.base64 { 4 } else { 0 })
             .max()
             .unwrap_or(0)
     }
@@ -335,25 +465,71 @@ const URL_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMER
     .remove(b'_')
     .remove(b'~');
 
+/// One way a value can be spelled in a response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Spelling {
+    bytes: Vec<u8>,
+    /// Part of a base64 text: its neighbours are masked too.
+    base64: bool,
+}
+
 /// How a value can travel back in a response: as it is, percent-encoded
-/// (as it went into a URL), and base64-encoded (as it went into `Basic`
-/// credentials after `user:`): for each of the three alignments, the
-/// characters that encode the value's bytes alone.
-fn spellings(value: &str) -> Vec<Vec<u8>> {
-    let mut forms = vec![value.as_bytes().to_vec()];
-    let encoded = percent_encoding::utf8_percent_encode(value, URL_VALUE).to_string();
-    if encoded != value {
-        forms.push(encoded.into_bytes());
+/// (as it went into a URL), JSON- and HTML-escaped (as an echo service
+/// quotes it), and base64-encoded, standard and URL-safe (as it went into
+/// `Basic` credentials after `user:`): for each of the three alignments,
+/// the characters that encode the value's bytes alone.
+fn spellings(value: &str) -> Vec<Spelling> {
+    let mut texts = vec![
+        value.to_owned(),
+        percent_encoding::utf8_percent_encode(value, URL_VALUE).to_string(),
+    ];
+    let json = serde_json::to_string(value).unwrap_or_default();
+    let json = json.trim_matches('"').to_owned();
+    texts.push(json.replace('/', "\\/"));
+    texts.push(
+        json.replace('&', "\\u0026")
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e"),
+    );
+    texts.push(json);
+    texts.push(
+        value
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&#39;"),
+    );
+    let mut forms: Vec<Spelling> = Vec::new();
+    for text in texts {
+        let spelling = Spelling {
+            bytes: text.into_bytes(),
+            base64: false,
+        };
+        if !forms.contains(&spelling) {
+            forms.push(spelling);
+        }
     }
     let length = value.len();
-    for offset in 0..3 {
-        let mut padded = vec![0u8; offset];
-        padded.extend_from_slice(value.as_bytes());
-        let text = base64::engine::general_purpose::STANDARD.encode(&padded);
-        let first_group = offset.div_ceil(3);
-        let end_group = (offset + length) / 3;
-        if end_group > first_group {
-            forms.push(text.as_bytes()[4 * first_group..4 * end_group].to_vec());
+    for engine in [
+        base64::engine::general_purpose::STANDARD,
+        base64::engine::general_purpose::URL_SAFE,
+    ] {
+        for offset in 0..3 {
+            let mut padded = vec![0u8; offset];
+            padded.extend_from_slice(value.as_bytes());
+            let text = engine.encode(&padded);
+            let first_group = offset.div_ceil(3);
+            let end_group = (offset + length) / 3;
+            if end_group > first_group {
+                let spelling = Spelling {
+                    bytes: text.as_bytes()[4 * first_group..4 * end_group].to_vec(),
+                    base64: true,
+                };
+                if !forms.contains(&spelling) {
+                    forms.push(spelling);
+                }
+            }
         }
     }
     forms
@@ -461,6 +637,13 @@ where
                         }
                     }
                     Err(trailers) => {
+                        let trailers = match trailers.into_trailers() {
+                            Ok(mut trailers) => {
+                                this.secrets.mask_headers(&mut trailers);
+                                Frame::trailers(trailers)
+                            }
+                            Err(other) => other,
+                        };
                         if this.held.is_empty() {
                             return Poll::Ready(Some(Ok(trailers)));
                         }
@@ -542,7 +725,10 @@ mod tests {
                 &mut target,
             )
             .unwrap_err();
-        assert_eq!(misdirected.name, "SIEM_TOKEN");
+        assert!(
+            matches!(&misdirected, Refused::Misdirected { name, .. } if name == "SIEM_TOKEN"),
+            "{misdirected:?}"
+        );
         assert_eq!(
             (headers.clone(), target.clone()),
             original,

@@ -101,7 +101,7 @@ impl EgressGate {
         EgressGate {
             policy,
             tls,
-            log: EgressLog::default(),
+            log: EgressLog::masking(secrets.clone()),
             resolved: Resolved::default(),
             hook_stderr,
             deadline,
@@ -266,9 +266,10 @@ struct ResolvedFrom {
 }
 
 fn refuse(handle: &AttemptHandle, stderr: &CappedOutput, target: &str, reason: &str) {
+    let (target, reason) = (handle.masked(target), handle.masked(reason));
     tracing::info!(target = %target, reason, "egress denied");
     stderr.write_line(&format!("hookbox: egress denied: {target}: {reason}"));
-    handle.deny(reason);
+    handle.deny(&reason);
 }
 
 /// Waits up to `wait` for each of a run's connection tasks to finish what it

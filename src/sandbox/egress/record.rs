@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
 
+use super::inject::SecretInjection;
 use crate::record::{EgressAttempt, RecordedRequest};
 
 /// Attempts recorded per run; later ones are only counted.
@@ -23,6 +24,9 @@ struct Entries {
 #[derive(Debug, Clone, Default)]
 pub struct EgressLog {
     entries: Arc<Mutex<Entries>>,
+    /// Injected secrets, masked in every reason recorded (a backstop: no
+    /// reason should quote what a value went into).
+    secrets: Arc<SecretInjection>,
 }
 
 /// What is known when an attempt starts.
@@ -50,6 +54,14 @@ pub struct AttemptHandle {
 }
 
 impl EgressLog {
+    /// A log that masks `secrets`' values in the reasons it records.
+    pub fn masking(secrets: Arc<SecretInjection>) -> EgressLog {
+        EgressLog {
+            entries: Arc::default(),
+            secrets,
+        }
+    }
+
     /// Records the start of an attempt.
     pub fn begin(&self, start: AttemptStart) -> AttemptHandle {
         let mut entries = self.lock();
@@ -120,18 +132,25 @@ impl AttemptHandle {
         });
     }
 
+    /// `text` as the log records it: injected secrets' values masked.
+    pub fn masked(&self, text: &str) -> String {
+        self.log.secrets.mask_text(text)
+    }
+
     /// The policy refused the attempt.
     pub fn deny(&self, reason: &str) {
-        self.log.lock().last_denial = Some(reason.to_owned());
+        let reason = self.masked(reason);
+        self.log.lock().last_denial = Some(reason.clone());
         self.update(|a| {
             a.allowed = false;
-            a.reason = Some(reason.to_owned());
+            a.reason = Some(reason);
         });
     }
 
     /// Adds what happened after the attempt was allowed (an error, a cut).
     pub fn note(&self, reason: &str) {
-        self.update(|a| a.reason = Some(reason.to_owned()));
+        let reason = self.masked(reason);
+        self.update(|a| a.reason = Some(reason));
     }
 
     /// The address the connection went to.

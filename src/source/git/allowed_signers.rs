@@ -19,6 +19,8 @@ use ssh_key::{HashAlg, PublicKey, public::KeyData};
 pub struct AllowedSigners {
     signers: Vec<AllowedSigner>,
     digest: u64,
+    /// The file it was read from, if any.
+    file: Option<std::path::PathBuf>,
 }
 
 /// One line of the file.
@@ -48,6 +50,8 @@ pub struct ParseError {
     pub reason: String,
 }
 
+crate::failure::categorized!(Usage: ParseError);
+
 impl AllowedSigners {
     /// Reads the file's text.
     pub fn parse(text: &str) -> Result<AllowedSigners, ParseError> {
@@ -67,7 +71,28 @@ impl AllowedSigners {
         Ok(AllowedSigners {
             signers,
             digest: xxhash_rust::xxh3::xxh3_64(text.as_bytes()),
+            file: None,
         })
+    }
+
+    /// Reads the file at `path`; it must list at least one signer.
+    pub fn read(path: &std::path::Path) -> Result<AllowedSigners, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+        let mut signers = AllowedSigners::parse(&text).map_err(|e| e.to_string())?;
+        if signers.signers.is_empty() {
+            return Err(
+                "lists no signers, so no commit could be used; add `principal keytype base64` \
+                 lines"
+                    .into(),
+            );
+        }
+        signers.file = Some(path.to_path_buf());
+        Ok(signers)
+    }
+
+    /// The file the signers were read from, if any.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        self.file.as_deref()
     }
 
     /// The signers, in file order.
@@ -133,6 +158,13 @@ fn parse_line(line: &str, line_number: usize) -> Result<AllowedSigner, String> {
     if principals.is_empty() {
         return Err("no principals".into());
     }
+    if principals.contains('!') {
+        return Err(
+            "negated principals (!) match no one in git's verification: list the signers \
+             themselves"
+                .into(),
+        );
+    }
     let (second, after_second) = next_field(rest)?;
     let (options, key_text) = if looks_like_key_type(second) {
         (None, rest)
@@ -178,18 +210,22 @@ fn parse_key(text: &str) -> Result<PublicKey, String> {
 
 fn apply_option(signer: &mut AllowedSigner, option: &str) -> Result<(), String> {
     let (name, value) = match option.split_once('=') {
-        Some((name, value)) => (name.trim(), Some(unquote(value.trim()))),
-        None => (option.trim(), None),
+        Some((name, value)) => (name, Some(value)),
+        None => (option, None),
     };
-    let value = || value.ok_or_else(|| format!("option {name} needs a value (\"…\")"));
+    // As OpenSSH: a value is always in double quotes.
+    let value = || {
+        value
+            .and_then(|v| v.strip_prefix('"')?.strip_suffix('"'))
+            .ok_or_else(|| format!("option {name} needs a value in double quotes ({name}=\"…\")"))
+    };
+    let twice = || format!("{name} is given twice");
     match name.to_ascii_lowercase().as_str() {
-        "namespaces" => {
-            if signer.namespaces.is_some() {
-                return Err("namespaces is given twice".into());
-            }
-            signer.namespaces = Some(value()?.to_owned());
-        }
+        "namespaces" if signer.namespaces.is_some() => return Err(twice()),
+        "namespaces" => signer.namespaces = Some(value()?.to_owned()),
+        "valid-after" if signer.valid_after.is_some() => return Err(twice()),
         "valid-after" => signer.valid_after = Some(parse_time(value()?)?),
+        "valid-before" if signer.valid_before.is_some() => return Err(twice()),
         "valid-before" => signer.valid_before = Some(parse_time(value()?)?),
         "cert-authority" => {
             return Err(
@@ -286,7 +322,8 @@ fn unquote(text: &str) -> &str {
 /// `?`; a match of a pattern starting with `!` denies outright.
 fn matches_pattern_list(name: &str, patterns: &str) -> bool {
     let mut matched = false;
-    for pattern in patterns.split(',').map(str::trim) {
+    // Patterns are taken as written: " git" is not "git", as in OpenSSH.
+    for pattern in patterns.split(',') {
         match pattern.strip_prefix('!') {
             Some(negated) if wildcard(name.as_bytes(), negated.as_bytes()) => return false,
             Some(_) => {}
@@ -342,6 +379,12 @@ mod tests {
             ("x@y ssh-ed25519 notbase64".to_owned(), 1),
             ("x@y".to_owned(), 1),
             (format!("x@y namespaces=\"git {KEY}"), 1),
+            (format!("x@y namespaces=git {KEY}"), 1),
+            (
+                format!("x@y valid-before=\"20260101\",valid-before=\"20270101\" {KEY}"),
+                1,
+            ),
+            (format!("\"!x@y\" {KEY}"), 1),
         ] {
             let text = text.replace("a@b", &format!("a@b {KEY}"));
             let error = AllowedSigners::parse(&text).unwrap_err();

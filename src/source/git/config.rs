@@ -170,10 +170,28 @@ impl GitConfig {
         };
         let access = resolve_access(section, &non_empty)?;
         check_transport(&url, &access)?;
-        let signers = non_empty(crate::env_names::GIT_ALLOWED_SIGNERS)
-            .map(PathBuf::from)
-            .or_else(|| section.allowed_signers.clone())
-            .map(|path| read_allowed_signers(&path))
+        use crate::env_names::GIT_ALLOWED_SIGNERS;
+        let signers_file = match host_env(GIT_ALLOWED_SIGNERS) {
+            // Set but empty (a template's missing value) must not turn
+            // verification off without a word.
+            Some(value) if value.trim().is_empty() => {
+                return Err(GitConfigError::Bad {
+                    variable: GIT_ALLOWED_SIGNERS,
+                    reason: "is set but empty: name the allowed-signers file, or unset it to run \
+                             unsigned commits"
+                        .into(),
+                });
+            }
+            Some(value) => Some(PathBuf::from(value)),
+            None => section.allowed_signers.clone(),
+        };
+        let signers = signers_file
+            .map(|path| {
+                AllowedSigners::read(&path).map_err(|reason| GitConfigError::Bad {
+                    variable: GIT_ALLOWED_SIGNERS,
+                    reason: format!("{}: {reason}", path.display()),
+                })
+            })
             .transpose()?;
         Ok(GitSettings {
             config: GitConfig { url, branch, ttl },
@@ -194,22 +212,6 @@ impl GitConfig {
         }
         (!self.url.contains("://") && !looks_like_scp(&self.url)).then(|| PathBuf::from(&self.url))
     }
-}
-
-fn read_allowed_signers(path: &std::path::Path) -> Result<AllowedSigners, GitConfigError> {
-    let bad = |reason: String| GitConfigError::Bad {
-        variable: crate::env_names::GIT_ALLOWED_SIGNERS,
-        reason: format!("{}: {reason}", path.display()),
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-    let signers = AllowedSigners::parse(&text).map_err(|e| bad(e.to_string()))?;
-    if signers.signers().is_empty() {
-        return Err(bad(
-            "lists no signers, so no commit could be used; add `principal keytype base64` lines"
-                .into(),
-        ));
-    }
-    Ok(signers)
 }
 
 fn resolve_access(

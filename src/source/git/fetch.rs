@@ -92,7 +92,10 @@ pub enum FetchError {
     },
     /// The fetched commit is not signed by an allowed key: it is not
     /// materialized, and the last verified snapshot keeps serving.
-    #[error("commit {commit} of {url} is not used: {refusal}{}", signed_by(key))]
+    #[error(
+        "commit {commit} of {url} is not used: {refusal}{}",
+        signed_by(key, refusal)
+    )]
     Unverified {
         /// The repository (without credentials).
         url: String,
@@ -108,10 +111,14 @@ pub enum FetchError {
     Publish(String),
 }
 
-fn signed_by(key: &Option<String>) -> String {
-    key.as_ref()
-        .map(|key| format!(" (signed by {key})"))
-        .unwrap_or_default()
+fn signed_by(key: &Option<String>, refusal: &SignatureRefusal) -> String {
+    match (key, refusal) {
+        (Some(key), SignatureRefusal::BadSignature) => {
+            format!(" (the signature claims key {key})")
+        }
+        (Some(key), _) => format!(" (signed by {key})"),
+        (None, _) => String::new(),
+    }
 }
 
 impl FetchError {
@@ -153,8 +160,17 @@ impl crate::failure::Categorized for FetchError {
 /// Fetches the configured branch (or the remote's HEAD, else `main`, else
 /// `master`) and materializes it under `work/`; returns the snapshot made,
 /// stamped `fetched_at` (seconds since the Unix epoch).
-pub fn fetch(settings: &GitSettings, work: &Path, fetched_at: u64) -> Result<Snapshot, FetchError> {
-    fetch_unscrubbed(settings, work, fetched_at)
+///
+/// With allowed signers, `last_verified` (the commit in use and its
+/// committer time) refuses a tip committed before it: a branch moved back to
+/// an older signed commit is not followed.
+pub fn fetch(
+    settings: &GitSettings,
+    work: &Path,
+    fetched_at: u64,
+    last_verified: Option<&(String, i64)>,
+) -> Result<Snapshot, FetchError> {
+    fetch_unscrubbed(settings, work, fetched_at, last_verified)
         .map_err(|error| error.scrubbed(|text| settings.access.scrub(text)))
 }
 
@@ -162,6 +178,7 @@ fn fetch_unscrubbed(
     settings: &GitSettings,
     work: &Path,
     fetched_at: u64,
+    last_verified: Option<&(String, i64)>,
 ) -> Result<Snapshot, FetchError> {
     let config = &settings.config;
     let url = || config.display_url();
@@ -175,7 +192,13 @@ fn fetch_unscrubbed(
     for (attempt, branch) in candidates.into_iter().enumerate() {
         let repo_dir = work.join(format!("clone-{attempt}"));
         let error = match clone(&session, branch, &repo_dir) {
-            Ok(repo) => match snapshot_of(&repo, work, fetched_at, settings.signers.as_ref()) {
+            Ok(repo) => match snapshot_of(
+                &repo,
+                work,
+                fetched_at,
+                settings.signers.as_ref(),
+                last_verified,
+            ) {
                 Err(Unusable::Unverified { commit, unverified }) => {
                     return Err(FetchError::Unverified {
                         url: url(),
@@ -390,6 +413,7 @@ fn snapshot_of(
     work: &Path,
     fetched_at: u64,
     signers: Option<&AllowedSigners>,
+    last_verified: Option<&(String, i64)>,
 ) -> Result<Snapshot, Unusable> {
     let mut head = repo.head().map_err(|e| e.to_string())?;
     let branch = head
@@ -399,16 +423,27 @@ fn snapshot_of(
     let commit = head
         .peel_to_commit()
         .map_err(|e| format!("the branch has no commit: {e}"))?;
-    let signer =
-        match signers {
-            Some(signers) => Some(signing::verify(signers, &commit).map_err(|unverified| {
-                Unusable::Unverified {
-                    commit: commit.id.to_string(),
-                    unverified,
-                }
-            })?),
-            None => None,
-        };
+    let committed_at = commit
+        .committer()
+        .and_then(|committer| committer.time())
+        .map(|time| time.seconds)
+        .ok();
+    let refused = |unverified| Unusable::Unverified {
+        commit: commit.id.to_string(),
+        unverified,
+    };
+    let signer = match signers {
+        Some(signers) => Some(signing::verify(signers, &commit).map_err(refused)?),
+        None => None,
+    };
+    if let (Some((last, last_time)), Some(time)) = (last_verified, committed_at)
+        && time < *last_time
+    {
+        return Err(refused(Unverified {
+            key: None,
+            refusal: SignatureRefusal::Older { last: last.clone() },
+        }));
+    }
     let Materialized { files, refused, .. } = materialize(repo, &commit, &work.join("staging"))?;
     Ok(Snapshot {
         commit: commit.id.to_string(),
@@ -417,5 +452,6 @@ fn snapshot_of(
         files,
         refused,
         signer,
+        committed_at,
     })
 }

@@ -49,7 +49,7 @@ pub enum SourceError {
     #[error("no snapshot of the runbooks repository: {0}")]
     NoSnapshot(String),
     /// A fetch failed (the last good snapshot, if any, is kept).
-    #[error("fetching the runbooks repository failed: {0}")]
+    #[error(transparent)]
     Fetch(#[from] fetch::FetchError),
     /// The snapshot is past its TTL, lacks the event's hook, and no newer
     /// one could be fetched: the hook may exist upstream.
@@ -144,6 +144,11 @@ impl GitSource {
         &self.settings.config
     }
 
+    /// Everything the source was resolved from.
+    pub fn settings(&self) -> &GitSettings {
+        &self.settings
+    }
+
     /// How the source authenticates (secrets redacted in `Debug`).
     pub fn access(&self) -> &GitAccess {
         &self.settings.access
@@ -198,14 +203,25 @@ impl GitSource {
             .prefix(".fetch-")
             .tempdir_in(self.store.dir())
             .map_err(io)?;
-        let result = fetch::fetch(&self.settings, work.path(), status.last_attempt_at).and_then(
-            |snapshot| {
-                self.store
-                    .publish(&work.path().join("staging"), &snapshot)
-                    .map_err(|e| fetch::FetchError::Publish(e.to_string()))?;
-                Ok(snapshot)
-            },
-        );
+        // With signed commits, the branch may not move back to an older one.
+        let last_verified = self
+            .settings
+            .signers
+            .as_ref()
+            .and_then(|_| self.store.current())
+            .and_then(|current| Some((current.commit.clone(), current.committed_at?)));
+        let result = fetch::fetch(
+            &self.settings,
+            work.path(),
+            status.last_attempt_at,
+            last_verified.as_ref(),
+        )
+        .and_then(|snapshot| {
+            self.store
+                .publish(&work.path().join("staging"), &snapshot)
+                .map_err(|e| fetch::FetchError::Publish(e.to_string()))?;
+            Ok(snapshot)
+        });
         match &result {
             Ok(snapshot) => {
                 status.failures = 0;

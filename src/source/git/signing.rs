@@ -47,10 +47,22 @@ pub enum SignatureRefusal {
     /// The listed key was not valid at the commit's time.
     #[error("{0}")]
     NotValidAt(String),
+    /// The branch moved back: the tip was committed before the commit in
+    /// use.
+    #[error(
+        "the commit is older than {last}, the verified commit in use: a branch moved back to an \
+         older signed commit is not followed; push a new signed commit (git revert) instead"
+    )]
+    Older {
+        /// The commit in use.
+        last: String,
+    },
     /// The commit's committer time cannot be read.
     #[error("the commit's committer time cannot be read: {0}")]
     NoTime(String),
 }
+
+crate::failure::categorized!(Unavailable: SignatureRefusal);
 
 /// A refused commit: why, and which key signed it, if one did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,26 +133,21 @@ pub fn verify_signature(
     PublicKey::from(sshsig.public_key().clone())
         .verify(NAMESPACE, signed, &sshsig)
         .map_err(|_| refused(SignatureRefusal::BadSignature))?;
-    // The first line that lets the key sign now decides; otherwise the first
-    // line's objection is the one reported.
-    let mut objection = None;
-    for signer in &listed {
-        let problem = if !signer.allows_namespace(NAMESPACE) {
-            Some(SignatureRefusal::NamespaceNotAllowed(signer.line))
-        } else {
-            signer.invalid_at(time).map(SignatureRefusal::NotValidAt)
-        };
-        match problem {
-            None => {
-                return Ok(Signer {
-                    principals: signer.principals.clone(),
-                    fingerprint,
-                });
-            }
-            Some(problem) => {
-                objection.get_or_insert(problem);
-            }
-        }
+    // As git (`ssh-keygen -Y find-principals` at the commit's time, then
+    // `-Y verify -n git`): the first line listing the key that is valid at
+    // the commit's time decides, namespaces included.
+    let Some(signer) = listed
+        .iter()
+        .find(|signer| signer.invalid_at(time).is_none())
+    else {
+        let first = listed[0].invalid_at(time).unwrap_or_default();
+        return Err(refused(SignatureRefusal::NotValidAt(first)));
+    };
+    if !signer.allows_namespace(NAMESPACE) {
+        return Err(refused(SignatureRefusal::NamespaceNotAllowed(signer.line)));
     }
-    Err(refused(objection.unwrap_or(SignatureRefusal::UnknownKey)))
+    Ok(Signer {
+        principals: signer.principals.clone(),
+        fingerprint,
+    })
 }

@@ -30,6 +30,9 @@ pub struct Snapshot {
     /// Who signed the commit, when signed commits are required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signer: Option<Signer>,
+    /// The commit's committer time (seconds since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committed_at: Option<i64>,
 }
 
 /// An entry of `hoop-hooks/` that was not materialized.
