@@ -1,9 +1,12 @@
-//! The result of one hook run, as `hookbox run --json` prints it.
+//! The result of one hook run, as `hookbox run --json` prints it and the
+//! service stores it. It reads back from that JSON (fields added later take
+//! their defaults), so the service's pages and tools consume these types,
+//! never JSON by field name.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// The hook exited 0.
@@ -36,7 +39,7 @@ impl RunStatus {
 }
 
 /// One outgoing connection a hook attempted, allowed or refused.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EgressAttempt {
     /// When the attempt started (RFC 3339, UTC).
     pub time: String,
@@ -68,12 +71,13 @@ pub struct EgressAttempt {
     pub duration_ms: f64,
     /// What was sent, when the recording receiver answered in place of the
     /// network (`hookbox test`); never kept for live traffic.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<RecordedRequest>,
 }
 
 /// A request (or a TCP connection's bytes) as the recording receiver saw it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+/// Read back from a record, its credential headers hold their masked form.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RecordedRequest {
     /// The URL as hookbox shows URLs (no user info or query, a webhook's
     /// secret path masked; `tcp://host:port` for raw TCP): what reports and
@@ -92,11 +96,11 @@ pub struct RecordedRequest {
 }
 
 /// Everything one run produced.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunOutcome {
     /// The commit of the runbooks repository the hook came from, and its
     /// signer; none for a hook from a local folder.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<super::Provenance>,
     /// How the run ended.
     pub status: RunStatus,
@@ -119,18 +123,41 @@ pub struct RunOutcome {
     /// What the run wrote to its scratch folder (`/tmp`), as its cap
     /// counts it: bytes written or grown plus 4 KiB per file or folder
     /// created.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub scratch_bytes_written: u64,
     /// Every outgoing connection attempted (the first thousand).
     pub egress: Vec<EgressAttempt>,
     /// Attempts beyond those recorded in `egress`, only counted.
-    #[serde(skip_serializing_if = "is_zero")]
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub egress_unrecorded: u64,
     /// Why the run did not end with an exit code of its own, when it did not.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
 fn is_zero(count: &u64) -> bool {
     *count == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_outcome_reads_back_and_older_records_take_defaults() {
+        let older = r#"{"status":"failed","exit_code":3,"stdout":"x","stderr":"",
+            "stdout_truncated":false,"stderr_truncated":false,"duration_ms":1.5,
+            "fuel_consumed":10,"peak_memory_bytes":20,"egress":[{"time":"t","scheme":"https",
+            "host":"siem.example.com","port":443,"address":null,"method":"POST",
+            "url":"https://siem.example.com:443/x","allowed":false,"rule":null,
+            "reason":"no rule","status":null,"bytes_out":0,"bytes_in":0,"duration_ms":0.1}]}"#;
+        let outcome: RunOutcome = serde_json::from_str(older).unwrap();
+        assert_eq!(outcome.status, RunStatus::Failed);
+        assert_eq!(outcome.egress[0].reason.as_deref(), Some("no rule"));
+        assert!(outcome.provenance.is_none() && outcome.error.is_none());
+        let again = serde_json::to_string(&outcome).unwrap();
+        let back: RunOutcome = serde_json::from_str(&again).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), again);
+        assert!(serde_json::from_str::<RunOutcome>(r#"{"status":"renamed"}"#).is_err());
+    }
 }

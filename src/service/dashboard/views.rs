@@ -2,10 +2,9 @@
 //! records.
 
 use askama::Template;
-use serde_json::Value;
 
 use super::RunsQuery;
-use crate::record::Provenance;
+use crate::record::{EgressAttempt, Provenance, RunOutcome};
 use crate::runtime::config::SandboxConfig;
 use crate::service::hooks::HookSource;
 use crate::service::spool::{RunDetail, RunSummary};
@@ -153,28 +152,43 @@ impl RunPage {
             .attempt_log
             .into_iter()
             .map(|attempt| {
-                let outcome = attempt.outcome.unwrap_or(Value::Null);
-                let text = |field: &str| outcome[field].as_str().unwrap_or_default().to_owned();
-                AttemptRow {
+                let mut row = AttemptRow {
                     number: attempt.number,
                     started_at: attempt.started_at,
                     finished_at: attempt.finished_at,
                     note: attempt.note,
-                    status: outcome["status"].as_str().unwrap_or("error").to_owned(),
-                    exit_code: outcome["exit_code"].as_i64(),
-                    duration_ms: format!("{:.1}", outcome["duration_ms"].as_f64().unwrap_or(0.0)),
-                    fuel: outcome["fuel_consumed"].as_u64().unwrap_or(0).to_string(),
-                    peak_memory: format_bytes(outcome["peak_memory_bytes"].as_u64().unwrap_or(0)),
-                    hook_from: serde_json::from_value::<Provenance>(outcome["provenance"].clone())
-                        .ok()
-                        .map(|from| describe_provenance(&from)),
-                    stdout: text("stdout"),
-                    stderr: text("stderr"),
-                    egress: outcome["egress"]
-                        .as_array()
-                        .map(|attempts| attempts.iter().map(egress_row).collect())
-                        .unwrap_or_default(),
+                    status: "no run".into(),
+                    exit_code: None,
+                    duration_ms: String::new(),
+                    fuel: String::new(),
+                    peak_memory: String::new(),
+                    hook_from: None,
+                    stdout: String::new(),
+                    stderr: String::new(),
+                    egress: Vec::new(),
+                };
+                // An attempt with no hook to run has no outcome; one whose
+                // stored outcome cannot be read says so, never shows blanks.
+                match attempt.outcome.map(serde_json::from_value::<RunOutcome>) {
+                    None => {}
+                    Some(Err(error)) => {
+                        row.status = "unreadable".into();
+                        row.note =
+                            format!("{} (its stored outcome cannot be read: {error})", row.note);
+                    }
+                    Some(Ok(outcome)) => {
+                        row.status = outcome.status.as_str().to_owned();
+                        row.exit_code = outcome.exit_code.map(i64::from);
+                        row.duration_ms = format!("{:.1}", outcome.duration_ms);
+                        row.fuel = outcome.fuel_consumed.to_string();
+                        row.peak_memory = format_bytes(outcome.peak_memory_bytes);
+                        row.hook_from = outcome.provenance.as_ref().map(describe_provenance);
+                        row.egress = outcome.egress.iter().map(egress_row).collect();
+                        row.stdout = outcome.stdout;
+                        row.stderr = outcome.stderr;
+                    }
                 }
+                row
             })
             .collect();
         RunPage {
@@ -196,30 +210,29 @@ fn describe_provenance(from: &Provenance) -> String {
     text
 }
 
-fn egress_row(attempt: &Value) -> EgressRow {
-    let text = |field: &str| attempt[field].as_str().unwrap_or_default().to_owned();
-    let allowed = attempt["allowed"].as_bool().unwrap_or(false);
-    let target = match attempt["url"].as_str() {
-        Some(url) => format!("{} {url}", text("method")).trim().to_owned(),
-        None => format!("{}://{}:{}", text("scheme"), text("host"), attempt["port"]),
+fn egress_row(attempt: &EgressAttempt) -> EgressRow {
+    let target = match &attempt.url {
+        Some(url) => format!("{} {url}", attempt.method.as_deref().unwrap_or_default())
+            .trim()
+            .to_owned(),
+        None => format!("{}://{}:{}", attempt.scheme, attempt.host, attempt.port),
     };
+    let reason = attempt.reason.clone().unwrap_or_default();
     EgressRow {
-        verdict: if allowed { "allowed" } else { "denied" },
+        verdict: if attempt.allowed { "allowed" } else { "denied" },
         target,
-        why: if allowed {
-            [text("rule"), text("reason")]
+        why: if attempt.allowed {
+            [attempt.rule.clone().unwrap_or_default(), reason]
                 .into_iter()
                 .filter(|t| !t.is_empty())
                 .collect::<Vec<_>>()
                 .join("; ")
         } else {
-            text("reason")
+            reason
         },
-        status: attempt["status"]
-            .as_u64()
-            .map_or_else(String::new, |s| s.to_string()),
-        bytes_out: attempt["bytes_out"].as_u64().unwrap_or(0),
-        bytes_in: attempt["bytes_in"].as_u64().unwrap_or(0),
+        status: attempt.status.map_or_else(String::new, |s| s.to_string()),
+        bytes_out: attempt.bytes_out,
+        bytes_in: attempt.bytes_in,
     }
 }
 
