@@ -975,6 +975,85 @@ async fn an_unsigned_commit_is_counted_and_waited_out_and_the_run_records_its_si
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_injected_secret_never_reaches_the_spool_the_api_or_the_dashboard() {
+    const VALUE: &str = "svc-7e1d-REAL-token-value";
+    let mut setup = Setup::new(Reply::Echo, "max_attempts = 1").await;
+    let target = format!("http://127.0.0.1:{}", setup.receiver.port());
+    std::fs::write(
+        setup.config.path(),
+        format!(
+            "[service.retry]\nmax_attempts = 1\n\n[[secrets.inject]]\nname = \"SIEM_TOKEN\"\n\
+             from_env = \"HOOKBOX_SIEM_TOKEN\"\ndestinations = [\"{target}\"]\n"
+        ),
+    )
+    .unwrap();
+    setup.write_hook(
+        r#"
+import os, urllib.request
+token = os.environ["SIEM_TOKEN"]
+request = urllib.request.Request(os.environ["TARGET"] + "/events?token=" + token, data=b"{}",
+                                 headers={"Authorization": f"Bearer {token}"})
+with urllib.request.urlopen(request, timeout=5) as response:
+    print(response.headers["x-echo"], response.read().decode())
+print("environment", dict(os.environ))
+"#,
+    );
+    setup.envs.push(("HOOKBOX_SIEM_TOKEN", VALUE.into()));
+    let server = setup.start(&[]);
+    let (_, accepted) = post_event(&server, open_event("sess-inject")).await;
+    let run_id = accepted["run_id"].as_str().unwrap().to_owned();
+    let run = eventually("the run to succeed", async || {
+        let run = run_state(&server, &run_id).await;
+        (run["state"] == "succeeded").then_some(run)
+    })
+    .await;
+    let received = setup.receiver.requests();
+    assert_eq!(
+        received[0].header("authorization"),
+        Some(format!("Bearer {VALUE}").as_str())
+    );
+    let shown = run.to_string();
+    assert!(shown.contains("Bearer *****"), "{shown}");
+    assert!(shown.contains("hookbox-secret-SIEM_TOKEN-"), "{shown}");
+    let (_, _, metrics) = call(&server.base, "GET", "/metrics", &[], Vec::new()).await;
+    let form = ("content-type", "application/x-www-form-urlencoded".to_owned());
+    let (_, headers, _) = call(
+        &server.base,
+        "POST",
+        "/login",
+        &[form],
+        format!("token={TOKEN}").into_bytes(),
+    )
+    .await;
+    let cookie = headers["set-cookie"].to_str().unwrap();
+    let cookie = ("cookie", cookie.split(';').next().unwrap().to_owned());
+    let (_, _, page) = call(
+        &server.base,
+        "GET",
+        &format!("/runs/{run_id}"),
+        std::slice::from_ref(&cookie),
+        Vec::new(),
+    )
+    .await;
+    let (_, _, settings) = call(&server.base, "GET", "/settings", &[cookie], Vec::new()).await;
+    assert!(settings.to_string().contains("SIEM_TOKEN"), "{settings}");
+    drop(server);
+    let mut spool = Vec::new();
+    for entry in std::fs::read_dir(setup.data.path()).unwrap().flatten() {
+        spool.extend(std::fs::read(entry.path()).unwrap_or_default());
+    }
+    for (what, text) in [
+        ("the API", shown),
+        ("/metrics", metrics.to_string()),
+        ("the run page", page.to_string()),
+        ("the settings page", settings.to_string()),
+        ("the spool files", String::from_utf8_lossy(&spool).into_owned()),
+    ] {
+        assert!(!text.contains("REAL-token"), "{what} shows the value");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_service_on_the_same_spool_is_refused() {
     let setup = Setup::new(Reply::Status(200, "ok"), "").await;
     let _first = setup.start(&[]);
