@@ -1016,7 +1016,10 @@ print("environment", dict(os.environ))
     assert!(shown.contains("Bearer *****"), "{shown}");
     assert!(shown.contains("hookbox-secret-SIEM_TOKEN-"), "{shown}");
     let (_, _, metrics) = call(&server.base, "GET", "/metrics", &[], Vec::new()).await;
-    let form = ("content-type", "application/x-www-form-urlencoded".to_owned());
+    let form = (
+        "content-type",
+        "application/x-www-form-urlencoded".to_owned(),
+    );
     let (_, headers, _) = call(
         &server.base,
         "POST",
@@ -1047,7 +1050,10 @@ print("environment", dict(os.environ))
         ("/metrics", metrics.to_string()),
         ("the run page", page.to_string()),
         ("the settings page", settings.to_string()),
-        ("the spool files", String::from_utf8_lossy(&spool).into_owned()),
+        (
+            "the spool files",
+            String::from_utf8_lossy(&spool).into_owned(),
+        ),
     ] {
         assert!(!text.contains("REAL-token"), "{what} shows the value");
     }
