@@ -218,7 +218,15 @@ pub async fn run(
 ) -> Vec<CaseResult> {
     let mut results = Vec::with_capacity(cases.len());
     for case in cases {
-        let planned = match case.plan {
+        let secrets = case.plan.and_then(|planned| {
+            let values = planned
+                .secrets
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()));
+            let secrets = base.injected_secrets.with_values(values)?;
+            Ok((planned, secrets))
+        });
+        let (planned, secrets) = match secrets {
             Ok(planned) => planned,
             Err(error) => {
                 results.push(CaseResult {
@@ -233,26 +241,7 @@ pub async fn run(
             }
         };
         let mut config = base.clone();
-        let secrets = base.injected_secrets.with_values(
-            planned
-                .secrets
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str())),
-        );
-        match secrets {
-            Ok(secrets) => config.injected_secrets = Arc::new(secrets),
-            Err(error) => {
-                results.push(CaseResult {
-                    hook: case.hook_name,
-                    case: case.name,
-                    passed: false,
-                    error: Some(error),
-                    mismatches: Vec::new(),
-                    outcome: None,
-                });
-                continue;
-            }
-        }
+        config.injected_secrets = Arc::new(secrets);
         for (name, value) in planned.env {
             config.env.retain(|(n, _)| *n != name);
             config.env.push((name, value));

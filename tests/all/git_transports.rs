@@ -309,14 +309,15 @@ fn run_http_backend(env: &[(String, String)], body: &[u8]) -> Reply {
 /// A repository under a root directory the HTTP server serves.
 fn served_repo() -> (TestRepo, String, PathBuf, String) {
     let (repo, commit) = repo_with_hook();
-    let root = repo.path().parent().unwrap().to_path_buf();
-    let name = repo
-        .path()
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
+    let (root, name) = root_and_name(&repo);
     (repo, commit, root, name)
+}
+
+/// The folder the HTTP server serves `repo` from, and its name there.
+fn root_and_name(repo: &TestRepo) -> (PathBuf, String) {
+    let root = repo.path().parent().unwrap().to_path_buf();
+    let name = repo.path().file_name().unwrap().to_string_lossy();
+    (root, name.into_owned())
 }
 
 #[test]
@@ -864,13 +865,7 @@ fn check_signed_fetches(
 #[test]
 fn signed_commits_are_verified_over_smart_http() {
     let (repo, _keys, allowed, signed, foreign) = signed_then_foreign();
-    let root = repo.path().parent().unwrap().to_path_buf();
-    let name = repo
-        .path()
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
+    let (root, name) = root_and_name(&repo);
     let server = GitHttpServer::start(&root, Some(("tester", "s3cret-token")), None);
     let source_for = |branch: &str| {
         source_from(&[

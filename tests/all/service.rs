@@ -185,6 +185,24 @@ pub(crate) async fn call(
     (parts.status.as_u16(), parts.headers, value)
 }
 
+/// Signs in to the dashboard; the session cookie header to send.
+pub(crate) async fn sign_in(server: &Server) -> (&'static str, String) {
+    let form = (
+        "content-type",
+        "application/x-www-form-urlencoded".to_owned(),
+    );
+    let (_, headers, _) = call(
+        &server.base,
+        "POST",
+        "/login",
+        &[form],
+        format!("token={TOKEN}").into_bytes(),
+    )
+    .await;
+    let cookie = headers["set-cookie"].to_str().unwrap();
+    ("cookie", cookie.split(';').next().unwrap().to_owned())
+}
+
 pub(crate) fn bearer() -> (&'static str, String) {
     ("authorization", format!("Bearer {TOKEN}"))
 }
@@ -943,20 +961,7 @@ async fn an_unsigned_commit_is_counted_and_waited_out_and_the_run_records_its_si
     );
 
     // The dashboard shows each attempt's commit and signer.
-    let form = (
-        "content-type",
-        "application/x-www-form-urlencoded".to_owned(),
-    );
-    let (_, headers, _) = call(
-        &server.base,
-        "POST",
-        "/login",
-        &[form],
-        format!("token={TOKEN}").into_bytes(),
-    )
-    .await;
-    let cookie = headers["set-cookie"].to_str().unwrap();
-    let cookie = ("cookie", cookie.split(';').next().unwrap().to_owned());
+    let cookie = sign_in(&server).await;
     let (status, _, page) = call(
         &server.base,
         "GET",
@@ -1016,20 +1021,7 @@ print("environment", dict(os.environ))
     assert!(shown.contains("Bearer *****"), "{shown}");
     assert!(shown.contains("hookbox-secret-SIEM_TOKEN-"), "{shown}");
     let (_, _, metrics) = call(&server.base, "GET", "/metrics", &[], Vec::new()).await;
-    let form = (
-        "content-type",
-        "application/x-www-form-urlencoded".to_owned(),
-    );
-    let (_, headers, _) = call(
-        &server.base,
-        "POST",
-        "/login",
-        &[form],
-        format!("token={TOKEN}").into_bytes(),
-    )
-    .await;
-    let cookie = headers["set-cookie"].to_str().unwrap();
-    let cookie = ("cookie", cookie.split(';').next().unwrap().to_owned());
+    let cookie = sign_in(&server).await;
     let (_, _, page) = call(
         &server.base,
         "GET",
