@@ -363,37 +363,54 @@ fn carries(headers: &HeaderMap, target: &str, placeholder: &str) -> bool {
     target.contains(placeholder)
         || headers.values().any(|value| {
             contains(value.as_bytes(), placeholder.as_bytes())
-                || basic_credentials(value).is_some_and(|text| text.contains(placeholder))
+                || basic_credentials(value)
+                    .is_some_and(|bytes| contains(&bytes, placeholder.as_bytes()))
         })
 }
 
-/// The decoded `user:password` of a `Basic` credential.
-fn basic_credentials(value: &HeaderValue) -> Option<String> {
-    let text = value.to_str().ok()?;
-    let (scheme, encoded) = text.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
+/// The decoded `user:password` of a `Basic` credential, as bytes (a
+/// header value may hold any bytes but control characters).
+fn basic_credentials(value: &HeaderValue) -> Option<Vec<u8>> {
+    let text = value.as_bytes().trim_ascii();
+    let at = text.iter().position(|b| *b == b' ')?;
+    let (scheme, encoded) = (&text[..at], text[at..].trim_ascii());
+    if !scheme.eq_ignore_ascii_case(b"basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    String::from_utf8(decoded).ok()
+    base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()
 }
 
+/// `bytes` with every `from` replaced by `to`.
+fn replace_bytes(bytes: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut rest = bytes;
+    while let Some(at) = find(rest, from) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(to);
+        rest = &rest[at + from.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
+/// The header value with the secret's value in place of its placeholder,
+/// byte for byte (any header value holds it, not only a UTF-8 one).
 fn replace_in_header(value: &HeaderValue, secret: &InjectedSecret) -> Option<HeaderValue> {
+    let (placeholder, real) = (secret.placeholder.as_bytes(), secret.value.as_bytes());
     if let Some(credentials) = basic_credentials(value)
-        && credentials.contains(&secret.placeholder)
+        && contains(&credentials, placeholder)
     {
-        let replaced = credentials.replace(&secret.placeholder, &secret.value);
+        let replaced = replace_bytes(&credentials, placeholder, real);
         let encoded = base64::engine::general_purpose::STANDARD.encode(replaced);
         return HeaderValue::from_str(&format!("Basic {encoded}")).ok();
     }
-    let text = value.to_str().ok()?;
-    if !text.contains(&secret.placeholder) {
+    if !contains(value.as_bytes(), placeholder) {
         return None;
     }
     let mut replaced =
-        HeaderValue::from_str(&text.replace(&secret.placeholder, &secret.value)).ok()?;
+        HeaderValue::from_bytes(&replace_bytes(value.as_bytes(), placeholder, real)).ok()?;
     replaced.set_sensitive(true);
     Some(replaced)
 }
@@ -498,6 +515,36 @@ mod tests {
             target,
             "/services/collector?token=s3cr3t-T0KEN%2Fwith%2Bodd%26chars"
         );
+    }
+
+    #[test]
+    fn a_placeholder_in_a_header_that_is_not_utf8_is_replaced_too() {
+        let secrets = injection();
+        let placeholder = secrets.secrets()[0].placeholder().to_owned();
+        let mut headers = HeaderMap::new();
+        let mut raw = b"caf\xe9 ".to_vec();
+        raw.extend_from_slice(placeholder.as_bytes());
+        headers.insert("x-key", HeaderValue::from_bytes(&raw).unwrap());
+        let mut basic = b"us\xe9r:".to_vec();
+        basic.extend_from_slice(placeholder.as_bytes());
+        let basic = base64::engine::general_purpose::STANDARD.encode(basic);
+        headers.insert(
+            "authorization",
+            HeaderValue::from_str(&format!("basic  {basic}")).unwrap(),
+        );
+        let mut target = "/".to_owned();
+        let siem = host("siem.example.com");
+        secrets
+            .apply(Scheme::Https, &siem, 8088, &mut headers, &mut target)
+            .unwrap();
+        let mut expected = b"caf\xe9 ".to_vec();
+        expected.extend_from_slice(VALUE.as_bytes());
+        assert_eq!(headers["x-key"].as_bytes(), expected.as_slice());
+        let sent = headers["authorization"].to_str().unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(sent.strip_prefix("Basic ").unwrap())
+            .unwrap();
+        assert!(contains(&decoded, VALUE.as_bytes()), "{sent}");
     }
 
     #[test]
