@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Args, CommandFactory};
+use clap::Args;
 
-use super::Cli;
+use super::command;
 
 /// `hookbox completions`
 #[derive(Debug, Args)]
@@ -19,7 +19,7 @@ pub struct CompletionsArgs {
 impl CompletionsArgs {
     /// Prints the completion script.
     pub fn run(self) -> anyhow::Result<u8> {
-        let mut command = Cli::command();
+        let mut command = command();
         clap_complete::generate(self.shell, &mut command, "hookbox", &mut std::io::stdout());
         Ok(crate::exit_code::OK)
     }
@@ -38,7 +38,7 @@ impl ManArgs {
     pub fn run(self) -> anyhow::Result<u8> {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("cannot create {}", self.dir.display()))?;
-        clap_mangen::generate_to(Cli::command(), &self.dir).with_context(|| {
+        clap_mangen::generate_to(command(), &self.dir).with_context(|| {
             format!("cannot write the manual pages into {}", self.dir.display())
         })?;
         let mut pages: Vec<String> = std::fs::read_dir(&self.dir)?

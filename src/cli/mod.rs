@@ -30,6 +30,15 @@ use crate::runtime::engine::EngineOptions;
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::settings;
 
+/// How every command resolves a setting given in more than one place.
+const PRECEDENCE: &str = "\
+Settings, in every command: a command-line flag wins over an environment variable \
+(HOOKBOX_*, GIT_*), which wins over the configuration file (--config, else \
+HOOKBOX_CONFIG; `python` and `doctor` then look for $XDG_CONFIG_HOME/hookbox/config.toml \
+and /etc/hookbox/config.toml), which wins over the default. Lists (rules, variables, secrets) from the file and the flags are \
+combined. A secret the file names by path (token_file, spool_password_file) is read \
+from that file before its variable.";
+
 /// Runs Hoop runbook hooks inside WebAssembly sandboxes.
 #[derive(Debug, Parser)]
 #[command(name = "hookbox", version, about)]
@@ -111,9 +120,40 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
+/// The commands that read settings, whose help states [`PRECEDENCE`].
+const READ_SETTINGS: &[&str] = &[
+    "run", "serve", "runs", "test", "python", "source", "policy", "doctor", "warm",
+];
+
+/// The command-line definition `--help`, the manual pages and the
+/// completions are made from.
+pub(crate) fn command() -> clap::Command {
+    use clap::CommandFactory;
+    Cli::command()
+        .after_help(PRECEDENCE)
+        .mut_subcommands(|subcommand| {
+            if READ_SETTINGS.contains(&subcommand.get_name()) {
+                with_precedence(subcommand)
+            } else {
+                subcommand
+            }
+        })
+}
+
+/// `command` and every command under it, stating [`PRECEDENCE`].
+fn with_precedence(command: clap::Command) -> clap::Command {
+    command
+        .after_help(PRECEDENCE)
+        .mut_subcommands(with_precedence)
+}
+
 /// Parses the command line, runs the command and returns the exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse_from(arguments()) {
+    use clap::FromArgMatches;
+    let parsed = command()
+        .try_get_matches_from(arguments())
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();

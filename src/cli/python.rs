@@ -40,8 +40,6 @@ use crate::tls::TlsSettings;
 /// under the name `python3`.
 #[derive(Debug, Args)]
 pub struct PythonArgs {
-    #[command(flatten)]
-    sandbox: SandboxFlags,
     /// As for `python3`: `-c CODE`, `-` or nothing (the script on standard
     /// input), or a script file, each followed by the script's arguments;
     /// `-V`/`--version`; the flags -u -I -E -B -s -S -q -O -P are accepted
@@ -52,6 +50,14 @@ pub struct PythonArgs {
         value_name = "PYTHON ARGS"
     )]
     python: Vec<String>,
+    /// Hoop passes none of these: the drop-in takes its policy from the
+    /// configuration file. They are here for trying a hook by hand. (After
+    /// the positional arguments, so that the heading covers only them.)
+    #[command(
+        flatten,
+        next_help_heading = "Policy flags, for trying a hook by hand (Hoop passes none; the configuration file is the policy)"
+    )]
+    sandbox: SandboxFlags,
 }
 
 /// What a `python3` command line asks for.

@@ -16,8 +16,9 @@ use crate::settings::{self, ConfigFile, SecretValues, SettingsError};
 #[derive(Debug, Clone, Args)]
 pub struct SandboxFlags {
     /// A configuration file (TOML) with [limits], [egress], [secrets], [env],
-    /// [git], [service] and [service.retry]; flags win over it, lists are
-    /// combined [env: HOOKBOX_CONFIG].
+    /// [git], [service] and [service.retry]; flags and environment variables
+    /// (GIT_* over [git]) win over it, lists are combined [env:
+    /// HOOKBOX_CONFIG].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     #[command(flatten)]

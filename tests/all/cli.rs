@@ -587,6 +587,31 @@ fn help_names_the_credentials_every_config_section_and_the_wasm_form() {
     );
     let python = help(&["python"]);
     assert!(python.contains("/etc/hookbox/config.toml"), "{python}");
+    // Hoop passes the drop-in no flags: its policy flags sit apart, after
+    // python3's own arguments.
+    let (own, by_hand) = python
+        .split_once("Policy flags, for trying a hook by hand")
+        .unwrap_or_else(|| panic!("no heading for the policy flags: {python}"));
+    assert!(own.contains("[PYTHON ARGS]"), "{own}");
+    assert!(!own.contains("--allow"), "{own}");
+    assert!(by_hand.contains("--allow") && by_hand.contains("--config"));
+    // One precedence, stated by every command that reads settings, down to
+    // the nested ones.
+    for args in [
+        &["run"][..],
+        &["serve"],
+        &["python"],
+        &["source", "fetch"],
+        &["doctor"],
+        &["warm"],
+    ] {
+        let text = help(args);
+        assert!(
+            text.contains("a command-line flag wins over an environment variable"),
+            "{args:?} --help does not state the precedence"
+        );
+    }
+    assert!(!help(&["payload"]).contains("wins over an environment variable"));
 }
 
 #[test]
