@@ -298,6 +298,30 @@ async fn an_operator_works_the_dashboard_in_chromium() {
         "{rules}"
     );
     screenshot(client, "settings").await;
+
+    // How things went: the dead letter and its successful replay drawn as
+    // bars, the receiver among the destinations.
+    click(client, "header a[href='/activity']").await;
+    assert_eq!(text_of(client, "main h1").await, "Activity");
+    let drawn = client
+        .execute(
+            "return ['rect.ok', 'rect.failed', 'rect.p50', 'rect.allowed'].map(\
+             s => [...document.querySelectorAll(s)].filter(r => r.getBBox().height > 0).length)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let drawn: Vec<u64> = serde_json::from_value(drawn).unwrap();
+    assert!(
+        drawn.iter().all(|&count| count > 0),
+        "bars drawn: {drawn:?}"
+    );
+    let destinations = text_of(client, "table.destinations").await;
+    assert!(
+        destinations.contains(&format!("http://127.0.0.1:{}", setup.receiver.port())),
+        "{destinations}"
+    );
+    screenshot(client, "activity").await;
     assert!(!alert_open(client).await);
     browser.close().await;
 }

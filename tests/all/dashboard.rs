@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::receiver::Reply;
-use crate::service::{Setup, TOKEN, call, eventually, get, open_event, post_event};
+use crate::service::{Setup, TOKEN, call, eventually, get, open_event, post_event, sign_in};
 
 /// Prints markup and tries a host no rule allows, then fails.
 const HOSTILE_OUTPUT: &str = r#"
@@ -273,4 +273,92 @@ async fn an_operator_signs_in_sees_a_denied_attempt_inert_output_and_replays() {
         (status, headers["location"].to_str().unwrap()),
         (303, "/login")
     );
+}
+
+/// Forwards every event; for sessions named `fail-*` it also tries a host no
+/// rule allows and fails.
+const SOME_FAIL: &str = r#"
+import json, os, urllib.request
+event = json.loads(os.environ["HOOP_RUNBOOK_HOOK_PAYLOAD"])
+request = urllib.request.Request(os.environ["TARGET"] + "/events", data=b"{}", method="POST")
+urllib.request.urlopen(request, timeout=5)
+if event["sid"].startswith("fail"):
+    try:
+        urllib.request.urlopen("http://10.9.9.9/steal", timeout=2)
+    except OSError:
+        pass
+    raise SystemExit(3)
+"#;
+
+/// The sum of `N` over the `<title>`s of a page that end in `: N {what}`.
+fn counted_in_titles(page: &str, what: &str) -> u64 {
+    page.split("<title>")
+        .skip(1)
+        .filter_map(|title| title.split("</title>").next())
+        .filter_map(|title| title.strip_suffix(&format!(" {what}")))
+        .filter_map(|title| title.rsplit(": ").next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_activity_page_draws_how_runs_went_and_where_egress_went() {
+    let setup = Setup::new(Reply::Status(200, "ok"), "max_attempts = 1").await;
+    setup.write_hook(SOME_FAIL);
+    let server = setup.start(&[]);
+    let mut runs = Vec::new();
+    for sid in ["ok-1", "ok-2", "ok-3", "fail-1"] {
+        let (status, accepted) = post_event(&server, open_event(sid)).await;
+        assert_eq!(status, 202, "{accepted}");
+        runs.push(accepted["run_id"].as_str().unwrap().to_owned());
+    }
+    for run_id in &runs {
+        eventually("every run to finish", async || {
+            let run = get(&server, &format!("/v1/runs/{run_id}")).await;
+            (run["state"] == "succeeded" || run["state"] == "dead").then_some(())
+        })
+        .await;
+    }
+
+    let (status, _, _) = call(&server.base, "GET", "/activity", &[], Vec::new()).await;
+    assert_eq!(status, 303, "no session, no activity");
+    let cookie = sign_in(&server).await;
+    let page_of = async |path: &str| {
+        let (status, headers, page) = call(
+            &server.base,
+            "GET",
+            path,
+            std::slice::from_ref(&cookie),
+            Vec::new(),
+        )
+        .await;
+        let policy = headers
+            .get("content-security-policy")
+            .map(|p| p.to_str().unwrap().to_owned());
+        (status, policy, html(&page).to_owned())
+    };
+    let receiver = format!("http://127.0.0.1:{}", setup.receiver.port());
+    for path in ["/activity", "/activity?within=7d"] {
+        let (status, policy, page) = page_of(path).await;
+        assert_eq!(status, 200, "{path}: {page}");
+        assert!(policy.unwrap().contains("default-src 'none'"));
+        assert!(page.contains("succeeded <b>3</b>"), "{path}: {page}");
+        assert!(page.contains("failed <b>1</b>"), "{path}: {page}");
+        // The bars say the same, wherever the hour boundary fell.
+        assert_eq!(counted_in_titles(&page, "succeeded"), 3, "{page}");
+        assert_eq!(counted_in_titles(&page, "failed"), 1, "{page}");
+        assert!(page.contains("p50 "), "{page}");
+        // Egress by destination: the receiver took four, the private
+        // address was refused once.
+        assert_eq!(
+            counted_in_titles(&page, "allowed"),
+            4,
+            "{receiver} allowed: {page}"
+        );
+        assert!(page.contains(&format!("{receiver}: 4 allowed")), "{page}");
+        assert!(page.contains("http://10.9.9.9:80: 1 denied"), "{page}");
+        assert!(!page.contains("<script"), "{page}");
+    }
+    let (status, _, page) = page_of("/activity?within=1y").await;
+    assert_eq!(status, 400);
+    assert!(page.contains("24h or 7d"), "{page}");
 }

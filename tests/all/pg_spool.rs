@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hookbox::service::spool::postgres::PostgresSpool;
+use hookbox::service::spool::sqlite::SqliteSpool;
 use hookbox::service::spool::{
     AttemptRecord, Millis, NewEvent, Next, Retention, RunFilter, RunState, Spool, SpoolError,
 };
@@ -152,6 +153,65 @@ fn the_postgres_spool_keeps_the_embedded_spools_guarantees() {
     assert!(spool.accept(&event("d1", "e1"), 70).unwrap().duplicate);
     assert!(!spool.accept(&event("d2", "e1"), 70).unwrap().duplicate);
     assert_eq!(spool.depth().unwrap(), 2);
+}
+
+/// Attempts read back from a time on, newest first, at most a number, with
+/// the skip told apart from the failures: what the dashboard's activity
+/// page draws, the same on both backends.
+fn attempts_are_read_back_by_time(spool: &dyn Spool) {
+    let attempt = |started_at: Millis, note: &str| AttemptRecord {
+        started_at,
+        finished_at: started_at + 10,
+        ..record(note)
+    };
+    let failing = spool.accept(&event("t1", "t1"), 100).unwrap();
+    let skipping = spool.accept(&event("t2", "t2"), 101).unwrap();
+    let claimed = spool.claim(200).unwrap().unwrap();
+    assert_eq!(claimed.run_id, failing.run_id);
+    spool
+        .finish(
+            &claimed.run_id,
+            &attempt(200, "failed"),
+            Next::RetryAt(300),
+            210,
+        )
+        .unwrap();
+    let claimed = spool.claim(220).unwrap().unwrap();
+    assert_eq!(claimed.run_id, skipping.run_id);
+    spool
+        .finish(
+            &claimed.run_id,
+            &attempt(220, "no hook"),
+            Next::Skipped,
+            230,
+        )
+        .unwrap();
+    let claimed = spool.claim(300).unwrap().unwrap();
+    spool
+        .finish(&claimed.run_id, &attempt(300, "gave up"), Next::Dead, 310)
+        .unwrap();
+    let read = |since: Millis, limit: usize| -> Vec<(Millis, Millis, bool)> {
+        spool
+            .attempts_since(since, limit)
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.started_at, a.finished_at, a.skipped))
+            .collect()
+    };
+    assert_eq!(
+        read(0, 10),
+        [(300, 310, false), (220, 230, true), (200, 210, false)]
+    );
+    assert_eq!(read(210, 10), [(300, 310, false), (220, 230, true)]);
+    assert_eq!(read(0, 1), [(300, 310, false)]);
+}
+
+#[test]
+fn attempts_read_back_by_time_alike_on_both_backends() {
+    let cluster = Cluster::start();
+    attempts_are_read_back_by_time(&open(&cluster, "a", LEASE));
+    let data = tempfile::tempdir().unwrap();
+    attempts_are_read_back_by_time(&SqliteSpool::open(data.path()).unwrap());
 }
 
 #[test]

@@ -5,7 +5,9 @@
 //! redacted), every attempt with its output and every egress attempt with its
 //! verdict; the hook source (folder, or the git snapshot's commit, branch,
 //! age, hooks and last fetch error), the egress policy as normalized rules
-//! and the limits (`/settings`).
+//! and the limits (`/settings`); pictures of how things go: attempts per
+//! hour or per 7 hours by how they ended, their latency, and egress by
+//! destination (`/activity`).
 //!
 //! Server-rendered from templates checked at compile time (askama, which
 //! escapes everything it inserts, so hook output and payload fields are
@@ -14,6 +16,7 @@
 //! HttpOnly, SameSite=Strict session cookie; forms that change something
 //! carry a CSRF token. With `--no-auth` it is open, as the API is.
 
+mod activity;
 mod session;
 mod views;
 
@@ -30,8 +33,9 @@ use serde::Deserialize;
 use super::Shared;
 use super::spool::{RunFilter, RunState, now_millis};
 use super::worker::blocking;
+use activity::{Activity, Window};
 use session::Sessions;
-use views::{LoginPage, RunPage, RunsPage, RunsRows, SettingsPage};
+use views::{ActivityPage, LoginPage, RunPage, RunsPage, RunsRows, SettingsPage};
 
 /// The policy every dashboard answer carries: only this origin's stylesheet
 /// and one script (the live runs table), no inline script, no frames, forms
@@ -64,6 +68,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/runs/{id}", get(run))
         .route("/runs/{id}/replay", post(replay))
         .route("/settings", get(settings))
+        .route("/activity", get(activity))
         .route("/runs/rows", get(rows))
         .route("/static/app.css", get(stylesheet))
         .route("/static/live.js", get(live_script))
@@ -384,5 +389,37 @@ async fn settings(State(dashboard): State<Arc<Dashboard>>, Session(session): Ses
     match page {
         Ok(page) => render(StatusCode::OK, page),
         Err(error) => problem(StatusCode::INTERNAL_SERVER_ERROR, error),
+    }
+}
+
+/// `/activity?within=24h|7d`
+#[derive(Deserialize)]
+struct ActivityQuery {
+    within: Option<String>,
+}
+
+async fn activity(
+    State(dashboard): State<Arc<Dashboard>>,
+    Session(session): Session,
+    Query(query): Query<ActivityQuery>,
+) -> Response {
+    let Some(window) = Window::parse(query.within.as_deref()) else {
+        return problem(StatusCode::BAD_REQUEST, "show activity within 24h or 7d");
+    };
+    let now = now_millis();
+    let since = window.start(now);
+    let read = blocking(&dashboard.shared.spool, move |spool| {
+        spool.attempts_since(since, activity::MOST_ATTEMPTS + 1)
+    })
+    .await;
+    match read {
+        Ok(attempts) => render(
+            StatusCode::OK,
+            ActivityPage::new(
+                Activity::new(window, now, &attempts),
+                dashboard.sessions.csrf(&session),
+            ),
+        ),
+        Err(error) => problem(StatusCode::SERVICE_UNAVAILABLE, error),
     }
 }

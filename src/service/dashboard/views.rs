@@ -4,11 +4,40 @@
 use askama::Template;
 
 use super::RunsQuery;
+use super::activity::{self, Activity};
 use crate::record::{EgressAttempt, Provenance, RunOutcome};
 use crate::runtime::config::SandboxConfig;
 use crate::service::hooks::HookSource;
 use crate::service::spool::{RunDetail, RunSummary};
 use crate::units::format_bytes;
+
+/// The activity page.
+#[derive(Template)]
+#[template(path = "activity.html")]
+pub(super) struct ActivityPage {
+    activity: Activity,
+    csrf: String,
+    chart_width: u32,
+    chart_height: u32,
+    destination_width: u32,
+}
+
+impl ActivityPage {
+    pub(super) fn new(activity: Activity, csrf: String) -> ActivityPage {
+        ActivityPage {
+            activity,
+            csrf,
+            chart_width: activity::CHART_WIDTH,
+            chart_height: activity::CHART_HEIGHT,
+            destination_width: activity::DESTINATION_WIDTH,
+        }
+    }
+
+    /// A time in ms as the page writes it.
+    fn ms(value: &Option<f64>) -> String {
+        value.map_or_else(|| "-".to_owned(), |ms| format!("{ms:.0} ms"))
+    }
+}
 
 /// The sign-in page.
 #[derive(Template)]

@@ -173,6 +173,34 @@ impl AttemptRecord {
     }
 }
 
+/// One attempt, as the dashboard's activity page draws it.
+#[derive(Debug, Clone)]
+pub struct AttemptSample {
+    /// When it started.
+    pub started_at: Millis,
+    /// When it ended.
+    pub finished_at: Millis,
+    /// The attempt found no hook for its event (the last attempt of a
+    /// skipped run: skipping is final).
+    pub skipped: bool,
+    /// The run's outcome, when a hook ran and its record reads back.
+    pub outcome: Option<RunOutcome>,
+}
+
+/// The attempts started at or after `$1`, newest first, at most `$2`, with
+/// whether each is a skip: one text for both backends (SQLite numbers
+/// `$1`, `$2` as it meets them).
+const ATTEMPTS_SINCE_SQL: &str = "SELECT a.started_at, a.finished_at, (r.state = 'skipped' AND a.number = r.attempts), \
+            a.outcome \
+       FROM attempts a JOIN runs r ON r.id = a.run_id \
+      WHERE a.started_at >= $1 ORDER BY a.started_at DESC LIMIT $2";
+
+/// An attempt's stored outcome read back; one that does not read is left
+/// out of the counts by outcome (the run page shows why).
+fn stored_outcome(text: Option<String>) -> Option<RunOutcome> {
+    text.and_then(|text| serde_json::from_str(&text).ok())
+}
+
 /// Which runs to list.
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {
@@ -348,6 +376,10 @@ pub trait Spool: Send + Sync {
     fn replay(&self, run_id: &str, now: Millis) -> Result<Option<String>, SpoolError>;
     /// Counts for health and metrics.
     fn stats(&self, now: Millis) -> Result<SpoolStats, SpoolError>;
+    /// Attempts started at or after `since`, newest first, at most `limit`:
+    /// what the dashboard's activity page draws.
+    fn attempts_since(&self, since: Millis, limit: usize)
+    -> Result<Vec<AttemptSample>, SpoolError>;
     /// Extends this instance's claim on a running run; `false` when another
     /// instance took it (the claim expired). A spool only one instance uses
     /// has nothing to renew.

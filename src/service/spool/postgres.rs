@@ -23,13 +23,13 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::{
-    Accepted, AttemptRecord, AttemptView, Claimed, Millis, NewEvent, Next, Retention, RunDetail,
-    RunFilter, RunState, RunSummary, Spool, SpoolError, SpoolStats, duration_millis, new_run_id,
-    rfc3339,
+    ATTEMPTS_SINCE_SQL, Accepted, AttemptRecord, AttemptSample, AttemptView, Claimed, Millis,
+    NewEvent, Next, Retention, RunDetail, RunFilter, RunState, RunSummary, Spool, SpoolError,
+    SpoolStats, duration_millis, new_run_id, rfc3339, stored_outcome,
 };
 
 /// The schema this hookbox writes, kept in `hookbox_schema`.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// The advisory lock that lets one instance at a time migrate.
 /// ("hookbox" in ASCII.)
@@ -106,6 +106,10 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     CREATE TRIGGER runs_counted_moved AFTER UPDATE OF state ON runs
         FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state)
         EXECUTE FUNCTION hookbox_count_runs();
+    ",
+    // 2: attempts by time, for the dashboard's activity page.
+    "
+    CREATE INDEX attempts_started ON attempts (started_at);
     ",
 ];
 
@@ -661,6 +665,23 @@ impl Spool for PostgresSpool {
             vec![boxed(new_id), boxed(run_id.to_owned()), boxed(now)],
         )?;
         Ok(rows.first().map(|row| row.get(0)))
+    }
+
+    fn attempts_since(
+        &self,
+        since: Millis,
+        limit: usize,
+    ) -> Result<Vec<AttemptSample>, SpoolError> {
+        let rows = self.rows(ATTEMPTS_SINCE_SQL, vec![boxed(since), boxed(limit as i64)])?;
+        Ok(rows
+            .iter()
+            .map(|row| AttemptSample {
+                started_at: row.get(0),
+                finished_at: row.get(1),
+                skipped: row.get::<_, Option<bool>>(2).unwrap_or(false),
+                outcome: stored_outcome(row.get(3)),
+            })
+            .collect())
     }
 
     fn stats(&self, now: Millis) -> Result<SpoolStats, SpoolError> {

@@ -8,16 +8,16 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    Accepted, AttemptRecord, AttemptView, Claimed, Millis, NewEvent, Next, Retention, RunDetail,
-    RunFilter, RunState, RunSummary, Spool, SpoolError, SpoolStats, duration_millis, new_run_id,
-    rfc3339,
+    ATTEMPTS_SINCE_SQL, Accepted, AttemptRecord, AttemptSample, AttemptView, Claimed, Millis,
+    NewEvent, Next, Retention, RunDetail, RunFilter, RunState, RunSummary, Spool, SpoolError,
+    SpoolStats, duration_millis, new_run_id, rfc3339, stored_outcome,
 };
 
 /// The database file's name in the data directory.
 pub const FILE_NAME: &str = "spool.sqlite3";
 
 /// The schema this hookbox writes, kept in the database's `user_version`.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// The steps from each schema version to the next: `MIGRATIONS[n]` takes a
 /// spool at version `n` to `n + 1`. Only ever appended to.
@@ -82,6 +82,10 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     CREATE INDEX runs_waiting ON runs (state, created_at);
     CREATE INDEX runs_finished ON runs (state, updated_at);
     CREATE INDEX runs_replays ON runs (replay_of);
+    ",
+    // 4: attempts by time, for the dashboard's activity page.
+    "
+    CREATE INDEX attempts_started ON attempts (started_at);
     ",
 ];
 
@@ -449,6 +453,26 @@ impl Spool for SqliteSpool {
             )
             .map_err(db)?;
         Ok(Some(new_id))
+    }
+
+    fn attempts_since(
+        &self,
+        since: Millis,
+        limit: usize,
+    ) -> Result<Vec<AttemptSample>, SpoolError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(ATTEMPTS_SINCE_SQL).map_err(db)?;
+        let rows = statement
+            .query_map(params![since, limit as i64], |row| {
+                Ok(AttemptSample {
+                    started_at: row.get(0)?,
+                    finished_at: row.get(1)?,
+                    skipped: row.get(2)?,
+                    outcome: stored_outcome(row.get(3)?),
+                })
+            })
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
     }
 
     fn stats(&self, now: Millis) -> Result<SpoolStats, SpoolError> {
