@@ -42,6 +42,11 @@ fuzz seconds="600":
     python3 -m venv target/fuzz-venv && target/fuzz-venv/bin/pip install --quiet hypothesis
     target/fuzz-venv/bin/python fuzz/curl_args.py --seconds {{seconds}}
 
+# Build from a crates-style source tarball (`cargo package`) with
+# `cargo install --locked --offline`, and run the example with the result.
+crate-check:
+    bash packaging/check-crate.sh
+
 # Build the Debian package from the release binary (target/debian/*.deb).
 package:
     bash packaging/build-deb.sh

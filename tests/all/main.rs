@@ -39,4 +39,5 @@ mod secrets;
 mod service;
 mod signed_commits;
 mod source;
+mod spool_conformance;
 mod support;

@@ -90,8 +90,14 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
 ];
 
 /// A spool in one SQLite file.
+///
+/// Two connections: one that writes (intake, workers, retention), and one
+/// that only reads (listing, a run, counts, the dashboard's pictures). In
+/// WAL mode a reader never blocks the writer, so a slow text search over
+/// stored payloads never holds up intake.
 pub struct SqliteSpool {
     connection: Mutex<Connection>,
+    reader: Mutex<Connection>,
 }
 
 fn db(error: rusqlite::Error) -> SpoolError {
@@ -117,13 +123,27 @@ impl SqliteSpool {
             )
             .map_err(|e| fail(e.to_string()))?;
         migrate(&connection, &path)?;
+        let reader = Connection::open(&path).map_err(|e| fail(e.to_string()))?;
+        reader
+            .execute_batch(
+                "PRAGMA query_only = ON;
+                 PRAGMA busy_timeout = 5000;",
+            )
+            .map_err(|e| fail(e.to_string()))?;
         Ok(SqliteSpool {
             connection: Mutex::new(connection),
+            reader: Mutex::new(reader),
         })
     }
 
+    /// The connection that writes.
     fn lock(&self) -> MutexGuard<'_, Connection> {
         self.connection.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The connection that only reads.
+    fn read(&self) -> MutexGuard<'_, Connection> {
+        self.reader.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -360,7 +380,7 @@ impl Spool for SqliteSpool {
     }
 
     fn list(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, SpoolError> {
-        let connection = self.lock();
+        let connection = self.read();
         let mut statement = connection
             .prepare(&format!(
                 "SELECT {SUMMARY_COLUMNS} FROM runs r JOIN events e ON e.id = r.event_id
@@ -389,7 +409,7 @@ impl Spool for SqliteSpool {
     }
 
     fn show(&self, run_id: &str) -> Result<Option<RunDetail>, SpoolError> {
-        let connection = self.lock();
+        let connection = self.read();
         let found = connection
             .query_row(
                 &format!(
@@ -460,7 +480,7 @@ impl Spool for SqliteSpool {
         since: Millis,
         limit: usize,
     ) -> Result<Vec<AttemptSample>, SpoolError> {
-        let connection = self.lock();
+        let connection = self.read();
         let mut statement = connection.prepare(ATTEMPTS_SINCE_SQL).map_err(db)?;
         let rows = statement
             .query_map(params![since, limit as i64], |row| {
@@ -476,7 +496,7 @@ impl Spool for SqliteSpool {
     }
 
     fn stats(&self, now: Millis) -> Result<SpoolStats, SpoolError> {
-        let connection = self.lock();
+        let connection = self.read();
         let mut statement = connection
             .prepare("SELECT state, count FROM run_counts WHERE count > 0 ORDER BY state")
             .map_err(db)?;
@@ -595,6 +615,68 @@ mod tests {
             payload: "{}".into(),
             script_sha256: None,
         }
+    }
+
+    #[test]
+    fn intake_and_workers_go_on_while_a_long_read_holds_the_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = std::sync::Arc::new(SqliteSpool::open(dir.path()).unwrap());
+        spool.accept(&event("before"), 1).unwrap();
+        // What a slow dashboard search does: the reader busy, inside a read
+        // transaction that sees the spool as it was.
+        let reading = spool.read();
+        reading.execute_batch("BEGIN").unwrap();
+        let seen: i64 = reading
+            .query_row("SELECT COUNT(*) FROM events", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(seen, 1);
+        let (done, finished) = std::sync::mpsc::channel();
+        let writer = spool.clone();
+        std::thread::spawn(move || {
+            let accepted = writer.accept(&event("during"), 2).map(|a| a.run_id);
+            let claimed = writer.claim(3).map(|c| c.is_some());
+            let _ = done.send((accepted, claimed, writer.depth()));
+        });
+        let (accepted, claimed, depth) = finished
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("intake waited for the reader");
+        assert!(accepted.is_ok() && claimed.unwrap());
+        assert_eq!(depth.unwrap(), 2);
+        reading.execute_batch("COMMIT").unwrap();
+        drop(reading);
+        assert_eq!(
+            spool
+                .list(&RunFilter {
+                    limit: 10,
+                    ..RunFilter::default()
+                })
+                .unwrap()
+                .len(),
+            2
+        );
+        // The reader cannot write, whatever it is asked.
+        assert!(spool.read().execute_batch("DELETE FROM runs").is_err());
+        // And reads need nothing of the writer.
+        let writing = spool.lock();
+        let (done, finished) = std::sync::mpsc::channel();
+        let reader = spool.clone();
+        std::thread::spawn(move || {
+            let listed = reader.list(&RunFilter {
+                contains: Some("x".into()),
+                limit: 10,
+                ..RunFilter::default()
+            });
+            let _ = done.send((
+                listed.is_ok(),
+                reader.stats(4).is_ok(),
+                reader.attempts_since(0, 10).is_ok(),
+            ));
+        });
+        let read = finished
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("a read waited for the writer");
+        assert_eq!(read, (true, true, true));
+        drop(writing);
     }
 
     #[test]

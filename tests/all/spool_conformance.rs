@@ -1,0 +1,198 @@
+//! What every spool backend guarantees, written once and run against each:
+//! the embedded SQLite spool here, the PostgreSQL one in `pg_spool.rs`
+//! against a server the test starts.
+
+use hookbox::service::spool::sqlite::SqliteSpool;
+use hookbox::service::spool::{
+    AttemptRecord, Millis, NewEvent, Next, Retention, RunFilter, RunState, Spool,
+};
+
+/// A `session-open` event of delivery `delivery` and Hoop id `id`.
+pub(crate) fn event(delivery: &str, id: &str) -> NewEvent {
+    NewEvent {
+        delivery: delivery.into(),
+        id: id.into(),
+        event: "session-open".into(),
+        sid: format!("sid-{id}"),
+        payload: format!(r#"{{"id": "{id}", "user": "alice@example.com"}}"#),
+        script_sha256: None,
+    }
+}
+
+/// An attempt with no outcome and `note`.
+pub(crate) fn record(note: &str) -> AttemptRecord {
+    AttemptRecord {
+        started_at: 1,
+        finished_at: 2,
+        outcome: None,
+        note: note.into(),
+    }
+}
+
+/// One run per delivery, retries in due order, a run with its attempts,
+/// listing by filter, replay, counts, and retention.
+pub(crate) fn keeps_the_spools_guarantees(spool: &dyn Spool) {
+    // One run per delivery; another firing of the event is another run.
+    let first = spool.accept(&event("d1", "e1"), 10).unwrap();
+    assert!(!first.duplicate);
+    let again = spool.accept(&event("d1", "e1"), 11).unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.run_id, first.run_id);
+    let second_firing = spool.accept(&event("d2", "e1"), 12).unwrap();
+    assert!(!second_firing.duplicate);
+    assert_eq!(spool.depth().unwrap(), 2);
+
+    // Claimed in due order, retried, then done.
+    let claimed = spool.claim(20).unwrap().unwrap();
+    assert_eq!(
+        (claimed.run_id.as_str(), claimed.attempt),
+        (first.run_id.as_str(), 1)
+    );
+    assert_eq!(claimed.event_id, "e1");
+    spool
+        .finish(&claimed.run_id, &record("failed"), Next::RetryAt(50), 21)
+        .unwrap();
+    let other = spool.claim(30).unwrap().unwrap();
+    assert_eq!(other.run_id, second_firing.run_id);
+    assert!(
+        spool.claim(30).unwrap().is_none(),
+        "the retry is not due yet"
+    );
+    assert_eq!(spool.next_due().unwrap(), Some(50));
+    spool
+        .finish(&other.run_id, &record("ok"), Next::Succeeded, 31)
+        .unwrap();
+    let retried = spool.claim(50).unwrap().unwrap();
+    assert_eq!(
+        (retried.run_id.as_str(), retried.attempt),
+        (first.run_id.as_str(), 2)
+    );
+    spool
+        .finish(&retried.run_id, &record("gave up"), Next::Dead, 51)
+        .unwrap();
+
+    // Shown with its attempts, listed by filter, replayed.
+    let detail = spool.show(&first.run_id).unwrap().unwrap();
+    assert_eq!(detail.run.state, RunState::Dead);
+    let notes: Vec<&str> = detail.attempt_log.iter().map(|a| a.note.as_str()).collect();
+    assert_eq!(notes, ["failed", "gave up"]);
+    assert_eq!(detail.payload["user"], "alice@example.com");
+    let listed = |filter: RunFilter| -> Vec<String> {
+        spool
+            .list(&RunFilter {
+                limit: 10,
+                ..filter
+            })
+            .unwrap()
+            .into_iter()
+            .map(|run| run.id)
+            .collect()
+    };
+    assert_eq!(
+        listed(RunFilter {
+            state: Some(RunState::Dead),
+            ..RunFilter::default()
+        }),
+        std::slice::from_ref(&first.run_id)
+    );
+    assert_eq!(
+        listed(RunFilter {
+            event_id: Some("e1".into()),
+            ..RunFilter::default()
+        })
+        .len(),
+        2
+    );
+    assert_eq!(
+        listed(RunFilter {
+            contains: Some("alice@".into()),
+            sid: Some("sid-e1".into()),
+            ..RunFilter::default()
+        })
+        .len(),
+        2
+    );
+    let replay = spool.replay(&first.run_id, 60).unwrap().unwrap();
+    assert!(spool.replay("no-such-run", 60).unwrap().is_none());
+    let shown = spool.show(&replay).unwrap().unwrap().run;
+    assert_eq!(shown.replay_of.as_deref(), Some(first.run_id.as_str()));
+    let stats = spool.stats(60).unwrap();
+    assert_eq!(stats.depth, 1);
+    assert_eq!(
+        stats.by_state,
+        [
+            ("dead".to_owned(), 1),
+            ("pending".to_owned(), 1),
+            ("succeeded".to_owned(), 1)
+        ]
+    );
+
+    // Retention: the finished run and the replayed dead one go; the
+    // replay stays, and so does the event it needs.
+    const DAY: Millis = 24 * 3600 * 1000;
+    assert_eq!(spool.prune(60 + 8 * DAY, &Retention::default()).unwrap(), 2);
+    assert!(spool.show(&first.run_id).unwrap().is_none());
+    assert!(spool.show(&replay).unwrap().is_some());
+    assert!(spool.accept(&event("d1", "e1"), 70).unwrap().duplicate);
+    assert!(!spool.accept(&event("d2", "e1"), 70).unwrap().duplicate);
+    assert_eq!(spool.depth().unwrap(), 2);
+}
+
+/// Attempts read back from a time on, newest first, at most a number, with
+/// the skip told apart from the failures: what the dashboard's activity
+/// page draws, the same on both backends.
+pub(crate) fn attempts_are_read_back_by_time(spool: &dyn Spool) {
+    let attempt = |started_at: Millis, note: &str| AttemptRecord {
+        started_at,
+        finished_at: started_at + 10,
+        ..record(note)
+    };
+    let failing = spool.accept(&event("t1", "t1"), 100).unwrap();
+    let skipping = spool.accept(&event("t2", "t2"), 101).unwrap();
+    let claimed = spool.claim(200).unwrap().unwrap();
+    assert_eq!(claimed.run_id, failing.run_id);
+    spool
+        .finish(
+            &claimed.run_id,
+            &attempt(200, "failed"),
+            Next::RetryAt(300),
+            210,
+        )
+        .unwrap();
+    let claimed = spool.claim(220).unwrap().unwrap();
+    assert_eq!(claimed.run_id, skipping.run_id);
+    spool
+        .finish(
+            &claimed.run_id,
+            &attempt(220, "no hook"),
+            Next::Skipped,
+            230,
+        )
+        .unwrap();
+    let claimed = spool.claim(300).unwrap().unwrap();
+    spool
+        .finish(&claimed.run_id, &attempt(300, "gave up"), Next::Dead, 310)
+        .unwrap();
+    let read = |since: Millis, limit: usize| -> Vec<(Millis, Millis, bool)> {
+        spool
+            .attempts_since(since, limit)
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.started_at, a.finished_at, a.skipped))
+            .collect()
+    };
+    assert_eq!(
+        read(0, 10),
+        [(300, 310, false), (220, 230, true), (200, 210, false)]
+    );
+    assert_eq!(read(210, 10), [(300, 310, false), (220, 230, true)]);
+    assert_eq!(read(0, 1), [(300, 310, false)]);
+}
+
+#[test]
+fn the_embedded_spool_keeps_the_spools_guarantees() {
+    let data = tempfile::tempdir().unwrap();
+    keeps_the_spools_guarantees(&SqliteSpool::open(data.path()).unwrap());
+    let data = tempfile::tempdir().unwrap();
+    attempts_are_read_back_by_time(&SqliteSpool::open(data.path()).unwrap());
+}
