@@ -173,6 +173,10 @@ impl AttemptRecord {
     }
 }
 
+/// Runs removed per transaction (SQLite) or statement (PostgreSQL) when
+/// pruning, so intake and workers wait for one short step at a time.
+const PRUNE_BATCH: u64 = 500;
+
 /// One attempt, as the dashboard's activity page draws it.
 #[derive(Debug, Clone)]
 pub struct AttemptSample {

@@ -24,8 +24,8 @@ use tokio_postgres::types::ToSql;
 
 use super::{
     ATTEMPTS_SINCE_SQL, Accepted, AttemptRecord, AttemptSample, AttemptView, Claimed, Millis,
-    NewEvent, Next, Retention, RunDetail, RunFilter, RunState, RunSummary, Spool, SpoolError,
-    SpoolStats, duration_millis, new_run_id, rfc3339, stored_outcome,
+    NewEvent, Next, PRUNE_BATCH, Retention, RunDetail, RunFilter, RunState, RunSummary, Spool,
+    SpoolError, SpoolStats, duration_millis, new_run_id, rfc3339, stored_outcome,
 };
 
 /// The schema this hookbox writes, kept in `hookbox_schema`.
@@ -661,8 +661,13 @@ impl Spool for PostgresSpool {
                       INSERT INTO runs (id, event_id, state, next_attempt_at, created_at, updated_at, replay_of)
                       SELECT $1, event_id, 'pending', $3, $3, $3, $2 FROM original
                       RETURNING id)
-             SELECT id, pg_notify('hookbox_runs', '') FROM added",
-            vec![boxed(new_id), boxed(run_id.to_owned()), boxed(now)],
+             SELECT id, pg_notify($4, '') FROM added",
+            vec![
+                boxed(new_id),
+                boxed(run_id.to_owned()),
+                boxed(now),
+                boxed(CHANNEL.to_owned()),
+            ],
         )?;
         Ok(rows.first().map(|row| row.get(0)))
     }
@@ -735,11 +740,15 @@ impl Spool for PostgresSpool {
                       WHERE (state IN ('succeeded', 'skipped') AND updated_at < $1)
                          OR (state = 'dead' AND (updated_at < $2 OR (updated_at < $1
                              AND EXISTS (SELECT 1 FROM runs replay WHERE replay.replay_of = runs.id))))
-                      LIMIT 500 FOR UPDATE SKIP LOCKED),
+                      LIMIT $3 FOR UPDATE SKIP LOCKED),
                  gone_attempts AS (
                      DELETE FROM attempts WHERE run_id IN (SELECT id FROM expired))
                  DELETE FROM runs WHERE id IN (SELECT id FROM expired) RETURNING event_id",
-                vec![boxed(finished_before), boxed(dead_before)],
+                vec![
+                    boxed(finished_before),
+                    boxed(dead_before),
+                    boxed(PRUNE_BATCH as i64),
+                ],
             )?;
             let mut events: Vec<String> = gone.iter().map(|row| row.get(0)).collect();
             events.sort_unstable();
@@ -750,7 +759,7 @@ impl Spool for PostgresSpool {
                 vec![boxed(events)],
             )?;
             pruned += gone.len() as u64;
-            if gone.len() < 500 {
+            if (gone.len() as u64) < PRUNE_BATCH {
                 return Ok(pruned);
             }
         }

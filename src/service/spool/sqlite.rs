@@ -9,8 +9,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
     ATTEMPTS_SINCE_SQL, Accepted, AttemptRecord, AttemptSample, AttemptView, Claimed, Millis,
-    NewEvent, Next, Retention, RunDetail, RunFilter, RunState, RunSummary, Spool, SpoolError,
-    SpoolStats, duration_millis, new_run_id, rfc3339, stored_outcome,
+    NewEvent, Next, PRUNE_BATCH, Retention, RunDetail, RunFilter, RunState, RunSummary, Spool,
+    SpoolError, SpoolStats, duration_millis, new_run_id, rfc3339, stored_outcome,
 };
 
 /// The database file's name in the data directory.
@@ -553,9 +553,6 @@ impl Spool for SqliteSpool {
         }
     }
 }
-
-/// Runs removed per transaction when pruning.
-const PRUNE_BATCH: u64 = 500;
 
 impl SqliteSpool {
     /// Removes up to [`PRUNE_BATCH`] runs past their retention, with their
