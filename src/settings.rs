@@ -41,7 +41,7 @@
 //! [git]                              # the GIT_* variables win
 //! url = "https://git.example.com/ops/runbooks.git"   # or git@host:org/repo, ssh://, file://, a path
 //! branch = "main"
-//! ttl = 300
+//! ttl = "5m"                       # or 300 (seconds); GIT_HOOK_CONFIG_TTL: seconds
 //! user = "oauth2"                    # GIT_PASSWORD, GIT_SSH_KEY, GIT_SSH_KEYPASS: environment only
 //! ssh_user = "git"
 //! ssh_known_hosts = "git.example.com ssh-ed25519 AAAA..."

@@ -56,6 +56,36 @@ pub fn parse_duration(flag: &str, value: &str) -> Result<std::time::Duration, Un
     Ok(duration)
 }
 
+/// A duration greater than zero as a configuration file writes it: a
+/// string like `"5s"`, `"1500ms"` or `"2m"`, or a whole number of seconds.
+/// The same grammar and the same refusal of zero as [`parse_duration`]; a
+/// parse error names the key (TOML's errors carry its path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfigDuration(pub std::time::Duration);
+
+impl<'de> serde::Deserialize<'de> for ConfigDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Seconds(u64),
+            Text(String),
+        }
+        let duration = match Written::deserialize(deserializer)? {
+            Written::Seconds(seconds) => std::time::Duration::from_secs(seconds),
+            Written::Text(text) => humantime::parse_duration(&text).map_err(|error| {
+                serde::de::Error::custom(format!(
+                    "{text:?} is not a duration: {error} (write it like \"5s\", \"1500ms\" or \"2m\")"
+                ))
+            })?,
+        };
+        if duration.is_zero() {
+            return Err(serde::de::Error::custom("must be greater than zero"));
+        }
+        Ok(ConfigDuration(duration))
+    }
+}
+
 /// A size in bytes greater than zero, written like `64MiB`, `512KiB` or `1048576`.
 pub fn parse_size(flag: &str, value: &str) -> Result<u64, UnitError> {
     let size: bytesize::ByteSize = value.parse().map_err(|reason| UnitError::BadSize {
@@ -90,6 +120,27 @@ mod tests {
         assert_eq!(format_bytes(1536), "1536 bytes");
         assert_eq!(format_bytes(2048), "2 KiB");
         assert_eq!(parse_size("--memory", "64MiB"), Ok(64 * 1024 * 1024));
+    }
+
+    #[test]
+    fn configuration_durations_read_text_or_seconds_and_never_zero() {
+        #[derive(serde::Deserialize)]
+        struct Section {
+            wait: ConfigDuration,
+        }
+        let read = |text: &str| toml::from_str::<Section>(text).map(|s| s.wait.0);
+        assert_eq!(read("wait = \"1500ms\"").unwrap().as_millis(), 1500);
+        assert_eq!(read("wait = 300").unwrap().as_secs(), 300);
+        for bad in ["wait = \"0s\"", "wait = 0", "wait = \"soon\"", "wait = -1"] {
+            let error = read(bad).unwrap_err().to_string();
+            assert!(error.contains("wait"), "{bad}: {error}");
+        }
+        assert!(
+            read("wait = \"0s\"")
+                .unwrap_err()
+                .to_string()
+                .contains("greater than zero")
+        );
     }
 
     #[test]

@@ -15,14 +15,20 @@ pub struct RetryPolicy {
     /// Attempts in all, the first included (default 8).
     pub max_attempts: u32,
     /// The wait before the second attempt; each later wait doubles (default 2s).
-    #[serde(with = "humantime_serde_compat")]
+    #[serde(deserialize_with = "configured")]
     pub first_delay: Duration,
     /// The longest wait between attempts (default 5m).
-    #[serde(with = "humantime_serde_compat")]
+    #[serde(deserialize_with = "configured")]
     pub max_delay: Duration,
     /// No attempt starts once the run is this old (default 24h).
-    #[serde(with = "humantime_serde_compat")]
+    #[serde(deserialize_with = "configured")]
     pub max_age: Duration,
+}
+
+/// Durations are written as everywhere in the file (`"2s"`, `"5m"`), never
+/// zero.
+fn configured<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    crate::units::ConfigDuration::deserialize(deserializer).map(|written| written.0)
 }
 
 impl Default for RetryPolicy {
@@ -56,18 +62,6 @@ impl RetryPolicy {
         } else {
             Next::RetryAt(due)
         }
-    }
-}
-
-/// Durations in configuration files are written like `2s` or `5m`.
-mod humantime_serde_compat {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
     }
 }
 

@@ -29,8 +29,9 @@ pub struct GitSection {
     pub url: Option<String>,
     /// The branch (`GIT_BRANCH`); default: the remote's HEAD, else `main`, else `master`.
     pub branch: Option<String>,
-    /// Seconds a fetched snapshot is used before fetching again (`GIT_HOOK_CONFIG_TTL`).
-    pub ttl: Option<u64>,
+    /// How long a fetched snapshot is used before fetching again
+    /// (`GIT_HOOK_CONFIG_TTL`, whole seconds as Hoop reads it): `300` or `"5m"`.
+    pub ttl: Option<crate::units::ConfigDuration>,
     /// The HTTPS user (`GIT_USER`); default `oauth2`.
     pub user: Option<String>,
     /// The SSH user (`GIT_SSH_USER`); default: the URL's user, else `git`.
@@ -159,14 +160,15 @@ impl GitConfig {
             .or_else(|| section.url.clone())
             .ok_or(GitConfigError::NoUrl)?;
         let branch = non_empty(GIT_BRANCH).or_else(|| section.branch.clone());
-        let ttl_text =
-            non_empty(GIT_HOOK_CONFIG_TTL).or_else(|| section.ttl.map(|t| t.to_string()));
-        let ttl = match ttl_text {
-            Some(text) => match text.trim().parse::<u64>() {
+        // The variable is Hoop's too, so it stays whole seconds; the file
+        // writes durations as everywhere else in it.
+        let ttl = match (non_empty(GIT_HOOK_CONFIG_TTL), section.ttl) {
+            (Some(text), _) => match text.trim().parse::<u64>() {
                 Ok(seconds) if seconds > 0 => Duration::from_secs(seconds),
                 _ => return Err(GitConfigError::BadTtl(text)),
             },
-            None => return Err(GitConfigError::NoTtl),
+            (None, Some(written)) => written.0,
+            (None, None) => return Err(GitConfigError::NoTtl),
         };
         let access = resolve_access(section, &non_empty)?;
         check_transport(&url, &access)?;
@@ -348,7 +350,7 @@ mod tests {
         let section = GitSection {
             url: Some("/from/file".into()),
             branch: Some("main".into()),
-            ttl: Some(60),
+            ttl: Some(crate::units::ConfigDuration(Duration::from_secs(60))),
             user: Some("file-user".into()),
             ..GitSection::default()
         };
@@ -373,6 +375,16 @@ mod tests {
                 &GitSection::default(),
                 env(&[("GIT_URL", "/r"), ("GIT_HOOK_CONFIG_TTL", "0")])
             ),
+            Err(GitConfigError::BadTtl(_))
+        ));
+        // The file writes durations as everywhere in it; the variable stays
+        // Hoop's whole seconds.
+        let section: GitSection = toml::from_str("url = \"/r\"\nttl = \"5m\"").unwrap();
+        let settings = GitConfig::resolve(&section, env(&[])).unwrap();
+        assert_eq!(settings.config.ttl, Duration::from_secs(300));
+        assert!(toml::from_str::<GitSection>("ttl = \"0s\"").is_err());
+        assert!(matches!(
+            GitConfig::resolve(&section, env(&[("GIT_HOOK_CONFIG_TTL", "5m")])),
             Err(GitConfigError::BadTtl(_))
         ));
     }
