@@ -19,7 +19,7 @@ use crate::source::HookFile;
 /// Run one hook in a fresh sandbox with an event payload: a hook file, or
 /// the event's hook from the configured runbooks repository (`--event`).
 ///
-/// The process exits with the hook's exit code; see the README for the codes
+/// The process exits with the hook's exit code; see docs/running-hooks.md for the codes
 /// used when a limit stops the hook or the input is bad.
 #[derive(Debug, Args)]
 pub struct RunArgs {

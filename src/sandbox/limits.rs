@@ -258,10 +258,13 @@ mod tests {
 
     #[test]
     fn the_readme_documents_every_limit_with_its_default() {
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../docs/running-hooks.md");
         for (key, default) in LimitSettings::DEFAULTS {
             let row = format!("| `{}` | `{default}`", flag(key));
-            assert!(readme.contains(&row), "README's Limits table lacks {row:?}");
+            assert!(
+                readme.contains(&row),
+                "docs/running-hooks.md's Limits table lacks {row:?}"
+            );
         }
     }
 
