@@ -886,6 +886,57 @@ crate::failure::categorized!(Usage: SettingsError);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The TOML lines of this file's module documentation: the
+    /// configuration reference.
+    fn documented_example() -> String {
+        include_str!("settings.rs")
+            .lines()
+            .skip_while(|line| *line != "//! ```toml")
+            .skip(1)
+            .take_while(|line| *line != "//! ```")
+            .map(|line| line.strip_prefix("//! ").unwrap_or("").to_owned() + "\n")
+            .collect()
+    }
+
+    #[test]
+    fn the_documented_configuration_and_the_packaged_one_are_real_settings() {
+        // Every key the reference shows exists (unknown keys are refused),
+        // and every value has the type it needs.
+        let example = documented_example();
+        assert!(example.contains("[[secrets.inject]]"), "{example}");
+        let file: ConfigFile = toml::from_str(&example).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            file.git.allowed_signers.as_deref(),
+            Some(Path::new("/etc/hookbox/allowed_signers"))
+        );
+        // The package's commented file, with each setting switched on (the
+        // first where it shows alternatives).
+        let mut section = String::new();
+        let mut seen = std::collections::HashSet::new();
+        let packaged: String = include_str!("../packaging/config.toml")
+            .lines()
+            .map(|line| {
+                let setting = line.strip_prefix("# ").unwrap_or(line);
+                if setting.starts_with('[') {
+                    section = setting.split('#').next().unwrap_or("").trim().to_owned();
+                    if section.starts_with("[[") || seen.insert(section.clone()) {
+                        return setting.to_owned() + "\n";
+                    }
+                } else if let Some((key, _)) = setting.split_once(" = ") {
+                    let key = key.trim();
+                    let plain = key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    if plain && seen.insert(format!("{section}.{key}")) {
+                        return setting.to_owned() + "\n";
+                    }
+                }
+                "\n".to_owned()
+            })
+            .collect();
+        let packaged: ConfigFile =
+            toml::from_str(&packaged).unwrap_or_else(|e| panic!("{e}\n{packaged}"));
+        assert!(packaged.git.url.is_some() && packaged.limits.timeout.is_some());
+    }
     use crate::sandbox::limits::Limits;
 
     #[test]
