@@ -290,6 +290,47 @@ fn a_stale_snapshot_without_the_hook_and_no_way_to_refresh_it_is_not_a_skip() {
 }
 
 #[test]
+fn a_lookup_waits_for_anothers_refresh_no_longer_than_its_bound() {
+    let repo = TestRepo::new("main");
+    repo.write("hoop-hooks/session-close.runbook.py", b"print('close')\n");
+    let commit = repo.commit("close only");
+    let (cache, source) = source_of(&repo, None, Duration::from_secs(1));
+    let clock = Clock::manual(1_800_000_000);
+    let source = source
+        .with_clock(clock.clone())
+        .with_refresh_wait(Duration::from_millis(300));
+    source.fetch().unwrap();
+    clock.advance(Duration::from_secs(1));
+    // Another process's refresh holds the fetch lock and never ends.
+    let store = std::fs::read_dir(cache.path().join("source"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let held = std::fs::File::create(store.join("fetch.lock")).unwrap();
+    held.lock().unwrap();
+    let (done, looked_up) = std::sync::mpsc::channel();
+    let looking = source.clone();
+    std::thread::spawn(move || {
+        let _ = done.send(looking.hook(Event::SessionOpen).map(|lookup| lookup.hook));
+    });
+    match looked_up.recv_timeout(Duration::from_secs(30)) {
+        Ok(Err(SourceError::Stale {
+            commit: at, reason, ..
+        })) => {
+            assert_eq!(at, commit);
+            assert!(reason.contains("did not end within 300ms"), "{reason}");
+        }
+        Err(_) => panic!("the lookup still waited after 30 s, past its 300 ms bound"),
+        Ok(other) => panic!("{other:?}"),
+    }
+    // Once the other refresh ends, the lookup decides on what it brought.
+    held.unlock().unwrap();
+    assert_eq!(hook_text(&source, Event::SessionOpen), None);
+}
+
+#[test]
 fn a_force_pushed_branch_is_followed() {
     let repo = TestRepo::new("main");
     repo.write("hoop-hooks/session-open.runbook.py", b"print('old')\n");

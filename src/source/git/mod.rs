@@ -106,6 +106,8 @@ pub struct GitSource {
     settings: GitSettings,
     store: Store,
     clock: Clock,
+    /// The longest a lookup waits for a refresh ([`REFRESH_WAIT`]).
+    refresh_wait: Duration,
 }
 
 impl GitSource {
@@ -126,6 +128,16 @@ impl GitSource {
             settings,
             store,
             clock: Clock::system(),
+            refresh_wait: REFRESH_WAIT,
+        }
+    }
+
+    /// The same source waiting at most `limit` for a refresh before a
+    /// lookup on a stale snapshot gives up (default [`REFRESH_WAIT`]).
+    pub fn with_refresh_wait(self, limit: Duration) -> GitSource {
+        GitSource {
+            refresh_wait: limit,
+            ..self
         }
     }
 
@@ -300,7 +312,7 @@ impl GitSource {
     /// A snapshot past its TTL that lacks the hook does not decide that
     /// there is none: the hook may have been pushed since. The lookup waits
     /// for the refresh (its own, or the one another lookup or process runs;
-    /// at most [`REFRESH_WAIT`]) and decides on the snapshot that brings.
+    /// at most [`REFRESH_WAIT`] by default) and decides on the snapshot that brings.
     /// When none comes (the fetch failed, waits for its backoff, or took
     /// too long), whether there is a hook is not known:
     /// [`SourceError::Stale`], so a service retries the run rather than
@@ -320,9 +332,9 @@ impl GitSource {
             });
         }
         let waited = match refresh {
-            Some(refresh) => refresh.wait_at_most(REFRESH_WAIT),
+            Some(refresh) => refresh.wait_at_most(self.refresh_wait),
             // Another's refresh holds the lock until it ends.
-            None => self.wait_for_lock(REFRESH_WAIT)?,
+            None => self.wait_for_lock(self.refresh_wait)?,
         };
         let current = self.store.current().unwrap_or_else(|| snapshot.clone());
         // A fetch that ended after the stale snapshot made a newer one
@@ -336,8 +348,8 @@ impl GitSource {
         let status = self.store.status();
         let reason = if !waited {
             format!(
-                "the refresh did not end within {} s",
-                REFRESH_WAIT.as_secs()
+                "the refresh did not end within {}",
+                humantime::format_duration(self.refresh_wait)
             )
         } else if let Some(error) = status.last_error {
             error
