@@ -2,6 +2,7 @@
 //! the embedded SQLite spool here, the PostgreSQL one in `pg_spool.rs`
 //! against a server the test starts.
 
+use hookbox::record::{RunOutcome, RunStatus};
 use hookbox::service::spool::sqlite::SqliteSpool;
 use hookbox::service::spool::{
     AttemptRecord, Millis, NewEvent, Next, Retention, RunFilter, RunState, Spool,
@@ -170,8 +171,21 @@ pub(crate) fn attempts_are_read_back_by_time(spool: &dyn Spool) {
         )
         .unwrap();
     let claimed = spool.claim(300).unwrap().unwrap();
+    let ran: RunOutcome = serde_json::from_value(serde_json::json!({
+        "status": "failed", "exit_code": 3, "stdout": "x".repeat(10_000), "stderr": "",
+        "stdout_truncated": false, "stderr_truncated": false, "duration_ms": 12.5,
+        "fuel_consumed": 1, "peak_memory_bytes": 1,
+        "egress": [{"time": "t", "scheme": "https", "host": "siem.example", "port": 443,
+            "address": null, "method": "POST", "url": null, "allowed": true, "rule": null,
+            "reason": null, "status": 200, "bytes_out": 42, "bytes_in": 0, "duration_ms": 1.0}]
+    }))
+    .unwrap();
+    let gave_up = AttemptRecord {
+        outcome: Some(ran),
+        ..attempt(300, "gave up")
+    };
     spool
-        .finish(&claimed.run_id, &attempt(300, "gave up"), Next::Dead, 310)
+        .finish(&claimed.run_id, &gave_up, Next::Dead, 310)
         .unwrap();
     let read = |since: Millis, limit: usize| -> Vec<(Millis, Millis, bool)> {
         spool
@@ -187,6 +201,26 @@ pub(crate) fn attempts_are_read_back_by_time(spool: &dyn Spool) {
     );
     assert_eq!(read(210, 10), [(300, 310, false), (220, 230, true)]);
     assert_eq!(read(0, 1), [(300, 310, false)]);
+    // What a hook did comes back as its summary, without its output.
+    let newest = spool.attempts_since(300, 1).unwrap().remove(0);
+    let summary = newest.summary.expect("the attempt's summary");
+    assert_eq!(
+        (summary.status, summary.duration_ms),
+        (RunStatus::Failed, 12.5)
+    );
+    assert_eq!(summary.egress.len(), 1);
+    assert_eq!(
+        (
+            summary.egress[0].destination.as_str(),
+            summary.egress[0].allowed,
+            summary.egress[0].bytes_out
+        ),
+        ("https://siem.example:443", 1, 42)
+    );
+    assert!(
+        spool.attempts_since(200, 10).unwrap()[1].summary.is_none(),
+        "no hook ran"
+    );
 }
 
 #[test]

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use crate::record::RunStatus;
-use crate::service::spool::{AttemptSample, Millis, rfc3339};
+use crate::service::spool::{AttemptSample, Millis, OTHER_DESTINATIONS, rfc3339};
 
 /// Intervals a window is cut into.
 const COLUMNS: usize = 24;
@@ -22,6 +22,8 @@ pub(super) const CHART_WIDTH: u32 = COLUMNS as u32 * COLUMN_WIDTH;
 pub(super) const DESTINATION_WIDTH: u32 = 240;
 /// Destinations listed, the busiest first.
 const MOST_DESTINATIONS: usize = 20;
+/// Destinations counted one by one while reading a window.
+const MOST_TRACKED: usize = 1_000;
 /// Attempts read for one page: a busy service's window holds more, and the
 /// page then says it drew the newest this many.
 pub(super) const MOST_ATTEMPTS: usize = 5_000;
@@ -166,29 +168,33 @@ impl Activity {
             let Some(column) = columns.get_mut(index) else {
                 continue;
             };
-            match (&attempt.outcome, attempt.skipped) {
+            match (&attempt.summary, attempt.skipped) {
                 (_, true) => column.skipped += 1,
-                (Some(outcome), _) if outcome.status == RunStatus::Ok => column.succeeded += 1,
+                (Some(summary), _) if summary.status == RunStatus::Ok => column.succeeded += 1,
                 _ => column.failed += 1,
             }
             if attempt.skipped {
                 continue;
             }
-            let duration = match &attempt.outcome {
-                Some(outcome) => outcome.duration_ms,
+            let duration = match &attempt.summary {
+                Some(summary) => summary.duration_ms,
                 None => (attempt.finished_at - attempt.started_at).max(0) as f64,
             };
             column.durations.push(duration);
             durations.push(duration);
-            for egress in attempt.outcome.iter().flat_map(|o| &o.egress) {
-                let name = format!("{}://{}:{}", egress.scheme, egress.host, egress.port);
+            for count in attempt.summary.iter().flat_map(|s| &s.egress) {
+                // A page names at most so many destinations; the rest are
+                // counted together, whatever hooks try.
+                let name =
+                    if traffic.len() < MOST_TRACKED || traffic.contains_key(&count.destination) {
+                        count.destination.clone()
+                    } else {
+                        OTHER_DESTINATIONS.to_owned()
+                    };
                 let seen = traffic.entry(name).or_default();
-                if egress.allowed {
-                    seen.allowed += 1;
-                    seen.bytes_out += egress.bytes_out;
-                } else {
-                    seen.denied += 1;
-                }
+                seen.allowed += count.allowed;
+                seen.denied += count.denied;
+                seen.bytes_out += count.bytes_out;
             }
         }
         let (p50_ms, p95_ms) = percentiles(&mut durations);
@@ -353,6 +359,7 @@ fn destinations(traffic: HashMap<String, Traffic>) -> Vec<Destination> {
 mod tests {
     use super::*;
     use crate::record::RunOutcome;
+    use crate::service::spool::AttemptSummary;
 
     const HOUR: Millis = 3_600_000;
 
@@ -374,13 +381,15 @@ mod tests {
             started_at,
             finished_at: started_at + 40,
             skipped: false,
-            outcome: status.map(|status| {
-                serde_json::from_value::<RunOutcome>(serde_json::json!({
-                    "status": status, "exit_code": 0, "stdout": "", "stderr": "",
-                    "stdout_truncated": false, "stderr_truncated": false,
-                    "duration_ms": 10.0, "fuel_consumed": 1, "peak_memory_bytes": 1,
-                    "egress": egress}))
-                .unwrap()
+            summary: status.map(|status| {
+                AttemptSummary::of(
+                    &serde_json::from_value::<RunOutcome>(serde_json::json!({
+                        "status": status, "exit_code": 0, "stdout": "", "stderr": "",
+                        "stdout_truncated": false, "stderr_truncated": false,
+                        "duration_ms": 10.0, "fuel_consumed": 1, "peak_memory_bytes": 1,
+                        "egress": egress}))
+                    .unwrap(),
+                )
             }),
         }
     }
@@ -430,6 +439,38 @@ mod tests {
         // The attempt with no outcome counts its stored times.
         assert_eq!(activity.p95_ms, Some(40.0));
         assert!(!activity.capped);
+    }
+
+    #[test]
+    fn hooks_naming_endless_destinations_cannot_grow_the_page() {
+        let now = 1_000 * HOUR;
+        // Each run tries 60 hosts of its own, as a hostile hook may (the
+        // record keeps a thousand attempts a run).
+        let attempts: Vec<AttemptSample> = (0..60)
+            .map(|run| {
+                let hosts: Vec<String> = (0..60).map(|n| format!("h{run}-{n}.example")).collect();
+                let egress: Vec<(&str, bool)> = hosts.iter().map(|h| (h.as_str(), false)).collect();
+                attempt(now - 1, Some(RunStatus::Failed), &egress)
+            })
+            .collect();
+        for sample in &attempts {
+            let summary = sample.summary.as_ref().unwrap();
+            assert_eq!(summary.egress.len(), 20, "a summary names at most 20");
+            assert_eq!(
+                summary.egress.last().unwrap().destination,
+                OTHER_DESTINATIONS
+            );
+            assert_eq!(summary.egress.iter().map(|c| c.denied).sum::<u64>(), 60);
+        }
+        let activity = Activity::new(Window::Day, now, &attempts);
+        assert_eq!(activity.destinations.len(), MOST_DESTINATIONS);
+        let denied: u64 = activity.destinations.iter().map(|d| d.denied).sum();
+        let other = activity
+            .destinations
+            .iter()
+            .find(|d| d.name == OTHER_DESTINATIONS)
+            .expect("the rest counted together");
+        assert!(other.denied > 0 && denied <= 60 * 60);
     }
 
     #[test]

@@ -171,6 +171,90 @@ impl AttemptRecord {
             .as_ref()
             .map(|outcome| serde_json::to_string(outcome).unwrap_or_default())
     }
+
+    /// The attempt's summary as stored (JSON), when a hook ran.
+    pub fn summary_json(&self) -> Option<String> {
+        self.outcome
+            .as_ref()
+            .map(|outcome| serde_json::to_string(&AttemptSummary::of(outcome)).unwrap_or_default())
+    }
+}
+
+/// Destinations one attempt's summary names; the rest are counted under
+/// [`OTHER_DESTINATIONS`].
+const SUMMARY_DESTINATIONS: usize = 20;
+
+/// Where the attempts to destinations past the ones a summary names count.
+pub const OTHER_DESTINATIONS: &str = "(other destinations)";
+
+/// What the activity page needs of one attempt, stored beside its full
+/// outcome so drawing a week reads a few hundred bytes an attempt, not its
+/// output (up to the output caps) and every egress record.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct AttemptSummary {
+    /// How the run ended.
+    pub status: crate::record::RunStatus,
+    /// The run's wall time.
+    pub duration_ms: f64,
+    /// Egress by destination (`scheme://host:port`), the busiest first.
+    pub egress: Vec<DestinationCount>,
+}
+
+/// One destination's attempts within one run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct DestinationCount {
+    /// `scheme://host:port`, or [`OTHER_DESTINATIONS`].
+    pub destination: String,
+    /// Attempts the policy let through.
+    pub allowed: u64,
+    /// Attempts it refused.
+    pub denied: u64,
+    /// Body bytes sent to it.
+    pub bytes_out: u64,
+}
+
+impl AttemptSummary {
+    /// The summary of `outcome`.
+    pub fn of(outcome: &RunOutcome) -> AttemptSummary {
+        let mut counts: Vec<DestinationCount> = Vec::new();
+        for egress in &outcome.egress {
+            let destination = format!("{}://{}:{}", egress.scheme, egress.host, egress.port);
+            let index = match counts.iter().position(|c| c.destination == destination) {
+                Some(index) => index,
+                None => {
+                    counts.push(DestinationCount {
+                        destination,
+                        allowed: 0,
+                        denied: 0,
+                        bytes_out: 0,
+                    });
+                    counts.len() - 1
+                }
+            };
+            let count = &mut counts[index];
+            if egress.allowed {
+                count.allowed += 1;
+                count.bytes_out += egress.bytes_out;
+            } else {
+                count.denied += 1;
+            }
+        }
+        counts.sort_by_key(|c| std::cmp::Reverse(c.allowed + c.denied));
+        if counts.len() > SUMMARY_DESTINATIONS {
+            let rest = counts.split_off(SUMMARY_DESTINATIONS - 1);
+            counts.push(DestinationCount {
+                destination: OTHER_DESTINATIONS.to_owned(),
+                allowed: rest.iter().map(|c| c.allowed).sum(),
+                denied: rest.iter().map(|c| c.denied).sum(),
+                bytes_out: rest.iter().map(|c| c.bytes_out).sum(),
+            });
+        }
+        AttemptSummary {
+            status: outcome.status,
+            duration_ms: outcome.duration_ms,
+            egress: counts,
+        }
+    }
 }
 
 /// Runs removed per transaction (SQLite) or statement (PostgreSQL) when
@@ -187,21 +271,21 @@ pub struct AttemptSample {
     /// The attempt found no hook for its event (the last attempt of a
     /// skipped run: skipping is final).
     pub skipped: bool,
-    /// The run's outcome, when a hook ran and its record reads back.
-    pub outcome: Option<RunOutcome>,
+    /// What the run did, when a hook ran and its record reads back.
+    pub summary: Option<AttemptSummary>,
 }
 
 /// The attempts started at or after `$1`, newest first, at most `$2`, with
-/// whether each is a skip: one text for both backends (SQLite numbers
-/// `$1`, `$2` as it meets them).
-const ATTEMPTS_SINCE_SQL: &str = "SELECT a.started_at, a.finished_at, (r.state = 'skipped' AND a.number = r.attempts), \
-            a.outcome \
+/// whether each is a skip and its summary: one text for both backends
+/// (SQLite numbers `$1`, `$2` as it meets them).
+const ATTEMPTS_SINCE_SQL: &str = "SELECT a.started_at, a.finished_at, \
+            (r.state = 'skipped' AND a.number = r.attempts), a.summary \
        FROM attempts a JOIN runs r ON r.id = a.run_id \
       WHERE a.started_at >= $1 ORDER BY a.started_at DESC LIMIT $2";
 
-/// An attempt's stored outcome read back; one that does not read is left
-/// out of the counts by outcome (the run page shows why).
-fn stored_outcome(text: Option<String>) -> Option<RunOutcome> {
+/// An attempt's stored summary read back; one that does not read (or an
+/// attempt stored before summaries were) counts by its times alone.
+fn stored_summary(text: Option<String>) -> Option<AttemptSummary> {
     text.and_then(|text| serde_json::from_str(&text).ok())
 }
 

@@ -25,7 +25,7 @@ use tokio_postgres::types::ToSql;
 use super::{
     ATTEMPTS_SINCE_SQL, Accepted, AttemptRecord, AttemptSample, AttemptView, Claimed, Millis,
     NewEvent, Next, PRUNE_BATCH, Retention, RunDetail, RunFilter, RunState, RunSummary, Spool,
-    SpoolError, SpoolStats, duration_millis, new_run_id, rfc3339, stored_outcome,
+    SpoolError, SpoolStats, duration_millis, new_run_id, rfc3339, stored_summary,
 };
 
 /// The schema this hookbox writes, kept in `hookbox_schema`.
@@ -107,8 +107,9 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state)
         EXECUTE FUNCTION hookbox_count_runs();
     ",
-    // 2: attempts by time, for the dashboard's activity page.
+    // 2: attempts by time, with a summary, for the dashboard's activity page.
     "
+    ALTER TABLE attempts ADD COLUMN summary TEXT;
     CREATE INDEX attempts_started ON attempts (started_at);
     ",
 ];
@@ -545,8 +546,8 @@ impl Spool for PostgresSpool {
             let number: i32 = moved.get(0);
             transaction
                 .execute(
-                    "INSERT INTO attempts (run_id, number, started_at, finished_at, note, outcome, instance)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO attempts (run_id, number, started_at, finished_at, note, outcome, instance, summary)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                     &[
                         &run_id,
                         &number,
@@ -555,6 +556,7 @@ impl Spool for PostgresSpool {
                         &attempt.note,
                         &outcome,
                         &instance,
+                        &attempt.summary_json(),
                     ],
                 )
                 .await
@@ -684,7 +686,7 @@ impl Spool for PostgresSpool {
                 started_at: row.get(0),
                 finished_at: row.get(1),
                 skipped: row.get::<_, Option<bool>>(2).unwrap_or(false),
-                outcome: stored_outcome(row.get(3)),
+                summary: stored_summary(row.get(3)),
             })
             .collect())
     }

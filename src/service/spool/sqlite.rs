@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{
     ATTEMPTS_SINCE_SQL, Accepted, AttemptRecord, AttemptSample, AttemptView, Claimed, Millis,
     NewEvent, Next, PRUNE_BATCH, Retention, RunDetail, RunFilter, RunState, RunSummary, Spool,
-    SpoolError, SpoolStats, duration_millis, new_run_id, rfc3339, stored_outcome,
+    SpoolError, SpoolStats, duration_millis, new_run_id, rfc3339, stored_summary,
 };
 
 /// The database file's name in the data directory.
@@ -83,8 +83,9 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     CREATE INDEX runs_finished ON runs (state, updated_at);
     CREATE INDEX runs_replays ON runs (replay_of);
     ",
-    // 4: attempts by time, for the dashboard's activity page.
+    // 4: attempts by time, with a summary, for the dashboard's activity page.
     "
+    ALTER TABLE attempts ADD COLUMN summary TEXT;
     CREATE INDEX attempts_started ON attempts (started_at);
     ",
 ];
@@ -337,14 +338,15 @@ impl Spool for SqliteSpool {
         let mut connection = self.lock();
         let tx = connection.transaction().map_err(db)?;
         tx.execute(
-            "INSERT INTO attempts (run_id, number, started_at, finished_at, note, outcome)
-             SELECT ?1, attempts, ?2, ?3, ?4, ?5 FROM runs WHERE id = ?1",
+            "INSERT INTO attempts (run_id, number, started_at, finished_at, note, outcome, summary)
+             SELECT ?1, attempts, ?2, ?3, ?4, ?5, ?6 FROM runs WHERE id = ?1",
             params![
                 run_id,
                 attempt.started_at,
                 attempt.finished_at,
                 attempt.note,
-                outcome
+                outcome,
+                attempt.summary_json()
             ],
         )
         .map_err(db)?;
@@ -488,7 +490,7 @@ impl Spool for SqliteSpool {
                     started_at: row.get(0)?,
                     finished_at: row.get(1)?,
                     skipped: row.get(2)?,
-                    outcome: stored_outcome(row.get(3)?),
+                    summary: stored_summary(row.get(3)?),
                 })
             })
             .map_err(db)?;
