@@ -19,19 +19,19 @@ screenshots:
 
 # Measure run latency and the git source; rewrites the tables in benches/.
 bench:
-    cargo build --release
-    ./target/release/hookbox bench --output benches/run-latency.md
-    ./target/release/hookbox bench --source --launches 10 --output benches/source.md
-    ./target/release/hookbox bench --service --output benches/service.md
+    cargo build --release --workspace
+    ./target/release/hookbox-bench --output benches/run-latency.md
+    ./target/release/hookbox-bench --source --launches 10 --output benches/source.md
+    ./target/release/hookbox-bench --service --output benches/service.md
     cargo build --release --target wasm32-wasip2 --manifest-path hooks-examples/splunk-hec-rust/hook/Cargo.toml
     bash tests/fetch-packages.sh target/test-packages
-    ./target/release/hookbox bench --hooks --runs 200 --launches 20 --wasm hooks-examples/splunk-hec-rust/hook/target/wasm32-wasip2/release/session-open.wasm --packages target/test-packages --output benches/hooks.md
+    ./target/release/hookbox-bench --hooks --runs 200 --launches 20 --wasm hooks-examples/splunk-hec-rust/hook/target/wasm32-wasip2/release/session-open.wasm --packages target/test-packages --output benches/hooks.md
 
 # Instances on one PostgreSQL spool beside the embedded one; `url` names a
 # server whose role may create databases (one is made and dropped per row).
 bench-spool url:
-    cargo build --release
-    ./target/release/hookbox bench --service --spool {{url}} --events 1000 --output benches/spool-scaling.md
+    cargo build --release --workspace
+    ./target/release/hookbox-bench --service --spool {{url}} --events 1000 --output benches/spool-scaling.md
 
 # Fuzz each parser for `seconds` (default 10 minutes each): the cargo fuzz
 # targets in fuzz/ (nightly toolchain, cargo-fuzz) and the Python SDK's curl

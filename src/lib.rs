@@ -24,12 +24,14 @@
 //! 3. `source` and `sandbox`: where a hook comes from and what it runs in
 //!    (neither knows the other);
 //! 4. `runtime`: one run, an event's hook in a fresh sandbox;
-//! 5. `hooktest` and `service`, then `settings` and `bench`, then
-//!    `exit_code` and `cli`: what is built on runs.
+//! 5. `hooktest` and `service`, then `settings`, then `exit_code` and
+//!    `cli`: what is built on runs.
+//!
+//! The benchmarks are a crate of their own (`crates/hookbox-bench`) on this
+//! library's public items; they never ship in the binary.
 #![deny(missing_docs)]
 
 pub mod backoff;
-pub mod bench;
 pub mod cli;
 pub mod digest;
 pub mod env_names;

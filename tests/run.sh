@@ -99,11 +99,13 @@ if [ "$#" -eq 0 ]; then
       rustup component add "$component"
     fi
   done
-  cargo fmt --check || {
+  cargo fmt --all --check || {
     echo "tests/run.sh: the code is not formatted: run cargo fmt" >&2
     exit 1
   }
-  cargo clippy --all-targets --quiet -- -D warnings
+  cargo clippy --workspace --all-targets --quiet -- -D warnings
+  # The benchmarks' own unit tests (a crate that never ships).
+  cargo test --quiet -p hookbox-bench
 fi
 
 exec cargo test "$@"

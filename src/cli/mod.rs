@@ -1,6 +1,5 @@
 //! The command-line interface: one struct per subcommand, parsed with clap.
 
-mod bench;
 mod docs;
 mod doctor;
 mod event_arg;
@@ -115,9 +114,6 @@ enum Command {
     Completions(docs::CompletionsArgs),
     /// Write the manual pages (hookbox.1 and one per command) into a folder.
     Man(docs::ManArgs),
-    /// Measure run latency and throughput and write a Markdown table (for
-    /// hookbox's developers).
-    Bench(bench::BenchArgs),
 }
 
 /// The commands that read settings, whose help states [`PRECEDENCE`].
@@ -183,7 +179,6 @@ pub fn main() -> ExitCode {
         Command::Warm(args) => args.run(),
         Command::Completions(args) => args.run(),
         Command::Man(args) => args.run(),
-        Command::Bench(args) => args.run(),
     };
     match result {
         Ok(code) => ExitCode::from(code),

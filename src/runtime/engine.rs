@@ -35,7 +35,7 @@ const KEEP_RESIDENT_BYTES: usize = 32 << 20;
 /// Reused slots kept warm; beyond these, freed slots are returned to the kernel.
 const WARM_SLOTS: u32 = 16;
 
-/// Engine choices that matter for speed, measured by `hookbox bench`.
+/// Engine choices that matter for speed, measured by `hookbox-bench` (`just bench`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EngineOptions {
     /// Use the pooling instance allocator (slots reused across runs, the first

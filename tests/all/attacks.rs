@@ -377,7 +377,7 @@ async fn a_c_stack_overflow_is_the_hooks_recursion_error() {
         outcome.stderr
     );
 
-    let python = hookbox::bench::real_python3().expect("python3");
+    let python = hookbox_testkit::real_python3().expect("python3");
     let hook = TestHook::new(source);
     let output = Command::new(python).arg(&hook.path).output().unwrap();
     assert_eq!(output.status.code(), Some(1));

@@ -16,7 +16,7 @@ use crate::support::{SESSION_OPEN, TestHook, hookbox};
 pub(crate) fn real_python3() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
-        hookbox::bench::real_python3()
+        hookbox_testkit::real_python3()
             .expect("python3 is needed to compare hooks with (tests/run.sh installs it)")
     })
     .clone()

@@ -178,7 +178,7 @@ fn the_rust_sdk_passes_its_own_tests_on_the_host() {
 
 #[test]
 fn the_python_type_stubs_say_what_the_sdk_defines() {
-    let python3 = hookbox::bench::real_python3().expect("python3 is installed");
+    let python3 = hookbox_testkit::real_python3().expect("python3 is installed");
     let checker = repo_path("guest-sdk/python/stubs/check_stubs.py");
     let sdk = repo_path("guest-sdk/python/sdk/hookbox");
     let check = |stubs: &Path| {

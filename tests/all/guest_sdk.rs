@@ -8,7 +8,7 @@ use crate::support::repo_path;
 
 #[test]
 fn the_sdks_host_side_tests_pass() {
-    let python = hookbox::bench::real_python3().expect("python3");
+    let python = hookbox_testkit::real_python3().expect("python3");
     let tests = repo_path("guest-sdk/python/tests");
     let python_path = std::env::join_paths([
         tests.join("fake_host"),

@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["runtime"],
     // What is built on runs.
     &["hooktest", "service"],
-    &["settings", "bench"],
+    &["settings"],
     &["exit_code"],
     &["cli"],
 ];

@@ -367,7 +367,7 @@ fn a_script_that_cannot_be_opened_is_reported_as_python3_reports_it() {
     let missing = tempfile::tempdir().unwrap().path().join("nosuch.py");
     let output = python3_args(&[missing.to_str().unwrap()], "");
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    let real = Command::new(hookbox::bench::real_python3().unwrap())
+    let real = Command::new(hookbox_testkit::real_python3().unwrap())
         .arg(&missing)
         .output()
         .unwrap();

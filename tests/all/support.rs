@@ -35,7 +35,7 @@ pub fn install_packages(dir: &Path, names: &[&str]) {
         .parent()
         .expect("the target folder")
         .join("test-packages");
-    let python = hookbox::bench::real_python3().expect("python3");
+    let python = hookbox_testkit::real_python3().expect("python3");
     for name in names {
         let wheel = std::fs::read_dir(&wheels)
             .into_iter()

@@ -14,9 +14,9 @@ use anyhow::{Context, bail};
 use super::server::{Client, hooks_folder, in_state, post_from_clients};
 use super::{ServicePlan, TOKEN, TRIVIAL};
 use crate::bench::{Table, memory};
-use crate::env_names;
-use crate::service::spool::sqlite::SqliteSpool;
-use crate::service::spool::{RunState, Spool, now_millis};
+use hookbox::env_names;
+use hookbox::service::spool::sqlite::SqliteSpool;
+use hookbox::service::spool::{RunState, Spool, now_millis};
 
 /// Workers of the measured service (the default of `hookbox serve --concurrency`).
 const WORKERS: usize = 4;

@@ -12,9 +12,9 @@ use anyhow::bail;
 use super::super::{Figures, figures};
 use super::server::{Client, Setup, close_event, end_to_end, in_state, open_event};
 use super::{ServicePlan, TRIVIAL};
-use crate::runtime::Runtime;
-use crate::service::retry::RetryPolicy;
-use crate::service::spool::{RunState, now_millis};
+use hookbox::runtime::Runtime;
+use hookbox::service::retry::RetryPolicy;
+use hookbox::service::spool::{RunState, now_millis};
 
 /// The hostile hooks, each run as `session-close` in a loop.
 pub(super) const HOSTILE: &[(&str, &str)] = &[

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 
 use super::{Table, figures, launches};
-use crate::intake::Event;
-use crate::source::git::GitSource;
-use crate::source::git::config::GitConfig;
+use hookbox::intake::Event;
+use hookbox::source::git::GitSource;
+use hookbox::source::git::config::GitConfig;
 
 /// Commits in the benchmark repository.
 pub const COMMITS: usize = 1000;
@@ -107,7 +107,7 @@ pub fn run(plan: SourcePlan) -> anyhow::Result<String> {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "# Hook source\n\nWritten by `hookbox bench --source` (release build). The repository has {COMMITS} commits \
+        "# Hook source\n\nWritten by `hookbox-bench --source` (release build). The repository has {COMMITS} commits \
          and {FILES} files in its tip ({} of them under `hoop-hooks/`).\n",
         snapshot.files.len()
     );

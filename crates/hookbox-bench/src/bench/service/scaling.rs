@@ -13,10 +13,10 @@ use anyhow::Context;
 use super::super::{Figures, Table, figures};
 use super::server::{Setup, end_to_end, post_from_clients};
 use super::{LATENCY_COLUMNS, ServicePlan, TRIVIAL, latency_cells};
-use crate::runtime::Runtime;
-use crate::service::retry::RetryPolicy;
-use crate::service::spool::Spool;
-use crate::service::spool::postgres::PostgresSpool;
+use hookbox::runtime::Runtime;
+use hookbox::service::retry::RetryPolicy;
+use hookbox::service::spool::Spool;
+use hookbox::service::spool::postgres::PostgresSpool;
 
 /// Clients posting at once, spread over the instances.
 const CLIENTS: usize = 16;
@@ -141,7 +141,7 @@ impl Database {
     }
 
     fn spool(&self, instance: &str) -> anyhow::Result<PostgresSpool> {
-        let tls = crate::tls::TlsSettings::new(&[])
+        let tls = hookbox::tls::TlsSettings::new(&[])
             .and_then(|settings| settings.config())
             .map_err(anyhow::Error::msg)?;
         Ok(PostgresSpool::open_config(
@@ -177,7 +177,7 @@ fn report(plan: &ServicePlan, rows: &[Row]) -> String {
     let _ = writeln!(
         out,
         "# Scale-out: instances on one PostgreSQL spool\n\n\
-         Written by `hookbox bench --service --spool URL --events {}` (release build) on {} \
+         Written by `hookbox-bench --service --spool URL --events {}` (release build) on {} \
          cores, {}, with a PostgreSQL server on the same machine. Each row posts {} events of \
          the trivial hook from {CLIENTS} clients (keep-alive connections) spread round-robin \
          over the instances, each instance with {WORKERS} workers, all in one process; the \

@@ -1,16 +1,27 @@
-//! `hookbox bench`: measure and print a Markdown table.
+//! hookbox's benchmarks: figures measured side by side with their baselines
+//! in one run and printed as Markdown tables (`just bench`). A crate of its
+//! own on the `hookbox` library, so nothing of it ships in the binary; the
+//! one-shot rows launch the `hookbox` binary built next to this one.
 
-use super::stdout::out;
+mod bench;
+
 use std::path::PathBuf;
+use std::process::ExitCode;
 
-use clap::Args;
+use clap::Parser;
 
-use crate::bench::{self, run::BenchPlan};
-use crate::runtime::engine::EngineOptions;
+use bench::run::BenchPlan;
+use hookbox::runtime::engine::EngineOptions;
+use hookbox::runtime::{Runtime, RuntimeOptions};
 
 /// Measure run latency and throughput and write a Markdown table.
-#[derive(Debug, Args)]
-pub struct BenchArgs {
+#[derive(Debug, Parser)]
+#[command(name = "hookbox-bench", about)]
+struct BenchArgs {
+    /// The `hookbox` binary the one-shot rows launch [default: the one
+    /// built next to this program].
+    #[arg(long, value_name = "FILE")]
+    hookbox: Option<PathBuf>,
     /// In-process runs per measurement.
     #[arg(long, default_value_t = 500)]
     runs: usize,
@@ -54,9 +65,34 @@ pub struct BenchArgs {
     packages: Option<PathBuf>,
 }
 
+fn main() -> ExitCode {
+    match BenchArgs::parse().run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("hookbox-bench: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 impl BenchArgs {
+    /// The `hookbox` binary to launch: named, or built beside this one.
+    fn hookbox_exe(&self) -> anyhow::Result<PathBuf> {
+        let exe = match &self.hookbox {
+            Some(path) => path.clone(),
+            None => std::env::current_exe()?.with_file_name("hookbox"),
+        };
+        anyhow::ensure!(
+            exe.is_file(),
+            "no hookbox binary at {}: build it first (`cargo build --release --bin hookbox`) \
+             or name one with --hookbox",
+            exe.display()
+        );
+        Ok(exe)
+    }
+
     /// Runs the benchmark.
-    pub fn run(self) -> anyhow::Result<u8> {
+    fn run(self) -> anyhow::Result<()> {
         if self.source {
             let table = bench::source::run(bench::source::SourcePlan {
                 lookups: self.lookups,
@@ -71,7 +107,7 @@ impl BenchArgs {
                 outage_seconds: 5,
                 outage_rate: 100,
                 neighbour_events: self.events / 2,
-                cache_dir: crate::settings::cache_dir(crate::env_names::from_process)?,
+                cache_dir: hookbox::settings::cache_dir(hookbox::env_names::from_process)?,
             };
             let table = match &self.spool {
                 Some(url) => bench::service::run_scaling(&plan, url)?,
@@ -80,14 +116,20 @@ impl BenchArgs {
             return self.finish(&table);
         }
         // Warm the cache (compiling if needed) before anything is timed.
-        drop(super::load_runtime(EngineOptions::default(), &[], None)?);
+        drop(Runtime::load(&RuntimeOptions {
+            cache_dir: hookbox::settings::cache_dir(hookbox::env_names::from_process)?,
+            engine: EngineOptions::default(),
+            show_progress: false,
+            ca_bundle: Vec::new(),
+            ca_bundle_path: None,
+        })?);
         if self.hooks {
             let table = bench::hooks::run(&bench::hooks::HooksPlan {
                 runs: self.runs,
                 launches: self.launches,
-                hookbox_exe: std::env::current_exe()?,
-                cache_dir: crate::settings::cache_dir(crate::env_names::from_process)?,
-                examples: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("hooks-examples"),
+                hookbox_exe: self.hookbox_exe()?,
+                cache_dir: hookbox::settings::cache_dir(hookbox::env_names::from_process)?,
+                examples: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../hooks-examples"),
                 wasm_hook: self.wasm.clone(),
                 packages: self.packages.clone(),
                 levels: vec![1, 2, 4, 8, 64],
@@ -97,18 +139,18 @@ impl BenchArgs {
         let plan = BenchPlan {
             runs: self.runs,
             launches: self.launches,
-            hookbox_exe: std::env::current_exe()?,
-            cache_dir: crate::settings::cache_dir(crate::env_names::from_process)?,
+            hookbox_exe: self.hookbox_exe()?,
+            cache_dir: hookbox::settings::cache_dir(hookbox::env_names::from_process)?,
         };
         let table = bench::run::run(&plan)?;
         self.finish(&table)
     }
 
-    fn finish(&self, table: &str) -> anyhow::Result<u8> {
-        out!("{table}");
+    fn finish(&self, table: &str) -> anyhow::Result<()> {
+        print!("{table}");
         if let Some(path) = &self.output {
             std::fs::write(path, table)?;
         }
-        Ok(crate::exit_code::OK)
+        Ok(())
     }
 }

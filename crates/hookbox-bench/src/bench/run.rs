@@ -10,13 +10,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Figures, Table, in_process, launches};
-use crate::env_names;
-use crate::intake::Payload;
-use crate::record::RunStatus;
-use crate::runtime::config::SandboxConfig;
-use crate::runtime::engine::EngineOptions;
-use crate::runtime::{Instantiation, RunRequest, Runtime, RuntimeOptions};
-use crate::source::HookFile;
+use hookbox::env_names;
+use hookbox::intake::Payload;
+use hookbox::record::RunStatus;
+use hookbox::runtime::config::SandboxConfig;
+use hookbox::runtime::engine::EngineOptions;
+use hookbox::runtime::{Instantiation, RunRequest, Runtime, RuntimeOptions};
+use hookbox::source::HookFile;
 
 /// The hook every measurement runs.
 pub const TRIVIAL_HOOK: &str = r#"import json, os
@@ -25,7 +25,8 @@ print("session", event["sid"], "closed with", event["event_session_close"]["exit
 "#;
 
 /// The payload every measurement uses: a session-close event as Hoop sends it.
-pub const TRIVIAL_PAYLOAD: &str = include_str!("../../hooks-examples/payloads/session-close.json");
+pub const TRIVIAL_PAYLOAD: &str =
+    include_str!("../../../../hooks-examples/payloads/session-close.json");
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -222,7 +223,7 @@ fn report(
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "# Run latency\n\nWritten by `hookbox bench --runs {} --launches {}` (release build). Every row runs \
+        "# Run latency\n\nWritten by `hookbox-bench --runs {} --launches {}` (release build). Every row runs \
          the same hook: parse the payload, print one line. In-process rows reuse one runtime; \
          each variant turns one speed measure off.\n",
         plan.runs, plan.launches

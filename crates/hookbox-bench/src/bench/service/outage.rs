@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 use super::super::receivers::HttpReceiver;
 use super::server::{Client, open_event};
 use super::{FORWARDING, ServicePlan, Setup};
-use crate::runtime::Runtime;
-use crate::service::retry::RetryPolicy;
-use crate::service::spool::now_millis;
-use crate::service::spool::sqlite::FILE_NAME;
+use hookbox::runtime::Runtime;
+use hookbox::service::retry::RetryPolicy;
+use hookbox::service::spool::now_millis;
+use hookbox::service::spool::sqlite::FILE_NAME;
 
 /// One sample of the spool during the outage.
 pub(super) struct OutageSample {

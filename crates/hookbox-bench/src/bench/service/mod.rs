@@ -16,7 +16,7 @@ use anyhow::{Context, bail};
 
 use super::receivers::HttpReceiver;
 use super::{Figures, Table, figures};
-use crate::runtime::Runtime;
+use hookbox::runtime::Runtime;
 
 mod footprint;
 mod neighbours;
@@ -68,13 +68,15 @@ struct Row {
 
 /// The runtime every measured service shares.
 fn load_runtime(plan: &ServicePlan) -> anyhow::Result<Arc<Runtime>> {
-    Ok(Arc::new(Runtime::load(&crate::runtime::RuntimeOptions {
-        cache_dir: plan.cache_dir.clone(),
-        engine: Default::default(),
-        show_progress: false,
-        ca_bundle: Vec::new(),
-        ca_bundle_path: None,
-    })?))
+    Ok(Arc::new(Runtime::load(
+        &hookbox::runtime::RuntimeOptions {
+            cache_dir: plan.cache_dir.clone(),
+            engine: Default::default(),
+            show_progress: false,
+            ca_bundle: Vec::new(),
+            ca_bundle_path: None,
+        },
+    )?))
 }
 
 /// Measures 1, 2 and 4 instances on the PostgreSQL server at `url` beside
@@ -186,7 +188,7 @@ async fn python3_baseline(events: usize, concurrency: usize) -> anyhow::Result<F
                 let output = tokio::process::Command::new(&python3)
                     .arg(&hook)
                     .env(
-                        crate::env_names::HOOK_PAYLOAD,
+                        hookbox::env_names::HOOK_PAYLOAD,
                         String::from_utf8_lossy(&payload).as_ref(),
                     )
                     .output()
@@ -214,7 +216,7 @@ fn report(plan: &ServicePlan, rows: &[Row], forwarded: usize, outage: &Outage) -
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "# Service\n\nWritten by `hookbox bench --service --events {}` (release build) on {} cores, {}. \
+        "# Service\n\nWritten by `hookbox-bench --service --events {}` (release build) on {} cores, {}. \
          Each concurrency row posts {} events to `hookbox serve` over HTTP on loopback as fast \
          as it can from as many clients as its concurrency (each on one keep-alive connection), \
          with as many workers, so end to end there includes the time queued behind earlier \

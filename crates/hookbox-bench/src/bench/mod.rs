@@ -1,4 +1,4 @@
-//! `hookbox bench`: figures measured side by side with their baselines in one
+//! The benchmarks: figures measured side by side with their baselines in one
 //! run and written as Markdown tables (never timed tests: these machines are
 //! shared and noisy).
 //!
@@ -21,11 +21,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::record::{RunOutcome, RunStatus};
-use crate::runtime::{Instantiation, RunRequest, Runtime};
+use hookbox::record::{RunOutcome, RunStatus};
+use hookbox::runtime::{Instantiation, RunRequest, Runtime};
 
 /// A Markdown table: the first column left-aligned (names), the others
-/// right-aligned (figures). Every table `hookbox bench` writes is one.
+/// right-aligned (figures). Every table `hookbox-bench` writes is one.
 pub(crate) struct Table {
     text: String,
 }
@@ -172,22 +172,7 @@ pub(crate) fn figures(name: String, mut samples: Vec<Duration>, elapsed: Duratio
     }
 }
 
-/// The real interpreter behind `python3` (`sys.executable`): `python3` on PATH
-/// may be a version manager's shim that adds ~100 ms per start, which Hoop's
-/// agents, running a real interpreter, never pay.
-pub fn real_python3() -> anyhow::Result<std::path::PathBuf> {
-    let output = Command::new("python3")
-        .args(["-c", "import sys; print(sys.executable)"])
-        .output()
-        .context("running python3 (the baseline) to find its interpreter")?;
-    if !output.status.success() {
-        bail!(
-            "python3 failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(String::from_utf8(output.stdout)?.trim().into())
-}
+pub use hookbox_testkit::real_python3;
 
 #[cfg(test)]
 mod tests {

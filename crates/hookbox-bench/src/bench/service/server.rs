@@ -11,18 +11,18 @@ use tokio::sync::oneshot;
 
 use super::super::{Figures, figures};
 use super::TOKEN;
-use crate::intake::Event;
-use crate::intake::hoop_payload;
-use crate::runtime::Runtime;
-use crate::runtime::config::SandboxConfig;
-use crate::sandbox::egress::policy::EgressPolicy;
-use crate::service::auth::Auth;
-use crate::service::hooks::HookSource;
-use crate::service::metrics::Metrics;
-use crate::service::retry::RetryPolicy;
-use crate::service::spool::sqlite::SqliteSpool;
-use crate::service::spool::{RunFilter, RunState, Spool, SpoolStats, now_millis};
-use crate::service::{self, Shared};
+use hookbox::intake::Event;
+use hookbox::intake::hoop_payload;
+use hookbox::runtime::Runtime;
+use hookbox::runtime::config::SandboxConfig;
+use hookbox::sandbox::egress::policy::EgressPolicy;
+use hookbox::service::auth::Auth;
+use hookbox::service::hooks::HookSource;
+use hookbox::service::metrics::Metrics;
+use hookbox::service::retry::RetryPolicy;
+use hookbox::service::spool::sqlite::SqliteSpool;
+use hookbox::service::spool::{RunFilter, RunState, Spool, SpoolStats, now_millis};
+use hookbox::service::{self, Shared};
 
 /// A service with a fresh spool and one hook, ready to start.
 pub(super) struct Setup {
@@ -77,7 +77,7 @@ impl Setup {
             sandbox,
             hooks: HookSource::Dir(hooks.path().to_path_buf()),
             retry,
-            retention: crate::service::spool::Retention::default(),
+            retention: hookbox::service::spool::Retention::default(),
             auth: Auth::new(Some(TOKEN.into()), None)?,
             metrics: Arc::new(Metrics::new(false)),
             wake: Arc::new(tokio::sync::Notify::new()),
@@ -293,8 +293,7 @@ impl Client {
         let stream = tokio::net::TcpStream::connect(address).await?;
         stream.set_nodelay(true)?;
         let (sender, connection) =
-            hyper::client::conn::http1::handshake(wasmtime_wasi_http::io::TokioIo::new(stream))
-                .await?;
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
         tokio::spawn(connection);
         Ok(Client {
             sender,

@@ -91,20 +91,14 @@ impl HttpReceiver {
                     let _ = match acceptor {
                         Some(acceptor) => match acceptor.accept(stream).await {
                             Ok(stream) => {
-                                http.serve_connection(
-                                    wasmtime_wasi_http::io::TokioIo::new(stream),
-                                    service,
-                                )
-                                .await
+                                http.serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                                    .await
                             }
                             Err(_) => return,
                         },
                         None => {
-                            http.serve_connection(
-                                wasmtime_wasi_http::io::TokioIo::new(stream),
-                                service,
-                            )
-                            .await
+                            http.serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                                .await
                         }
                     };
                 });

@@ -13,17 +13,17 @@ use anyhow::Context;
 
 use super::receivers::{BenchCa, HttpReceiver, tcp_sink};
 use super::{Figures, Table, in_process, launches, memory, real_python3};
-use crate::env_names;
-use crate::intake::Payload;
-use crate::runtime::Instantiation::Prelinked;
-use crate::runtime::config::SandboxConfig;
-use crate::runtime::engine::EngineOptions;
-use crate::runtime::{RunRequest, Runtime, RuntimeOptions};
-use crate::sandbox::egress::policy::EgressPolicy;
-use crate::source::HookFile;
+use hookbox::env_names;
+use hookbox::intake::Payload;
+use hookbox::runtime::Instantiation::Prelinked;
+use hookbox::runtime::config::SandboxConfig;
+use hookbox::runtime::engine::EngineOptions;
+use hookbox::runtime::{RunRequest, Runtime, RuntimeOptions};
+use hookbox::sandbox::egress::policy::EgressPolicy;
+use hookbox::source::HookFile;
 
-const SESSION_OPEN: &str = include_str!("../../hooks-examples/payloads/session-open.json");
-const SESSION_CLOSE: &str = include_str!("../../hooks-examples/payloads/session-close.json");
+const SESSION_OPEN: &str = include_str!("../../../../hooks-examples/payloads/session-open.json");
+const SESSION_CLOSE: &str = include_str!("../../../../hooks-examples/payloads/session-close.json");
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -488,7 +488,7 @@ fn report(
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "# Realistic hooks\n\nWritten by `hookbox bench --hooks --runs {} --launches {}` (release build). \
+        "# Realistic hooks\n\nWritten by `hookbox-bench --hooks --runs {} --launches {}` (release build). \
          Each hook runs against receivers on loopback (HTTP, HTTPS with a CA made for the run, TCP), \
          in-process (one runtime, one run at a time), as a one-shot `hookbox run` and as \
          `python3 hook.py` with the real interpreter, in the same run. Times are medians in ms.\n",
