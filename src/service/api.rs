@@ -25,6 +25,7 @@ use serde_json::json;
 
 use super::Shared;
 use super::client::{SCRIPT_DIGEST_HEADER, sha256_hex};
+use super::metrics::Rejection;
 use super::spool::{NewEvent, RunFilter, RunState, now_millis};
 use super::worker::blocking;
 use crate::intake::hoop_event;
@@ -90,21 +91,21 @@ fn now_seconds() -> i64 {
 async fn post_event(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
     // Who may not post is refused before a byte of the body is read.
     if let Err(refused) = shared.auth.check_headers(&headers, now_seconds()) {
-        shared.metrics.rejected("unauthorized");
+        shared.metrics.rejected(Rejection::Unauthorized);
         return unauthorized(refused);
     }
     let cap = shared.max_payload;
     let bytes = match Limited::new(body, cap as usize).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            shared.metrics.rejected("too_large");
+            shared.metrics.rejected(Rejection::TooLarge);
             return error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("the payload is larger than {cap} bytes"),
             );
         }
         Err(e) => {
-            shared.metrics.rejected("bad_payload");
+            shared.metrics.rejected(Rejection::BadPayload);
             return error(
                 StatusCode::BAD_REQUEST,
                 format!("cannot read the body: {e}"),
@@ -112,20 +113,20 @@ async fn post_event(State(shared): State<Arc<Shared>>, headers: HeaderMap, body:
         }
     };
     if let Err(refused) = shared.auth.check_body(&headers, &bytes, now_seconds()) {
-        shared.metrics.rejected("unauthorized");
+        shared.metrics.rejected(Rejection::Unauthorized);
         return unauthorized(refused);
     }
     let payload = match Payload::from_bytes(bytes.to_vec(), "the request") {
         Ok(payload) => payload,
         Err(e) => {
-            shared.metrics.rejected("bad_payload");
+            shared.metrics.rejected(Rejection::BadPayload);
             return error(StatusCode::BAD_REQUEST, e);
         }
     };
     let identity = match hoop_event::identify(&payload) {
         Ok(identity) => identity,
         Err(e) => {
-            shared.metrics.rejected("bad_payload");
+            shared.metrics.rejected(Rejection::BadPayload);
             return error(StatusCode::BAD_REQUEST, e);
         }
     };
@@ -135,7 +136,7 @@ async fn post_event(State(shared): State<Arc<Shared>>, headers: HeaderMap, body:
         Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
     };
     if depth >= max_spool {
-        shared.metrics.rejected("spool_full");
+        shared.metrics.rejected(Rejection::SpoolFull);
         let mut response = error(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("the spool holds {depth} waiting runs, its limit; retry later"),
@@ -307,9 +308,12 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         m.oldest_pending_age
             .set(stats.oldest_pending_age_seconds.unwrap_or(0.0));
         for (state, count) in stats.by_state {
-            m.spool_runs
-                .get_or_create(&super::metrics::StateLabel { state })
-                .set(count as i64);
+            // Counts of states this hookbox does not know are not exported.
+            if let Some(state) = RunState::parse(&state) {
+                m.spool_runs
+                    .get_or_create(&super::metrics::StateLabel { state })
+                    .set(count as i64);
+            }
         }
     }
     let warm = shared.runtime.warm_memory_bytes();

@@ -103,7 +103,7 @@ pub async fn serve(
                 tokio::spawn(holding(permit, graceful.watch(connection)));
             }
             Err(_) => {
-                metrics.rejected("too_many_connections");
+                metrics.rejected(super::metrics::Rejection::TooManyConnections);
                 if let Ok(permit) = refusing.clone().try_acquire_owned() {
                     let connection = refusal.serve_connection(stream, refuse);
                     tokio::spawn(holding(permit, graceful.watch(connection)));

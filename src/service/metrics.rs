@@ -4,41 +4,130 @@
 
 use std::sync::Mutex;
 
-use prometheus_client::encoding::EncodeLabelSet;
+use std::fmt::Write as _;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::record::RunOutcome;
+use super::spool::RunState;
+use crate::record::{RunOutcome, RunStatus};
+
+/// Writes a label value as its name in the exposition.
+macro_rules! label_value {
+    ($type:ty) => {
+        impl EncodeLabelValue for $type {
+            fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+                encoder.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+/// Why a delivery was refused.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum Rejection {
+    /// No or a wrong token or signature.
+    Unauthorized,
+    /// The body is over the payload cap.
+    TooLarge,
+    /// The body is not an event hookbox can store.
+    BadPayload,
+    /// The spool holds as many waiting runs as it may.
+    SpoolFull,
+    /// The service holds as many connections as it may.
+    TooManyConnections,
+}
+
+impl Rejection {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rejection::Unauthorized => "unauthorized",
+            Rejection::TooLarge => "too_large",
+            Rejection::BadPayload => "bad_payload",
+            Rejection::SpoolFull => "spool_full",
+            Rejection::TooManyConnections => "too_many_connections",
+        }
+    }
+}
+label_value!(Rejection);
+
+/// How an attempt ended.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum AttemptStatus {
+    /// The hook ran to this status.
+    Ran(RunStatus),
+    /// The repository has no hook for the event.
+    Skipped,
+    /// No hook could be run (the source was unavailable, the stored run
+    /// unreadable).
+    Error,
+}
+
+impl AttemptStatus {
+    /// The label value: the run status (`ok`, `failed`, `timeout`, ...),
+    /// `skipped` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptStatus::Ran(status) => status.as_str(),
+            AttemptStatus::Skipped => "skipped",
+            AttemptStatus::Error => "error",
+        }
+    }
+}
+label_value!(AttemptStatus);
+
+/// Whether the policy let an egress attempt through.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub enum Verdict {
+    /// Let through.
+    Allowed,
+    /// Refused.
+    Denied,
+}
+
+impl Verdict {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allowed => "allowed",
+            Verdict::Denied => "denied",
+        }
+    }
+}
+label_value!(Verdict);
+label_value!(RunState);
 
 /// A `reason` label.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
     /// Why.
-    pub reason: String,
+    pub reason: Rejection,
 }
 
 /// A `status` label.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StatusLabel {
-    /// The run status (`ok`, `failed`, `timeout`, ..., `skipped`).
-    pub status: String,
+    /// How the attempt ended.
+    pub status: AttemptStatus,
 }
 
 /// A `verdict` label.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct VerdictLabel {
     /// `allowed` or `denied`.
-    pub verdict: String,
+    pub verdict: Verdict,
 }
 
 /// A `state` label.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabel {
     /// The run state.
-    pub state: String,
+    pub state: RunState,
 }
 
 /// Every metric the service exports.
@@ -217,30 +306,24 @@ impl Metrics {
     }
 
     /// Counts a delivery refused for `reason`.
-    pub fn rejected(&self, reason: &str) {
+    pub fn rejected(&self, reason: Rejection) {
         self.events_rejected
-            .get_or_create(&ReasonLabel {
-                reason: reason.into(),
-            })
+            .get_or_create(&ReasonLabel { reason })
             .inc();
     }
 
     /// Counts a finished attempt.
-    pub fn attempt(&self, status: &str, outcome: Option<&RunOutcome>) {
-        self.runs
-            .get_or_create(&StatusLabel {
-                status: status.into(),
-            })
-            .inc();
+    pub fn attempt(&self, status: AttemptStatus, outcome: Option<&RunOutcome>) {
+        self.runs.get_or_create(&StatusLabel { status }).inc();
         if let Some(outcome) = outcome {
             self.run_duration.observe(outcome.duration_ms / 1000.0);
             for attempt in &outcome.egress {
-                let verdict = if attempt.allowed { "allowed" } else { "denied" };
-                self.egress
-                    .get_or_create(&VerdictLabel {
-                        verdict: verdict.into(),
-                    })
-                    .inc();
+                let verdict = if attempt.allowed {
+                    Verdict::Allowed
+                } else {
+                    Verdict::Denied
+                };
+                self.egress.get_or_create(&VerdictLabel { verdict }).inc();
             }
         }
     }

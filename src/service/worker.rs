@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 
 use super::Shared;
 use super::client::sha256_hex;
+use super::metrics::AttemptStatus;
 use super::spool::{AttemptRecord, Claimed, Next, Spool, SpoolError, now_millis};
 use crate::intake::Event;
 use crate::intake::Payload;
@@ -178,12 +179,11 @@ async fn run_one(shared: &Shared, claimed: Claimed) {
     };
     let (outcome, note, next) = attempted;
     let status = match (&outcome, next) {
-        (Some(outcome), _) => outcome.status.as_str(),
-        (None, Next::Skipped) => "skipped",
-        (None, _) => "error",
-    }
-    .to_owned();
-    record(shared, &claimed, started_at, outcome, note, next, &status).await;
+        (Some(outcome), _) => AttemptStatus::Ran(outcome.status),
+        (None, Next::Skipped) => AttemptStatus::Skipped,
+        (None, _) => AttemptStatus::Error,
+    };
+    record(shared, &claimed, started_at, outcome, note, next, status).await;
 }
 
 /// Renews this instance's claim on `run_id` every third of `lease` while the
@@ -267,7 +267,7 @@ async fn record(
     outcome: Option<RunOutcome>,
     note: String,
     next: Next,
-    status: &str,
+    status: AttemptStatus,
 ) {
     shared.metrics.attempt(status, outcome.as_ref());
     match next {
@@ -280,6 +280,7 @@ async fn record(
         Next::Succeeded | Next::Skipped => {}
     }
     let (run_id, event_id, attempt) = (&claimed.run_id, &claimed.event_id, claimed.attempt);
+    let status = status.as_str();
     match next {
         Next::Dead => tracing::warn!(run_id, event_id, attempt, status, note, "run dead-lettered"),
         Next::RetryAt(at) => tracing::info!(
