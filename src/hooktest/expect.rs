@@ -277,7 +277,7 @@ fn list_attempts(attempts: &[EgressAttempt]) -> String {
         .map(|a| {
             format!(
                 "\n  {} {}",
-                a.method.as_deref().unwrap_or(&a.scheme),
+                a.method.as_deref().unwrap_or(a.scheme.as_str()),
                 attempt_url(a).unwrap_or_default()
             )
         })

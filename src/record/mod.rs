@@ -4,5 +4,5 @@ pub mod credentials;
 mod outcome;
 mod provenance;
 
-pub use outcome::{EgressAttempt, RecordedRequest, RunOutcome, RunStatus};
+pub use outcome::{EgressAttempt, EgressScheme, RecordedRequest, RunOutcome, RunStatus};
 pub use provenance::{Provenance, Signer};

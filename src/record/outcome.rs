@@ -38,13 +38,48 @@ impl RunStatus {
     }
 }
 
+/// What kind of connection an egress attempt was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EgressScheme {
+    /// HTTP.
+    Http,
+    /// HTTPS.
+    Https,
+    /// A raw TCP connection.
+    Tcp,
+    /// UDP.
+    Udp,
+    /// A name lookup (refused before any connection).
+    Dns,
+}
+
+impl EgressScheme {
+    /// The scheme as records, reports and rules write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EgressScheme::Http => "http",
+            EgressScheme::Https => "https",
+            EgressScheme::Tcp => "tcp",
+            EgressScheme::Udp => "udp",
+            EgressScheme::Dns => "dns",
+        }
+    }
+}
+
+impl std::fmt::Display for EgressScheme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One outgoing connection a hook attempted, allowed or refused.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EgressAttempt {
     /// When the attempt started (RFC 3339, UTC).
     pub time: String,
-    /// `http`, `https`, `tcp` or `udp`.
-    pub scheme: String,
+    /// What kind of connection.
+    pub scheme: EgressScheme,
     /// The host as the hook named it (normalized).
     pub host: String,
     /// The destination port.

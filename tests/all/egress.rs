@@ -10,6 +10,7 @@ use hookbox::sandbox::limits::Limits;
 
 use crate::receiver::{Receiver, Reply, TestCa};
 use crate::support::{SESSION_CLOSE, TestHook, cache_dir};
+use hookbox::record::EgressScheme;
 
 fn runtime_trusting(ca: &TestCa) -> Runtime {
     Runtime::load(&RuntimeOptions {
@@ -54,7 +55,7 @@ async fn an_allowed_post_delivers_the_event_and_is_recorded() {
     let attempt = &outcome.egress[0];
     assert!(attempt.allowed);
     assert_eq!(attempt.rule.as_deref(), Some(rule.as_str()));
-    assert_eq!(attempt.scheme, "http");
+    assert_eq!(attempt.scheme, EgressScheme::Http);
     assert_eq!(attempt.method.as_deref(), Some("POST"));
     assert_eq!(attempt.status, Some(202));
     assert_eq!(
@@ -111,7 +112,7 @@ async fn hoops_documented_example_runs_unmodified_over_https() {
         requests[0].header("authorization"),
         Some("Bearer <your-token>")
     );
-    assert_eq!(outcome.egress[0].scheme, "https");
+    assert_eq!(outcome.egress[0].scheme, EgressScheme::Https);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -379,7 +380,7 @@ async fn syslog_over_tcp_reaches_an_allowed_collector_only() {
     let allowed = outcome
         .egress
         .iter()
-        .find(|a| a.scheme == "tcp" && a.allowed)
+        .find(|a| a.scheme == EgressScheme::Tcp && a.allowed)
         .expect("the allowed connection is recorded");
     assert_eq!(allowed.bytes_out, line_length, "{allowed:?}");
     assert_eq!(allowed.url.as_deref(), Some(rule.as_str()));
@@ -388,7 +389,7 @@ async fn syslog_over_tcp_reaches_an_allowed_collector_only() {
         outcome
             .egress
             .iter()
-            .any(|a| a.scheme == "tcp" && !a.allowed)
+            .any(|a| a.scheme == EgressScheme::Tcp && !a.allowed)
     );
 }
 
@@ -532,7 +533,7 @@ async fn names_no_rule_mentions_are_not_looked_up() {
         "{}",
         outcome.stdout
     );
-    assert_eq!(outcome.egress[0].scheme, "dns");
+    assert_eq!(outcome.egress[0].scheme, EgressScheme::Dns);
     assert!(!outcome.egress[0].allowed);
 }
 

@@ -208,7 +208,7 @@ impl EgressGate {
         let url = format!("{scheme}://{shown_host}:{port}{path}");
         let target = format!("{} {url}", request.method());
         let handle = self.log.begin(AttemptStart {
-            scheme: scheme.as_str().into(),
+            scheme: scheme.into(),
             host: shown_host,
             port,
             method: Some(request.method().to_string()),

@@ -213,7 +213,7 @@ impl EgressGate {
             };
             let refused = |reason: String| {
                 let handle = log.begin(AttemptStart {
-                    scheme: "dns".into(),
+                    scheme: crate::record::EgressScheme::Dns,
                     host: name.clone(),
                     port: 0,
                     method: None,

@@ -37,6 +37,17 @@ pub enum Scheme {
     Udp,
 }
 
+impl From<Scheme> for crate::record::EgressScheme {
+    fn from(scheme: Scheme) -> Self {
+        match scheme {
+            Scheme::Http => crate::record::EgressScheme::Http,
+            Scheme::Https => crate::record::EgressScheme::Https,
+            Scheme::Tcp => crate::record::EgressScheme::Tcp,
+            Scheme::Udp => crate::record::EgressScheme::Udp,
+        }
+    }
+}
+
 impl Scheme {
     /// The scheme's name as written in rules.
     pub fn as_str(self) -> &'static str {

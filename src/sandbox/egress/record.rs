@@ -32,8 +32,8 @@ pub struct EgressLog {
 /// What is known when an attempt starts.
 #[derive(Debug, Clone)]
 pub struct AttemptStart {
-    /// `http`, `https`, `tcp` or `udp`.
-    pub scheme: String,
+    /// What kind of connection.
+    pub scheme: crate::record::EgressScheme,
     /// The destination host, normalized.
     pub host: String,
     /// The destination port.

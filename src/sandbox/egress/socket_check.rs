@@ -108,7 +108,7 @@ impl SocketCheck {
         }
         let host = Host::Ip(address.ip()).to_string();
         let handle = self.log.begin(AttemptStart {
-            scheme: scheme.as_str().into(),
+            scheme: scheme.into(),
             host: host.clone(),
             port: address.port(),
             method: None,

@@ -61,7 +61,7 @@ impl EgressGate {
         let host = name.unwrap_or_else(|| Host::Ip(ip).to_string());
         let target = format!("tcp://{host}:{port}");
         let handle = self.log.begin(AttemptStart {
-            scheme: "tcp".into(),
+            scheme: crate::record::EgressScheme::Tcp,
             host,
             port,
             method: None,
