@@ -43,20 +43,31 @@ pub fn nonzero(flag: &str, value: u64) -> Result<u64, UnitError> {
     Ok(value)
 }
 
-/// A duration greater than zero, written like `5s`, `1500ms` or `2m`.
+/// The longest duration any setting takes: 100 years (of 365.25 days, as
+/// `humantime` counts them). Longer ones wrap or
+/// overflow once added to a clock, and mean nothing an operator wants.
+pub const LONGEST_DURATION_SECONDS: u64 = 100 * 31_557_600;
+
+/// A duration greater than zero and at most 100 years, written like `5s`,
+/// `1500ms` or `2m`.
 pub fn parse_duration(flag: &str, value: &str) -> Result<std::time::Duration, UnitError> {
-    let duration = humantime::parse_duration(value).map_err(|error| UnitError::BadDuration {
+    let bad = |reason: String| UnitError::BadDuration {
         flag: flag.into(),
         value: value.to_owned(),
-        reason: error.to_string(),
-    })?;
+        reason,
+    };
+    let duration = humantime::parse_duration(value).map_err(|error| bad(error.to_string()))?;
     if duration.is_zero() {
         return Err(UnitError::Zero { flag: flag.into() });
+    }
+    if duration.as_secs() > LONGEST_DURATION_SECONDS {
+        return Err(bad("longer than 100 years".into()));
     }
     Ok(duration)
 }
 
-/// A duration greater than zero as a configuration file writes it: a
+/// A duration greater than zero and at most 100 years as a configuration
+/// file writes it: a
 /// string like `"5s"`, `"1500ms"` or `"2m"`, or a whole number of seconds.
 /// The same grammar and the same refusal of zero as [`parse_duration`]; a
 /// parse error names the key (TOML's errors carry its path).
@@ -81,6 +92,9 @@ impl<'de> serde::Deserialize<'de> for ConfigDuration {
         };
         if duration.is_zero() {
             return Err(serde::de::Error::custom("must be greater than zero"));
+        }
+        if duration.as_secs() > LONGEST_DURATION_SECONDS {
+            return Err(serde::de::Error::custom("is longer than 100 years"));
         }
         Ok(ConfigDuration(duration))
     }
@@ -131,7 +145,14 @@ mod tests {
         let read = |text: &str| toml::from_str::<Section>(text).map(|s| s.wait.0);
         assert_eq!(read("wait = \"1500ms\"").unwrap().as_millis(), 1500);
         assert_eq!(read("wait = 300").unwrap().as_secs(), 300);
-        for bad in ["wait = \"0s\"", "wait = 0", "wait = \"soon\"", "wait = -1"] {
+        for bad in [
+            "wait = \"0s\"",
+            "wait = 0",
+            "wait = \"soon\"",
+            "wait = -1",
+            "wait = 9223372036854775807",
+            "wait = \"300000000years\"",
+        ] {
             let error = read(bad).unwrap_err().to_string();
             assert!(error.contains("wait"), "{bad}: {error}");
         }
@@ -155,5 +176,10 @@ mod tests {
             parse_size("--memory", "lots"),
             Err(UnitError::BadSize { flag, .. }) if flag == "--memory"
         ));
+        assert!(matches!(
+            parse_duration("--timeout", "300000000years"),
+            Err(UnitError::BadDuration { flag, .. }) if flag == "--timeout"
+        ));
+        assert!(parse_duration("--timeout", "100years").is_ok());
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::spool::{Millis, Next};
+use super::spool::{Millis, Next, duration_millis};
 
 /// The retry policy.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -55,8 +55,8 @@ impl RetryPolicy {
     ) -> Next {
         let delay = crate::backoff::exponential(self.first_delay, self.max_delay, attempt)
             .mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0));
-        let due = now + delay.as_millis() as Millis;
-        let too_old = due - created_at >= self.max_age.as_millis() as Millis;
+        let due = now.saturating_add(duration_millis(delay));
+        let too_old = due.saturating_sub(created_at) >= duration_millis(self.max_age);
         if attempt >= self.max_attempts || too_old {
             Next::Dead
         } else {
@@ -68,6 +68,22 @@ impl RetryPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_longest_durations_a_file_may_write_neither_wrap_nor_kill_runs() {
+        let century = Duration::from_secs(crate::units::LONGEST_DURATION_SECONDS);
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            first_delay: century / 2,
+            max_delay: century,
+            max_age: century,
+        };
+        let now = 1_800_000_000_000;
+        match policy.after_failure(1, now, now, 1.0) {
+            Next::RetryAt(due) => assert!(due > now, "{due}"),
+            other => panic!("a wait of half a century within a century is a retry: {other:?}"),
+        }
+    }
 
     #[test]
     fn waits_double_up_to_the_cap_then_the_run_is_dead() {

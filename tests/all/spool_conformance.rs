@@ -5,7 +5,7 @@
 use hookbox::record::{RunOutcome, RunStatus};
 use hookbox::service::spool::sqlite::SqliteSpool;
 use hookbox::service::spool::{
-    AttemptRecord, Millis, NewEvent, Next, Retention, RunFilter, RunState, Spool,
+    AttemptEnd, AttemptRecord, Millis, NewEvent, Next, Retention, RunFilter, RunState, Spool,
 };
 
 /// A `session-open` event of delivery `delivery` and Hoop id `id`.
@@ -187,23 +187,29 @@ pub(crate) fn attempts_are_read_back_by_time(spool: &dyn Spool) {
     spool
         .finish(&claimed.run_id, &gave_up, Next::Dead, 310)
         .unwrap();
-    let read = |since: Millis, limit: usize| -> Vec<(Millis, Millis, bool)> {
+    // A fourth run succeeds with no summary, as an attempt stored before
+    // summaries were: its run's state still says how it ended.
+    let succeeding = spool.accept(&event("t3", "t3"), 320).unwrap();
+    let claimed = spool.claim(330).unwrap().unwrap();
+    assert_eq!(claimed.run_id, succeeding.run_id);
+    spool
+        .finish(&claimed.run_id, &attempt(330, "ok"), Next::Succeeded, 340)
+        .unwrap();
+    let read = |since: Millis, limit: usize| -> Vec<(Millis, Millis)> {
         spool
             .attempts_since(since, limit)
             .unwrap()
             .into_iter()
-            .map(|a| (a.started_at, a.finished_at, a.skipped))
+            .map(|a| (a.started_at, a.finished_at))
             .collect()
     };
-    assert_eq!(
-        read(0, 10),
-        [(300, 310, false), (220, 230, true), (200, 210, false)]
-    );
-    assert_eq!(read(210, 10), [(300, 310, false), (220, 230, true)]);
-    assert_eq!(read(0, 1), [(300, 310, false)]);
+    // Attempts that ran a hook, newest first; the skip is only counted.
+    assert_eq!(read(0, 10), [(330, 340), (300, 310), (200, 210)]);
+    assert_eq!(read(210, 10), [(330, 340), (300, 310)]);
+    assert_eq!(read(0, 1), [(330, 340)]);
     // What a hook did comes back as its summary, without its output.
-    let newest = spool.attempts_since(300, 1).unwrap().remove(0);
-    let summary = newest.summary.expect("the attempt's summary");
+    let gave_up = spool.attempts_since(300, 2).unwrap().remove(1);
+    let summary = gave_up.summary.expect("the attempt's summary");
     assert_eq!(
         (summary.status, summary.duration_ms),
         (RunStatus::Failed, 12.5)
@@ -218,8 +224,25 @@ pub(crate) fn attempts_are_read_back_by_time(spool: &dyn Spool) {
         ("https://siem.example:443", 1, 42)
     );
     assert!(
-        spool.attempts_since(200, 10).unwrap()[1].summary.is_none(),
-        "no hook ran"
+        spool.attempts_since(200, 10).unwrap()[2].summary.is_none(),
+        "no outcome, no summary"
+    );
+    // Counted by interval (100 ms from 150 on) and by how each ended.
+    let mut counts: Vec<(i64, AttemptEnd, u64)> = spool
+        .attempt_counts(150, 100)
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.interval, c.end, c.count))
+        .collect();
+    counts.sort_by_key(|(interval, end, _)| (*interval, format!("{end:?}")));
+    assert_eq!(
+        counts,
+        [
+            (0, AttemptEnd::Failed, 1),
+            (0, AttemptEnd::Skipped, 1),
+            (1, AttemptEnd::Failed, 1),
+            (1, AttemptEnd::Succeeded, 1),
+        ]
     );
 }
 

@@ -6,8 +6,9 @@
 
 use std::collections::HashMap;
 
-use crate::record::RunStatus;
-use crate::service::spool::{AttemptSample, Millis, OTHER_DESTINATIONS, rfc3339};
+use crate::service::spool::{
+    AttemptCount, AttemptEnd, AttemptSample, Millis, OTHER_DESTINATIONS, rfc3339,
+};
 
 /// Intervals a window is cut into.
 const COLUMNS: usize = 24;
@@ -47,7 +48,8 @@ impl Window {
         }
     }
 
-    fn interval(self) -> Millis {
+    /// The length of one interval, in ms.
+    pub(super) fn interval(self) -> Millis {
         match self {
             Window::Day => 3_600_000,
             Window::Week => 7 * 3_600_000,
@@ -152,30 +154,40 @@ struct Traffic {
 }
 
 impl Activity {
-    /// The pictures of `attempts` (newest first, as the spool reads them)
-    /// within `window` ending now.
-    pub(super) fn new(window: Window, now: Millis, attempts: &[AttemptSample]) -> Activity {
+    /// The pictures of a window ending now: `counts` of every attempt in it
+    /// (by interval and how it ended), and `samples`, the newest attempts
+    /// that ran a hook, for run times and egress.
+    pub(super) fn new(
+        window: Window,
+        now: Millis,
+        counts: &[AttemptCount],
+        samples: &[AttemptSample],
+    ) -> Activity {
         let start = window.start(now);
         let interval = window.interval();
         let mut columns: Vec<Column> = (0..COLUMNS).map(|_| Column::default()).collect();
-        let mut traffic: HashMap<String, Traffic> = HashMap::new();
-        let mut durations = Vec::new();
-        for attempt in attempts.iter().take(MOST_ATTEMPTS) {
-            let Ok(index) = usize::try_from((attempt.started_at - start).div_euclid(interval))
+        for counted in counts {
+            let Some(column) = usize::try_from(counted.interval)
+                .ok()
+                .and_then(|index| columns.get_mut(index))
             else {
                 continue;
             };
-            let Some(column) = columns.get_mut(index) else {
+            match counted.end {
+                AttemptEnd::Succeeded => column.succeeded += counted.count,
+                AttemptEnd::Failed => column.failed += counted.count,
+                AttemptEnd::Skipped => column.skipped += counted.count,
+            }
+        }
+        let mut traffic: HashMap<String, Traffic> = HashMap::new();
+        let mut durations = Vec::new();
+        for attempt in samples.iter().take(MOST_ATTEMPTS) {
+            let Some(column) = usize::try_from((attempt.started_at - start).div_euclid(interval))
+                .ok()
+                .and_then(|index| columns.get_mut(index))
+            else {
                 continue;
             };
-            match (&attempt.summary, attempt.skipped) {
-                (_, true) => column.skipped += 1,
-                (Some(summary), _) if summary.status == RunStatus::Ok => column.succeeded += 1,
-                _ => column.failed += 1,
-            }
-            if attempt.skipped {
-                continue;
-            }
             let duration = match &attempt.summary {
                 Some(summary) => summary.duration_ms,
                 None => (attempt.finished_at - attempt.started_at).max(0) as f64,
@@ -211,7 +223,7 @@ impl Activity {
             latency_top_ms: 0.0,
             ticks: Vec::new(),
             destinations: destinations(traffic),
-            capped: attempts.len() > MOST_ATTEMPTS,
+            capped: samples.len() > MOST_ATTEMPTS,
         };
         activity.draw_columns(start, interval, &mut columns);
         activity
@@ -246,17 +258,22 @@ impl Activity {
                 });
             }
             // Stacked from the bottom: succeeded, failed, skipped.
-            let mut bottom = CHART_HEIGHT;
-            for (count, class, what) in [
+            let stack = [
                 (column.succeeded, "ok", "succeeded"),
                 (column.failed, "failed", "failed"),
                 (column.skipped, "skipped", "skipped (no hook)"),
-            ] {
-                let height = scaled(count as f64, self.attempts_top as f64, CHART_HEIGHT);
+            ];
+            let heights = fit(
+                &stack.map(|(count, _, _)| count),
+                self.attempts_top,
+                CHART_HEIGHT,
+            );
+            let mut bottom = CHART_HEIGHT;
+            for ((count, class, what), height) in stack.into_iter().zip(heights) {
                 if height == 0 {
                     continue;
                 }
-                bottom -= height;
+                bottom = bottom.saturating_sub(height);
                 self.attempts_chart.push(Bar {
                     x,
                     y: bottom,
@@ -294,6 +311,20 @@ fn scaled(value: f64, top: f64, full: u32) -> u32 {
     ((value / top * full as f64).round() as u32).clamp(1, full)
 }
 
+/// Lengths for `counts` stacked in one bar, `top` filling `full`: every
+/// count above zero gets at least one unit, and together they never pass
+/// `full` (rounding each on its own could).
+fn fit<const N: usize>(counts: &[u64; N], top: u64, full: u32) -> [u32; N] {
+    let mut lengths = counts.map(|count| scaled(count as f64, top as f64, full));
+    while lengths.iter().sum::<u32>() > full {
+        let Some(longest) = lengths.iter_mut().max() else {
+            break;
+        };
+        *longest -= 1;
+    }
+    lengths
+}
+
 /// The median and 95th percentile (nearest rank) of `values`.
 fn percentiles(values: &mut [f64]) -> (Option<f64>, Option<f64>) {
     if values.is_empty() {
@@ -318,11 +349,10 @@ fn destinations(traffic: HashMap<String, Traffic>) -> Vec<Destination> {
         .iter()
         .map(|(_, t)| t.allowed + t.denied)
         .max()
-        .unwrap_or(0) as f64;
+        .unwrap_or(0);
     rows.into_iter()
         .map(|(name, seen)| {
-            let allowed = scaled(seen.allowed as f64, top, DESTINATION_WIDTH);
-            let denied = scaled(seen.denied as f64, top, DESTINATION_WIDTH);
+            let [allowed, denied] = fit(&[seen.allowed, seen.denied], top, DESTINATION_WIDTH);
             let mut bars = Vec::new();
             if allowed > 0 {
                 bars.push(Bar {
@@ -358,7 +388,7 @@ fn destinations(traffic: HashMap<String, Traffic>) -> Vec<Destination> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::RunOutcome;
+    use crate::record::{RunOutcome, RunStatus};
     use crate::service::spool::AttemptSummary;
 
     const HOUR: Millis = 3_600_000;
@@ -380,7 +410,6 @@ mod tests {
         AttemptSample {
             started_at,
             finished_at: started_at + 40,
-            skipped: false,
             summary: status.map(|status| {
                 AttemptSummary::of(
                     &serde_json::from_value::<RunOutcome>(serde_json::json!({
@@ -394,10 +423,27 @@ mod tests {
         }
     }
 
+    fn counted(interval: i64, end: AttemptEnd, count: u64) -> AttemptCount {
+        AttemptCount {
+            interval,
+            end,
+            count,
+        }
+    }
+
     #[test]
-    fn attempts_fall_in_their_hour_and_older_ones_are_left_out() {
+    fn counts_fall_in_their_interval_and_samples_give_run_times_and_egress() {
         let now = 1_000 * HOUR + HOUR / 2;
-        let attempts = [
+        let last = COLUMNS as i64 - 1;
+        let counts = [
+            counted(last, AttemptEnd::Succeeded, 1),
+            counted(last, AttemptEnd::Failed, 1),
+            counted(last - 1, AttemptEnd::Failed, 1),
+            counted(last - 2, AttemptEnd::Skipped, 1),
+            counted(-3, AttemptEnd::Succeeded, 9),
+            counted(COLUMNS as i64, AttemptEnd::Succeeded, 9),
+        ];
+        let samples = [
             attempt(now, Some(RunStatus::Ok), &[("siem.example", true)]),
             attempt(
                 now - 10,
@@ -405,13 +451,9 @@ mod tests {
                 &[("evil.example", false)],
             ),
             attempt(now - HOUR, None, &[]),
-            AttemptSample {
-                skipped: true,
-                ..attempt(now - 2 * HOUR, None, &[])
-            },
             attempt(now - 30 * HOUR, Some(RunStatus::Ok), &[]),
         ];
-        let activity = Activity::new(Window::Day, now, &attempts);
+        let activity = Activity::new(Window::Day, now, &counts, &samples);
         assert_eq!(
             (activity.succeeded, activity.failed, activity.skipped),
             (1, 2, 1)
@@ -436,19 +478,57 @@ mod tests {
                 ("https://siem.example:443", 1, 0, 100)
             ]
         );
-        // The attempt with no outcome counts its stored times.
+        // The attempt with no summary counts its stored times.
         assert_eq!(activity.p95_ms, Some(40.0));
         assert!(!activity.capped);
     }
 
     #[test]
-    fn hooks_naming_endless_destinations_cannot_grow_the_page() {
+    fn stacked_bars_never_pass_their_chart_whatever_the_counts() {
+        // 15 and 1 of 16 round to 113 and 8 on their own: 121 of 120.
+        for top in 1..=300u64 {
+            for first in 0..=top {
+                for second in [0, 1, 2, top - first] {
+                    let third = top.saturating_sub(first + second).min(1);
+                    let counts = [first, second.min(top - first), third];
+                    let lengths = fit(&counts, top, CHART_HEIGHT);
+                    assert!(
+                        lengths.iter().sum::<u32>() <= CHART_HEIGHT,
+                        "{counts:?} of {top}"
+                    );
+                    for (count, length) in counts.iter().zip(lengths) {
+                        assert_eq!(*count > 0, length > 0, "{counts:?} of {top}");
+                    }
+                }
+            }
+        }
+        let now = 1_000 * HOUR;
+        let counts = [
+            counted(0, AttemptEnd::Succeeded, 15),
+            counted(0, AttemptEnd::Skipped, 1),
+        ];
+        let activity = Activity::new(Window::Day, now, &counts, &[]);
+        let heights: u32 = activity.attempts_chart.iter().map(|bar| bar.height).sum();
+        assert_eq!(heights, CHART_HEIGHT);
+        assert!(
+            activity
+                .attempts_chart
+                .iter()
+                .all(|bar| bar.y <= CHART_HEIGHT)
+        );
+    }
+
+    #[test]
+    fn hooks_naming_endless_or_endlessly_long_destinations_cannot_grow_the_page() {
         let now = 1_000 * HOUR;
         // Each run tries 60 hosts of its own, as a hostile hook may (the
-        // record keeps a thousand attempts a run).
+        // record keeps a thousand attempts a run), one of them 60 kB long.
+        let long = "h".repeat(60_000);
         let attempts: Vec<AttemptSample> = (0..60)
             .map(|run| {
-                let hosts: Vec<String> = (0..60).map(|n| format!("h{run}-{n}.example")).collect();
+                let mut hosts: Vec<String> =
+                    (0..59).map(|n| format!("h{run}-{n}.example")).collect();
+                hosts.push(format!("{long}{run}"));
                 let egress: Vec<(&str, bool)> = hosts.iter().map(|h| (h.as_str(), false)).collect();
                 attempt(now - 1, Some(RunStatus::Failed), &egress)
             })
@@ -461,16 +541,20 @@ mod tests {
                 OTHER_DESTINATIONS
             );
             assert_eq!(summary.egress.iter().map(|c| c.denied).sum::<u64>(), 60);
+            assert!(summary.egress.iter().all(|c| c.destination.len() < 300));
         }
-        let activity = Activity::new(Window::Day, now, &attempts);
+        let activity = Activity::new(Window::Day, now, &[], &attempts);
         assert_eq!(activity.destinations.len(), MOST_DESTINATIONS);
-        let denied: u64 = activity.destinations.iter().map(|d| d.denied).sum();
         let other = activity
             .destinations
             .iter()
             .find(|d| d.name == OTHER_DESTINATIONS)
             .expect("the rest counted together");
-        assert!(other.denied > 0 && denied <= 60 * 60);
+        assert!(other.denied > 0);
+        for destination in &activity.destinations {
+            let width: u32 = destination.bars.iter().map(|bar| bar.width).sum();
+            assert!(width <= DESTINATION_WIDTH);
+        }
     }
 
     #[test]

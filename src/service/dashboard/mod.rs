@@ -408,15 +408,19 @@ async fn activity(
     };
     let now = now_millis();
     let since = window.start(now);
+    let interval = window.interval();
     let read = blocking(&dashboard.shared.spool, move |spool| {
-        spool.attempts_since(since, activity::MOST_ATTEMPTS + 1)
+        Ok((
+            spool.attempt_counts(since, interval)?,
+            spool.attempts_since(since, activity::MOST_ATTEMPTS + 1)?,
+        ))
     })
     .await;
     match read {
-        Ok(attempts) => render(
+        Ok((counts, samples)) => render(
             StatusCode::OK,
             ActivityPage::new(
-                Activity::new(window, now, &attempts),
+                Activity::new(window, now, &counts, &samples),
                 dashboard.sessions.csrf(&session),
             ),
         ),

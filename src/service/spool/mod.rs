@@ -184,6 +184,23 @@ impl AttemptRecord {
 /// [`OTHER_DESTINATIONS`].
 const SUMMARY_DESTINATIONS: usize = 20;
 
+/// Longest host a destination's name keeps: a hook can name a host of tens
+/// of kilobytes (one that does not parse is recorded as written).
+const LONGEST_HOST: usize = 253;
+
+/// `scheme://host:port`, the host cut to [`LONGEST_HOST`] bytes (at a
+/// character boundary) and marked when cut.
+fn destination_name(scheme: &crate::record::EgressScheme, host: &str, port: u16) -> String {
+    if host.len() <= LONGEST_HOST {
+        return format!("{scheme}://{host}:{port}");
+    }
+    let mut end = LONGEST_HOST;
+    while !host.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{scheme}://{}…:{port}", &host[..end])
+}
+
 /// Where the attempts to destinations past the ones a summary names count.
 pub const OTHER_DESTINATIONS: &str = "(other destinations)";
 
@@ -216,22 +233,18 @@ pub struct DestinationCount {
 impl AttemptSummary {
     /// The summary of `outcome`.
     pub fn of(outcome: &RunOutcome) -> AttemptSummary {
-        let mut counts: Vec<DestinationCount> = Vec::new();
+        let mut by_destination: std::collections::HashMap<String, DestinationCount> =
+            std::collections::HashMap::new();
         for egress in &outcome.egress {
-            let destination = format!("{}://{}:{}", egress.scheme, egress.host, egress.port);
-            let index = match counts.iter().position(|c| c.destination == destination) {
-                Some(index) => index,
-                None => {
-                    counts.push(DestinationCount {
-                        destination,
-                        allowed: 0,
-                        denied: 0,
-                        bytes_out: 0,
-                    });
-                    counts.len() - 1
-                }
-            };
-            let count = &mut counts[index];
+            let destination = destination_name(&egress.scheme, &egress.host, egress.port);
+            let count = by_destination
+                .entry(destination.clone())
+                .or_insert_with(|| DestinationCount {
+                    destination,
+                    allowed: 0,
+                    denied: 0,
+                    bytes_out: 0,
+                });
             if egress.allowed {
                 count.allowed += 1;
                 count.bytes_out += egress.bytes_out;
@@ -239,7 +252,12 @@ impl AttemptSummary {
                 count.denied += 1;
             }
         }
-        counts.sort_by_key(|c| std::cmp::Reverse(c.allowed + c.denied));
+        let mut counts: Vec<DestinationCount> = by_destination.into_values().collect();
+        counts.sort_by(|a, b| {
+            (b.allowed + b.denied)
+                .cmp(&(a.allowed + a.denied))
+                .then_with(|| a.destination.cmp(&b.destination))
+        });
         if counts.len() > SUMMARY_DESTINATIONS {
             let rest = counts.split_off(SUMMARY_DESTINATIONS - 1);
             counts.push(DestinationCount {
@@ -261,27 +279,67 @@ impl AttemptSummary {
 /// pruning, so intake and workers wait for one short step at a time.
 const PRUNE_BATCH: u64 = 500;
 
-/// One attempt, as the dashboard's activity page draws it.
+/// How an attempt ended, as its run's record shows it: only a run's last
+/// attempt can have succeeded or found no hook (both end the run), so an
+/// attempt stored before summaries were is classified as exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AttemptEnd {
+    /// The hook exited 0.
+    Succeeded,
+    /// The hook failed, or no hook could be run.
+    Failed,
+    /// The repository had no hook for the event.
+    Skipped,
+}
+
+impl AttemptEnd {
+    /// From the run's stored state and whether the attempt is its last.
+    fn of(state: &str, last: bool) -> AttemptEnd {
+        match (state, last) {
+            ("succeeded", true) => AttemptEnd::Succeeded,
+            ("skipped", true) => AttemptEnd::Skipped,
+            _ => AttemptEnd::Failed,
+        }
+    }
+}
+
+/// Attempts that started within one interval of a window and ended one way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptCount {
+    /// The interval, counted from the window's start.
+    pub interval: i64,
+    /// How they ended.
+    pub end: AttemptEnd,
+    /// How many.
+    pub count: u64,
+}
+
+/// One attempt that ran a hook, as the activity page draws its run time and
+/// egress.
 #[derive(Debug, Clone)]
 pub struct AttemptSample {
     /// When it started.
     pub started_at: Millis,
     /// When it ended.
     pub finished_at: Millis,
-    /// The attempt found no hook for its event (the last attempt of a
-    /// skipped run: skipping is final).
-    pub skipped: bool,
-    /// What the run did, when a hook ran and its record reads back.
+    /// What the run did, when its summary is stored and reads back.
     pub summary: Option<AttemptSummary>,
 }
 
-/// The attempts started at or after `$1`, newest first, at most `$2`, with
-/// whether each is a skip and its summary: one text for both backends
-/// (SQLite numbers `$1`, `$2` as it meets them).
-const ATTEMPTS_SINCE_SQL: &str = "SELECT a.started_at, a.finished_at, \
-            (r.state = 'skipped' AND a.number = r.attempts), a.summary \
+/// Attempts counted by interval of `$2` ms from `$1` on, and by how they
+/// ended: the activity page's counts, exact however many there are. One
+/// text for both backends (SQLite numbers `$1`, `$2` as it meets them).
+const ATTEMPT_COUNTS_SQL: &str = "SELECT (a.started_at - $1) / $2, r.state, \
+            (a.number = r.attempts), COUNT(*) \
        FROM attempts a JOIN runs r ON r.id = a.run_id \
-      WHERE a.started_at >= $1 ORDER BY a.started_at DESC LIMIT $2";
+      WHERE a.started_at >= $1 GROUP BY 1, 2, 3";
+
+/// The attempts that ran a hook (not the skips) from `$1` on, newest first,
+/// at most `$2`, with their summaries.
+const ATTEMPTS_SINCE_SQL: &str = "SELECT a.started_at, a.finished_at, a.summary \
+       FROM attempts a JOIN runs r ON r.id = a.run_id \
+      WHERE a.started_at >= $1 AND NOT (r.state = 'skipped' AND a.number = r.attempts) \
+      ORDER BY a.started_at DESC LIMIT $2";
 
 /// An attempt's stored summary read back; one that does not read (or an
 /// attempt stored before summaries were) counts by its times alone.
@@ -464,8 +522,15 @@ pub trait Spool: Send + Sync {
     fn replay(&self, run_id: &str, now: Millis) -> Result<Option<String>, SpoolError>;
     /// Counts for health and metrics.
     fn stats(&self, now: Millis) -> Result<SpoolStats, SpoolError>;
-    /// Attempts started at or after `since`, newest first, at most `limit`:
-    /// what the dashboard's activity page draws.
+    /// Attempts started at or after `since`, counted by interval of
+    /// `interval` ms and by how they ended: the activity page's counts.
+    fn attempt_counts(
+        &self,
+        since: Millis,
+        interval: Millis,
+    ) -> Result<Vec<AttemptCount>, SpoolError>;
+    /// The attempts that ran a hook, started at or after `since`, newest
+    /// first, at most `limit`: the activity page's run times and egress.
     fn attempts_since(&self, since: Millis, limit: usize)
     -> Result<Vec<AttemptSample>, SpoolError>;
     /// Extends this instance's claim on a running run; `false` when another

@@ -23,9 +23,10 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::{
-    ATTEMPTS_SINCE_SQL, Accepted, AttemptRecord, AttemptSample, AttemptView, Claimed, Millis,
-    NewEvent, Next, PRUNE_BATCH, Retention, RunDetail, RunFilter, RunState, RunSummary, Spool,
-    SpoolError, SpoolStats, duration_millis, new_run_id, rfc3339, stored_summary,
+    ATTEMPT_COUNTS_SQL, ATTEMPTS_SINCE_SQL, Accepted, AttemptCount, AttemptEnd, AttemptRecord,
+    AttemptSample, AttemptView, Claimed, Millis, NewEvent, Next, PRUNE_BATCH, Retention, RunDetail,
+    RunFilter, RunState, RunSummary, Spool, SpoolError, SpoolStats, duration_millis, new_run_id,
+    rfc3339, stored_summary,
 };
 
 /// The schema this hookbox writes, kept in `hookbox_schema`.
@@ -513,6 +514,7 @@ impl Spool for PostgresSpool {
         now: Millis,
     ) -> Result<(), SpoolError> {
         let outcome = attempt.outcome_json();
+        let summary = attempt.summary_json();
         let (state, due) = next.state_and_due(now);
         let pool = self.pool.clone();
         let instance = self.instance.clone();
@@ -556,7 +558,7 @@ impl Spool for PostgresSpool {
                         &attempt.note,
                         &outcome,
                         &instance,
-                        &attempt.summary_json(),
+                        &summary,
                     ],
                 )
                 .await
@@ -685,8 +687,26 @@ impl Spool for PostgresSpool {
             .map(|row| AttemptSample {
                 started_at: row.get(0),
                 finished_at: row.get(1),
-                skipped: row.get::<_, Option<bool>>(2).unwrap_or(false),
-                summary: stored_summary(row.get(3)),
+                summary: stored_summary(row.get(2)),
+            })
+            .collect())
+    }
+
+    fn attempt_counts(
+        &self,
+        since: Millis,
+        interval: Millis,
+    ) -> Result<Vec<AttemptCount>, SpoolError> {
+        let rows = self.rows(
+            ATTEMPT_COUNTS_SQL,
+            vec![boxed(since), boxed(interval.max(1))],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|row| AttemptCount {
+                interval: row.get(0),
+                end: AttemptEnd::of(row.get(1), row.get(2)),
+                count: row.get::<_, i64>(3).max(0) as u64,
             })
             .collect())
     }

@@ -8,9 +8,10 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    ATTEMPTS_SINCE_SQL, Accepted, AttemptRecord, AttemptSample, AttemptView, Claimed, Millis,
-    NewEvent, Next, PRUNE_BATCH, Retention, RunDetail, RunFilter, RunState, RunSummary, Spool,
-    SpoolError, SpoolStats, duration_millis, new_run_id, rfc3339, stored_summary,
+    ATTEMPT_COUNTS_SQL, ATTEMPTS_SINCE_SQL, Accepted, AttemptCount, AttemptEnd, AttemptRecord,
+    AttemptSample, AttemptView, Claimed, Millis, NewEvent, Next, PRUNE_BATCH, Retention, RunDetail,
+    RunFilter, RunState, RunSummary, Spool, SpoolError, SpoolStats, duration_millis, new_run_id,
+    rfc3339, stored_summary,
 };
 
 /// The database file's name in the data directory.
@@ -334,6 +335,7 @@ impl Spool for SqliteSpool {
         now: Millis,
     ) -> Result<(), SpoolError> {
         let outcome = attempt.outcome_json();
+        let summary = attempt.summary_json();
         let (state, due) = next.state_and_due(now);
         let mut connection = self.lock();
         let tx = connection.transaction().map_err(db)?;
@@ -346,7 +348,7 @@ impl Spool for SqliteSpool {
                 attempt.finished_at,
                 attempt.note,
                 outcome,
-                attempt.summary_json()
+                summary
             ],
         )
         .map_err(db)?;
@@ -489,16 +491,37 @@ impl Spool for SqliteSpool {
                 Ok(AttemptSample {
                     started_at: row.get(0)?,
                     finished_at: row.get(1)?,
-                    skipped: row.get(2)?,
-                    summary: stored_summary(row.get(3)?),
+                    summary: stored_summary(row.get(2)?),
                 })
             })
             .map_err(db)?;
         rows.collect::<Result<_, _>>().map_err(db)
     }
 
-    fn stats(&self, now: Millis) -> Result<SpoolStats, SpoolError> {
+    fn attempt_counts(
+        &self,
+        since: Millis,
+        interval: Millis,
+    ) -> Result<Vec<AttemptCount>, SpoolError> {
         let connection = self.read();
+        let mut statement = connection.prepare(ATTEMPT_COUNTS_SQL).map_err(db)?;
+        let rows = statement
+            .query_map(params![since, interval.max(1)], |row| {
+                let state: String = row.get(1)?;
+                Ok(AttemptCount {
+                    interval: row.get(0)?,
+                    end: AttemptEnd::of(&state, row.get(2)?),
+                    count: row.get(3)?,
+                })
+            })
+            .map_err(db)?;
+        rows.collect::<Result<_, _>>().map_err(db)
+    }
+
+    // Health and metrics read counts on the writer's connection, so a long
+    // dashboard read never holds them up.
+    fn stats(&self, now: Millis) -> Result<SpoolStats, SpoolError> {
+        let connection = self.lock();
         let mut statement = connection
             .prepare("SELECT state, count FROM run_counts WHERE count > 0 ORDER BY state")
             .map_err(db)?;
@@ -667,7 +690,7 @@ mod tests {
             });
             let _ = done.send((
                 listed.is_ok(),
-                reader.stats(4).is_ok(),
+                reader.attempt_counts(0, 1000).is_ok(),
                 reader.attempts_since(0, 10).is_ok(),
             ));
         });
