@@ -1,6 +1,7 @@
 //! The command-line interface: one struct per subcommand, parsed with clap.
 
 mod docs;
+pub use docs::reference_markdown;
 mod doctor;
 mod event_arg;
 mod init;

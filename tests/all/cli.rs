@@ -708,3 +708,26 @@ fn completions_and_manual_pages_come_from_the_command_definitions() {
         "{run}"
     );
 }
+
+#[test]
+fn cli_reference_in_the_docs_is_the_command_definitions() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/cli.md");
+    let generated = hookbox::cli::reference_markdown();
+    if std::env::var_os("HOOKBOX_BLESS").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let written = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        written == generated,
+        "docs/cli.md differs from the command definitions: run \
+         `HOOKBOX_BLESS=1 cargo test --test all cli_reference` and commit it"
+    );
+    for command in [
+        "## `hookbox run`",
+        "## `hookbox source fetch`",
+        "## `hookbox serve`",
+    ] {
+        assert!(generated.contains(command), "{command}");
+    }
+    assert!(generated.contains("`--allow <RULE>`"), "{generated}");
+}
