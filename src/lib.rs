@@ -27,8 +27,11 @@
 //! 5. `hooktest` and `service`, then `settings`, then `exit_code` and
 //!    `cli`: what is built on runs.
 //!
-//! The benchmarks are a crate of their own (`crates/hookbox-bench`) on this
-//! library's public items; they never ship in the binary.
+//! Below them all, the egress policy (rules, addresses, decisions) is a crate
+//! of its own, `hookbox-policy`, re-exported as `sandbox::egress::policy` and
+//! `sandbox::egress::address`. The benchmarks are a crate of their own
+//! (`crates/hookbox-bench`) on this library's public items; they never ship
+//! in the binary.
 #![deny(missing_docs)]
 
 pub mod backoff;

@@ -11,7 +11,7 @@
 //! `/%73ervices/...` or `/x/../services/...` is masked like `/services/...`.
 
 /// What replaces a masked path's secret part.
-pub const MASK: &str = "[redacted]";
+pub use hookbox_policy::MASK;
 
 /// Hosts whose webhook URLs carry the credential in the path, with the first
 /// path segment that marks a webhook (the URL's later segments are the secret).
@@ -90,31 +90,7 @@ impl UrlMasks {
     }
 }
 
-/// `text` with the user info of every URL in it (`scheme://user:pass@`)
-/// replaced by [`MASK`]: for quoting what an operator wrote (a rule, a
-/// line of a configuration file) without the credentials it may hold. The
-/// user info runs to the last `@` before the next space or quote, so a
-/// password holding a `/` is masked too.
-pub fn without_user_info(text: &str) -> String {
-    let mut shown = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("://") {
-        let (before, after) = rest.split_at(start + 3);
-        shown.push_str(before);
-        let end = after
-            .find(|c: char| c.is_whitespace() || c == '"' || c == '\'')
-            .unwrap_or(after.len());
-        match after[..end].rfind('@') {
-            Some(at) => {
-                shown.push_str(MASK);
-                rest = &after[at..];
-            }
-            None => rest = after,
-        }
-    }
-    shown.push_str(rest);
-    shown
-}
+pub use hookbox_policy::without_user_info;
 
 /// The segments of `path` as a server reads them: percent-escapes decoded
 /// (an escaped `/` splits too), empty and `.` segments dropped, `..` taking

@@ -16,14 +16,14 @@
 //! network, or under `hookbox test` the [`recording`] receiver; the checks
 //! are the same for both.
 
-pub mod address;
+pub use hookbox_policy::address;
 pub mod http;
 mod http_gate;
 pub(crate) mod http_socket;
 pub mod inject;
 pub mod mask;
 pub mod operator_identity;
-pub mod policy;
+pub use hookbox_policy::policy;
 pub mod record;
 pub mod recording;
 pub mod relay;
@@ -282,3 +282,17 @@ async fn settle(tasks: Vec<tokio::task::JoinHandle<()>>, wait: std::time::Durati
         }
     }
 }
+
+impl From<policy::Scheme> for crate::record::EgressScheme {
+    fn from(scheme: policy::Scheme) -> Self {
+        match scheme {
+            policy::Scheme::Http => crate::record::EgressScheme::Http,
+            policy::Scheme::Https => crate::record::EgressScheme::Https,
+            policy::Scheme::Tcp => crate::record::EgressScheme::Tcp,
+            policy::Scheme::Udp => crate::record::EgressScheme::Udp,
+        }
+    }
+}
+
+// The policy crate's errors are settings the user can fix.
+crate::failure::categorized!(Usage: policy::RuleError, address::BadHost);

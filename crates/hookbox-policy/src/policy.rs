@@ -22,7 +22,7 @@ use std::str::FromStr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use super::address::{Host, canonical_ip};
+use crate::address::{Host, canonical_ip};
 
 /// What kind of traffic a rule covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,17 +35,6 @@ pub enum Scheme {
     Tcp,
     /// Raw UDP through `wasi:sockets`.
     Udp,
-}
-
-impl From<Scheme> for crate::record::EgressScheme {
-    fn from(scheme: Scheme) -> Self {
-        match scheme {
-            Scheme::Http => crate::record::EgressScheme::Http,
-            Scheme::Https => crate::record::EgressScheme::Https,
-            Scheme::Tcp => crate::record::EgressScheme::Tcp,
-            Scheme::Udp => crate::record::EgressScheme::Udp,
-        }
-    }
 }
 
 impl Scheme {
@@ -93,7 +82,7 @@ pub struct Rule {
 
 /// A rule that cannot be used, quoting it and saying why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("bad egress rule {:?}: {reason}", super::mask::without_user_info(.rule))]
+#[error("bad egress rule {:?}: {reason}", crate::without_user_info(.rule))]
 pub struct RuleError {
     /// The rule as written.
     pub rule: String,
@@ -326,7 +315,7 @@ impl Rule {
             HostPattern::Ip(allowed) => *allowed == ip,
             HostPattern::Cidr(net) => {
                 net.contains(&ip)
-                    && super::address::restricted_range(ip)
+                    && crate::address::restricted_range(ip)
                         .is_none_or(|(range, _)| range.contains(net))
             }
             _ => false,
@@ -512,7 +501,7 @@ impl EgressPolicy {
         {
             return Verdict::Allowed(rule.to_string());
         }
-        if let Some((range, kind)) = super::address::restricted_range(ip) {
+        if let Some((range, kind)) = crate::address::restricted_range(ip) {
             let named_elsewhere = self.rules.iter().any(|rule| rule.matches_ip(ip));
             let too_wide = self
                 .rules
@@ -560,8 +549,6 @@ impl EgressPolicy {
         }
     }
 }
-
-crate::failure::categorized!(Usage: RuleError);
 
 #[cfg(test)]
 mod tests {

@@ -226,8 +226,6 @@ fn embedded_ipv4(ip: Ipv6Addr) -> Option<(&'static str, Ipv4Addr)> {
     }
 }
 
-crate::failure::categorized!(Usage: BadHost);
-
 #[cfg(test)]
 mod tests {
     use super::*;
