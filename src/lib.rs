@@ -27,9 +27,10 @@
 //! 5. `hooktest` and `service`, then `settings`, then `exit_code` and
 //!    `cli`: what is built on runs.
 //!
-//! Below them all, the egress policy (rules, addresses, decisions) is a crate
-//! of its own, `hookbox-policy`, re-exported as `sandbox::egress::policy` and
-//! `sandbox::egress::address`. The benchmarks are a crate of their own
+//! Below them all, two floors are crates of their own: the egress policy
+//! (rules, addresses, decisions), `hookbox-policy`, re-exported as
+//! `sandbox::egress::policy` and `sandbox::egress::address`; and the run
+//! record, `hookbox-record`, re-exported as [`record`]. The benchmarks are a crate of their own
 //! (`crates/hookbox-bench`) on this library's public items; they never ship
 //! in the binary.
 #![deny(missing_docs)]
@@ -42,7 +43,7 @@ pub mod exit_code;
 pub mod failure;
 pub mod hooktest;
 pub mod intake;
-pub mod record;
+pub use hookbox_record as record;
 pub mod runtime;
 pub mod sandbox;
 pub mod service;

@@ -492,28 +492,6 @@ impl Runtime {
     }
 }
 
-impl RunOutcome {
-    /// The outcome of a run whose sandbox could not be created.
-    fn not_started(error: String) -> RunOutcome {
-        RunOutcome {
-            provenance: None,
-            status: RunStatus::Error,
-            exit_code: None,
-            stdout: String::new(),
-            stderr: String::new(),
-            stdout_truncated: false,
-            stderr_truncated: false,
-            duration_ms: 0.0,
-            fuel_consumed: 0,
-            peak_memory_bytes: 0,
-            scratch_bytes_written: 0,
-            egress: Vec::new(),
-            egress_unrecorded: 0,
-            error: Some(error),
-        }
-    }
-}
-
 /// Shows a spinner with `message` on stderr (only on a terminal) until the
 /// returned function is called.
 fn progress(show: bool, message: &'static str) -> Box<dyn FnOnce() + Send> {

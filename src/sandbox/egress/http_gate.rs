@@ -208,7 +208,7 @@ impl EgressGate {
         let url = format!("{scheme}://{shown_host}:{port}{path}");
         let target = format!("{} {url}", request.method());
         let handle = self.log.begin(AttemptStart {
-            scheme: scheme.into(),
+            scheme: super::recorded(scheme),
             host: shown_host,
             port,
             method: Some(request.method().to_string()),

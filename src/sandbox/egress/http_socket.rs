@@ -267,7 +267,7 @@ impl HttpSocket {
             parts.method
         );
         let handle = self.log.begin(AttemptStart {
-            scheme: scheme.into(),
+            scheme: super::recorded(scheme),
             host: shown_host.clone(),
             port,
             method: Some(parts.method.to_string()),
@@ -537,7 +537,7 @@ impl HttpSocket {
 
     fn connection_attempt(&self, scheme: Scheme) -> AttemptHandle {
         let handle = self.log.begin(AttemptStart {
-            scheme: scheme.into(),
+            scheme: super::recorded(scheme),
             host: self.connection_host().to_string(),
             port: self.destination.port(),
             method: None,

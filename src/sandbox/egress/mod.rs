@@ -283,14 +283,14 @@ async fn settle(tasks: Vec<tokio::task::JoinHandle<()>>, wait: std::time::Durati
     }
 }
 
-impl From<policy::Scheme> for crate::record::EgressScheme {
-    fn from(scheme: policy::Scheme) -> Self {
-        match scheme {
-            policy::Scheme::Http => crate::record::EgressScheme::Http,
-            policy::Scheme::Https => crate::record::EgressScheme::Https,
-            policy::Scheme::Tcp => crate::record::EgressScheme::Tcp,
-            policy::Scheme::Udp => crate::record::EgressScheme::Udp,
-        }
+/// How the record names a connection of `scheme`.
+pub fn recorded(scheme: policy::Scheme) -> crate::record::EgressScheme {
+    use crate::record::EgressScheme;
+    match scheme {
+        policy::Scheme::Http => EgressScheme::Http,
+        policy::Scheme::Https => EgressScheme::Https,
+        policy::Scheme::Tcp => EgressScheme::Tcp,
+        policy::Scheme::Udp => EgressScheme::Udp,
     }
 }
 

@@ -108,7 +108,7 @@ impl SocketCheck {
         }
         let host = Host::Ip(address.ip()).to_string();
         let handle = self.log.begin(AttemptStart {
-            scheme: scheme.into(),
+            scheme: super::recorded(scheme),
             host: host.clone(),
             port: address.port(),
             method: None,

@@ -174,6 +174,28 @@ fn is_zero(count: &u64) -> bool {
     *count == 0
 }
 
+impl RunOutcome {
+    /// The outcome of a run whose sandbox could not be created.
+    pub fn not_started(error: String) -> RunOutcome {
+        RunOutcome {
+            provenance: None,
+            status: RunStatus::Error,
+            exit_code: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            stdout_truncated: false,
+            stderr_truncated: false,
+            duration_ms: 0.0,
+            fuel_consumed: 0,
+            peak_memory_bytes: 0,
+            scratch_bytes_written: 0,
+            egress: Vec::new(),
+            egress_unrecorded: 0,
+            error: Some(error),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
