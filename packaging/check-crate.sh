@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 version=$(cargo metadata --no-deps --format-version 1 --locked |
     python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "hookbox"))')
-floors=(hookbox-policy hookbox-record)
+floors=(hookbox-policy hookbox-record hookbox-spool)
 cargo package --locked --no-verify --allow-dirty --quiet -p hookbox "${floors[@]/#/-p}"
 crate="target/package/hookbox-$version.crate"
 
@@ -34,7 +34,7 @@ done
 checkout=$PWD
 cd "$work"
 
-# hookbox's lock names the floors as registry crates: point those two
+# hookbox's lock names the floors as registry crates: point those
 # entries, and only those, at the unpacked tarballs.
 cargo update --offline --quiet --manifest-path "$source/Cargo.toml" "${floors[@]/#/-p}"
 cargo fetch --locked --manifest-path "$source/Cargo.toml" --quiet

@@ -27,10 +27,11 @@
 //! 5. `hooktest` and `service`, then `settings`, then `exit_code` and
 //!    `cli`: what is built on runs.
 //!
-//! Below them all, two floors are crates of their own: the egress policy
-//! (rules, addresses, decisions), `hookbox-policy`, re-exported as
-//! `sandbox::egress::policy` and `sandbox::egress::address`; and the run
-//! record, `hookbox-record`, re-exported as [`record`]. The benchmarks are a crate of their own
+//! Three floors are crates of their own: the egress policy (rules,
+//! addresses, decisions), `hookbox-policy`, re-exported as
+//! `sandbox::egress::policy` and `sandbox::egress::address`; the run record,
+//! `hookbox-record`, re-exported as [`record`]; and the durable spool,
+//! `hookbox-spool`, re-exported as `service::spool`. The benchmarks are a crate of their own
 //! (`crates/hookbox-bench`) on this library's public items; they never ship
 //! in the binary.
 #![deny(missing_docs)]

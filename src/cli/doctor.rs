@@ -286,7 +286,7 @@ fn check_spool(file: &ConfigFile) -> Check {
             ),
         );
     }
-    match crate::service::spool::open(&settings.spool, &[], "hookbox-doctor") {
+    match crate::service::open_spool(&settings.spool, &[], "hookbox-doctor") {
         Ok(_) => ok(NAME, "opens, at this hookbox's schema"),
         Err(error) => failed(
             NAME,

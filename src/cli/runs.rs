@@ -39,7 +39,7 @@ pub struct SpoolArgs {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Only runs in this state.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = state_parser())]
     status: Option<RunState>,
     /// Only runs of this event.
     #[arg(long, value_enum)]
@@ -81,7 +81,7 @@ impl SpoolArgs {
         {
             return Err(SpoolError::NoSpool { dir: dir.clone() }.into());
         }
-        Ok(crate::service::spool::open(&location, &[], "hookbox-runs")?)
+        Ok(crate::service::open_spool(&location, &[], "hookbox-runs")?)
     }
 }
 
@@ -128,4 +128,12 @@ impl RunsCommand {
         }
         Ok(crate::exit_code::OK)
     }
+}
+
+/// Parses a run state as the spool names it (`pending`, `dead`, ...).
+fn state_parser() -> impl clap::builder::TypedValueParser<Value = RunState> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(RunState::ALL.map(RunState::as_str))
+        // Only the names just listed get here.
+        .map(|name| RunState::parse(&name).unwrap_or(RunState::Pending))
 }

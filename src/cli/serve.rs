@@ -80,7 +80,7 @@ impl ServeArgs {
             SpoolLocation::Shared(_) => None,
         };
         let instance = instance_id();
-        let spool = crate::service::spool::open(&service.spool, &sandbox.ca_bundle, &instance)?;
+        let spool = crate::service::open_spool(&service.spool, &sandbox.ca_bundle, &instance)?;
         let engine = EngineOptions::for_memory_limit(sandbox.config.limits.memory_bytes);
         let runtime = super::load_runtime(
             engine,

@@ -311,7 +311,9 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
             // Counts of states this hookbox does not know are not exported.
             if let Some(state) = RunState::parse(&state) {
                 m.spool_runs
-                    .get_or_create(&super::metrics::StateLabel { state })
+                    .get_or_create(&super::metrics::StateLabel {
+                        state: super::metrics::StateValue(state),
+                    })
                     .set(count as i64);
             }
         }

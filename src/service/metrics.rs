@@ -100,7 +100,18 @@ impl Verdict {
     }
 }
 label_value!(Verdict);
-label_value!(RunState);
+
+/// A run state, as a label value.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub struct StateValue(pub RunState);
+
+impl StateValue {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        self.0.as_str()
+    }
+}
+label_value!(StateValue);
 
 /// A `reason` label.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -127,7 +138,7 @@ pub struct VerdictLabel {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabel {
     /// The run state.
-    pub state: RunState,
+    pub state: StateValue,
 }
 
 /// Every metric the service exports.

@@ -15,7 +15,7 @@ pub mod hooks;
 pub mod listen;
 pub mod metrics;
 pub mod retry;
-pub mod spool;
+pub use hookbox_spool as spool;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -148,3 +148,28 @@ pub async fn shutdown_signal() {
 }
 
 crate::failure::categorized!(Usage: SetupError);
+
+impl crate::failure::Categorized for spool::SpoolError {
+    fn failure(&self) -> crate::failure::Failure {
+        use crate::failure::Failure;
+        match self {
+            spool::SpoolError::NoSpool { .. }
+            | spool::SpoolError::NoRun { .. }
+            | spool::SpoolError::SchemaTooNew { .. } => Failure::Usage,
+            spool::SpoolError::Database(_)
+            | spool::SpoolError::Open { .. }
+            | spool::SpoolError::LeaseLost { .. } => Failure::Internal,
+        }
+    }
+}
+
+/// Opens the spool at `location` (a shared one over TLS trusting the system's
+/// roots and `ca_bundle`) as instance `instance`.
+pub fn open_spool(
+    location: &spool::SpoolLocation,
+    ca_bundle: &[u8],
+    instance: &str,
+) -> Result<std::sync::Arc<dyn spool::Spool>, spool::SpoolError> {
+    let tls = || crate::tls::TlsSettings::new(ca_bundle).and_then(|settings| settings.config());
+    spool::open(location, tls, instance)
+}

@@ -179,7 +179,7 @@ fn tls_and_the_password_come_from_the_operator_and_the_password_is_never_shown()
             lease: LEASE,
         })
     };
-    let refused = |location: &SpoolLocation, ca_bundle: &[u8]| match hookbox::service::spool::open(
+    let refused = |location: &SpoolLocation, ca_bundle: &[u8]| match hookbox::service::open_spool(
         location, ca_bundle, "a",
     ) {
         Ok(_) => panic!("the spool opened"),
@@ -194,7 +194,7 @@ fn tls_and_the_password_come_from_the_operator_and_the_password_is_never_shown()
     assert!(!wrong.contains("not-the-password") && !wrong.contains(crate::pg::PASSWORD));
     assert!(!format!("{:?}", location(Some(crate::pg::PASSWORD))).contains(crate::pg::PASSWORD));
 
-    let spool = hookbox::service::spool::open(
+    let spool = hookbox::service::open_spool(
         &location(Some(crate::pg::PASSWORD)),
         ca.ca_pem.as_bytes(),
         "a",

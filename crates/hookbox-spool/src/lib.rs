@@ -1,4 +1,4 @@
-//! The durable spool: every accepted event and every run of it, behind one
+//! hookbox's durable spool: every accepted event and every run of it, behind one
 //! small interface ([`Spool`]) so a shared server database can stand in for
 //! the embedded one ([`sqlite`]) in a multi-instance deployment.
 //!
@@ -11,7 +11,7 @@ pub mod sqlite;
 
 use serde::Serialize;
 
-use crate::record::RunOutcome;
+use hookbox_record::RunOutcome;
 
 /// Milliseconds since the Unix epoch.
 pub type Millis = i64;
@@ -34,7 +34,7 @@ fn new_run_id() -> String {
 }
 
 /// Where a run is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
     /// Waiting for a worker (first try or a retry).
@@ -61,17 +61,20 @@ impl RunState {
         }
     }
 
+    /// Every state, in the order a run goes through them.
+    pub const ALL: [RunState; 5] = [
+        RunState::Pending,
+        RunState::Running,
+        RunState::Succeeded,
+        RunState::Skipped,
+        RunState::Dead,
+    ];
+
     /// Parses a stored state.
     pub fn parse(text: &str) -> Option<RunState> {
-        [
-            RunState::Pending,
-            RunState::Running,
-            RunState::Succeeded,
-            RunState::Skipped,
-            RunState::Dead,
-        ]
-        .into_iter()
-        .find(|state| state.as_str() == text)
+        RunState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == text)
     }
 }
 
@@ -190,7 +193,7 @@ const LONGEST_HOST: usize = 253;
 
 /// `scheme://host:port`, the host cut to [`LONGEST_HOST`] bytes (at a
 /// character boundary) and marked when cut.
-fn destination_name(scheme: &crate::record::EgressScheme, host: &str, port: u16) -> String {
+fn destination_name(scheme: &hookbox_record::EgressScheme, host: &str, port: u16) -> String {
     if host.len() <= LONGEST_HOST {
         return format!("{scheme}://{host}:{port}");
     }
@@ -210,7 +213,7 @@ pub const OTHER_DESTINATIONS: &str = "(other destinations)";
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct AttemptSummary {
     /// How the run ended.
-    pub status: crate::record::RunStatus,
+    pub status: hookbox_record::RunStatus,
     /// The run's wall time.
     pub duration_ms: f64,
     /// Egress by destination (`scheme://host:port`), the busiest first.
@@ -578,21 +581,20 @@ pub struct SharedSpool {
 }
 
 /// Opens the spool at `location`: a shared one as instance `instance`, over
-/// TLS with the system's CAs and `ca_bundle` where its URL asks for TLS.
+/// TLS made by `tls` where its URL asks for TLS (called only for a shared
+/// spool).
 pub fn open(
     location: &SpoolLocation,
-    ca_bundle: &[u8],
+    tls: impl FnOnce() -> Result<std::sync::Arc<rustls::ClientConfig>, String>,
     instance: &str,
 ) -> Result<std::sync::Arc<dyn Spool>, SpoolError> {
     Ok(match location {
         SpoolLocation::Embedded(dir) => std::sync::Arc::new(sqlite::SqliteSpool::open(dir)?),
         SpoolLocation::Shared(shared) => {
-            let tls = crate::tls::TlsSettings::new(ca_bundle)
-                .and_then(|settings| settings.config())
-                .map_err(|reason| SpoolError::Open {
-                    path: "the --spool database".into(),
-                    reason: format!("cannot set up TLS: {reason}"),
-                })?;
+            let tls = tls().map_err(|reason| SpoolError::Open {
+                path: "the --spool database".into(),
+                reason: format!("cannot set up TLS: {reason}"),
+            })?;
             std::sync::Arc::new(postgres::PostgresSpool::open_shared(
                 shared,
                 tls,
@@ -642,18 +644,4 @@ impl Default for Retention {
 pub fn rfc3339(millis: Millis) -> String {
     let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis.max(0) as u64);
     humantime::format_rfc3339_millis(time).to_string()
-}
-
-impl crate::failure::Categorized for SpoolError {
-    fn failure(&self) -> crate::failure::Failure {
-        use crate::failure::Failure;
-        match self {
-            SpoolError::NoSpool { .. }
-            | SpoolError::NoRun { .. }
-            | SpoolError::SchemaTooNew { .. } => Failure::Usage,
-            SpoolError::Database(_) | SpoolError::Open { .. } | SpoolError::LeaseLost { .. } => {
-                Failure::Internal
-            }
-        }
-    }
 }
