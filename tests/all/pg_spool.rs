@@ -151,6 +151,14 @@ fn the_schema_is_versioned_and_a_newer_one_refused() {
 
 /// Sets the stored schema version, as a newer hookbox would have.
 fn set_schema_version(cluster: &Cluster, version: i32) {
+    execute(
+        cluster,
+        &format!("UPDATE hookbox_schema SET version = {version}"),
+    );
+}
+
+/// Runs `sql` on the cluster's database, as another writer would.
+fn execute(cluster: &Cluster, sql: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -160,11 +168,33 @@ fn set_schema_version(cluster: &Cluster, version: i32) {
             .await
             .unwrap();
         tokio::spawn(connection);
-        client
-            .execute("UPDATE hookbox_schema SET version = $1", &[&version])
-            .await
-            .unwrap();
+        client.batch_execute(sql).await.unwrap();
     });
+}
+
+#[test]
+fn a_stored_row_that_does_not_read_is_an_error_naming_its_column() {
+    let cluster = Cluster::start();
+    let spool = open(&cluster, "a", LEASE);
+    spool.accept(&event("d1", "e1"), 10).unwrap();
+    // Another writer (an older tool, a hand edit) leaves a NULL where the
+    // schema had none.
+    execute(
+        &cluster,
+        "ALTER TABLE events ALTER COLUMN sid DROP NOT NULL; UPDATE events SET sid = NULL",
+    );
+    let listed = spool.list(&hookbox::service::spool::RunFilter {
+        limit: 10,
+        ..Default::default()
+    });
+    match listed {
+        Err(SpoolError::Database(reason)) => {
+            assert!(reason.contains("column sid"), "{reason}");
+        }
+        other => panic!("expected a database error, got {other:?}"),
+    }
+    // The spool goes on working for what does read.
+    assert_eq!(spool.depth().unwrap(), 1);
 }
 
 #[test]

@@ -151,6 +151,21 @@ fn chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// Column `index` of `row`: a stored value that does not read as `T` (a
+/// NULL where the schema has none, a type another writer left) is an error
+/// naming the column, never a panic in the spool's task.
+fn column<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a Row,
+    index: usize,
+) -> Result<T, SpoolError> {
+    row.try_get(index).map_err(|error| {
+        let name = row.columns().get(index).map_or("?", |c| c.name());
+        SpoolError::Database(format!(
+            "a stored row does not read: column {name}: {error}"
+        ))
+    })
+}
+
 impl PostgresSpool {
     /// Connects to `url` (TLS as its `sslmode` asks, with `tls`'s trust),
     /// brings the schema up to date and returns the spool of instance
@@ -279,7 +294,9 @@ impl PostgresSpool {
                 .query_opt("SELECT version FROM hookbox_schema", &[])
                 .await
                 .map_err(db)?
-                .map_or(0, |row| row.get(0));
+                .map(|row| column::<i32>(&row, 0))
+                .transpose()?
+                .unwrap_or(0);
             if found > SCHEMA_VERSION {
                 return Err(SpoolError::SchemaTooNew {
                     path: target.clone().into(),
@@ -368,23 +385,23 @@ macro_rules! summary_columns {
     };
 }
 
-fn summary(row: &Row) -> RunSummary {
-    let state = RunState::parse(row.get(4)).unwrap_or(RunState::Pending);
-    let next: Millis = row.get(8);
-    RunSummary {
-        id: row.get(0),
-        event_id: row.get(1),
-        event: row.get(2),
-        sid: row.get(3),
+fn summary(row: &Row) -> Result<RunSummary, SpoolError> {
+    let state = RunState::parse(column(row, 4)?).unwrap_or(RunState::Pending);
+    let next: Millis = column(row, 8)?;
+    Ok(RunSummary {
+        id: column(row, 0)?,
+        event_id: column(row, 1)?,
+        event: column(row, 2)?,
+        sid: column(row, 3)?,
         state,
-        attempts: row.get::<_, i32>(5) as u32,
-        created_at: rfc3339(row.get(6)),
-        updated_at: rfc3339(row.get(7)),
+        attempts: column::<i32>(row, 5)?.max(0) as u32,
+        created_at: rfc3339(column(row, 6)?),
+        updated_at: rfc3339(column(row, 7)?),
         next_attempt_at: (state == RunState::Pending).then(|| rfc3339(next)),
-        last_note: row.get(9),
-        replay_of: row.get(10),
-        delivery: row.get(11),
-    }
+        last_note: column(row, 9)?,
+        replay_of: column(row, 10)?,
+        delivery: column(row, 11)?,
+    })
 }
 
 fn boxed<T: ToSql + Send + Sync + 'static>(value: T) -> Box<dyn ToSql + Send + Sync> {
@@ -439,7 +456,7 @@ impl Spool for PostgresSpool {
                     )
                     .await
                     .map_err(db)?;
-                (row.get(0), true)
+                (column(&row, 0)?, true)
             };
             transaction.commit().await.map_err(db)?;
             Ok(Accepted {
@@ -477,15 +494,18 @@ impl Spool for PostgresSpool {
                 )
                 .await
                 .map_err(db)?;
-            Ok(row.map(|row| Claimed {
-                run_id: row.get(0),
-                attempt: row.get::<_, i32>(1) as u32,
-                created_at: row.get(2),
-                event_id: row.get(3),
-                event: row.get(4),
-                payload: row.get(5),
-                script_sha256: row.get(6),
-            }))
+            row.map(|row| {
+                Ok(Claimed {
+                    run_id: column(&row, 0)?,
+                    attempt: column::<i32>(&row, 1)?.max(0) as u32,
+                    created_at: column(&row, 2)?,
+                    event_id: column(&row, 3)?,
+                    event: column(&row, 4)?,
+                    payload: column(&row, 5)?,
+                    script_sha256: column(&row, 6)?,
+                })
+            })
+            .transpose()
         })
     }
 
@@ -545,7 +565,7 @@ impl Spool for PostgresSpool {
             let Some(moved) = moved else {
                 return Err(SpoolError::LeaseLost { run_id });
             };
-            let number: i32 = moved.get(0);
+            let number: i32 = column(&moved, 0)?;
             transaction
                 .execute(
                     "INSERT INTO attempts (run_id, number, started_at, finished_at, note, outcome, instance, summary)
@@ -591,7 +611,11 @@ impl Spool for PostgresSpool {
                  (SELECT MIN(lease_until) FROM runs WHERE state = 'running'))",
             Vec::new(),
         )?;
-        Ok(rows.first().and_then(|row| row.get(0)))
+        Ok(rows
+            .first()
+            .map(|row| column(row, 0))
+            .transpose()?
+            .flatten())
     }
 
     fn list(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, SpoolError> {
@@ -618,7 +642,7 @@ impl Spool for PostgresSpool {
                 boxed(filter.event_id.clone()),
             ],
         )?;
-        Ok(rows.iter().map(summary).collect())
+        rows.iter().map(summary).collect()
     }
 
     fn show(&self, run_id: &str) -> Result<Option<RunDetail>, SpoolError> {
@@ -637,23 +661,24 @@ impl Spool for PostgresSpool {
               WHERE run_id = $1 ORDER BY number",
             vec![boxed(run_id.to_owned())],
         )?;
-        let payload: String = row.get(12);
+        let payload: String = column(row, 12)?;
         Ok(Some(RunDetail {
-            run: summary(row),
+            run: summary(row)?,
             payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
-            script_sha256: row.get(13),
+            script_sha256: column(row, 13)?,
             attempt_log: attempts
                 .iter()
-                .map(|attempt| AttemptView {
-                    number: attempt.get::<_, i32>(0) as u32,
-                    started_at: rfc3339(attempt.get(1)),
-                    finished_at: rfc3339(attempt.get(2)),
-                    note: attempt.get(3),
-                    outcome: attempt
-                        .get::<_, Option<String>>(4)
-                        .and_then(|text| serde_json::from_str(&text).ok()),
+                .map(|attempt| {
+                    Ok(AttemptView {
+                        number: column::<i32>(attempt, 0)?.max(0) as u32,
+                        started_at: rfc3339(column(attempt, 1)?),
+                        finished_at: rfc3339(column(attempt, 2)?),
+                        note: column(attempt, 3)?,
+                        outcome: column::<Option<String>>(attempt, 4)?
+                            .and_then(|text| serde_json::from_str(&text).ok()),
+                    })
                 })
-                .collect(),
+                .collect::<Result<_, SpoolError>>()?,
         }))
     }
 
@@ -673,7 +698,7 @@ impl Spool for PostgresSpool {
                 boxed(CHANNEL.to_owned()),
             ],
         )?;
-        Ok(rows.first().map(|row| row.get(0)))
+        rows.first().map(|row| column(row, 0)).transpose()
     }
 
     fn attempts_since(
@@ -682,14 +707,15 @@ impl Spool for PostgresSpool {
         limit: usize,
     ) -> Result<Vec<AttemptSample>, SpoolError> {
         let rows = self.rows(ATTEMPTS_SINCE_SQL, vec![boxed(since), boxed(limit as i64)])?;
-        Ok(rows
-            .iter()
-            .map(|row| AttemptSample {
-                started_at: row.get(0),
-                finished_at: row.get(1),
-                summary: stored_summary(row.get(2)),
+        rows.iter()
+            .map(|row| {
+                Ok(AttemptSample {
+                    started_at: column(row, 0)?,
+                    finished_at: column(row, 1)?,
+                    summary: stored_summary(column(row, 2)?),
+                })
             })
-            .collect())
+            .collect()
     }
 
     fn attempt_counts(
@@ -701,14 +727,15 @@ impl Spool for PostgresSpool {
             ATTEMPT_COUNTS_SQL,
             vec![boxed(since), boxed(interval.max(1))],
         )?;
-        Ok(rows
-            .iter()
-            .map(|row| AttemptCount {
-                interval: row.get(0),
-                end: AttemptEnd::of(row.get(1), row.get(2)),
-                count: row.get::<_, i64>(3).max(0) as u64,
+        rows.iter()
+            .map(|row| {
+                Ok(AttemptCount {
+                    interval: column(row, 0)?,
+                    end: AttemptEnd::of(column(row, 1)?, column(row, 2)?),
+                    count: column::<i64>(row, 3)?.max(0) as u64,
+                })
             })
-            .collect())
+            .collect()
     }
 
     fn stats(&self, now: Millis) -> Result<SpoolStats, SpoolError> {
@@ -719,8 +746,8 @@ impl Spool for PostgresSpool {
         )?;
         let by_state: Vec<(String, u64)> = counts
             .iter()
-            .map(|row| (row.get(0), row.get::<_, i64>(1) as u64))
-            .collect();
+            .map(|row| Ok((column(row, 0)?, column::<i64>(row, 1)?.max(0) as u64)))
+            .collect::<Result<_, SpoolError>>()?;
         let depth = by_state
             .iter()
             .filter(|(state, _)| state == "pending" || state == "running")
@@ -730,7 +757,11 @@ impl Spool for PostgresSpool {
             "SELECT MIN(created_at) FROM runs WHERE state IN ('pending', 'running')",
             Vec::new(),
         )?;
-        let oldest: Option<Millis> = oldest.first().and_then(|row| row.get(0));
+        let oldest: Option<Millis> = oldest
+            .first()
+            .map(|row| column(row, 0))
+            .transpose()?
+            .flatten();
         Ok(SpoolStats {
             depth,
             oldest_pending_age_seconds: oldest.map(|at| (now - at).max(0) as f64 / 1000.0),
@@ -746,7 +777,9 @@ impl Spool for PostgresSpool {
         )?;
         Ok(rows
             .first()
-            .map_or(0, |row| row.get::<_, i64>(0).max(0) as u64))
+            .map(|row| column::<i64>(row, 0))
+            .transpose()?
+            .map_or(0, |count| count.max(0) as u64))
     }
 
     fn prune(&self, now: Millis, retention: &Retention) -> Result<u64, SpoolError> {
@@ -772,7 +805,10 @@ impl Spool for PostgresSpool {
                     boxed(PRUNE_BATCH as i64),
                 ],
             )?;
-            let mut events: Vec<String> = gone.iter().map(|row| row.get(0)).collect();
+            let mut events: Vec<String> = gone
+                .iter()
+                .map(|row| column(row, 0))
+                .collect::<Result<_, _>>()?;
             events.sort_unstable();
             events.dedup();
             self.rows(
