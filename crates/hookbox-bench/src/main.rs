@@ -108,6 +108,7 @@ impl BenchArgs {
                 outage_rate: 100,
                 neighbour_events: self.events / 2,
                 cache_dir: hookbox::settings::cache_dir(hookbox::env_names::from_process)?,
+                hookbox_exe: self.hookbox_exe()?,
             };
             let table = match &self.spool {
                 Some(url) => bench::service::run_scaling(&plan, url)?,

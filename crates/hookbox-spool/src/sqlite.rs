@@ -413,7 +413,11 @@ impl Spool for SqliteSpool {
     }
 
     fn show(&self, run_id: &str) -> Result<Option<RunDetail>, SpoolError> {
-        let connection = self.read();
+        let reader = self.read();
+        // The run and its attempts from one snapshot: a finish or a prune
+        // between the two reads would show a running run with its finished
+        // attempt, or a run without its log.
+        let connection = reader.unchecked_transaction().map_err(db)?;
         let found = connection
             .query_row(
                 &format!(
@@ -447,6 +451,8 @@ impl Spool for SqliteSpool {
             .map_err(db)?
             .collect::<Result<_, _>>()
             .map_err(db)?;
+        drop(statement);
+        connection.commit().map_err(db)?;
         Ok(Some(RunDetail {
             run,
             payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),

@@ -367,12 +367,13 @@ impl GitSource {
     /// Waits until no one holds the fetch lock (another lookup's or
     /// process's refresh), at most `limit`; whether it was released.
     fn wait_for_lock(&self, limit: Duration) -> Result<bool, SourceError> {
-        let deadline = std::time::Instant::now() + limit;
+        // A limit past what the clock can hold waits without a deadline.
+        let deadline = std::time::Instant::now().checked_add(limit);
         loop {
             if self.lock(false)?.is_some() {
                 return Ok(true);
             }
-            if std::time::Instant::now() >= deadline {
+            if deadline.is_some_and(|deadline| std::time::Instant::now() >= deadline) {
                 return Ok(false);
             }
             std::thread::sleep(LOCK_POLL);
@@ -435,9 +436,10 @@ impl Refresh {
 
     /// Waits for the refresh to end, at most `limit`; whether it ended.
     pub fn wait_at_most(self, limit: Duration) -> bool {
-        let deadline = std::time::Instant::now() + limit;
+        // A limit past what the clock can hold waits without a deadline.
+        let deadline = std::time::Instant::now().checked_add(limit);
         while !self.0.is_finished() {
-            if std::time::Instant::now() >= deadline {
+            if deadline.is_some_and(|deadline| std::time::Instant::now() >= deadline) {
                 return false;
             }
             std::thread::sleep(LOCK_POLL);

@@ -40,8 +40,7 @@ pub(super) struct Footprint {
 pub(super) async fn footprint(plan: &ServicePlan) -> anyhow::Result<Footprint> {
     let data = tempfile::tempdir()?;
     let hooks = hooks_folder(TRIVIAL)?;
-    let exe = std::env::current_exe().context("finding the hookbox binary")?;
-    let mut command = Command::new(exe);
+    let mut command = Command::new(&plan.hookbox_exe);
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data.path())

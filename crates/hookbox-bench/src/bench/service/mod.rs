@@ -58,6 +58,8 @@ pub struct ServicePlan {
     pub neighbour_events: usize,
     /// Where the runtime's compiled runner is cached.
     pub cache_dir: std::path::PathBuf,
+    /// The `hookbox` binary whose `serve` the footprint row measures.
+    pub hookbox_exe: std::path::PathBuf,
 }
 
 struct Row {
