@@ -14,6 +14,9 @@ use super::{
     rfc3339, stored_summary,
 };
 
+/// How long a connection waits for another's lock before it fails.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The database file's name in the data directory.
 pub const FILE_NAME: &str = "spool.sqlite3";
 
@@ -116,21 +119,26 @@ impl SqliteSpool {
         };
         std::fs::create_dir_all(data_dir).map_err(|e| fail(e.to_string()))?;
         let connection = Connection::open(&path).map_err(|e| fail(e.to_string()))?;
+        // Waiting for another connection's lock comes first: switching to
+        // WAL takes one, and a service opening the spool while another
+        // migrates it must wait, not fail with "database is locked".
+        connection
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| fail(e.to_string()))?;
         connection
             .execute_batch(
                 "PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = FULL;
-                 PRAGMA foreign_keys = ON;
-                 PRAGMA busy_timeout = 5000;",
+                 PRAGMA foreign_keys = ON;",
             )
             .map_err(|e| fail(e.to_string()))?;
         migrate(&connection, &path)?;
         let reader = Connection::open(&path).map_err(|e| fail(e.to_string()))?;
         reader
-            .execute_batch(
-                "PRAGMA query_only = ON;
-                 PRAGMA busy_timeout = 5000;",
-            )
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| fail(e.to_string()))?;
+        reader
+            .execute_batch("PRAGMA query_only = ON;")
             .map_err(|e| fail(e.to_string()))?;
         Ok(SqliteSpool {
             connection: Mutex::new(connection),
