@@ -127,12 +127,7 @@ fn attempt_url(attempt: &EgressAttempt) -> Option<String> {
         .as_ref()
         .map(|r| r.url.clone())
         .or_else(|| attempt.url.clone())
-        .or_else(|| {
-            Some(format!(
-                "{}://{}:{}",
-                attempt.scheme, attempt.host, attempt.port
-            ))
-        })
+        .or_else(|| Some(attempt.destination()))
 }
 
 fn normalized(url: &str) -> String {

@@ -101,7 +101,7 @@ fn describe(attempt: &EgressAttempt) -> String {
     let target = match (&attempt.method, &attempt.request, &attempt.url) {
         (Some(method), Some(request), _) => format!("{method} {}", request.url),
         (Some(method), None, Some(url)) => format!("{method} {url}"),
-        _ => format!("{}://{}:{}", attempt.scheme, attempt.host, attempt.port),
+        _ => attempt.destination(),
     };
     if !attempt.allowed {
         return format!(

@@ -110,6 +110,13 @@ pub struct EgressAttempt {
     pub request: Option<RecordedRequest>,
 }
 
+impl EgressAttempt {
+    /// Where it went, as `scheme://host:port`.
+    pub fn destination(&self) -> String {
+        format!("{}://{}:{}", self.scheme, self.host, self.port)
+    }
+}
+
 /// A request (or a TCP connection's bytes) as the recording receiver saw it.
 /// Read back from a record, its credential headers hold their masked form.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -191,17 +191,22 @@ const SUMMARY_DESTINATIONS: usize = 20;
 /// of kilobytes (one that does not parse is recorded as written).
 const LONGEST_HOST: usize = 253;
 
-/// `scheme://host:port`, the host cut to [`LONGEST_HOST`] bytes (at a
+/// Where `egress` went, its host cut to [`LONGEST_HOST`] bytes (at a
 /// character boundary) and marked when cut.
-fn destination_name(scheme: &hookbox_record::EgressScheme, host: &str, port: u16) -> String {
-    if host.len() <= LONGEST_HOST {
-        return format!("{scheme}://{host}:{port}");
+fn destination_name(egress: &hookbox_record::EgressAttempt) -> String {
+    if egress.host.len() <= LONGEST_HOST {
+        return egress.destination();
     }
     let mut end = LONGEST_HOST;
-    while !host.is_char_boundary(end) {
+    while !egress.host.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{scheme}://{}…:{port}", &host[..end])
+    format!(
+        "{}://{}…:{}",
+        egress.scheme,
+        &egress.host[..end],
+        egress.port
+    )
 }
 
 /// Where the attempts to destinations past the ones a summary names count.
@@ -239,7 +244,7 @@ impl AttemptSummary {
         let mut by_destination: std::collections::HashMap<String, DestinationCount> =
             std::collections::HashMap::new();
         for egress in &outcome.egress {
-            let destination = destination_name(&egress.scheme, &egress.host, egress.port);
+            let destination = destination_name(egress);
             let count = by_destination
                 .entry(destination.clone())
                 .or_insert_with(|| DestinationCount {

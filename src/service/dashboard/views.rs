@@ -244,7 +244,7 @@ fn egress_row(attempt: &EgressAttempt) -> EgressRow {
         Some(url) => format!("{} {url}", attempt.method.as_deref().unwrap_or_default())
             .trim()
             .to_owned(),
-        None => format!("{}://{}:{}", attempt.scheme, attempt.host, attempt.port),
+        None => attempt.destination(),
     };
     let reason = attempt.reason.clone().unwrap_or_default();
     EgressRow {
