@@ -85,6 +85,7 @@ const CATEGORIZED: &[Probe] = &[
     probe::<crate::runtime::cache::CacheError>,
     probe::<crate::runtime::hook_component::HookComponentError>,
     probe::<crate::runtime::RuntimeError>,
+    probe::<crate::runtime::PreloadError>,
     probe::<crate::source::HookFileError>,
     probe::<crate::source::hook_folder::FolderEntryError>,
     probe::<crate::source::git::SourceError>,

@@ -1,6 +1,7 @@
 //! `hookbox run`: one hook, one payload, one sandbox.
 
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -122,11 +123,41 @@ pub(super) fn run_once(
         config,
         args,
     }));
+    if runtime.packages_snapshot_wanted(hook) {
+        prepare_in_background(hook);
+    }
     // The process ends after this one run: unmapping the engine's code and
     // memories would only delay its exit.
     std::mem::forget(runtime);
     tokio.shutdown_background();
     Ok(outcome)
+}
+
+/// Starts `hookbox warm --hook` for `hook`, detached: the packages next
+/// to it get their snapshot while this run ends (and those after it start
+/// faster), unless [`env_names::PREPARE_IN_BACKGROUND`] is `0`. It writes
+/// nowhere this run's caller reads, so no one waits for it.
+fn prepare_in_background(hook: &HookFile) {
+    if crate::env_names::from_process(crate::env_names::PREPARE_IN_BACKGROUND).as_deref()
+        == Some("0")
+    {
+        return;
+    }
+    let spawned = std::env::current_exe().and_then(|hookbox| {
+        std::process::Command::new(hookbox)
+            .arg("warm")
+            .arg("--hook")
+            .arg(hook.path())
+            .env_remove(crate::env_names::HOOK_PAYLOAD)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+    });
+    if let Err(error) = spawned {
+        tracing::info!(%error, "cannot prepare the hook's packages in the background");
+    }
 }
 
 /// Writes the hook's output as the hook wrote it, and why the run ended when

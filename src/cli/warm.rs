@@ -14,7 +14,8 @@ use crate::intake::{Event, Payload};
 use crate::runtime::cache::CacheResult;
 use crate::runtime::config::SandboxConfig;
 use crate::runtime::engine::EngineOptions;
-use crate::runtime::{RunRequest, Runtime};
+use crate::runtime::{PackagesSnapshot, RunRequest, Runtime};
+use crate::sandbox::limits::Limits;
 use crate::settings::ConfigFile;
 use crate::source::HookFile;
 
@@ -26,6 +27,12 @@ pub struct WarmArgs {
     /// url), no snapshot is fetched.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+
+    /// Prepare only this hook (repeatable): the bytecode of the packages
+    /// next to it and the runner's snapshot with them imported. The
+    /// runbooks repository is left alone.
+    #[arg(long = "hook", value_name = "PATH")]
+    hooks: Vec<PathBuf>,
 }
 
 impl WarmArgs {
@@ -47,6 +54,12 @@ impl WarmArgs {
         let tokio = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
+        if !self.hooks.is_empty() {
+            for path in &self.hooks {
+                prepare(&tokio, &runtime, &HookFile::open(path)?);
+            }
+            return Ok(crate::exit_code::OK);
+        }
         let ran = tokio.block_on(run_a_trivial_hook(&runtime))?;
         outln!("a hook ran in the sandbox in {ran}");
 
@@ -77,14 +90,7 @@ impl WarmArgs {
                 let Some(hook) = hook else {
                     continue;
                 };
-                let started = Instant::now();
-                if tokio.block_on(runtime.prepare_hook(&hook)).is_some() {
-                    outln!(
-                        "{}: bytecode of the packages next to it ready in {}",
-                        hook.file_name(),
-                        seconds(started)
-                    );
-                }
+                prepare(&tokio, &runtime, &hook);
             }
             if refused {
                 return Ok(crate::exit_code::USAGE);
@@ -124,6 +130,34 @@ async fn run_a_trivial_hook(runtime: &Runtime) -> anyhow::Result<String> {
         );
     }
     Ok(took)
+}
+
+/// Prepares `hook`'s packages and says what became of them.
+fn prepare(tokio: &tokio::runtime::Runtime, runtime: &Runtime, hook: &HookFile) {
+    let started = Instant::now();
+    let prepared = tokio.block_on(runtime.prepare_hook(hook, &Limits::default()));
+    if prepared.bytecode.is_none() {
+        return;
+    }
+    let name = hook.file_name();
+    let took = seconds(started);
+    match prepared.snapshot {
+        PackagesSnapshot::NoPackages => {
+            outln!("{name}: bytecode of the modules next to it ready in {took}")
+        }
+        PackagesSnapshot::Ready => outln!("{name}: packages ready (prepared earlier)"),
+        PackagesSnapshot::Made(modules) => outln!(
+            "{name}: packages imported into the runner's snapshot in {took} ({})",
+            modules.join(", ")
+        ),
+        PackagesSnapshot::InProgress => {
+            outln!("{name}: packages being imported into a snapshot by another hookbox")
+        }
+        PackagesSnapshot::Refused(reason) => outln!(
+            "{name}: bytecode of the packages ready in {took}; they import on every run, as \
+             they cannot be snapshotted: {reason}"
+        ),
+    }
 }
 
 fn seconds(started: Instant) -> String {

@@ -105,7 +105,7 @@ fn compile_share(
     let outcome = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(runtime.execute(request, Instantiation::Prelinked, python));
+        .block_on(runtime.execute(request, Instantiation::Prelinked, python, None));
     match (outcome.status, outcome.exit_code) {
         (RunStatus::Ok, _) => Ok(()),
         (RunStatus::Failed, Some(SOME_FAILED)) => {

@@ -110,6 +110,25 @@ impl ComponentCache {
         ))
     }
 
+    /// Loads the artifact for `name`/`component_hash` if it was compiled
+    /// (and verifies it); `None` when it was not, or is unusable.
+    pub fn load_existing(
+        &self,
+        engine: &Engine,
+        name: &str,
+        component_hash: &str,
+    ) -> Option<Component> {
+        let artifact = self.artifact_path(engine, name, component_hash);
+        if !artifact.is_file() || check_trusted(&self.dir).is_err() {
+            return None;
+        }
+        let component = load_verified(engine, &artifact)
+            .inspect_err(|reason| tracing::warn!(path = %artifact.display(), %reason, "cached component is unusable"))
+            .ok()?;
+        mark_used(&checksum_path(&artifact));
+        Some(component)
+    }
+
     /// Loads the compiled form of `wasm` or compiles and stores it.
     /// `on_compile` is called before a compile starts (to show progress).
     pub fn load_or_compile(

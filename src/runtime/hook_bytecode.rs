@@ -129,7 +129,7 @@ async fn compile(
         hook_bytecode: Some(staging.path()),
         hook_bytecode_writable: true,
     };
-    let outcome = Box::pin(runtime.execute(request, Instantiation::Prelinked, python)).await;
+    let outcome = Box::pin(runtime.execute(request, Instantiation::Prelinked, python, None)).await;
     done();
     if outcome.status != RunStatus::Ok {
         // What compiled is kept (those files import from bytecode); the

@@ -16,6 +16,8 @@ pub mod engine;
 pub mod guest;
 mod hook_bytecode;
 pub mod hook_component;
+mod preload;
+pub use preload::{PackagesSnapshot, PreloadError};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -105,6 +107,8 @@ pub struct Runtime {
     code_cache: Arc<CodeCache>,
     cache_result: CacheResult,
     hook_components: HookComponents,
+    snapshots: Snapshots,
+    preparing: preload::Preparing,
     _ticker: EpochTicker,
 }
 
@@ -140,13 +144,56 @@ impl Runner {
                 )
             },
         )?;
+        Ok((Runner::link(linker, &component)?, cache_result))
+    }
+
+    /// Links a compiled runner (the shipped one, or a snapshot of it).
+    fn link(
+        linker: &Linker<SandboxState>,
+        component: &wasmtime::component::Component,
+    ) -> Result<Runner, RuntimeError> {
         let pre = linker
-            .instantiate_pre(&component)
+            .instantiate_pre(component)
             .map_err(|e| RuntimeError::Link(e.into()))?;
         let run_hook = component
             .get_export_index(None, RUN_HOOK_EXPORT)
             .ok_or_else(|| RuntimeError::Link(anyhow::anyhow!("no `{RUN_HOOK_EXPORT}` export")))?;
-        Ok((Runner { pre, run_hook }, cache_result))
+        Ok(Runner { pre, run_hook })
+    }
+}
+
+/// The runner snapshots with packages imported that were loaded, the most
+/// recently used last.
+#[derive(Default)]
+struct Snapshots(std::sync::Mutex<Vec<(String, Arc<Runner>)>>);
+
+/// Most runner snapshots kept loaded (each keeps its memory slots warm).
+const LOADED_SNAPSHOTS: usize = 8;
+
+impl Snapshots {
+    fn get(&self, key: &str) -> Option<Arc<Runner>> {
+        let mut loaded = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let index = loaded.iter().position(|(k, _)| k == key)?;
+        let entry = loaded.remove(index);
+        let runner = entry.1.clone();
+        loaded.push(entry);
+        Some(runner)
+    }
+
+    fn insert(&self, key: &str, runner: Runner) -> Arc<Runner> {
+        let runner = Arc::new(runner);
+        let mut loaded = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        loaded.retain(|(k, _)| k != key);
+        if loaded.len() >= LOADED_SNAPSHOTS {
+            loaded.remove(0);
+        }
+        loaded.push((key.to_owned(), runner.clone()));
+        runner
+    }
+
+    fn clear(&self) {
+        let dropped = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(dropped);
     }
 }
 
@@ -164,6 +211,15 @@ impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// What [`Runtime::prepare_hook`] prepared.
+#[derive(Debug)]
+pub struct HookPreparation {
+    /// The folder of the packages' bytecode; `None` without packages.
+    pub bytecode: Option<PathBuf>,
+    /// The runner snapshotted with the packages imported.
+    pub snapshot: PackagesSnapshot,
 }
 
 /// One hook run to perform.
@@ -233,6 +289,8 @@ impl Runtime {
             code_cache: Arc::default(),
             cache_result,
             hook_components: HookComponents::new(cache),
+            snapshots: Snapshots::default(),
+            preparing: Default::default(),
             _ticker: ticker,
         };
         runtime.stdlib_dir =
@@ -263,13 +321,56 @@ impl Runtime {
         Ok(runner.is_file() && guest::stdlib_ready(cache_dir, &bytecode::layout()))
     }
 
-    /// Compiles the bytecode of the packages next to `hook`, as its first
-    /// run would (`hookbox warm`); the folder, or `None` when the hook has
-    /// no packages.
-    pub async fn prepare_hook(&self, hook: &HookFile) -> Option<PathBuf> {
+    /// Prepares what `hook`'s runs use of the packages next to it, as its
+    /// first runs would (`hookbox warm`): their bytecode, then the runner
+    /// snapshotted with them imported ([`PackagesSnapshot`]), each made
+    /// when missing. `limits` hold the import of the packages.
+    pub async fn prepare_hook(&self, hook: &HookFile, limits: &Limits) -> HookPreparation {
         match hook.kind() {
-            HookKind::Python => hook_bytecode::folder_for(self, hook, &Limits::default()).await,
-            HookKind::Component => None,
+            HookKind::Python => {
+                let bytecode = hook_bytecode::folder_for(self, hook, limits).await;
+                let snapshot = preload::prepare(self, hook, bytecode.as_deref(), limits).await;
+                HookPreparation { bytecode, snapshot }
+            }
+            HookKind::Component => HookPreparation {
+                bytecode: None,
+                snapshot: PackagesSnapshot::NoPackages,
+            },
+        }
+    }
+
+    /// Whether `hook` has installed packages whose snapshot is neither made,
+    /// nor refused, nor being made: what [`Runtime::prepare_hook`] would
+    /// make now.
+    pub fn packages_snapshot_wanted(&self, hook: &HookFile) -> bool {
+        hook.kind() == HookKind::Python && preload::wanted(self, hook)
+    }
+
+    /// [`Runtime::prepare_hook`] on a thread of its own, when
+    /// [`Runtime::packages_snapshot_wanted`]: the runs that start meanwhile
+    /// import the packages as before, the runs after it start with them.
+    pub fn prepare_hook_in_background(self: &Arc<Self>, hook: &HookFile, limits: &Limits) {
+        if !self.packages_snapshot_wanted(hook) {
+            return;
+        }
+        let Some(claim) = preload::Preparing::claim(self, hook) else {
+            return;
+        };
+        let (runtime, hook, limits) = (self.clone(), hook.clone(), limits.clone());
+        let spawned = std::thread::Builder::new()
+            .name("hookbox-prepare".into())
+            .spawn(move || {
+                let _claim = claim;
+                let tokio = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                match tokio {
+                    Ok(tokio) => drop(tokio.block_on(runtime.prepare_hook(&hook, &limits))),
+                    Err(error) => tracing::warn!(%error, "cannot prepare the hook's packages"),
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::warn!(%error, "cannot prepare the hook's packages");
         }
     }
 
@@ -310,6 +411,7 @@ impl Runtime {
         // Outside the lock: the last reference releases the pool's slots.
         drop(previous);
         self.hook_components.clear();
+        self.snapshots.clear();
         Ok(())
     }
 
@@ -340,7 +442,8 @@ impl Runtime {
             hook_bytecode_writable: false,
         };
         let hook = request.hook;
-        let mut outcome = self.execute(request, how, python).await;
+        let runner = preload::plan(self, hook).and_then(|(key, _)| preload::load(self, &key));
+        let mut outcome = self.execute(request, how, python, runner).await;
         outcome.provenance = hook.provenance().cloned();
         outcome
     }
@@ -351,6 +454,7 @@ impl Runtime {
         request: RunRequest<'_>,
         how: Instantiation,
         python: PythonFiles<'_>,
+        runner: Option<Arc<Runner>>,
     ) -> RunOutcome {
         self.runs_started.fetch_add(1, Ordering::SeqCst);
         let _in_flight = InFlight::start(&self.runs_in_flight);
@@ -409,7 +513,13 @@ impl Runtime {
         };
 
         let end = self
-            .call(&mut sandbox, compiled_hook.as_ref(), how, limits.timeout)
+            .call(
+                &mut sandbox,
+                compiled_hook.as_ref(),
+                runner,
+                how,
+                limits.timeout,
+            )
             .await;
         let duration = started.elapsed();
         if let Some(fault) = end.hooks_own_fault() {
@@ -454,6 +564,7 @@ impl Runtime {
         &self,
         sandbox: &mut Sandbox,
         compiled_hook: Option<&CommandPre<SandboxState>>,
+        runner: Option<Arc<Runner>>,
         how: Instantiation,
         timeout: std::time::Duration,
     ) -> CallEnd {
@@ -464,11 +575,12 @@ impl Runtime {
                 let ended = command.wasi_cli_run().call_run(&mut sandbox.store).await?;
                 return wasmtime::Result::Ok(if ended.is_ok() { 0 } else { 1 });
             }
-            let runner = self
-                .runner
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
+            let runner = runner.unwrap_or_else(|| {
+                self.runner
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone()
+            });
             let instance = match how {
                 Instantiation::Prelinked => {
                     runner.pre.instantiate_async(&mut sandbox.store).await?

@@ -13,6 +13,7 @@ pub mod code_cache;
 pub mod egress;
 pub mod limits;
 pub mod output;
+pub mod preload;
 pub mod scratch;
 pub mod teardown;
 pub mod wasi;
@@ -111,7 +112,7 @@ pub fn add_to_runner_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Resu
             Ok(())
         },
     )?;
-    Ok(())
+    preload::add_to_run_linker(linker)
 }
 
 /// hookbox's egress interface: why a request was refused, how a URL may be

@@ -235,6 +235,9 @@ async fn attempt(shared: &Shared, claimed: &Claimed) -> (Option<RunOutcome>, Str
                             args: &[],
                         })
                         .await;
+                    shared
+                        .runtime
+                        .prepare_hook_in_background(&hook, &shared.sandbox.limits);
                     let mut note = describe(&outcome);
                     if let Some(sent) = &claimed.script_sha256 {
                         check_script(shared, &hook, sent, &mut note);

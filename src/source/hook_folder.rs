@@ -70,6 +70,34 @@ pub struct PythonSources {
     /// kernel on every write and cannot be set back, so no other content
     /// can take the identity of a file that was compiled.
     pub identity: [u8; 32],
+    /// The same over the sources a package may import
+    /// ([`is_importable_source`]): the hooks themselves are left out, so
+    /// editing a hook keeps its packages' version.
+    pub packages_identity: [u8; 32],
+}
+
+/// Whether the `.py` file at `relative` (a path in a hook folder) can be
+/// imported as a module: not a file at the top whose name is no Python
+/// identifier (`session-open.runbook.py`, a hook).
+pub fn is_importable_source(relative: &Path) -> bool {
+    let mut components = relative.components();
+    let (Some(first), None) = (components.next(), components.next()) else {
+        return true;
+    };
+    let stem = Path::new(first.as_os_str())
+        .file_stem()
+        .and_then(|stem| stem.to_str());
+    stem.is_some_and(is_identifier)
+}
+
+/// Whether `name` is a Python identifier (ASCII only: a module name in a
+/// package is almost always, and the rule only decides what is left out).
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
 /// Checks every entry under `folder` (symlinks are not followed) and
@@ -127,8 +155,10 @@ pub fn check(folder: &Path) -> Result<PythonSources, FolderEntryError> {
 fn identify(folder: &Path, mut files: Vec<(PathBuf, Metadata)>) -> PythonSources {
     files.sort_by(|a, b| a.0.cmp(&b.0));
     let mut listing = Vec::new();
+    let mut packages = Vec::new();
     for (path, metadata) in &files {
         let relative = path.strip_prefix(folder).unwrap_or(path);
+        let start = listing.len();
         listing.extend_from_slice(relative.as_os_str().as_encoded_bytes());
         listing.push(0);
         for number in [
@@ -142,10 +172,14 @@ fn identify(folder: &Path, mut files: Vec<(PathBuf, Metadata)>) -> PythonSources
         ] {
             listing.extend_from_slice(&number.to_le_bytes());
         }
+        if is_importable_source(relative) {
+            packages.extend_from_slice(&listing[start..]);
+        }
     }
     PythonSources {
         files: files.len(),
         identity: crate::digest::sha256(&listing),
+        packages_identity: crate::digest::sha256(&packages),
     }
 }
 

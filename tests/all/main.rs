@@ -27,6 +27,7 @@ mod http_clients;
 mod injected_secrets;
 mod layering;
 mod limits;
+mod package_snapshots;
 mod packages;
 mod pg;
 mod pg_service;

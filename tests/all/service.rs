@@ -1208,3 +1208,50 @@ async fn a_quiet_service_returns_its_warm_memory_and_still_runs_the_next_event()
         .await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_imports_a_hooks_packages_into_a_snapshot_in_the_background() {
+    let setup = Setup::new(Reply::Status(200, "ok"), "").await;
+    let folder = setup.hooks.path().join("hoop-hooks");
+    std::fs::create_dir_all(folder.join("siemfmt")).unwrap();
+    std::fs::write(folder.join("siemfmt/__init__.py"), "VERSION = 'svc'\n").unwrap();
+    std::fs::create_dir_all(folder.join("siemfmt-1.0.dist-info")).unwrap();
+    std::fs::write(
+        folder.join("siemfmt-1.0.dist-info/RECORD"),
+        "siemfmt/__init__.py,,\n",
+    )
+    .unwrap();
+    setup.write_hook(
+        "import sys\nprint('preloaded:', 'siemfmt' in sys.modules)\nimport siemfmt\nprint(siemfmt.VERSION)\n",
+    );
+    let server = setup.start(&[]);
+    // Runs go on while the snapshot is made; the runs after it start with
+    // the package imported.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut seen = Vec::new();
+    for sid in 0.. {
+        let (status, accepted) = post_event(&server, open_event(&format!("sess-{sid}"))).await;
+        assert_eq!(status, 202, "{accepted}");
+        let run_id = accepted["run_id"].as_str().unwrap().to_owned();
+        let run = eventually("the run to succeed", async || {
+            let run = run_state(&server, &run_id).await;
+            (run["state"] == "succeeded").then_some(run)
+        })
+        .await;
+        let stdout = run["attempt_log"][0]["outcome"]["stdout"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        if stdout == "preloaded: True\nsvc\n" {
+            break;
+        }
+        assert_eq!(stdout, "preloaded: False\nsvc\n");
+        seen.push(stdout);
+        assert!(
+            Instant::now() < deadline,
+            "no snapshot within 300 s: {} runs",
+            seen.len()
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

@@ -91,6 +91,7 @@ pub fn hookbox() -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hookbox"));
     command
         .env("HOOKBOX_CACHE_DIR", cache_dir())
+        .env("HOOKBOX_PREPARE_IN_BACKGROUND", "0")
         .env_remove("HOOKBOX_LOG")
         .env_remove("HOOKBOX_CONFIG");
     command

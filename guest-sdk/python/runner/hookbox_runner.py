@@ -100,7 +100,7 @@ import poll_loop
 # The SDK; the standard ways to reach the network (http.client, and so every
 # urllib opener, sockets and subprocess.run(["curl", ...])) go through it.
 import hookbox
-from hookbox import _host, _threads
+from hookbox import _host, _preload, _threads
 
 STDLIB_DIR = "/python"
 """Where the host mounts the pure-Python standard library (read-only)."""
@@ -294,6 +294,9 @@ class WitWorld(_host.World):
             except Exception:  # noqa: BLE001 - a closed stream must not hide the code
                 pass
         return code
+
+    def preload_packages(self, modules: list[str]) -> list[str]:
+        return _preload.preload(modules, STDLIB_DIR)
 
 
 # The build's import finders (each caching a build directory's listing) mean

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::Context;
 
@@ -18,8 +19,9 @@ use hookbox::intake::Payload;
 use hookbox::runtime::Instantiation::Prelinked;
 use hookbox::runtime::config::SandboxConfig;
 use hookbox::runtime::engine::EngineOptions;
-use hookbox::runtime::{RunRequest, Runtime, RuntimeOptions};
+use hookbox::runtime::{PackagesSnapshot, RunRequest, Runtime, RuntimeOptions};
 use hookbox::sandbox::egress::policy::EgressPolicy;
+use hookbox::sandbox::limits::Limits;
 use hookbox::source::HookFile;
 
 const SESSION_OPEN: &str = include_str!("../../../../hooks-examples/payloads/session-open.json");
@@ -54,6 +56,9 @@ struct Case {
     rules: Vec<String>,
     /// Whether `python3` can run it (not for a compiled hook).
     python: bool,
+    /// Whether its packages are prepared (imported into the runner's
+    /// snapshot) before it is measured; else they import on every run.
+    prepare: bool,
 }
 
 impl Case {
@@ -137,9 +142,26 @@ pub fn run(plan: &HooksPlan) -> anyhow::Result<String> {
     let python3 = real_python3()?;
 
     let mut rows = Vec::new();
+    let mut notes = Vec::new();
     for case in &cases {
         let config = config_for(case)?;
         let (hook, payload) = case.open()?;
+        if case.prepare {
+            let started = Instant::now();
+            let prepared = tokio.block_on(runtime.prepare_hook(&hook, &Limits::default()));
+            anyhow::ensure!(
+                matches!(prepared.snapshot, PackagesSnapshot::Made(_)),
+                "{}: the packages were not snapshotted: {:?}",
+                case.name,
+                prepared.snapshot
+            );
+            notes.push(format!(
+                "{}: preparing the packages (their bytecode, then the runner's snapshot with \
+                 them imported; once per version of them) took {:.1} s.",
+                case.name,
+                started.elapsed().as_secs_f64()
+            ));
+        }
         let request = case.request(&hook, &payload, &config);
         let (in_process, fuel) =
             tokio.block_on(in_process(&runtime, request, Prelinked, plan.runs, 1))?;
@@ -187,7 +209,7 @@ pub fn run(plan: &HooksPlan) -> anyhow::Result<String> {
             ));
         }
     }
-    Ok(report(plan, &rows, &sweep, idle_rss))
+    Ok(report(plan, &rows, &notes, &sweep, idle_rss))
 }
 
 /// The hooks, each in a folder of its own with the test CA beside it.
@@ -213,6 +235,7 @@ fn cases(
                 .collect(),
             rules: rules.iter().map(|r| (*r).to_owned()).collect(),
             python: true,
+            prepare: false,
         });
         anyhow::Ok(())
     };
@@ -345,6 +368,7 @@ fn cases(
             ],
             rules: vec![https_rule.clone()],
             python: false,
+            prepare: false,
         });
     }
     if let Some(wheels) = &plan.packages {
@@ -354,13 +378,20 @@ fn cases(
         let hook = dir.join("session-open.runbook.py");
         std::fs::write(&hook, REQUESTS_POST)?;
         unpack_wheels(wheels, &dir)?;
-        cases.push(Case {
-            name: "requests JSON POST over HTTPS (packages next to the hook)".into(),
-            hook,
-            env: vec![("SIEM_URL".into(), https.clone())],
-            rules: vec![https_rule.clone()],
-            python: true,
-        });
+        for prepare in [false, true] {
+            cases.push(Case {
+                name: if prepare {
+                    "requests JSON POST over HTTPS (packages in the snapshot)".into()
+                } else {
+                    "requests JSON POST over HTTPS (packages imported on each run)".into()
+                },
+                hook: hook.clone(),
+                env: vec![("SIEM_URL".into(), https.clone())],
+                rules: vec![https_rule.clone()],
+                python: true,
+                prepare,
+            });
+        }
     }
     for case in &cases {
         std::fs::write(case.hook.with_file_name(PAYLOAD_FILE), case.payload())?;
@@ -453,6 +484,8 @@ fn one_shot_command(plan: &HooksPlan, case: &Case, ca_path: &Path) -> Command {
         .arg("--ca-bundle")
         .arg(ca_path)
         .env(env_names::CACHE_DIR, &plan.cache_dir)
+        // What is measured is prepared here, or not at all.
+        .env(env_names::PREPARE_IN_BACKGROUND, "0")
         .env_remove(env_names::CONFIG);
     for (name, value) in &case.env {
         command.arg("--env").arg(format!("{name}={value}"));
@@ -481,6 +514,7 @@ fn python_command(python3: &Path, case: &Case, ca_path: &Path) -> Command {
 fn report(
     plan: &HooksPlan,
     rows: &[HookRow],
+    notes: &[String],
     sweep: &[(String, usize, Figures, Option<u64>)],
     idle_rss: Option<u64>,
 ) -> String {
@@ -526,6 +560,9 @@ fn report(
         ]);
     }
     out.push_str(table.markdown());
+    for note in notes {
+        let _ = writeln!(out, "\n{note}");
+    }
     let idle = idle_rss.map_or("unknown".into(), |kib| {
         format!("{:.0} MiB", kib as f64 / 1024.0)
     });

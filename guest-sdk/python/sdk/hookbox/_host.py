@@ -18,6 +18,7 @@ from wit_world.imports import code as _code
 from wit_world.imports import egress as _egress
 from wit_world.imports import environment as _environment
 from wit_world.imports import outgoing_handler, types
+from wit_world.imports import preload as _preload
 from wit_world.imports import process as _process
 from wit_world.imports.streams import StreamError_Closed
 
@@ -31,6 +32,9 @@ __all__ = [
     "hook_source",
     "last_denial",
     "outgoing_handler",
+    "preload_list",
+    "preload_read",
+    "preload_status",
     "resolve",
     "shown_url",
     "start_tls",
@@ -109,3 +113,20 @@ def arguments() -> "list[str]":
 def environment() -> "list[tuple[str, str]]":
     """The command's environment: the payload and what the operator passed."""
     return _environment.get_environment()
+
+
+def preload_status(path: str) -> "tuple[int, int, bool] | None":
+    """While packages are preloaded: ``path``'s size, modification time in
+    nanoseconds and whether it is a folder, or ``None``."""
+    status = _preload.status(path)
+    return None if status is None else (status.size, status.modified_ns, status.is_folder)
+
+
+def preload_read(path: str) -> "bytes | None":
+    """While packages are preloaded: the file at ``path``, or ``None``."""
+    return _preload.read_file(path)
+
+
+def preload_list(path: str) -> "list[str] | None":
+    """While packages are preloaded: the names in the folder ``path``, or ``None``."""
+    return _preload.list_folder(path)

@@ -1,0 +1,233 @@
+"""Imports a hook folder's packages into the interpreter before hookbox
+snapshots it, so that each run of that version of the folder starts with
+them imported.
+
+This is hookbox's own step, run once per version of the packages and never
+during a hook's run. The runner has no WASI then: every WASI call traps, so
+no file, socket or clock reading can be left in the snapshot, and a package
+that does anything but define things when imported (print, read the clock,
+open a file) makes the step fail; its runs then import it as before. The
+import system reads the files through the host's ``preload`` interface,
+which serves the same read-only views a run gets: ``importlib``'s own path
+finder and file loader run unchanged, over a stand-in for the ``os`` and
+``io`` functions they call.
+"""
+
+from __future__ import annotations
+
+import errno
+import gc
+import importlib
+import io
+import os
+import socket
+import stat
+import sys
+from importlib import _bootstrap_external
+from typing import Any
+
+from hookbox import _host, _imports
+
+HOOK_FOLDER = "/hook"
+
+
+class _Status:
+    """The part of ``os.stat_result`` the import system reads."""
+
+    __slots__ = ("st_mode", "st_size", "st_mtime", "st_mtime_ns")
+
+    def __init__(self, size: int, modified_ns: int, is_folder: bool) -> None:
+        self.st_mode = (stat.S_IFDIR | 0o555) if is_folder else (stat.S_IFREG | 0o444)
+        self.st_size = size
+        self.st_mtime_ns = modified_ns
+        self.st_mtime = modified_ns / 1e9
+
+
+def _not_found(path: Any) -> FileNotFoundError:
+    return FileNotFoundError(errno.ENOENT, "No such file or directory", path)
+
+
+class _HostOs:
+    """The ``os`` functions ``importlib`` calls, answered by the host; the
+    rest are the real ones (pure functions, such as ``fspath``)."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    @staticmethod
+    def stat(path: Any, *args: Any, **kwargs: Any) -> _Status:
+        found = _host.preload_status(str(path))
+        if found is None:
+            raise _not_found(path)
+        return _Status(*found)
+
+    @staticmethod
+    def listdir(path: Any = ".") -> list[str]:
+        names = _host.preload_list(str(path))
+        if names is None:
+            raise _not_found(path)
+        return names
+
+    @staticmethod
+    def getcwd() -> str:
+        return HOOK_FOLDER
+
+
+class _HostIo:
+    """The ``io`` functions ``importlib``'s file loader calls, answered by
+    the host."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    @staticmethod
+    def open_code(path: str) -> io.BytesIO:
+        data = _host.preload_read(str(path))
+        if data is None:
+            raise _not_found(path)
+        return io.BytesIO(data)
+
+    @staticmethod
+    def FileIO(path: Any, mode: str = "r") -> io.BytesIO:  # noqa: N802 - io's name
+        return _HostIo.open_code(path)
+
+
+class _EnvironmentReads:
+    """Notes reads of ``os.environ`` while a package imports: the snapshot
+    has no run's environment to give it, so such a package imports on every
+    run instead, where it reads the run's."""
+
+    _METHODS = ("__getitem__", "__iter__", "__len__", "__contains__", "copy", "__repr__")
+
+    def __init__(self) -> None:
+        self.read = False
+        self._saved: dict[str, Any] = {}
+
+    def __enter__(self) -> "_EnvironmentReads":
+        cls = type(os.environ)
+        for name in self._METHODS:
+            original = cls.__dict__.get(name)
+            if original is None:
+                continue
+            self._saved[name] = original
+            setattr(cls, name, self._noting(original))
+        return self
+
+    def _noting(self, original: Any) -> Any:
+        def noted(*args: Any, **kwargs: Any) -> Any:
+            self.read = True
+            return original(*args, **kwargs)
+
+        return noted
+
+    def __exit__(self, *_: object) -> None:
+        cls = type(os.environ)
+        for name, original in self._saved.items():
+            setattr(cls, name, original)
+
+
+class _Network:
+    """``socket.socket`` while packages import. A package that probes what
+    the system can do (urllib3 binds ``::1`` to learn whether it has IPv6)
+    gets what a run gets, a refused ``bind``; one that reaches out notes
+    it, and imports on every run instead, where its connection is the
+    run's."""
+
+    def __init__(self) -> None:
+        self.reached = False
+        self.socket_class: Any = None
+
+    def __enter__(self) -> "_Network":
+        network = self
+
+        class PreloadSocket:
+            family: int
+            type: int
+
+            def __init__(self, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM, *_: Any, **__: Any) -> None:
+                self.family, self.type = family, type
+
+            def bind(self, address: Any) -> None:
+                raise PermissionError(errno.EACCES, "Permission denied")
+
+            def _reach(self, *_: Any, **__: Any) -> Any:
+                network.reached = True
+                raise PermissionError(errno.EACCES, "no network while packages are imported into a snapshot")
+
+            connect = connect_ex = sendto = send = sendall = listen = _reach
+
+            def setsockopt(self, *_: Any) -> None:
+                pass
+
+            def settimeout(self, *_: Any) -> None:
+                pass
+
+            def fileno(self) -> int:
+                return -1
+
+            def close(self) -> None:
+                pass
+
+            def __enter__(self) -> Any:
+                return self
+
+            def __exit__(self, *_: object) -> None:
+                pass
+
+        self.socket_class = PreloadSocket
+        self._saved = socket.socket
+        socket.socket = PreloadSocket  # type: ignore[misc]
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        socket.socket = self._saved  # type: ignore[misc]
+
+    def kept_by(self) -> "list[str]":
+        """The modules that kept the stand-in (``from socket import socket``)."""
+        return sorted(
+            name
+            for name, module in list(sys.modules.items())
+            if any(value is self.socket_class for value in list(getattr(module, "__dict__", {}).values()))
+        )
+
+
+def preload(modules: list[str], stdlib: str) -> list[str]:
+    """Imports ``modules`` as a run would find them (the hook's folder, then
+    the standard library); returns a line for each that did not import."""
+    real_os, real_io = _bootstrap_external._os, _bootstrap_external._io
+    saved_path, saved_meta_path = sys.path[:], sys.meta_path[:]
+    failed = []
+    sys.path[:] = [HOOK_FOLDER, stdlib]
+    # What it would list, it would list through WASI.
+    sys.meta_path[:] = [f for f in saved_meta_path if f is not _imports.NativeExtensionFinder]
+    sys.path_importer_cache.clear()
+    _bootstrap_external._os, _bootstrap_external._io = _HostOs(real_os), _HostIo(real_io)
+    try:
+        with _Network() as network:
+            for name in modules:
+                try:
+                    with _EnvironmentReads() as environment:
+                        importlib.import_module(name)
+                    if environment.read:
+                        failed.append(f"{name}: reads the environment when imported")
+                    if network.reached:
+                        failed.append(f"{name}: reaches the network when imported")
+                        network.reached = False
+                except Exception as error:  # noqa: BLE001 - each is reported, the rest go on
+                    failed.append(f"{name}: {type(error).__name__}: {error}")
+        failed.extend(f"{name}: keeps socket.socket from when it was imported" for name in network.kept_by())
+    finally:
+        _bootstrap_external._os, _bootstrap_external._io = real_os, real_io
+        sys.path[:], sys.meta_path[:] = saved_path, saved_meta_path
+        # The finders made here cache listings a run must read afresh.
+        sys.path_importer_cache.clear()
+        _imports._listings.clear()
+    gc.collect()
+    gc.freeze()
+    return failed

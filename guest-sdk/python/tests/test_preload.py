@@ -1,0 +1,84 @@
+"""Host-side tests of ``hookbox._preload``: packages import through the
+host's ``preload`` interface (a fake one here, serving files from a dict),
+and what a snapshot cannot hold is reported instead of imported."""
+
+import gc
+import os
+import socket
+import sys
+import unittest
+
+from hookbox import _preload
+from wit_world.imports import preload
+
+
+class PreloadTest(unittest.TestCase):
+    def setUp(self):
+        preload.files.clear()
+        preload.calls.clear()
+        names = set(sys.modules)
+        path, meta_path = sys.path[:], sys.meta_path[:]
+
+        def restore():
+            for name in set(sys.modules) - names:
+                del sys.modules[name]
+            sys.path[:], sys.meta_path[:] = path, meta_path
+            gc.unfreeze()
+
+        self.addCleanup(restore)
+
+    def serve(self, name, source):
+        preload.files[f"/hook/{name}/__init__.py"] = source.encode()
+
+    def test_a_package_imports_through_the_host_as_a_path_import_would(self):
+        self.serve("siemfmt", "from . import fields\nVERSION = 'v1'\n")
+        preload.files["/hook/siemfmt/fields.py"] = b"NAMES = ('sid',)\n"
+        self.assertEqual(_preload.preload(["siemfmt"], "/python"), [])
+        module = sys.modules["siemfmt"]
+        self.assertEqual((module.VERSION, module.fields.NAMES), ("v1", ("sid",)))
+        # What a run finds afterwards: a file loader at the real path.
+        self.assertEqual(module.__file__, "/hook/siemfmt/__init__.py")
+        self.assertEqual(type(module.__spec__.loader).__name__, "SourceFileLoader")
+        self.assertIn(("read", "/hook/siemfmt/fields.py"), preload.calls)
+        # The real functions are back.
+        self.assertIs(_preload._bootstrap_external._os, sys.modules["posix"])
+        self.assertNotIn("/hook", sys.path)
+
+    def test_each_package_that_does_not_import_is_named_and_the_others_import(self):
+        self.serve("good", "X = 1\n")
+        self.serve("broken", "raise ValueError('no config')\n")
+        failed = _preload.preload(["broken", "good", "absent"], "/python")
+        self.assertEqual(
+            failed,
+            ["broken: ValueError: no config", "absent: ModuleNotFoundError: No module named 'absent'"],
+        )
+        self.assertEqual(sys.modules["good"].X, 1)
+
+    def test_reading_the_environment_at_import_is_reported(self):
+        self.serve("envy", "import os\nTOKEN = os.environ.get('TOKEN')\n")
+        self.assertEqual(_preload.preload(["envy"], "/python"), ["envy: reads the environment when imported"])
+        # And os.environ is itself again.
+        self.assertNotIn("noted", type(os.environ).__getitem__.__name__)
+
+    def test_a_probe_gets_a_refused_bind_and_reaching_out_is_reported(self):
+        self.serve(
+            "probe",
+            "import socket\ns = socket.socket(socket.AF_INET6)\n"
+            "try:\n    s.bind(('::1', 0))\n    HAS = True\nexcept OSError:\n    HAS = False\n",
+        )
+        self.serve(
+            "caller",
+            "import socket\ntry:\n    socket.socket().connect(('192.0.2.1', 80))\nexcept OSError:\n    pass\n",
+        )
+        self.serve("keeper", "from socket import socket as kept\n")
+        failed = _preload.preload(["probe", "caller", "keeper"], "/python")
+        self.assertEqual(
+            failed,
+            ["caller: reaches the network when imported", "keeper: keeps socket.socket from when it was imported"],
+        )
+        self.assertFalse(sys.modules["probe"].HAS)
+        self.assertEqual(socket.socket.__module__, "socket")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,509 @@
+//! Snapshots of the Python runner with a hook folder's packages imported:
+//! a hook that does `import requests` starts with it imported, as it starts
+//! with `json`, instead of running the package's module bodies on every run.
+//!
+//! Once per version of a folder's packages (keyed by
+//! [`PythonSources::packages_identity`](crate::source::hook_folder::PythonSources),
+//! which leaves the hooks themselves out), hookbox instruments the runner
+//! component, instantiates it with no WASI at all (every WASI import traps,
+//! so no file, socket, clock or random number of this step can be left in
+//! the snapshot), imports the packages installed in the folder (those with a
+//! `*.dist-info` record, as `pip install --target` leaves them) through the
+//! `preload` interface below, and writes what the memory and globals then
+//! hold into a new component, compiled into the compile cache beside the
+//! runner. A package that does anything at import but define things (print
+//! a warning, read the clock or the environment's files) makes the step
+//! fail, and the folder's runs import as before; so does one whose sources
+//! changed while it ran.
+//!
+//! The step runs the folder's own code, so it runs under a hook's limits
+//! (fuel, memory, the wall clock) and sees what a run sees, read-only: the
+//! hook's folder, the standard library and the folder's bytecode. What it
+//! leaves in the snapshot is what importing those packages leaves in every
+//! run anyway; the hooks themselves are never read.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use component_init_transform::Invoker;
+use wasmtime::component::Instance;
+use wasmtime::{Engine, Store};
+
+use super::{Runner, Runtime, engine, guest};
+use crate::sandbox::limits::Limits;
+use crate::sandbox::preload::{
+    PreloadFiles, PreloadState, add_to_preload_linker, source_of_bytecode,
+};
+use crate::sandbox::wasi::{HOOK_BYTECODE_DIR_GUEST, HOOK_DIR_GUEST};
+use crate::source::HookFile;
+use crate::source::hook_folder::is_importable_source;
+
+/// The compile cache's name for runner snapshots with packages imported.
+pub(super) const ARTIFACT: &str = "python-runner-packages";
+
+/// The compile cache's name for the runner instrumented to be snapshotted.
+const INSTRUMENTED_ARTIFACT: &str = "python-runner-instrumented";
+
+/// The runner's export that imports packages.
+const PRELOAD_EXPORT: &str = "preload-packages";
+
+/// The cache's folder of versions whose snapshot was refused, and why.
+const REFUSED_FOLDER: &str = "packages-refused";
+
+/// Most packages imported into one snapshot.
+const MAX_PACKAGES: usize = 64;
+
+/// Largest `RECORD` of an installed package that is read.
+const MAX_RECORD_BYTES: u64 = 4 << 20;
+
+/// Why a snapshot with a folder's packages was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum PreloadError {
+    /// The runner could not be instrumented, run or snapshotted: a package
+    /// touched WASI while imported, or ran past a limit.
+    #[error("importing the packages into a snapshot failed: {0:#}")]
+    Snapshot(anyhow::Error),
+    /// A package used the system while imported (printed, read a file or
+    /// the clock, looked up a name).
+    #[error(
+        "a package called {interface} while imported{}: output, files, clocks and the network \
+         are not available while packages are imported into a snapshot",
+        .reading.as_ref().map(|file| format!(" (the last file read was {file})")).unwrap_or_default()
+    )]
+    UsedTheSystem {
+        /// The WASI function it called.
+        interface: String,
+        /// The last file read before, naming the module.
+        reading: Option<String>,
+    },
+    /// Some packages did not import.
+    #[error("some packages did not import: {}", .0.join("; "))]
+    NotImported(Vec<String>),
+    /// The folder's packages changed while they were imported.
+    #[error("the packages changed while they were imported")]
+    Changed,
+    /// A folder to serve could not be opened.
+    #[error("cannot open {path}: {source}")]
+    Io {
+        /// The folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The snapshot could not be compiled or stored.
+    #[error(transparent)]
+    Cache(#[from] super::cache::CacheError),
+}
+
+/// What became of the snapshot of a hook's packages.
+#[derive(Debug)]
+pub enum PackagesSnapshot {
+    /// The hook's folder has no installed packages (no `*.dist-info`).
+    NoPackages,
+    /// It was made before.
+    Ready,
+    /// It was made now, with these modules imported.
+    Made(Vec<String>),
+    /// Another process or task is making it.
+    InProgress,
+    /// It cannot be made for this version of the packages, which its runs
+    /// import as before; not tried again until they change.
+    Refused(String),
+}
+
+/// Makes the snapshot of `hook`'s packages unless it was made or refused.
+pub(super) async fn prepare(
+    runtime: &Runtime,
+    hook: &HookFile,
+    bytecode: Option<&Path>,
+    limits: &Limits,
+) -> PackagesSnapshot {
+    let Some((key, modules)) = plan(runtime, hook) else {
+        return PackagesSnapshot::NoPackages;
+    };
+    if load(runtime, &key).is_some() {
+        return PackagesSnapshot::Ready;
+    }
+    let refused = refusal_path(runtime, &key);
+    if let Ok(reason) = std::fs::read_to_string(&refused) {
+        return PackagesSnapshot::Refused(reason);
+    }
+    let Some(_building) = claim(runtime, &key) else {
+        return PackagesSnapshot::InProgress;
+    };
+    match make(runtime, hook, &key, modules.clone(), bytecode, limits).await {
+        Ok(()) => PackagesSnapshot::Made(modules),
+        // A change is a new version, with a key of its own.
+        Err(PreloadError::Changed) => PackagesSnapshot::Refused(PreloadError::Changed.to_string()),
+        Err(error) => {
+            let reason = error.to_string();
+            tracing::warn!(folder = %hook.dir().display(), %reason, "the hook's packages are imported on every run");
+            if !matches!(error, PreloadError::Cache(_) | PreloadError::Io { .. }) {
+                remember_refusal(&refused, &reason);
+            }
+            PackagesSnapshot::Refused(reason)
+        }
+    }
+}
+
+/// Whether a snapshot of `hook`'s packages is to be made: it has some, and
+/// their snapshot is neither made, nor refused, nor being made.
+pub(super) fn wanted(runtime: &Runtime, hook: &HookFile) -> bool {
+    let Some((key, _)) = plan(runtime, hook) else {
+        return false;
+    };
+    let making = runtime
+        .preparing
+        .0
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(&key);
+    !making
+        && runtime.snapshots.get(&key).is_none()
+        && !runtime
+            .cache
+            .artifact_path(&runtime.engine, ARTIFACT, &key)
+            .is_file()
+        && !refusal_path(runtime, &key).is_file()
+}
+
+/// The snapshots this process is making in the background.
+#[derive(Debug, Default)]
+pub(super) struct Preparing(Mutex<std::collections::HashSet<String>>);
+
+/// A snapshot being made in the background; released when dropped.
+pub(super) struct PreparingClaim(Arc<Runtime>, String);
+
+impl Preparing {
+    /// Claims the making of `hook`'s snapshot, unless this process is
+    /// making it already.
+    pub(super) fn claim(runtime: &Arc<Runtime>, hook: &HookFile) -> Option<PreparingClaim> {
+        let (key, _) = plan(runtime, hook)?;
+        let mut making = runtime
+            .preparing
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        making
+            .insert(key.clone())
+            .then(|| PreparingClaim(runtime.clone(), key))
+    }
+}
+
+impl Drop for PreparingClaim {
+    fn drop(&mut self) {
+        let mut making = self.0.preparing.0.lock().unwrap_or_else(|e| e.into_inner());
+        making.remove(&self.1);
+    }
+}
+
+/// Where the reason a version's snapshot was refused is kept.
+fn refusal_path(runtime: &Runtime, key: &str) -> PathBuf {
+    runtime.cache_dir.join(REFUSED_FOLDER).join(key)
+}
+
+/// Keeps `reason` at `path`, and drops reasons kept for a week. Best effort.
+fn remember_refusal(path: &Path, reason: &str) {
+    let Some(folder) = path.parent() else {
+        return;
+    };
+    let _ = std::fs::create_dir_all(folder);
+    let _ = std::fs::write(path, reason);
+    for entry in std::fs::read_dir(folder).into_iter().flatten().flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|at| at.elapsed().unwrap_or_default() > super::cache::UNUSED_FOR);
+        if old {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Takes the lock that makes one process at a time make `key`'s snapshot;
+/// `None` when another holds it.
+fn claim(runtime: &Runtime, key: &str) -> Option<std::fs::File> {
+    std::fs::create_dir_all(&runtime.cache_dir).ok()?;
+    let path = runtime
+        .cache
+        .artifact_path(&runtime.engine, ARTIFACT, key)
+        .with_extension("making");
+    let file = std::fs::File::create(&path).ok()?;
+    file.try_lock().ok()?;
+    Some(file)
+}
+
+/// What a snapshot of `hook`'s packages is keyed by, and which top-level
+/// modules it imports; `None` when the folder has no installed packages.
+pub(super) fn plan(runtime: &Runtime, hook: &HookFile) -> Option<(String, Vec<String>)> {
+    let sources = hook.packages()?;
+    let modules = installed_packages(hook.dir());
+    if modules.is_empty() {
+        return None;
+    }
+    let mut key = Vec::new();
+    for part in [
+        guest::RUNNER_HASH.as_bytes(),
+        runtime.stdlib_dir.as_os_str().as_encoded_bytes(),
+        &sources.packages_identity,
+    ] {
+        key.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        key.extend_from_slice(part);
+    }
+    for module in &modules {
+        key.extend_from_slice(module.as_bytes());
+        key.push(0);
+    }
+    Some((hex::encode(crate::digest::sha256(&key)), modules))
+}
+
+/// The top-level modules of the packages installed in `folder`: the first
+/// part of each path in their `*.dist-info/RECORD` that is a module or a
+/// package there, sorted.
+pub(super) fn installed_packages(folder: &Path) -> Vec<String> {
+    let mut modules = Vec::new();
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return modules;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().ends_with(".dist-info") {
+            continue;
+        }
+        let mut record = String::new();
+        let read = std::fs::File::open(entry.path().join("RECORD"))
+            .and_then(|file| file.take(MAX_RECORD_BYTES).read_to_string(&mut record));
+        if read.is_err() {
+            continue;
+        }
+        for line in record.lines() {
+            let path = line.split(',').next().unwrap_or_default();
+            let (first, rest) = path.split_once('/').unwrap_or((path, ""));
+            let module = match first.strip_suffix(".py") {
+                Some(stem) if rest.is_empty() => stem,
+                _ if !rest.is_empty() => first,
+                _ => continue,
+            };
+            let importable = is_importable_source(Path::new(&format!("{module}.py")));
+            let there = folder.join(format!("{module}.py")).is_file()
+                || folder.join(module).join("__init__.py").is_file();
+            if importable && there && !module.starts_with('_') {
+                modules.push(module.to_owned());
+            }
+        }
+    }
+    modules.sort();
+    modules.dedup();
+    modules.truncate(MAX_PACKAGES);
+    modules
+}
+
+/// The runner snapshotted with `hook`'s packages imported, if it was made.
+pub(super) fn load(runtime: &Runtime, key: &str) -> Option<Arc<Runner>> {
+    if let Some(runner) = runtime.snapshots.get(key) {
+        return Some(runner);
+    }
+    let component = runtime
+        .cache
+        .load_existing(&runtime.engine, ARTIFACT, key)?;
+    let runner = Runner::link(&runtime.linker, &component)
+        .inspect_err(|error| tracing::warn!(%error, "a runner snapshot does not link"))
+        .ok()?;
+    Some(runtime.snapshots.insert(key, runner))
+}
+
+/// Makes the snapshot of `hook`'s packages keyed `key`, importing `modules`.
+async fn make(
+    runtime: &Runtime,
+    hook: &HookFile,
+    key: &str,
+    modules: Vec<String>,
+    bytecode: Option<&Path>,
+    limits: &Limits,
+) -> Result<(), PreloadError> {
+    let files = PreloadFiles::open(
+        hook.dir(),
+        is_importable_source,
+        &runtime.stdlib_dir,
+        bytecode,
+    )
+    .map_err(|source| PreloadError::Io {
+        path: hook.dir().to_path_buf(),
+        source,
+    })?;
+    let failed = Arc::new(Mutex::new(Vec::new()));
+    let last_read = Arc::new(Mutex::new(None));
+    let run = Preload {
+        engine: runtime.engine.clone(),
+        cache: runtime.cache.clone(),
+        files,
+        modules,
+        limits: limits.clone(),
+        failed: failed.clone(),
+        last_read: last_read.clone(),
+    };
+    let snapshot =
+        component_init_transform::initialize(guest::RUNNER_COMPONENT, move |instrumented| {
+            Box::pin(run.import(instrumented))
+        })
+        .await;
+    let last_read = last_read.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let snapshot = snapshot.map_err(|error| explain(error, last_read))?;
+    let failed = std::mem::take(&mut *failed.lock().unwrap_or_else(|e| e.into_inner()));
+    if !failed.is_empty() {
+        return Err(PreloadError::NotImported(failed));
+    }
+    if plan(runtime, &reopened(hook)?).is_none_or(|(now, _)| now != key) {
+        return Err(PreloadError::Changed);
+    }
+    runtime
+        .cache
+        .load_or_compile(&runtime.engine, ARTIFACT, key, &snapshot, || {
+            super::progress(
+                runtime.show_progress,
+                "compiling the runner with the hook's packages imported (once per change)...",
+            )
+        })?;
+    Ok(())
+}
+
+/// Why the import failed: a WASI call names what the package did, and the
+/// last module read (as its source) which one did it.
+fn explain(error: anyhow::Error, last_read: Option<String>) -> PreloadError {
+    let last_read = last_read.map(|path| {
+        path.strip_prefix(HOOK_BYTECODE_DIR_GUEST)
+            .and_then(|inside| source_of_bytecode(Path::new(inside.trim_start_matches('/'))))
+            .map_or(path.clone(), |source| {
+                format!("{HOOK_DIR_GUEST}/{}", source.display())
+            })
+    });
+    let text = format!("{error:#}");
+    let called = text
+        .split("unknown import: `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next());
+    match called {
+        Some(function) => PreloadError::UsedTheSystem {
+            interface: function.to_owned(),
+            reading: last_read,
+        },
+        None => PreloadError::Snapshot(error),
+    }
+}
+
+/// `hook` as its folder is now.
+fn reopened(hook: &HookFile) -> Result<HookFile, PreloadError> {
+    HookFile::open(&hook.path()).map_err(|error| PreloadError::Snapshot(error.into()))
+}
+
+/// One import of packages into an instrumented runner.
+struct Preload {
+    engine: Engine,
+    cache: super::cache::ComponentCache,
+    files: PreloadFiles,
+    modules: Vec<String>,
+    limits: Limits,
+    /// What did not import.
+    failed: Arc<Mutex<Vec<String>>>,
+    /// The last module file read, kept past a trap.
+    last_read: Arc<Mutex<Option<String>>>,
+}
+
+impl Preload {
+    /// Instantiates the instrumented runner and imports the packages; what
+    /// it then holds is read through the returned invoker.
+    async fn import(self, instrumented: Vec<u8>) -> anyhow::Result<Box<dyn Invoker>> {
+        // The same for every version of every folder: compiled once.
+        let hash = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&instrumented));
+        let (component, _) = self.cache.load_or_compile(
+            &self.engine,
+            INSTRUMENTED_ARTIFACT,
+            &hash,
+            &instrumented,
+            || Box::new(|| {}),
+        )?;
+        let mut linker = wasmtime::component::Linker::new(&self.engine);
+        let imports: Vec<String> = component
+            .component_type()
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        add_to_preload_linker(&mut linker, &imports)?;
+        linker.define_unknown_imports_as_traps(&component)?;
+        let mut store = Store::new(
+            &self.engine,
+            PreloadState::new(self.files, self.limits.memory_bytes, self.last_read),
+        );
+        store.limiter(|state| &mut state.memory);
+        store.set_fuel(self.limits.fuel)?;
+        store.set_epoch_deadline(engine::deadline_ticks(self.limits.timeout));
+        let instance = tokio::time::timeout(
+            self.limits.timeout,
+            linker.instantiate_async(&mut store, &component),
+        )
+        .await??;
+        let preload = instance
+            .get_typed_func::<(Vec<String>,), (Vec<String>,)>(&mut store, PRELOAD_EXPORT)?;
+        let (failed,) = tokio::time::timeout(
+            self.limits.timeout,
+            preload.call_async(&mut store, (self.modules,)),
+        )
+        .await??;
+        *self.failed.lock().unwrap_or_else(|e| e.into_inner()) = failed;
+        Ok(Box::new(Snapshot { store, instance }))
+    }
+}
+
+/// The instrumented runner after the import, read by the transform.
+struct Snapshot {
+    store: Store<PreloadState>,
+    instance: Instance,
+}
+
+impl Snapshot {
+    async fn call<T>(&mut self, function: &str) -> anyhow::Result<T>
+    where
+        T: wasmtime::component::Lift + Send + Sync + 'static,
+        (T,): wasmtime::component::ComponentNamedList + wasmtime::component::Lift,
+    {
+        let func = self
+            .instance
+            .get_typed_func::<(), (T,)>(&mut self.store, function)?;
+        let (value,) = func.call_async(&mut self.store, ()).await?;
+        Ok(value)
+    }
+}
+
+#[async_trait::async_trait]
+impl Invoker for Snapshot {
+    async fn call_s32(&mut self, function: &str) -> anyhow::Result<i32> {
+        self.call(function).await
+    }
+    async fn call_s64(&mut self, function: &str) -> anyhow::Result<i64> {
+        self.call(function).await
+    }
+    async fn call_f32(&mut self, function: &str) -> anyhow::Result<f32> {
+        self.call(function).await
+    }
+    async fn call_f64(&mut self, function: &str) -> anyhow::Result<f64> {
+        self.call(function).await
+    }
+    async fn call_list_u8(&mut self, function: &str) -> anyhow::Result<Vec<u8>> {
+        self.call(function).await
+    }
+}
+
+impl crate::failure::Categorized for PreloadError {
+    fn failure(&self) -> crate::failure::Failure {
+        use crate::failure::Failure;
+        match self {
+            PreloadError::Cache(error) => error.failure(),
+            PreloadError::Io { .. } => Failure::Internal,
+            PreloadError::Snapshot(_)
+            | PreloadError::UsedTheSystem { .. }
+            | PreloadError::NotImported(_)
+            | PreloadError::Changed => Failure::Usage,
+        }
+    }
+}

@@ -1,0 +1,324 @@
+//! Packages installed next to a hook (a `*.dist-info` record beside them, as
+//! `pip install --target` leaves them) are imported once per version into a
+//! snapshot of the runner, so a run starts with them imported; a package
+//! that uses the system when imported, or reads what differs between runs,
+//! is refused a snapshot and imported on every run, as before.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use hookbox::record::RunStatus;
+use hookbox::runtime::PackagesSnapshot;
+use hookbox::sandbox::limits::Limits;
+use hookbox::source::HookFile;
+
+use crate::compat::{Case, allow_trusting};
+use crate::receiver::{Receiver, Reply, TestCa};
+use crate::support::{REQUESTS, TestHook, cache_dir, hookbox, install_packages, runtime};
+
+/// Installs a one-module package `name` whose `__init__.py` is `source`,
+/// with the record pip leaves.
+fn install_package(dir: &Path, name: &str, source: &str) {
+    std::fs::create_dir_all(dir.join(name)).unwrap();
+    std::fs::write(dir.join(name).join("__init__.py"), source).unwrap();
+    let record = dir.join(format!("{name}-1.0.dist-info"));
+    std::fs::create_dir_all(&record).unwrap();
+    std::fs::write(
+        record.join("RECORD"),
+        format!("{name}/__init__.py,sha256=x,1\n{name}-1.0.dist-info/RECORD,,\n"),
+    )
+    .unwrap();
+}
+
+async fn prepare(hook: &TestHook, limits: &Limits) -> PackagesSnapshot {
+    let file = HookFile::open(&hook.path).unwrap();
+    runtime().prepare_hook(&file, limits).await.snapshot
+}
+
+/// Says, first thing, whether `module` was imported before the hook ran.
+fn reports_preloaded(module: &str, rest: &str) -> String {
+    format!("import sys\nprint('preloaded:', {module:?} in sys.modules)\n{rest}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_is_imported_once_into_a_snapshot_and_posts_as_under_python3() {
+    let ca = TestCa::new();
+    let receiver = Receiver::https(Reply::Status(200, "{\"text\":\"Success\"}"), &ca).await;
+    let source = r#"
+import json, os, sys
+print("preloaded:", "requests" in sys.modules, file=sys.stderr)
+import requests
+if "SIEM_URL" in os.environ:
+    response = requests.post(
+        os.environ["SIEM_URL"],
+        json={"sid": json.loads(os.environ["HOOP_RUNBOOK_HOOK_PAYLOAD"])["sid"]},
+        timeout=5,
+        verify="ca.pem",
+    )
+    print(response.status_code, response.json())
+"#;
+    let hook = TestHook::new(source).with_file("ca.pem", &ca.ca_pem);
+    install_packages(hook.dir.path(), REQUESTS);
+    let before = hook.run(&Limits::default()).await;
+    assert_eq!(before.stderr, "preloaded: False\n", "{before:?}");
+
+    let made = prepare(&hook, &Limits::default()).await;
+    let PackagesSnapshot::Made(modules) = made else {
+        panic!("{made:?}");
+    };
+    assert_eq!(
+        modules,
+        [
+            "certifi",
+            "charset_normalizer",
+            "idna",
+            "requests",
+            "urllib3"
+        ]
+    );
+    assert!(matches!(
+        prepare(&hook, &Limits::default()).await,
+        PackagesSnapshot::Ready
+    ));
+
+    let url = format!("https://127.0.0.1:{}", receiver.port());
+    let case = Case {
+        hook: &hook,
+        env: vec![("SIEM_URL", url.clone())],
+        hookbox_args: allow_trusting(url, &hook),
+    };
+    let python = case.python3().await;
+    let sandboxed = case.hookbox().await;
+    for output in [&python, &sandboxed] {
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "200 {'text': 'Success'}\n",
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&python.stderr),
+        "preloaded: False\n"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&sandboxed.stderr),
+        "preloaded: True\n"
+    );
+    assert_eq!(receiver.requests().len(), 2);
+
+    // In-process too, and the import costs nothing any more.
+    let after = hook.run(&Limits::default()).await;
+    assert_eq!(after.stderr, "preloaded: True\n", "{after:?}");
+    assert!(
+        after.fuel_consumed * 20 < before.fuel_consumed,
+        "{} then {}",
+        before.fuel_consumed,
+        after.fuel_consumed
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn editing_the_hook_keeps_the_snapshot_and_changing_a_package_makes_a_new_one() {
+    let hook = TestHook::new(&reports_preloaded(
+        "siemfmt",
+        "import siemfmt\nprint(siemfmt.VERSION)\n",
+    ));
+    install_package(hook.dir.path(), "siemfmt", "VERSION = 'v1'\n");
+    assert!(matches!(
+        prepare(&hook, &Limits::default()).await,
+        PackagesSnapshot::Made(_)
+    ));
+    let run = hook.run(&Limits::default()).await;
+    assert_eq!(run.stdout, "preloaded: True\nv1\n", "{run:?}");
+
+    std::fs::write(
+        &hook.path,
+        reports_preloaded(
+            "siemfmt",
+            "import siemfmt\nprint('edited', siemfmt.VERSION)\n",
+        ),
+    )
+    .unwrap();
+    let run = hook.run(&Limits::default()).await;
+    assert_eq!(run.stdout, "preloaded: True\nedited v1\n", "{run:?}");
+
+    // The package's new version is imported on each run until its own
+    // snapshot is made; the old one is never used for it.
+    std::fs::write(
+        hook.dir.path().join("siemfmt/__init__.py"),
+        "VERSION = 'v2'\n",
+    )
+    .unwrap();
+    let run = hook.run(&Limits::default()).await;
+    assert_eq!(run.stdout, "preloaded: False\nedited v2\n", "{run:?}");
+    assert!(runtime().packages_snapshot_wanted(&HookFile::open(&hook.path).unwrap()));
+    assert!(matches!(
+        prepare(&hook, &Limits::default()).await,
+        PackagesSnapshot::Made(_)
+    ));
+    let run = hook.run(&Limits::default()).await;
+    assert_eq!(run.stdout, "preloaded: True\nedited v2\n", "{run:?}");
+}
+
+/// A package doing `source` when imported is refused a snapshot with a
+/// reason containing `reason`, and still imports on every run, where the
+/// hook prints what it holds.
+async fn refused(source: &str, reason: &str) -> (TestHook, String) {
+    let hook = TestHook::new(&reports_preloaded(
+        "sneaky",
+        "import sneaky\nprint(sneaky.SEEN)\n",
+    ));
+    install_package(hook.dir.path(), "sneaky", source);
+    let made = prepare(&hook, &Limits::default()).await;
+    let PackagesSnapshot::Refused(why) = made else {
+        panic!("{source}: {made:?}");
+    };
+    assert!(why.contains(reason), "{source}: {why}");
+    // Remembered for this version: not tried again on the next runs.
+    let file = HookFile::open(&hook.path).unwrap();
+    assert!(!runtime().packages_snapshot_wanted(&file), "{source}");
+    assert!(matches!(
+        prepare(&hook, &Limits::default()).await,
+        PackagesSnapshot::Refused(again) if again == why
+    ));
+    (hook, why)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_differs_between_runs_is_never_frozen_into_a_snapshot() {
+    // The environment: each run's own value, not the snapshot's.
+    let (hook, _) = refused(
+        "import os\nSEEN = os.environ.get('SIEM_TOKEN')\n",
+        "reads the environment",
+    )
+    .await;
+    for token in ["first", "second"] {
+        let env = [("SIEM_TOKEN".to_owned(), token.to_owned())];
+        let run = hook
+            .run_with(crate::support::SESSION_CLOSE, &env, &Limits::default())
+            .await;
+        assert_eq!(
+            run.stdout,
+            format!("preloaded: False\n{token}\n"),
+            "{run:?}"
+        );
+    }
+
+    // Random bytes drawn at import: a secret every run would share.
+    let (hook, why) = refused("import os\nSEEN = os.urandom(16).hex()\n", "random").await;
+    let first = hook.run(&Limits::default()).await;
+    let second = hook.run(&Limits::default()).await;
+    assert_eq!(first.status, RunStatus::Ok, "{first:?}");
+    assert_ne!(first.stdout, second.stdout, "{why}");
+
+    // The clock, output and files: WASI is not there while importing.
+    for (source, called) in [
+        ("import time\nSEEN = time.time() > 0\n", "wasi:clocks"),
+        ("print('hello from import')\nSEEN = 1\n", "wasi:"),
+        (
+            "SEEN = open('/hook/sneaky/data.txt').read()\n",
+            "wasi:filesystem",
+        ),
+    ] {
+        let (hook, why) = refused(source, called).await;
+        assert!(why.contains("sneaky/__init__"), "names the module: {why}");
+        std::fs::write(hook.dir.path().join("sneaky/data.txt"), "data").unwrap();
+        let run = hook.run(&Limits::default()).await;
+        assert_eq!(run.status, RunStatus::Ok, "{source}: {run:?}");
+        assert!(run.stdout.starts_with("preloaded: False\n"), "{run:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_cannot_reach_out_keep_a_fake_socket_or_read_a_hook_while_imported() {
+    let receiver = Receiver::http(Reply::Status(200, "ok")).await;
+    refused(
+        &format!(
+            "import socket\ns = socket.socket()\ntry:\n    s.connect(('127.0.0.1', {}))\nexcept OSError:\n    pass\nSEEN = 1\n",
+            receiver.port()
+        ),
+        "reaches the network",
+    )
+    .await;
+    refused(
+        "from socket import socket\nSEEN = socket\n",
+        "keeps socket.socket",
+    )
+    .await;
+    // The hooks are left out of a snapshot's key, so none may be read,
+    // nor their bytecode, even through the host's own interface.
+    refused(
+        "import importlib.util\n\
+         spec = importlib.util.spec_from_file_location('h', '/hook/session-close.runbook.py')\n\
+         spec.loader.exec_module(importlib.util.module_from_spec(spec))\nSEEN = 1\n",
+        "FileNotFoundError",
+    )
+    .await;
+    refused(
+        "import sys\nfrom hookbox import _host\n\
+         found = [_host.preload_read(f'/hook-bytecode/hook/__pycache__/session-close.runbook.{sys.implementation.cache_tag}.pyc'), _host.preload_read('/hook/session-close.runbook.py')]\n\
+         assert found == [None, None], found\nSEEN = 1\nimport time\ntime.time()\n",
+        "wasi:clocks",
+    )
+    .await;
+    refused(
+        "import socket\nSEEN = socket.getaddrinfo('localhost', 80)\n",
+        "while imported",
+    )
+    .await;
+    assert!(receiver.requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_that_never_ends_is_held_to_the_limits_and_runs_go_on() {
+    let hook = TestHook::new(&reports_preloaded("spin", "print('not reached')\n"));
+    install_package(hook.dir.path(), "spin", "while True:\n    pass\n");
+    let limits = Limits {
+        fuel: 2_000_000_000,
+        ..Limits::default()
+    };
+    let made = prepare(&hook, &limits).await;
+    assert!(matches!(made, PackagesSnapshot::Refused(_)), "{made:?}");
+    let run = hook.run(&Limits::default()).await;
+    assert_eq!(run.stdout, "preloaded: False\nnot reached\n", "{run:?}");
+}
+
+#[test]
+fn a_one_shot_run_prepares_a_new_version_in_the_background() {
+    let hook = TestHook::new(&reports_preloaded(
+        "siemfmt",
+        "import siemfmt\nprint(siemfmt.VERSION)\n",
+    ));
+    install_package(hook.dir.path(), "siemfmt", "VERSION = 'bg'\n");
+    let payload = hook.dir.path().join("payload.json");
+    std::fs::write(&payload, crate::support::SESSION_OPEN).unwrap();
+    let run = || {
+        let output = hookbox()
+            .env_remove("HOOKBOX_PREPARE_IN_BACKGROUND")
+            .arg("run")
+            .arg(&hook.path)
+            .arg("--payload")
+            .arg(&payload)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert_eq!(run(), "preloaded: False\nbg\n");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut seen = Vec::new();
+    loop {
+        let output = run();
+        if output == "preloaded: True\nbg\n" {
+            break;
+        }
+        seen.push(output);
+        assert!(
+            Instant::now() < deadline,
+            "no snapshot within 300 s (cache {}): {seen:?}",
+            cache_dir().display()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
