@@ -146,10 +146,15 @@ fn prepare(tokio: &tokio::runtime::Runtime, runtime: &Runtime, hook: &HookFile) 
             outln!("{name}: bytecode of the modules next to it ready in {took}")
         }
         PackagesSnapshot::Ready => outln!("{name}: packages ready (prepared earlier)"),
-        PackagesSnapshot::Made(modules) => outln!(
-            "{name}: packages imported into the runner's snapshot in {took} ({})",
-            modules.join(", ")
-        ),
+        PackagesSnapshot::Made { imported, left_out } => {
+            outln!(
+                "{name}: packages imported into the runner's snapshot in {took} ({})",
+                imported.join(", ")
+            );
+            for reason in left_out {
+                outln!("{name}: left out, imported on every run: {reason}");
+            }
+        }
         PackagesSnapshot::InProgress => {
             outln!("{name}: packages being imported into a snapshot by another hookbox")
         }

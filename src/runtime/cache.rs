@@ -197,28 +197,64 @@ impl ComponentCache {
     /// Removes artifacts of `name` other than `keep` that no process has used
     /// for [`UNUSED_FOR`] (older hookbox versions, older engines). Best effort.
     fn prune(&self, name: &str, keep: &Path) {
-        let Ok(entries) = fs::read_dir(&self.dir) else {
-            return;
-        };
-        let prefix = format!("{name}-");
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let is_artifact = path.extension().is_some_and(|e| e == "cwasm")
-                && entry.file_name().to_string_lossy().starts_with(&prefix);
-            if !is_artifact || path == keep {
-                continue;
-            }
-            let checksum = checksum_path(&path);
-            let last_used = fs::metadata(&checksum)
-                .or_else(|_| fs::metadata(&path))
-                .and_then(|m| m.modified());
-            if last_used.is_ok_and(|time| time.elapsed().unwrap_or_default() > UNUSED_FOR) {
-                tracing::info!(path = %path.display(), "removing an unused compiled component");
-                for stale in [path.clone(), checksum, path.with_extension("lock")] {
-                    let _ = fs::remove_file(stale);
-                }
+        for (path, last_used) in self.artifacts(name) {
+            let unused = last_used.is_none_or(|time| time.elapsed().unwrap_or_default() > UNUSED_FOR);
+            if path != keep && unused {
+                remove_artifact(&path);
             }
         }
+    }
+
+    /// Removes the artifacts of `name` beyond the `count` most recently
+    /// used, `keep` always kept. Best effort.
+    pub fn keep_recent(&self, name: &str, keep: &Path, count: usize) {
+        let mut artifacts: Vec<_> = self
+            .artifacts(name)
+            .into_iter()
+            .filter(|(path, _)| path != keep)
+            .collect();
+        artifacts.sort_by_key(|(_, last_used)| std::cmp::Reverse(*last_used));
+        for (path, _) in artifacts.into_iter().skip(count.saturating_sub(1)) {
+            remove_artifact(&path);
+        }
+    }
+
+    /// The artifacts of `name` (of any engine) and when each was last used.
+    fn artifacts(&self, name: &str) -> Vec<(PathBuf, Option<SystemTime>)> {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let prefix = format!("{name}-");
+        entries
+            .flatten()
+            .filter_map(|entry| {
+                let file_name = entry.file_name().into_string().ok()?;
+                // `{name}-{engine key, 16 hex digits}-...`: not another name
+                // that starts with this one.
+                let rest = file_name.strip_prefix(&prefix)?;
+                let engine_key = rest.get(..17)?;
+                let is_artifact = file_name.ends_with(".cwasm")
+                    && engine_key.ends_with('-')
+                    && engine_key[..16].bytes().all(|b| b.is_ascii_hexdigit());
+                if !is_artifact {
+                    return None;
+                }
+                let path = entry.path();
+                let last_used = fs::metadata(checksum_path(&path))
+                    .or_else(|_| fs::metadata(&path))
+                    .and_then(|m| m.modified())
+                    .ok();
+                Some((path, last_used))
+            })
+            .collect()
+    }
+}
+
+/// Removes an artifact with its checksum and lock. Best effort.
+fn remove_artifact(path: &Path) {
+    tracing::info!(path = %path.display(), "removing a compiled component");
+    for stale in [path.to_path_buf(), checksum_path(path), path.with_extension("lock")] {
+        let _ = fs::remove_file(stale);
     }
 }
 
@@ -373,5 +409,41 @@ impl crate::failure::Categorized for CacheError {
             }
             CacheError::Io { .. } | CacheError::Compile(_) => crate::failure::Failure::Internal,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes an artifact of `name` last used `days` ago.
+    fn artifact(dir: &Path, name: &str, hash: &str, days: u64) -> PathBuf {
+        let path = dir.join(format!("{name}-0123456789abcdef-{hash}.cwasm"));
+        fs::write(&path, b"code").unwrap();
+        let checksum = checksum_path(&path);
+        let file = File::create(&checksum).unwrap();
+        file.set_modified(SystemTime::now() - Duration::from_secs(days * 24 * 3600))
+            .unwrap();
+        path
+    }
+
+    #[test]
+    fn only_the_most_recently_used_are_kept_and_other_names_are_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ComponentCache::new(dir.path());
+        let old: Vec<PathBuf> = (0..4)
+            .map(|day| artifact(dir.path(), "python-runner-packages", &format!("a{day}"), day))
+            .collect();
+        let runner = artifact(dir.path(), "python-runner", "r", 30);
+        let keep = artifact(dir.path(), "python-runner-packages", "new", 40);
+        cache.keep_recent("python-runner-packages", &keep, 3);
+        let left: Vec<bool> = old.iter().map(|path| path.exists()).collect();
+        assert_eq!(left, [true, true, false, false], "the two most recent and `keep`");
+        assert!(keep.exists() && runner.exists());
+
+        // A longer name that starts with `python-runner` is not the runner's.
+        cache.prune("python-runner", &dir.path().join("none"));
+        assert!(!runner.exists(), "unused for a month");
+        assert!(old[0].exists() && keep.exists());
     }
 }

@@ -33,7 +33,7 @@ use wasmtime::{Engine, Store};
 use super::{Runner, Runtime, engine, guest};
 use crate::sandbox::limits::Limits;
 use crate::sandbox::preload::{
-    PreloadFiles, PreloadState, add_to_preload_linker, source_of_bytecode,
+    PreloadFiles, PreloadState, PreloadTrace, add_to_preload_linker, source_of_bytecode,
 };
 use crate::sandbox::wasi::{HOOK_BYTECODE_DIR_GUEST, HOOK_DIR_GUEST};
 use crate::source::HookFile;
@@ -47,6 +47,10 @@ const INSTRUMENTED_ARTIFACT: &str = "python-runner-instrumented";
 
 /// The runner's export that imports packages.
 const PRELOAD_EXPORT: &str = "preload-packages";
+
+/// Most snapshots kept in the cache (about 50 MB each), the most recently
+/// used; a hook author's every change to a package makes one.
+const KEPT_SNAPSHOTS: usize = 16;
 
 /// The cache's folder of versions whose snapshot was refused, and why.
 const REFUSED_FOLDER: &str = "packages-refused";
@@ -77,8 +81,8 @@ pub enum PreloadError {
         /// The last file read before, naming the module.
         reading: Option<String>,
     },
-    /// Some packages did not import.
-    #[error("some packages did not import: {}", .0.join("; "))]
+    /// No package could be snapshotted.
+    #[error("no package can be snapshotted: {}", .0.join("; "))]
     NotImported(Vec<String>),
     /// The folder's packages changed while they were imported.
     #[error("the packages changed while they were imported")]
@@ -103,8 +107,13 @@ pub enum PackagesSnapshot {
     NoPackages,
     /// It was made before.
     Ready,
-    /// It was made now, with these modules imported.
-    Made(Vec<String>),
+    /// It was made now.
+    Made {
+        /// The modules imported into it, in the order imported.
+        imported: Vec<String>,
+        /// Those left out, which import on every run (`module: reason`).
+        left_out: Vec<String>,
+    },
     /// Another process or task is making it.
     InProgress,
     /// It cannot be made for this version of the packages, which its runs
@@ -129,11 +138,14 @@ pub(super) async fn prepare(
     if let Ok(reason) = std::fs::read_to_string(&refused) {
         return PackagesSnapshot::Refused(reason);
     }
-    let Some(_building) = claim(runtime, &key) else {
+    let Some(building) = claim(runtime, &key) else {
         return PackagesSnapshot::InProgress;
     };
-    match make(runtime, hook, &key, modules.clone(), bytecode, limits).await {
-        Ok(()) => PackagesSnapshot::Made(modules),
+    let made = make(runtime, hook, &key, modules, bytecode, limits).await;
+    drop(building);
+    let _ = std::fs::remove_file(making_path(runtime, &key));
+    match made {
+        Ok((imported, left_out)) => PackagesSnapshot::Made { imported, left_out },
         // A change is a new version, with a key of its own.
         Err(PreloadError::Changed) => PackagesSnapshot::Refused(PreloadError::Changed.to_string()),
         Err(error) => {
@@ -221,15 +233,19 @@ fn remember_refusal(path: &Path, reason: &str) {
     }
 }
 
+/// The lock file of the making of `key`'s snapshot.
+fn making_path(runtime: &Runtime, key: &str) -> PathBuf {
+    runtime
+        .cache
+        .artifact_path(&runtime.engine, ARTIFACT, key)
+        .with_extension("making")
+}
+
 /// Takes the lock that makes one process at a time make `key`'s snapshot;
 /// `None` when another holds it.
 fn claim(runtime: &Runtime, key: &str) -> Option<std::fs::File> {
     std::fs::create_dir_all(&runtime.cache_dir).ok()?;
-    let path = runtime
-        .cache
-        .artifact_path(&runtime.engine, ARTIFACT, key)
-        .with_extension("making");
-    let file = std::fs::File::create(&path).ok()?;
+    let file = std::fs::File::create(making_path(runtime, key)).ok()?;
     file.try_lock().ok()?;
     Some(file)
 }
@@ -313,47 +329,38 @@ pub(super) fn load(runtime: &Runtime, key: &str) -> Option<Arc<Runner>> {
     Some(runtime.snapshots.insert(key, runner))
 }
 
-/// Makes the snapshot of `hook`'s packages keyed `key`, importing `modules`.
+/// Makes the snapshot of `hook`'s packages keyed `key`, importing
+/// `modules`: those that cannot be snapshotted are left out (one import
+/// after another, each without the last that failed), and import on every
+/// run. Returns the modules imported and why the others were left out.
 async fn make(
     runtime: &Runtime,
     hook: &HookFile,
     key: &str,
-    modules: Vec<String>,
+    mut modules: Vec<String>,
     bytecode: Option<&Path>,
     limits: &Limits,
-) -> Result<(), PreloadError> {
-    let files = PreloadFiles::open(
-        hook.dir(),
-        is_importable_source,
-        &runtime.stdlib_dir,
-        bytecode,
-    )
-    .map_err(|source| PreloadError::Io {
-        path: hook.dir().to_path_buf(),
-        source,
-    })?;
-    let failed = Arc::new(Mutex::new(Vec::new()));
-    let last_read = Arc::new(Mutex::new(None));
-    let run = Preload {
-        engine: runtime.engine.clone(),
-        cache: runtime.cache.clone(),
-        files,
-        modules,
-        limits: limits.clone(),
-        failed: failed.clone(),
-        last_read: last_read.clone(),
+) -> Result<(Vec<String>, Vec<String>), PreloadError> {
+    let mut left_out = Vec::new();
+    let snapshot = loop {
+        if modules.is_empty() {
+            return Err(PreloadError::NotImported(left_out));
+        }
+        match attempt(runtime, hook, &modules, bytecode, limits).await? {
+            Attempt::Imported(snapshot) => break snapshot,
+            Attempt::Failed(failures) => {
+                for line in failures {
+                    let module = line.split_once(": ").map_or(line.as_str(), |(m, _)| m);
+                    modules.retain(|listed| listed != module);
+                    left_out.push(line);
+                }
+            }
+            Attempt::Trapped { module, error } => {
+                modules.retain(|listed| *listed != module);
+                left_out.push(format!("{module}: {error}"));
+            }
+        }
     };
-    let snapshot =
-        component_init_transform::initialize(guest::RUNNER_COMPONENT, move |instrumented| {
-            Box::pin(run.import(instrumented))
-        })
-        .await;
-    let last_read = last_read.lock().unwrap_or_else(|e| e.into_inner()).take();
-    let snapshot = snapshot.map_err(|error| explain(error, last_read))?;
-    let failed = std::mem::take(&mut *failed.lock().unwrap_or_else(|e| e.into_inner()));
-    if !failed.is_empty() {
-        return Err(PreloadError::NotImported(failed));
-    }
     if plan(runtime, &reopened(hook)?).is_none_or(|(now, _)| now != key) {
         return Err(PreloadError::Changed);
     }
@@ -365,7 +372,74 @@ async fn make(
                 "compiling the runner with the hook's packages imported (once per change)...",
             )
         })?;
-    Ok(())
+    let made = runtime.cache.artifact_path(&runtime.engine, ARTIFACT, key);
+    runtime.cache.keep_recent(ARTIFACT, &made, KEPT_SNAPSHOTS);
+    Ok((modules, left_out))
+}
+
+/// How one import of the packages ended.
+enum Attempt {
+    /// All imported: the snapshot component.
+    Imported(Vec<u8>),
+    /// These did not import or cannot be snapshotted (`module: reason`).
+    Failed(Vec<String>),
+    /// The runner trapped while `module` was imported.
+    Trapped {
+        /// The package being imported.
+        module: String,
+        /// What it did.
+        error: PreloadError,
+    },
+}
+
+/// Imports `modules` into an instrumented runner and snapshots it.
+async fn attempt(
+    runtime: &Runtime,
+    hook: &HookFile,
+    modules: &[String],
+    bytecode: Option<&Path>,
+    limits: &Limits,
+) -> Result<Attempt, PreloadError> {
+    let files = PreloadFiles::open(
+        hook.dir(),
+        is_importable_source,
+        &runtime.stdlib_dir,
+        bytecode,
+    )
+    .map_err(|source| PreloadError::Io {
+        path: hook.dir().to_path_buf(),
+        source,
+    })?;
+    let failed = Arc::new(Mutex::new(Vec::new()));
+    let trace = Arc::new(Mutex::new(PreloadTrace::default()));
+    let run = Preload {
+        engine: runtime.engine.clone(),
+        cache: runtime.cache.clone(),
+        files,
+        modules: modules.to_vec(),
+        limits: limits.clone(),
+        failed: failed.clone(),
+        trace: trace.clone(),
+    };
+    let snapshot =
+        component_init_transform::initialize(guest::RUNNER_COMPONENT, move |instrumented| {
+            Box::pin(run.import(instrumented))
+        })
+        .await;
+    let trace = trace.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let failed = std::mem::take(&mut *failed.lock().unwrap_or_else(|e| e.into_inner()));
+    Ok(match snapshot {
+        Ok(_) if !failed.is_empty() => Attempt::Failed(failed),
+        Ok(snapshot) => Attempt::Imported(snapshot),
+        Err(error) => {
+            let error = explain(error, trace.last_read);
+            match trace.importing {
+                Some(module) => Attempt::Trapped { module, error },
+                // Before any package: nothing to leave out.
+                None => return Err(error),
+            }
+        }
+    })
 }
 
 /// Why the import failed: a WASI call names what the package did, and the
@@ -406,20 +480,21 @@ struct Preload {
     limits: Limits,
     /// What did not import.
     failed: Arc<Mutex<Vec<String>>>,
-    /// The last module file read, kept past a trap.
-    last_read: Arc<Mutex<Option<String>>>,
+    /// What it was doing, kept past a trap.
+    trace: Arc<Mutex<PreloadTrace>>,
 }
 
 impl Preload {
     /// Instantiates the instrumented runner and imports the packages; what
     /// it then holds is read through the returned invoker.
     async fn import(self, instrumented: Vec<u8>) -> anyhow::Result<Box<dyn Invoker>> {
-        // The same for every version of every folder: compiled once.
-        let hash = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&instrumented));
+        // The same for every version of every folder, so compiled once.
+        // (Its exports come out in varying order, so it is keyed by what it
+        // is made of; the transform reads them by name.)
         let (component, _) = self.cache.load_or_compile(
             &self.engine,
             INSTRUMENTED_ARTIFACT,
-            &hash,
+            guest::RUNNER_HASH,
             &instrumented,
             || Box::new(|| {}),
         )?;
@@ -433,7 +508,7 @@ impl Preload {
         linker.define_unknown_imports_as_traps(&component)?;
         let mut store = Store::new(
             &self.engine,
-            PreloadState::new(self.files, self.limits.memory_bytes, self.last_read),
+            PreloadState::new(self.files, self.limits.memory_bytes, self.trace),
         );
         store.limiter(|state| &mut state.memory);
         store.set_fuel(self.limits.fuel)?;

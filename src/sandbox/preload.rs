@@ -40,23 +40,28 @@ pub struct PreloadState {
     pub memory: MemoryAccountant,
     /// Whether a file was asked for: from then on, package code may run.
     packages_started: bool,
-    /// The last module file read, kept past a trap.
-    last_read: Arc<Mutex<Option<String>>>,
+    /// What it was doing, kept past a trap.
+    trace: Arc<Mutex<PreloadTrace>>,
+}
+
+/// What a preload was doing when it stopped.
+#[derive(Debug, Default, Clone)]
+pub struct PreloadTrace {
+    /// The package being imported.
+    pub importing: Option<String>,
+    /// The last module file read.
+    pub last_read: Option<String>,
 }
 
 impl PreloadState {
     /// A preload reading `files`, its memory held to `memory_bytes`, noting
-    /// in `last_read` the last module file it read.
-    pub fn new(
-        files: PreloadFiles,
-        memory_bytes: u64,
-        last_read: Arc<Mutex<Option<String>>>,
-    ) -> Self {
+    /// in `trace` what it is doing.
+    pub fn new(files: PreloadFiles, memory_bytes: u64, trace: Arc<Mutex<PreloadTrace>>) -> Self {
         PreloadState {
             files,
             memory: MemoryAccountant::new(memory_bytes),
             packages_started: false,
-            last_read,
+            trace,
         }
     }
 }
@@ -75,6 +80,7 @@ pub(super) fn add_to_run_linker(linker: &mut Linker<SandboxState>) -> wasmtime::
     preload.func_wrap("list-folder", |_: Context<'_>, (_,): (String,)| {
         Ok((None::<Vec<String>>,))
     })?;
+    preload.func_wrap("importing", |_: Context<'_>, (_,): (String,)| Ok(()))?;
     Ok(())
 }
 
@@ -241,11 +247,8 @@ pub fn add_to_preload_linker(
         store.data_mut().packages_started = true;
         let read = store.data().files.read(&path);
         if read.is_some() {
-            *store
-                .data()
-                .last_read
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()) = Some(path);
+            let mut trace = store.data().trace.lock().unwrap_or_else(|e| e.into_inner());
+            trace.last_read = Some(path);
         }
         Ok((read,))
     })?;
@@ -256,6 +259,14 @@ pub fn add_to_preload_linker(
             Ok((store.data().files.list(&path),))
         },
     )?;
+    preload.func_wrap("importing", |store: Context<'_>, (module,): (String,)| {
+        let mut trace = store.data().trace.lock().unwrap_or_else(|e| e.into_inner());
+        *trace = PreloadTrace {
+            importing: Some(module),
+            last_read: None,
+        };
+        Ok(())
+    })?;
     let imported = |interface: &str| {
         imports
             .iter()

@@ -63,11 +63,12 @@ if "SIEM_URL" in os.environ:
     assert_eq!(before.stderr, "preloaded: False\n", "{before:?}");
 
     let made = prepare(&hook, &Limits::default()).await;
-    let PackagesSnapshot::Made(modules) = made else {
+    let PackagesSnapshot::Made { imported, left_out } = made else {
         panic!("{made:?}");
     };
+    assert!(left_out.is_empty(), "{left_out:?}");
     assert_eq!(
-        modules,
+        imported,
         [
             "certifi",
             "charset_normalizer",
@@ -127,7 +128,7 @@ async fn editing_the_hook_keeps_the_snapshot_and_changing_a_package_makes_a_new_
     install_package(hook.dir.path(), "siemfmt", "VERSION = 'v1'\n");
     assert!(matches!(
         prepare(&hook, &Limits::default()).await,
-        PackagesSnapshot::Made(_)
+        PackagesSnapshot::Made { .. }
     ));
     let run = hook.run(&Limits::default()).await;
     assert_eq!(run.stdout, "preloaded: True\nv1\n", "{run:?}");
@@ -155,7 +156,7 @@ async fn editing_the_hook_keeps_the_snapshot_and_changing_a_package_makes_a_new_
     assert!(runtime().packages_snapshot_wanted(&HookFile::open(&hook.path).unwrap()));
     assert!(matches!(
         prepare(&hook, &Limits::default()).await,
-        PackagesSnapshot::Made(_)
+        PackagesSnapshot::Made { .. }
     ));
     let run = hook.run(&Limits::default()).await;
     assert_eq!(run.stdout, "preloaded: True\nedited v2\n", "{run:?}");
@@ -321,4 +322,29 @@ fn a_one_shot_run_prepares_a_new_version_in_the_background() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_that_cannot_be_snapshotted_is_left_out_and_the_others_kept() {
+    let hook = TestHook::new(
+        "import sys\nprint(sorted(m for m in ('chatty', 'siemfmt') if m in sys.modules))\n\
+         import chatty, siemfmt\nprint(siemfmt.VERSION)\n",
+    );
+    install_package(hook.dir.path(), "chatty", "print('chatty imported')\n");
+    install_package(hook.dir.path(), "siemfmt", "VERSION = 'kept'\n");
+    let made = prepare(&hook, &Limits::default()).await;
+    let PackagesSnapshot::Made { imported, left_out } = made else {
+        panic!("{made:?}");
+    };
+    assert_eq!(imported, ["siemfmt"]);
+    assert_eq!(left_out.len(), 1, "{left_out:?}");
+    assert!(
+        left_out[0].starts_with("chatty: a package called wasi:"),
+        "{left_out:?}"
+    );
+    let run = hook.run(&Limits::default()).await;
+    assert_eq!(
+        run.stdout, "['siemfmt']\nchatty imported\nkept\n",
+        "{run:?}"
+    );
 }

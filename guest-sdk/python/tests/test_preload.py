@@ -40,6 +40,7 @@ class PreloadTest(unittest.TestCase):
         self.assertEqual(module.__file__, "/hook/siemfmt/__init__.py")
         self.assertEqual(type(module.__spec__.loader).__name__, "SourceFileLoader")
         self.assertIn(("read", "/hook/siemfmt/fields.py"), preload.calls)
+        self.assertEqual(preload.calls[0], ("importing", "siemfmt"))
         # The real functions are back.
         self.assertIs(_preload._bootstrap_external._os, sys.modules["posix"])
         self.assertNotIn("/hook", sys.path)
@@ -74,7 +75,7 @@ class PreloadTest(unittest.TestCase):
         failed = _preload.preload(["probe", "caller", "keeper"], "/python")
         self.assertEqual(
             failed,
-            ["caller: reaches the network when imported", "keeper: keeps socket.socket from when it was imported"],
+            ["caller: reaches the network when imported", "keeper: keeps socket.socket from when it was imported (keeper)"],
         )
         self.assertFalse(sys.modules["probe"].HAS)
         self.assertEqual(socket.socket.__module__, "socket")

@@ -32,6 +32,7 @@ __all__ = [
     "hook_source",
     "last_denial",
     "outgoing_handler",
+    "preload_importing",
     "preload_list",
     "preload_read",
     "preload_status",
@@ -130,3 +131,8 @@ def preload_read(path: str) -> "bytes | None":
 def preload_list(path: str) -> "list[str] | None":
     """While packages are preloaded: the names in the folder ``path``, or ``None``."""
     return _preload.list_folder(path)
+
+
+def preload_importing(module: str) -> None:
+    """While packages are preloaded: ``module`` is imported from now on."""
+    _preload.importing(module)

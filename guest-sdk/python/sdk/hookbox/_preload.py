@@ -142,6 +142,7 @@ class _Network:
     def __init__(self) -> None:
         self.reached = False
         self.socket_class: Any = None
+        self._forgotten: set[str] = set()
 
     def __enter__(self) -> "_Network":
         network = self
@@ -188,12 +189,18 @@ class _Network:
     def __exit__(self, *_: object) -> None:
         socket.socket = self._saved  # type: ignore[misc]
 
+    def forget(self, names: "list[str]") -> None:
+        """Counts what ``names`` kept once (their import is reported)."""
+        self._forgotten.update(names)
+
     def kept_by(self) -> "list[str]":
         """The modules that kept the stand-in (``from socket import socket``)."""
         return sorted(
             name
             for name, module in list(sys.modules.items())
-            if any(value is self.socket_class for value in list(getattr(module, "__dict__", {}).values()))
+            if name not in self._forgotten
+            and module is not socket
+            and any(value is self.socket_class for value in list(getattr(module, "__dict__", {}).values()))
         )
 
 
@@ -211,17 +218,22 @@ def preload(modules: list[str], stdlib: str) -> list[str]:
     try:
         with _Network() as network:
             for name in modules:
+                _host.preload_importing(name)
                 try:
                     with _EnvironmentReads() as environment:
                         importlib.import_module(name)
-                    if environment.read:
-                        failed.append(f"{name}: reads the environment when imported")
-                    if network.reached:
-                        failed.append(f"{name}: reaches the network when imported")
-                        network.reached = False
                 except Exception as error:  # noqa: BLE001 - each is reported, the rest go on
                     failed.append(f"{name}: {type(error).__name__}: {error}")
-        failed.extend(f"{name}: keeps socket.socket from when it was imported" for name in network.kept_by())
+                    continue
+                if environment.read:
+                    failed.append(f"{name}: reads the environment when imported")
+                if network.reached:
+                    failed.append(f"{name}: reaches the network when imported")
+                    network.reached = False
+                kept = network.kept_by()
+                if kept:
+                    failed.append(f"{name}: keeps socket.socket from when it was imported ({', '.join(kept)})")
+                    network.forget(kept)
     finally:
         _bootstrap_external._os, _bootstrap_external._io = real_os, real_io
         sys.path[:], sys.meta_path[:] = saved_path, saved_meta_path

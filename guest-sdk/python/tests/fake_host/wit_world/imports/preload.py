@@ -43,3 +43,7 @@ def list_folder(path):
         return None
     prefix = path.rstrip("/") + "/"
     return sorted({p[len(prefix):].split("/")[0] for p in [*files, *_folders()] if p.startswith(prefix)})
+
+
+def importing(module):
+    calls.append(("importing", module))
