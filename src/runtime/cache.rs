@@ -198,7 +198,8 @@ impl ComponentCache {
     /// for [`UNUSED_FOR`] (older hookbox versions, older engines). Best effort.
     fn prune(&self, name: &str, keep: &Path) {
         for (path, last_used) in self.artifacts(name) {
-            let unused = last_used.is_none_or(|time| time.elapsed().unwrap_or_default() > UNUSED_FOR);
+            let unused =
+                last_used.is_none_or(|time| time.elapsed().unwrap_or_default() > UNUSED_FOR);
             if path != keep && unused {
                 remove_artifact(&path);
             }
@@ -253,7 +254,11 @@ impl ComponentCache {
 /// Removes an artifact with its checksum and lock. Best effort.
 fn remove_artifact(path: &Path) {
     tracing::info!(path = %path.display(), "removing a compiled component");
-    for stale in [path.to_path_buf(), checksum_path(path), path.with_extension("lock")] {
+    for stale in [
+        path.to_path_buf(),
+        checksum_path(path),
+        path.with_extension("lock"),
+    ] {
         let _ = fs::remove_file(stale);
     }
 }
@@ -432,13 +437,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = ComponentCache::new(dir.path());
         let old: Vec<PathBuf> = (0..4)
-            .map(|day| artifact(dir.path(), "python-runner-packages", &format!("a{day}"), day))
+            .map(|day| {
+                artifact(
+                    dir.path(),
+                    "python-runner-packages",
+                    &format!("a{day}"),
+                    day,
+                )
+            })
             .collect();
         let runner = artifact(dir.path(), "python-runner", "r", 30);
         let keep = artifact(dir.path(), "python-runner-packages", "new", 40);
         cache.keep_recent("python-runner-packages", &keep, 3);
         let left: Vec<bool> = old.iter().map(|path| path.exists()).collect();
-        assert_eq!(left, [true, true, false, false], "the two most recent and `keep`");
+        assert_eq!(
+            left,
+            [true, true, false, false],
+            "the two most recent and `keep`"
+        );
         assert!(keep.exists() && runner.exists());
 
         // A longer name that starts with `python-runner` is not the runner's.
