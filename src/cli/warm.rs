@@ -143,7 +143,7 @@ fn prepare(tokio: &tokio::runtime::Runtime, runtime: &Runtime, hook: &HookFile) 
     let took = seconds(started);
     match prepared.snapshot {
         PackagesSnapshot::NoPackages => {
-            outln!("{name}: bytecode of the modules next to it ready in {took}")
+            outln!("{name}: bytecode of the packages next to it ready in {took}")
         }
         PackagesSnapshot::Ready => outln!("{name}: packages ready (prepared earlier)"),
         PackagesSnapshot::Made { imported, left_out } => {

@@ -58,14 +58,13 @@ const REFUSED_FOLDER: &str = "packages-refused";
 /// Most packages imported into one snapshot.
 const MAX_PACKAGES: usize = 64;
 
-/// Largest `RECORD` of an installed package that is read.
+/// Most bytes of the installed packages' `RECORD`s read, all together.
 const MAX_RECORD_BYTES: u64 = 4 << 20;
 
 /// Why a snapshot with a folder's packages was not made.
 #[derive(Debug, thiserror::Error)]
 pub enum PreloadError {
-    /// The runner could not be instrumented, run or snapshotted: a package
-    /// touched WASI while imported, or ran past a limit.
+    /// The runner could not be instrumented, run or snapshotted.
     #[error("importing the packages into a snapshot failed: {0:#}")]
     Snapshot(anyhow::Error),
     /// A package used the system while imported (printed, read a file or
@@ -81,7 +80,18 @@ pub enum PreloadError {
         /// The last file read before, naming the module.
         reading: Option<String>,
     },
-    /// No package could be snapshotted.
+    /// A package ran past a limit while imported.
+    #[error(
+        "a package {limit} while imported{}",
+        .reading.as_ref().map(|file| format!(" (the last file read was {file})")).unwrap_or_default()
+    )]
+    Limit {
+        /// Which limit.
+        limit: &'static str,
+        /// The last file read before, naming the module.
+        reading: Option<String>,
+    },
+    /// No package can be snapshotted.
     #[error("no package can be snapshotted: {}", .0.join("; "))]
     NotImported(Vec<String>),
     /// The folder's packages changed while they were imported.
@@ -172,6 +182,7 @@ pub(super) fn wanted(runtime: &Runtime, hook: &HookFile) -> bool {
         .unwrap_or_else(|e| e.into_inner())
         .contains(&key);
     !making
+        && !being_made(runtime, &key)
         && runtime.snapshots.get(&key).is_none()
         && !runtime
             .cache
@@ -233,6 +244,13 @@ fn remember_refusal(path: &Path, reason: &str) {
     }
 }
 
+/// Whether another process holds the lock of the making of `key`'s
+/// snapshot.
+fn being_made(runtime: &Runtime, key: &str) -> bool {
+    std::fs::File::open(making_path(runtime, key))
+        .is_ok_and(|file| matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)))
+}
+
 /// The lock file of the making of `key`'s snapshot.
 fn making_path(runtime: &Runtime, key: &str) -> PathBuf {
     runtime
@@ -278,41 +296,48 @@ pub(super) fn plan(runtime: &Runtime, hook: &HookFile) -> Option<(String, Vec<St
 /// part of each path in their `*.dist-info/RECORD` that is a module or a
 /// package there, sorted.
 pub(super) fn installed_packages(folder: &Path) -> Vec<String> {
-    let mut modules = Vec::new();
+    let mut names = std::collections::BTreeSet::new();
     let Ok(entries) = std::fs::read_dir(folder) else {
-        return modules;
+        return Vec::new();
     };
+    let mut budget = MAX_RECORD_BYTES;
     for entry in entries.flatten() {
         let name = entry.file_name();
-        if !name.to_string_lossy().ends_with(".dist-info") {
+        if !name.to_string_lossy().ends_with(".dist-info") || budget == 0 {
             continue;
         }
         let mut record = String::new();
         let read = std::fs::File::open(entry.path().join("RECORD"))
-            .and_then(|file| file.take(MAX_RECORD_BYTES).read_to_string(&mut record));
+            .and_then(|file| file.take(budget).read_to_string(&mut record));
         if read.is_err() {
             continue;
         }
+        budget = budget.saturating_sub(record.len() as u64);
         for line in record.lines() {
             let path = line.split(',').next().unwrap_or_default();
-            let (first, rest) = path.split_once('/').unwrap_or((path, ""));
-            let module = match first.strip_suffix(".py") {
-                Some(stem) if rest.is_empty() => stem,
-                _ if !rest.is_empty() => first,
-                _ => continue,
+            let module = match path.split_once('/') {
+                Some((first, _)) => first,
+                None => match path.strip_suffix(".py") {
+                    Some(stem) => stem,
+                    None => continue,
+                },
             };
-            let importable = is_importable_source(Path::new(&format!("{module}.py")));
-            let there = folder.join(format!("{module}.py")).is_file()
-                || folder.join(module).join("__init__.py").is_file();
-            if importable && there && !module.starts_with('_') {
-                modules.push(module.to_owned());
+            if !module.starts_with('_') && is_importable_source(Path::new(&format!("{module}.py")))
+            {
+                names.insert(module.to_owned());
             }
         }
     }
-    modules.sort();
-    modules.dedup();
-    modules.truncate(MAX_PACKAGES);
-    modules
+    // Each name once, and a bounded number of them, before the folder is
+    // asked whether it has them.
+    names
+        .into_iter()
+        .filter(|module| {
+            folder.join(format!("{module}.py")).is_file()
+                || folder.join(module).join("__init__.py").is_file()
+        })
+        .take(MAX_PACKAGES)
+        .collect()
 }
 
 /// The runner snapshotted with `hook`'s packages imported, if it was made.
@@ -349,10 +374,15 @@ async fn make(
         match attempt(runtime, hook, &modules, bytecode, limits).await? {
             Attempt::Imported(snapshot) => break snapshot,
             Attempt::Failed(failures) => {
-                for line in failures {
+                let before = modules.len();
+                for line in &failures {
                     let module = line.split_once(": ").map_or(line.as_str(), |(m, _)| m);
                     modules.retain(|listed| listed != module);
-                    left_out.push(line);
+                }
+                left_out.extend(failures);
+                // A failure that names no package (`*`) holds for all.
+                if modules.len() == before {
+                    return Err(PreloadError::NotImported(left_out));
                 }
             }
             Attempt::Trapped { module, error } => {
@@ -457,12 +487,25 @@ fn explain(error: anyhow::Error, last_read: Option<String>) -> PreloadError {
         .split("unknown import: `")
         .nth(1)
         .and_then(|rest| rest.split('`').next());
-    match called {
-        Some(function) => PreloadError::UsedTheSystem {
+    if let Some(function) = called {
+        return PreloadError::UsedTheSystem {
             interface: function.to_owned(),
             reading: last_read,
-        },
-        None => PreloadError::Snapshot(error),
+        };
+    }
+    let trap = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<wasmtime::Trap>());
+    let limit = match trap {
+        Some(wasmtime::Trap::OutOfFuel) => "ran out of fuel",
+        Some(wasmtime::Trap::Interrupt) => "ran past the time limit",
+        _ if text.contains("deadline has elapsed") => "ran past the time limit",
+        _ if text.contains("memory") && text.contains("grow") => "ran out of memory",
+        _ => return PreloadError::Snapshot(error),
+    };
+    PreloadError::Limit {
+        limit,
+        reading: last_read,
     }
 }
 
@@ -577,6 +620,7 @@ impl crate::failure::Categorized for PreloadError {
             PreloadError::Io { .. } => Failure::Internal,
             PreloadError::Snapshot(_)
             | PreloadError::UsedTheSystem { .. }
+            | PreloadError::Limit { .. }
             | PreloadError::NotImported(_)
             | PreloadError::Changed => Failure::Usage,
         }

@@ -183,8 +183,38 @@ impl PreloadFiles {
         None
     }
 
+    /// `guest` located, if it is served: no part of its path is a symlink
+    /// (one could lead to a hook, or to files the snapshot is not keyed
+    /// by), and it is no hook nor a hook's bytecode.
+    fn served(&self, guest: &str) -> Option<(&Dir, PathBuf, Mount)> {
+        let (dir, relative, mount) = self.locate(guest)?;
+        let mut prefix = PathBuf::new();
+        for part in relative.components() {
+            prefix.push(part);
+            if dir.symlink_metadata(&prefix).ok()?.is_symlink() {
+                return None;
+            }
+        }
+        self.visible(&relative, mount)
+            .then_some((dir, relative, mount))
+    }
+
+    /// Whether `relative` in `mount` may be seen at all.
+    fn visible(&self, relative: &Path, mount: Mount) -> bool {
+        let relative = relative.strip_prefix(".").unwrap_or(relative);
+        let extension = relative.extension().and_then(|e| e.to_str());
+        match mount {
+            Mount::Hook => extension != Some("py") || (self.importable)(relative),
+            Mount::HookBytecode => {
+                extension != Some("pyc")
+                    || source_of_bytecode(relative).is_some_and(|source| (self.importable)(&source))
+            }
+            Mount::Stdlib => true,
+        }
+    }
+
     fn status(&self, guest: &str) -> Option<FileStatus> {
-        let (dir, relative, _) = self.locate(guest)?;
+        let (dir, relative, _) = self.served(guest)?;
         let metadata = dir.metadata(&relative).ok()?;
         let modified = metadata.modified().ok()?.into_std();
         Some(FileStatus {
@@ -196,33 +226,29 @@ impl PreloadFiles {
         })
     }
 
+    /// A module's source or bytecode (of the hook's folder, only those).
     fn read(&self, guest: &str) -> Option<Vec<u8>> {
-        let (dir, relative, mount) = self.locate(guest)?;
-        let importable = match mount {
-            Mount::Hook => {
-                relative.extension().is_some_and(|e| e == "py") && (self.importable)(&relative)
-            }
-            Mount::HookBytecode => {
-                source_of_bytecode(&relative).is_some_and(|source| (self.importable)(&source))
-            }
+        let (dir, relative, mount) = self.served(guest)?;
+        let extension = relative.extension().and_then(|e| e.to_str());
+        let module = match mount {
+            Mount::Hook => extension == Some("py"),
+            Mount::HookBytecode => extension == Some("pyc"),
             Mount::Stdlib => true,
         };
-        if !importable {
-            return None;
-        }
-        if dir.metadata(&relative).ok()?.len() > MAX_FILE_BYTES {
+        if !module || dir.metadata(&relative).ok()?.len() > MAX_FILE_BYTES {
             return None;
         }
         dir.read(&relative).ok()
     }
 
     fn list(&self, guest: &str) -> Option<Vec<String>> {
-        let (dir, relative, _) = self.locate(guest)?;
+        let (dir, relative, mount) = self.served(guest)?;
         let entries = dir.read_dir(&relative).ok()?;
         Some(
             entries
                 .flatten()
                 .filter_map(|entry| entry.file_name().into_string().ok())
+                .filter(|name| self.visible(&relative.join(name), mount))
                 .collect(),
         )
     }

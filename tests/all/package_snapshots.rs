@@ -213,6 +213,27 @@ async fn what_differs_between_runs_is_never_frozen_into_a_snapshot() {
     assert_eq!(first.status, RunStatus::Ok, "{first:?}");
     assert_ne!(first.stdout, second.stdout, "{why}");
 
+    // Numbers drawn from `random` (seeded for this step), or its seeding
+    // turned off before each run reseeds it: every run would repeat them.
+    for (source, reason) in [
+        (
+            "import random\nSEEN = random.getrandbits(64)\n",
+            "draws random numbers",
+        ),
+        (
+            "import random\nrandom.seed = lambda *a, **k: None\nSEEN = 0\n",
+            "changes random.seed",
+        ),
+        (
+            "import sys\nsys.modules['hookbox_runner']._reset_process_state = lambda *a: None\nSEEN = 0\n",
+            "changes the runner._reset_process_state",
+        ),
+    ] {
+        let (hook, _) = refused(source, reason).await;
+        let run = hook.run(&Limits::default()).await;
+        assert_eq!(run.status, RunStatus::Ok, "{source}: {run:?}");
+    }
+
     // The clock, output and files: WASI is not there while importing.
     for (source, called) in [
         ("import time\nSEEN = time.time() > 0\n", "wasi:clocks"),
@@ -280,7 +301,10 @@ async fn an_import_that_never_ends_is_held_to_the_limits_and_runs_go_on() {
         ..Limits::default()
     };
     let made = prepare(&hook, &limits).await;
-    assert!(matches!(made, PackagesSnapshot::Refused(_)), "{made:?}");
+    assert!(
+        matches!(&made, PackagesSnapshot::Refused(why) if why.contains("spin: a package ran out of fuel while imported")),
+        "{made:?}"
+    );
     let run = hook.run(&Limits::default()).await;
     assert_eq!(run.stdout, "preloaded: False\nnot reached\n", "{run:?}");
 }
@@ -347,4 +371,64 @@ async fn a_package_that_cannot_be_snapshotted_is_left_out_and_the_others_kept() 
         run.stdout, "['siemfmt']\nchatty imported\nkept\n",
         "{run:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_served_through_a_symlink_so_no_link_can_reach_a_hook_or_swap_a_package() {
+    // A folder linked to the hook's own: the hook would be read, and kept
+    // in the snapshot after it changed. The package reaches the clock (and
+    // is refused for it) only if nothing of the hook was found.
+    let hook = TestHook::new("print('hook')\n");
+    std::os::unix::fs::symlink(".", hook.dir.path().join("sub")).unwrap();
+    install_package(
+        hook.dir.path(),
+        "sneaky",
+        "from hookbox import _host\n\
+         found = [_host.preload_read('/hook/sub/session-close.runbook.py'), \
+         _host.preload_status('/hook/session-close.runbook.py'), \
+         [n for n in _host.preload_list('/hook') if n.endswith('.runbook.py')]]\n\
+         assert found == [None, None, []], found\nimport time\ntime.time()\n",
+    );
+    let made = prepare(&hook, &Limits::default()).await;
+    assert!(
+        matches!(&made, PackagesSnapshot::Refused(why) if why.contains("wasi:clocks")),
+        "{made:?}"
+    );
+
+    // A package that is a link to one of two versions: the link is not in
+    // the snapshot's key, so it is not snapshotted at all.
+    let hook = TestHook::new(&reports_preloaded(
+        "swapped",
+        "import swapped\nprint(swapped.VERSION)\n",
+    ));
+    let dir = hook.dir.path();
+    for version in ["1", "2"] {
+        std::fs::create_dir_all(dir.join(format!("v{version}"))).unwrap();
+        std::fs::write(
+            dir.join(format!("v{version}/__init__.py")),
+            format!("VERSION = {version}\n"),
+        )
+        .unwrap();
+    }
+    std::os::unix::fs::symlink("v1", dir.join("swapped")).unwrap();
+    install_package(dir, "steady", "X = 1\n");
+    std::fs::create_dir_all(dir.join("swapped-1.0.dist-info")).unwrap();
+    std::fs::write(
+        dir.join("swapped-1.0.dist-info/RECORD"),
+        "swapped/__init__.py,,\n",
+    )
+    .unwrap();
+    let made = prepare(&hook, &Limits::default()).await;
+    let PackagesSnapshot::Made { imported, left_out } = made else {
+        panic!("{made:?}");
+    };
+    assert_eq!(imported, ["steady"]);
+    assert!(
+        left_out[0].starts_with("swapped: ModuleNotFoundError"),
+        "{left_out:?}"
+    );
+    std::fs::remove_file(dir.join("swapped")).unwrap();
+    std::os::unix::fs::symlink("v2", dir.join("swapped")).unwrap();
+    let run = hook.run(&Limits::default()).await;
+    assert_eq!(run.stdout, "preloaded: False\n2\n", "{run:?}");
 }

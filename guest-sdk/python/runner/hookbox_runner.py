@@ -296,7 +296,21 @@ class WitWorld(_host.World):
         return code
 
     def preload_packages(self, modules: list[str]) -> list[str]:
-        return _preload.preload(modules, STDLIB_DIR)
+        runner = sys.modules[__name__]
+        guarded = {
+            "the runner": runner,
+            "random": random,
+            "random.Random": random.Random,
+            "os": os,
+            "os.environ": type(os.environ),
+            "time": time,
+            "logging": logging,
+            "hookbox._host": _host,
+            "hookbox._threads": _threads,
+            "builtins": builtins,
+            "sys": sys,
+        }
+        return _preload.preload(modules, STDLIB_DIR, guarded)
 
 
 # The build's import finders (each caching a build directory's listing) mean

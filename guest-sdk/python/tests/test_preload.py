@@ -12,6 +12,11 @@ from hookbox import _preload
 from wit_world.imports import preload
 
 
+import random
+
+GUARDED = {"random": random, "os": os}
+
+
 class PreloadTest(unittest.TestCase):
     def setUp(self):
         preload.files.clear()
@@ -33,7 +38,7 @@ class PreloadTest(unittest.TestCase):
     def test_a_package_imports_through_the_host_as_a_path_import_would(self):
         self.serve("siemfmt", "from . import fields\nVERSION = 'v1'\n")
         preload.files["/hook/siemfmt/fields.py"] = b"NAMES = ('sid',)\n"
-        self.assertEqual(_preload.preload(["siemfmt"], "/python"), [])
+        self.assertEqual(_preload.preload(["siemfmt"], "/python", GUARDED), [])
         module = sys.modules["siemfmt"]
         self.assertEqual((module.VERSION, module.fields.NAMES), ("v1", ("sid",)))
         # What a run finds afterwards: a file loader at the real path.
@@ -48,7 +53,7 @@ class PreloadTest(unittest.TestCase):
     def test_each_package_that_does_not_import_is_named_and_the_others_import(self):
         self.serve("good", "X = 1\n")
         self.serve("broken", "raise ValueError('no config')\n")
-        failed = _preload.preload(["broken", "good", "absent"], "/python")
+        failed = _preload.preload(["broken", "good", "absent"], "/python", GUARDED)
         self.assertEqual(
             failed,
             ["broken: ValueError: no config", "absent: ModuleNotFoundError: No module named 'absent'"],
@@ -57,7 +62,7 @@ class PreloadTest(unittest.TestCase):
 
     def test_reading_the_environment_at_import_is_reported(self):
         self.serve("envy", "import os\nTOKEN = os.environ.get('TOKEN')\n")
-        self.assertEqual(_preload.preload(["envy"], "/python"), ["envy: reads the environment when imported"])
+        self.assertEqual(_preload.preload(["envy"], "/python", GUARDED), ["envy: reads the environment when imported"])
         # And os.environ is itself again.
         self.assertNotIn("noted", type(os.environ).__getitem__.__name__)
 
@@ -72,13 +77,33 @@ class PreloadTest(unittest.TestCase):
             "import socket\ntry:\n    socket.socket().connect(('192.0.2.1', 80))\nexcept OSError:\n    pass\n",
         )
         self.serve("keeper", "from socket import socket as kept\n")
-        failed = _preload.preload(["probe", "caller", "keeper"], "/python")
+        failed = _preload.preload(["probe", "caller", "keeper"], "/python", GUARDED)
         self.assertEqual(
             failed,
             ["caller: reaches the network when imported", "keeper: keeps socket.socket from when it was imported (keeper)"],
         )
         self.assertFalse(sys.modules["probe"].HAS)
         self.assertEqual(socket.socket.__module__, "socket")
+
+
+    def test_what_each_run_relies_on_cannot_be_changed_or_drawn_from(self):
+        self.serve("reseed", "import random\nrandom.seed = lambda *a, **k: None\n")
+        self.serve("drawer", "import random\nTOKEN = random.getrandbits(64)\n")
+        self.serve("holder", "import socket\nclass Keep:\n    sock = socket.socket\n")
+        saved = random.seed
+        self.addCleanup(setattr, random, "seed", saved)
+        failed = _preload.preload(["reseed", "drawer", "holder"], "/python", GUARDED)
+        self.assertEqual(
+            failed,
+            [
+                "reseed: changes random.seed, which each run relies on, when imported",
+                "drawer: draws random numbers when imported",
+            ],
+        )
+        # The stand-in kept past the import makes real sockets.
+        made = sys.modules["holder"].Keep.sock()
+        self.addCleanup(made.close)
+        self.assertIsInstance(made, socket.socket)
 
 
 if __name__ == "__main__":

@@ -20,9 +20,11 @@ import gc
 import importlib
 import io
 import os
+import random
 import socket
 import stat
 import sys
+import types
 from importlib import _bootstrap_external
 from typing import Any
 
@@ -141,6 +143,8 @@ class _Network:
 
     def __init__(self) -> None:
         self.reached = False
+        self.active = False
+        self.real: Any = None
         self.socket_class: Any = None
         self._forgotten: set[str] = set()
 
@@ -150,6 +154,12 @@ class _Network:
         class PreloadSocket:
             family: int
             type: int
+
+            def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+                # Kept somewhere past the import, it is the real one.
+                if not network.active:
+                    return network.real(*args, **kwargs)
+                return super().__new__(cls)
 
             def __init__(self, family: int = socket.AF_INET, type: int = socket.SOCK_STREAM, *_: Any, **__: Any) -> None:
                 self.family, self.type = family, type
@@ -182,12 +192,14 @@ class _Network:
                 pass
 
         self.socket_class = PreloadSocket
-        self._saved = socket.socket
+        self.real = socket.socket
+        self.active = True
         socket.socket = PreloadSocket  # type: ignore[misc]
         return self
 
     def __exit__(self, *_: object) -> None:
-        socket.socket = self._saved  # type: ignore[misc]
+        self.active = False
+        socket.socket = self.real  # type: ignore[misc]
 
     def forget(self, names: "list[str]") -> None:
         """Counts what ``names`` kept once (their import is reported)."""
@@ -204,9 +216,31 @@ class _Network:
         )
 
 
-def preload(modules: list[str], stdlib: str) -> list[str]:
+def _identities(namespaces: "dict[str, Any]") -> "dict[str, dict[str, int]]":
+    return {label: {name: id(value) for name, value in list(vars(ns).items())} for label, ns in namespaces.items()}
+
+
+def _changed(before: "dict[str, dict[str, int]]", namespaces: "dict[str, Any]") -> "str | None":
+    """The first name in ``namespaces`` whose value is not what it was."""
+    after = _identities(namespaces)
+    for label, names in before.items():
+        for name in sorted(set(names) | set(after[label])):
+            if names.get(name) != after[label].get(name):
+                return f"{label}.{name}"
+    return None
+
+
+def preload(modules: list[str], stdlib: str, guarded: "dict[str, Any]") -> list[str]:
     """Imports ``modules`` as a run would find them (the hook's folder, then
-    the standard library); returns a line for each that did not import."""
+    the standard library); returns a line for each that did not import or
+    cannot be kept in a snapshot (``module: reason``), ``*: reason`` when
+    none can.
+
+    ``guarded`` names the namespaces whose values each run relies on
+    (what resets the process for a run, seeds ``random``, hands over the
+    environment): a package that changes one when imported would change
+    every run on the snapshot before the run resets it, which an import in
+    the run itself never does."""
     real_os, real_io = _bootstrap_external._os, _bootstrap_external._io
     saved_path, saved_meta_path = sys.path[:], sys.meta_path[:]
     failed = []
@@ -219,12 +253,21 @@ def preload(modules: list[str], stdlib: str) -> list[str]:
         with _Network() as network:
             for name in modules:
                 _host.preload_importing(name)
+                identities = _identities(guarded)
+                random_state = random.getstate()
                 try:
                     with _EnvironmentReads() as environment:
                         importlib.import_module(name)
                 except Exception as error:  # noqa: BLE001 - each is reported, the rest go on
                     failed.append(f"{name}: {type(error).__name__}: {error}")
                     continue
+                changed = _changed(identities, guarded)
+                if changed is not None:
+                    failed.append(f"{name}: changes {changed}, which each run relies on, when imported")
+                if random.getstate() != random_state:
+                    # The runner seeded it for this step; every run would
+                    # draw the same numbers.
+                    failed.append(f"{name}: draws random numbers when imported")
                 if environment.read:
                     failed.append(f"{name}: reads the environment when imported")
                 if network.reached:
@@ -240,6 +283,15 @@ def preload(modules: list[str], stdlib: str) -> list[str]:
         # The finders made here cache listings a run must read afresh.
         sys.path_importer_cache.clear()
         _imports._listings.clear()
+    restored = (
+        type(_bootstrap_external) is types.ModuleType
+        and object.__getattribute__(_bootstrap_external, "_os") is real_os
+        and object.__getattribute__(_bootstrap_external, "_io") is real_io
+        and type(socket) is types.ModuleType
+        and object.__getattribute__(socket, "socket") is network.real
+    )
+    if not restored:
+        failed.append("*: a package kept the import system's stand-ins in place")
     gc.collect()
     gc.freeze()
     return failed
