@@ -14,7 +14,7 @@ from wit_world.imports import preload
 
 import random
 
-GUARDED = {"random": random, "os": os}
+GUARDED = {"random": random, "random.Random": random.Random, "os": os}
 
 
 class PreloadTest(unittest.TestCase):
@@ -88,15 +88,24 @@ class PreloadTest(unittest.TestCase):
 
     def test_what_each_run_relies_on_cannot_be_changed_or_drawn_from(self):
         self.serve("reseed", "import random\nrandom.seed = lambda *a, **k: None\n")
+        self.serve(
+            "recode",
+            "import random\n"
+            "def make():\n    __class__ = None\n"
+            "    def seed(self, a=None, version=2):\n        __class__\n    return seed\n"
+            "random.Random.seed.__code__ = make().__code__\n",
+        )
         self.serve("drawer", "import random\nTOKEN = random.getrandbits(64)\n")
         self.serve("holder", "import socket\nclass Keep:\n    sock = socket.socket\n")
-        saved = random.seed
+        saved, code = random.seed, random.Random.seed.__code__
         self.addCleanup(setattr, random, "seed", saved)
-        failed = _preload.preload(["reseed", "drawer", "holder"], "/python", GUARDED)
+        self.addCleanup(setattr, random.Random.seed, "__code__", code)
+        failed = _preload.preload(["reseed", "recode", "drawer", "holder"], "/python", GUARDED)
         self.assertEqual(
             failed,
             [
                 "reseed: changes random.seed, which each run relies on, when imported",
+                "recode: changes random.Random.seed, which each run relies on, when imported",
                 "drawer: draws random numbers when imported",
             ],
         )

@@ -216,11 +216,21 @@ class _Network:
         )
 
 
-def _identities(namespaces: "dict[str, Any]") -> "dict[str, dict[str, int]]":
-    return {label: {name: id(value) for name, value in list(vars(ns).items())} for label, ns in namespaces.items()}
+def _identity(value: Any) -> "tuple[int, ...]":
+    """What a value is, down to the code of a function or method (a
+    package can swap ``__code__`` and keep the function)."""
+    function = getattr(value, "__func__", value)
+    return (id(value), id(function), id(getattr(function, "__code__", None)))
 
 
-def _changed(before: "dict[str, dict[str, int]]", namespaces: "dict[str, Any]") -> "str | None":
+def _identities(namespaces: "dict[str, Any]") -> "dict[str, dict[str, tuple[int, ...]]]":
+    return {
+        label: {name: _identity(value) for name, value in list(vars(ns).items())}
+        for label, ns in namespaces.items()
+    }
+
+
+def _changed(before: "dict[str, dict[str, tuple[int, ...]]]", namespaces: "dict[str, Any]") -> "str | None":
     """The first name in ``namespaces`` whose value is not what it was."""
     after = _identities(namespaces)
     for label, names in before.items():
