@@ -96,6 +96,17 @@ pub struct PreloadFiles {
     bytecode: Option<Dir>,
 }
 
+/// Whether some part of `relative` in `dir` is a symlink (or cannot be
+/// looked at).
+fn through_symlink(dir: &Dir, relative: &Path) -> bool {
+    let mut prefix = PathBuf::new();
+    relative.components().any(|part| {
+        prefix.push(part);
+        dir.symlink_metadata(&prefix)
+            .map_or(true, |metadata| metadata.is_symlink())
+    })
+}
+
 /// The folders a preload reads.
 #[derive(Debug, Clone, Copy)]
 enum Mount {
@@ -188,12 +199,8 @@ impl PreloadFiles {
     /// by), and it is no hook nor a hook's bytecode.
     fn served(&self, guest: &str) -> Option<(&Dir, PathBuf, Mount)> {
         let (dir, relative, mount) = self.locate(guest)?;
-        let mut prefix = PathBuf::new();
-        for part in relative.components() {
-            prefix.push(part);
-            if dir.symlink_metadata(&prefix).ok()?.is_symlink() {
-                return None;
-            }
+        if through_symlink(dir, &relative) {
+            return None;
         }
         self.visible(&relative, mount)
             .then_some((dir, relative, mount))
@@ -207,7 +214,9 @@ impl PreloadFiles {
             Mount::Hook => extension != Some("py") || (self.importable)(relative),
             Mount::HookBytecode => {
                 extension != Some("pyc")
-                    || source_of_bytecode(relative).is_some_and(|source| (self.importable)(&source))
+                    || source_of_bytecode(relative).is_some_and(|source| {
+                        (self.importable)(&source) && !through_symlink(&self.hook, &source)
+                    })
             }
             Mount::Stdlib => true,
         }
@@ -256,9 +265,10 @@ impl PreloadFiles {
 
 /// The preload interface, and the only WASI a preload has: the runner's
 /// first call asks for its environment and arguments (there are none) and
-/// seeds `random` (every run seeds it again). Random bytes are given only
-/// until the first file is asked for, so no package can keep a secret drawn
-/// at import time in the snapshot that every run would share.
+/// seeds `random` (every run seeds it again). The bytes it is seeded with
+/// are zeros, so nothing in the snapshot is derived from a secret, and they
+/// are given only until the first file is asked for: a package that draws
+/// random bytes when imported traps.
 pub fn add_to_preload_linker(
     linker: &mut wasmtime::component::Linker<PreloadState>,
     imports: &[String],
@@ -314,10 +324,9 @@ pub fn add_to_preload_linker(
             if store.data().packages_started || length > MAX_SEED_BYTES {
                 wasmtime::bail!("a package draws random bytes when imported");
             }
-            let mut bytes = vec![0; length as usize];
-            ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
-                .map_err(|_| wasmtime::format_err!("no random bytes"))?;
-            Ok((bytes,))
+            // Public bytes: whatever a package derives from them at import
+            // is no secret its runs would share.
+            Ok((vec![0u8; length as usize],))
         },
     )?;
     Ok(())

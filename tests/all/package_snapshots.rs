@@ -236,11 +236,11 @@ async fn what_differs_between_runs_is_never_frozen_into_a_snapshot() {
 
     // The clock, output and files: WASI is not there while importing.
     for (source, called) in [
-        ("import time\nSEEN = time.time() > 0\n", "wasi:clocks"),
-        ("print('hello from import')\nSEEN = 1\n", "wasi:"),
+        ("import time\nSEEN = time.time() > 0\n", "reads the clock"),
+        ("print('hello from import')\nSEEN = 1\n", "prints"),
         (
             "SEEN = open('/hook/sneaky/data.txt').read()\n",
-            "wasi:filesystem",
+            "reads or opens a file",
         ),
     ] {
         let (hook, why) = refused(source, called).await;
@@ -286,7 +286,7 @@ async fn a_package_cannot_reach_out_keep_a_fake_socket_or_read_a_hook_while_impo
     .await;
     refused(
         "import socket\nSEEN = socket.getaddrinfo('localhost', 80)\n",
-        "while imported",
+        "looks up a name or opens a connection when imported",
     )
     .await;
     assert!(receiver.requests().is_empty());
@@ -363,7 +363,7 @@ async fn a_package_that_cannot_be_snapshotted_is_left_out_and_the_others_kept() 
     assert_eq!(imported, ["siemfmt"]);
     assert_eq!(left_out.len(), 1, "{left_out:?}");
     assert!(
-        left_out[0].starts_with("chatty: a package called wasi:"),
+        left_out[0].starts_with("chatty: prints (or reads its input) when imported"),
         "{left_out:?}"
     );
     let run = hook.run(&Limits::default()).await;
@@ -431,4 +431,28 @@ async fn nothing_is_served_through_a_symlink_so_no_link_can_reach_a_hook_or_swap
     std::os::unix::fs::symlink("v2", dir.join("swapped")).unwrap();
     let run = hook.run(&Limits::default()).await;
     assert_eq!(run.stdout, "preloaded: False\n2\n", "{run:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_an_import_leaves_running_or_makes_of_the_socket_stand_in_is_left_out() {
+    // Each would run, or be changed, in every hook of the folder, also in
+    // those that never import it.
+    for (source, reason) in [
+        (
+            "import threading\nthreading.Thread(target=print).start()\nSEEN = 0\n",
+            "starts a thread",
+        ),
+        (
+            "import sys\nsys.settrace(lambda *a: None)\nSEEN = 0\n",
+            "sets a trace",
+        ),
+        (
+            "import socket\nclass Proxy(socket.socket):\n    pass\nSEEN = 0\n",
+            "sneaky.Proxy",
+        ),
+    ] {
+        let (hook, _) = refused(source, reason).await;
+        let run = hook.run(&Limits::default()).await;
+        assert_eq!(run.status, RunStatus::Ok, "{source}: {run:?}");
+    }
 }

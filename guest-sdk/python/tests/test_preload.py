@@ -97,16 +97,18 @@ class PreloadTest(unittest.TestCase):
         )
         self.serve("drawer", "import random\nTOKEN = random.getrandbits(64)\n")
         self.serve("holder", "import socket\nclass Keep:\n    sock = socket.socket\n")
+        self.serve("proxy", "import socket\nclass ProxySocket(socket.socket):\n    pass\n")
         saved, code = random.seed, random.Random.seed.__code__
         self.addCleanup(setattr, random, "seed", saved)
         self.addCleanup(setattr, random.Random.seed, "__code__", code)
-        failed = _preload.preload(["reseed", "recode", "drawer", "holder"], "/python", GUARDED)
+        failed = _preload.preload(["reseed", "recode", "drawer", "holder", "proxy"], "/python", GUARDED)
         self.assertEqual(
             failed,
             [
                 "reseed: changes random.seed, which each run relies on, when imported",
                 "recode: changes random.Random.seed, which each run relies on, when imported",
                 "drawer: draws random numbers when imported",
+                "proxy: keeps socket.socket from when it was imported (proxy.ProxySocket)",
             ],
         )
         # The stand-in kept past the import makes real sockets.

@@ -55,9 +55,10 @@ pub enum PreloadError {
     /// A package used the system while imported (printed, read a file or
     /// the clock, looked up a name).
     #[error(
-        "a package called {interface} while imported{}: output, files, clocks and the network \
-         are not available while packages are imported into a snapshot",
-        .reading.as_ref().map(|file| format!(" (the last file read was {file})")).unwrap_or_default()
+        "{} when imported{} ({interface}): output, files, clocks and the network are not \
+         available while packages are imported into a snapshot",
+        what_it_did(interface),
+        .reading.as_ref().map(|file| format!(", after reading {file}")).unwrap_or_default()
     )]
     UsedTheSystem {
         /// The WASI function it called.
@@ -93,6 +94,28 @@ pub enum PreloadError {
     /// The snapshot could not be compiled or stored.
     #[error(transparent)]
     Cache(#[from] super::cache::CacheError),
+}
+
+/// What calling the WASI or hookbox function `interface` means, in words.
+fn what_it_did(interface: &str) -> &'static str {
+    let area = interface
+        .split(['/', '@'])
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("/");
+    match area.as_str() {
+        "wasi:filesystem/preopens" | "wasi:filesystem/types" => "reads or opens a file",
+        "wasi:clocks/wall-clock" | "wasi:clocks/monotonic-clock" => "reads the clock",
+        "wasi:cli/stdin" | "wasi:cli/stdout" | "wasi:cli/stderr" | "wasi:io/streams" => {
+            "prints (or reads its input)"
+        }
+        "hookbox:runner/egress" => "looks up a name or opens a connection",
+        _ if area.starts_with("wasi:cli/terminal") => "prints (or reads its input)",
+        _ if area.starts_with("wasi:sockets") || area.starts_with("wasi:http") => {
+            "uses the network"
+        }
+        _ => "calls the system",
+    }
 }
 
 /// What became of the snapshot of a hook's packages.

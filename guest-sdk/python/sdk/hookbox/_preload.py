@@ -28,7 +28,7 @@ import types
 from importlib import _bootstrap_external
 from typing import Any
 
-from hookbox import _host, _imports
+from hookbox import _host, _imports, _threads
 
 HOOK_FOLDER = "/hook"
 
@@ -147,6 +147,7 @@ class _Network:
         self.real: Any = None
         self.socket_class: Any = None
         self._forgotten: set[str] = set()
+        self._reported_classes: set[type] = set()
 
     def __enter__(self) -> "_Network":
         network = self
@@ -206,14 +207,22 @@ class _Network:
         self._forgotten.update(names)
 
     def kept_by(self) -> "list[str]":
-        """The modules that kept the stand-in (``from socket import socket``)."""
-        return sorted(
+        """What kept the stand-in (``from socket import socket``) or made a
+        class of it (``class Proxy(socket.socket)``), not reported before."""
+        made = [
+            f"{cls.__module__}.{cls.__qualname__}"
+            for cls in self.socket_class.__subclasses__()
+            if cls not in self._reported_classes
+        ]
+        self._reported_classes.update(self.socket_class.__subclasses__())
+        kept = [
             name
             for name, module in list(sys.modules.items())
             if name not in self._forgotten
             and module is not socket
             and any(value is self.socket_class for value in list(getattr(module, "__dict__", {}).values()))
-        )
+        ]
+        return sorted(kept) + made
 
 
 def _identity(value: Any) -> "tuple[int, ...]":
@@ -240,6 +249,18 @@ def _changed(before: "dict[str, dict[str, tuple[int, ...]]]", namespaces: "dict[
     return None
 
 
+def _left_running() -> "str | None":
+    """What an import left to run later, in every run on the snapshot."""
+    if _threads._queue:
+        return "starts a thread"
+    if sys.gettrace() is not None or sys.getprofile() is not None:
+        return "sets a trace or profile function"
+    monitoring = getattr(sys, "monitoring", None)
+    if monitoring is not None and any(monitoring.get_tool(tool) is not None for tool in range(6)):
+        return "registers a monitoring tool"
+    return None
+
+
 def preload(modules: list[str], stdlib: str, guarded: "dict[str, Any]") -> list[str]:
     """Imports ``modules`` as a run would find them (the hook's folder, then
     the standard library); returns a line for each that did not import or
@@ -263,6 +284,7 @@ def preload(modules: list[str], stdlib: str, guarded: "dict[str, Any]") -> list[
         with _Network() as network:
             for name in modules:
                 _host.preload_importing(name)
+                network.reached = False
                 identities = _identities(guarded)
                 random_state = random.getstate()
                 try:
@@ -282,7 +304,9 @@ def preload(modules: list[str], stdlib: str, guarded: "dict[str, Any]") -> list[
                     failed.append(f"{name}: reads the environment when imported")
                 if network.reached:
                     failed.append(f"{name}: reaches the network when imported")
-                    network.reached = False
+                left = _left_running()
+                if left is not None:
+                    failed.append(f"{name}: {left} when imported, which would run in every hook of the folder")
                 kept = network.kept_by()
                 if kept:
                     failed.append(f"{name}: keeps socket.socket from when it was imported ({', '.join(kept)})")
