@@ -156,7 +156,7 @@ impl crate::failure::Categorized for spool::SpoolError {
             spool::SpoolError::NoSpool { .. }
             | spool::SpoolError::NoRun { .. }
             | spool::SpoolError::SchemaTooNew { .. } => Failure::Usage,
-            spool::SpoolError::Database(_)
+            spool::SpoolError::Database { .. }
             | spool::SpoolError::Open { .. }
             | spool::SpoolError::LeaseLost { .. } => Failure::Internal,
         }

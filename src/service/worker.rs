@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use super::Shared;
 use super::client::sha256_hex;
 use super::metrics::AttemptStatus;
-use super::spool::{AttemptRecord, Claimed, Next, Spool, SpoolError, now_millis};
+use super::spool::{AttemptRecord, Claimed, DatabaseFailure, Next, Spool, SpoolError, now_millis};
 use crate::intake::Event;
 use crate::intake::Payload;
 use crate::record::{RunOutcome, RunStatus};
@@ -32,7 +32,12 @@ pub async fn blocking<T: Send + 'static>(
     let spool = spool.clone();
     tokio::task::spawn_blocking(move || call(spool.as_ref()))
         .await
-        .map_err(|e| SpoolError::Database(format!("the spool task failed: {e}")))?
+        .map_err(|e| {
+            SpoolError::database(
+                DatabaseFailure::Other,
+                format!("the spool task failed: {e}"),
+            )
+        })?
 }
 
 /// Works until `stop` turns true, then drains within `grace`.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hookbox::service::spool::postgres::PostgresSpool;
-use hookbox::service::spool::{Next, Spool, SpoolError};
+use hookbox::service::spool::{DatabaseFailure, Next, Spool, SpoolError};
 
 use crate::pg::Cluster;
 use crate::spool_conformance::{self, event, record};
@@ -188,8 +188,11 @@ fn a_stored_row_that_does_not_read_is_an_error_naming_its_column() {
         ..Default::default()
     });
     match listed {
-        Err(SpoolError::Database(reason)) => {
-            assert!(reason.contains("column sid"), "{reason}");
+        Err(SpoolError::Database {
+            failure: DatabaseFailure::Unreadable,
+            detail,
+        }) => {
+            assert!(detail.contains("column sid"), "{detail}");
         }
         other => panic!("expected a database error, got {other:?}"),
     }

@@ -469,8 +469,13 @@ pub enum SpoolError {
         id: String,
     },
     /// The database failed.
-    #[error("spool database error: {0}")]
-    Database(String),
+    #[error("spool database error ({failure}): {detail}")]
+    Database {
+        /// What kind of failure it was.
+        failure: DatabaseFailure,
+        /// The database's own words.
+        detail: String,
+    },
     /// The spool was made by a newer hookbox, whose schema this one does not
     /// know; it is left as it is.
     #[error(
@@ -500,6 +505,46 @@ pub enum SpoolError {
         /// What went wrong.
         reason: String,
     },
+}
+
+/// What kind of failure a [`SpoolError::Database`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseFailure {
+    /// Another connection held a lock longer than the spool waits, or a
+    /// transaction could not be serialized: trying again may succeed.
+    Busy,
+    /// A constraint refused a write (a duplicate key, a missing row it
+    /// refers to).
+    Constraint,
+    /// The connection to the database failed or closed.
+    Connection,
+    /// A stored row does not read as the schema says (a NULL where there
+    /// should be none, a type another writer left).
+    Unreadable,
+    /// Anything else.
+    Other,
+}
+
+impl std::fmt::Display for DatabaseFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DatabaseFailure::Busy => "busy",
+            DatabaseFailure::Constraint => "a constraint refused it",
+            DatabaseFailure::Connection => "connection",
+            DatabaseFailure::Unreadable => "a stored row does not read",
+            DatabaseFailure::Other => "other",
+        })
+    }
+}
+
+impl SpoolError {
+    /// A database failure of kind `failure`.
+    pub fn database(failure: DatabaseFailure, detail: impl Into<String>) -> Self {
+        SpoolError::Database {
+            failure,
+            detail: detail.into(),
+        }
+    }
 }
 
 /// The durable store of events and runs.

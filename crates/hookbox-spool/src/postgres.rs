@@ -24,9 +24,9 @@ use tokio_postgres::types::ToSql;
 
 use super::{
     ATTEMPT_COUNTS_SQL, ATTEMPTS_SINCE_SQL, Accepted, AttemptCount, AttemptEnd, AttemptRecord,
-    AttemptSample, AttemptView, Claimed, Millis, NewEvent, Next, PRUNE_BATCH, Retention, RunDetail,
-    RunFilter, RunState, RunSummary, Spool, SpoolError, SpoolStats, duration_millis, new_run_id,
-    rfc3339, stored_summary,
+    AttemptSample, AttemptView, Claimed, DatabaseFailure, Millis, NewEvent, Next, PRUNE_BATCH,
+    Retention, RunDetail, RunFilter, RunState, RunSummary, Spool, SpoolError, SpoolStats,
+    duration_millis, new_run_id, rfc3339, stored_summary,
 };
 
 /// The schema this hookbox writes, kept in `hookbox_schema`.
@@ -131,8 +131,35 @@ pub struct PostgresSpool {
     target: String,
 }
 
-fn db(error: impl std::error::Error) -> SpoolError {
-    SpoolError::Database(chain(&error))
+fn db(error: impl std::error::Error + 'static) -> SpoolError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    let mut failure = DatabaseFailure::Other;
+    while let Some(error) = cause {
+        if let Some(postgres) = error.downcast_ref::<tokio_postgres::Error>() {
+            failure = failure_of(postgres);
+            break;
+        }
+        cause = error.source();
+    }
+    SpoolError::database(failure, chain(&error))
+}
+
+/// What kind of failure a PostgreSQL error is, by its SQLSTATE class.
+fn failure_of(error: &tokio_postgres::Error) -> DatabaseFailure {
+    if error.is_closed() {
+        return DatabaseFailure::Connection;
+    }
+    let Some(code) = error.code() else {
+        // No answer from the server: the connection or TLS failed.
+        return DatabaseFailure::Connection;
+    };
+    match &code.code()[..2] {
+        "08" | "57" => DatabaseFailure::Connection,
+        "23" => DatabaseFailure::Constraint,
+        "40" | "55" => DatabaseFailure::Busy,
+        "22" => DatabaseFailure::Unreadable,
+        _ => DatabaseFailure::Other,
+    }
 }
 
 /// An error with its causes: the client's own text is often only "db
@@ -160,9 +187,10 @@ fn column<'a, T: tokio_postgres::types::FromSql<'a>>(
 ) -> Result<T, SpoolError> {
     row.try_get(index).map_err(|error| {
         let name = row.columns().get(index).map_or("?", |c| c.name());
-        SpoolError::Database(format!(
-            "a stored row does not read: column {name}: {error}"
-        ))
+        SpoolError::database(
+            DatabaseFailure::Unreadable,
+            format!("column {name}: {error}"),
+        )
     })
 }
 
@@ -264,7 +292,7 @@ impl PostgresSpool {
             });
         receiver
             .recv()
-            .map_err(|_| SpoolError::Database("the spool's task stopped".into()))?
+            .map_err(|_| SpoolError::database(DatabaseFailure::Other, "the spool's task stopped"))?
     }
 
     fn migrate(&self) -> Result<(), SpoolError> {

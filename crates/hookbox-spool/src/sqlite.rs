@@ -9,9 +9,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
     ATTEMPT_COUNTS_SQL, ATTEMPTS_SINCE_SQL, Accepted, AttemptCount, AttemptEnd, AttemptRecord,
-    AttemptSample, AttemptView, Claimed, Millis, NewEvent, Next, PRUNE_BATCH, Retention, RunDetail,
-    RunFilter, RunState, RunSummary, Spool, SpoolError, SpoolStats, duration_millis, new_run_id,
-    rfc3339, stored_summary,
+    AttemptSample, AttemptView, Claimed, DatabaseFailure, Millis, NewEvent, Next, PRUNE_BATCH,
+    Retention, RunDetail, RunFilter, RunState, RunSummary, Spool, SpoolError, SpoolStats,
+    duration_millis, new_run_id, rfc3339, stored_summary,
 };
 
 /// How long a connection waits for another's lock before it fails.
@@ -106,7 +106,26 @@ pub struct SqliteSpool {
 }
 
 fn db(error: rusqlite::Error) -> SpoolError {
-    SpoolError::Database(error.to_string())
+    SpoolError::database(failure_of(&error), error.to_string())
+}
+
+/// What kind of failure a SQLite error is.
+fn failure_of(error: &rusqlite::Error) -> DatabaseFailure {
+    use rusqlite::ErrorCode;
+    match error {
+        rusqlite::Error::SqliteFailure(failure, _) => match failure.code {
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => DatabaseFailure::Busy,
+            ErrorCode::ConstraintViolation => DatabaseFailure::Constraint,
+            ErrorCode::CannotOpen => DatabaseFailure::Connection,
+            ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => DatabaseFailure::Unreadable,
+            _ => DatabaseFailure::Other,
+        },
+        rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..)
+        | rusqlite::Error::Utf8Error(..) => DatabaseFailure::Unreadable,
+        _ => DatabaseFailure::Other,
+    }
 }
 
 impl SqliteSpool {
@@ -994,5 +1013,57 @@ mod tests {
             0,
             "nothing more to do"
         );
+    }
+}
+
+#[cfg(test)]
+mod failure_tests {
+    use super::*;
+
+    fn sqlite_error(code: std::ffi::c_int) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None)
+    }
+
+    #[test]
+    fn sqlite_errors_say_what_kind_of_failure_they_are() {
+        for (code, failure) in [
+            (rusqlite::ffi::SQLITE_BUSY, DatabaseFailure::Busy),
+            (rusqlite::ffi::SQLITE_LOCKED, DatabaseFailure::Busy),
+            (
+                rusqlite::ffi::SQLITE_CONSTRAINT,
+                DatabaseFailure::Constraint,
+            ),
+            (rusqlite::ffi::SQLITE_CANTOPEN, DatabaseFailure::Connection),
+            (rusqlite::ffi::SQLITE_CORRUPT, DatabaseFailure::Unreadable),
+            (rusqlite::ffi::SQLITE_IOERR, DatabaseFailure::Other),
+        ] {
+            match db(sqlite_error(code)) {
+                SpoolError::Database { failure: found, .. } => assert_eq!(found, failure, "{code}"),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_second_writer_past_the_wait_is_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = SqliteSpool::open(dir.path()).unwrap();
+        let other = Connection::open(dir.path().join(FILE_NAME)).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        other.busy_timeout(std::time::Duration::ZERO).unwrap();
+        let writer = Connection::open(dir.path().join(FILE_NAME)).unwrap();
+        writer.busy_timeout(std::time::Duration::ZERO).unwrap();
+        let refused = writer.execute_batch("BEGIN IMMEDIATE").map_err(db);
+        assert!(
+            matches!(
+                refused,
+                Err(SpoolError::Database {
+                    failure: DatabaseFailure::Busy,
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+        drop(spool);
     }
 }
