@@ -177,8 +177,9 @@ pub(super) async fn prepare(
     }
 }
 
-/// Whether a snapshot of `hook`'s packages is to be made: it has some, and
-/// their snapshot is neither made, nor refused, nor being made.
+/// Whether a snapshot of `hook`'s packages is to be made: it has some,
+/// their snapshot is neither made, nor refused, nor being made, and this
+/// user may write the cache (a shared cache is warmed by its owner).
 pub(super) fn wanted(runtime: &Runtime, hook: &HookFile) -> bool {
     let Some((key, _)) = plan(runtime, hook) else {
         return false;
@@ -197,6 +198,7 @@ pub(super) fn wanted(runtime: &Runtime, hook: &HookFile) -> bool {
             .artifact_path(&runtime.engine, ARTIFACT, &key)
             .is_file()
         && !refusal_path(runtime, &key).is_file()
+        && crate::runtime::cache::writable(&runtime.cache_dir)
 }
 
 /// The snapshots this process is making in the background.
