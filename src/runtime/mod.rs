@@ -109,6 +109,7 @@ pub struct Runtime {
     hook_components: HookComponents,
     snapshots: Snapshots,
     preparing: preload::Preparing,
+    plans: preload::Plans,
     _ticker: EpochTicker,
 }
 
@@ -291,6 +292,7 @@ impl Runtime {
             hook_components: HookComponents::new(cache),
             snapshots: Snapshots::default(),
             preparing: Default::default(),
+            plans: Default::default(),
             _ticker: ticker,
         };
         runtime.stdlib_dir =

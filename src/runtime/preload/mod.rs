@@ -282,7 +282,31 @@ fn claim(runtime: &Runtime, key: &str) -> Option<std::fs::File> {
 /// modules it imports; `None` when the folder has no installed packages.
 pub(super) fn plan(runtime: &Runtime, hook: &HookFile) -> Option<(String, Vec<String>)> {
     let sources = hook.packages()?;
-    let modules = installed_packages(hook.dir());
+    // A run, its background preparation and the service's next runs ask
+    // for the same folder version: its RECORDs are read once.
+    let version = (hook.dir().to_path_buf(), sources.packages_identity);
+    let mut plans = runtime.plans.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(plan) = plans.get(&version) {
+        return plan.clone();
+    }
+    if plans.len() >= MAX_PLANS {
+        plans.clear();
+    }
+    let plan = plan_of(runtime, hook.dir(), &sources.packages_identity);
+    plans.insert(version, plan.clone());
+    plan
+}
+
+/// The plans kept in memory, one per folder version.
+const MAX_PLANS: usize = 256;
+
+/// Plans remembered by folder and version of its packages.
+pub(super) type Plans =
+    Mutex<std::collections::HashMap<(PathBuf, [u8; 32]), Option<(String, Vec<String>)>>>;
+
+/// [`plan`] for the packages in `folder`, of version `identity`.
+fn plan_of(runtime: &Runtime, folder: &Path, identity: &[u8; 32]) -> Option<(String, Vec<String>)> {
+    let modules = installed_packages(folder);
     if modules.is_empty() {
         return None;
     }
@@ -290,7 +314,7 @@ pub(super) fn plan(runtime: &Runtime, hook: &HookFile) -> Option<(String, Vec<St
     for part in [
         guest::RUNNER_HASH.as_bytes(),
         runtime.stdlib_dir.as_os_str().as_encoded_bytes(),
-        &sources.packages_identity,
+        identity,
     ] {
         key.extend_from_slice(&(part.len() as u64).to_le_bytes());
         key.extend_from_slice(part);
