@@ -34,7 +34,6 @@
 //! `hookbox-spool`, re-exported as `service::spool`. The benchmarks are a crate of their own
 //! (`crates/hookbox-bench`) on this library's public items; they never ship
 //! in the binary.
-#![deny(missing_docs)]
 
 pub mod backoff;
 pub mod cli;

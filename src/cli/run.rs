@@ -126,9 +126,7 @@ pub(super) fn run_once(
     if runtime.packages_snapshot_wanted(hook) {
         prepare_in_background(hook);
     }
-    // The process ends after this one run: unmapping the engine's code and
-    // memories would only delay its exit.
-    std::mem::forget(runtime);
+    runtime.end_with_process();
     tokio.shutdown_background();
     Ok(outcome)
 }

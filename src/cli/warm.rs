@@ -44,8 +44,9 @@ impl WarmArgs {
 
         let started = Instant::now();
         let runtime = super::load_runtime(EngineOptions::default(), &[], None)?;
+        let found = runtime.load_runner()?;
         let took = seconds(started);
-        match runtime.cache_result() {
+        match found {
             CacheResult::Hit => outln!("runner: ready (compiled earlier); checked in {took}"),
             CacheResult::Compiled | CacheResult::Replaced => {
                 outln!("runner and standard library: prepared in {took}")

@@ -139,6 +139,20 @@ impl ComponentCache {
         wasm: &[u8],
         on_compile: impl FnOnce() -> Box<dyn FnOnce()>,
     ) -> Result<(Component, CacheResult), CacheError> {
+        let wasm = || Ok(std::borrow::Cow::Borrowed(wasm));
+        self.load_or_compile_with(engine, name, component_hash, wasm, on_compile)
+    }
+
+    /// [`ComponentCache::load_or_compile`] for a component that `wasm`
+    /// makes (decompresses, say) only when it must be compiled.
+    pub fn load_or_compile_with<'w>(
+        &self,
+        engine: &Engine,
+        name: &str,
+        component_hash: &str,
+        wasm: impl FnOnce() -> Result<std::borrow::Cow<'w, [u8]>, CacheError>,
+        on_compile: impl FnOnce() -> Box<dyn FnOnce()>,
+    ) -> Result<(Component, CacheResult), CacheError> {
         std::os::unix::fs::DirBuilderExt::mode(fs::DirBuilder::new().recursive(true), 0o755)
             .create(&self.dir)
             .map_err(io_error(&self.dir))?;
@@ -173,9 +187,10 @@ impl ComponentCache {
                 path: self.dir.clone(),
             });
         }
+        let wasm = wasm()?;
         let done = on_compile();
         let compiled = engine
-            .precompile_component(wasm)
+            .precompile_component(&wasm)
             .map_err(|e| CacheError::Compile(e.into()));
         done();
         let bytes = compiled?;

@@ -9,10 +9,16 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// The Python runner component (WebAssembly component binary).
-pub static RUNNER_COMPONENT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runner.wasm"));
+/// The Python runner component, zstd-compressed.
+static RUNNER_COMPONENT_ZST: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/runner.wasm.zst"));
 
-/// The identity of [`RUNNER_COMPONENT`] (xxh3-128, hex) for the compile cache:
+/// The Python runner component (WebAssembly component binary), decompressed:
+/// read only to compile it and to snapshot packages into it.
+pub fn runner_component() -> io::Result<Vec<u8>> {
+    zstd::decode_all(RUNNER_COMPONENT_ZST)
+}
+
+/// The identity of [`runner_component`] (xxh3-128, hex) for the compile cache:
 /// a hash of what it is built from, so a rebuild from the same sources reuses
 /// the compiled runner.
 pub const RUNNER_HASH: &str = include_str!(concat!(env!("OUT_DIR"), "/runner.hash"));
@@ -20,8 +26,8 @@ pub const RUNNER_HASH: &str = include_str!(concat!(env!("OUT_DIR"), "/runner.has
 /// The bundled CPython's version, e.g. `3.14.0`.
 pub const PYTHON_VERSION: &str = include_str!(concat!(env!("OUT_DIR"), "/python-version"));
 
-/// The pure-Python standard library, as a tar archive.
-static STDLIB_TAR: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/python-lib.tar"));
+/// The pure-Python standard library, as a zstd-compressed tar archive.
+static STDLIB_TAR_ZST: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/python-lib.tar.zst"));
 
 /// A hash of the standard library archive (xxh3-128, hex).
 const STDLIB_HASH: &str = include_str!(concat!(env!("OUT_DIR"), "/python-lib.hash"));
@@ -44,7 +50,7 @@ pub fn stdlib_dir(
     extracted(
         cache_dir,
         "stdlib",
-        STDLIB_TAR,
+        || Ok(Box::new(zstd::Decoder::with_buffer(STDLIB_TAR_ZST)?)),
         &format!("{STDLIB_HASH} {layout}"),
         prepare,
     )
@@ -60,11 +66,18 @@ pub fn stdlib_ready(cache_dir: &Path, layout: &str) -> bool {
 /// Returns the directory holding the runner's and the SDK's sources under
 /// `cache_dir` (subfolders `0` and `1`), extracting them first if needed.
 pub fn sources_dir(cache_dir: &Path) -> io::Result<PathBuf> {
-    extracted(cache_dir, "sources", SOURCES_TAR, RUNNER_HASH, |_| Ok(()))
+    extracted(
+        cache_dir,
+        "sources",
+        || Ok(Box::new(SOURCES_TAR)),
+        RUNNER_HASH,
+        |_| Ok(()),
+    )
 }
 
 /// Returns the directory `<kind>-<hash of marker>` under `cache_dir` holding
-/// `archive`, extracting it and running `prepare` on it first if needed.
+/// the tar archive `archive` opens, extracting it and running `prepare` on
+/// it first if needed.
 ///
 /// Extraction and `prepare` work in a temporary directory that is renamed
 /// into place, so a crash mid-way leaves nothing half-made behind; the
@@ -72,7 +85,7 @@ pub fn sources_dir(cache_dir: &Path) -> io::Result<PathBuf> {
 fn extracted(
     cache_dir: &Path,
     kind: &str,
-    archive: &[u8],
+    archive: impl FnOnce() -> io::Result<Box<dyn io::Read + 'static>>,
     marker: &str,
     prepare: impl FnOnce(&Path) -> io::Result<()>,
 ) -> io::Result<PathBuf> {
@@ -95,7 +108,7 @@ fn extracted(
     let staging = tempfile::Builder::new()
         .prefix(&format!(".{kind}-"))
         .tempdir_in(cache_dir)?;
-    tar::Archive::new(archive).unpack(staging.path())?;
+    tar::Archive::new(archive()?).unpack(staging.path())?;
     prepare(staging.path())?;
     fs::write(staging.path().join(COMPLETE_MARKER), marker)?;
     // As open as the cache folder (a shared cache's users read it).

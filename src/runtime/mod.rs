@@ -91,7 +91,9 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<SandboxState>,
     hook_linker: Linker<SandboxState>,
-    runner: RwLock<Arc<Runner>>,
+    /// The shipped runner, once loaded: a run whose hook has a snapshot of
+    /// its packages, or is a compiled hook, never needs it.
+    runner: RwLock<Option<LoadedRunner>>,
     cache: ComponentCache,
     runs_started: AtomicU64,
     runs_in_flight: AtomicUsize,
@@ -105,7 +107,6 @@ pub struct Runtime {
     background_teardown: bool,
     tls: Arc<TlsSettings>,
     code_cache: Arc<CodeCache>,
-    cache_result: CacheResult,
     hook_components: HookComponents,
     snapshots: Snapshots,
     preparing: preload::Preparing,
@@ -120,6 +121,12 @@ struct Runner {
     run_hook: ComponentExportIndex,
 }
 
+/// The shipped runner, loaded, and how the compile cache had it.
+struct LoadedRunner {
+    runner: Arc<Runner>,
+    found: CacheResult,
+}
+
 /// The compile cache's name for the runner.
 const RUNNER_ARTIFACT: &str = "python-runner";
 
@@ -132,11 +139,15 @@ impl Runner {
         cache: &ComponentCache,
         show_progress: bool,
     ) -> Result<(Runner, CacheResult), RuntimeError> {
-        let (component, cache_result) = cache.load_or_compile(
+        let (component, cache_result) = cache.load_or_compile_with(
             engine,
             RUNNER_ARTIFACT,
             guest::RUNNER_HASH,
-            guest::RUNNER_COMPONENT,
+            || {
+                guest::runner_component()
+                    .map(std::borrow::Cow::Owned)
+                    .map_err(|e| CacheError::Compile(e.into()))
+            },
             || {
                 tracing::info!("compiling the Python runner component (once per hookbox version)");
                 progress(
@@ -196,6 +207,15 @@ impl Snapshots {
         let dropped = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
         drop(dropped);
     }
+}
+
+/// Where a run enters the guest.
+enum Entry {
+    /// A compiled hook's `wasi:cli/run`.
+    Compiled(CommandPre<SandboxState>),
+    /// The Python runner's entry point: the shipped runner, or a snapshot
+    /// of it with the hook's packages imported.
+    Python(Arc<Runner>),
 }
 
 /// Counts a run as in flight until dropped.
@@ -263,7 +283,20 @@ impl Runtime {
         crate::sandbox::add_to_runner_linker(&mut linker).map_err(link)?;
         let mut hook_linker = Linker::new(&engine);
         crate::sandbox::add_to_hook_linker(&mut hook_linker).map_err(link)?;
-        let (runner, cache_result) = Runner::load(&engine, &linker, &cache, show_progress)?;
+        // A runner compiled earlier is loaded when a run first needs it (a
+        // one-shot run from a snapshot never does); one to compile is
+        // compiled now, while the progress shows.
+        let compiled = cache.artifact_path(&engine, RUNNER_ARTIFACT, guest::RUNNER_HASH);
+        let runner = match compiled.is_file() {
+            true => None,
+            false => {
+                let (runner, found) = Runner::load(&engine, &linker, &cache, show_progress)?;
+                Some(LoadedRunner {
+                    runner: Arc::new(runner),
+                    found,
+                })
+            }
+        };
         let ticker = EpochTicker::start(&engine);
         let sources_dir =
             guest::sources_dir(&options.cache_dir).map_err(|source| RuntimeError::Stdlib {
@@ -274,7 +307,7 @@ impl Runtime {
             engine,
             linker,
             hook_linker,
-            runner: RwLock::new(Arc::new(runner)),
+            runner: RwLock::new(runner),
             cache: cache.clone(),
             runs_started: AtomicU64::new(0),
             runs_in_flight: AtomicUsize::new(0),
@@ -288,7 +321,6 @@ impl Runtime {
             background_teardown: options.engine.background_teardown,
             tls: Arc::new(tls),
             code_cache: Arc::default(),
-            cache_result,
             hook_components: HookComponents::new(cache),
             snapshots: Snapshots::default(),
             preparing: Default::default(),
@@ -341,6 +373,15 @@ impl Runtime {
         }
     }
 
+    /// Ends a runtime whose process exits next: removes the files it made
+    /// on the host for runs (the CA bundle's view) and leaves the rest, the
+    /// engine's code and memories, to the exit, which frees them faster
+    /// than unmapping them one by one would.
+    pub fn end_with_process(mut self) {
+        drop(self.ca_bundle_view.take());
+        std::mem::forget(self);
+    }
+
     /// Whether `hook` has installed packages whose snapshot is neither made,
     /// nor refused, nor being made: what [`Runtime::prepare_hook`] would
     /// make now.
@@ -376,9 +417,34 @@ impl Runtime {
         }
     }
 
-    /// Whether loading hit the compile cache or compiled.
-    pub fn cache_result(&self) -> CacheResult {
-        self.cache_result
+    /// Loads the runner now, if no run has yet (verifying what the compile
+    /// cache holds, compiling it when that is missing or unusable), and
+    /// says how the cache had it.
+    pub fn load_runner(&self) -> Result<CacheResult, RuntimeError> {
+        self.base_runner().map(|(_, found)| found)
+    }
+
+    /// The shipped runner, loaded when first needed.
+    fn base_runner(&self) -> Result<(Arc<Runner>, CacheResult), RuntimeError> {
+        let loaded = |slot: &Option<LoadedRunner>| {
+            slot.as_ref()
+                .map(|loaded| (loaded.runner.clone(), loaded.found))
+        };
+        if let Some(found) = loaded(&self.runner.read().unwrap_or_else(|e| e.into_inner())) {
+            return Ok(found);
+        }
+        let mut slot = self.runner.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = loaded(&slot) {
+            return Ok(found);
+        }
+        let (runner, found) =
+            Runner::load(&self.engine, &self.linker, &self.cache, self.show_progress)?;
+        let runner = Arc::new(runner);
+        *slot = Some(LoadedRunner {
+            runner: runner.clone(),
+            found,
+        });
+        Ok((runner, found))
     }
 
     /// Runs started so far.
@@ -400,21 +466,21 @@ impl Runtime {
     }
 
     /// Returns the memory kept warm for the next runs to the system: the
-    /// runner is loaded again from the compile cache, and the pool releases
-    /// the slots the previous one ran in once no run uses it any more. The
-    /// next run takes its page faults again (a few milliseconds). Compiled
-    /// `.wasm` hooks are loaded again when next run, for the same reason.
-    pub fn release_warm_memory(&self) -> Result<(), RuntimeError> {
-        let (runner, _) = Runner::load(&self.engine, &self.linker, &self.cache, false)?;
-        let previous = std::mem::replace(
-            &mut *self.runner.write().unwrap_or_else(|e| e.into_inner()),
-            Arc::new(runner),
-        );
+    /// runner is loaded again from the compile cache when next needed, and
+    /// the pool releases the slots the previous one ran in once no run uses
+    /// it any more. The next run takes its page faults again (a few
+    /// milliseconds). Compiled `.wasm` hooks and package snapshots are
+    /// loaded again when next run, for the same reason.
+    pub fn release_warm_memory(&self) {
+        let previous = self
+            .runner
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         // Outside the lock: the last reference releases the pool's slots.
         drop(previous);
         self.hook_components.clear();
         self.snapshots.clear();
-        Ok(())
     }
 
     /// The extracted standard library directory.
@@ -468,19 +534,24 @@ impl Runtime {
             ..config.limits.clone()
         };
         let payload = config.secrets.redact(request.payload);
-        let compiled_hook = match request.hook.kind() {
-            HookKind::Python => None,
+        let entry = match request.hook.kind() {
+            HookKind::Python => match runner.map_or_else(|| self.base_runner().map(|(r, _)| r), Ok)
+            {
+                Ok(runner) => Entry::Python(runner),
+                Err(error) => return RunOutcome::not_started(error.to_string()),
+            },
             HookKind::Component => {
                 match self
                     .hook_components
                     .get(&self.engine, &self.hook_linker, request.hook)
                     .await
                 {
-                    Ok(pre) => Some(pre),
+                    Ok(pre) => Entry::Compiled(pre),
                     Err(error) => return RunOutcome::not_started(error.to_string()),
                 }
             }
         };
+        let compiled = matches!(entry, Entry::Compiled(_));
         let started = Instant::now();
         let sandbox = Sandbox::new(
             &self.engine,
@@ -488,9 +559,7 @@ impl Runtime {
                 hook_dir: request.hook.dir(),
                 hook_file_name: request.hook.file_name(),
                 args: request.args,
-                python: compiled_hook
-                    .is_none()
-                    .then_some((python, request.hook.source().shared())),
+                python: (!compiled).then_some((python, request.hook.source().shared())),
                 payload: payload.as_str(),
                 env: &config.env,
                 limits,
@@ -514,21 +583,13 @@ impl Runtime {
             }
         };
 
-        let end = self
-            .call(
-                &mut sandbox,
-                compiled_hook.as_ref(),
-                runner,
-                how,
-                limits.timeout,
-            )
-            .await;
+        let end = self.call(&mut sandbox, entry, how, limits.timeout).await;
         let duration = started.elapsed();
         if let Some(fault) = end.hooks_own_fault() {
             sandbox.stderr.write_line(&fault);
         }
         let (mut status, mut exit_code, error) = classify(end, sandbox.memory_refused(), limits);
-        if compiled_hook.is_some() && status == RunStatus::Error {
+        if compiled && status == RunStatus::Error {
             // A compiled hook's trap is its own failure (a Rust panic aborts
             // with one), as an uncaught exception is a Python hook's.
             (status, exit_code) = (RunStatus::Failed, Some(1));
@@ -565,24 +626,20 @@ impl Runtime {
     async fn call(
         &self,
         sandbox: &mut Sandbox,
-        compiled_hook: Option<&CommandPre<SandboxState>>,
-        runner: Option<Arc<Runner>>,
+        entry: Entry,
         how: Instantiation,
         timeout: std::time::Duration,
     ) -> CallEnd {
         let call = async {
-            if let Some(pre) = compiled_hook {
-                let command = pre.instantiate_async(&mut sandbox.store).await?;
-                // WASI 0.2's exit carries success or failure, not a code.
-                let ended = command.wasi_cli_run().call_run(&mut sandbox.store).await?;
-                return wasmtime::Result::Ok(if ended.is_ok() { 0 } else { 1 });
-            }
-            let runner = runner.unwrap_or_else(|| {
-                self.runner
-                    .read()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .clone()
-            });
+            let runner = match entry {
+                Entry::Compiled(pre) => {
+                    let command = pre.instantiate_async(&mut sandbox.store).await?;
+                    // WASI 0.2's exit carries success or failure, not a code.
+                    let ended = command.wasi_cli_run().call_run(&mut sandbox.store).await?;
+                    return wasmtime::Result::Ok(if ended.is_ok() { 0 } else { 1 });
+                }
+                Entry::Python(runner) => runner,
+            };
             let instance = match how {
                 Instantiation::Prelinked => {
                     runner.pre.instantiate_async(&mut sandbox.store).await?

@@ -307,6 +307,65 @@ fn a_corrupt_runner_cache_is_rebuilt() {
     );
 }
 
+/// A run that needs no Python (a compiled hook here; a hook whose packages
+/// are in a snapshot likewise) never loads the shipped runner: a corrupt
+/// compiled runner in the cache is neither read nor replaced.
+#[test]
+fn a_run_without_python_never_loads_the_runner() {
+    let shared = runtime();
+    let cache = tempfile::tempdir().unwrap();
+    let engine = new_engine(EngineOptions::default()).unwrap();
+    let artifact = ComponentCache::new(cache_dir()).artifact_path(
+        &engine,
+        "python-runner",
+        guest::RUNNER_HASH,
+    );
+    let mut corrupt = std::fs::read(&artifact).expect("the shared cache holds the runner");
+    let at = corrupt.len() / 2;
+    corrupt[at] ^= 0x55;
+    let private = cache.path().join(artifact.file_name().unwrap());
+    std::fs::write(&private, &corrupt).unwrap();
+    let checksum = artifact.with_extension("cwasm.xxh3");
+    std::fs::copy(&checksum, cache.path().join(checksum.file_name().unwrap())).unwrap();
+    // What the runtime extracts at start, as the shared cache has it.
+    let sources = guest::sources_dir(&cache_dir()).unwrap();
+    for extracted in [shared.stdlib_dir(), sources.as_path()] {
+        std::os::unix::fs::symlink(extracted, cache.path().join(extracted.file_name().unwrap()))
+            .unwrap();
+    }
+    let hook = tempfile::tempdir().unwrap();
+    let wasm = hook.path().join("session-close.wasm");
+    std::fs::write(
+        &wasm,
+        wat::parse_str(
+            r#"(component
+                 (core module $m (func (export "run") (result i32) i32.const 0))
+                 (core instance $i (instantiate $m))
+                 (func $run (result (result)) (canon lift (core func $i "run")))
+                 (instance $cli (export "run" (func $run)))
+                 (export "wasi:cli/run@0.2.0" (instance $cli)))"#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let payload = payload_file(SESSION_CLOSE.as_bytes());
+    let output = hookbox()
+        .env("HOOKBOX_CACHE_DIR", cache.path())
+        .env("HOOKBOX_LOG", "warn")
+        .arg("run")
+        .arg(&wasm)
+        .arg("--payload")
+        .arg(payload.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("unusable"), "{}", stderr(&output));
+    assert!(
+        std::fs::read(&private).unwrap() == corrupt,
+        "the corrupt runner was replaced"
+    );
+}
+
 #[test]
 fn policy_check_prints_rules_normalized() {
     let output = hookbox()

@@ -257,3 +257,52 @@ async fn the_hooks_own_folder_stays_read_only_beside_scratch() {
     assert_eq!(outcome.stdout, "read-only\n", "{outcome:?}");
     assert!(!hook.dir.path().join("new.txt").exists());
 }
+
+/// A one-shot `hookbox run` leaves nothing in the host's temporary folder:
+/// not the run's scratch folder, not the CA bundle's view, also when the
+/// wall clock stops the hook.
+#[test]
+fn a_one_shot_run_leaves_nothing_in_the_hosts_temporary_folder() {
+    let host_tmp = tempfile::tempdir().unwrap();
+    let inputs = tempfile::tempdir().unwrap();
+    let bundle = inputs.path().join("ca.pem");
+    std::fs::write(&bundle, crate::receiver::TestCa::new().ca_pem).unwrap();
+    let payload = inputs.path().join("payload.json");
+    std::fs::write(&payload, crate::support::SESSION_CLOSE).unwrap();
+    let writes = TestHook::new(
+        "import tempfile\n\
+         tempfile.NamedTemporaryFile(delete=False).write(b'kept?')\n\
+         print('written')\n",
+    );
+    let stalls = TestHook::new(
+        "import tempfile, time\n\
+         tempfile.mkdtemp()\n\
+         time.sleep(60)\n",
+    );
+    for (hook, timeout, code) in [(&writes, "10s", 0), (&stalls, "300ms", 124)] {
+        let output = crate::support::hookbox()
+            .env("TMPDIR", host_tmp.path())
+            .arg("run")
+            .arg(&hook.path)
+            .args(["--payload".as_ref(), payload.as_os_str()])
+            .args(["--ca-bundle".as_ref(), bundle.as_os_str()])
+            .args(["--timeout", timeout])
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let left: Vec<_> = std::fs::read_dir(host_tmp.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert!(
+            left.is_empty(),
+            "left behind by {}: {left:?}",
+            hook.path.display()
+        );
+    }
+}

@@ -126,11 +126,12 @@ async fn attempt(
         failed: failed.clone(),
         trace: trace.clone(),
     };
-    let snapshot =
-        component_init_transform::initialize(guest::RUNNER_COMPONENT, move |instrumented| {
-            Box::pin(run.import(instrumented))
-        })
-        .await;
+    let runner = guest::runner_component()
+        .map_err(|e| super::super::cache::CacheError::Compile(e.into()))?;
+    let snapshot = component_init_transform::initialize(&runner, move |instrumented| {
+        Box::pin(run.import(instrumented))
+    })
+    .await;
     let trace = trace.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let failed = std::mem::take(&mut *failed.lock().unwrap_or_else(|e| e.into_inner()));
     Ok(match snapshot {
