@@ -63,6 +63,17 @@ struct BenchArgs {
     /// measure a `requests` hook with, the packages next to it.
     #[arg(long, value_name = "DIR", requires = "hooks")]
     packages: Option<PathBuf>,
+    /// With --hooks: measure only the hooks whose name contains this text
+    /// (the concurrency sweep runs only when one of its hooks is left),
+    /// for a quick look at one row, under a profiler say; never written
+    /// over a table (`--output`).
+    #[arg(
+        long,
+        value_name = "TEXT",
+        requires = "hooks",
+        conflicts_with = "output"
+    )]
+    only: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -133,6 +144,7 @@ impl BenchArgs {
                 examples: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../hooks-examples"),
                 wasm_hook: self.wasm.clone(),
                 packages: self.packages.clone(),
+                only: self.only.clone(),
                 levels: vec![1, 2, 4, 8, 64],
             })?;
             return self.finish(&table);

@@ -1,6 +1,8 @@
 //! What hookbox's integration tests and its benchmarks share, so neither
 //! keeps a copy: a crate that never ships in the binary.
 
+pub mod tls;
+
 use std::path::PathBuf;
 use std::process::Command;
 

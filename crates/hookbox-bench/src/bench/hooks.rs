@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use super::receivers::{BenchCa, HttpReceiver, tcp_sink};
+use super::receivers::{HttpReceiver, tcp_sink};
 use super::{Figures, Table, in_process, launches, memory, real_python3};
 use hookbox::env_names;
 use hookbox::intake::Payload;
@@ -46,6 +46,8 @@ pub struct HooksPlan {
     pub packages: Option<PathBuf>,
     /// Concurrency levels of the sweep.
     pub levels: Vec<usize>,
+    /// Only the hooks whose name contains this, if given.
+    pub only: Option<String>,
 }
 
 /// One hook to measure.
@@ -115,7 +117,7 @@ pub fn run(plan: &HooksPlan) -> anyhow::Result<String> {
         .enable_all()
         .build()?;
     let work = tempfile::tempdir()?;
-    let ca = BenchCa::new()?;
+    let ca = hookbox_testkit::tls::TestCa::new();
     let ca_path = work.path().join("ca.pem");
     std::fs::write(&ca_path, &ca.ca_pem)?;
     let (http, https, tcp) = tokio.block_on(async {
@@ -138,6 +140,9 @@ pub fn run(plan: &HooksPlan) -> anyhow::Result<String> {
         ca_bundle: ca.ca_pem.clone().into_bytes(),
         ca_bundle_path: None,
     })?);
+    // The runner is loaded when a run first needs it: here before the idle
+    // figure, which counts it.
+    runtime.load_runner()?;
     let idle_rss = memory::rss_kib(memory::THIS_PROCESS);
     let python3 = real_python3()?;
 
@@ -393,6 +398,10 @@ fn cases(
             });
         }
     }
+    if let Some(only) = &plan.only {
+        cases.retain(|case| case.name.contains(only.as_str()));
+        anyhow::ensure!(!cases.is_empty(), "no hook's name contains {only:?}");
+    }
     for case in &cases {
         std::fs::write(case.hook.with_file_name(PAYLOAD_FILE), case.payload())?;
     }
@@ -563,6 +572,27 @@ fn report(
     for note in notes {
         let _ = writeln!(out, "\n{note}");
     }
+    if !sweep.is_empty() {
+        sweep_section(&mut out, sweep, idle_rss);
+    }
+    let _ = writeln!(
+        out,
+        "\n{} in-process runs per row (at least 4 per run in flight in the sweep), {} launches per \
+         one-shot and python3 figure; {} cores.",
+        plan.runs,
+        plan.launches,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    out
+}
+
+/// The concurrency sweep's section of the report.
+fn sweep_section(
+    out: &mut String,
+    sweep: &[(String, usize, Figures, Option<u64>)],
+    idle_rss: Option<u64>,
+) {
+    let ms = |figures: &Figures| figures.p50.as_secs_f64() * 1000.0;
     let idle = idle_rss.map_or("unknown".into(), |kib| {
         format!("{:.0} MiB", kib as f64 / 1024.0)
     });
@@ -622,13 +652,46 @@ fn report(
         ]);
     }
     out.push_str(table.markdown());
-    let _ = writeln!(
-        out,
-        "\n{} in-process runs per row (at least 4 per run in flight in the sweep), {} launches per \
-         one-shot and python3 figure; {} cores.",
-        plan.runs,
-        plan.launches,
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
-    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(only: &str) -> HooksPlan {
+        HooksPlan {
+            runs: 1,
+            launches: 1,
+            hookbox_exe: PathBuf::from("hookbox"),
+            cache_dir: PathBuf::from("cache"),
+            examples: Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hooks-examples"),
+            wasm_hook: None,
+            packages: None,
+            levels: vec![1],
+            only: Some(only.to_owned()),
+        }
+    }
+
+    #[test]
+    fn only_keeps_the_hooks_whose_name_has_the_text_and_none_is_an_error() {
+        let targets = Targets {
+            http: "http://127.0.0.1:1".into(),
+            https: "https://127.0.0.1:2".into(),
+            tcp: "127.0.0.1:3".into(),
+        };
+        let work = tempfile::tempdir().unwrap();
+        let kept = cases(&plan("example: s"), work.path(), &targets, "").unwrap();
+        let names: Vec<&str> = kept.iter().map(|case| case.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "example: session-audit (no network)",
+                "example: splunk-hec",
+                "example: slack-prod-alert",
+                "example: syslog-tcp"
+            ]
+        );
+        let work = tempfile::tempdir().unwrap();
+        assert!(cases(&plan("no such hook"), work.path(), &targets, "").is_err());
+    }
 }

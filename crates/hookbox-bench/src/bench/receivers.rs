@@ -1,50 +1,14 @@
 //! Loopback receivers the benchmarks send to: HTTP or HTTPS answering 200 and
-//! counting requests, a TCP sink, and a certificate authority made for one
-//! benchmark run (so HTTPS is verified, as in production).
+//! counting requests, and a TCP sink. HTTPS presents a certificate of the
+//! test kit's CA made for the run, so it is verified as in production.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use hookbox_testkit::tls::TestCa;
 use http_body_util::{BodyExt, Full};
 use tokio::io::AsyncReadExt;
-
-/// A CA made for one run and a server certificate it signed for 127.0.0.1.
-pub struct BenchCa {
-    /// The CA certificate (PEM): hookbox's `--ca-bundle`, python3's `SSL_CERT_FILE`.
-    pub ca_pem: String,
-    server: Arc<rustls::ServerConfig>,
-}
-
-impl BenchCa {
-    /// Makes a fresh CA and server certificate.
-    pub fn new() -> anyhow::Result<BenchCa> {
-        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
-        let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "hookbox bench CA");
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate()?)?;
-        let leaf_key = KeyPair::generate()?;
-        let mut leaf_params =
-            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])?;
-        leaf_params
-            .distinguished_name
-            .push(DnType::CommonName, "localhost");
-        let leaf = leaf_params.signed_by(&leaf_key, &ca)?;
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let server = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
-            .with_single_cert(vec![leaf.der().clone()], key)?;
-        Ok(BenchCa {
-            ca_pem: ca.as_ref().pem(),
-            server: Arc::new(server),
-        })
-    }
-}
 
 /// An HTTP(S) receiver on loopback that answers 200 `{"code":0}` and counts
 /// requests.
@@ -57,20 +21,20 @@ pub struct HttpReceiver {
 
 impl HttpReceiver {
     /// Starts one on a free loopback port, with TLS when `tls` is given.
-    pub async fn start(tls: Option<&BenchCa>) -> anyhow::Result<HttpReceiver> {
+    pub async fn start(tls: Option<&TestCa>) -> anyhow::Result<HttpReceiver> {
         Self::start_on("127.0.0.1:0".parse()?, tls).await
     }
 
     /// Starts one on `address`.
     pub async fn start_on(
         address: SocketAddr,
-        tls: Option<&BenchCa>,
+        tls: Option<&TestCa>,
     ) -> anyhow::Result<HttpReceiver> {
         let listener = tokio::net::TcpListener::bind(address).await?;
         let address = listener.local_addr()?;
         let count = Arc::new(AtomicUsize::new(0));
         let counter = count.clone();
-        let acceptor = tls.map(|ca| tokio_rustls::TlsAcceptor::from(ca.server.clone()));
+        let acceptor = tls.map(TestCa::acceptor);
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let (counter, acceptor) = (counter.clone(), acceptor.clone());
