@@ -81,9 +81,10 @@ pub const WEBHOOK_SECRET: &str = "HOOKBOX_WEBHOOK_SECRET";
 /// `json` makes hookbox's own logs one JSON object per line.
 pub const LOG_FORMAT: &str = "HOOKBOX_LOG_FORMAT";
 
-/// `0` keeps a one-shot run (`hookbox run`, `hookbox python`) from starting
-/// `hookbox warm --hook` in the background for a new version of the
-/// packages next to its hook; `hookbox warm` then prepares them.
+/// `0` keeps a one-shot run (`hookbox run`, `hookbox python`) and
+/// `hookbox test` from starting `hookbox warm --hook` in the background for
+/// a new version of the packages next to its hook; `hookbox warm` then
+/// prepares them.
 pub const PREPARE_IN_BACKGROUND: &str = "HOOKBOX_PREPARE_IN_BACKGROUND";
 
 /// Set by hookbox (inside the sandbox only) for the step that compiles the

@@ -135,7 +135,7 @@ pub(super) fn run_once(
 /// to it get their snapshot while this run ends (and those after it start
 /// faster), unless [`env_names::PREPARE_IN_BACKGROUND`] is `0`. It writes
 /// nowhere this run's caller reads, so no one waits for it.
-fn prepare_in_background(hook: &HookFile) {
+pub(super) fn prepare_in_background(hook: &HookFile) {
     if crate::env_names::from_process(crate::env_names::PREPARE_IN_BACKGROUND).as_deref()
         == Some("0")
     {

@@ -18,6 +18,7 @@ use crate::hooktest::{self, report};
 use crate::runtime::Runtime;
 use crate::runtime::engine::EngineOptions;
 use crate::settings::SecretValues;
+use crate::source::HookFile;
 
 /// Changes arriving this close together start one run.
 const DEBOUNCE: Duration = Duration::from_millis(100);
@@ -51,14 +52,18 @@ impl TestArgs {
     pub fn run(self) -> anyhow::Result<u8> {
         let settings = self.settings()?;
         let engine = EngineOptions::for_memory_limit(settings.config.limits.memory_bytes);
-        let runtime = super::load_runtime(
+        let runtime = std::sync::Arc::new(super::load_runtime(
             engine,
             &settings.ca_bundle,
             settings.ca_bundle_path.as_deref(),
-        )?;
+        )?);
         let tokio = super::tokio_runtime()?;
         if !self.watch {
-            return tokio.block_on(self.run_once(&runtime));
+            let code = tokio.block_on(self.run_once(&runtime));
+            if let Some(hook) = self.hook_wanting_a_snapshot(&runtime) {
+                super::run::prepare_in_background(&hook);
+            }
+            return code;
         }
         let (changed, changes) = mpsc::channel();
         // Links are not followed: one to `/` would watch the whole host.
@@ -77,6 +82,10 @@ impl TestArgs {
         loop {
             if let Err(error) = tokio.block_on(self.run_once(&runtime)) {
                 outln!("hookbox: error: {error:#}");
+            }
+            if let Some(hook) = self.hook_wanting_a_snapshot(&runtime) {
+                // The next passes start with the packages imported.
+                runtime.prepare_hook_in_background(&hook, &settings.config.limits);
             }
             outln!("watching {} for changes (Ctrl-C stops)", self.dir.display());
             let _ = std::io::stdout().flush();
@@ -111,6 +120,14 @@ impl TestArgs {
 }
 
 impl TestArgs {
+    /// A hook of the repository whose packages have no snapshot yet (the
+    /// hooks share one folder, so one snapshot).
+    fn hook_wanting_a_snapshot(&self, runtime: &Runtime) -> Option<HookFile> {
+        hooktest::hooks(&self.dir)
+            .into_iter()
+            .find(|hook| runtime.packages_snapshot_wanted(hook))
+    }
+
     /// The flags over the operator's configuration file, or else over the
     /// repository's own (held to what a repository may grant itself).
     fn settings(&self) -> anyhow::Result<SandboxSettings> {

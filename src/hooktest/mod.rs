@@ -100,6 +100,22 @@ pub struct CaseResult {
     pub outcome: Option<RunOutcome>,
 }
 
+/// The repository's hooks that open (inside `dir`, as [`discover`] opens
+/// them).
+pub fn hooks(dir: &Path) -> Vec<HookFile> {
+    let hooks_dir = dir.join(HOOKS_DIR);
+    Event::ALL
+        .into_iter()
+        .filter_map(|event| {
+            let name = event
+                .file_names()
+                .into_iter()
+                .find(|name| hooks_dir.join(name).is_file())?;
+            HookFile::open_within(dir, &hooks_dir.join(name)).ok()
+        })
+        .collect()
+}
+
 /// Finds every case of the repository at `dir`.
 pub fn discover(dir: &Path) -> Result<Vec<Case>, SuiteError> {
     if !dir.is_dir() {

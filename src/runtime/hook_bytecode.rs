@@ -36,6 +36,26 @@ const DRIVER_FILE_NAME: &str = "__hookbox_compile__.py";
 /// Written in a compiled folder once it is complete.
 const COMPLETE_MARKER: &str = ".hookbox-complete";
 
+/// Written by the driver in a compiled folder: the sources that did not
+/// compile, a line each (`/hook/path<TAB>error`).
+const NOT_COMPILED: &str = "not-compiled.txt";
+
+/// Most bytes of [`NOT_COMPILED`] read.
+const MAX_NOT_COMPILED_BYTES: u64 = 64 << 10;
+
+/// The sources of the compiled folder `bytecode` that did not compile, by
+/// their path in the sandbox, with the compiler's error.
+pub(super) fn not_compiled(bytecode: &Path) -> std::collections::HashMap<String, String> {
+    use std::io::Read;
+    let mut text = String::new();
+    let _ = fs::File::open(bytecode.join(NOT_COMPILED))
+        .and_then(|file| file.take(MAX_NOT_COMPILED_BYTES).read_to_string(&mut text));
+    text.lines()
+        .filter_map(|line| line.split_once('\t'))
+        .map(|(path, error)| (path.to_owned(), error.to_owned()))
+        .collect()
+}
+
 /// Most compiled versions kept (a hook author's every save makes one); the
 /// least recently used go first, as do all unused for a week.
 const MAX_VERSIONS: usize = 64;

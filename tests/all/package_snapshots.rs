@@ -309,6 +309,38 @@ async fn an_import_that_never_ends_is_held_to_the_limits_and_runs_go_on() {
     assert_eq!(run.stdout, "preloaded: False\nnot reached\n", "{run:?}");
 }
 
+/// `hookbox test` leaves the repository's packages to be imported into a
+/// snapshot in the background, as a one-shot run does: a later pass starts
+/// with them imported.
+#[test]
+fn hookbox_test_prepares_the_packages_in_the_background() {
+    let repo = tempfile::tempdir().unwrap();
+    let hooks = repo.path().join("hoop-hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    std::fs::write(
+        hooks.join("session-open.runbook.py"),
+        reports_preloaded("siemfmt", "import siemfmt\nprint(siemfmt.VERSION)\n"),
+    )
+    .unwrap();
+    install_package(&hooks, "siemfmt", "VERSION = 'under test'\n");
+    let pass = || {
+        let output = hookbox()
+            .env_remove("HOOKBOX_PREPARE_IN_BACKGROUND")
+            .args(["test", "--json"])
+            .arg(repo.path())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        report["cases"][0]["outcome"]["stdout"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(pass(), "preloaded: False\nunder test\n");
+    until_preloaded(pass, "preloaded: True\nunder test\n");
+}
+
 #[test]
 fn a_one_shot_run_prepares_a_new_version_in_the_background() {
     let hook = TestHook::new(&reports_preloaded(
@@ -331,12 +363,18 @@ fn a_one_shot_run_prepares_a_new_version_in_the_background() {
         String::from_utf8(output.stdout).unwrap()
     };
     assert_eq!(run(), "preloaded: False\nbg\n");
+    until_preloaded(run, "preloaded: True\nbg\n");
+}
+
+/// Runs `run` again until it prints `preloaded` (the snapshot made in the
+/// background is used), for at most 300 s.
+fn until_preloaded(run: impl Fn() -> String, preloaded: &str) {
     let deadline = Instant::now() + Duration::from_secs(300);
     let mut seen = Vec::new();
     loop {
         let output = run();
-        if output == "preloaded: True\nbg\n" {
-            break;
+        if output == preloaded {
+            return;
         }
         seen.push(output);
         assert!(
@@ -371,6 +409,44 @@ async fn a_package_that_cannot_be_snapshotted_is_left_out_and_the_others_kept() 
         run.stdout, "['siemfmt']\nchatty imported\nkept\n",
         "{run:?}"
     );
+}
+
+/// A package whose source does not compile is left out for that (the
+/// parser rereading the file for the error's line is not the package
+/// reading a file), and fails each run with a `SyntaxError` as under
+/// `python3`, the packages beside it kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_that_does_not_compile_is_named_for_it_and_fails_as_under_python3() {
+    let hook = TestHook::new("import siemfmt\nprint(siemfmt.VERSION, flush=True)\nimport broken\n");
+    install_package(hook.dir.path(), "broken", "def f(:\n    pass\n");
+    install_package(hook.dir.path(), "siemfmt", "VERSION = 'kept'\n");
+    let made = prepare(&hook, &Limits::default()).await;
+    let PackagesSnapshot::Made { imported, left_out } = made else {
+        panic!("{made:?}");
+    };
+    assert_eq!(imported, ["siemfmt"]);
+    assert_eq!(left_out.len(), 1, "{left_out:?}");
+    assert!(
+        left_out[0]
+            .starts_with("broken: /hook/broken/__init__.py does not compile (invalid syntax"),
+        "{left_out:?}"
+    );
+    let run = hook.run(&Limits::default()).await;
+    let python3 = std::process::Command::new(crate::compat::real_python3())
+        .arg(&hook.path)
+        .current_dir(hook.dir.path())
+        .output()
+        .unwrap();
+    for (stdout, stderr) in [
+        (run.stdout.clone(), run.stderr.clone()),
+        (
+            String::from_utf8_lossy(&python3.stdout).into_owned(),
+            String::from_utf8_lossy(&python3.stderr).into_owned(),
+        ),
+    ] {
+        assert_eq!(stdout, "kept\n", "{stderr}");
+        assert!(stderr.contains("SyntaxError: invalid syntax"), "{stderr}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,6 +18,11 @@ from hookbox._imports import bytecode_location
 
 FOLDER = "/hook"
 
+# What did not compile, a line each (`path<TAB>error`), beside the bytecode:
+# hookbox names it when an import that reads one of them cannot be
+# snapshotted (the parser rereads a file to show a syntax error's line).
+NOT_COMPILED = "/hook-bytecode/not-compiled.txt"
+
 
 def sources() -> list:
     """Every ``.py`` file under the folder, in a stable order."""
@@ -42,15 +47,19 @@ def compile_one(source: str) -> None:
 
 
 def main() -> int:
-    failed = 0
+    failed = []
     for source in sources():
         try:
             compile_one(source)
         except (SyntaxError, ValueError, OSError, MemoryError) as error:
             # It compiles (or fails) on import instead, as under python3.
-            failed += 1
-            print(f"{source}: {error}", file=sys.stderr)
-    return 0 if failed == 0 else 3
+            message = " ".join(str(error).split())
+            failed.append(f"{source}\t{message}\n")
+            print(f"{source}: {message}", file=sys.stderr)
+    if failed:
+        with open(NOT_COMPILED, "w") as file:
+            file.writelines(failed)
+    return 0 if not failed else 3
 
 
 if __name__ == "__main__":

@@ -138,7 +138,8 @@ async fn attempt(
         Ok(_) if !failed.is_empty() => Attempt::Failed(failed),
         Ok(snapshot) => Attempt::Imported(snapshot),
         Err(error) => {
-            let error = explain(error, trace.last_read);
+            let not_compiled = bytecode.map(crate::runtime::hook_bytecode::not_compiled);
+            let error = explain(error, trace.last_read, not_compiled.unwrap_or_default());
             match trace.importing {
                 Some(module) => Attempt::Trapped { module, error },
                 // Before any package: nothing to leave out.
@@ -149,8 +150,13 @@ async fn attempt(
 }
 
 /// Why the import failed: a WASI call names what the package did, and the
-/// last module read (as its source) which one did it.
-fn explain(error: anyhow::Error, last_read: Option<String>) -> PreloadError {
+/// last module read (as its source) which one did it; a source that does
+/// not compile is named as such.
+fn explain(
+    error: anyhow::Error,
+    last_read: Option<String>,
+    mut not_compiled: std::collections::HashMap<String, String>,
+) -> PreloadError {
     let last_read = last_read.map(|path| {
         path.strip_prefix(HOOK_BYTECODE_DIR_GUEST)
             .and_then(|inside| source_of_bytecode(Path::new(inside.trim_start_matches('/'))))
@@ -158,6 +164,16 @@ fn explain(error: anyhow::Error, last_read: Option<String>) -> PreloadError {
                 format!("{HOOK_DIR_GUEST}/{}", source.display())
             })
     });
+    // The parser opens a source again to show a syntax error's line, which
+    // the step cannot: that is the compiler's error, not the package's doing.
+    if let Some(file) = last_read.as_ref()
+        && let Some(error) = not_compiled.remove(file)
+    {
+        return PreloadError::DoesNotCompile {
+            file: file.clone(),
+            error,
+        };
+    }
     let text = format!("{error:#}");
     let called = text
         .split("unknown import: `")

@@ -77,6 +77,15 @@ pub enum PreloadError {
         /// The last file read before, naming the module.
         reading: Option<String>,
     },
+    /// An import read a source that does not compile (its bytecode could
+    /// not be made); it fails on every run, as under `python3`.
+    #[error("{file} does not compile ({error})")]
+    DoesNotCompile {
+        /// The source, as the sandbox names it.
+        file: String,
+        /// The compiler's error.
+        error: String,
+    },
     /// No package can be snapshotted.
     #[error("no package can be snapshotted: {}", .0.join("; "))]
     NotImported(Vec<String>),
@@ -397,6 +406,7 @@ impl crate::failure::Categorized for PreloadError {
             PreloadError::Snapshot(_)
             | PreloadError::UsedTheSystem { .. }
             | PreloadError::Limit { .. }
+            | PreloadError::DoesNotCompile { .. }
             | PreloadError::NotImported(_)
             | PreloadError::Changed => Failure::Usage,
         }
