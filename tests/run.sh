@@ -52,8 +52,10 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 # A cold build and the suite's own files (the compiled runner cache, throwaway
-# databases and repositories) take about 3.5 GiB under target/. Say so up
-# front, on a cold build, rather than fail half-way with "No space left on device".
+# databases and repositories) take up to 3.9 GiB under target/ as .ci/run builds
+# (4.5 GiB with line tables), and the crates cargo fetches about 0.7 GiB more.
+# Say so up front, on a cold build, rather than fail half-way with "No space
+# left on device".
 need_gib=4
 target_dir=${CARGO_TARGET_DIR:-target}
 mkdir -p "$target_dir"
@@ -90,7 +92,7 @@ else
 fi
 
 # What the repository says it expects of every change: formatted code and
-# no clippy warnings (the lints in Cargo.toml's [lints] included). Checked
+# no clippy warnings (the lints in Cargo.toml's [workspace.lints] included). Checked
 # on a whole run; a run of some tests (arguments given) skips them.
 if [ "$#" -eq 0 ]; then
   for component in rustfmt clippy; do

@@ -136,9 +136,7 @@ pub(super) fn run_once(
 /// faster), unless [`env_names::PREPARE_IN_BACKGROUND`] is `0`. It writes
 /// nowhere this run's caller reads, so no one waits for it.
 pub(super) fn prepare_in_background(hook: &HookFile) {
-    if crate::env_names::from_process(crate::env_names::PREPARE_IN_BACKGROUND).as_deref()
-        == Some("0")
-    {
+    if !may_prepare_in_background() {
         return;
     }
     let spawned = std::env::current_exe().and_then(|hookbox| {
@@ -156,6 +154,12 @@ pub(super) fn prepare_in_background(hook: &HookFile) {
     if let Err(error) = spawned {
         tracing::info!(%error, "cannot prepare the hook's packages in the background");
     }
+}
+
+/// Whether packages may be prepared in the background: unless
+/// [`env_names::PREPARE_IN_BACKGROUND`] is `0`.
+pub(super) fn may_prepare_in_background() -> bool {
+    crate::env_names::from_process(crate::env_names::PREPARE_IN_BACKGROUND).as_deref() != Some("0")
 }
 
 /// Writes the hook's output as the hook wrote it, and why the run ended when

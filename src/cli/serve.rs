@@ -87,6 +87,9 @@ impl ServeArgs {
             &sandbox.ca_bundle,
             sandbox.ca_bundle_path.as_deref(),
         )?;
+        // Before taking events: a cache that cannot give the runner is
+        // refused at start, and no run waits for it to load.
+        runtime.load_runner()?;
         let max_payload = sandbox.config.limits.payload_bytes;
         let git_source = matches!(hooks, HookSource::Git(_));
         let shared = Arc::new(Shared {

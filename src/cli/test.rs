@@ -121,8 +121,13 @@ impl TestArgs {
 
 impl TestArgs {
     /// A hook of the repository whose packages have no snapshot yet (the
-    /// hooks share one folder, so one snapshot).
+    /// hooks share one folder, so one snapshot), unless
+    /// [`env_names::PREPARE_IN_BACKGROUND`](crate::env_names::PREPARE_IN_BACKGROUND)
+    /// is `0`.
     fn hook_wanting_a_snapshot(&self, runtime: &Runtime) -> Option<HookFile> {
+        if !super::run::may_prepare_in_background() {
+            return None;
+        }
         hooktest::hooks(&self.dir)
             .into_iter()
             .find(|hook| runtime.packages_snapshot_wanted(hook))

@@ -107,13 +107,18 @@ pub fn hooks(dir: &Path) -> Vec<HookFile> {
     Event::ALL
         .into_iter()
         .filter_map(|event| {
-            let name = event
-                .file_names()
-                .into_iter()
-                .find(|name| hooks_dir.join(name).is_file())?;
+            let name = hook_file_name(&hooks_dir, event)?;
             HookFile::open_within(dir, &hooks_dir.join(name)).ok()
         })
         .collect()
+}
+
+/// The file in `hooks_dir` that holds `event`'s hook, if one does.
+fn hook_file_name(hooks_dir: &Path, event: Event) -> Option<String> {
+    event
+        .file_names()
+        .into_iter()
+        .find(|name| hooks_dir.join(name).is_file())
 }
 
 /// Finds every case of the repository at `dir`.
@@ -125,12 +130,7 @@ pub fn discover(dir: &Path) -> Result<Vec<Case>, SuiteError> {
     if !hooks_dir.is_dir() {
         return Err(SuiteError::NoHooksDir(dir.to_path_buf()));
     }
-    let hook_for = |event: Event| {
-        event
-            .file_names()
-            .into_iter()
-            .find(|name| hooks_dir.join(name).is_file())
-    };
+    let hook_for = |event: Event| hook_file_name(&hooks_dir, event);
     let mut cases = Vec::new();
     for event in [Event::SessionOpen, Event::SessionClose] {
         if let Some(name) = hook_for(event) {

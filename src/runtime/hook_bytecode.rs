@@ -47,10 +47,11 @@ const MAX_NOT_COMPILED_BYTES: u64 = 64 << 10;
 /// their path in the sandbox, with the compiler's error.
 pub(super) fn not_compiled(bytecode: &Path) -> std::collections::HashMap<String, String> {
     use std::io::Read;
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     let _ = fs::File::open(bytecode.join(NOT_COMPILED))
-        .and_then(|file| file.take(MAX_NOT_COMPILED_BYTES).read_to_string(&mut text));
-    text.lines()
+        .and_then(|file| file.take(MAX_NOT_COMPILED_BYTES).read_to_end(&mut bytes));
+    String::from_utf8_lossy(&bytes)
+        .lines()
         .filter_map(|line| line.split_once('\t'))
         .map(|(path, error)| (path.to_owned(), error.to_owned()))
         .collect()

@@ -266,7 +266,9 @@ pub enum Instantiation {
 }
 
 impl Runtime {
-    /// Creates the engine, loads or compiles the runner and links it.
+    /// Creates the engine and prepares the cache: the runner is compiled
+    /// now if it never was, else loaded when a run first needs it
+    /// ([`Runtime::load_runner`] loads it at once).
     pub fn load(options: &RuntimeOptions) -> Result<Runtime, RuntimeError> {
         let tls = TlsSettings::new(&options.ca_bundle).map_err(RuntimeError::CaBundle)?;
         let ca_bundle_view = match &options.ca_bundle_path {
@@ -288,7 +290,12 @@ impl Runtime {
         // compiled now, while the progress shows.
         let compiled = cache.artifact_path(&engine, RUNNER_ARTIFACT, guest::RUNNER_HASH);
         let runner = match compiled.is_file() {
-            true => None,
+            true => {
+                // Refused now, as loading the runner would: nothing is
+                // extracted into a cache others may write to.
+                cache::check_trusted(&options.cache_dir)?;
+                None
+            }
             false => {
                 let (runner, found) = Runner::load(&engine, &linker, &cache, show_progress)?;
                 Some(LoadedRunner {
@@ -466,21 +473,27 @@ impl Runtime {
     }
 
     /// Returns the memory kept warm for the next runs to the system: the
-    /// runner is loaded again from the compile cache when next needed, and
-    /// the pool releases the slots the previous one ran in once no run uses
-    /// it any more. The next run takes its page faults again (a few
-    /// milliseconds). Compiled `.wasm` hooks and package snapshots are
-    /// loaded again when next run, for the same reason.
-    pub fn release_warm_memory(&self) {
+    /// runner is loaded again from the compile cache (here, on the
+    /// caller's thread, not on a run's), and the pool releases the slots
+    /// the previous one ran in once no run uses it any more. The next run
+    /// takes its page faults again (a few milliseconds). Compiled `.wasm`
+    /// hooks and package snapshots are loaded again when next run, for the
+    /// same reason.
+    pub fn release_warm_memory(&self) -> Result<(), RuntimeError> {
+        let (runner, found) = Runner::load(&self.engine, &self.linker, &self.cache, false)?;
         let previous = self
             .runner
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .take();
+            .replace(LoadedRunner {
+                runner: Arc::new(runner),
+                found,
+            });
         // Outside the lock: the last reference releases the pool's slots.
         drop(previous);
         self.hook_components.clear();
         self.snapshots.clear();
+        Ok(())
     }
 
     /// The extracted standard library directory.

@@ -158,10 +158,11 @@ pub async fn release_when_idle(shared: Arc<Shared>, mut stop: watch::Receiver<bo
         }
         let runtime = runtime.clone();
         match tokio::task::spawn_blocking(move || runtime.release_warm_memory()).await {
-            Ok(()) => {
+            Ok(Ok(())) => {
                 shared.metrics.warm_memory_releases.inc();
                 tracing::debug!("no hook ran for a while; warm memory released");
             }
+            Ok(Err(error)) => tracing::warn!(%error, "cannot release the warm memory"),
             Err(error) => tracing::warn!(%error, "cannot release the warm memory"),
         }
     }

@@ -461,21 +461,52 @@ async fn a_compiled_hook_cannot_reach_the_runners_code_cache() {
 fn a_cache_folder_others_can_write_is_refused() {
     use std::os::unix::fs::PermissionsExt;
     runtime();
-    let cache = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let hook = TestHook::new("print('ran')\n");
     let payload = payload_file();
-    let output = run_command(&hook.path, payload.path(), &[])
-        .env("HOOKBOX_CACHE_DIR", cache.path())
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
-    assert!(
-        text(&output).contains("refusing the cache") && text(&output).contains("mode 0777"),
-        "{}",
-        text(&output)
-    );
-    assert!(!String::from_utf8_lossy(&output.stdout).contains("ran"));
+    // Empty, and warmed (the compiled runner there, loaded only when a run
+    // needs it): refused at start either way, nothing extracted into it.
+    for warmed in [false, true] {
+        let cache = tempfile::tempdir().unwrap();
+        if warmed {
+            let engine = hookbox::runtime::engine::new_engine(Default::default()).unwrap();
+            let runner = hookbox::runtime::cache::ComponentCache::new(crate::support::cache_dir())
+                .artifact_path(
+                    &engine,
+                    "python-runner",
+                    hookbox::runtime::guest::RUNNER_HASH,
+                );
+            for file in [runner.clone(), runner.with_extension("cwasm.xxh3")] {
+                std::fs::copy(&file, cache.path().join(file.file_name().unwrap())).unwrap();
+            }
+        }
+        std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let output = run_command(&hook.path, payload.path(), &[])
+            .env("HOOKBOX_CACHE_DIR", cache.path())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+        assert!(
+            text(&output).contains("refusing the cache") && text(&output).contains("mode 0777"),
+            "{}",
+            text(&output)
+        );
+        assert!(!String::from_utf8_lossy(&output.stdout).contains("ran"));
+        let extracted = std::fs::read_dir(cache.path())
+            .unwrap()
+            .filter(|entry| {
+                !entry
+                    .as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("python-runner")
+            })
+            .count();
+        assert_eq!(
+            extracted, 0,
+            "something was extracted into the refused cache"
+        );
+    }
 }
 
 /// The policy in the record and `EgressPolicy` agree (a quick guard that the

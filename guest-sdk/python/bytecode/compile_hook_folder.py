@@ -48,18 +48,21 @@ def compile_one(source: str) -> None:
 
 def main() -> int:
     failed = []
+    errors = 0
     for source in sources():
         try:
             compile_one(source)
         except (SyntaxError, ValueError, OSError, MemoryError) as error:
             # It compiles (or fails) on import instead, as under python3.
             message = " ".join(str(error).split())
-            failed.append(f"{source}\t{message}\n")
+            if isinstance(error, (SyntaxError, ValueError)):
+                failed.append(f"{source}\t{message}\n")
             print(f"{source}: {message}", file=sys.stderr)
+            errors += 1
     if failed:
         with open(NOT_COMPILED, "w") as file:
             file.writelines(failed)
-    return 0 if not failed else 3
+    return 0 if errors == 0 else 3
 
 
 if __name__ == "__main__":

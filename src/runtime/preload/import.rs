@@ -42,11 +42,13 @@ pub(super) async fn make(
     limits: &Limits,
 ) -> Result<(Vec<String>, Vec<String>), PreloadError> {
     let mut left_out = Vec::new();
+    let runner = guest::runner_component()
+        .map_err(|e| super::super::cache::CacheError::Compile(e.into()))?;
     let snapshot = loop {
         if modules.is_empty() {
             return Err(PreloadError::NotImported(left_out));
         }
-        match attempt(runtime, hook, &modules, bytecode, limits).await? {
+        match attempt(runtime, &runner, hook, &modules, bytecode, limits).await? {
             Attempt::Imported(snapshot) => break snapshot,
             Attempt::Failed(failures) => {
                 let before = modules.len();
@@ -97,9 +99,10 @@ enum Attempt {
     },
 }
 
-/// Imports `modules` into an instrumented runner and snapshots it.
+/// Imports `modules` into an instrumented `runner` and snapshots it.
 async fn attempt(
     runtime: &Runtime,
+    runner: &[u8],
     hook: &HookFile,
     modules: &[String],
     bytecode: Option<&Path>,
@@ -126,9 +129,7 @@ async fn attempt(
         failed: failed.clone(),
         trace: trace.clone(),
     };
-    let runner = guest::runner_component()
-        .map_err(|e| super::super::cache::CacheError::Compile(e.into()))?;
-    let snapshot = component_init_transform::initialize(&runner, move |instrumented| {
+    let snapshot = component_init_transform::initialize(runner, move |instrumented| {
         Box::pin(run.import(instrumented))
     })
     .await;
@@ -164,22 +165,23 @@ fn explain(
                 format!("{HOOK_DIR_GUEST}/{}", source.display())
             })
     });
-    // The parser opens a source again to show a syntax error's line, which
-    // the step cannot: that is the compiler's error, not the package's doing.
-    if let Some(file) = last_read.as_ref()
-        && let Some(error) = not_compiled.remove(file)
-    {
-        return PreloadError::DoesNotCompile {
-            file: file.clone(),
-            error,
-        };
-    }
     let text = format!("{error:#}");
     let called = text
         .split("unknown import: `")
         .nth(1)
         .and_then(|rest| rest.split('`').next());
     if let Some(function) = called {
+        // The parser opens a source again to show a syntax error's line,
+        // which the step cannot: the compiler's error, not the package's
+        // doing.
+        if let Some(file) = last_read.as_ref()
+            && let Some(error) = not_compiled.remove(file)
+        {
+            return PreloadError::DoesNotCompile {
+                file: file.clone(),
+                error,
+            };
+        }
         return PreloadError::UsedTheSystem {
             interface: function.to_owned(),
             reading: last_read,
