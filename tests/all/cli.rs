@@ -263,22 +263,30 @@ fn only_listed_variables_cross_into_the_sandbox() {
     );
 }
 
-#[test]
-fn a_corrupt_runner_cache_is_rebuilt() {
-    runtime();
-    let cache = tempfile::tempdir().unwrap();
+/// Puts the shared cache's compiled runner, one byte flipped, and its
+/// checksum into `cache`; returns its path there and its bytes.
+fn corrupt_runner_in(cache: &Path) -> (std::path::PathBuf, Vec<u8>) {
     let engine = new_engine(EngineOptions::default()).unwrap();
     let artifact = ComponentCache::new(cache_dir()).artifact_path(
         &engine,
         "python-runner",
         guest::RUNNER_HASH,
     );
-    let mut bytes = std::fs::read(&artifact).expect("the shared cache holds the runner");
-    let at = bytes.len() / 2;
-    bytes[at] ^= 0x55;
-    std::fs::write(cache.path().join(artifact.file_name().unwrap()), bytes).unwrap();
+    let mut corrupt = std::fs::read(&artifact).expect("the shared cache holds the runner");
+    let at = corrupt.len() / 2;
+    corrupt[at] ^= 0x55;
+    let private = cache.join(artifact.file_name().unwrap());
+    std::fs::write(&private, &corrupt).unwrap();
     let checksum = artifact.with_extension("cwasm.xxh3");
-    std::fs::copy(&checksum, cache.path().join(checksum.file_name().unwrap())).unwrap();
+    std::fs::copy(&checksum, cache.join(checksum.file_name().unwrap())).unwrap();
+    (private, corrupt)
+}
+
+#[test]
+fn a_corrupt_runner_cache_is_rebuilt() {
+    runtime();
+    let cache = tempfile::tempdir().unwrap();
+    corrupt_runner_in(cache.path());
     let hook = TestHook::new("print('ran after rebuild')\n");
     let payload = payload_file(SESSION_CLOSE.as_bytes());
     // Under `script`, stderr is a terminal, so the one-time compile shows progress.
@@ -314,19 +322,7 @@ fn a_corrupt_runner_cache_is_rebuilt() {
 fn a_run_without_python_never_loads_the_runner() {
     let shared = runtime();
     let cache = tempfile::tempdir().unwrap();
-    let engine = new_engine(EngineOptions::default()).unwrap();
-    let artifact = ComponentCache::new(cache_dir()).artifact_path(
-        &engine,
-        "python-runner",
-        guest::RUNNER_HASH,
-    );
-    let mut corrupt = std::fs::read(&artifact).expect("the shared cache holds the runner");
-    let at = corrupt.len() / 2;
-    corrupt[at] ^= 0x55;
-    let private = cache.path().join(artifact.file_name().unwrap());
-    std::fs::write(&private, &corrupt).unwrap();
-    let checksum = artifact.with_extension("cwasm.xxh3");
-    std::fs::copy(&checksum, cache.path().join(checksum.file_name().unwrap())).unwrap();
+    let (private, corrupt) = corrupt_runner_in(cache.path());
     // What the runtime extracts at start, as the shared cache has it.
     let sources = guest::sources_dir(&cache_dir()).unwrap();
     for extracted in [shared.stdlib_dir(), sources.as_path()] {

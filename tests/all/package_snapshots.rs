@@ -386,23 +386,33 @@ fn until_preloaded(run: impl Fn() -> String, preloaded: &str) {
     }
 }
 
+/// Installs `package` (its `__init__.py` is `source`) and `siemfmt` beside
+/// `hook`, snapshots them, and returns why `package` was left out, the only
+/// one left out.
+async fn left_out_beside_siemfmt(hook: &TestHook, package: &str, source: &str) -> String {
+    install_package(hook.dir.path(), package, source);
+    install_package(hook.dir.path(), "siemfmt", "VERSION = 'kept'\n");
+    let made = prepare(hook, &Limits::default()).await;
+    let PackagesSnapshot::Made { imported, left_out } = made else {
+        panic!("{made:?}");
+    };
+    assert_eq!(imported, ["siemfmt"]);
+    let [why] = &left_out[..] else {
+        panic!("{left_out:?}");
+    };
+    why.clone()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_package_that_cannot_be_snapshotted_is_left_out_and_the_others_kept() {
     let hook = TestHook::new(
         "import sys\nprint(sorted(m for m in ('chatty', 'siemfmt') if m in sys.modules))\n\
          import chatty, siemfmt\nprint(siemfmt.VERSION)\n",
     );
-    install_package(hook.dir.path(), "chatty", "print('chatty imported')\n");
-    install_package(hook.dir.path(), "siemfmt", "VERSION = 'kept'\n");
-    let made = prepare(&hook, &Limits::default()).await;
-    let PackagesSnapshot::Made { imported, left_out } = made else {
-        panic!("{made:?}");
-    };
-    assert_eq!(imported, ["siemfmt"]);
-    assert_eq!(left_out.len(), 1, "{left_out:?}");
+    let why = left_out_beside_siemfmt(&hook, "chatty", "print('chatty imported')\n").await;
     assert!(
-        left_out[0].starts_with("chatty: prints (or reads its input) when imported"),
-        "{left_out:?}"
+        why.starts_with("chatty: prints (or reads its input) when imported"),
+        "{why}"
     );
     let run = hook.run(&Limits::default()).await;
     assert_eq!(
@@ -418,18 +428,10 @@ async fn a_package_that_cannot_be_snapshotted_is_left_out_and_the_others_kept() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_package_that_does_not_compile_is_named_for_it_and_fails_as_under_python3() {
     let hook = TestHook::new("import siemfmt\nprint(siemfmt.VERSION, flush=True)\nimport broken\n");
-    install_package(hook.dir.path(), "broken", "def f(:\n    pass\n");
-    install_package(hook.dir.path(), "siemfmt", "VERSION = 'kept'\n");
-    let made = prepare(&hook, &Limits::default()).await;
-    let PackagesSnapshot::Made { imported, left_out } = made else {
-        panic!("{made:?}");
-    };
-    assert_eq!(imported, ["siemfmt"]);
-    assert_eq!(left_out.len(), 1, "{left_out:?}");
+    let why = left_out_beside_siemfmt(&hook, "broken", "def f(:\n    pass\n").await;
     assert!(
-        left_out[0]
-            .starts_with("broken: /hook/broken/__init__.py does not compile (invalid syntax"),
-        "{left_out:?}"
+        why.starts_with("broken: /hook/broken/__init__.py does not compile (invalid syntax"),
+        "{why}"
     );
     let run = hook.run(&Limits::default()).await;
     let python3 = std::process::Command::new(crate::compat::real_python3())
