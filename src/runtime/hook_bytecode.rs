@@ -207,3 +207,35 @@ fn prune(root: &Path, keep: &Path) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a folder's file names can put in the listing (a tab, a line
+    /// break, bytes that are not UTF-8) never makes another source's entry:
+    /// a name holds no `/`, so no injected line names a path under `/hook`.
+    #[test]
+    fn odd_names_in_the_listing_name_no_other_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut listing = b"/hook/a\tb.py\tinvalid syntax\n".to_vec();
+        listing.extend_from_slice(b"/hook/x\xff.py\tinvalid syntax (x\xff.py, line 1)\n");
+        listing.extend_from_slice(b"/hook/c\nfake.py\tinvalid syntax\n");
+        std::fs::write(dir.path().join(NOT_COMPILED), listing).unwrap();
+        let found = not_compiled(dir.path());
+        assert_eq!(found["/hook/a"], "b.py\tinvalid syntax");
+        assert!(found.contains_key("/hook/x\u{fffd}.py"), "{found:?}");
+        assert_eq!(found["fake.py"], "invalid syntax");
+        assert!(
+            found
+                .keys()
+                .all(|path| path == "fake.py" || path.starts_with("/hook/"))
+        );
+        assert!(not_compiled(&dir.path().join("missing")).is_empty());
+        // Cut at the cap inside a two-byte character: what came before holds.
+        let mut long = "/hook/big.py\tinvalid syntax\n".to_owned();
+        long.push_str(&"\u{e9}".repeat(MAX_NOT_COMPILED_BYTES as usize));
+        std::fs::write(dir.path().join(NOT_COMPILED), long).unwrap();
+        assert_eq!(not_compiled(dir.path())["/hook/big.py"], "invalid syntax");
+    }
+}

@@ -444,14 +444,20 @@ impl Runtime {
         if let Some(found) = loaded(&slot) {
             return Ok(found);
         }
-        let (runner, found) =
-            Runner::load(&self.engine, &self.linker, &self.cache, self.show_progress)?;
-        let runner = Arc::new(runner);
-        *slot = Some(LoadedRunner {
-            runner: runner.clone(),
+        let loaded = self.load_fresh_runner(self.show_progress)?;
+        let found = (loaded.runner.clone(), loaded.found);
+        *slot = Some(loaded);
+        Ok(found)
+    }
+
+    /// Loads the runner from the compile cache (compiling it there when
+    /// missing or unusable).
+    fn load_fresh_runner(&self, show_progress: bool) -> Result<LoadedRunner, RuntimeError> {
+        let (runner, found) = Runner::load(&self.engine, &self.linker, &self.cache, show_progress)?;
+        Ok(LoadedRunner {
+            runner: Arc::new(runner),
             found,
-        });
-        Ok((runner, found))
+        })
     }
 
     /// Runs started so far.
@@ -480,15 +486,12 @@ impl Runtime {
     /// hooks and package snapshots are loaded again when next run, for the
     /// same reason.
     pub fn release_warm_memory(&self) -> Result<(), RuntimeError> {
-        let (runner, found) = Runner::load(&self.engine, &self.linker, &self.cache, false)?;
+        let fresh = self.load_fresh_runner(false)?;
         let previous = self
             .runner
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .replace(LoadedRunner {
-                runner: Arc::new(runner),
-                found,
-            });
+            .replace(fresh);
         // Outside the lock: the last reference releases the pool's slots.
         drop(previous);
         self.hook_components.clear();
