@@ -15,39 +15,36 @@
 //! environment variable hookbox reads and [`exit_code`] maps outcomes to process
 //! exit codes.
 //!
-//! Imports go one way, from a higher layer to a lower one, never sideways or
-//! up (a test in `tests/all/layering.rs` holds the list):
+//! The floors are crates of their own, so the compiler keeps each from
+//! importing what is built on it (`crates/`, each re-exported here):
 //!
-//! 1. `failure`, what kind of failure an error is (every error says it), then
-//!    `env_names`, `record`, `tls`, `backoff`, `units`, `digest`: plain data and leaf services;
-//! 2. `intake`: what an event is;
-//! 3. `source` and `sandbox`: where a hook comes from and what it runs in
-//!    (neither knows the other);
-//! 4. `runtime`: one run, an event's hook in a fresh sandbox;
-//! 5. `hooktest` and `service`, then `settings`, then `exit_code` and
-//!    `cli`: what is built on runs.
+//! 1. `hookbox-core`: [`failure`] (what kind of failure an error is; every
+//!    error says it), [`env_names`], [`units`], [`backoff`];
+//! 2. `hookbox-crypto`: [`tls`] and [`digest`]; `hookbox-record`: [`record`];
+//!    `hookbox-policy`: the egress policy, re-exported as
+//!    `sandbox::egress::policy` and `sandbox::egress::address`;
+//! 3. `hookbox-intake`: [`intake`], what an event is;
+//! 4. `hookbox-source`: [`source`], where a hook comes from (it knows
+//!    nothing of the sandbox);
+//! 5. `hookbox-spool`: the durable spool, re-exported as `service::spool`.
 //!
-//! Three floors are crates of their own: the egress policy (rules,
-//! addresses, decisions), `hookbox-policy`, re-exported as
-//! `sandbox::egress::policy` and `sandbox::egress::address`; the run record,
-//! `hookbox-record`, re-exported as [`record`]; and the durable spool,
-//! `hookbox-spool`, re-exported as `service::spool`. The benchmarks are a crate of their own
-//! (`crates/hookbox-bench`) on this library's public items; they never ship
-//! in the binary.
+//! Inside this crate, imports go one way, from a higher layer to a lower one,
+//! never sideways or up (a test in `tests/all/layering.rs` holds the list):
+//! `sandbox`, then `runtime` (one run: an event's hook in a fresh sandbox),
+//! then `hooktest` and `service`, then `settings`, then `exit_code` and `cli`.
+//! The benchmarks and the test kit are crates of their own
+//! (`crates/hookbox-bench`, `crates/hookbox-testkit`) on this library's
+//! public items; they never ship in the binary.
 
-pub mod backoff;
-pub mod cli;
-pub mod digest;
-pub mod env_names;
-pub mod exit_code;
-pub mod failure;
-pub mod hooktest;
-pub mod intake;
+pub use hookbox_core::{backoff, env_names, failure, units};
+pub use hookbox_crypto::{digest, tls};
+pub use hookbox_intake as intake;
 pub use hookbox_record as record;
+pub use hookbox_source as source;
+pub mod cli;
+pub mod exit_code;
+pub mod hooktest;
 pub mod runtime;
 pub mod sandbox;
 pub mod service;
 pub mod settings;
-pub mod source;
-pub mod tls;
-pub mod units;

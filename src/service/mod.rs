@@ -149,20 +149,6 @@ pub async fn shutdown_signal() {
 
 crate::failure::categorized!(Usage: SetupError);
 
-impl crate::failure::Categorized for spool::SpoolError {
-    fn failure(&self) -> crate::failure::Failure {
-        use crate::failure::Failure;
-        match self {
-            spool::SpoolError::NoSpool { .. }
-            | spool::SpoolError::NoRun { .. }
-            | spool::SpoolError::SchemaTooNew { .. } => Failure::Usage,
-            spool::SpoolError::Database { .. }
-            | spool::SpoolError::Open { .. }
-            | spool::SpoolError::LeaseLost { .. } => Failure::Internal,
-        }
-    }
-}
-
 /// Opens the spool at `location` (a shared one over TLS trusting the system's
 /// roots and `ca_bundle`) as instance `instance`.
 pub fn open_spool(

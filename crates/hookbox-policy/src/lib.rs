@@ -7,6 +7,9 @@
 pub mod address;
 pub mod policy;
 
+// Rules and addresses are settings the user can fix.
+hookbox_core::failure::categorized!(Usage: policy::RuleError, address::BadHost);
+
 /// What replaces a secret wherever hookbox shows text that held one.
 pub const MASK: &str = "[redacted]";
 

@@ -507,6 +507,20 @@ pub enum SpoolError {
     },
 }
 
+impl hookbox_core::failure::Categorized for SpoolError {
+    fn failure(&self) -> hookbox_core::failure::Failure {
+        use hookbox_core::failure::Failure;
+        match self {
+            SpoolError::NoSpool { .. }
+            | SpoolError::NoRun { .. }
+            | SpoolError::SchemaTooNew { .. } => Failure::Usage,
+            SpoolError::Database { .. }
+            | SpoolError::Open { .. }
+            | SpoolError::LeaseLost { .. } => Failure::Internal,
+        }
+    }
+}
+
 /// What kind of failure a [`SpoolError::Database`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DatabaseFailure {

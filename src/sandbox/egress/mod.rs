@@ -293,6 +293,3 @@ pub fn recorded(scheme: policy::Scheme) -> crate::record::EgressScheme {
         policy::Scheme::Udp => EgressScheme::Udp,
     }
 }
-
-// The policy crate's errors are settings the user can fix.
-crate::failure::categorized!(Usage: policy::RuleError, address::BadHost);

@@ -13,7 +13,7 @@
 use ssh_key::{PublicKey, SshSig};
 
 use super::allowed_signers::{AllowedSigners, fingerprint};
-use crate::record::Signer;
+use hookbox_record::Signer;
 
 /// The namespace git signs commits under.
 pub const NAMESPACE: &str = "git";
@@ -62,7 +62,7 @@ pub enum SignatureRefusal {
     NoTime(String),
 }
 
-crate::failure::categorized!(Unavailable: SignatureRefusal);
+hookbox_core::failure::categorized!(Unavailable: SignatureRefusal);
 
 /// A refused commit: why, and which key signed it, if one did.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::hook_folder::{self, FolderEntryError, PythonSources};
 use super::regular_file::{self, RegularFileError};
-use crate::record::Provenance;
+use hookbox_record::Provenance;
 
 /// The largest hook file accepted, as in Hoop.
 pub const MAX_HOOK_FILE_BYTES: u64 = 1024 * 1024;
@@ -321,7 +321,7 @@ fn io_error(path: &Path, source: std::io::Error) -> HookFileError {
     }
 }
 
-crate::failure::categorized!(Usage: HookFileError);
+hookbox_core::failure::categorized!(Usage: HookFileError);
 
 #[cfg(test)]
 mod tests {

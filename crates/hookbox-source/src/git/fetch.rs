@@ -141,8 +141,8 @@ impl FetchError {
     }
 }
 
-impl crate::failure::Categorized for FetchError {
-    fn failure(&self) -> crate::failure::Failure {
+impl hookbox_core::failure::Categorized for FetchError {
+    fn failure(&self) -> hookbox_core::failure::Failure {
         use FetchError::*;
         match self {
             Setup { .. }
@@ -151,8 +151,8 @@ impl crate::failure::Categorized for FetchError {
             | NoSuchBranch { .. }
             | NoDefaultBranch { .. }
             | Snapshot { .. }
-            | Unverified { .. } => crate::failure::Failure::Unavailable,
-            Publish(_) => crate::failure::Failure::Internal,
+            | Unverified { .. } => hookbox_core::failure::Failure::Unavailable,
+            Publish(_) => hookbox_core::failure::Failure::Internal,
         }
     }
 }

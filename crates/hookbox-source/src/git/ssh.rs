@@ -18,7 +18,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use super::access::{DEFAULT_SSH_USER, GitAccess};
-use crate::env_names::{
+use hookbox_core::env_names::{
     GIT_PASSWORD, GIT_SSH_INSECURE_ACCEPT_ANY_HOST_KEY, GIT_SSH_KEY, GIT_SSH_KEYPASS,
     GIT_SSH_KNOWN_HOSTS,
 };

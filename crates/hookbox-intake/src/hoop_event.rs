@@ -59,12 +59,12 @@ pub fn identify(payload: &Payload) -> Result<EventIdentity, EventError> {
     })
 }
 
-crate::failure::categorized!(Usage: EventError);
+hookbox_core::failure::categorized!(Usage: EventError);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::intake::hoop_payload::sample;
+    use crate::hoop_payload::sample;
 
     #[test]
     fn the_set_event_field_names_the_event() {

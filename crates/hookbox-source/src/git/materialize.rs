@@ -15,8 +15,8 @@ use std::path::{Component, Path, PathBuf};
 use gix::objs::tree::EntryKind;
 
 use super::snapshot::Refused;
-use crate::source::MAX_HOOK_FILE_BYTES;
-use crate::source::hook_folder::{MAX_DEPTH, MAX_ENTRIES};
+use crate::MAX_HOOK_FILE_BYTES;
+use crate::hook_folder::{MAX_DEPTH, MAX_ENTRIES};
 
 /// The most bytes a snapshot's `hoop-hooks/` may hold.
 pub const MAX_TOTAL_BYTES: u64 = 256 * 1024 * 1024;

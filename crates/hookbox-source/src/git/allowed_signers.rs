@@ -50,7 +50,7 @@ pub struct ParseError {
     pub reason: String,
 }
 
-crate::failure::categorized!(Usage: ParseError);
+hookbox_core::failure::categorized!(Usage: ParseError);
 
 impl AllowedSigners {
     /// Reads the file's text.

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::Event;
-use crate::record::{Provenance, Signer};
+use hookbox_record::{Provenance, Signer};
 use serde::{Deserialize, Serialize};
 
 /// What one fetch produced.

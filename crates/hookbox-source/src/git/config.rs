@@ -31,7 +31,7 @@ pub struct GitSection {
     pub branch: Option<String>,
     /// How long a fetched snapshot is used before fetching again
     /// (`GIT_HOOK_CONFIG_TTL`, whole seconds as Hoop reads it): `300` or `"5m"`.
-    pub ttl: Option<crate::units::ConfigDuration>,
+    pub ttl: Option<hookbox_core::units::ConfigDuration>,
     /// The HTTPS user (`GIT_USER`); default `oauth2`.
     pub user: Option<String>,
     /// The SSH user (`GIT_SSH_USER`); default: the URL's user, else `git`.
@@ -154,7 +154,7 @@ impl GitConfig {
         section: &GitSection,
         host_env: impl Fn(&str) -> Option<String>,
     ) -> Result<GitSettings, GitConfigError> {
-        use crate::env_names::{GIT_BRANCH, GIT_HOOK_CONFIG_TTL, GIT_URL};
+        use hookbox_core::env_names::{GIT_BRANCH, GIT_HOOK_CONFIG_TTL, GIT_URL};
         let non_empty = |name: &str| host_env(name).filter(|value| !value.trim().is_empty());
         let url = non_empty(GIT_URL)
             .or_else(|| section.url.clone())
@@ -172,7 +172,7 @@ impl GitConfig {
         };
         let access = resolve_access(section, &non_empty)?;
         check_transport(&url, &access)?;
-        use crate::env_names::GIT_ALLOWED_SIGNERS;
+        use hookbox_core::env_names::GIT_ALLOWED_SIGNERS;
         let signers_file = match host_env(GIT_ALLOWED_SIGNERS) {
             // Set but empty (a template's missing value) must not turn
             // verification off without a word.
@@ -220,7 +220,7 @@ fn resolve_access(
     section: &GitSection,
     non_empty: &impl Fn(&str) -> Option<String>,
 ) -> Result<GitAccess, GitConfigError> {
-    use crate::env_names::{
+    use hookbox_core::env_names::{
         GIT_PASSWORD, GIT_SSH_INSECURE_ACCEPT_ANY_HOST_KEY, GIT_SSH_KEY, GIT_SSH_KEYPASS,
         GIT_SSH_KNOWN_HOSTS, GIT_SSH_USER, GIT_USER,
     };
@@ -268,7 +268,7 @@ fn resolve_access(
 }
 
 fn check_transport(url: &str, access: &GitAccess) -> Result<(), GitConfigError> {
-    use crate::env_names::{
+    use hookbox_core::env_names::{
         GIT_SSH_INSECURE_ACCEPT_ANY_HOST_KEY, GIT_SSH_KEY, GIT_SSH_KEYPASS, GIT_SSH_KNOWN_HOSTS,
     };
     let unsupported = |reason: String| GitConfigError::Unsupported {
@@ -307,7 +307,7 @@ fn check_transport(url: &str, access: &GitAccess) -> Result<(), GitConfigError> 
     }
 }
 
-crate::failure::categorized!(Usage: GitConfigError);
+hookbox_core::failure::categorized!(Usage: GitConfigError);
 
 #[cfg(test)]
 mod tests {
@@ -350,7 +350,7 @@ mod tests {
         let section = GitSection {
             url: Some("/from/file".into()),
             branch: Some("main".into()),
-            ttl: Some(crate::units::ConfigDuration(Duration::from_secs(60))),
+            ttl: Some(hookbox_core::units::ConfigDuration(Duration::from_secs(60))),
             user: Some("file-user".into()),
             ..GitSection::default()
         };

@@ -130,7 +130,7 @@ impl Payload {
     }
 }
 
-crate::failure::categorized!(Usage: PayloadError);
+hookbox_core::failure::categorized!(Usage: PayloadError);
 
 #[cfg(test)]
 mod tests {

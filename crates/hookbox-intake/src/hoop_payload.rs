@@ -152,7 +152,7 @@ fn check_path(payload: &Value, event: Event, keys: &[&str], value: &Value) -> Re
     Ok(())
 }
 
-crate::failure::categorized!(Usage: SetError);
+hookbox_core::failure::categorized!(Usage: SetError);
 
 #[cfg(test)]
 mod tests {

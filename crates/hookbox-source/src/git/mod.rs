@@ -33,8 +33,8 @@ use access::GitAccess;
 use config::{GitConfig, GitSettings};
 use snapshot::{Clock, FetchStatus, Snapshot, Store};
 
-use crate::intake::Event;
-use crate::source::{HookFile, HookFileError};
+use crate::{HookFile, HookFileError};
+use hookbox_intake::Event;
 
 /// The first retry after a failed fetch waits this long; each further failure
 /// doubles it, up to [`MAX_BACKOFF`].
@@ -302,7 +302,8 @@ impl GitSource {
 
     fn retry_due(&self) -> bool {
         let status = self.store.status();
-        let backoff = crate::backoff::exponential(FIRST_BACKOFF, MAX_BACKOFF, status.failures);
+        let backoff =
+            hookbox_core::backoff::exponential(FIRST_BACKOFF, MAX_BACKOFF, status.failures);
         self.clock.now() >= status.last_attempt_at + backoff.as_secs()
     }
 
@@ -457,9 +458,9 @@ pub const REFRESH_WAIT: Duration = Duration::from_secs(fetch::FETCH_TIMEOUT.as_s
 /// How often a waiting lookup looks whether a refresh ended.
 const LOCK_POLL: Duration = Duration::from_millis(50);
 
-impl crate::failure::Categorized for SourceError {
-    fn failure(&self) -> crate::failure::Failure {
-        use crate::failure::Failure;
+impl hookbox_core::failure::Categorized for SourceError {
+    fn failure(&self) -> hookbox_core::failure::Failure {
+        use hookbox_core::failure::Failure;
         match self {
             SourceError::NoSnapshot(_) | SourceError::Fetch(_) | SourceError::Stale { .. } => {
                 Failure::Unavailable

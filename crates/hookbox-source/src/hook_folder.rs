@@ -178,8 +178,8 @@ fn identify(folder: &Path, mut files: Vec<(PathBuf, Metadata)>) -> PythonSources
     }
     PythonSources {
         files: files.len(),
-        identity: crate::digest::sha256(&listing),
-        packages_identity: crate::digest::sha256(&packages),
+        identity: hookbox_crypto::digest::sha256(&listing),
+        packages_identity: hookbox_crypto::digest::sha256(&packages),
     }
 }
 
@@ -198,7 +198,7 @@ fn special_kind(file_type: FileType) -> Option<&'static str> {
     }
 }
 
-crate::failure::categorized!(Usage: FolderEntryError);
+hookbox_core::failure::categorized!(Usage: FolderEntryError);
 
 #[cfg(test)]
 mod tests {

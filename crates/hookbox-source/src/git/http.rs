@@ -20,7 +20,7 @@ use gix::protocol::transport::client::blocking_io::http;
 use super::access::{GitAccess, Secret};
 use super::fetch::FETCH_TIMEOUT;
 use super::transport::is_loopback;
-use crate::env_names::{GIT_PASSWORD, GIT_USER};
+use hookbox_core::env_names::{GIT_PASSWORD, GIT_USER};
 
 /// The credentials of one HTTP fetch and what the server did with them.
 #[derive(Debug)]
@@ -52,7 +52,7 @@ impl HttpSession {
             (None, None) => (access.user.clone(), None),
         };
         let loopback = parsed.host().is_some_and(is_loopback);
-        let tls = crate::tls::client_config(&[])
+        let tls = hookbox_crypto::tls::client_config(&[])
             .map(Arc::new)
             .map_err(|e| format!("setting up TLS: {e}"))?;
         Ok(HttpSession {

@@ -58,4 +58,4 @@ impl FromStr for Event {
     }
 }
 
-crate::failure::categorized!(Usage: UnknownEvent);
+hookbox_core::failure::categorized!(Usage: UnknownEvent);

@@ -24,7 +24,9 @@ pub trait Categorized: std::error::Error + Send + Sync + 'static {
 
 /// Implements [`Categorized`] for error types that are one kind of failure
 /// whatever their variant.
-macro_rules! categorized {
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __categorized {
     ($failure:ident: $($error:ty),+ $(,)?) => {
         $(impl $crate::failure::Categorized for $error {
             fn failure(&self) -> $crate::failure::Failure {
@@ -33,4 +35,6 @@ macro_rules! categorized {
         })+
     };
 }
-pub(crate) use categorized;
+/// Implements [`Categorized`] for error types that are one kind of failure
+/// whatever their variant: `categorized!(Usage: ParseError, OtherError);`.
+pub use crate::__categorized as categorized;
