@@ -79,7 +79,7 @@ const CATEGORIZED: &[Probe] = &[
     probe::<crate::sandbox::egress::address::BadHost>,
     probe::<crate::sandbox::egress::policy::RuleError>,
     probe::<crate::sandbox::egress::operator_identity::IdentityError>,
-    probe::<crate::sandbox::egress::http_socket::NotSent>,
+    probe::<crate::sandbox::egress::NotSent>,
     probe::<crate::sandbox::egress::inject::InjectError>,
     probe::<crate::sandbox::egress::inject::Refused>,
     probe::<crate::runtime::cache::CacheError>,

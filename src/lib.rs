@@ -24,13 +24,14 @@
 //!    `hookbox-policy`: the egress policy, re-exported as
 //!    `sandbox::egress::policy` and `sandbox::egress::address`;
 //! 3. `hookbox-intake`: [`intake`], what an event is;
-//! 4. `hookbox-source`: [`source`], where a hook comes from (it knows
-//!    nothing of the sandbox);
+//! 4. `hookbox-source`: [`source`], where a hook comes from, and
+//!    `hookbox-sandbox`: [`sandbox`], what it runs in (neither knows the
+//!    other);
 //! 5. `hookbox-spool`: the durable spool, re-exported as `service::spool`.
 //!
 //! Inside this crate, imports go one way, from a higher layer to a lower one,
 //! never sideways or up (a test in `tests/all/layering.rs` holds the list):
-//! `sandbox`, then `runtime` (one run: an event's hook in a fresh sandbox),
+//! `runtime` (one run: an event's hook in a fresh sandbox),
 //! then `hooktest` and `service`, then `settings`, then `exit_code` and `cli`.
 //! The benchmarks and the test kit are crates of their own
 //! (`crates/hookbox-bench`, `crates/hookbox-testkit`) on this library's
@@ -40,11 +41,11 @@ pub use hookbox_core::{backoff, env_names, failure, units};
 pub use hookbox_crypto::{digest, tls};
 pub use hookbox_intake as intake;
 pub use hookbox_record as record;
+pub use hookbox_sandbox as sandbox;
 pub use hookbox_source as source;
 pub mod cli;
 pub mod exit_code;
 pub mod hooktest;
 pub mod runtime;
-pub mod sandbox;
 pub mod service;
 pub mod settings;

@@ -11,13 +11,14 @@ const FLOORS: &[&str] = &[
     "hookbox-intake",
     "hookbox-policy",
     "hookbox-record",
+    "hookbox-sandbox",
     "hookbox-source",
     "hookbox-spool",
 ];
 
 /// The layers, lowest first. A module may import only from earlier rows.
 /// Floor crates re-exported as modules (`failure`, `tls`, `intake`, `source`,
-/// …) are in the first row: the compiler already keeps them from importing
+/// `sandbox`, …) are in the first row: the compiler already keeps them from importing
 /// what is built on them.
 const LAYERS: &[&[&str]] = &[
     // The floor crates, re-exported.

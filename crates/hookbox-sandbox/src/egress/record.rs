@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
 
 use super::inject::SecretInjection;
-use crate::record::{EgressAttempt, RecordedRequest};
+use hookbox_record::{EgressAttempt, RecordedRequest};
 
 /// Attempts recorded per run; later ones are only counted.
 pub const MAX_RECORDED_ATTEMPTS: usize = 1000;
@@ -33,7 +33,7 @@ pub struct EgressLog {
 #[derive(Debug, Clone)]
 pub struct AttemptStart {
     /// What kind of connection.
-    pub scheme: crate::record::EgressScheme,
+    pub scheme: hookbox_record::EgressScheme,
     /// The destination host, normalized.
     pub host: String,
     /// The destination port.

@@ -22,7 +22,7 @@ use super::{EgressGate, Pending, refuse};
 ///
 /// Each connection a hook holds takes four or five WASI resources (the
 /// socket, its two streams, the pollables the C library keeps): the cap
-/// stays well under [`crate::sandbox::MAX_RESOURCES`], so a hook that holds
+/// stays well under [`crate::MAX_RESOURCES`], so a hook that holds
 /// every connection it may start is told so, not stopped for its resources.
 pub const MAX_TCP_CONNECTIONS: usize = 128;
 
@@ -61,7 +61,7 @@ impl EgressGate {
         let host = name.unwrap_or_else(|| Host::Ip(ip).to_string());
         let target = format!("tcp://{host}:{port}");
         let handle = self.log.begin(AttemptStart {
-            scheme: crate::record::EgressScheme::Tcp,
+            scheme: hookbox_record::EgressScheme::Tcp,
             host,
             port,
             method: None,

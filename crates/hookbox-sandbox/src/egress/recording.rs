@@ -262,7 +262,7 @@ impl Sink for Recorder {
             let body = egress_http::read_upload(body, send.max_body, send.deadline, record.clone())
                 .await?;
             let answer = self.answer(&url);
-            record.record_request(crate::record::RecordedRequest {
+            record.record_request(hookbox_record::RecordedRequest {
                 url: send.url_masks.url(&url),
                 full_url: url,
                 headers,
@@ -284,7 +284,7 @@ impl Sink for Recorder {
         let ip = address.ip();
         let host = self.name_of(ip).unwrap_or_else(|| Host::Ip(ip).to_string());
         let url = format!("tcp://{host}:{}", address.port());
-        record.record_request(crate::record::RecordedRequest {
+        record.record_request(hookbox_record::RecordedRequest {
             url: url.clone(),
             full_url: url,
             ..Default::default()

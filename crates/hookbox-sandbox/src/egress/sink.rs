@@ -20,7 +20,7 @@ use super::policy::{EgressPolicy, Scheme, Verdict};
 use super::record::AttemptHandle;
 use super::relay::Relays;
 use super::tls_session::{OfferedIdentity, TlsSession};
-use crate::tls::TlsSettings;
+use hookbox_crypto::tls::TlsSettings;
 
 /// What an HTTP request gets back: the response and the future driving its
 /// connection.

@@ -23,11 +23,11 @@ use wasmtime::{Engine, Store, StoreContextMut, Trap};
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::record::RunStatus;
-use crate::tls::TlsSettings;
 use code_cache::{CodeCache, RunCodeCache};
 use egress::EgressGate;
 use egress::policy::EgressPolicy;
+use hookbox_crypto::tls::TlsSettings;
+use hookbox_record::RunStatus;
 use limits::{Limits, MemoryAccountant};
 use output::CappedOutput;
 
@@ -416,7 +416,7 @@ impl Sandbox {
     pub async fn finish_egress(
         self,
         in_background: bool,
-    ) -> (Vec<crate::record::EgressAttempt>, u64) {
+    ) -> (Vec<hookbox_record::EgressAttempt>, u64) {
         let log = self.store.data().egress.log();
         let settled = self.store.data().egress.settled();
         if in_background {
@@ -485,7 +485,7 @@ pub fn classify(
     let memory = || {
         format!(
             "the hook ran out of memory: the {} memory limit refused to grow it",
-            crate::units::format_bytes(limits.memory_bytes)
+            hookbox_core::units::format_bytes(limits.memory_bytes)
         )
     };
     // Recursion in C code (a deeply nested `json.loads`) that ran past the

@@ -125,12 +125,15 @@ impl WasiHttpHooks for EgressGate {
                 .map_err(|e| HttpError::InternalError(Some(e)))?;
             if let (Some(config), Some(offered)) = (&tls, &offered) {
                 let identity = &offered.identity;
-                let with_identity =
-                    crate::tls::with_client_identity(config, &identity.certificates, &identity.key)
-                        .map_err(|reason| {
-                            handle.note(&reason);
-                            HttpError::InternalError(Some(reason))
-                        })?;
+                let with_identity = hookbox_crypto::tls::with_client_identity(
+                    config,
+                    &identity.certificates,
+                    &identity.key,
+                )
+                .map_err(|reason| {
+                    handle.note(&reason);
+                    HttpError::InternalError(Some(reason))
+                })?;
                 handle.note(&offered.note);
                 tls = Some(std::sync::Arc::new(with_identity));
             }

@@ -98,7 +98,7 @@ impl RunCodeCache {
     pub fn new(cache: Arc<CodeCache>, hook: Option<(&str, &Arc<[u8]>)>) -> RunCodeCache {
         let hook = hook.map(|(guest_path, source)| {
             let keyed = [guest_path.as_bytes(), b"\0", source].concat();
-            (crate::digest::sha256(&keyed), source.clone())
+            (hookbox_crypto::digest::sha256(&keyed), source.clone())
         });
         RunCodeCache {
             cache,

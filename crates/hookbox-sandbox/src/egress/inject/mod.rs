@@ -205,7 +205,7 @@ pub enum Refused {
     },
 }
 
-crate::failure::categorized!(Usage: InjectError, Refused);
+hookbox_core::failure::categorized!(Usage: InjectError, Refused);
 
 /// What injecting did to one request, and how its response is guarded.
 #[derive(Debug, Default)]

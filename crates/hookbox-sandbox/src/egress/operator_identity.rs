@@ -62,10 +62,10 @@ impl OperatorIdentity {
             certificates: read(cert)?,
             key: read(key)?,
         };
-        let config = crate::tls::TlsSettings::new(&[])
+        let config = hookbox_crypto::tls::TlsSettings::new(&[])
             .and_then(|settings| settings.unverified_config())
             .map_err(IdentityError::Unusable)?;
-        crate::tls::with_client_identity(&config, &identity.certificates, &identity.key)
+        hookbox_crypto::tls::with_client_identity(&config, &identity.certificates, &identity.key)
             .map_err(IdentityError::Unusable)?;
         Ok(OperatorIdentity {
             destination: rule,
@@ -126,4 +126,4 @@ impl OperatorIdentities {
     }
 }
 
-crate::failure::categorized!(Usage: IdentityError);
+hookbox_core::failure::categorized!(Usage: IdentityError);

@@ -16,7 +16,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
 use super::egress::SocketCheck;
 use super::output::CappedOutput;
-use crate::env_names;
+use hookbox_core::env_names;
 
 /// Where the hook's own directory appears inside the sandbox.
 pub const HOOK_DIR_GUEST: &str = "/hook";

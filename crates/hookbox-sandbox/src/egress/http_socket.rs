@@ -39,9 +39,9 @@ use super::record::{AttemptHandle, AttemptStart, EgressLog};
 use super::refuse;
 use super::relay::{TlsRequest, UNVERIFIED_NOTE, handshake};
 use super::tls_session::TlsSession;
-use crate::record::RecordedRequest;
-use crate::sandbox::output::CappedOutput;
-use crate::tls::TlsSettings;
+use crate::output::CappedOutput;
+use hookbox_crypto::tls::TlsSettings;
+use hookbox_record::RecordedRequest;
 
 /// What checks and records the requests of one hook connection.
 pub(super) struct HttpSocket {
@@ -103,9 +103,9 @@ enum Forward {
 /// the hook's connection on it.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub(crate) struct NotSent(String);
+pub struct NotSent(String);
 
-crate::failure::categorized!(Usage: NotSent);
+hookbox_core::failure::categorized!(Usage: NotSent);
 
 fn default_port(scheme: Scheme) -> u16 {
     if scheme == Scheme::Https { 443 } else { 80 }

@@ -24,7 +24,7 @@ use tokio::time::Instant;
 
 use super::record::AttemptHandle;
 use super::tls_session::{ClientIdentity, OfferedIdentity, TlsSession};
-use crate::tls::TlsSettings;
+use hookbox_crypto::tls::TlsSettings;
 
 /// How long past the hook's deadline a relay may still pass on what the hook
 /// sent before it ended.
@@ -365,9 +365,11 @@ pub(super) async fn handshake(
         tls.config()?
     };
     let mut config = match identity {
-        Some(identity) => {
-            crate::tls::with_client_identity(&config, &identity.certificates, &identity.key)?
-        }
+        Some(identity) => hookbox_crypto::tls::with_client_identity(
+            &config,
+            &identity.certificates,
+            &identity.key,
+        )?,
         None => config.as_ref().clone(),
     };
     config.alpn_protocols = alpn.iter().map(|protocol| protocol.to_vec()).collect();

@@ -14,7 +14,7 @@ use super::policy::{EgressPolicy, Scheme, Verdict};
 use super::record::{AttemptHandle, AttemptStart, EgressLog};
 use super::sink::Sink;
 use super::{Resolved, refuse};
-use crate::sandbox::output::CappedOutput;
+use crate::output::CappedOutput;
 
 /// The policy's verdict on a raw socket to `address`, counting the names a
 /// socket rule named that were looked up in this run.

@@ -52,7 +52,7 @@ impl ClientIdentity {
             .and_then(Result::ok)
             .map_or_else(
                 || "unreadable".into(),
-                |der| crate::digest::sha256_hex(&der),
+                |der| hookbox_crypto::digest::sha256_hex(&der),
             );
         format!("client certificate sha256:{fingerprint} offered to the server")
     }

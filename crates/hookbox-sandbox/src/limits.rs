@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use crate::units::{self, UnitError};
+use hookbox_core::units::{self, UnitError};
 
 /// Most table elements one run may have (CPython's function tables need a few
 /// thousand; this only stops a runaway `table.grow`).
@@ -87,16 +87,17 @@ macro_rules! limits {
         /// The limits as flags and as the configuration file's `[limits]`
         /// section: every one optional, falling back to the defaults of
         /// [`Limits`].
-        #[derive(Debug, Clone, Default, serde::Deserialize, clap::Args)]
+        #[derive(Debug, Clone, Default, serde::Deserialize)]
+        #[cfg_attr(feature = "clap", derive(clap::Args))]
         #[serde(deny_unknown_fields)]
         pub struct LimitSettings {
             $(
                 #[doc = concat!($($doc,)+ " [default: ", $default, "]")]
-                #[arg(
+                #[cfg_attr(feature = "clap", arg(
                     long,
                     value_name = <$kind as LimitKind>::PLACEHOLDER,
                     help = concat!($($doc,)+ " [default: ", $default, "]").trim_start(),
-                )]
+                ))]
                 pub $key: Option<<$kind as LimitKind>::Written>,
             )+
         }
@@ -258,7 +259,7 @@ mod tests {
 
     #[test]
     fn the_readme_documents_every_limit_with_its_default() {
-        let readme = include_str!("../../docs/running-hooks.md");
+        let readme = include_str!("../../../docs/running-hooks.md");
         for (key, default) in LimitSettings::DEFAULTS {
             let row = format!("| `{}` | `{default}`", flag(key));
             assert!(

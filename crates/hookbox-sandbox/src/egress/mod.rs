@@ -19,7 +19,7 @@
 pub use hookbox_policy::address;
 pub mod http;
 mod http_gate;
-pub(crate) mod http_socket;
+mod http_socket;
 pub mod inject;
 pub mod mask;
 pub mod operator_identity;
@@ -32,6 +32,7 @@ mod socket_check;
 mod tcp;
 pub mod tls_session;
 
+pub use http_socket::NotSent;
 pub use socket_check::SocketCheck;
 pub use tcp::MAX_TCP_CONNECTIONS;
 
@@ -43,8 +44,8 @@ use std::sync::{Arc, Mutex};
 use tokio::time::Instant;
 
 use super::output::CappedOutput;
-use crate::tls::TlsSettings;
 use address::Host;
+use hookbox_crypto::tls::TlsSettings;
 use policy::{EgressPolicy, Rule};
 use record::{AttemptHandle, AttemptStart, EgressLog};
 use recording::{EgressMode, Recorder};
@@ -141,7 +142,7 @@ impl EgressGate {
     }
 
     /// Every attempt made so far, in order.
-    pub fn attempts(&self) -> Vec<crate::record::EgressAttempt> {
+    pub fn attempts(&self) -> Vec<hookbox_record::EgressAttempt> {
         self.log.attempts()
     }
 
@@ -213,7 +214,7 @@ impl EgressGate {
             };
             let refused = |reason: String| {
                 let handle = log.begin(AttemptStart {
-                    scheme: crate::record::EgressScheme::Dns,
+                    scheme: hookbox_record::EgressScheme::Dns,
                     host: name.clone(),
                     port: 0,
                     method: None,
@@ -284,8 +285,8 @@ async fn settle(tasks: Vec<tokio::task::JoinHandle<()>>, wait: std::time::Durati
 }
 
 /// How the record names a connection of `scheme`.
-pub fn recorded(scheme: policy::Scheme) -> crate::record::EgressScheme {
-    use crate::record::EgressScheme;
+pub fn recorded(scheme: policy::Scheme) -> hookbox_record::EgressScheme {
+    use hookbox_record::EgressScheme;
     match scheme {
         policy::Scheme::Http => EgressScheme::Http,
         policy::Scheme::Https => EgressScheme::Https,
