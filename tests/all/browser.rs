@@ -47,6 +47,13 @@ struct Browser {
     _profile: tempfile::TempDir,
 }
 
+/// The port in chromedriver's "ChromeDriver was started successfully on port
+/// 40841." line.
+fn started_on_port(line: &str) -> Option<u16> {
+    let (_, rest) = line.split_once("started successfully on port ")?;
+    rest.trim_end_matches('.').trim().parse().ok()
+}
+
 impl Browser {
     async fn start() -> Browser {
         for program in [CHROMIUM, CHROMEDRIVER] {
@@ -56,13 +63,10 @@ impl Browser {
                  (tests/run.sh does)"
             );
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        // chromedriver picks its own port (0) and says which: no port is
+        // found free and then taken by something else before it binds.
         let mut driver = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
+            .arg("--port=0")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -71,15 +75,15 @@ impl Browser {
         let (started, ready) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.contains("started successfully") {
-                    let _ = started.send(());
+                if let Some(port) = started_on_port(&line) {
+                    let _ = started.send(port);
                 }
             }
         });
-        if ready.recv_timeout(PAGE_DEADLINE).is_err() {
+        let Ok(port) = ready.recv_timeout(PAGE_DEADLINE) else {
             let _ = driver.kill();
             panic!("chromedriver did not start within {PAGE_DEADLINE:?}");
-        }
+        };
         let profile = tempfile::tempdir().unwrap();
         // Headless, as root, and with none of Chromium's own background
         // traffic: only the service under test is reached.

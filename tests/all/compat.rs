@@ -542,10 +542,9 @@ for url in os.environ["URLS"].split():
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_name_that_does_not_resolve_or_a_refused_connection_is_no_denial() {
-    // A port nothing listens on (bound, then released).
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let closed_port = closed.local_addr().unwrap().port();
-    drop(closed);
+    // A port nothing listens on, held for the whole test.
+    let closed = hookbox_testkit::ports::ClosedPort::new().unwrap();
+    let closed_port = closed.address().port();
     let hook = TestHook::new(NETWORK_FAILURES);
     let urls = format!("http://siem.invalid/events http://127.0.0.1:{closed_port}/events");
     let case = Case {

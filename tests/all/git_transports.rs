@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -23,6 +23,7 @@ use hookbox::source::git::{GitSource, SourceError};
 
 use crate::signed_commits::Keys;
 use crate::source::{TestRepo, hook_text};
+use hookbox_testkit::ports::{Started, start_on_a_free_port};
 
 /// The hook every repository here holds.
 const HOOK: &[u8] = b"print('from the network')\n";
@@ -578,12 +579,10 @@ impl Sshd {
         let dir = tempfile::tempdir().unwrap();
         keygen(&dir.path().join("host_key"), "");
         std::fs::write(dir.path().join("authorized_keys"), "").unwrap();
-        for _ in 0..3 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
+        // sshd is told its port (it cannot be handed a listening socket),
+        // and given another when it finds that one in use.
+        let log_path = dir.path().join("sshd.log");
+        let (port, child) = start_on_a_free_port(5, |port| {
             let config = dir.path().join("sshd_config");
             std::fs::write(
                 &config,
@@ -596,7 +595,7 @@ impl Sshd {
                 ),
             )
             .unwrap();
-            let log = std::fs::File::create(dir.path().join("sshd.log")).unwrap();
+            let log = std::fs::File::create(&log_path).unwrap();
             let mut child = Command::new(SSHD)
                 .arg("-D")
                 .arg("-e")
@@ -607,32 +606,29 @@ impl Sshd {
                 .stderr(log)
                 .spawn()
                 .expect("start sshd");
+            // Up once it says it listens; its port taken if it exits saying so.
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
+                let logged = std::fs::read_to_string(&log_path).unwrap_or_default();
+                if logged.contains("Server listening on") {
+                    return Started::Up((port, child));
                 }
-                if TcpStream::connect_timeout(
-                    &SocketAddr::from(([127, 0, 0, 1], port)),
-                    Duration::from_millis(200),
-                )
-                .is_ok()
-                {
-                    return Sshd { dir, port, child };
+                if let Ok(Some(_)) = child.try_wait() {
+                    let logged = std::fs::read_to_string(&log_path).unwrap_or_default();
+                    if logged.contains("Address already in use") {
+                        return Started::PortTaken;
+                    }
+                    panic!("sshd did not start: {logged}");
                 }
                 if Instant::now() > deadline {
                     let _ = child.kill();
                     let _ = child.wait();
-                    break;
+                    panic!("sshd did not listen within 10 s: {logged}");
                 }
-                std::thread::sleep(Duration::from_millis(50));
+                std::thread::sleep(Duration::from_millis(20));
             }
-            let log = std::fs::read_to_string(dir.path().join("sshd.log")).unwrap_or_default();
-            if !log.contains("Address already in use") {
-                panic!("sshd did not start: {log}");
-            }
-        }
-        panic!("sshd found no free port");
+        });
+        Sshd { dir, port, child }
     }
 
     /// Lets the key at `public_key` in.

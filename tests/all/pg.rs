@@ -1,11 +1,14 @@
 //! A throwaway PostgreSQL cluster for one test: `initdb` into a temporary
-//! directory, `pg_ctl` listening on a loopback port and a socket in that
+//! directory, `pg_ctl` listening on a loopback port (outside the kernel's
+//! ephemeral range, another when it is in use) and a socket in that
 //! directory, run as the unprivileged `postgres` user when the tests run as
 //! root (PostgreSQL refuses to run as root), stopped when dropped.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Command, Output};
+
+use hookbox_testkit::ports::{Started, start_on_a_free_port};
 
 /// The superuser's password: connections over TCP must give it.
 pub(crate) const PASSWORD: &str = "pg-test-password-7c1e";
@@ -60,12 +63,7 @@ impl Cluster {
             .tempdir()
             .unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let cluster = Cluster { bin, dir, port };
+        let mut cluster = Cluster { bin, dir, port: 0 };
         let data = cluster.data_dir();
         let password_file = cluster.dir.path().join("password");
         std::fs::write(&password_file, PASSWORD).unwrap();
@@ -88,7 +86,7 @@ impl Cluster {
         // kernel's cache), but commits wait for the WAL write, so stopping
         // the server at once (`-m immediate`) loses nothing acknowledged.
         let conf = format!(
-            "listen_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\n\
+            "listen_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
              fsync = off\nfull_page_writes = off\n\
              max_connections = 200\nshared_buffers = 32MB\n",
             cluster.dir.path().display()
@@ -112,8 +110,17 @@ impl Cluster {
             None => conf,
         };
         let conf_path = data.join("postgresql.auto.conf");
-        std::fs::write(&conf_path, conf).unwrap();
-        cluster.start_server();
+        // PostgreSQL cannot be handed a listening socket: it is told a port,
+        // and given another when it finds that one in use.
+        let port = start_on_a_free_port(5, |port| {
+            std::fs::write(&conf_path, format!("port = {port}\n{conf}")).unwrap();
+            match cluster.try_start_server() {
+                Ok(()) => Started::Up(port),
+                Err(log) if log.contains("Address already in use") => Started::PortTaken,
+                Err(log) => panic!("PostgreSQL did not start:\n{log}"),
+            }
+        });
+        cluster.port = port;
         cluster
     }
 
@@ -134,22 +141,35 @@ impl Cluster {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
-    /// Starts the server (again, after [`Cluster::stop_server`]).
+    /// Starts the server again, after [`Cluster::stop_server`].
     pub(crate) fn start_server(&self) {
+        if let Err(log) = self.try_start_server() {
+            panic!("PostgreSQL did not start again:\n{log}");
+        }
+    }
+
+    /// Starts the server; on failure, what it logged meanwhile.
+    fn try_start_server(&self) -> Result<(), String> {
         let log = self.dir.path().join("server.log");
-        self.pg(
-            "pg_ctl",
-            &[
-                "-D",
-                &self.data_dir().display().to_string(),
-                "-l",
-                &log.display().to_string(),
-                "-w",
-                "-t",
-                "60",
-                "start",
-            ],
-        );
+        let logged_before = std::fs::metadata(&log).map_or(0, |meta| meta.len() as usize);
+        let output = self
+            .command("pg_ctl")
+            .args(["-D", &self.data_dir().display().to_string()])
+            .args(["-l", &log.display().to_string()])
+            .args(["-w", "-t", "60", "start"])
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap();
+        if output.status.success() {
+            return Ok(());
+        }
+        let logged = std::fs::read(&log).unwrap_or_default();
+        Err(format!(
+            "{}{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+            String::from_utf8_lossy(logged.get(logged_before..).unwrap_or_default())
+        ))
     }
 
     /// Stops the server at once, as a crash would (`-m immediate`).

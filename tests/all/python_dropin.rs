@@ -301,10 +301,9 @@ fn sha256_hex(text: &str) -> String {
 
 #[test]
 fn when_the_service_does_not_answer_the_hook_runs_here_or_the_drop_in_fails() {
-    // A port nothing listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let service = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
+    // A port nothing listens on, held for the whole test.
+    let closed = hookbox_testkit::ports::ClosedPort::new().unwrap();
+    let service = format!("http://{}", closed.address());
 
     let run_here = forwarding_config(&service, "patience = \"300ms\"\n");
     let output = python3(

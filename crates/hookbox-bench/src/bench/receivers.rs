@@ -22,15 +22,17 @@ pub struct HttpReceiver {
 impl HttpReceiver {
     /// Starts one on a free loopback port, with TLS when `tls` is given.
     pub async fn start(tls: Option<&TestCa>) -> anyhow::Result<HttpReceiver> {
-        Self::start_on("127.0.0.1:0".parse()?, tls).await
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        Self::start_on(listener, tls)
     }
 
-    /// Starts one on `address`.
-    pub async fn start_on(
-        address: SocketAddr,
+    /// Starts one on `listener`.
+    pub fn start_on(
+        listener: std::net::TcpListener,
         tls: Option<&TestCa>,
     ) -> anyhow::Result<HttpReceiver> {
-        let listener = tokio::net::TcpListener::bind(address).await?;
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
         let address = listener.local_addr()?;
         let count = Arc::new(AtomicUsize::new(0));
         let counter = count.clone();

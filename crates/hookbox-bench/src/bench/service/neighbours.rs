@@ -76,8 +76,8 @@ async fn beside(
         max_attempts: 1,
         ..RetryPolicy::default()
     };
-    let unused = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-    let setup = Setup::with_retry(runtime, TRIVIAL, unused, 2, retry)?;
+    let unused = hookbox_testkit::ports::ClosedPort::new()?;
+    let setup = Setup::with_retry(runtime, TRIVIAL, unused.address(), 2, retry)?;
     if let Some((_, hook)) = hostile {
         setup.add_hook("session-close.runbook.py", hook)?;
     }

@@ -11,6 +11,7 @@ use hookbox::runtime::Runtime;
 use hookbox::service::retry::RetryPolicy;
 use hookbox::service::spool::now_millis;
 use hookbox::service::spool::sqlite::FILE_NAME;
+use hookbox_testkit::ports::ClosedPort;
 
 /// One sample of the spool during the outage.
 pub(super) struct OutageSample {
@@ -29,8 +30,9 @@ pub(super) struct Outage {
 /// sampling the spool each second; then brings the receiver up and times
 /// the drain.
 pub(super) async fn outage(runtime: Arc<Runtime>, plan: &ServicePlan) -> anyhow::Result<Outage> {
-    // A port nothing listens on until the receiver comes back.
-    let down = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    // A port nothing listens on until the receiver comes back on it.
+    let closed = ClosedPort::new()?;
+    let down = closed.address();
     let retry = RetryPolicy {
         max_attempts: 1000,
         first_delay: Duration::from_millis(500),
@@ -70,7 +72,7 @@ pub(super) async fn outage(runtime: Arc<Runtime>, plan: &ServicePlan) -> anyhow:
         });
     }
     let back = Instant::now();
-    let _receiver = HttpReceiver::start_on(down, None).await?;
+    let _receiver = HttpReceiver::start_on(closed.listen()?, None)?;
     setup.wait_until_done(accepted).await?;
     let drain = back.elapsed();
     let _ = stop.send(());
