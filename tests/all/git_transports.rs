@@ -105,7 +105,7 @@ impl GitHttpServer {
     fn start(
         root: &Path,
         credentials: Option<(&str, &str)>,
-        tls: Option<Arc<rustls::ServerConfig>>,
+        tls: Option<hookbox_testkit::tls::TlsAcceptor>,
     ) -> GitHttpServer {
         use base64::Engine;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -130,7 +130,7 @@ impl GitHttpServer {
             requests: requests.clone(),
         });
         let is_tls = tls.is_some();
-        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+        let acceptor = tls;
         runtime.spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -432,22 +432,9 @@ fn an_unreachable_server_is_tried_once_not_once_per_branch() {
 #[test]
 fn https_with_an_untrusted_certificate_is_refused() {
     let (_repo, _commit, root, name) = served_repo();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let certificate = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![certificate.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
-        .unwrap();
-    let server = GitHttpServer::start(&root, None, Some(Arc::new(config)));
+    // A CA made for this test, which the source is never told to trust.
+    let untrusted = hookbox_testkit::tls::TestCa::new();
+    let server = GitHttpServer::start(&root, None, Some(untrusted.acceptor()));
     let (_cache, source) = source_from(&[("GIT_URL", server.url(&name))]);
     let failure = fetch_error(&source, "-----");
     let error = failure.to_string();
