@@ -6,7 +6,9 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use hookbox_testkit::poll::poll_until;
 
 use crate::receiver::{Received, Receiver, Reply, TestCa};
 use crate::support::{SESSION_OPEN, TestHook, hookbox};
@@ -354,14 +356,13 @@ impl SyslogCollector {
     /// What arrived once `count` messages are in, or what there was at the
     /// deadline.
     async fn messages(&self, count: usize) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let text = String::from_utf8_lossy(&self.received.lock().unwrap()).into_owned();
-            if text.matches("session ").count() >= count || Instant::now() > deadline {
-                return text;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        poll_until(
+            Duration::from_secs(10),
+            Duration::from_millis(10),
+            async || String::from_utf8_lossy(&self.received.lock().unwrap()).into_owned(),
+            |text| text.matches("session ").count() >= count,
+        )
+        .await
     }
 }
 
@@ -802,14 +803,13 @@ async fn tls_collector(ca: &TestCa) -> (u16, Transcripts) {
 /// What `transcripts` holds once `count` connections are recorded, or at
 /// the deadline.
 async fn transcripts_when(transcripts: &Transcripts, count: usize) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let seen = transcripts.lock().unwrap().clone();
-        if seen.len() >= count || Instant::now() > deadline {
-            return seen;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(10),
+        async || transcripts.lock().unwrap().clone(),
+        |seen| seen.len() >= count,
+    )
+    .await
 }
 
 const SMTP_STARTTLS: &str = r#"

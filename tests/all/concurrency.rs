@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::TlsAcceptor;
 
+use hookbox_testkit::poll::poll_until;
+
 use crate::compat::{Case, allow, allow_trusting};
 use crate::receiver::{Receiver, Reply, TestCa};
 use crate::support::{HTTPX, TestHook, install_packages};
@@ -58,19 +60,19 @@ impl Collector {
     /// What each connection sent, sorted, once `count` have closed (or what
     /// there was at the deadline).
     async fn received(&self, count: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let connections = self.connections.lock().unwrap().clone();
-            if connections.len() >= count || Instant::now() > deadline {
-                let mut texts: Vec<String> = connections
-                    .iter()
-                    .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
-                    .collect();
-                texts.sort();
-                return texts;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let connections = poll_until(
+            Duration::from_secs(10),
+            Duration::from_millis(10),
+            async || self.connections.lock().unwrap().clone(),
+            |connections| connections.len() >= count,
+        )
+        .await;
+        let mut texts: Vec<String> = connections
+            .iter()
+            .map(|bytes| String::from_utf8_lossy(bytes).into_owned())
+            .collect();
+        texts.sort();
+        texts
     }
 }
 
@@ -399,11 +401,14 @@ async fn a_would_be_deadlock_ends_at_once_naming_the_threads() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < deadline && python.try_wait().unwrap().is_none() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let hung = python.try_wait().unwrap().is_none();
+    let exited = poll_until(
+        Duration::from_secs(2),
+        Duration::from_millis(20),
+        async || python.try_wait().unwrap().is_some(),
+        |&exited| exited,
+    )
+    .await;
+    let hung = !exited;
     let _ = python.kill();
     let _ = python.wait();
     assert!(hung, "python3 finished a deadlocked hook");

@@ -5,12 +5,14 @@
 //! is refused a snapshot and imported on every run, as before.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hookbox::record::RunStatus;
 use hookbox::runtime::PackagesSnapshot;
 use hookbox::sandbox::limits::Limits;
 use hookbox::source::HookFile;
+
+use hookbox_testkit::poll::poll_until_blocking;
 
 use crate::compat::{Case, allow_trusting};
 use crate::receiver::{Receiver, Reply, TestCa};
@@ -369,21 +371,22 @@ fn a_one_shot_run_prepares_a_new_version_in_the_background() {
 /// Runs `run` again until it prints `preloaded` (the snapshot made in the
 /// background is used), for at most 300 s.
 fn until_preloaded(run: impl Fn() -> String, preloaded: &str) {
-    let deadline = Instant::now() + Duration::from_secs(300);
     let mut seen = Vec::new();
-    loop {
-        let output = run();
-        if output == preloaded {
-            return;
-        }
-        seen.push(output);
-        assert!(
-            Instant::now() < deadline,
-            "no snapshot within 300 s (cache {}): {seen:?}",
-            cache_dir().display()
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let last = poll_until_blocking(
+        Duration::from_secs(300),
+        Duration::from_millis(500),
+        || {
+            let output = run();
+            seen.push(output.clone());
+            output
+        },
+        |output| output == preloaded,
+    );
+    assert!(
+        last == preloaded,
+        "no snapshot within 300 s (cache {}): {seen:?}",
+        cache_dir().display()
+    );
 }
 
 /// Installs `package` (its `__init__.py` is `source`) and `siemfmt` beside

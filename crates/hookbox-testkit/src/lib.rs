@@ -1,8 +1,9 @@
 //! What hookbox's integration tests and its benchmarks share, so neither
-//! keeps a copy: the real `python3`, loopback ports without races
-//! ([`ports`]) and certificate authorities made per run ([`tls`]). A crate
+//! keeps a copy: the real `python3`, waiting with a deadline ([`poll`]),
+//! loopback ports without races ([`ports`]) and certificate authorities made per run ([`tls`]). A crate
 //! that never ships in the binary.
 
+pub mod poll;
 pub mod ports;
 pub mod tls;
 

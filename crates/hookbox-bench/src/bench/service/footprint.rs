@@ -7,9 +7,10 @@ use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
+use hookbox_testkit::poll::poll_until;
 
 use super::server::{Client, hooks_folder, in_state, post_from_clients};
 use super::{ServicePlan, TOKEN, TRIVIAL};
@@ -104,37 +105,43 @@ fn listening_address(stdout: std::process::ChildStdout) -> anyhow::Result<Socket
 
 /// Waits until `total` runs succeeded, reading the service's spool.
 async fn wait_until_done(spool: &SqliteSpool, total: usize) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        let stats = spool.stats(now_millis())?;
-        if in_state(&stats, RunState::Succeeded) >= total {
-            return Ok(());
-        }
-        if in_state(&stats, RunState::Dead) > 0 || Instant::now() > deadline {
-            bail!("the service's runs did not all succeed within 10 minutes: {stats:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    let stats = poll_until(
+        Duration::from_secs(600),
+        Duration::from_millis(20),
+        async || spool.stats(now_millis()),
+        |stats| {
+            stats.as_ref().map_or(true, |stats| {
+                in_state(stats, RunState::Succeeded) >= total || in_state(stats, RunState::Dead) > 0
+            })
+        },
+    )
+    .await?;
+    if in_state(&stats, RunState::Succeeded) < total {
+        bail!("the service's runs did not all succeed within 10 minutes: {stats:?}");
     }
+    Ok(())
 }
 
 /// Waits until the service at `address` reports on `/metrics` that it
 /// released its warm memory.
 async fn wait_until_released(address: SocketAddr) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
     let mut client = Client::connect(address).await?;
-    loop {
-        let metrics = client.get("/metrics").await?;
-        let released = metrics.lines().any(|line| {
+    let released = |metrics: &str| {
+        metrics.lines().any(|line| {
             line.starts_with("hookbox_warm_memory_releases_total ") && !line.ends_with(" 0")
-        });
-        if released {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("the service did not release its warm memory within a minute of going idle");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        })
+    };
+    let metrics = poll_until(
+        Duration::from_secs(60),
+        Duration::from_millis(100),
+        async || client.get("/metrics").await,
+        |metrics| metrics.as_ref().map_or(true, |metrics| released(metrics)),
+    )
+    .await?;
+    if !released(&metrics) {
+        bail!("the service did not release its warm memory within a minute of going idle");
     }
+    Ok(())
 }
 
 /// The Markdown section for `footprint`.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use hookbox_testkit::poll::poll_until;
 use http_body_util::{BodyExt, Full};
 use tokio::sync::oneshot;
 
@@ -176,22 +177,29 @@ impl Setup {
     }
 
     async fn wait_for_successes(&self, total: usize, deaths_expected: bool) -> anyhow::Result<u64> {
-        let deadline = Instant::now() + Duration::from_secs(600);
         let mut polls = 0;
-        loop {
-            polls += 1;
-            let stats = self.shared.spool.stats(now_millis())?;
-            if in_state(&stats, RunState::Succeeded) >= total {
-                return Ok(polls);
-            }
-            if !deaths_expected && in_state(&stats, RunState::Dead) > 0 {
-                bail!("a benchmark run died: {stats:?}");
-            }
-            if Instant::now() > deadline {
-                bail!("runs did not finish within 10 minutes: {stats:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
+        let died = |stats: &SpoolStats| !deaths_expected && in_state(stats, RunState::Dead) > 0;
+        let stats = poll_until(
+            Duration::from_secs(600),
+            Duration::from_millis(1),
+            async || {
+                polls += 1;
+                self.shared.spool.stats(now_millis())
+            },
+            |stats| {
+                stats.as_ref().map_or(true, |stats| {
+                    in_state(stats, RunState::Succeeded) >= total || died(stats)
+                })
+            },
+        )
+        .await?;
+        if died(&stats) {
+            bail!("a benchmark run died: {stats:?}");
         }
+        if in_state(&stats, RunState::Succeeded) < total {
+            bail!("runs did not finish within 10 minutes: {stats:?}");
+        }
+        Ok(polls)
     }
 }
 
