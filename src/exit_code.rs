@@ -102,6 +102,7 @@ const CATEGORIZED: &[Probe] = &[
     probe::<crate::service::auth::BadSecret>,
     probe::<crate::service::SetupError>,
     probe::<crate::service::spool::SpoolError>,
+    probe::<crate::record::stored::StoredRecordError>,
     probe::<crate::intake::hoop_event::EventError>,
     probe::<crate::intake::PayloadError>,
     probe::<crate::intake::UnknownEvent>,

@@ -255,6 +255,11 @@ async fn an_event_is_stored_run_once_and_inspectable() {
     .await;
     assert_eq!(setup.receiver.requests().len(), 1, "a duplicate runs once");
     let attempt = &run["attempt_log"][0]["outcome"];
+    assert_eq!(
+        attempt["record_version"],
+        hookbox::record::stored::RECORD_VERSION,
+        "{attempt}"
+    );
     assert_eq!(attempt["status"], "ok");
     assert!(
         attempt["stdout"]

@@ -6,6 +6,7 @@
 pub mod credentials;
 mod outcome;
 mod provenance;
+pub mod stored;
 
 pub use outcome::{EgressAttempt, EgressScheme, RecordedRequest, RunOutcome, RunStatus};
 pub use provenance::{Provenance, Signer};

@@ -168,11 +168,12 @@ pub struct AttemptRecord {
 }
 
 impl AttemptRecord {
-    /// The outcome as stored (JSON), when there is one.
+    /// The outcome as stored (JSON, with its record version), when there
+    /// is one.
     pub fn outcome_json(&self) -> Option<String> {
         self.outcome
             .as_ref()
-            .map(|outcome| serde_json::to_string(outcome).unwrap_or_default())
+            .map(|outcome| hookbox_record::stored::to_stored(outcome).to_string())
     }
 
     /// The attempt's summary as stored (JSON), when a hook ran.
@@ -420,8 +421,9 @@ pub struct AttemptView {
     pub finished_at: String,
     /// Why it ended the way it did.
     pub note: String,
-    /// The full outcome: status, exit code, output, duration, fuel, peak
-    /// memory and every egress attempt.
+    /// The full outcome as stored: its record version, status, exit code,
+    /// output, duration, fuel, peak memory and every egress attempt
+    /// (`hookbox_record::stored::from_stored` reads it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<serde_json::Value>,
 }

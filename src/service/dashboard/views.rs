@@ -5,10 +5,11 @@ use askama::Template;
 
 use super::RunsQuery;
 use super::activity::{self, Activity};
-use crate::record::{EgressAttempt, Provenance, RunOutcome};
+use crate::record::stored::from_stored;
+use crate::record::{EgressAttempt, Provenance};
 use crate::runtime::config::SandboxConfig;
 use crate::service::hooks::HookSource;
-use crate::service::spool::{RunDetail, RunSummary};
+use crate::service::spool::{AttemptView, RunDetail, RunSummary};
 use crate::units::format_bytes;
 
 /// The activity page.
@@ -177,49 +178,7 @@ struct EgressRow {
 
 impl RunPage {
     pub(super) fn new(detail: RunDetail, firings: Vec<RunSummary>, csrf: String) -> RunPage {
-        let attempts = detail
-            .attempt_log
-            .into_iter()
-            .map(|attempt| {
-                let mut row = AttemptRow {
-                    number: attempt.number,
-                    started_at: attempt.started_at,
-                    finished_at: attempt.finished_at,
-                    note: attempt.note,
-                    status: "no run".into(),
-                    exit_code: None,
-                    duration_ms: String::new(),
-                    fuel: String::new(),
-                    peak_memory: String::new(),
-                    hook_from: None,
-                    stdout: String::new(),
-                    stderr: String::new(),
-                    egress: Vec::new(),
-                };
-                // An attempt with no hook to run has no outcome; one whose
-                // stored outcome cannot be read says so, never shows blanks.
-                match attempt.outcome.map(serde_json::from_value::<RunOutcome>) {
-                    None => {}
-                    Some(Err(error)) => {
-                        row.status = "unreadable".into();
-                        row.note =
-                            format!("{} (its stored outcome cannot be read: {error})", row.note);
-                    }
-                    Some(Ok(outcome)) => {
-                        row.status = outcome.status.as_str().to_owned();
-                        row.exit_code = outcome.exit_code.map(i64::from);
-                        row.duration_ms = format!("{:.1}", outcome.duration_ms);
-                        row.fuel = outcome.fuel_consumed.to_string();
-                        row.peak_memory = format_bytes(outcome.peak_memory_bytes);
-                        row.hook_from = outcome.provenance.as_ref().map(describe_provenance);
-                        row.egress = outcome.egress.iter().map(egress_row).collect();
-                        row.stdout = outcome.stdout;
-                        row.stderr = outcome.stderr;
-                    }
-                }
-                row
-            })
-            .collect();
+        let attempts = detail.attempt_log.into_iter().map(AttemptRow::of).collect();
         RunPage {
             payload: serde_json::to_string_pretty(&detail.payload).unwrap_or_default(),
             script_sha256: detail.script_sha256,
@@ -228,6 +187,48 @@ impl RunPage {
             attempts,
             csrf,
         }
+    }
+}
+
+impl AttemptRow {
+    /// One stored attempt as its row shows it.
+    fn of(attempt: AttemptView) -> AttemptRow {
+        let mut row = AttemptRow {
+            number: attempt.number,
+            started_at: attempt.started_at,
+            finished_at: attempt.finished_at,
+            note: attempt.note,
+            status: "no run".into(),
+            exit_code: None,
+            duration_ms: String::new(),
+            fuel: String::new(),
+            peak_memory: String::new(),
+            hook_from: None,
+            stdout: String::new(),
+            stderr: String::new(),
+            egress: Vec::new(),
+        };
+        // An attempt with no hook to run has no outcome; one whose
+        // stored outcome cannot be read says so, never shows blanks.
+        match attempt.outcome.map(from_stored) {
+            None => {}
+            Some(Err(error)) => {
+                row.status = "unreadable".into();
+                row.note = format!("{} (its stored outcome cannot be read: {error})", row.note);
+            }
+            Some(Ok(outcome)) => {
+                row.status = outcome.status.as_str().to_owned();
+                row.exit_code = outcome.exit_code.map(i64::from);
+                row.duration_ms = format!("{:.1}", outcome.duration_ms);
+                row.fuel = outcome.fuel_consumed.to_string();
+                row.peak_memory = format_bytes(outcome.peak_memory_bytes);
+                row.hook_from = outcome.provenance.as_ref().map(describe_provenance);
+                row.egress = outcome.egress.iter().map(egress_row).collect();
+                row.stdout = outcome.stdout;
+                row.stderr = outcome.stderr;
+            }
+        }
+        row
     }
 }
 
@@ -382,4 +383,58 @@ pub(super) fn problem(message: &str) -> String {
     ProblemPage { message }
         .render()
         .unwrap_or_else(|_| "hookbox: error".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::stored::{RECORD_VERSION, VERSION_FIELD, to_stored};
+    use crate::record::{RunOutcome, RunStatus};
+
+    fn attempt(outcome: Option<serde_json::Value>) -> AttemptView {
+        AttemptView {
+            number: 1,
+            started_at: "2026-12-03T12:00:00Z".into(),
+            finished_at: "2026-12-03T12:00:01Z".into(),
+            note: "exited 0".into(),
+            outcome,
+        }
+    }
+
+    fn outcome() -> RunOutcome {
+        let mut outcome = RunOutcome::not_started(String::new());
+        outcome.status = RunStatus::Ok;
+        outcome.exit_code = Some(0);
+        outcome.stdout = "sent\n".into();
+        outcome
+    }
+
+    #[test]
+    fn a_stored_outcome_shows_its_fields() {
+        let row = AttemptRow::of(attempt(Some(to_stored(&outcome()))));
+        assert_eq!(row.status, "ok");
+        assert_eq!(row.exit_code, Some(0));
+        assert_eq!(row.stdout, "sent\n");
+        assert_eq!(row.note, "exited 0");
+    }
+
+    #[test]
+    fn an_outcome_a_newer_hookbox_stored_says_so_and_shows_no_blanks() {
+        let mut stored = to_stored(&outcome());
+        stored[VERSION_FIELD] = (RECORD_VERSION + 1).into();
+        let row = AttemptRow::of(attempt(Some(stored)));
+        assert_eq!(row.status, "unreadable");
+        assert!(
+            row.note
+                .starts_with("exited 0 (its stored outcome cannot be read: ")
+        );
+        assert!(row.note.contains("newer hookbox"), "{}", row.note);
+        assert!(row.stdout.is_empty() && row.exit_code.is_none());
+    }
+
+    #[test]
+    fn an_attempt_without_a_hook_run_has_no_outcome() {
+        let row = AttemptRow::of(attempt(None));
+        assert_eq!(row.status, "no run");
+    }
 }
