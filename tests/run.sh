@@ -106,6 +106,10 @@ if [ "$#" -eq 0 ]; then
     exit 1
   }
   cargo clippy --workspace --all-targets --quiet -- -D warnings
+  # The spool as a binary built without the shared PostgreSQL spool has it
+  # (`--no-default-features`): lint-clean, and a PostgreSQL URL refused.
+  cargo clippy -p hookbox-spool --no-default-features --all-targets --quiet -- -D warnings
+  cargo test -p hookbox-spool --no-default-features --quiet
 fi
 
 # One invocation for every crate (the benchmarks' own unit tests included):

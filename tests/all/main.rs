@@ -29,8 +29,12 @@ mod layering;
 mod limits;
 mod package_snapshots;
 mod packages;
+// The PostgreSQL suites need the shared spool, a default feature.
+#[cfg(feature = "postgres")]
 mod pg;
+#[cfg(feature = "postgres")]
 mod pg_service;
+#[cfg(feature = "postgres")]
 mod pg_spool;
 mod python_dropin;
 mod receiver;

@@ -6,6 +6,7 @@
 //! back to `pending` with a later due time when it is retried. An event is
 //! stored once per `id`; a duplicate delivery creates no run.
 
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sqlite;
 
@@ -507,6 +508,11 @@ pub enum SpoolError {
         /// What went wrong.
         reason: String,
     },
+    /// A shared spool was asked of a hookbox built without PostgreSQL.
+    #[error(
+        "this hookbox was built without the shared PostgreSQL spool: leave --spool and HOOKBOX_SPOOL unset for the embedded spool, or build hookbox with its `postgres` feature (on by default)"
+    )]
+    NoPostgres,
 }
 
 impl hookbox_core::failure::Categorized for SpoolError {
@@ -515,7 +521,8 @@ impl hookbox_core::failure::Categorized for SpoolError {
         match self {
             SpoolError::NoSpool { .. }
             | SpoolError::NoRun { .. }
-            | SpoolError::SchemaTooNew { .. } => Failure::Usage,
+            | SpoolError::SchemaTooNew { .. }
+            | SpoolError::NoPostgres => Failure::Usage,
             SpoolError::Database { .. }
             | SpoolError::Open { .. }
             | SpoolError::LeaseLost { .. } => Failure::Internal,
@@ -656,6 +663,12 @@ pub fn open(
 ) -> Result<std::sync::Arc<dyn Spool>, SpoolError> {
     Ok(match location {
         SpoolLocation::Embedded(dir) => std::sync::Arc::new(sqlite::SqliteSpool::open(dir)?),
+        #[cfg(not(feature = "postgres"))]
+        SpoolLocation::Shared(_) => {
+            let _ = (tls, instance);
+            return Err(SpoolError::NoPostgres);
+        }
+        #[cfg(feature = "postgres")]
         SpoolLocation::Shared(shared) => {
             let tls = tls().map_err(|reason| SpoolError::Open {
                 path: "the --spool database".into(),
@@ -710,4 +723,26 @@ impl Default for Retention {
 pub fn rfc3339(millis: Millis) -> String {
     let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(millis.max(0) as u64);
     humantime::format_rfc3339_millis(time).to_string()
+}
+
+#[cfg(all(test, not(feature = "postgres")))]
+mod without_postgres {
+    use super::*;
+
+    #[test]
+    fn a_shared_spool_is_refused_by_name() {
+        let location = SpoolLocation::Shared(SharedSpool {
+            url: "postgres://db.internal/hookbox".into(),
+            password: None,
+            lease: SharedSpool::DEFAULT_LEASE,
+        });
+        let refused = open(
+            &location,
+            || panic!("no TLS is set up for a refused spool"),
+            "one",
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(refused, SpoolError::NoPostgres), "{refused}");
+    }
 }
