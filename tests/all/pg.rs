@@ -148,28 +148,15 @@ impl Cluster {
         }
     }
 
-    /// Starts the server; on failure, what it logged meanwhile.
+    /// Starts the server; on failure, what it said and logged meanwhile.
     fn try_start_server(&self) -> Result<(), String> {
-        let log = self.dir.path().join("server.log");
-        let logged_before = std::fs::metadata(&log).map_or(0, |meta| meta.len() as usize);
-        let output = self
-            .command("pg_ctl")
-            .args(["-D", &self.data_dir().display().to_string()])
-            .args(["-l", &log.display().to_string()])
-            .args(["-w", "-t", "60", "start"])
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap();
-        if output.status.success() {
-            return Ok(());
-        }
-        let logged = std::fs::read(&log).unwrap_or_default();
-        Err(format!(
-            "{}{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr),
-            String::from_utf8_lossy(logged.get(logged_before..).unwrap_or_default())
-        ))
+        let data = self.data_dir().display().to_string();
+        let log = self.dir.path().join("server.log").display().to_string();
+        self.try_pg(
+            "pg_ctl",
+            &["-D", &data, "-l", &log, "-w", "-t", "60", "start"],
+        )
+        .map(drop)
     }
 
     /// Stops the server at once, as a crash would (`-m immediate`).
@@ -201,20 +188,31 @@ impl Cluster {
 
     /// Runs one of the server's programs; it must succeed.
     fn pg(&self, program: &str, args: &[&str]) -> Output {
+        self.try_pg(program, args)
+            .unwrap_or_else(|said| panic!("{program} {args:?} failed:\n{said}"))
+    }
+
+    /// Runs one of the server's programs; on failure, what it printed and
+    /// what the server logged meanwhile.
+    fn try_pg(&self, program: &str, args: &[&str]) -> Result<Output, String> {
+        let log = self.dir.path().join("server.log");
+        let logged_before = std::fs::metadata(&log).map_or(0, |meta| meta.len() as usize);
         let output = self
             .command(program)
             .args(args)
             .current_dir(self.dir.path())
             .output()
             .unwrap();
-        assert!(
-            output.status.success(),
-            "{program} {args:?} failed:\n{}{}{}",
+        if output.status.success() {
+            return Ok(output);
+        }
+        let logged = std::fs::read(&log).unwrap_or_default();
+        Err(format!(
+            "{}{}{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr),
-            std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
-        );
-        output
+            String::from_utf8_lossy(logged.get(logged_before..).unwrap_or_default())
+        ))
     }
 }
 
