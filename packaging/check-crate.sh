@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 version=$(cargo metadata --no-deps --format-version 1 --locked |
     python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "hookbox"))')
-floors=(hookbox-core hookbox-crypto hookbox-intake hookbox-policy hookbox-record hookbox-sandbox hookbox-source hookbox-spool)
+floors=(hookbox-core hookbox-crypto hookbox-intake hookbox-policy hookbox-record hookbox-sandbox hookbox-source hookbox-spool hookbox-runtime hookbox-service hookbox-hooktest)
 cargo package --locked --no-verify --allow-dirty --quiet -p hookbox "${floors[@]/#/-p}"
 crate="target/package/hookbox-$version.crate"
 

@@ -15,7 +15,7 @@
 //! environment variable hookbox reads and [`exit_code`] maps outcomes to process
 //! exit codes.
 //!
-//! The floors are crates of their own, so the compiler keeps each from
+//! Every layer is a crate of its own, so the compiler keeps each from
 //! importing what is built on it (`crates/`, each re-exported here):
 //!
 //! 1. `hookbox-core`: [`failure`] (what kind of failure an error is; every
@@ -27,25 +27,29 @@
 //! 4. `hookbox-source`: [`source`], where a hook comes from, and
 //!    `hookbox-sandbox`: [`sandbox`], what it runs in (neither knows the
 //!    other);
-//! 5. `hookbox-spool`: the durable spool, re-exported as `service::spool`.
+//! 5. `hookbox-runtime`: [`runtime`], one run of an event's hook in a fresh
+//!    sandbox, with the guests it is handed;
+//! 6. `hookbox-service`: [`service`], with `hookbox-spool` re-exported as
+//!    `service::spool`; `hookbox-hooktest`: [`hooktest`] (neither knows the
+//!    other).
 //!
-//! Inside this crate, imports go one way, from a higher layer to a lower one,
-//! never sideways or up (a test in `tests/all/layering.rs` holds the list):
-//! `runtime` (one run: an event's hook in a fresh sandbox),
-//! then `hooktest` and `service`, then `settings`, then `exit_code` and `cli`.
+//! This crate is the binary on top: [`guest`] embeds the guests `build.rs`
+//! builds from `guest-sdk/python/`, [`settings`] resolves configuration,
+//! [`exit_code`] maps errors to exit codes and [`cli`] is the commands.
 //! The benchmarks and the test kit are crates of their own
 //! (`crates/hookbox-bench`, `crates/hookbox-testkit`) on this library's
 //! public items; they never ship in the binary.
 
 pub use hookbox_core::{backoff, env_names, failure, units};
 pub use hookbox_crypto::{digest, tls};
+pub use hookbox_hooktest as hooktest;
 pub use hookbox_intake as intake;
 pub use hookbox_record as record;
+pub use hookbox_runtime as runtime;
 pub use hookbox_sandbox as sandbox;
+pub use hookbox_service as service;
 pub use hookbox_source as source;
 pub mod cli;
 pub mod exit_code;
-pub mod hooktest;
-pub mod runtime;
-pub mod service;
+pub mod guest;
 pub mod settings;

@@ -186,7 +186,7 @@ fn check_cache() -> Check {
             );
         }
     };
-    match Runtime::is_warm(&dir) {
+    match Runtime::is_warm(&crate::guest::GUEST, &dir) {
         Ok(true) => ok(
             "cache",
             format!(

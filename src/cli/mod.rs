@@ -256,6 +256,7 @@ fn load_runtime(
 ) -> anyhow::Result<Runtime> {
     let cache_dir = settings::cache_dir(crate::env_names::from_process)?;
     let runtime = Runtime::load(&RuntimeOptions {
+        guest: &crate::guest::GUEST,
         cache_dir,
         engine,
         show_progress: std::io::stderr().is_terminal(),

@@ -25,8 +25,8 @@ use super::sandbox_flags::SandboxFlags;
 use super::stdout::outln;
 use crate::env_names;
 use crate::exit_code;
+use crate::guest::GUEST;
 use crate::intake::{Payload, PayloadError};
-use crate::runtime::guest::PYTHON_VERSION;
 use crate::service::client::{ForwardError, Forwarder, Queued, sha256_hex};
 use crate::settings::{Fallback, Forwarding};
 use crate::source::{HookFile, MAX_HOOK_FILE_BYTES};
@@ -149,7 +149,8 @@ impl PythonArgs {
         let (script, args) = match invocation(&self.python) {
             Ok(Invocation::Version) => {
                 outln!(
-                    "Python {PYTHON_VERSION} (hookbox {}: sandboxed, WebAssembly)",
+                    "Python {} (hookbox {}: sandboxed, WebAssembly)",
+                    GUEST.python_version(),
                     env!("CARGO_PKG_VERSION")
                 );
                 return Ok(exit_code::OK);

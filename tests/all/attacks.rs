@@ -470,11 +470,7 @@ fn a_cache_folder_others_can_write_is_refused() {
         if warmed {
             let engine = hookbox::runtime::engine::new_engine(Default::default()).unwrap();
             let runner = hookbox::runtime::cache::ComponentCache::new(crate::support::cache_dir())
-                .artifact_path(
-                    &engine,
-                    "python-runner",
-                    hookbox::runtime::guest::RUNNER_HASH,
-                );
+                .artifact_path(&engine, "python-runner", hookbox::guest::GUEST.runner_hash);
             for file in [runner.clone(), runner.with_extension("cwasm.xxh3")] {
                 std::fs::copy(&file, cache.path().join(file.file_name().unwrap())).unwrap();
             }

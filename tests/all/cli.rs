@@ -4,9 +4,9 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use hookbox::guest::GUEST;
 use hookbox::runtime::cache::ComponentCache;
 use hookbox::runtime::engine::{EngineOptions, new_engine};
-use hookbox::runtime::guest;
 
 use crate::support::{SESSION_CLOSE, TestHook, cache_dir, hookbox, repo_path, runtime};
 
@@ -267,11 +267,8 @@ fn only_listed_variables_cross_into_the_sandbox() {
 /// checksum into `cache`; returns its path there and its bytes.
 fn corrupt_runner_in(cache: &Path) -> (std::path::PathBuf, Vec<u8>) {
     let engine = new_engine(EngineOptions::default()).unwrap();
-    let artifact = ComponentCache::new(cache_dir()).artifact_path(
-        &engine,
-        "python-runner",
-        guest::RUNNER_HASH,
-    );
+    let artifact =
+        ComponentCache::new(cache_dir()).artifact_path(&engine, "python-runner", GUEST.runner_hash);
     let mut corrupt = std::fs::read(&artifact).expect("the shared cache holds the runner");
     let at = corrupt.len() / 2;
     corrupt[at] ^= 0x55;
@@ -324,7 +321,7 @@ fn a_run_without_python_never_loads_the_runner() {
     let cache = tempfile::tempdir().unwrap();
     let (private, corrupt) = corrupt_runner_in(cache.path());
     // What the runtime extracts at start, as the shared cache has it.
-    let sources = guest::sources_dir(&cache_dir()).unwrap();
+    let sources = GUEST.sources_dir(&cache_dir()).unwrap();
     for extracted in [shared.stdlib_dir(), sources.as_path()] {
         std::os::unix::fs::symlink(extracted, cache.path().join(extracted.file_name().unwrap()))
             .unwrap();

@@ -14,6 +14,7 @@ use hookbox::record::EgressScheme;
 
 fn runtime_trusting(ca: &TestCa) -> Runtime {
     Runtime::load(&RuntimeOptions {
+        guest: &hookbox::guest::GUEST,
         cache_dir: cache_dir(),
         engine: EngineOptions::default(),
         show_progress: false,

@@ -102,6 +102,7 @@ pub fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         Runtime::load(&RuntimeOptions {
+            guest: &hookbox::guest::GUEST,
             cache_dir: cache_dir(),
             engine: EngineOptions::default(),
             show_progress: false,

@@ -129,6 +129,7 @@ impl BenchArgs {
         }
         // Warm the cache (compiling if needed) before anything is timed.
         drop(Runtime::load(&RuntimeOptions {
+            guest: &hookbox::guest::GUEST,
             cache_dir: hookbox::settings::cache_dir(hookbox::env_names::from_process)?,
             engine: EngineOptions::default(),
             show_progress: false,

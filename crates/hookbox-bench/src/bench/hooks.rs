@@ -134,6 +134,7 @@ pub fn run(plan: &HooksPlan) -> anyhow::Result<String> {
     };
     let cases = cases(plan, work.path(), &targets, &ca.ca_pem)?;
     let runtime = Arc::new(Runtime::load(&RuntimeOptions {
+        guest: &hookbox::guest::GUEST,
         cache_dir: plan.cache_dir.clone(),
         engine: EngineOptions::default(),
         show_progress: false,

@@ -103,6 +103,7 @@ pub fn run(plan: &BenchPlan) -> anyhow::Result<String> {
     let mut overshoot = Vec::new();
     for (index, (name, engine, how)) in variants.into_iter().enumerate() {
         let runtime = Arc::new(Runtime::load(&RuntimeOptions {
+            guest: &hookbox::guest::GUEST,
             cache_dir: plan.cache_dir.clone(),
             engine,
             show_progress: false,

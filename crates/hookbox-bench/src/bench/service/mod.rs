@@ -72,6 +72,7 @@ struct Row {
 fn load_runtime(plan: &ServicePlan) -> anyhow::Result<Arc<Runtime>> {
     Ok(Arc::new(Runtime::load(
         &hookbox::runtime::RuntimeOptions {
+            guest: &hookbox::guest::GUEST,
             cache_dir: plan.cache_dir.clone(),
             engine: Default::default(),
             show_progress: false,
