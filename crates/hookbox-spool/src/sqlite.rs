@@ -144,10 +144,10 @@ impl SqliteSpool {
         connection
             .busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| fail(e.to_string()))?;
+        use_wal(&connection).map_err(|e| fail(e.to_string()))?;
         connection
             .execute_batch(
-                "PRAGMA journal_mode = WAL;
-                 PRAGMA synchronous = FULL;
+                "PRAGMA synchronous = FULL;
                  PRAGMA foreign_keys = ON;",
             )
             .map_err(|e| fail(e.to_string()))?;
@@ -173,6 +173,26 @@ impl SqliteSpool {
     /// The connection that only reads.
     fn read(&self) -> MutexGuard<'_, Connection> {
         self.reader.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Switches the spool to write-ahead logging (a no-op once it is). Two
+/// connections switching a new spool at once both read it, then both need
+/// its exclusive lock: SQLite answers one of them "database is locked" at
+/// once, without waiting in the busy handler, so that one tries again until
+/// [`BUSY_TIMEOUT`].
+fn use_wal(connection: &Connection) -> rusqlite::Result<()> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match connection.execute_batch("PRAGMA journal_mode = WAL;") {
+            Err(rusqlite::Error::SqliteFailure(error, _))
+                if error.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            done => return done,
+        }
     }
 }
 
@@ -880,6 +900,22 @@ mod tests {
             self.lock()
                 .query_row("PRAGMA user_version", [], |row| row.get(0))
                 .unwrap()
+        }
+    }
+
+    #[test]
+    fn services_opening_a_new_spool_at_once_all_open_it() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let opened: Vec<Result<SqliteSpool, SpoolError>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..4)
+                    .map(|_| scope.spawn(|| SqliteSpool::open(dir.path())))
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            });
+            for spool in opened {
+                assert_eq!(spool.unwrap().schema_version(), SCHEMA_VERSION);
+            }
         }
     }
 
