@@ -8,6 +8,11 @@ example:
 test:
     bash tests/run.sh
 
+# The suite without the tiers that start PostgreSQL, Chromium or sshd (for a
+# machine without them; CI runs every tier).
+test-fast:
+    HOOKBOX_TEST_WITHOUT=postgres,chromium,sshd bash tests/run.sh
+
 # Formatting and lints, as CI expects them.
 check:
     cargo fmt --check

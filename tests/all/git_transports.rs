@@ -863,7 +863,7 @@ fn signed_commits_are_verified_over_smart_http() {
 }
 
 #[test]
-fn signed_commits_are_verified_over_ssh() {
+fn ssh_fetches_verify_signed_commits_too() {
     let (repo, _keys, allowed, signed, foreign) = signed_then_foreign();
     let (sshd, _ssh_keys, key) = sshd_and_key("");
     let source_for = |branch: &str| {
