@@ -286,7 +286,11 @@ fn check_spool(file: &ConfigFile) -> Check {
             ),
         );
     }
-    match crate::service::open_spool(&settings.spool, &[], "hookbox-doctor") {
+    let opened = crate::cli::tokio_runtime().and_then(|tokio| {
+        let spool = crate::service::open_spool(&settings.spool, &[], "hookbox-doctor");
+        Ok(tokio.block_on(spool)?)
+    });
+    match opened {
         Ok(_) => ok(NAME, "opens, at this hookbox's schema"),
         Err(error) => failed(
             NAME,

@@ -72,7 +72,7 @@ pub struct RunArgs {
 }
 
 impl SpoolArgs {
-    fn open(&self) -> anyhow::Result<Arc<dyn Spool>> {
+    async fn open(&self) -> anyhow::Result<Arc<dyn Spool>> {
         let host_env = crate::env_names::from_process;
         let dir = settings::data_dir(self.data_dir.as_deref(), host_env)?;
         let location = settings::spool_location(self.spool.clone(), None, None, &dir, host_env)?;
@@ -81,16 +81,21 @@ impl SpoolArgs {
         {
             return Err(SpoolError::NoSpool { dir: dir.clone() }.into());
         }
-        Ok(crate::service::open_spool(&location, &[], "hookbox-runs")?)
+        Ok(crate::service::open_spool(&location, &[], "hookbox-runs").await?)
     }
 }
 
 impl RunsCommand {
     /// Runs the command.
     pub fn run(self) -> anyhow::Result<u8> {
+        super::tokio_runtime()?.block_on(self.run_on_spool())
+    }
+
+    async fn run_on_spool(self) -> anyhow::Result<u8> {
         match self {
             RunsCommand::List(args) => {
-                let runs = args.spool.open()?.list(&RunFilter {
+                let spool = args.spool.open().await?;
+                let filter = RunFilter {
                     state: args.status,
                     event: args
                         .event
@@ -99,7 +104,8 @@ impl RunsCommand {
                     sid: args.sid,
                     limit: args.limit,
                     ..RunFilter::default()
-                })?;
+                };
+                let runs = spool.list(&filter).await?;
                 if args.json {
                     outln!("{}", serde_json::to_string_pretty(&runs)?);
                 } else {
@@ -117,11 +123,17 @@ impl RunsCommand {
                     }
                 }
             }
-            RunsCommand::Show(args) => match args.spool.open()?.show(&args.id)? {
+            RunsCommand::Show(args) => match args.spool.open().await?.show(&args.id).await? {
                 Some(detail) => outln!("{}", serde_json::to_string_pretty(&detail)?),
                 None => return Err(SpoolError::NoRun { id: args.id }.into()),
             },
-            RunsCommand::Replay(args) => match args.spool.open()?.replay(&args.id, now_millis())? {
+            RunsCommand::Replay(args) => match args
+                .spool
+                .open()
+                .await?
+                .replay(&args.id, now_millis())
+                .await?
+            {
                 Some(run_id) => outln!("replayed {} as run {run_id}", args.id),
                 None => return Err(SpoolError::NoRun { id: args.id }.into()),
             },

@@ -80,7 +80,12 @@ impl ServeArgs {
             SpoolLocation::Shared(_) => None,
         };
         let instance = instance_id();
-        let spool = crate::service::open_spool(&service.spool, &sandbox.ca_bundle, &instance)?;
+        let tokio = super::tokio_runtime()?;
+        let spool = tokio.block_on(crate::service::open_spool(
+            &service.spool,
+            &sandbox.ca_bundle,
+            &instance,
+        ))?;
         let engine = EngineOptions::for_memory_limit(sandbox.config.limits.memory_bytes);
         let runtime = super::load_runtime(
             engine,
@@ -107,7 +112,6 @@ impl ServeArgs {
             max_payload,
             release_idle: service.release_idle,
         });
-        let tokio = super::tokio_runtime()?;
         tokio.block_on(async {
             let listener = socket.listen(LISTEN_BACKLOG)?;
             // One line on stdout for whoever started us (a test, a script).

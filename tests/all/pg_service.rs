@@ -16,7 +16,7 @@ use crate::receiver::Reply;
 use crate::service::{Server, Setup, eventually, get, open_event, post_event};
 
 /// A view of the shared spool for the test's own checks.
-fn inspect(cluster: &Cluster) -> PostgresSpool {
+async fn inspect(cluster: &Cluster) -> PostgresSpool {
     let tls = hookbox::tls::TlsSettings::new(&[])
         .unwrap()
         .config()
@@ -27,15 +27,17 @@ fn inspect(cluster: &Cluster) -> PostgresSpool {
         "test-inspector".into(),
         Duration::from_secs(30),
     )
+    .await
     .unwrap()
 }
 
-fn all_runs(spool: &PostgresSpool) -> Vec<hookbox::service::spool::RunSummary> {
+async fn all_runs(spool: &PostgresSpool) -> Vec<hookbox::service::spool::RunSummary> {
     spool
         .list(&RunFilter {
             limit: 100_000,
             ..RunFilter::default()
         })
+        .await
         .unwrap()
 }
 
@@ -75,9 +77,9 @@ async fn four_instances_share_one_spool_and_a_killed_one_loses_nothing() {
         sids.iter().all(|sid| seen.contains(sid)).then_some(())
     })
     .await;
-    let spool = inspect(&cluster);
+    let spool = inspect(&cluster).await;
     let runs = eventually("every run to be recorded", async || {
-        let runs = all_runs(&spool);
+        let runs = all_runs(&spool).await;
         runs.iter()
             .all(|run| run.state == RunState::Succeeded)
             .then_some(runs)
@@ -100,10 +102,14 @@ async fn four_instances_share_one_spool_and_a_killed_one_loses_nothing() {
         "the killed instance had runs in hand"
     );
     for run in taken_over {
-        let attempts = spool.show(&run.id).unwrap().unwrap().attempt_log;
+        let attempts = spool.show(&run.id).await.unwrap().unwrap().attempt_log;
         assert_eq!(attempts.len(), 1, "{}: {attempts:?}", run.id);
     }
-    assert_eq!(spool.depth().unwrap(), 0, "nothing left claimed or waiting");
+    assert_eq!(
+        spool.depth().await.unwrap(),
+        0,
+        "nothing left claimed or waiting"
+    );
     // Any instance shows every instance's runs, and so does the CLI.
     let live = servers[0].as_ref().unwrap();
     let listed = get(live, "/v1/runs?status=succeeded&limit=1000").await;
@@ -169,9 +175,9 @@ async fn while_the_database_is_away_intake_refuses_and_every_accepted_event_runs
         accepted.iter().all(|sid| seen.contains(sid)).then_some(())
     })
     .await;
-    let spool = inspect(&cluster);
+    let spool = inspect(&cluster).await;
     eventually("every accepted event to have succeeded", async || {
-        let runs = all_runs(&spool);
+        let runs = all_runs(&spool).await;
         let succeeded: HashSet<&str> = runs
             .iter()
             .filter(|run| run.state == RunState::Succeeded)

@@ -32,19 +32,19 @@ pub(crate) fn record(note: &str) -> AttemptRecord {
 
 /// One run per delivery, retries in due order, a run with its attempts,
 /// listing by filter, replay, counts, and retention.
-pub(crate) fn keeps_the_spools_guarantees(spool: &dyn Spool) {
+pub(crate) async fn keeps_the_spools_guarantees(spool: &dyn Spool) {
     // One run per delivery; another firing of the event is another run.
-    let first = spool.accept(&event("d1", "e1"), 10).unwrap();
+    let first = spool.accept(&event("d1", "e1"), 10).await.unwrap();
     assert!(!first.duplicate);
-    let again = spool.accept(&event("d1", "e1"), 11).unwrap();
+    let again = spool.accept(&event("d1", "e1"), 11).await.unwrap();
     assert!(again.duplicate);
     assert_eq!(again.run_id, first.run_id);
-    let second_firing = spool.accept(&event("d2", "e1"), 12).unwrap();
+    let second_firing = spool.accept(&event("d2", "e1"), 12).await.unwrap();
     assert!(!second_firing.duplicate);
-    assert_eq!(spool.depth().unwrap(), 2);
+    assert_eq!(spool.depth().await.unwrap(), 2);
 
     // Claimed in due order, retried, then done.
-    let claimed = spool.claim(20).unwrap().unwrap();
+    let claimed = spool.claim(20).await.unwrap().unwrap();
     assert_eq!(
         (claimed.run_id.as_str(), claimed.attempt),
         (first.run_id.as_str(), 1)
@@ -52,38 +52,42 @@ pub(crate) fn keeps_the_spools_guarantees(spool: &dyn Spool) {
     assert_eq!(claimed.event_id, "e1");
     spool
         .finish(&claimed.run_id, &record("failed"), Next::RetryAt(50), 21)
+        .await
         .unwrap();
-    let other = spool.claim(30).unwrap().unwrap();
+    let other = spool.claim(30).await.unwrap().unwrap();
     assert_eq!(other.run_id, second_firing.run_id);
     assert!(
-        spool.claim(30).unwrap().is_none(),
+        spool.claim(30).await.unwrap().is_none(),
         "the retry is not due yet"
     );
-    assert_eq!(spool.next_due().unwrap(), Some(50));
+    assert_eq!(spool.next_due().await.unwrap(), Some(50));
     spool
         .finish(&other.run_id, &record("ok"), Next::Succeeded, 31)
+        .await
         .unwrap();
-    let retried = spool.claim(50).unwrap().unwrap();
+    let retried = spool.claim(50).await.unwrap().unwrap();
     assert_eq!(
         (retried.run_id.as_str(), retried.attempt),
         (first.run_id.as_str(), 2)
     );
     spool
         .finish(&retried.run_id, &record("gave up"), Next::Dead, 51)
+        .await
         .unwrap();
 
     // Shown with its attempts, listed by filter, replayed.
-    let detail = spool.show(&first.run_id).unwrap().unwrap();
+    let detail = spool.show(&first.run_id).await.unwrap().unwrap();
     assert_eq!(detail.run.state, RunState::Dead);
     let notes: Vec<&str> = detail.attempt_log.iter().map(|a| a.note.as_str()).collect();
     assert_eq!(notes, ["failed", "gave up"]);
     assert_eq!(detail.payload["user"], "alice@example.com");
-    let listed = |filter: RunFilter| -> Vec<String> {
+    let listed = async |filter: RunFilter| -> Vec<String> {
         spool
             .list(&RunFilter {
                 limit: 10,
                 ..filter
             })
+            .await
             .unwrap()
             .into_iter()
             .map(|run| run.id)
@@ -93,7 +97,8 @@ pub(crate) fn keeps_the_spools_guarantees(spool: &dyn Spool) {
         listed(RunFilter {
             state: Some(RunState::Dead),
             ..RunFilter::default()
-        }),
+        })
+        .await,
         std::slice::from_ref(&first.run_id)
     );
     assert_eq!(
@@ -101,6 +106,7 @@ pub(crate) fn keeps_the_spools_guarantees(spool: &dyn Spool) {
             event_id: Some("e1".into()),
             ..RunFilter::default()
         })
+        .await
         .len(),
         2
     );
@@ -110,14 +116,15 @@ pub(crate) fn keeps_the_spools_guarantees(spool: &dyn Spool) {
             sid: Some("sid-e1".into()),
             ..RunFilter::default()
         })
+        .await
         .len(),
         2
     );
-    let replay = spool.replay(&first.run_id, 60).unwrap().unwrap();
-    assert!(spool.replay("no-such-run", 60).unwrap().is_none());
-    let shown = spool.show(&replay).unwrap().unwrap().run;
+    let replay = spool.replay(&first.run_id, 60).await.unwrap().unwrap();
+    assert!(spool.replay("no-such-run", 60).await.unwrap().is_none());
+    let shown = spool.show(&replay).await.unwrap().unwrap().run;
     assert_eq!(shown.replay_of.as_deref(), Some(first.run_id.as_str()));
-    let stats = spool.stats(60).unwrap();
+    let stats = spool.stats(60).await.unwrap();
     assert_eq!(stats.depth, 1);
     assert_eq!(
         stats.by_state,
@@ -131,26 +138,44 @@ pub(crate) fn keeps_the_spools_guarantees(spool: &dyn Spool) {
     // Retention: the finished run and the replayed dead one go; the
     // replay stays, and so does the event it needs.
     const DAY: Millis = 24 * 3600 * 1000;
-    assert_eq!(spool.prune(60 + 8 * DAY, &Retention::default()).unwrap(), 2);
-    assert!(spool.show(&first.run_id).unwrap().is_none());
-    assert!(spool.show(&replay).unwrap().is_some());
-    assert!(spool.accept(&event("d1", "e1"), 70).unwrap().duplicate);
-    assert!(!spool.accept(&event("d2", "e1"), 70).unwrap().duplicate);
-    assert_eq!(spool.depth().unwrap(), 2);
+    assert_eq!(
+        spool
+            .prune(60 + 8 * DAY, &Retention::default())
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(spool.show(&first.run_id).await.unwrap().is_none());
+    assert!(spool.show(&replay).await.unwrap().is_some());
+    assert!(
+        spool
+            .accept(&event("d1", "e1"), 70)
+            .await
+            .unwrap()
+            .duplicate
+    );
+    assert!(
+        !spool
+            .accept(&event("d2", "e1"), 70)
+            .await
+            .unwrap()
+            .duplicate
+    );
+    assert_eq!(spool.depth().await.unwrap(), 2);
 }
 
 /// Attempts read back from a time on, newest first, at most a number, with
 /// the skip told apart from the failures: what the dashboard's activity
 /// page draws, the same on both backends.
-pub(crate) fn attempts_are_read_back_by_time(spool: &dyn Spool) {
+pub(crate) async fn attempts_are_read_back_by_time(spool: &dyn Spool) {
     let attempt = |started_at: Millis, note: &str| AttemptRecord {
         started_at,
         finished_at: started_at + 10,
         ..record(note)
     };
-    let failing = spool.accept(&event("t1", "t1"), 100).unwrap();
-    let skipping = spool.accept(&event("t2", "t2"), 101).unwrap();
-    let claimed = spool.claim(200).unwrap().unwrap();
+    let failing = spool.accept(&event("t1", "t1"), 100).await.unwrap();
+    let skipping = spool.accept(&event("t2", "t2"), 101).await.unwrap();
+    let claimed = spool.claim(200).await.unwrap().unwrap();
     assert_eq!(claimed.run_id, failing.run_id);
     spool
         .finish(
@@ -159,8 +184,9 @@ pub(crate) fn attempts_are_read_back_by_time(spool: &dyn Spool) {
             Next::RetryAt(300),
             210,
         )
+        .await
         .unwrap();
-    let claimed = spool.claim(220).unwrap().unwrap();
+    let claimed = spool.claim(220).await.unwrap().unwrap();
     assert_eq!(claimed.run_id, skipping.run_id);
     spool
         .finish(
@@ -169,8 +195,9 @@ pub(crate) fn attempts_are_read_back_by_time(spool: &dyn Spool) {
             Next::Skipped,
             230,
         )
+        .await
         .unwrap();
-    let claimed = spool.claim(300).unwrap().unwrap();
+    let claimed = spool.claim(300).await.unwrap().unwrap();
     let ran: RunOutcome = serde_json::from_value(serde_json::json!({
         "status": "failed", "exit_code": 3, "stdout": "x".repeat(10_000), "stderr": "",
         "stdout_truncated": false, "stderr_truncated": false, "duration_ms": 12.5,
@@ -186,29 +213,32 @@ pub(crate) fn attempts_are_read_back_by_time(spool: &dyn Spool) {
     };
     spool
         .finish(&claimed.run_id, &gave_up, Next::Dead, 310)
+        .await
         .unwrap();
     // A fourth run succeeds with no summary, as an attempt stored before
     // summaries were: its run's state still says how it ended.
-    let succeeding = spool.accept(&event("t3", "t3"), 320).unwrap();
-    let claimed = spool.claim(330).unwrap().unwrap();
+    let succeeding = spool.accept(&event("t3", "t3"), 320).await.unwrap();
+    let claimed = spool.claim(330).await.unwrap().unwrap();
     assert_eq!(claimed.run_id, succeeding.run_id);
     spool
         .finish(&claimed.run_id, &attempt(330, "ok"), Next::Succeeded, 340)
+        .await
         .unwrap();
-    let read = |since: Millis, limit: usize| -> Vec<(Millis, Millis)> {
+    let read = async |since: Millis, limit: usize| -> Vec<(Millis, Millis)> {
         spool
             .attempts_since(since, limit)
+            .await
             .unwrap()
             .into_iter()
             .map(|a| (a.started_at, a.finished_at))
             .collect()
     };
     // Attempts that ran a hook, newest first; the skip is only counted.
-    assert_eq!(read(0, 10), [(330, 340), (300, 310), (200, 210)]);
-    assert_eq!(read(210, 10), [(330, 340), (300, 310)]);
-    assert_eq!(read(0, 1), [(330, 340)]);
+    assert_eq!(read(0, 10).await, [(330, 340), (300, 310), (200, 210)]);
+    assert_eq!(read(210, 10).await, [(330, 340), (300, 310)]);
+    assert_eq!(read(0, 1).await, [(330, 340)]);
     // What a hook did comes back as its summary, without its output.
-    let gave_up = spool.attempts_since(300, 2).unwrap().remove(1);
+    let gave_up = spool.attempts_since(300, 2).await.unwrap().remove(1);
     let summary = gave_up.summary.expect("the attempt's summary");
     assert_eq!(
         (summary.status, summary.duration_ms),
@@ -224,12 +254,15 @@ pub(crate) fn attempts_are_read_back_by_time(spool: &dyn Spool) {
         ("https://siem.example:443", 1, 42)
     );
     assert!(
-        spool.attempts_since(200, 10).unwrap()[2].summary.is_none(),
+        spool.attempts_since(200, 10).await.unwrap()[2]
+            .summary
+            .is_none(),
         "no outcome, no summary"
     );
     // Counted by interval (100 ms from 150 on) and by how each ended.
     let mut counts: Vec<(i64, AttemptEnd, u64)> = spool
         .attempt_counts(150, 100)
+        .await
         .unwrap()
         .into_iter()
         .map(|c| (c.interval, c.end, c.count))
@@ -246,10 +279,10 @@ pub(crate) fn attempts_are_read_back_by_time(spool: &dyn Spool) {
     );
 }
 
-#[test]
-fn the_embedded_spool_keeps_the_spools_guarantees() {
+#[tokio::test]
+async fn the_embedded_spool_keeps_the_spools_guarantees() {
     let data = tempfile::tempdir().unwrap();
-    keeps_the_spools_guarantees(&SqliteSpool::open(data.path()).unwrap());
+    keeps_the_spools_guarantees(&SqliteSpool::open(data.path()).unwrap()).await;
     let data = tempfile::tempdir().unwrap();
-    attempts_are_read_back_by_time(&SqliteSpool::open(data.path()).unwrap());
+    attempts_are_read_back_by_time(&SqliteSpool::open(data.path()).unwrap()).await;
 }

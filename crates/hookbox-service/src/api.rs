@@ -27,7 +27,6 @@ use super::Shared;
 use super::client::{SCRIPT_DIGEST_HEADER, sha256_hex};
 use super::metrics::Rejection;
 use super::spool::{NewEvent, RunFilter, RunState, now_millis};
-use super::worker::blocking;
 use hookbox_intake::hoop_event;
 use hookbox_intake::{Event, Payload};
 
@@ -131,7 +130,7 @@ async fn post_event(State(shared): State<Arc<Shared>>, headers: HeaderMap, body:
         }
     };
     let max_spool = shared.max_spool;
-    let depth = match blocking(&shared.spool, |spool| spool.depth()).await {
+    let depth = match shared.spool.depth().await {
         Ok(depth) => depth,
         Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
     };
@@ -155,11 +154,7 @@ async fn post_event(State(shared): State<Arc<Shared>>, headers: HeaderMap, body:
         payload: shared.sandbox.secrets.redact(&payload).as_str().to_owned(),
         script_sha256: script_digest(&headers),
     };
-    match blocking(&shared.spool, move |spool| {
-        spool.accept(&event, now_millis())
-    })
-    .await
-    {
+    match shared.spool.accept(&event, now_millis()).await {
         Ok(accepted) => {
             if accepted.duplicate {
                 shared.metrics.events_duplicate.inc();
@@ -246,7 +241,7 @@ async fn list_runs(
         limit: query.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT),
         ..RunFilter::default()
     };
-    match blocking(&shared.spool, move |spool| spool.list(&filter)).await {
+    match shared.spool.list(&filter).await {
         Ok(runs) => axum::Json(json!({ "runs": runs })).into_response(),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
     }
@@ -257,7 +252,7 @@ async fn show_run(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
 ) -> Response {
-    match blocking(&shared.spool, move |spool| spool.show(&id)).await {
+    match shared.spool.show(&id).await {
         Ok(Some(detail)) => axum::Json(detail).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, "no such run"),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, e),
@@ -270,7 +265,7 @@ async fn replay_run(
     Path(id): Path<String>,
 ) -> Response {
     let of = id.clone();
-    match blocking(&shared.spool, move |spool| spool.replay(&id, now_millis())).await {
+    match shared.spool.replay(&id, now_millis()).await {
         Ok(Some(run_id)) => {
             shared.wake.notify_one();
             (
@@ -285,7 +280,7 @@ async fn replay_run(
 }
 
 async fn health(State(shared): State<Arc<Shared>>) -> Response {
-    let stats = match blocking(&shared.spool, |spool| spool.stats(now_millis())).await {
+    let stats = match shared.spool.stats(now_millis()).await {
         Ok(stats) => stats,
         Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, e),
     };
@@ -302,7 +297,7 @@ async fn health(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
-    if let Ok(stats) = blocking(&shared.spool, |spool| spool.stats(now_millis())).await {
+    if let Ok(stats) = shared.spool.stats(now_millis()).await {
         let m = &shared.metrics;
         m.spool_depth.set(stats.depth as i64);
         m.oldest_pending_age

@@ -102,7 +102,9 @@ pub async fn serve(
     connections: listen::ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let released = worker::blocking(&shared.spool, |spool| spool.release_running(now_millis()))
+    let released = shared
+        .spool
+        .release_running(now_millis())
         .await
         .context("cannot recover the spool")?;
     if released > 0 {
@@ -151,12 +153,12 @@ hookbox_core::failure::categorized!(Usage: SetupError);
 
 /// Opens the spool at `location` (a shared one over TLS trusting the system's
 /// roots and `ca_bundle`) as instance `instance`.
-pub fn open_spool(
+pub async fn open_spool(
     location: &spool::SpoolLocation,
     ca_bundle: &[u8],
     instance: &str,
 ) -> Result<std::sync::Arc<dyn spool::Spool>, spool::SpoolError> {
     let tls =
         || hookbox_crypto::tls::TlsSettings::new(ca_bundle).and_then(|settings| settings.config());
-    spool::open(location, tls, instance)
+    spool::open(location, tls, instance).await
 }

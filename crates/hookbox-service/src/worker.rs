@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use super::Shared;
 use super::client::sha256_hex;
 use super::metrics::AttemptStatus;
-use super::spool::{AttemptRecord, Claimed, DatabaseFailure, Next, Spool, SpoolError, now_millis};
+use super::spool::{AttemptRecord, Claimed, Next, now_millis};
 use hookbox_intake::Event;
 use hookbox_intake::Payload;
 use hookbox_record::{RunOutcome, RunStatus};
@@ -23,22 +23,6 @@ use hookbox_source::HookFile;
 /// The longest sleep between looks at the spool when nothing is due (runs
 /// replayed from another process show up within it).
 const IDLE_POLL: Duration = Duration::from_secs(1);
-
-/// Runs a spool call off the async executor (SQLite commits wait for disk).
-pub async fn blocking<T: Send + 'static>(
-    spool: &Arc<dyn Spool>,
-    call: impl FnOnce(&dyn Spool) -> Result<T, SpoolError> + Send + 'static,
-) -> Result<T, SpoolError> {
-    let spool = spool.clone();
-    tokio::task::spawn_blocking(move || call(spool.as_ref()))
-        .await
-        .map_err(|e| {
-            SpoolError::database(
-                DatabaseFailure::Other,
-                format!("the spool task failed: {e}"),
-            )
-        })?
-}
 
 /// Works until `stop` turns true, then drains within `grace`.
 pub async fn work(shared: Arc<Shared>, mut stop: watch::Receiver<bool>, grace: Duration) {
@@ -53,7 +37,7 @@ pub async fn work(shared: Arc<Shared>, mut stop: watch::Receiver<bool>, grace: D
         if *stop.borrow() {
             break;
         }
-        match blocking(&shared.spool, |spool| spool.claim(now_millis())).await {
+        match shared.spool.claim(now_millis()).await {
             Ok(Some(claimed)) => {
                 let shared = shared.clone();
                 running.spawn(async move {
@@ -63,10 +47,7 @@ pub async fn work(shared: Arc<Shared>, mut stop: watch::Receiver<bool>, grace: D
             }
             Ok(None) => {
                 drop(permit);
-                let due = blocking(&shared.spool, |spool| spool.next_due())
-                    .await
-                    .ok()
-                    .flatten();
+                let due = shared.spool.next_due().await.ok().flatten();
                 let wait = due.map_or(IDLE_POLL, |at| {
                     Duration::from_millis(
                         (at - now_millis()).clamp(0, IDLE_POLL.as_millis() as i64) as u64,
@@ -96,7 +77,7 @@ pub async fn work(shared: Arc<Shared>, mut stop: watch::Receiver<bool>, grace: D
     if drained.is_err() {
         running.abort_all();
         while running.join_next().await.is_some() {}
-        match blocking(&shared.spool, |spool| spool.release_running(now_millis())).await {
+        match shared.spool.release_running(now_millis()).await {
             Ok(released) => {
                 tracing::warn!(released, "runs cut short by shutdown go back to pending")
             }
@@ -115,11 +96,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(600);
 pub async fn prune(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let retention = shared.retention;
     loop {
-        match blocking(&shared.spool, move |spool| {
-            spool.prune(now_millis(), &retention)
-        })
-        .await
-        {
+        match shared.spool.prune(now_millis(), &retention).await {
             Ok(0) => {}
             Ok(pruned) => {
                 shared.metrics.runs_pruned.inc_by(pruned);
@@ -199,7 +176,7 @@ async fn hold_lease(shared: &Shared, run_id: &str, lease: Duration) {
     loop {
         tokio::time::sleep(lease / 3).await;
         let run = run_id.to_owned();
-        match blocking(&shared.spool, move |spool| spool.renew(&run, now_millis())).await {
+        match shared.spool.renew(&run, now_millis()).await {
             Ok(true) => {}
             Ok(false) => return,
             Err(error) => tracing::warn!(%error, run = run_id, "cannot renew the run's lease"),
@@ -308,11 +285,10 @@ async fn record(
         outcome,
         note,
     };
-    let run_id = claimed.run_id.clone();
-    if let Err(error) = blocking(&shared.spool, move |spool| {
-        spool.finish(&run_id, &record, next, now_millis())
-    })
-    .await
+    if let Err(error) = shared
+        .spool
+        .finish(&claimed.run_id, &record, next, now_millis())
+        .await
     {
         // The run stays `running` and is retried after the next start.
         tracing::error!(run_id = %claimed.run_id, %error, "cannot store the attempt");

@@ -570,15 +570,18 @@ impl SpoolError {
     }
 }
 
-/// The durable store of events and runs.
+/// The durable store of events and runs. Its calls are async: the
+/// embedded spool does its disk work on tokio's blocking threads, the shared
+/// one talks to its database on the caller's runtime.
+#[async_trait::async_trait]
 pub trait Spool: Send + Sync {
     /// Stores an event and a pending run for it, durably, unless an event
     /// with its id is already stored.
-    fn accept(&self, event: &NewEvent, now: Millis) -> Result<Accepted, SpoolError>;
+    async fn accept(&self, event: &NewEvent, now: Millis) -> Result<Accepted, SpoolError>;
     /// Takes the pending run that is due first, marking it running.
-    fn claim(&self, now: Millis) -> Result<Option<Claimed>, SpoolError>;
+    async fn claim(&self, now: Millis) -> Result<Option<Claimed>, SpoolError>;
     /// Records an attempt and what becomes of the run.
-    fn finish(
+    async fn finish(
         &self,
         run_id: &str,
         attempt: &AttemptRecord,
@@ -587,32 +590,35 @@ pub trait Spool: Send + Sync {
     ) -> Result<(), SpoolError>;
     /// Puts every running run back to pending (after a crash or a shutdown
     /// that outlasted its grace period); returns how many.
-    fn release_running(&self, now: Millis) -> Result<u64, SpoolError>;
+    async fn release_running(&self, now: Millis) -> Result<u64, SpoolError>;
     /// When the next pending run is due.
-    fn next_due(&self) -> Result<Option<Millis>, SpoolError>;
+    async fn next_due(&self) -> Result<Option<Millis>, SpoolError>;
     /// Runs matching `filter`, newest first.
-    fn list(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, SpoolError>;
+    async fn list(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, SpoolError>;
     /// One run with its attempts.
-    fn show(&self, run_id: &str) -> Result<Option<RunDetail>, SpoolError>;
+    async fn show(&self, run_id: &str) -> Result<Option<RunDetail>, SpoolError>;
     /// A new pending run of the same event as `run_id`; `None` if no such run.
-    fn replay(&self, run_id: &str, now: Millis) -> Result<Option<String>, SpoolError>;
+    async fn replay(&self, run_id: &str, now: Millis) -> Result<Option<String>, SpoolError>;
     /// Counts for health and metrics.
-    fn stats(&self, now: Millis) -> Result<SpoolStats, SpoolError>;
+    async fn stats(&self, now: Millis) -> Result<SpoolStats, SpoolError>;
     /// Attempts started at or after `since`, counted by interval of
     /// `interval` ms and by how they ended: the activity page's counts.
-    fn attempt_counts(
+    async fn attempt_counts(
         &self,
         since: Millis,
         interval: Millis,
     ) -> Result<Vec<AttemptCount>, SpoolError>;
     /// The attempts that ran a hook, started at or after `since`, newest
     /// first, at most `limit`: the activity page's run times and egress.
-    fn attempts_since(&self, since: Millis, limit: usize)
-    -> Result<Vec<AttemptSample>, SpoolError>;
+    async fn attempts_since(
+        &self,
+        since: Millis,
+        limit: usize,
+    ) -> Result<Vec<AttemptSample>, SpoolError>;
     /// Extends this instance's claim on a running run; `false` when another
     /// instance took it (the claim expired). A spool only one instance uses
     /// has nothing to renew.
-    fn renew(&self, _run_id: &str, _now: Millis) -> Result<bool, SpoolError> {
+    async fn renew(&self, _run_id: &str, _now: Millis) -> Result<bool, SpoolError> {
         Ok(true)
     }
     /// How long a claim lasts without [`Spool::renew`], for a spool shared by
@@ -621,16 +627,17 @@ pub trait Spool: Send + Sync {
         None
     }
     /// Calls `wake` whenever another instance stores a run that is due (a
-    /// spool only this process uses has none).
+    /// spool only this process uses has none). Call it on a tokio runtime:
+    /// a shared spool listens for them there, until it is dropped.
     fn on_new_runs(&self, _wake: std::sync::Arc<dyn Fn() + Send + Sync>) {}
     /// Runs waiting (pending or running): what intake holds to its limit on
     /// every event, so it is read from a count, never a scan.
-    fn depth(&self) -> Result<u64, SpoolError>;
+    async fn depth(&self) -> Result<u64, SpoolError>;
     /// Removes runs past `retention` (finished ones, dead ones, and dead ones
     /// already replayed as finished ones), their attempts and the events no
     /// run refers to any more; returns how many runs. Pending and running
     /// runs are never removed.
-    fn prune(&self, now: Millis, retention: &Retention) -> Result<u64, SpoolError>;
+    async fn prune(&self, now: Millis, retention: &Retention) -> Result<u64, SpoolError>;
 }
 
 /// Where the spool is.
@@ -656,13 +663,24 @@ pub struct SharedSpool {
 /// Opens the spool at `location`: a shared one as instance `instance`, over
 /// TLS made by `tls` where its URL asks for TLS (called only for a shared
 /// spool).
-pub fn open(
+pub async fn open(
     location: &SpoolLocation,
     tls: impl FnOnce() -> Result<std::sync::Arc<rustls::ClientConfig>, String>,
     instance: &str,
 ) -> Result<std::sync::Arc<dyn Spool>, SpoolError> {
     Ok(match location {
-        SpoolLocation::Embedded(dir) => std::sync::Arc::new(sqlite::SqliteSpool::open(dir)?),
+        SpoolLocation::Embedded(dir) => {
+            let dir = dir.clone();
+            let opened = tokio::task::spawn_blocking(move || sqlite::SqliteSpool::open(&dir))
+                .await
+                .map_err(|error| {
+                    SpoolError::database(
+                        DatabaseFailure::Other,
+                        format!("opening the spool stopped: {error}"),
+                    )
+                })?;
+            std::sync::Arc::new(opened?)
+        }
         #[cfg(not(feature = "postgres"))]
         SpoolLocation::Shared(_) => {
             let _ = (tls, instance);
@@ -674,11 +692,9 @@ pub fn open(
                 path: "the --spool database".into(),
                 reason: format!("cannot set up TLS: {reason}"),
             })?;
-            std::sync::Arc::new(postgres::PostgresSpool::open_shared(
-                shared,
-                tls,
-                instance.to_owned(),
-            )?)
+            std::sync::Arc::new(
+                postgres::PostgresSpool::open_shared(shared, tls, instance.to_owned()).await?,
+            )
         }
     })
 }
@@ -729,8 +745,8 @@ pub fn rfc3339(millis: Millis) -> String {
 mod without_postgres {
     use super::*;
 
-    #[test]
-    fn a_shared_spool_is_refused_by_name() {
+    #[tokio::test]
+    async fn a_shared_spool_is_refused_by_name() {
         let location = SpoolLocation::Shared(SharedSpool {
             url: "postgres://db.internal/hookbox".into(),
             password: None,
@@ -741,6 +757,7 @@ mod without_postgres {
             || panic!("no TLS is set up for a refused spool"),
             "one",
         )
+        .await
         .err()
         .unwrap();
         assert!(matches!(refused, SpoolError::NoPostgres), "{refused}");

@@ -9,11 +9,9 @@
 //! wake at once instead of polling. Deliveries are unique by key, so one
 //! posted to two instances at once is stored once.
 //!
-//! The [`Spool`] trait is synchronous (the service calls it on blocking
-//! threads, the CLI directly); the client is async (`tokio-postgres` with a
-//! `deadpool` pool) and runs on a small runtime of the spool's own.
+//! The client is async (`tokio-postgres` with a `deadpool` pool), as the
+//! [`Spool`] trait is: it runs on the caller's tokio runtime.
 
-use std::future::Future;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -121,8 +119,8 @@ pub struct PostgresSpool {
     /// For the listening connection.
     config: tokio_postgres::Config,
     tls: tokio_postgres_rustls::MakeRustlsConnect,
-    /// Hosts the pool's connections and the listener; shut down on drop.
-    runtime: Option<tokio::runtime::Runtime>,
+    /// The tasks listening for new runs, stopped when the spool is dropped.
+    listeners: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
     /// This instance's lease owner id.
     instance: String,
     /// How long a claim holds a run without renewal.
@@ -198,7 +196,7 @@ impl PostgresSpool {
     /// Connects to `url` (TLS as its `sslmode` asks, with `tls`'s trust),
     /// brings the schema up to date and returns the spool of instance
     /// `instance`, whose claims last `lease` unless renewed.
-    pub fn open(
+    pub async fn open(
         url: &str,
         tls: Arc<rustls::ClientConfig>,
         instance: String,
@@ -213,10 +211,11 @@ impl PostgresSpool {
             tls,
             instance,
         )
+        .await
     }
 
     /// [`PostgresSpool::open`] with the password kept apart from the URL.
-    pub fn open_shared(
+    pub async fn open_shared(
         shared: &super::SharedSpool,
         tls: Arc<rustls::ClientConfig>,
         instance: String,
@@ -230,23 +229,17 @@ impl PostgresSpool {
         if let Some(password) = &shared.password {
             config.password(password);
         }
-        Self::open_config(config, tls, instance, shared.lease)
+        Self::open_config(config, tls, instance, shared.lease).await
     }
 
     /// [`PostgresSpool::open`] with the connection settings already parsed.
-    pub fn open_config(
+    pub async fn open_config(
         config: tokio_postgres::Config,
         tls: Arc<rustls::ClientConfig>,
         instance: String,
         lease: Duration,
     ) -> Result<PostgresSpool, SpoolError> {
         let target = describe(&config);
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("hookbox-spool")
-            .enable_all()
-            .build()
-            .map_err(db)?;
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new((*tls).clone());
         let manager = Manager::from_config(
             config.clone(),
@@ -255,134 +248,109 @@ impl PostgresSpool {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
-        let pool = {
-            let _entered = runtime.enter();
-            Pool::builder(manager)
-                .max_size(16)
-                .runtime(deadpool_postgres::Runtime::Tokio1)
-                .wait_timeout(Some(Duration::from_secs(10)))
-                .create_timeout(Some(Duration::from_secs(10)))
-                .build()
-                .map_err(db)?
-        };
+        let pool = Pool::builder(manager)
+            .max_size(16)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(Duration::from_secs(10)))
+            .create_timeout(Some(Duration::from_secs(10)))
+            .build()
+            .map_err(db)?;
         let spool = PostgresSpool {
             pool,
             config,
             tls,
-            runtime: Some(runtime),
+            listeners: Default::default(),
             instance,
             lease,
             target,
         };
-        spool.migrate()?;
+        spool.migrate().await?;
         Ok(spool)
     }
 
-    /// Runs `work` on the spool's runtime and waits for it on this thread.
-    fn run<T: Send + 'static>(
-        &self,
-        work: impl Future<Output = Result<T, SpoolError>> + Send + 'static,
-    ) -> Result<T, SpoolError> {
-        let (sender, receiver) = std::sync::mpsc::channel();
-        self.runtime
-            .as_ref()
-            .expect("present until dropped")
-            .spawn(async move {
-                let _ = sender.send(work.await);
-            });
-        receiver
-            .recv()
-            .map_err(|_| SpoolError::database(DatabaseFailure::Other, "the spool's task stopped"))?
-    }
-
-    fn migrate(&self) -> Result<(), SpoolError> {
-        let pool = self.pool.clone();
+    async fn migrate(&self) -> Result<(), SpoolError> {
+        let pool = &self.pool;
         let target = self.target.clone();
-        self.run(async move {
-            let open_error = |reason: String| SpoolError::Open {
+        let open_error = |reason: String| SpoolError::Open {
+            path: target.clone().into(),
+            reason,
+        };
+        let mut client = pool
+            .get()
+            .await
+            .map_err(|error| open_error(format!("cannot connect: {}", chain(&error))))?;
+        let transaction = client.transaction().await.map_err(db)?;
+        transaction
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(db)?;
+        transaction
+            .batch_execute("CREATE TABLE IF NOT EXISTS hookbox_schema (version integer NOT NULL)")
+            .await
+            .map_err(db)?;
+        let found: i32 = transaction
+            .query_opt("SELECT version FROM hookbox_schema", &[])
+            .await
+            .map_err(db)?
+            .map(|row| column::<i32>(&row, 0))
+            .transpose()?
+            .unwrap_or(0);
+        if found > SCHEMA_VERSION {
+            return Err(SpoolError::SchemaTooNew {
                 path: target.clone().into(),
-                reason,
-            };
-            let mut client = pool
-                .get()
-                .await
-                .map_err(|error| open_error(format!("cannot connect: {}", chain(&error))))?;
-            let transaction = client.transaction().await.map_err(db)?;
-            transaction
-                .execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-                .await
-                .map_err(db)?;
-            transaction
-                .batch_execute(
-                    "CREATE TABLE IF NOT EXISTS hookbox_schema (version integer NOT NULL)",
-                )
-                .await
-                .map_err(db)?;
-            let found: i32 = transaction
-                .query_opt("SELECT version FROM hookbox_schema", &[])
-                .await
-                .map_err(db)?
-                .map(|row| column::<i32>(&row, 0))
-                .transpose()?
-                .unwrap_or(0);
-            if found > SCHEMA_VERSION {
-                return Err(SpoolError::SchemaTooNew {
-                    path: target.clone().into(),
-                    found: found as u32,
-                    known: SCHEMA_VERSION as u32,
-                });
+                found: found as u32,
+                known: SCHEMA_VERSION as u32,
+            });
+        }
+        if found == 0 {
+            tracing::info!(version = SCHEMA_VERSION, "creating the spool's schema");
+        }
+        for (step, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            if found > 0 {
+                tracing::info!(to = step + 1, "upgrading the spool's schema");
             }
-            if found == 0 {
-                tracing::info!(version = SCHEMA_VERSION, "creating the spool's schema");
-            }
-            for (step, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-                if found > 0 {
-                    tracing::info!(to = step + 1, "upgrading the spool's schema");
-                }
-                transaction.batch_execute(sql).await.map_err(|error| {
-                    open_error(format!(
-                        "cannot bring its schema up to date: {}",
-                        chain(&error)
-                    ))
-                })?;
-            }
-            transaction
-                .execute("DELETE FROM hookbox_schema", &[])
-                .await
-                .map_err(db)?;
-            transaction
-                .execute(
-                    "INSERT INTO hookbox_schema (version) VALUES ($1)",
-                    &[&SCHEMA_VERSION],
-                )
-                .await
-                .map_err(db)?;
-            transaction.commit().await.map_err(db)
-        })
+            transaction.batch_execute(sql).await.map_err(|error| {
+                open_error(format!(
+                    "cannot bring its schema up to date: {}",
+                    chain(&error)
+                ))
+            })?;
+        }
+        transaction
+            .execute("DELETE FROM hookbox_schema", &[])
+            .await
+            .map_err(db)?;
+        transaction
+            .execute(
+                "INSERT INTO hookbox_schema (version) VALUES ($1)",
+                &[&SCHEMA_VERSION],
+            )
+            .await
+            .map_err(db)?;
+        transaction.commit().await.map_err(db)
     }
 
     /// One query's rows, on the pool.
-    fn rows(
+    async fn rows(
         &self,
         sql: &'static str,
         params: Vec<Box<dyn ToSql + Send + Sync>>,
     ) -> Result<Vec<Row>, SpoolError> {
-        let pool = self.pool.clone();
-        self.run(async move {
-            let client = pool.get().await.map_err(db)?;
-            let params: Vec<&(dyn ToSql + Sync)> = params
-                .iter()
-                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-                .collect();
-            client.query(sql, &params).await.map_err(db)
-        })
+        let pool = &self.pool;
+        let client = pool.get().await.map_err(db)?;
+        let params: Vec<&(dyn ToSql + Sync)> = params
+            .iter()
+            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+            .collect();
+        client.query(sql, &params).await.map_err(db)
     }
 }
 
 impl Drop for PostgresSpool {
     fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
+        let listeners = self.listeners.get_mut().unwrap_or_else(|e| e.into_inner());
+        for listener in listeners.drain(..) {
+            listener.abort();
         }
     }
 }
@@ -436,117 +404,116 @@ fn boxed<T: ToSql + Send + Sync + 'static>(value: T) -> Box<dyn ToSql + Send + S
     Box::new(value)
 }
 
+#[async_trait::async_trait]
 impl Spool for PostgresSpool {
-    fn accept(&self, event: &NewEvent, now: Millis) -> Result<Accepted, SpoolError> {
-        let pool = self.pool.clone();
+    async fn accept(&self, event: &NewEvent, now: Millis) -> Result<Accepted, SpoolError> {
+        let pool = &self.pool;
         let event = event.clone();
-        self.run(async move {
-            let mut client = pool.get().await.map_err(db)?;
-            let transaction = client.transaction().await.map_err(db)?;
-            let inserted = transaction
+        let mut client = pool.get().await.map_err(db)?;
+        let transaction = client.transaction().await.map_err(db)?;
+        let inserted = transaction
+            .execute(
+                "INSERT INTO events (id, hoop_event_id, event, sid, payload, script_sha256, received_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                &[
+                    &event.delivery,
+                    &event.id,
+                    &event.event,
+                    &event.sid,
+                    &event.payload,
+                    &event.script_sha256,
+                    &now,
+                ],
+            )
+            .await
+            .map_err(db)?;
+        let (run_id, duplicate) = if inserted == 1 {
+            let run_id = new_run_id();
+            transaction
                 .execute(
-                    "INSERT INTO events (id, hoop_event_id, event, sid, payload, script_sha256, received_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
-                    &[
-                        &event.delivery,
-                        &event.id,
-                        &event.event,
-                        &event.sid,
-                        &event.payload,
-                        &event.script_sha256,
-                        &now,
-                    ],
+                    "INSERT INTO runs (id, event_id, state, next_attempt_at, created_at, updated_at)
+                     VALUES ($1, $2, 'pending', $3, $3, $3)",
+                    &[&run_id, &event.delivery, &now],
                 )
                 .await
                 .map_err(db)?;
-            let (run_id, duplicate) = if inserted == 1 {
-                let run_id = new_run_id();
-                transaction
-                    .execute(
-                        "INSERT INTO runs (id, event_id, state, next_attempt_at, created_at, updated_at)
-                         VALUES ($1, $2, 'pending', $3, $3, $3)",
-                        &[&run_id, &event.delivery, &now],
-                    )
-                    .await
-                    .map_err(db)?;
-                transaction
-                    .execute(&format!("NOTIFY {CHANNEL}"), &[])
-                    .await
-                    .map_err(db)?;
-                (run_id, false)
-            } else {
-                // The first delivery's transaction has committed (the unique
-                // key waited for it), so its run is there.
-                let row = transaction
-                    .query_one(
-                        "SELECT id FROM runs WHERE event_id = $1 ORDER BY created_at LIMIT 1",
-                        &[&event.delivery],
-                    )
-                    .await
-                    .map_err(db)?;
-                (column(&row, 0)?, true)
-            };
-            transaction.commit().await.map_err(db)?;
-            Ok(Accepted {
-                run_id,
-                event_id: event.id,
-                duplicate,
-            })
+            transaction
+                .execute(&format!("NOTIFY {CHANNEL}"), &[])
+                .await
+                .map_err(db)?;
+            (run_id, false)
+        } else {
+            // The first delivery's transaction has committed (the unique
+            // key waited for it), so its run is there.
+            let row = transaction
+                .query_one(
+                    "SELECT id FROM runs WHERE event_id = $1 ORDER BY created_at LIMIT 1",
+                    &[&event.delivery],
+                )
+                .await
+                .map_err(db)?;
+            (column(&row, 0)?, true)
+        };
+        transaction.commit().await.map_err(db)?;
+        Ok(Accepted {
+            run_id,
+            event_id: event.id,
+            duplicate,
         })
     }
 
-    fn claim(&self, now: Millis) -> Result<Option<Claimed>, SpoolError> {
-        let pool = self.pool.clone();
+    async fn claim(&self, now: Millis) -> Result<Option<Claimed>, SpoolError> {
+        let pool = &self.pool;
         let instance = self.instance.clone();
         let until = now.saturating_add(duration_millis(self.lease));
-        self.run(async move {
-            let client = pool.get().await.map_err(db)?;
-            // A pending run that is due, or a running one whose instance
-            // stopped renewing its lease; rows another instance is taking
-            // right now are skipped, not waited for.
-            let row = client
-                .query_opt(
-                    "WITH claimed AS (
-                         UPDATE runs SET state = 'running', attempts = attempts + 1,
-                                updated_at = $1, lease_owner = $2, lease_until = $3
-                          WHERE id = (SELECT id FROM runs
-                                       WHERE (state = 'pending' AND next_attempt_at <= $1)
-                                          OR (state = 'running' AND lease_until < $1)
-                                       ORDER BY next_attempt_at, created_at
-                                       LIMIT 1 FOR UPDATE SKIP LOCKED)
-                      RETURNING id, event_id, attempts, created_at)
-                     SELECT c.id, c.attempts, c.created_at, e.hoop_event_id, e.event,
-                            e.payload, e.script_sha256
-                       FROM claimed c JOIN events e ON e.id = c.event_id",
-                    &[&now, &instance, &until],
-                )
-                .await
-                .map_err(db)?;
-            row.map(|row| {
-                Ok(Claimed {
-                    run_id: column(&row, 0)?,
-                    attempt: column::<i32>(&row, 1)?.max(0) as u32,
-                    created_at: column(&row, 2)?,
-                    event_id: column(&row, 3)?,
-                    event: column(&row, 4)?,
-                    payload: column(&row, 5)?,
-                    script_sha256: column(&row, 6)?,
-                })
+        let client = pool.get().await.map_err(db)?;
+        // A pending run that is due, or a running one whose instance
+        // stopped renewing its lease; rows another instance is taking
+        // right now are skipped, not waited for.
+        let row = client
+            .query_opt(
+                "WITH claimed AS (
+                     UPDATE runs SET state = 'running', attempts = attempts + 1,
+                            updated_at = $1, lease_owner = $2, lease_until = $3
+                      WHERE id = (SELECT id FROM runs
+                                   WHERE (state = 'pending' AND next_attempt_at <= $1)
+                                      OR (state = 'running' AND lease_until < $1)
+                                   ORDER BY next_attempt_at, created_at
+                                   LIMIT 1 FOR UPDATE SKIP LOCKED)
+                  RETURNING id, event_id, attempts, created_at)
+                 SELECT c.id, c.attempts, c.created_at, e.hoop_event_id, e.event,
+                        e.payload, e.script_sha256
+                   FROM claimed c JOIN events e ON e.id = c.event_id",
+                &[&now, &instance, &until],
+            )
+            .await
+            .map_err(db)?;
+        row.map(|row| {
+            Ok(Claimed {
+                run_id: column(&row, 0)?,
+                attempt: column::<i32>(&row, 1)?.max(0) as u32,
+                created_at: column(&row, 2)?,
+                event_id: column(&row, 3)?,
+                event: column(&row, 4)?,
+                payload: column(&row, 5)?,
+                script_sha256: column(&row, 6)?,
             })
-            .transpose()
         })
+        .transpose()
     }
 
-    fn renew(&self, run_id: &str, now: Millis) -> Result<bool, SpoolError> {
-        let rows = self.rows(
-            "UPDATE runs SET lease_until = $3
+    async fn renew(&self, run_id: &str, now: Millis) -> Result<bool, SpoolError> {
+        let rows = self
+            .rows(
+                "UPDATE runs SET lease_until = $3
               WHERE id = $1 AND state = 'running' AND lease_owner = $2 RETURNING id",
-            vec![
-                boxed(run_id.to_owned()),
-                boxed(self.instance.clone()),
-                boxed(now.saturating_add(duration_millis(self.lease))),
-            ],
-        )?;
+                vec![
+                    boxed(run_id.to_owned()),
+                    boxed(self.instance.clone()),
+                    boxed(now.saturating_add(duration_millis(self.lease))),
+                ],
+            )
+            .await?;
         Ok(!rows.is_empty())
     }
 
@@ -554,7 +521,7 @@ impl Spool for PostgresSpool {
         Some(self.lease)
     }
 
-    fn finish(
+    async fn finish(
         &self,
         run_id: &str,
         attempt: &AttemptRecord,
@@ -564,81 +531,83 @@ impl Spool for PostgresSpool {
         let outcome = attempt.outcome_json();
         let summary = attempt.summary_json();
         let (state, due) = next.state_and_due(now);
-        let pool = self.pool.clone();
+        let pool = &self.pool;
         let instance = self.instance.clone();
         let run_id = run_id.to_owned();
         let attempt = attempt.clone();
-        self.run(async move {
-            let mut client = pool.get().await.map_err(db)?;
-            let transaction = client.transaction().await.map_err(db)?;
-            // Only the lease holder records: an instance that lost its run
-            // to another (it stopped renewing for too long) leaves it be.
-            let moved = transaction
-                .query_opt(
-                    "UPDATE runs SET state = $3, next_attempt_at = $4, updated_at = $5,
-                            last_note = $6, lease_owner = NULL, lease_until = NULL
-                      WHERE id = $1 AND state = 'running' AND lease_owner = $2
-                  RETURNING attempts",
-                    &[
-                        &run_id,
-                        &instance,
-                        &state.as_str(),
-                        &due,
-                        &now,
-                        &attempt.note,
-                    ],
-                )
-                .await
-                .map_err(db)?;
-            let Some(moved) = moved else {
-                return Err(SpoolError::LeaseLost { run_id });
-            };
-            let number: i32 = column(&moved, 0)?;
+        let mut client = pool.get().await.map_err(db)?;
+        let transaction = client.transaction().await.map_err(db)?;
+        // Only the lease holder records: an instance that lost its run
+        // to another (it stopped renewing for too long) leaves it be.
+        let moved = transaction
+            .query_opt(
+                "UPDATE runs SET state = $3, next_attempt_at = $4, updated_at = $5,
+                        last_note = $6, lease_owner = NULL, lease_until = NULL
+                  WHERE id = $1 AND state = 'running' AND lease_owner = $2
+              RETURNING attempts",
+                &[
+                    &run_id,
+                    &instance,
+                    &state.as_str(),
+                    &due,
+                    &now,
+                    &attempt.note,
+                ],
+            )
+            .await
+            .map_err(db)?;
+        let Some(moved) = moved else {
+            return Err(SpoolError::LeaseLost { run_id });
+        };
+        let number: i32 = column(&moved, 0)?;
+        transaction
+            .execute(
+                "INSERT INTO attempts (run_id, number, started_at, finished_at, note, outcome, instance, summary)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &run_id,
+                    &number,
+                    &attempt.started_at,
+                    &attempt.finished_at,
+                    &attempt.note,
+                    &outcome,
+                    &instance,
+                    &summary,
+                ],
+            )
+            .await
+            .map_err(db)?;
+        if state == RunState::Pending {
             transaction
-                .execute(
-                    "INSERT INTO attempts (run_id, number, started_at, finished_at, note, outcome, instance, summary)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    &[
-                        &run_id,
-                        &number,
-                        &attempt.started_at,
-                        &attempt.finished_at,
-                        &attempt.note,
-                        &outcome,
-                        &instance,
-                        &summary,
-                    ],
-                )
+                .execute(&format!("NOTIFY {CHANNEL}"), &[])
                 .await
                 .map_err(db)?;
-            if state == RunState::Pending {
-                transaction
-                    .execute(&format!("NOTIFY {CHANNEL}"), &[])
-                    .await
-                    .map_err(db)?;
-            }
-            transaction.commit().await.map_err(db)
-        })
+        }
+        transaction.commit().await.map_err(db)
     }
 
-    fn release_running(&self, now: Millis) -> Result<u64, SpoolError> {
+    async fn release_running(&self, now: Millis) -> Result<u64, SpoolError> {
         // This instance's own runs only: the others are still working.
-        let rows = self.rows(
-            "UPDATE runs SET state = 'pending', attempts = GREATEST(attempts - 1, 0),
+        let rows = self
+            .rows(
+                "UPDATE runs SET state = 'pending', attempts = GREATEST(attempts - 1, 0),
                     next_attempt_at = $1, updated_at = $1, lease_owner = NULL, lease_until = NULL
               WHERE state = 'running' AND lease_owner = $2 RETURNING id",
-            vec![boxed(now), boxed(self.instance.clone())],
-        )?;
+                vec![boxed(now), boxed(self.instance.clone())],
+            )
+            .await?;
         Ok(rows.len() as u64)
     }
 
-    fn next_due(&self) -> Result<Option<Millis>, SpoolError> {
-        let rows = self.rows(
-            "SELECT LEAST(
+    async fn next_due(&self) -> Result<Option<Millis>, SpoolError> {
+        let rows = self
+            .rows(
+                "SELECT LEAST(
                  (SELECT MIN(next_attempt_at) FROM runs WHERE state = 'pending'),
                  (SELECT MIN(lease_until) FROM runs WHERE state = 'running'))",
-            Vec::new(),
-        )?;
+                Vec::new(),
+            )
+            .await?;
         Ok(rows
             .first()
             .map(|row| column(row, 0))
@@ -646,7 +615,7 @@ impl Spool for PostgresSpool {
             .flatten())
     }
 
-    fn list(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, SpoolError> {
+    async fn list(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, SpoolError> {
         const SQL: &str = concat!(
             "SELECT ",
             summary_columns!(),
@@ -658,37 +627,41 @@ impl Spool for PostgresSpool {
                AND ($7::text IS NULL OR e.hoop_event_id = $7) \
              ORDER BY r.created_at DESC, r.id LIMIT $3"
         );
-        let rows = self.rows(
-            SQL,
-            vec![
-                boxed(filter.state.map(|s| s.as_str().to_owned())),
-                boxed(filter.event.clone()),
-                boxed(filter.limit as i64),
-                boxed(filter.sid.clone()),
-                boxed(filter.contains.clone()),
-                boxed(filter.since),
-                boxed(filter.event_id.clone()),
-            ],
-        )?;
+        let rows = self
+            .rows(
+                SQL,
+                vec![
+                    boxed(filter.state.map(|s| s.as_str().to_owned())),
+                    boxed(filter.event.clone()),
+                    boxed(filter.limit as i64),
+                    boxed(filter.sid.clone()),
+                    boxed(filter.contains.clone()),
+                    boxed(filter.since),
+                    boxed(filter.event_id.clone()),
+                ],
+            )
+            .await?;
         rows.iter().map(summary).collect()
     }
 
-    fn show(&self, run_id: &str) -> Result<Option<RunDetail>, SpoolError> {
+    async fn show(&self, run_id: &str) -> Result<Option<RunDetail>, SpoolError> {
         const SQL: &str = concat!(
             "SELECT ",
             summary_columns!(),
             ", e.payload, e.script_sha256 FROM runs r JOIN events e ON e.id = r.event_id \
              WHERE r.id = $1"
         );
-        let found = self.rows(SQL, vec![boxed(run_id.to_owned())])?;
+        let found = self.rows(SQL, vec![boxed(run_id.to_owned())]).await?;
         let Some(row) = found.first() else {
             return Ok(None);
         };
-        let attempts = self.rows(
-            "SELECT number, started_at, finished_at, note, outcome FROM attempts
+        let attempts = self
+            .rows(
+                "SELECT number, started_at, finished_at, note, outcome FROM attempts
               WHERE run_id = $1 ORDER BY number",
-            vec![boxed(run_id.to_owned())],
-        )?;
+                vec![boxed(run_id.to_owned())],
+            )
+            .await?;
         let payload: String = column(row, 12)?;
         Ok(Some(RunDetail {
             run: summary(row)?,
@@ -710,7 +683,7 @@ impl Spool for PostgresSpool {
         }))
     }
 
-    fn replay(&self, run_id: &str, now: Millis) -> Result<Option<String>, SpoolError> {
+    async fn replay(&self, run_id: &str, now: Millis) -> Result<Option<String>, SpoolError> {
         let new_id = new_run_id();
         let rows = self.rows(
             "WITH original AS (SELECT event_id FROM runs WHERE id = $2),
@@ -725,16 +698,18 @@ impl Spool for PostgresSpool {
                 boxed(now),
                 boxed(CHANNEL.to_owned()),
             ],
-        )?;
+        ).await?;
         rows.first().map(|row| column(row, 0)).transpose()
     }
 
-    fn attempts_since(
+    async fn attempts_since(
         &self,
         since: Millis,
         limit: usize,
     ) -> Result<Vec<AttemptSample>, SpoolError> {
-        let rows = self.rows(ATTEMPTS_SINCE_SQL, vec![boxed(since), boxed(limit as i64)])?;
+        let rows = self
+            .rows(ATTEMPTS_SINCE_SQL, vec![boxed(since), boxed(limit as i64)])
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(AttemptSample {
@@ -746,15 +721,17 @@ impl Spool for PostgresSpool {
             .collect()
     }
 
-    fn attempt_counts(
+    async fn attempt_counts(
         &self,
         since: Millis,
         interval: Millis,
     ) -> Result<Vec<AttemptCount>, SpoolError> {
-        let rows = self.rows(
-            ATTEMPT_COUNTS_SQL,
-            vec![boxed(since), boxed(interval.max(1))],
-        )?;
+        let rows = self
+            .rows(
+                ATTEMPT_COUNTS_SQL,
+                vec![boxed(since), boxed(interval.max(1))],
+            )
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(AttemptCount {
@@ -766,12 +743,14 @@ impl Spool for PostgresSpool {
             .collect()
     }
 
-    fn stats(&self, now: Millis) -> Result<SpoolStats, SpoolError> {
-        let counts = self.rows(
-            "SELECT state, SUM(count)::bigint FROM run_counts GROUP BY state
+    async fn stats(&self, now: Millis) -> Result<SpoolStats, SpoolError> {
+        let counts = self
+            .rows(
+                "SELECT state, SUM(count)::bigint FROM run_counts GROUP BY state
               HAVING SUM(count) > 0 ORDER BY state",
-            Vec::new(),
-        )?;
+                Vec::new(),
+            )
+            .await?;
         let by_state: Vec<(String, u64)> = counts
             .iter()
             .map(|row| Ok((column(row, 0)?, column::<i64>(row, 1)?.max(0) as u64)))
@@ -781,10 +760,12 @@ impl Spool for PostgresSpool {
             .filter(|(state, _)| state == "pending" || state == "running")
             .map(|(_, count)| count)
             .sum();
-        let oldest = self.rows(
-            "SELECT MIN(created_at) FROM runs WHERE state IN ('pending', 'running')",
-            Vec::new(),
-        )?;
+        let oldest = self
+            .rows(
+                "SELECT MIN(created_at) FROM runs WHERE state IN ('pending', 'running')",
+                Vec::new(),
+            )
+            .await?;
         let oldest: Option<Millis> = oldest
             .first()
             .map(|row| column(row, 0))
@@ -797,12 +778,14 @@ impl Spool for PostgresSpool {
         })
     }
 
-    fn depth(&self) -> Result<u64, SpoolError> {
-        let rows = self.rows(
-            "SELECT COALESCE(SUM(count), 0)::bigint FROM run_counts
+    async fn depth(&self) -> Result<u64, SpoolError> {
+        let rows = self
+            .rows(
+                "SELECT COALESCE(SUM(count), 0)::bigint FROM run_counts
               WHERE state IN ('pending', 'running')",
-            Vec::new(),
-        )?;
+                Vec::new(),
+            )
+            .await?;
         Ok(rows
             .first()
             .map(|row| column::<i64>(row, 0))
@@ -810,7 +793,7 @@ impl Spool for PostgresSpool {
             .map_or(0, |count| count.max(0) as u64))
     }
 
-    fn prune(&self, now: Millis, retention: &Retention) -> Result<u64, SpoolError> {
+    async fn prune(&self, now: Millis, retention: &Retention) -> Result<u64, SpoolError> {
         let finished_before = now.saturating_sub(duration_millis(retention.finished));
         let dead_before = now.saturating_sub(duration_millis(retention.dead));
         let mut pruned = 0;
@@ -832,7 +815,7 @@ impl Spool for PostgresSpool {
                     boxed(dead_before),
                     boxed(PRUNE_BATCH as i64),
                 ],
-            )?;
+            ).await?;
             let mut events: Vec<String> = gone
                 .iter()
                 .map(|row| column(row, 0))
@@ -843,7 +826,8 @@ impl Spool for PostgresSpool {
                 "DELETE FROM events e WHERE e.id = ANY($1)
                    AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.event_id = e.id) RETURNING e.id",
                 vec![boxed(events)],
-            )?;
+            )
+            .await?;
             pruned += gone.len() as u64;
             if (gone.len() as u64) < PRUNE_BATCH {
                 return Ok(pruned);
@@ -852,8 +836,11 @@ impl Spool for PostgresSpool {
     }
 
     fn on_new_runs(&self, wake: Arc<dyn Fn() + Send + Sync>) {
-        let runtime = self.runtime.as_ref().expect("present until dropped");
-        runtime.spawn(listen(self.config.clone(), self.tls.clone(), wake));
+        let listener = tokio::spawn(listen(self.config.clone(), self.tls.clone(), wake));
+        self.listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(listener.abort_handle());
     }
 }
 

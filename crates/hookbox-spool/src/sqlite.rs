@@ -3,7 +3,7 @@
 //! crash or a power cut.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -94,13 +94,16 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     ",
 ];
 
-/// A spool in one SQLite file.
-///
-/// Two connections: one that writes (intake, workers, retention), and one
-/// that only reads (listing, a run, counts, the dashboard's pictures). In
-/// WAL mode a reader never blocks the writer, so a slow text search over
-/// stored payloads never holds up intake.
-pub struct SqliteSpool {
+/// A spool in one SQLite file. Its calls wait for the disk, so each runs on
+/// one of tokio's blocking threads.
+#[derive(Clone)]
+pub struct SqliteSpool(Arc<Database>);
+
+/// The SQLite file, through two connections: one that writes (intake,
+/// workers, retention), and one that only reads (listing, a run, counts,
+/// the dashboard's pictures). In WAL mode a reader never blocks the writer,
+/// so a slow text search over stored payloads never holds up intake.
+struct Database {
     connection: Mutex<Connection>,
     reader: Mutex<Connection>,
 }
@@ -128,9 +131,9 @@ fn failure_of(error: &rusqlite::Error) -> DatabaseFailure {
     }
 }
 
-impl SqliteSpool {
+impl Database {
     /// Opens (creating if needed) the spool in `data_dir`.
-    pub fn open(data_dir: &Path) -> Result<SqliteSpool, SpoolError> {
+    fn open(data_dir: &Path) -> Result<Database, SpoolError> {
         let path = data_dir.join(FILE_NAME);
         let fail = |reason: String| SpoolError::Open {
             path: path.clone(),
@@ -159,7 +162,7 @@ impl SqliteSpool {
         reader
             .execute_batch("PRAGMA query_only = ON;")
             .map_err(|e| fail(e.to_string()))?;
-        Ok(SqliteSpool {
+        Ok(Database {
             connection: Mutex::new(connection),
             reader: Mutex::new(reader),
         })
@@ -281,7 +284,115 @@ fn summary(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunSummary> {
     })
 }
 
+impl SqliteSpool {
+    /// Opens (creating if needed) the spool in `data_dir`, bringing its
+    /// schema up to date. It waits for the disk: call it where blocking is
+    /// allowed (at start-up, or on a blocking thread).
+    pub fn open(data_dir: &Path) -> Result<SqliteSpool, SpoolError> {
+        Database::open(data_dir).map(|database| SqliteSpool(Arc::new(database)))
+    }
+
+    /// Runs `call` on the database on one of tokio's blocking threads.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&Database) -> Result<T, SpoolError> + Send + 'static,
+    ) -> Result<T, SpoolError> {
+        let database = self.0.clone();
+        tokio::task::spawn_blocking(move || call(&database))
+            .await
+            .map_err(|error| {
+                SpoolError::database(
+                    DatabaseFailure::Other,
+                    format!("the spool's call stopped: {error}"),
+                )
+            })?
+    }
+}
+
+#[async_trait::async_trait]
 impl Spool for SqliteSpool {
+    async fn accept(&self, event: &NewEvent, now: Millis) -> Result<Accepted, SpoolError> {
+        let event = event.clone();
+        self.blocking(move |database| database.accept(&event, now))
+            .await
+    }
+
+    async fn claim(&self, now: Millis) -> Result<Option<Claimed>, SpoolError> {
+        self.blocking(move |database| database.claim(now)).await
+    }
+
+    async fn finish(
+        &self,
+        run_id: &str,
+        attempt: &AttemptRecord,
+        next: Next,
+        now: Millis,
+    ) -> Result<(), SpoolError> {
+        let (run_id, attempt) = (run_id.to_owned(), attempt.clone());
+        self.blocking(move |database| database.finish(&run_id, &attempt, next, now))
+            .await
+    }
+
+    async fn release_running(&self, now: Millis) -> Result<u64, SpoolError> {
+        self.blocking(move |database| database.release_running(now))
+            .await
+    }
+
+    async fn next_due(&self) -> Result<Option<Millis>, SpoolError> {
+        self.blocking(|database| database.next_due()).await
+    }
+
+    async fn list(&self, filter: &RunFilter) -> Result<Vec<RunSummary>, SpoolError> {
+        let filter = filter.clone();
+        self.blocking(move |database| database.list(&filter)).await
+    }
+
+    async fn show(&self, run_id: &str) -> Result<Option<RunDetail>, SpoolError> {
+        let run_id = run_id.to_owned();
+        self.blocking(move |database| database.show(&run_id)).await
+    }
+
+    async fn replay(&self, run_id: &str, now: Millis) -> Result<Option<String>, SpoolError> {
+        let run_id = run_id.to_owned();
+        self.blocking(move |database| database.replay(&run_id, now))
+            .await
+    }
+
+    async fn stats(&self, now: Millis) -> Result<SpoolStats, SpoolError> {
+        self.blocking(move |database| database.stats(now)).await
+    }
+
+    async fn attempt_counts(
+        &self,
+        since: Millis,
+        interval: Millis,
+    ) -> Result<Vec<AttemptCount>, SpoolError> {
+        self.blocking(move |database| database.attempt_counts(since, interval))
+            .await
+    }
+
+    async fn attempts_since(
+        &self,
+        since: Millis,
+        limit: usize,
+    ) -> Result<Vec<AttemptSample>, SpoolError> {
+        self.blocking(move |database| database.attempts_since(since, limit))
+            .await
+    }
+
+    async fn depth(&self) -> Result<u64, SpoolError> {
+        self.blocking(|database| database.depth()).await
+    }
+
+    async fn prune(&self, now: Millis, retention: &Retention) -> Result<u64, SpoolError> {
+        let retention = *retention;
+        self.blocking(move |database| database.prune(now, &retention))
+            .await
+    }
+}
+
+/// The spool's calls, each waiting for the disk on the calling thread.
+impl Database {
     fn accept(&self, event: &NewEvent, now: Millis) -> Result<Accepted, SpoolError> {
         let mut connection = self.lock();
         let tx = connection.transaction().map_err(db)?;
@@ -632,7 +743,7 @@ impl Spool for SqliteSpool {
     }
 }
 
-impl SqliteSpool {
+impl Database {
     /// Removes up to [`PRUNE_BATCH`] runs past their retention, with their
     /// attempts and the events no run refers to any more.
     fn prune_batch(&self, finished_before: Millis, dead_before: Millis) -> Result<u64, SpoolError> {
@@ -695,7 +806,7 @@ mod tests {
     #[test]
     fn intake_and_workers_go_on_while_a_long_read_holds_the_reader() {
         let dir = tempfile::tempdir().unwrap();
-        let spool = std::sync::Arc::new(SqliteSpool::open(dir.path()).unwrap());
+        let spool = std::sync::Arc::new(Database::open(dir.path()).unwrap());
         spool.accept(&event("before"), 1).unwrap();
         // What a slow dashboard search does: the reader busy, inside a read
         // transaction that sees the spool as it was.
@@ -768,7 +879,7 @@ mod tests {
         )
         .unwrap();
         drop(old);
-        let spool = SqliteSpool::open(dir.path()).unwrap();
+        let spool = Database::open(dir.path()).unwrap();
         assert_eq!(spool.schema_version(), SCHEMA_VERSION);
         assert_eq!(spool.depth().unwrap(), 1, "its run is counted");
         let claimed = spool.claim(2).unwrap().unwrap();
@@ -828,7 +939,7 @@ mod tests {
     #[test]
     fn a_duplicate_event_makes_no_second_run() {
         let dir = tempfile::tempdir().unwrap();
-        let spool = SqliteSpool::open(dir.path()).unwrap();
+        let spool = Database::open(dir.path()).unwrap();
         let first = spool.accept(&event("e1"), 10).unwrap();
         let again = spool.accept(&event("e1"), 11).unwrap();
         assert!(!first.duplicate);
@@ -841,7 +952,7 @@ mod tests {
     fn runs_are_claimed_when_due_retried_and_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let run_id = {
-            let spool = SqliteSpool::open(dir.path()).unwrap();
+            let spool = Database::open(dir.path()).unwrap();
             let run_id = spool.accept(&event("e1"), 10).unwrap().run_id;
             let claimed = spool.claim(10).unwrap().unwrap();
             assert_eq!(
@@ -859,7 +970,7 @@ mod tests {
             run_id
             // Dropped while running, as a crash would leave it.
         };
-        let spool = SqliteSpool::open(dir.path()).unwrap();
+        let spool = Database::open(dir.path()).unwrap();
         assert_eq!(spool.release_running(200).unwrap(), 1);
         let again = spool.claim(200).unwrap().unwrap();
         assert_eq!((again.run_id.as_str(), again.attempt), (run_id.as_str(), 2));
@@ -875,7 +986,7 @@ mod tests {
     #[test]
     fn a_replay_is_a_new_pending_run_of_the_same_event() {
         let dir = tempfile::tempdir().unwrap();
-        let spool = SqliteSpool::open(dir.path()).unwrap();
+        let spool = Database::open(dir.path()).unwrap();
         let run_id = spool.accept(&event("e1"), 10).unwrap().run_id;
         spool.claim(10).unwrap();
         spool
@@ -895,7 +1006,7 @@ mod tests {
         assert!(spool.replay("nope", 30).unwrap().is_none());
     }
 
-    impl SqliteSpool {
+    impl Database {
         fn schema_version(&self) -> u32 {
             self.lock()
                 .query_row("PRAGMA user_version", [], |row| row.get(0))
@@ -907,9 +1018,9 @@ mod tests {
     fn services_opening_a_new_spool_at_once_all_open_it() {
         for _ in 0..20 {
             let dir = tempfile::tempdir().unwrap();
-            let opened: Vec<Result<SqliteSpool, SpoolError>> = std::thread::scope(|scope| {
+            let opened: Vec<Result<Database, SpoolError>> = std::thread::scope(|scope| {
                 let handles: Vec<_> = (0..4)
-                    .map(|_| scope.spawn(|| SqliteSpool::open(dir.path())))
+                    .map(|_| scope.spawn(|| Database::open(dir.path())))
                     .collect();
                 handles.into_iter().map(|h| h.join().unwrap()).collect()
             });
@@ -935,9 +1046,9 @@ mod tests {
         drop(old);
         // Two services opening it at once: one migrates, the other waits and
         // finds it done.
-        let opened: Vec<SqliteSpool> = std::thread::scope(|scope| {
+        let opened: Vec<Database> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..2)
-                .map(|_| scope.spawn(|| SqliteSpool::open(dir.path()).unwrap()))
+                .map(|_| scope.spawn(|| Database::open(dir.path()).unwrap()))
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
@@ -955,13 +1066,13 @@ mod tests {
     #[test]
     fn a_spool_from_a_newer_hookbox_is_refused_and_left_alone() {
         let dir = tempfile::tempdir().unwrap();
-        drop(SqliteSpool::open(dir.path()).unwrap());
+        drop(Database::open(dir.path()).unwrap());
         let newer = SCHEMA_VERSION + 1;
         let file = Connection::open(dir.path().join(FILE_NAME)).unwrap();
         file.execute_batch(&format!("PRAGMA user_version = {newer}"))
             .unwrap();
         drop(file);
-        match SqliteSpool::open(dir.path()) {
+        match Database::open(dir.path()) {
             Err(SpoolError::SchemaTooNew { found, known, .. }) => {
                 assert_eq!((found, known), (newer, SCHEMA_VERSION));
             }
@@ -978,7 +1089,7 @@ mod tests {
     fn runs_past_their_retention_go_and_waiting_runs_stay() {
         const DAY: Millis = 24 * 3600 * 1000;
         let dir = tempfile::tempdir().unwrap();
-        let spool = SqliteSpool::open(dir.path()).unwrap();
+        let spool = Database::open(dir.path()).unwrap();
         let retention = Retention::default();
         // Each event's one run ends as named, at day `ended`.
         let finish = |id: &str, next: Next, ended: Millis| {
@@ -1083,7 +1194,7 @@ mod failure_tests {
     #[test]
     fn a_second_writer_past_the_wait_is_busy() {
         let dir = tempfile::tempdir().unwrap();
-        let spool = SqliteSpool::open(dir.path()).unwrap();
+        let spool = Database::open(dir.path()).unwrap();
         let other = Connection::open(dir.path().join(FILE_NAME)).unwrap();
         other.execute_batch("BEGIN IMMEDIATE").unwrap();
         other.busy_timeout(std::time::Duration::ZERO).unwrap();

@@ -31,8 +31,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::Shared;
-use super::spool::{RunFilter, RunState, now_millis};
-use super::worker::blocking;
+use super::spool::{RunFilter, RunState, SpoolError, now_millis};
 use activity::{Activity, Window};
 use session::Sessions;
 use views::{ActivityPage, LoginPage, RunPage, RunsPage, RunsRows, SettingsPage};
@@ -291,11 +290,10 @@ async fn listed(
         since,
         limit: PAGE_RUNS,
     };
-    let found = blocking(&dashboard.shared.spool, move |spool| {
-        Ok((spool.list(&filter)?, spool.stats(now_millis())?))
-    })
-    .await;
-    let (runs, stats) = found.map_err(|error| problem(StatusCode::SERVICE_UNAVAILABLE, error))?;
+    let spool = &dashboard.shared.spool;
+    let unavailable = |error| problem(StatusCode::SERVICE_UNAVAILABLE, error);
+    let runs = spool.list(&filter).await.map_err(unavailable)?;
+    let stats = spool.stats(now_millis()).await.map_err(unavailable)?;
     Ok((runs, stats.by_state))
 }
 
@@ -333,19 +331,21 @@ async fn run(
     Session(session): Session,
     Path(id): Path<String>,
 ) -> Response {
-    let found = blocking(&dashboard.shared.spool, move |spool| {
-        let Some(detail) = spool.show(&id)? else {
+    let spool = &dashboard.shared.spool;
+    let found = async {
+        let Some(detail) = spool.show(&id).await? else {
             return Ok(None);
         };
-        let firings = spool.list(&RunFilter {
-            event_id: Some(detail.run.event_id.clone()),
-            limit: PAGE_RUNS,
-            ..RunFilter::default()
-        })?;
-        Ok(Some((detail, firings)))
-    })
-    .await;
-    match found {
+        let firings = spool
+            .list(&RunFilter {
+                event_id: Some(detail.run.event_id.clone()),
+                limit: PAGE_RUNS,
+                ..RunFilter::default()
+            })
+            .await?;
+        Ok::<_, SpoolError>(Some((detail, firings)))
+    };
+    match found.await {
         Ok(Some((detail, firings))) => render(
             StatusCode::OK,
             RunPage::new(detail, firings, dashboard.sessions.csrf(&session)),
@@ -364,11 +364,7 @@ async fn replay(
     if !dashboard.sessions.csrf_matches(&session, &form.csrf) {
         return stale_form();
     }
-    let replayed = blocking(&dashboard.shared.spool, move |spool| {
-        spool.replay(&id, now_millis())
-    })
-    .await;
-    match replayed {
+    match dashboard.shared.spool.replay(&id, now_millis()).await {
         Ok(Some(new_id)) => {
             dashboard.shared.wake.notify_one();
             Redirect::to(&format!("/runs/{new_id}")).into_response()
@@ -409,14 +405,16 @@ async fn activity(
     let now = now_millis();
     let since = window.start(now);
     let interval = window.interval();
-    let read = blocking(&dashboard.shared.spool, move |spool| {
-        Ok((
-            spool.attempt_counts(since, interval)?,
-            spool.attempts_since(since, activity::MOST_ATTEMPTS + 1)?,
+    let spool = &dashboard.shared.spool;
+    let read = async {
+        Ok::<_, SpoolError>((
+            spool.attempt_counts(since, interval).await?,
+            spool
+                .attempts_since(since, activity::MOST_ATTEMPTS + 1)
+                .await?,
         ))
-    })
-    .await;
-    match read {
+    };
+    match read.await {
         Ok((counts, samples)) => render(
             StatusCode::OK,
             ActivityPage::new(

@@ -108,7 +108,7 @@ async fn wait_until_done(spool: &SqliteSpool, total: usize) -> anyhow::Result<()
     let stats = poll_until(
         Duration::from_secs(600),
         Duration::from_millis(20),
-        async || spool.stats(now_millis()),
+        async || spool.stats(now_millis()).await,
         |stats| {
             stats.as_ref().map_or(true, |stats| {
                 in_state(stats, RunState::Succeeded) >= total || in_state(stats, RunState::Dead) > 0

@@ -96,7 +96,7 @@ async fn beside(
                     bail!("intake refused a hostile event");
                 }
                 // The next one once this one has ended (dead: it failed).
-                while in_state(&spool.stats(now_millis())?, RunState::Dead) < posted {
+                while in_state(&spool.stats(now_millis()).await?, RunState::Dead) < posted {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                 }
             }
@@ -119,7 +119,7 @@ async fn beside(
     }
     let _ = stop.send(());
     let _ = task.await;
-    let samples = end_to_end(setup.shared.spool.as_ref(), events)?;
+    let samples = end_to_end(setup.shared.spool.as_ref(), events).await?;
     Ok(NeighbourRow {
         beside: hostile.map_or("nothing (a quiet service)".into(), |(name, _)| name.into()),
         lost: events - samples.len(),

@@ -67,7 +67,7 @@ pub(super) async fn outage(runtime: Arc<Runtime>, plan: &ServicePlan) -> anyhow:
         samples.push(OutageSample {
             second,
             accepted,
-            depth: setup.shared.spool.stats(now_millis())?.depth,
+            depth: setup.shared.spool.stats(now_millis()).await?.depth,
             bytes: spool_bytes(setup.data.path()),
         });
     }

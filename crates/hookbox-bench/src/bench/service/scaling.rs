@@ -48,20 +48,19 @@ pub(super) async fn scaling(
     });
     for instances in [1, 2, 4] {
         let database = Database::create(url).await?;
-        let setups = (0..instances)
-            .map(|i| {
-                let spool = database.spool(&format!("bench-{i}"))?;
-                Setup::with_spool(
-                    runtime.clone(),
-                    TRIVIAL,
-                    receiver.address,
-                    WORKERS,
-                    RetryPolicy::default(),
-                    tempfile::tempdir()?,
-                    Arc::new(spool),
-                )
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut setups = Vec::new();
+        for i in 0..instances {
+            let spool = database.spool(&format!("bench-{i}")).await?;
+            setups.push(Setup::with_spool(
+                runtime.clone(),
+                TRIVIAL,
+                receiver.address,
+                WORKERS,
+                RetryPolicy::default(),
+                tempfile::tempdir()?,
+                Arc::new(spool),
+            )?);
+        }
         let before = database.transactions().await?;
         let (intake, end_to_end, polls) = measure(&setups, plan.events).await?;
         drop(setups);
@@ -103,7 +102,7 @@ async fn measure(setups: &[Setup], events: usize) -> anyhow::Result<(Figures, Fi
         let _ = task.await;
     }
     let spool: &dyn Spool = setups[0].shared.spool.as_ref();
-    let end_to_end = end_to_end(spool, total)?;
+    let end_to_end = end_to_end(spool, total).await?;
     Ok((
         figures("intake".into(), intake, posting),
         figures("end to end".into(), end_to_end, done),
@@ -140,7 +139,7 @@ impl Database {
         })
     }
 
-    fn spool(&self, instance: &str) -> anyhow::Result<PostgresSpool> {
+    async fn spool(&self, instance: &str) -> anyhow::Result<PostgresSpool> {
         let tls = hookbox::tls::TlsSettings::new(&[])
             .and_then(|settings| settings.config())
             .map_err(anyhow::Error::msg)?;
@@ -149,7 +148,8 @@ impl Database {
             tls,
             instance.into(),
             Duration::from_secs(30),
-        )?)
+        )
+        .await?)
     }
 
     /// Transactions committed or rolled back in the database so far.

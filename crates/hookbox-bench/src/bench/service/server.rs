@@ -138,7 +138,7 @@ impl Setup {
         let done = started.elapsed();
         let _ = stop.send(());
         let _ = task.await;
-        let end_to_end = end_to_end(self.shared.spool.as_ref(), total)?;
+        let end_to_end = end_to_end(self.shared.spool.as_ref(), total).await?;
         Ok((
             figures("intake".into(), intake, posting),
             figures("end to end".into(), end_to_end, done),
@@ -161,7 +161,7 @@ impl Setup {
         let elapsed = started.elapsed();
         let _ = stop.send(());
         let _ = task.await;
-        let samples = end_to_end(self.shared.spool.as_ref(), events)?;
+        let samples = end_to_end(self.shared.spool.as_ref(), events).await?;
         Ok(figures(String::new(), samples, elapsed))
     }
 
@@ -184,7 +184,7 @@ impl Setup {
             Duration::from_millis(1),
             async || {
                 polls += 1;
-                self.shared.spool.stats(now_millis())
+                self.shared.spool.stats(now_millis()).await
             },
             |stats| {
                 stats.as_ref().map_or(true, |stats| {
@@ -258,21 +258,23 @@ pub(super) fn in_state(stats: &SpoolStats, state: RunState) -> usize {
 }
 
 /// Accepted -> hook done, per run, from the stored timestamps.
-pub(super) fn end_to_end(spool: &dyn Spool, total: usize) -> anyhow::Result<Vec<Duration>> {
-    let runs = spool.list(&RunFilter {
-        state: Some(RunState::Succeeded),
-        limit: total,
-        ..RunFilter::default()
-    })?;
-    let parse = |text: &str| humantime::parse_rfc3339(text).context("a stored time");
-    runs.iter()
-        .map(|run| {
-            let detail = spool.show(&run.id)?.context("a listed run")?;
-            let created = parse(&detail.run.created_at)?;
-            let finished = parse(&detail.attempt_log.last().context("an attempt")?.finished_at)?;
-            Ok(finished.duration_since(created).unwrap_or_default())
+pub(super) async fn end_to_end(spool: &dyn Spool, total: usize) -> anyhow::Result<Vec<Duration>> {
+    let runs = spool
+        .list(&RunFilter {
+            state: Some(RunState::Succeeded),
+            limit: total,
+            ..RunFilter::default()
         })
-        .collect()
+        .await?;
+    let parse = |text: &str| humantime::parse_rfc3339(text).context("a stored time");
+    let mut samples = Vec::with_capacity(runs.len());
+    for run in &runs {
+        let detail = spool.show(&run.id).await?.context("a listed run")?;
+        let created = parse(&detail.run.created_at)?;
+        let finished = parse(&detail.attempt_log.last().context("an attempt")?.finished_at)?;
+        samples.push(finished.duration_since(created).unwrap_or_default());
+    }
+    Ok(samples)
 }
 
 pub(super) fn open_event(sid: &str) -> Vec<u8> {
