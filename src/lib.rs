@@ -4,7 +4,8 @@
 //!
 //! - [`intake`]: the event payload, read and validated;
 //! - [`source`]: where the hook file comes from;
-//! - [`runtime`]: the engine, the bundled Python runner and its compile cache;
+//! - [`runtime`]: the engine, the Python runner it is handed ([`guest`]) and its
+//!   compile cache;
 //! - [`sandbox`]: one fresh, limited WASI instance per run (limits, WASI, egress);
 //! - [`record`]: what a run produced, as reported to the caller.
 //!

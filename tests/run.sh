@@ -37,8 +37,10 @@ cd "$(dirname "$0")/.."
 with_postgres=1 with_chromium=1 with_sshd=1
 skips=()
 IFS=, read -ra without <<<"${HOOKBOX_TEST_WITHOUT:-}"
-for tier in "${without[@]}"; do
+for tier in ${without[@]+"${without[@]}"}; do
+  tier=${tier//[[:space:]]/}
   case "$tier" in
+    "") continue ;;
     postgres) with_postgres=0; skips+=(--skip pg_spool:: --skip pg_service::) ;;
     chromium) with_chromium=0; skips+=(--skip browser::) ;;
     sshd) with_sshd=0; skips+=(--skip git_transports::ssh_) ;;
@@ -140,7 +142,7 @@ fi
 # The tiers left out are skipped by name, after any filter given.
 args=("$@")
 if [ "${#skips[@]}" -gt 0 ]; then
-  [[ " ${args[*]} " == *" -- "* ]] || args+=(--)
+  [[ " ${args[*]-} " == *" -- "* ]] || args+=(--)
   args+=("${skips[@]}")
 fi
-exec cargo test --workspace "${args[@]}"
+exec cargo test --workspace ${args[@]+"${args[@]}"}

@@ -287,8 +287,9 @@ fn check_spool(file: &ConfigFile) -> Check {
         );
     }
     let opened = crate::cli::tokio_runtime().and_then(|tokio| {
-        let spool = crate::service::open_spool(&settings.spool, &[], "hookbox-doctor");
-        Ok(tokio.block_on(spool)?)
+        let opened = crate::service::open_spool(&settings.spool, &[], "hookbox-doctor");
+        // Dropped on the runtime its connections live on.
+        Ok(tokio.block_on(async { opened.await.map(drop) })?)
     });
     match opened {
         Ok(_) => ok(NAME, "opens, at this hookbox's schema"),

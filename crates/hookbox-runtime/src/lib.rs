@@ -1,9 +1,9 @@
-//! The runtime: one engine, the bundled Python runner compiled (or loaded from
-//! the cache) and pre-linked once, and the per-run flow that puts a hook into a
+//! The runtime: one engine, the Python runner it is handed compiled (or loaded
+//! from the cache) and pre-linked once, and the per-run flow that puts a hook into a
 //! fresh sandbox and turns what happened into a [`RunOutcome`].
 //!
 //! - [`engine`]: engine configuration and the shared epoch ticker;
-//! - [`guest`]: the guests shipped in the binary;
+//! - [`guest`]: the guest programs the embedder hands the runtime;
 //! - [`config`]: the operator's settings every run follows;
 //! - [`cache`]: the on-disk cache of compiled components;
 //! - `bytecode`: the standard library compiled to bytecode once, in the sandbox;

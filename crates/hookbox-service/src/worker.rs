@@ -285,13 +285,21 @@ async fn record(
         outcome,
         note,
     };
-    if let Err(error) = shared
-        .spool
-        .finish(&claimed.run_id, &record, next, now_millis())
-        .await
-    {
+    // On a task of its own: a shutdown that aborts this run's task past its
+    // grace period must not cut the attempt's transaction short (the run
+    // would go back to pending and its hook run again).
+    let (spool, run_id) = (shared.spool.clone(), claimed.run_id.clone());
+    let stored =
+        tokio::spawn(async move { spool.finish(&run_id, &record, next, now_millis()).await });
+    match stored.await {
+        Ok(Ok(())) => {}
         // The run stays `running` and is retried after the next start.
-        tracing::error!(run_id = %claimed.run_id, %error, "cannot store the attempt");
+        Ok(Err(error)) => {
+            tracing::error!(run_id = %claimed.run_id, %error, "cannot store the attempt")
+        }
+        Err(error) => {
+            tracing::error!(run_id = %claimed.run_id, %error, "storing the attempt stopped")
+        }
     }
 }
 
