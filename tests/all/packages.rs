@@ -95,6 +95,47 @@ async fn packages_next_to_the_hook_import_from_bytecode_compiled_once() {
     );
 }
 
+/// Runs of a package version nobody compiled yet, started at once: one
+/// compiles its bytecode, the others import from source meanwhile, and all
+/// finish. (A run that found the version claimed used to deadlock on the
+/// claims' lock, and every later run of any hook with it.)
+#[test]
+fn runs_of_a_new_package_version_started_at_once_all_finish() {
+    let (finished, outcomes) = std::sync::mpsc::channel();
+    // On a runtime of its own, so a deadlock there cannot stop this thread
+    // from giving up at its deadline.
+    std::thread::spawn(move || {
+        let tokio = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let ran = tokio.block_on(async {
+            let hook = std::sync::Arc::new(TestHook::new(COUNTS_COMPILES));
+            write_files(hook.dir.path(), &package_v("1"));
+            let runs: Vec<_> = (0..3)
+                .map(|_| {
+                    let hook = hook.clone();
+                    tokio::spawn(async move { hook.run(&Limits::default()).await })
+                })
+                .collect();
+            let mut ran = Vec::new();
+            for run in runs {
+                ran.push(run.await.unwrap());
+            }
+            ran
+        });
+        let _ = finished.send(ran);
+    });
+    let ran = outcomes
+        .recv_timeout(std::time::Duration::from_secs(120))
+        .expect("three runs started at once did not all finish within 2 minutes");
+    for outcome in ran {
+        assert_eq!(outcome.status, RunStatus::Ok, "{outcome:?}");
+        assert!(outcome.stdout.starts_with("v1 s1\n"), "{}", outcome.stdout);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hook_can_write_neither_its_bytecode_nor_its_folder() {
     let hook = TestHook::new(

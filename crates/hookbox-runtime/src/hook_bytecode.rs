@@ -68,7 +68,9 @@ impl Compiling {
     /// Claims `identity`, unless another run is compiling it.
     fn claim(&self, identity: [u8; 32]) -> Option<Claim<'_>> {
         let mut claimed = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        claimed.insert(identity).then_some(Claim(self, identity))
+        // Made only when claimed: a `Claim` made and dropped here would
+        // release the other run's claim, and lock this mutex again.
+        claimed.insert(identity).then(|| Claim(self, identity))
     }
 }
 
