@@ -64,7 +64,10 @@ impl HookComponents {
 
     /// Forgets every linked hook; each is loaded from the cache when next run.
     pub fn clear(&self) {
-        self.lock().clear();
+        // Dropped after the lock is released: dropping a linked hook
+        // releases its memory slots, which takes a while.
+        let forgotten = std::mem::take(&mut *self.lock());
+        drop(forgotten);
     }
 
     /// The pre-linked command for `hook`, compiling it (off the async
@@ -103,11 +106,17 @@ impl HookComponents {
         };
         let pre =
             CommandPre::new(linker.instantiate_pre(&component).map_err(link)?).map_err(link)?;
-        let mut linked = self.lock();
-        if linked.len() >= MAX_KEPT {
-            linked.clear();
-        }
-        linked.insert(hash, pre.clone());
+        let forgotten = {
+            let mut linked = self.lock();
+            let forgotten = match linked.len() >= MAX_KEPT {
+                true => std::mem::take(&mut *linked),
+                false => HashMap::new(),
+            };
+            linked.insert(hash, pre.clone());
+            forgotten
+        };
+        // Dropped after the lock is released, as in `clear`.
+        drop(forgotten);
         Ok(pre)
     }
 

@@ -201,12 +201,20 @@ impl Snapshots {
 
     fn insert(&self, key: &str, runner: Runner) -> Arc<Runner> {
         let runner = Arc::new(runner);
-        let mut loaded = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        loaded.retain(|(k, _)| k != key);
-        if loaded.len() >= LOADED_SNAPSHOTS {
-            loaded.remove(0);
+        // Dropping a runner releases its memory slots, which takes a while:
+        // the ones pushed out are dropped after the lock is released.
+        let mut evicted = Vec::new();
+        {
+            let mut loaded = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(index) = loaded.iter().position(|(k, _)| k == key) {
+                evicted.push(loaded.remove(index));
+            }
+            if loaded.len() >= LOADED_SNAPSHOTS {
+                evicted.push(loaded.remove(0));
+            }
+            loaded.push((key.to_owned(), runner.clone()));
         }
-        loaded.push((key.to_owned(), runner.clone()));
+        drop(evicted);
         runner
     }
 

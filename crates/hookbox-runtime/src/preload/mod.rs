@@ -294,16 +294,18 @@ pub(super) fn plan(runtime: &Runtime, hook: &HookFile) -> Option<(String, Vec<St
     // A run, its background preparation and the service's next runs ask
     // for the same folder version: its RECORDs are read once.
     let version = (hook.dir().to_path_buf(), sources.packages_identity);
-    let mut plans = runtime.plans.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(plan) = plans.get(&version) {
+    let lock = || runtime.plans.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(plan) = lock().get(&version) {
         return plan.clone();
     }
+    // Read with no lock held: the runs of other hooks look up their plans
+    // meanwhile. Two runs of a new version may both read it; one plan is kept.
+    let plan = plan_of(runtime, hook.dir(), &sources.packages_identity);
+    let mut plans = lock();
     if plans.len() >= MAX_PLANS {
         plans.clear();
     }
-    let plan = plan_of(runtime, hook.dir(), &sources.packages_identity);
-    plans.insert(version, plan.clone());
-    plan
+    plans.entry(version).or_insert(plan).clone()
 }
 
 /// The plans kept in memory, one per folder version.
