@@ -270,7 +270,7 @@ impl PostgresSpool {
 
     async fn migrate(&self) -> Result<(), SpoolError> {
         let pool = &self.pool;
-        let target = self.target.clone();
+        let target = &self.target;
         let open_error = |reason: String| SpoolError::Open {
             path: target.clone().into(),
             reason,
@@ -408,7 +408,6 @@ fn boxed<T: ToSql + Send + Sync + 'static>(value: T) -> Box<dyn ToSql + Send + S
 impl Spool for PostgresSpool {
     async fn accept(&self, event: &NewEvent, now: Millis) -> Result<Accepted, SpoolError> {
         let pool = &self.pool;
-        let event = event.clone();
         let mut client = pool.get().await.map_err(db)?;
         let transaction = client.transaction().await.map_err(db)?;
         let inserted = transaction
@@ -457,14 +456,14 @@ impl Spool for PostgresSpool {
         transaction.commit().await.map_err(db)?;
         Ok(Accepted {
             run_id,
-            event_id: event.id,
+            event_id: event.id.clone(),
             duplicate,
         })
     }
 
     async fn claim(&self, now: Millis) -> Result<Option<Claimed>, SpoolError> {
         let pool = &self.pool;
-        let instance = self.instance.clone();
+        let instance = &self.instance;
         let until = now.saturating_add(duration_millis(self.lease));
         let client = pool.get().await.map_err(db)?;
         // A pending run that is due, or a running one whose instance
@@ -532,9 +531,7 @@ impl Spool for PostgresSpool {
         let summary = attempt.summary_json();
         let (state, due) = next.state_and_due(now);
         let pool = &self.pool;
-        let instance = self.instance.clone();
-        let run_id = run_id.to_owned();
-        let attempt = attempt.clone();
+        let instance = &self.instance;
         let mut client = pool.get().await.map_err(db)?;
         let transaction = client.transaction().await.map_err(db)?;
         // Only the lease holder records: an instance that lost its run
@@ -557,7 +554,9 @@ impl Spool for PostgresSpool {
             .await
             .map_err(db)?;
         let Some(moved) = moved else {
-            return Err(SpoolError::LeaseLost { run_id });
+            return Err(SpoolError::LeaseLost {
+                run_id: run_id.to_owned(),
+            });
         };
         let number: i32 = column(&moved, 0)?;
         transaction
