@@ -147,11 +147,21 @@ fn prepare(tokio: &tokio::runtime::Runtime, runtime: &Runtime, hook: &HookFile) 
             outln!("{name}: bytecode of the packages next to it ready in {took}")
         }
         PackagesSnapshot::Ready => outln!("{name}: packages ready (prepared earlier)"),
-        PackagesSnapshot::Made { imported, left_out } => {
+        PackagesSnapshot::Made {
+            imported,
+            imported_when_called,
+            left_out,
+        } => {
             outln!(
                 "{name}: packages imported into the runner's snapshot in {took} ({})",
                 imported.join(", ")
             );
+            if !imported_when_called.is_empty() {
+                outln!(
+                    "{name}: with what their functions import from the standard library ({})",
+                    imported_when_called.join(", ")
+                );
+            }
             for reason in left_out {
                 outln!("{name}: left out, imported on every run: {reason}");
             }

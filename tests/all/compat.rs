@@ -530,6 +530,36 @@ async fn os_exit_ends_at_once_with_its_code() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pwd_module_in_the_folder_never_stands_in_for_the_built_in_one() {
+    // `python3` has `pwd` built in, ahead of the hook's folder; hookbox has
+    // none, and does not look in the folder for it either. Without HOME,
+    // `expanduser` asks `pwd` on every call.
+    let hook = TestHook::new(
+        "import os\nhome = os.path.expanduser('~/.netrc')\nprint(home == '~/.netrc' or home.endswith('/.netrc'))\n\
+         try:\n    import pwd\n    print('found', pwd.__name__, getattr(pwd, 'SHADOW', 'built in'))\n\
+         except ImportError as error:\n    print('missing', error.name)\n",
+    )
+    .with_file("pwd.py", "SHADOW = 'the folder'\nprint('the folder ran')\n");
+    let case = Case {
+        hook: &hook,
+        env: Vec::new(),
+        hookbox_args: Vec::new(),
+    };
+    let python3 = case.python3().await;
+    assert_eq!(
+        String::from_utf8_lossy(&python3.stdout),
+        "True\nfound pwd built in\n",
+        "{python3:?}"
+    );
+    let hookbox = case.hookbox().await;
+    assert_eq!(
+        String::from_utf8_lossy(&hookbox.stdout),
+        "True\nmissing pwd\n",
+        "{hookbox:?}"
+    );
+}
+
 const NETWORK_FAILURES: &str = r#"
 import os, urllib.request, urllib.error
 

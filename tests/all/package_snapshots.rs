@@ -65,10 +65,17 @@ if "SIEM_URL" in os.environ:
     assert_eq!(before.stderr, "preloaded: False\n", "{before:?}");
 
     let made = prepare(&hook, &Limits::default()).await;
-    let PackagesSnapshot::Made { imported, left_out } = made else {
+    let PackagesSnapshot::Made {
+        imported,
+        imported_when_called,
+        left_out,
+    } = made
+    else {
         panic!("{made:?}");
     };
     assert!(left_out.is_empty(), "{left_out:?}");
+    // `requests` imports `netrc` whenever it looks for credentials.
+    assert_eq!(imported_when_called, ["netrc"]);
     assert_eq!(
         imported,
         [
@@ -396,7 +403,10 @@ async fn left_out_beside_siemfmt(hook: &TestHook, package: &str, source: &str) -
     install_package(hook.dir.path(), package, source);
     install_package(hook.dir.path(), "siemfmt", "VERSION = 'kept'\n");
     let made = prepare(hook, &Limits::default()).await;
-    let PackagesSnapshot::Made { imported, left_out } = made else {
+    let PackagesSnapshot::Made {
+        imported, left_out, ..
+    } = made
+    else {
         panic!("{made:?}");
     };
     assert_eq!(imported, ["siemfmt"]);
@@ -404,6 +414,52 @@ async fn left_out_beside_siemfmt(hook: &TestHook, package: &str, source: &str) -
         panic!("{left_out:?}");
     };
     why.clone()
+}
+
+/// What a package's functions import from the standard library is in the
+/// snapshot too, but a module that uses the system when imported (the
+/// standard library's `_ios_support` prints without `ctypes`), and one the
+/// hook's folder has its own of, which a run imports instead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_packages_functions_import_from_the_standard_library_is_imported_once_too() {
+    let hook = TestHook::new(&reports_preloaded(
+        "colorsys",
+        "print(sorted(m for m in ('_ios_support', 'netrc') if m in sys.modules))\n\
+         import shades\nprint(shades.shade(), shades.mine().SHADOW)\n",
+    ))
+    .with_file("netrc.py", "SHADOW = 'the folder'\n");
+    install_package(
+        hook.dir.path(),
+        "shades",
+        "def shade():\n    import colorsys\n    return colorsys.rgb_to_hsv(1.0, 0.0, 0.0)\n\
+         def ios():\n    import _ios_support\n\
+         def mine():\n    import netrc\n    return netrc\n",
+    );
+    let made = prepare(&hook, &Limits::default()).await;
+    let PackagesSnapshot::Made {
+        imported,
+        imported_when_called,
+        left_out,
+    } = made
+    else {
+        panic!("{made:?}");
+    };
+    assert_eq!(
+        (imported, imported_when_called),
+        (vec!["shades".to_owned()], vec!["colorsys".to_owned()])
+    );
+    let [why] = &left_out[..] else {
+        panic!("{left_out:?}");
+    };
+    assert!(
+        why.starts_with("_ios_support: prints (or reads its input) when imported"),
+        "{why}"
+    );
+    let run = hook.run(&Limits::default()).await;
+    assert_eq!(
+        run.stdout, "preloaded: True\n[]\n(0.0, 1.0, 1.0) the folder\n",
+        "{run:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -500,7 +556,10 @@ async fn nothing_is_served_through_a_symlink_so_no_link_can_reach_a_hook_or_swap
     )
     .unwrap();
     let made = prepare(&hook, &Limits::default()).await;
-    let PackagesSnapshot::Made { imported, left_out } = made else {
+    let PackagesSnapshot::Made {
+        imported, left_out, ..
+    } = made
+    else {
         panic!("{made:?}");
     };
     assert_eq!(imported, ["steady"]);

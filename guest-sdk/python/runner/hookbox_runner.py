@@ -89,7 +89,13 @@ import stringprep
 import zipfile
 
 import atexit
+import codecs
 import marshal
+
+# Every TLS connection encodes its server's name with the "idna" codec (as
+# CPython's own `ssl` does): its lookup, cached by the interpreter, is made
+# here once instead of in each run.
+codecs.lookup("idna")
 
 
 # componentize-py's asyncio event loop over wasi:io/poll and its wasi:http
@@ -295,7 +301,7 @@ class WitWorld(_host.World):
                 pass
         return code
 
-    def preload_packages(self, modules: list[str]) -> list[str]:
+    def preload_packages(self, modules: list[str], skip: list[str]) -> tuple[list[str], list[str]]:
         runner = sys.modules[__name__]
         guarded = {
             "the runner": runner,
@@ -310,7 +316,7 @@ class WitWorld(_host.World):
             "builtins": builtins,
             "sys": sys,
         }
-        return _preload.preload(modules, STDLIB_DIR, guarded)
+        return tuple(_preload.preload(modules, STDLIB_DIR, guarded, skip))
 
 
 # The build's import finders (each caching a build directory's listing) mean

@@ -38,7 +38,7 @@ class PreloadTest(unittest.TestCase):
     def test_a_package_imports_through_the_host_as_a_path_import_would(self):
         self.serve("siemfmt", "from . import fields\nVERSION = 'v1'\n")
         preload.files["/hook/siemfmt/fields.py"] = b"NAMES = ('sid',)\n"
-        self.assertEqual(_preload.preload(["siemfmt"], "/python", GUARDED), [])
+        self.assertEqual(_preload.preload(["siemfmt"], "/python", GUARDED).failed, [])
         module = sys.modules["siemfmt"]
         self.assertEqual((module.VERSION, module.fields.NAMES), ("v1", ("sid",)))
         # What a run finds afterwards: a file loader at the real path.
@@ -53,7 +53,7 @@ class PreloadTest(unittest.TestCase):
     def test_each_package_that_does_not_import_is_named_and_the_others_import(self):
         self.serve("good", "X = 1\n")
         self.serve("broken", "raise ValueError('no config')\n")
-        failed = _preload.preload(["broken", "good", "absent"], "/python", GUARDED)
+        failed = _preload.preload(["broken", "good", "absent"], "/python", GUARDED).failed
         self.assertEqual(
             failed,
             ["broken: ValueError: no config", "absent: ModuleNotFoundError: No module named 'absent'"],
@@ -62,7 +62,7 @@ class PreloadTest(unittest.TestCase):
 
     def test_reading_the_environment_at_import_is_reported(self):
         self.serve("envy", "import os\nTOKEN = os.environ.get('TOKEN')\n")
-        self.assertEqual(_preload.preload(["envy"], "/python", GUARDED), ["envy: reads the environment when imported"])
+        self.assertEqual(_preload.preload(["envy"], "/python", GUARDED).failed, ["envy: reads the environment when imported"])
         # And os.environ is itself again.
         self.assertNotIn("noted", type(os.environ).__getitem__.__name__)
 
@@ -77,7 +77,7 @@ class PreloadTest(unittest.TestCase):
             "import socket\ntry:\n    socket.socket().connect(('192.0.2.1', 80))\nexcept OSError:\n    pass\n",
         )
         self.serve("keeper", "from socket import socket as kept\n")
-        failed = _preload.preload(["probe", "caller", "keeper"], "/python", GUARDED)
+        failed = _preload.preload(["probe", "caller", "keeper"], "/python", GUARDED).failed
         self.assertEqual(
             failed,
             ["caller: reaches the network when imported", "keeper: keeps socket.socket from when it was imported (keeper)"],
@@ -101,7 +101,7 @@ class PreloadTest(unittest.TestCase):
         saved, code = random.seed, random.Random.seed.__code__
         self.addCleanup(setattr, random, "seed", saved)
         self.addCleanup(setattr, random.Random.seed, "__code__", code)
-        failed = _preload.preload(["reseed", "recode", "drawer", "holder", "proxy"], "/python", GUARDED)
+        failed = _preload.preload(["reseed", "recode", "drawer", "holder", "proxy"], "/python", GUARDED).failed
         self.assertEqual(
             failed,
             [
@@ -115,6 +115,44 @@ class PreloadTest(unittest.TestCase):
         made = sys.modules["holder"].Keep.sock()
         self.addCleanup(made.close)
         self.assertIsInstance(made, socket.socket)
+
+    def test_what_a_packages_function_imports_from_the_standard_library_is_imported_too(self):
+        # ``netrc`` as the standard library's folder serves it here.
+        sys.modules.pop("netrc", None)
+        preload.files["/python/netrc.py"] = b"SERVED = 'stdlib'\n"
+        self.serve(
+            "creds",
+            "def lookup():\n    from netrc import netrc\n    return netrc\n"
+            "class Auth:\n    @staticmethod\n    def fallback():\n        import winreg\n"
+            "    @property\n    def mine(self):\n        from . import own\n"
+            "def tooling():\n    import this\n",
+        )
+        preloaded = _preload.preload(["creds"], "/python", GUARDED)
+        self.assertEqual(preloaded, _preload.Preloaded([], ["netrc"]))
+        self.assertEqual(sys.modules["netrc"].SERVED, "stdlib")
+        self.assertIn(("importing", "netrc"), preload.calls)
+        # Not there (winreg), the package's own (relative) or never ahead of a call (this).
+        for name in ("winreg", "creds.own", "this"):
+            self.assertNotIn(name, sys.modules)
+
+    def test_a_module_the_hooks_folder_shadows_or_an_earlier_attempt_could_not_keep_is_not_imported(self):
+        for name in ("netrc", "colorsys"):
+            sys.modules.pop(name, None)
+            preload.files[f"/python/{name}.py"] = b"SERVED = 'stdlib'\n"
+        # The hook's folder has its own ``netrc``: a run imports that one.
+        preload.files["/hook/netrc.py"] = b"SERVED = 'hook'\n"
+        self.serve("creds", "def lookup():\n    import netrc, colorsys\n")
+        self.assertEqual(_preload.preload(["creds"], "/python", GUARDED, ["colorsys"]), _preload.Preloaded([], []))
+        self.assertNotIn("netrc", sys.modules)
+        self.assertNotIn("colorsys", sys.modules)
+
+    def test_a_standard_library_module_that_cannot_be_kept_is_reported_by_its_name(self):
+        sys.modules.pop("colorsys", None)
+        preload.files["/python/colorsys.py"] = b"import random\nDRAWN = random.random()\n"
+        self.serve("shades", "def shade():\n    import colorsys\n")
+        preloaded = _preload.preload(["shades"], "/python", GUARDED)
+        self.assertEqual(preloaded.failed, ["colorsys: draws random numbers when imported"])
+        self.assertEqual(preloaded.imported_when_called, [])
 
 
 if __name__ == "__main__":

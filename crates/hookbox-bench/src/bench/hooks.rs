@@ -133,6 +133,17 @@ pub fn run(plan: &HooksPlan) -> anyhow::Result<String> {
         tcp: tcp.to_string(),
     };
     let cases = cases(plan, work.path(), &targets, &ca.ca_pem)?;
+    // Compiled by another process if it must be: the compiler's memory
+    // would otherwise stay in this one's, and in its idle figure.
+    let warmed = Command::new(&plan.hookbox_exe)
+        .arg("warm")
+        .env(env_names::CACHE_DIR, &plan.cache_dir)
+        .env_remove(env_names::CONFIG)
+        .env_remove(env_names::GIT_URL)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .context("running `hookbox warm`")?;
+    anyhow::ensure!(warmed.success(), "`hookbox warm` failed: {warmed}");
     let runtime = Arc::new(Runtime::load(&RuntimeOptions {
         guest: &hookbox::guest::GUEST,
         cache_dir: plan.cache_dir.clone(),
@@ -145,6 +156,32 @@ pub fn run(plan: &HooksPlan) -> anyhow::Result<String> {
     // figure, which counts it.
     runtime.load_runner()?;
     let idle_rss = memory::rss_kib(memory::THIS_PROCESS);
+    // Level by level, both hooks at each level: the pool keeps a slot's
+    // memory resident once used, so the peak of a level is what that many
+    // runs in flight hold. First, so that no other hook's slots, runner
+    // snapshot or compilation is in the process's memory yet.
+    let mut sweep = Vec::new();
+    let swept: Vec<&Case> = cases
+        .iter()
+        .filter(|case| case.name.starts_with("sweep:"))
+        .collect();
+    for &level in &plan.levels {
+        memory::reset_peak();
+        for case in &swept {
+            let config = config_for(case)?;
+            let (hook, payload) = case.open()?;
+            let request = case.request(&hook, &payload, &config);
+            let runs = plan.runs.max(level * 4);
+            let (figures, _) =
+                tokio.block_on(in_process(&runtime, request, Prelinked, runs, level))?;
+            sweep.push((
+                case.name.clone(),
+                level,
+                figures,
+                memory::peak_kib(memory::THIS_PROCESS),
+            ));
+        }
+    }
     let python3 = real_python3()?;
 
     let mut rows = Vec::new();
@@ -190,31 +227,6 @@ pub fn run(plan: &HooksPlan) -> anyhow::Result<String> {
         });
     }
 
-    // Level by level, both hooks at each level: the pool keeps a slot's
-    // memory resident once used, so the peak of a level is what that many
-    // runs in flight hold.
-    let mut sweep = Vec::new();
-    let swept: Vec<&Case> = cases
-        .iter()
-        .filter(|case| case.name.starts_with("sweep:"))
-        .collect();
-    for &level in &plan.levels {
-        memory::reset_peak();
-        for case in &swept {
-            let config = config_for(case)?;
-            let (hook, payload) = case.open()?;
-            let request = case.request(&hook, &payload, &config);
-            let runs = plan.runs.max(level * 4);
-            let (figures, _) =
-                tokio.block_on(in_process(&runtime, request, Prelinked, runs, level))?;
-            sweep.push((
-                case.name.clone(),
-                level,
-                figures,
-                memory::peak_kib(memory::THIS_PROCESS),
-            ));
-        }
-    }
     Ok(report(plan, &rows, &notes, &sweep, idle_rss))
 }
 
@@ -600,8 +612,9 @@ fn sweep_section(
     let _ = writeln!(
         out,
         "\n## Concurrency sweep (in-process)\n\nPeak RSS is the whole process's while that many runs \
-         were in flight (levels run in increasing order, both hooks at each level; the pooling \
-         allocator keeps a used slot's memory resident). The runtime with the compiled runner \
+         were in flight (measured before any other hook ran in the process; levels run in \
+         increasing order, both hooks at each level; the pooling allocator keeps a used \
+         slot's memory resident). The runtime with the compiled runner \
          loaded, idle, held {idle}; the added memory per run in flight counts from there, so it \
          includes the runner's code as it is first touched, shared by every run. What each \
          more run in flight costs is the last column: the growth of the peak from one run in \

@@ -29,10 +29,20 @@ const PRELOAD_EXPORT: &str = "preload-packages";
 /// used; a hook author's every change to a package makes one.
 const KEPT_SNAPSHOTS: usize = 16;
 
+/// What a snapshot holds besides the runner.
+pub(super) struct Imported {
+    /// The packages' modules imported, in the order imported.
+    pub(super) modules: Vec<String>,
+    /// The standard-library modules imported for the packages' functions.
+    pub(super) when_called: Vec<String>,
+    /// Those left out, which import on every run (`module: reason`).
+    pub(super) left_out: Vec<String>,
+}
+
 /// Makes the snapshot of `hook`'s packages keyed `key`, importing
-/// `modules`: those that cannot be snapshotted are left out (one import
-/// after another, each without the last that failed), and import on every
-/// run. Returns the modules imported and why the others were left out.
+/// `modules` and the standard-library modules their functions import:
+/// those that cannot be snapshotted are left out (one import after
+/// another, each without the last that failed), and import on every run.
 pub(super) async fn make(
     runtime: &Runtime,
     hook: &HookFile,
@@ -40,34 +50,41 @@ pub(super) async fn make(
     mut modules: Vec<String>,
     bytecode: Option<&Path>,
     limits: &Limits,
-) -> Result<(Vec<String>, Vec<String>), PreloadError> {
+) -> Result<Imported, PreloadError> {
     let mut left_out = Vec::new();
+    // Standard-library modules a package's function imports that could
+    // not be kept: the packages are kept without them.
+    let mut skip = Vec::new();
     let runner = runtime
         .guest
         .runner_component()
         .map_err(|e| super::super::cache::CacheError::Compile(e.into()))?;
-    let snapshot = loop {
+    let (snapshot, when_called) = loop {
         if modules.is_empty() {
             return Err(PreloadError::NotImported(left_out));
         }
-        match attempt(runtime, &runner, hook, &modules, bytecode, limits).await? {
-            Attempt::Imported(snapshot) => break snapshot,
-            Attempt::Failed(failures) => {
-                let before = modules.len();
-                for line in &failures {
-                    let module = line.split_once(": ").map_or(line.as_str(), |(m, _)| m);
-                    modules.retain(|listed| listed != module);
-                }
-                left_out.extend(failures);
-                // A failure that names no package (`*`) holds for all.
-                if modules.len() == before {
-                    return Err(PreloadError::NotImported(left_out));
-                }
+        let failed =
+            match attempt(runtime, &runner, hook, &modules, &skip, bytecode, limits).await? {
+                Attempt::Imported {
+                    snapshot,
+                    when_called,
+                } => break (snapshot, when_called),
+                Attempt::Failed(failures) => failures,
+                Attempt::Trapped { module, error } => vec![format!("{module}: {error}")],
+            };
+        let progress = (modules.len(), skip.len());
+        for line in &failed {
+            let module = line.split_once(": ").map_or(line.as_str(), |(m, _)| m);
+            if modules.iter().any(|listed| listed == module) {
+                modules.retain(|listed| listed != module);
+            } else if module != "*" && !skip.iter().any(|skipped| skipped == module) {
+                skip.push(module.to_owned());
             }
-            Attempt::Trapped { module, error } => {
-                modules.retain(|listed| *listed != module);
-                left_out.push(format!("{module}: {error}"));
-            }
+        }
+        left_out.extend(failed);
+        // A failure that names no package (`*`) holds for all.
+        if (modules.len(), skip.len()) == progress {
+            return Err(PreloadError::NotImported(left_out));
         }
     };
     if plan(runtime, &reopened(hook)?).is_none_or(|(now, _)| now != key) {
@@ -83,13 +100,23 @@ pub(super) async fn make(
         })?;
     let made = runtime.cache.artifact_path(&runtime.engine, ARTIFACT, key);
     runtime.cache.keep_recent(ARTIFACT, &made, KEPT_SNAPSHOTS);
-    Ok((modules, left_out))
+    Ok(Imported {
+        modules,
+        when_called,
+        left_out,
+    })
 }
 
 /// How one import of the packages ended.
 enum Attempt {
-    /// All imported: the snapshot component.
-    Imported(Vec<u8>),
+    /// All imported: the snapshot component, and the standard-library
+    /// modules imported for the packages' functions.
+    Imported {
+        /// The snapshot component.
+        snapshot: Vec<u8>,
+        /// The standard-library modules imported for the packages' functions.
+        when_called: Vec<String>,
+    },
     /// These did not import or cannot be snapshotted (`module: reason`).
     Failed(Vec<String>),
     /// The runner trapped while `module` was imported.
@@ -101,12 +128,14 @@ enum Attempt {
     },
 }
 
-/// Imports `modules` into an instrumented `runner` and snapshots it.
+/// Imports `modules` into an instrumented `runner` (and what their
+/// functions import, but `skip`) and snapshots it.
 async fn attempt(
     runtime: &Runtime,
     runner: &[u8],
     hook: &HookFile,
     modules: &[String],
+    skip: &[String],
     bytecode: Option<&Path>,
     limits: &Limits,
 ) -> Result<Attempt, PreloadError> {
@@ -120,7 +149,7 @@ async fn attempt(
         path: hook.dir().to_path_buf(),
         source,
     })?;
-    let failed = Arc::new(Mutex::new(Vec::new()));
+    let imported = Arc::new(Mutex::new((Vec::new(), Vec::new())));
     let trace = Arc::new(Mutex::new(PreloadTrace::default()));
     let run = Preload {
         engine: runtime.engine.clone(),
@@ -128,8 +157,9 @@ async fn attempt(
         runner_hash: runtime.guest.runner_hash,
         files,
         modules: modules.to_vec(),
+        skip: skip.to_vec(),
         limits: limits.clone(),
-        failed: failed.clone(),
+        imported: imported.clone(),
         trace: trace.clone(),
     };
     let snapshot = component_init_transform::initialize(runner, move |instrumented| {
@@ -137,10 +167,14 @@ async fn attempt(
     })
     .await;
     let trace = trace.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let failed = std::mem::take(&mut *failed.lock().unwrap_or_else(|e| e.into_inner()));
+    let (failed, when_called) =
+        std::mem::take(&mut *imported.lock().unwrap_or_else(|e| e.into_inner()));
     Ok(match snapshot {
         Ok(_) if !failed.is_empty() => Attempt::Failed(failed),
-        Ok(snapshot) => Attempt::Imported(snapshot),
+        Ok(snapshot) => Attempt::Imported {
+            snapshot,
+            when_called,
+        },
         Err(error) => {
             let not_compiled = bytecode.map(crate::hook_bytecode::not_compiled);
             let error = explain(error, trace.last_read, not_compiled.unwrap_or_default());
@@ -219,9 +253,12 @@ struct Preload {
     runner_hash: &'static str,
     files: PreloadFiles,
     modules: Vec<String>,
+    /// Standard-library modules not to import for the packages' functions.
+    skip: Vec<String>,
     limits: Limits,
-    /// What did not import.
-    failed: Arc<Mutex<Vec<String>>>,
+    /// What did not import, and the standard-library modules imported for
+    /// the packages' functions.
+    imported: Arc<Mutex<(Vec<String>, Vec<String>)>>,
     /// What it was doing, kept past a trap.
     trace: Arc<Mutex<PreloadTrace>>,
 }
@@ -261,13 +298,16 @@ impl Preload {
         )
         .await??;
         let preload = instance
-            .get_typed_func::<(Vec<String>,), (Vec<String>,)>(&mut store, PRELOAD_EXPORT)?;
-        let (failed,) = tokio::time::timeout(
+            .get_typed_func::<(Vec<String>, Vec<String>), ((Vec<String>, Vec<String>),)>(
+                &mut store,
+                PRELOAD_EXPORT,
+            )?;
+        let (imported,) = tokio::time::timeout(
             self.limits.timeout,
-            preload.call_async(&mut store, (self.modules,)),
+            preload.call_async(&mut store, (self.modules, self.skip)),
         )
         .await??;
-        *self.failed.lock().unwrap_or_else(|e| e.into_inner()) = failed;
+        *self.imported.lock().unwrap_or_else(|e| e.into_inner()) = imported;
         Ok(Box::new(Snapshot { store, instance }))
     }
 }

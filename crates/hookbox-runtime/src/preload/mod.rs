@@ -138,6 +138,9 @@ pub enum PackagesSnapshot {
     Made {
         /// The modules imported into it, in the order imported.
         imported: Vec<String>,
+        /// The standard-library modules the packages import inside their
+        /// functions, imported into it too.
+        imported_when_called: Vec<String>,
         /// Those left out, which import on every run (`module: reason`).
         left_out: Vec<String>,
     },
@@ -172,7 +175,11 @@ pub(super) async fn prepare(
     drop(building);
     let _ = std::fs::remove_file(making_path(runtime, &key));
     match made {
-        Ok((imported, left_out)) => PackagesSnapshot::Made { imported, left_out },
+        Ok(made) => PackagesSnapshot::Made {
+            imported: made.modules,
+            imported_when_called: made.when_called,
+            left_out: made.left_out,
+        },
         // A change is a new version, with a key of its own.
         Err(PreloadError::Changed) => PackagesSnapshot::Refused(PreloadError::Changed.to_string()),
         Err(error) => {

@@ -83,9 +83,29 @@ class NativeExtensionFinder:
         return None
 
 
+class MissingBuiltinFinder:
+    """First on ``sys.meta_path``: modules ``python3`` has built in on Linux,
+    which this interpreter lacks, fail to import at once. ``python3`` never
+    looks for them in the hook's folder (its built-in module comes first),
+    so neither does hookbox; and ``os.path.expanduser``, which tries
+    ``import pwd`` on each call when ``HOME`` is not set (a hook's
+    environment has only what the operator passes), does not search two
+    folders for it every time."""
+
+    NAMES = frozenset({"pwd"}) - frozenset(sys.builtin_module_names)
+
+    @classmethod
+    def find_spec(cls, fullname: str, path: Any = None, target: Any = None) -> None:
+        if fullname in cls.NAMES:
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+        return None
+
+
 def install() -> None:
     """Points the hook folder's imports to hookbox's bytecode and names
     native extensions that cannot load."""
     _bootstrap_external.cache_from_source = cache_from_source
     if not any(finder is NativeExtensionFinder for finder in sys.meta_path):
         sys.meta_path.append(NativeExtensionFinder)
+    if not any(finder is MissingBuiltinFinder for finder in sys.meta_path):
+        sys.meta_path.insert(0, MissingBuiltinFinder)

@@ -11,13 +11,21 @@ import system reads the files through the host's ``preload`` interface,
 which serves the same read-only views a run gets: ``importlib``'s own path
 finder and file loader run unchanged, over a stand-in for the ``os`` and
 ``io`` functions they call.
+
+Then the standard-library modules the packages import inside their
+functions (``requests`` imports ``netrc`` whenever it looks for
+credentials) are imported too, under the same checks: a run that calls
+such a function finds the module imported instead of reading it from the
+standard library's folder.
 """
 
 from __future__ import annotations
 
+import dis
 import errno
 import gc
 import importlib
+import importlib.machinery
 import io
 import os
 import random
@@ -26,7 +34,7 @@ import stat
 import sys
 import types
 from importlib import _bootstrap_external
-from typing import Any
+from typing import Any, Iterator, NamedTuple
 
 from hookbox import _host, _imports, _threads
 
@@ -261,11 +269,132 @@ def _left_running() -> "str | None":
     return None
 
 
-def preload(modules: list[str], stdlib: str, guarded: "dict[str, Any]") -> list[str]:
+class Preloaded(NamedTuple):
+    """What an import of a folder's packages did."""
+
+    failed: "list[str]"
+    """A line for each module that did not import or cannot be kept in a
+    snapshot (``module: reason``), ``*: reason`` when none can."""
+    imported_when_called: "list[str]"
+    """The standard-library modules the packages import inside their
+    functions, imported too."""
+
+
+# Most standard-library modules imported for the packages' functions.
+_MAX_IMPORTED_WHEN_CALLED = 32
+
+# Standard-library modules that do something when imported (print, open a
+# browser) or only exist for tooling: never imported ahead of a call.
+_NEVER_AHEAD = frozenset({"this", "antigravity", "__hello__", "__phello__", "idlelib", "test", "tkinter", "turtle", "turtledemo"})
+
+_IMPORT_LEVEL_OPS = frozenset({"LOAD_CONST", "LOAD_SMALL_INT"})
+
+
+def _code_objects(module: types.ModuleType) -> "Iterator[types.CodeType]":
+    """The code of the functions and methods ``module`` defines, and of
+    what they define inside them; read from the namespaces as stored, so
+    no attribute of the package runs."""
+    name = module.__name__
+    pending: "list[Any]" = []
+    for value in list(vars(module).values()):
+        if isinstance(value, type) and value.__dict__.get("__module__") == name:
+            pending.extend(vars(value).values())
+        else:
+            pending.append(value)
+    seen: "set[int]" = set()
+    while pending:
+        value = pending.pop()
+        if isinstance(value, (staticmethod, classmethod)):
+            value = value.__func__
+        if isinstance(value, property):
+            pending.extend(f for f in (value.fget, value.fset, value.fdel) if f is not None)
+            continue
+        if isinstance(value, types.FunctionType):
+            value = value.__code__
+        if not isinstance(value, types.CodeType) or id(value) in seen:
+            continue
+        seen.add(id(value))
+        yield value
+        pending.extend(c for c in value.co_consts if isinstance(c, types.CodeType))
+
+
+def _imports_inside(code: types.CodeType) -> "Iterator[str]":
+    """The modules ``code`` imports by absolute name (``import x.y``,
+    ``from x import y``), if it names a standard-library module at all."""
+    if not any(name.partition(".")[0] in sys.stdlib_module_names for name in code.co_names):
+        return
+    instructions = list(dis.get_instructions(code))
+    for at, instruction in enumerate(instructions):
+        if instruction.opname != "IMPORT_NAME" or at < 2:
+            continue
+        level = instructions[at - 2]
+        if level.opname in _IMPORT_LEVEL_OPS and level.argval == 0:
+            yield instruction.argval
+
+
+def _imported_when_called(modules: "list[types.ModuleType]", stdlib: str) -> "list[str]":
+    """The standard-library modules ``modules`` import inside functions
+    (``from netrc import netrc`` when asked for credentials) that no one
+    imported yet and the hook's folder does not shadow: a run that calls
+    the function would import them, every time."""
+    found: "set[str]" = set()
+    for module in modules:
+        for code in _code_objects(module):
+            found.update(_imports_inside(code))
+    eligible = []
+    for name in sorted(found):
+        top = name.partition(".")[0]
+        if name in sys.modules or top not in sys.stdlib_module_names or top in _NEVER_AHEAD:
+            continue
+        if top in sys.modules:
+            origin = getattr(sys.modules[top], "__file__", None) or ""
+        else:
+            spec = importlib.machinery.PathFinder.find_spec(top, [HOOK_FOLDER, stdlib])
+            origin = (spec.origin or "") if spec is not None else ""
+        if origin.startswith(stdlib + "/"):
+            eligible.append(name)
+    return eligible[:_MAX_IMPORTED_WHEN_CALLED]
+
+
+def _import_checked(name: str, guarded: "dict[str, Any]", network: _Network) -> "list[str]":
+    """Imports ``name``; returns why it cannot be kept in a snapshot, if
+    it cannot (``module: reason`` lines)."""
+    _host.preload_importing(name)
+    network.reached = False
+    identities = _identities(guarded)
+    random_state = random.getstate()
+    try:
+        with _EnvironmentReads() as environment:
+            importlib.import_module(name)
+    except Exception as error:  # noqa: BLE001 - each is reported, the rest go on
+        return [f"{name}: {type(error).__name__}: {error}"]
+    failed = []
+    changed = _changed(identities, guarded)
+    if changed is not None:
+        failed.append(f"{name}: changes {changed}, which each run relies on, when imported")
+    if random.getstate() != random_state:
+        # The runner seeded it for this step; every run would draw the
+        # same numbers.
+        failed.append(f"{name}: draws random numbers when imported")
+    if environment.read:
+        failed.append(f"{name}: reads the environment when imported")
+    if network.reached:
+        failed.append(f"{name}: reaches the network when imported")
+    left = _left_running()
+    if left is not None:
+        failed.append(f"{name}: {left} when imported, which would run in every hook of the folder")
+    kept = network.kept_by()
+    if kept:
+        failed.append(f"{name}: keeps socket.socket from when it was imported ({', '.join(kept)})")
+        network.forget(kept)
+    return failed
+
+
+def preload(modules: "list[str]", stdlib: str, guarded: "dict[str, Any]", skip: "list[str] | None" = None) -> Preloaded:
     """Imports ``modules`` as a run would find them (the hook's folder, then
-    the standard library); returns a line for each that did not import or
-    cannot be kept in a snapshot (``module: reason``), ``*: reason`` when
-    none can.
+    the standard library), then the standard-library modules their
+    functions import when called (but those in ``skip``, which an earlier
+    attempt could not keep).
 
     ``guarded`` names the namespaces whose values each run relies on
     (what resets the process for a run, seeds ``random``, hands over the
@@ -274,43 +403,32 @@ def preload(modules: list[str], stdlib: str, guarded: "dict[str, Any]") -> list[
     the run itself never does."""
     real_os, real_io = _bootstrap_external._os, _bootstrap_external._io
     saved_path, saved_meta_path = sys.path[:], sys.meta_path[:]
-    failed = []
+    failed: "list[str]" = []
+    imported_when_called: "list[str]" = []
     sys.path[:] = [HOOK_FOLDER, stdlib]
     # What it would list, it would list through WASI.
     sys.meta_path[:] = [f for f in saved_meta_path if f is not _imports.NativeExtensionFinder]
     sys.path_importer_cache.clear()
     _bootstrap_external._os, _bootstrap_external._io = _HostOs(real_os), _HostIo(real_io)
+    before = set(sys.modules)
     try:
         with _Network() as network:
             for name in modules:
-                _host.preload_importing(name)
-                network.reached = False
-                identities = _identities(guarded)
-                random_state = random.getstate()
-                try:
-                    with _EnvironmentReads() as environment:
-                        importlib.import_module(name)
-                except Exception as error:  # noqa: BLE001 - each is reported, the rest go on
-                    failed.append(f"{name}: {type(error).__name__}: {error}")
+                failed.extend(_import_checked(name, guarded, network))
+            packages = [
+                module
+                for name, module in list(sys.modules.items())
+                if name not in before
+                and isinstance(module, types.ModuleType)
+                and str(getattr(module, "__file__", None) or "").startswith(HOOK_FOLDER + "/")
+            ]
+            for name in _imported_when_called(packages, stdlib):
+                if name in (skip or ()):
                     continue
-                changed = _changed(identities, guarded)
-                if changed is not None:
-                    failed.append(f"{name}: changes {changed}, which each run relies on, when imported")
-                if random.getstate() != random_state:
-                    # The runner seeded it for this step; every run would
-                    # draw the same numbers.
-                    failed.append(f"{name}: draws random numbers when imported")
-                if environment.read:
-                    failed.append(f"{name}: reads the environment when imported")
-                if network.reached:
-                    failed.append(f"{name}: reaches the network when imported")
-                left = _left_running()
-                if left is not None:
-                    failed.append(f"{name}: {left} when imported, which would run in every hook of the folder")
-                kept = network.kept_by()
-                if kept:
-                    failed.append(f"{name}: keeps socket.socket from when it was imported ({', '.join(kept)})")
-                    network.forget(kept)
+                not_kept = _import_checked(name, guarded, network)
+                failed.extend(not_kept)
+                if not not_kept:
+                    imported_when_called.append(name)
     finally:
         _bootstrap_external._os, _bootstrap_external._io = real_os, real_io
         sys.path[:], sys.meta_path[:] = saved_path, saved_meta_path
@@ -328,4 +446,4 @@ def preload(modules: list[str], stdlib: str, guarded: "dict[str, Any]") -> list[
         failed.append("*: a package kept the import system's stand-ins in place")
     gc.collect()
     gc.freeze()
-    return failed
+    return Preloaded(failed, imported_when_called)
