@@ -116,6 +116,41 @@ class PreloadTest(unittest.TestCase):
         self.addCleanup(made.close)
         self.assertIsInstance(made, socket.socket)
 
+    def test_what_would_change_imports_for_every_hook_of_the_folder_is_reported(self):
+        sys.modules.pop("colorsys", None)
+        self.serve(
+            "hijacker",
+            "import sys\nclass Finder:\n    @classmethod\n    def find_spec(cls, *args):\n        return None\n"
+            "sys.meta_path.insert(0, Finder)\n",
+        )
+        self.serve("swapper", "import sys, types\nsys.modules['json'] = types.ModuleType('json')\n")
+        self.serve("planter", "import sys, types\nsys.modules['colorsys'] = types.ModuleType('colorsys')\n")
+        self.serve("statistics", "MEAN = 'the folder'\n")
+        # What the standard library registers itself is its own, as its
+        # `xml.parsers.expat` registers `pyexpat`'s `model`.
+        self.assertNotIn("xml", sys.modules)
+        preload.files["/python/xml/__init__.py"] = b""
+        preload.files["/python/xml/parsers/__init__.py"] = b""
+        preload.files["/python/xml/parsers/expat.py"] = (
+            b"import sys, types\nmodel = types.ModuleType('pyexpat.model')\nsys.modules[__name__ + '.model'] = model\n"
+        )
+        self.serve("parser", "import xml.parsers.expat\n")
+        json_module = sys.modules["json"]
+        self.addCleanup(sys.modules.__setitem__, "json", json_module)
+        failed = _preload.preload(["hijacker", "parser", "planter", "statistics", "swapper"], "/python", GUARDED).failed
+        self.assertEqual(
+            failed,
+            [
+                "hijacker: changes how modules are found (sys.meta_path or sys.path_hooks) when imported, for every hook of the folder",
+                "planter: puts a module of its own in place of the standard library's colorsys when imported, for every hook of the folder",
+                "statistics: puts a module of its own in place of the standard library's statistics when imported, for every hook of the folder",
+                "swapper: replaces the module json when imported, for every hook of the folder",
+            ],
+        )
+        # The finder is gone with the step's own.
+        self.assertFalse(any(type(f).__name__ == "Finder" or getattr(f, "__name__", "") == "Finder" for f in sys.meta_path))
+
+
     def test_what_a_packages_function_imports_from_the_standard_library_is_imported_too(self):
         # ``netrc`` as the standard library's folder serves it here.
         sys.modules.pop("netrc", None)

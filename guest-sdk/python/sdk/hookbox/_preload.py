@@ -356,13 +356,62 @@ def _imported_when_called(modules: "list[types.ModuleType]", stdlib: str) -> "li
     return eligible[:_MAX_IMPORTED_WHEN_CALLED]
 
 
-def _import_checked(name: str, guarded: "dict[str, Any]", network: _Network) -> "list[str]":
+def _from_standard_library(module: Any, stdlib: str) -> bool:
+    """Whether ``module`` is one of the interpreter's own: built in, frozen,
+    or from the standard library's folder ``stdlib`` (read from the
+    module's namespace as stored, so no attribute of a package runs)."""
+    if not isinstance(module, types.ModuleType):
+        return False
+    namespace = vars(module)
+    spec = namespace.get("__spec__")
+    if isinstance(spec, importlib.machinery.ModuleSpec) and spec.origin in ("built-in", "frozen"):
+        return True
+    file = namespace.get("__file__")
+    return isinstance(file, str) and file.startswith((stdlib + "/", _INTERPRETERS_LIBRARY))
+
+
+# The folder the interpreter's own standard library came from (in the
+# sandbox, the same read-only `/python`).
+_INTERPRETERS_LIBRARY = os.path.dirname(os.__file__) + "/"
+
+
+def _import_system_change(
+    modules: "dict[str, Any]", finders: "tuple[list[Any], list[Any]]", stdlib: str
+) -> "str | None":
+    """What an import changed of how the imports after it resolve, in
+    every run on the snapshot: a module imported before replaced, a finder
+    added, or a module of its own under a standard-library name."""
+    if (list(sys.meta_path), list(sys.path_hooks)) != finders:
+        return "changes how modules are found (sys.meta_path or sys.path_hooks)"
+    for name, module in list(sys.modules.items()):
+        if name in modules:
+            if modules[name] is not module:
+                return f"replaces the module {name}"
+        elif name.partition(".")[0] in sys.stdlib_module_names and not (
+            _from_standard_library(module, stdlib) or _registered_by_its_parent(name, module, stdlib)
+        ):
+            return f"puts a module of its own in place of the standard library's {name}"
+    return None
+
+
+def _registered_by_its_parent(name: str, module: Any, stdlib: str) -> bool:
+    """Whether a standard-library module ``name``'s parent registered it,
+    as ``xml.parsers.expat`` registers ``pyexpat``'s ``model`` and
+    ``errors`` under its own name."""
+    parent, _, child = name.rpartition(".")
+    owner = sys.modules.get(parent)
+    return _from_standard_library(owner, stdlib) and vars(owner).get(child) is module
+
+
+def _import_checked(name: str, stdlib: str, guarded: "dict[str, Any]", network: _Network) -> "list[str]":
     """Imports ``name``; returns why it cannot be kept in a snapshot, if
     it cannot (``module: reason`` lines)."""
     _host.preload_importing(name)
     network.reached = False
     identities = _identities(guarded)
     random_state = random.getstate()
+    modules = dict(sys.modules)
+    finders = (list(sys.meta_path), list(sys.path_hooks))
     try:
         with _EnvironmentReads() as environment:
             importlib.import_module(name)
@@ -372,6 +421,9 @@ def _import_checked(name: str, guarded: "dict[str, Any]", network: _Network) -> 
     changed = _changed(identities, guarded)
     if changed is not None:
         failed.append(f"{name}: changes {changed}, which each run relies on, when imported")
+    import_system = _import_system_change(modules, finders, stdlib)
+    if import_system is not None:
+        failed.append(f"{name}: {import_system} when imported, for every hook of the folder")
     if random.getstate() != random_state:
         # The runner seeded it for this step; every run would draw the
         # same numbers.
@@ -414,7 +466,7 @@ def preload(modules: "list[str]", stdlib: str, guarded: "dict[str, Any]", skip: 
     try:
         with _Network() as network:
             for name in modules:
-                failed.extend(_import_checked(name, guarded, network))
+                failed.extend(_import_checked(name, stdlib, guarded, network))
             packages = [
                 module
                 for name, module in list(sys.modules.items())
@@ -425,7 +477,7 @@ def preload(modules: "list[str]", stdlib: str, guarded: "dict[str, Any]", skip: 
             for name in _imported_when_called(packages, stdlib):
                 if name in (skip or ()):
                     continue
-                not_kept = _import_checked(name, guarded, network)
+                not_kept = _import_checked(name, stdlib, guarded, network)
                 failed.extend(not_kept)
                 if not not_kept:
                     imported_when_called.append(name)
