@@ -306,6 +306,51 @@ async fn the_guest_cannot_set_the_host_header() {
     );
 }
 
+/// Through the raw `wasi:http` bindings a hook names the authority itself:
+/// user info there could make a front end upstream route by the name before
+/// the `@` (a virtual-host hop), so it is refused; any other spelling of the
+/// allowed host goes upstream as the one spelling that was checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_raw_wasi_http_authority_cannot_name_another_virtual_host() {
+    let receiver = Receiver::http(Reply::Status(200, "ok")).await;
+    let port = receiver.port();
+    let source = format!(
+        "from hookbox._host import types, outgoing_handler\n\
+         def get(authority, path):\n\
+         \x20   request = types.OutgoingRequest(types.Fields.from_list([]))\n\
+         \x20   request.set_authority(authority)\n\
+         \x20   request.set_path_with_query(path)\n\
+         \x20   request.set_scheme(types.Scheme_Http())\n\
+         \x20   body = request.body()\n\
+         \x20   future = outgoing_handler.handle(request, None)\n\
+         \x20   types.OutgoingBody.finish(body, None)\n\
+         \x20   while (response := future.get()) is None:\n\
+         \x20       future.subscribe().block()\n\
+         \x20   try:\n\
+         \x20       with response.value.value as answer:\n\
+         \x20           return answer.status()\n\
+         \x20   except Exception as error:\n\
+         \x20       return type(error).__name__\n\
+         print(get('internal.example:80@127.0.0.1:{port}', '/hop'))\n\
+         print(get('0x7f.1:{port}', '/spelled'))\n"
+    );
+    let rule = format!("http://127.0.0.1:{port}");
+    let outcome = TestHook::new(&source).run_allowing(&[&rule]).await;
+    let lines: Vec<&str> = outcome.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{outcome:?}");
+    assert_ne!(lines[0], "200", "{outcome:?}");
+    assert_eq!(lines[1], "200", "{outcome:?}");
+    assert!(outcome.stderr.contains("user info"), "{outcome:?}");
+    assert!(!outcome.egress[0].allowed, "{:?}", outcome.egress);
+    let requests = receiver.requests();
+    assert_eq!(requests.len(), 1, "only the second request is sent");
+    assert_eq!(requests[0].path, "/spelled");
+    assert_eq!(
+        requests[0].header("host"),
+        Some(format!("127.0.0.1:{port}").as_str())
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_response_is_cut_at_the_cap() {
     let receiver = Receiver::http(Reply::Huge(100 * 1024 * 1024)).await;

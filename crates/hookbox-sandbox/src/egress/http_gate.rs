@@ -10,7 +10,7 @@ use super::policy::{EgressPolicy, Scheme};
 use super::record::{AttemptHandle, AttemptStart};
 use super::sink::{HttpSend, Unreachable};
 use super::tls_session::OfferedIdentity;
-use super::{EgressGate, refuse};
+use super::{EgressGate, checked_host_header, refuse, user_info_refusal};
 
 impl WasiHttpHooks for EgressGate {
     fn send_request(
@@ -104,6 +104,14 @@ impl WasiHttpHooks for EgressGate {
                 return Err(HttpError::HttpRequestBodySize(Some(max_body)));
             }
             let (mut parts, body) = request.into_parts();
+            // Upstream the request names what was checked, in one spelling.
+            match checked_host_header(&approved.host, port, scheme) {
+                Ok(value) => parts.headers.insert(::http::header::HOST, value),
+                Err(reason) => {
+                    refuse(&handle, &stderr, &target, &reason);
+                    return Err(HttpError::HttpRequestDenied);
+                }
+            };
             let injected = match secrets.inject(scheme, &approved.host, port, &mut parts) {
                 Ok(injected) => injected,
                 Err(refusal) => {
@@ -203,7 +211,10 @@ impl EgressGate {
             .port_u16()
             .unwrap_or(if scheme == Scheme::Https { 443 } else { 80 });
         let host_text = uri.host().unwrap_or_default();
-        let host = Host::parse(host_text);
+        let host = match uri.authority().and_then(user_info_refusal) {
+            Some(reason) => Err(BadHost(reason)),
+            None => Host::parse(host_text),
+        };
         let shown_host = host
             .as_ref()
             .map_or_else(|_| host_text.to_owned(), Host::to_string);

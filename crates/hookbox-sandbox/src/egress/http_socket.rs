@@ -36,9 +36,9 @@ use super::inject::SecretInjection;
 use super::mask::UrlMasks;
 use super::policy::{EgressPolicy, Scheme, Verdict};
 use super::record::{AttemptHandle, AttemptStart, EgressLog};
-use super::refuse;
 use super::relay::{TlsRequest, UNVERIFIED_NOTE, handshake};
 use super::tls_session::TlsSession;
+use super::{checked_host_header, default_port, refuse, user_info_refusal};
 use crate::output::CappedOutput;
 use hookbox_crypto::tls::TlsSettings;
 use hookbox_record::RecordedRequest;
@@ -106,10 +106,6 @@ enum Forward {
 pub struct NotSent(String);
 
 hookbox_core::failure::categorized!(Usage: NotSent);
-
-fn default_port(scheme: Scheme) -> u16 {
-    if scheme == Scheme::Https { 443 } else { 80 }
-}
 
 trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static> Stream for T {}
@@ -316,13 +312,7 @@ impl HttpSocket {
         }
         let mut parts = parts;
         // Upstream the request names what was checked, and only that.
-        let checked_host = match (&host, port == default_port(scheme)) {
-            (host, true) => host.to_string(),
-            (host, false) => format!("{host}:{port}"),
-        };
-        let Ok(host_value) = http::HeaderValue::from_str(&checked_host) else {
-            return Err(refused(format!("{checked_host} is not a Host header")));
-        };
+        let host_value = checked_host_header(&host, port, scheme).map_err(&refused)?;
         parts.headers.insert(http::header::HOST, host_value);
         parts.uri = http::Uri::try_from(path.as_str())
             .map_err(|_| refused(format!("{path} is not a request target")))?;
@@ -373,15 +363,14 @@ impl HttpSocket {
         let header = first
             .and_then(|value| value.to_str().ok())
             .and_then(|text| text.parse::<http::uri::Authority>().ok());
-        let with_user_info = |authority: &http::uri::Authority| authority.as_str().contains('@');
-        if parts.uri.authority().is_some_and(with_user_info)
-            || header.as_ref().is_some_and(with_user_info)
+        if let Some(reason) = parts
+            .uri
+            .authority()
+            .into_iter()
+            .chain(header.as_ref())
+            .find_map(user_info_refusal)
         {
-            return Err(self.refuse_request(
-                scheme,
-                "the request's Host or target carries user info; name the host and port only"
-                    .into(),
-            ));
+            return Err(self.refuse_request(scheme, reason));
         }
         let authority = match (parts.uri.authority(), header) {
             (Some(target), Some(header)) if target != &header => {

@@ -273,6 +273,40 @@ fn refuse(handle: &AttemptHandle, stderr: &CappedOutput, target: &str, reason: &
     handle.deny(&reason);
 }
 
+/// Why a request naming `authority` is refused before any check, if it is:
+/// user info (`name@host`) could be read as another host by a front end
+/// upstream.
+fn user_info_refusal(authority: &::http::uri::Authority) -> Option<String> {
+    authority.as_str().contains('@').then(|| {
+        "the request's Host or target carries user info; name the host and port only".to_owned()
+    })
+}
+
+/// The port `scheme` implies when a URL names none.
+fn default_port(scheme: policy::Scheme) -> u16 {
+    if scheme == policy::Scheme::Https {
+        443
+    } else {
+        80
+    }
+}
+
+/// The Host header a request carries upstream: the host and port that were
+/// checked, in one spelling (the port left out where it is the scheme's),
+/// whatever spelling the hook used.
+fn checked_host_header(
+    host: &address::Host,
+    port: u16,
+    scheme: policy::Scheme,
+) -> Result<::http::HeaderValue, String> {
+    let checked = if port == default_port(scheme) {
+        host.to_string()
+    } else {
+        format!("{host}:{port}")
+    };
+    ::http::HeaderValue::from_str(&checked).map_err(|_| format!("{checked} is not a Host header"))
+}
+
 /// Waits up to `wait` for each of a run's connection tasks to finish what it
 /// was given, then stops it.
 async fn settle(tasks: Vec<tokio::task::JoinHandle<()>>, wait: std::time::Duration) {
