@@ -213,11 +213,19 @@ pub fn run(plan: &HooksPlan) -> anyhow::Result<String> {
         })?;
         let python = if case.python {
             Some(launches(&case.name, plan.launches, b"", || {
-                python_command(&python3, case, &ca_path)
+                python_command(&python3, case, &ca_path, &case.hook)
             })?)
         } else {
             None
         };
+        if case.prepare {
+            notes.push(requests_call_alone(
+                &python3,
+                case,
+                &ca_path,
+                plan.runs.min(100),
+            )?);
+        }
         rows.push(HookRow {
             name: case.name.clone(),
             fuel,
@@ -488,6 +496,60 @@ response = requests.post(os.environ["SIEM_URL"] + "/services/collector/event", j
 print(response.status_code)
 "#;
 
+/// The `requests` hook's call alone under `python3`, its packages already
+/// imported: what is left of `python3`'s time once imports cost nothing,
+/// which in-process runs on a snapshot are measured against.
+const REQUESTS_CALL_ALONE: &str = r#"import json, os, sys, time
+import requests
+url = os.environ["SIEM_URL"] + "/services/collector/event"
+times = []
+for _ in range(int(sys.argv[1])):
+    started = time.perf_counter()
+    response = requests.post(url, json={"event": {"sid": "bench"}}, headers={"Authorization": "Splunk bench"},
+                             timeout=5, verify="ca.pem")
+    response.raise_for_status()
+    times.append(time.perf_counter() - started)
+print(json.dumps(times))
+"#;
+
+/// Times `calls` of the `requests` hook's call under `python3`, in one
+/// process after importing its packages, against the same receiver; says
+/// what the first and the later calls took.
+fn requests_call_alone(
+    python3: &Path,
+    case: &Case,
+    ca_path: &Path,
+    calls: usize,
+) -> anyhow::Result<String> {
+    let folder = case.hook.parent().context("the hook has no folder")?;
+    let script = folder.with_file_name("requests-call-alone.py");
+    std::fs::write(&script, REQUESTS_CALL_ALONE)?;
+    let output = python_command(python3, case, ca_path, &script)
+        .arg(calls.to_string())
+        .env("PYTHONPATH", folder)
+        .output()
+        .context("running the requests call under python3")?;
+    anyhow::ensure!(
+        output.status.success(),
+        "the requests call under python3 failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let times: Vec<f64> = serde_json::from_slice(&output.stdout)
+        .context("reading the requests call's times from python3")?;
+    let (first, later) = times.split_first().context("python3 timed no call")?;
+    let mut later = later.to_vec();
+    later.sort_by(f64::total_cmp);
+    let later_p50 = later.get(later.len() / 2).copied().unwrap_or(*first);
+    Ok(format!(
+        "{}: under `python3`, with the packages already imported, the `requests.post` call \
+         alone took {:.2} ms the first time in a process and {:.2} ms (median) the {} times after.",
+        case.name,
+        first * 1000.0,
+        later_p50 * 1000.0,
+        later.len()
+    ))
+}
+
 fn config_for(case: &Case) -> anyhow::Result<SandboxConfig> {
     Ok(SandboxConfig {
         env: case.env.clone(),
@@ -518,10 +580,12 @@ fn one_shot_command(plan: &HooksPlan, case: &Case, ca_path: &Path) -> Command {
     command
 }
 
-fn python_command(python3: &Path, case: &Case, ca_path: &Path) -> Command {
+/// `python3 script` as Hoop's agent would start the hook: in its folder,
+/// with the payload and the hook's environment only.
+fn python_command(python3: &Path, case: &Case, ca_path: &Path, script: &Path) -> Command {
     let mut command = Command::new(python3);
     command
-        .arg(&case.hook)
+        .arg(script)
         .current_dir(case.hook.parent().unwrap_or(Path::new(".")))
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
