@@ -480,6 +480,65 @@ async fn a_package_that_cannot_be_snapshotted_is_left_out_and_the_others_kept() 
     );
 }
 
+/// A package that replaces what the standard library holds when imported
+/// (`marshal.dumps`, which the runner hands the host the hook's compiled
+/// code with, to plant other code for the hook) is left out: in the
+/// snapshot it would change every hook of the folder, even one that never
+/// imports it. Each run of the hook then runs its own source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_that_patches_the_standard_library_is_left_out_and_plants_nothing() {
+    let hook = TestHook::new(
+        "import json, sys\nprint('own code', json.dumps(1), 'planter' in sys.modules)\n",
+    );
+    let why = left_out_beside_siemfmt(
+        &hook,
+        "planter",
+        "import json, marshal\n\
+         planted = marshal.dumps(compile(\"print('PLANTED')\", '/hook/session-close.runbook.py', 'exec'))\n\
+         marshal.dumps = lambda *args: planted\n\
+         json.dumps = lambda *args, **kwargs: 'POISONED'\n",
+    )
+    .await;
+    assert!(
+        why.starts_with(
+            "planter: replaces or adds marshal.dumps of the standard library when imported"
+        ),
+        "{why}"
+    );
+    for _ in 0..3 {
+        let run = hook.run(&Limits::default()).await;
+        assert_eq!(run.stdout, "own code 1 False\n", "{run:?}");
+    }
+}
+
+/// A snapshot starts with the memory its packages' imports left: a run
+/// whose memory limit that does not fit in runs on the shipped runner and
+/// imports what it imports itself, as under `python3`, instead of being
+/// refused before it starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_bigger_than_a_runs_memory_limit_is_not_used_for_that_run() {
+    let hook = TestHook::new(&reports_preloaded("fat", "print('ran')\n"));
+    install_package(
+        hook.dir.path(),
+        "fat",
+        "HELD = bytearray(70 * 1024 * 1024)\n",
+    );
+    let made = prepare(&hook, &Limits::default()).await;
+    assert!(
+        matches!(&made, PackagesSnapshot::Made { imported, .. } if imported == &["fat"]),
+        "{made:?}"
+    );
+    let roomy = hook.run(&Limits::default()).await;
+    assert_eq!(roomy.stdout, "preloaded: True\nran\n", "{roomy:?}");
+    let tight = Limits {
+        memory_bytes: 64 * 1024 * 1024,
+        ..Limits::default()
+    };
+    let run = hook.run(&tight).await;
+    assert_eq!(run.status, RunStatus::Ok, "{run:?}");
+    assert_eq!(run.stdout, "preloaded: False\nran\n", "{run:?}");
+}
+
 /// A package whose source does not compile is left out for that (the
 /// parser rereading the file for the error's line is not the package
 /// reading a file), and fails each run with a `SyntaxError` as under

@@ -124,6 +124,13 @@ pub struct Runtime {
 struct Runner {
     pre: InstancePre<SandboxState>,
     run_hook: ComponentExportIndex,
+    /// Which runner this is (the shipped one, or a snapshot of it with a
+    /// folder's packages): code a run on one compiled is never handed to a
+    /// run on another.
+    identity: String,
+    /// The memory an instance starts with (a snapshot's is what its
+    /// imports left behind).
+    initial_memory_bytes: u64,
 }
 
 /// The shipped runner, loaded, and how the compile cache had it.
@@ -131,6 +138,9 @@ struct LoadedRunner {
     runner: Arc<Runner>,
     found: CacheResult,
 }
+
+/// The size of a WebAssembly memory page.
+const WASM_PAGE_BYTES: u64 = 64 * 1024;
 
 /// The compile cache's name for the runner.
 const RUNNER_ARTIFACT: &str = "python-runner";
@@ -163,13 +173,15 @@ impl Runner {
                 )
             },
         )?;
-        Ok((Runner::link(linker, &component)?, cache_result))
+        let identity = format!("{RUNNER_ARTIFACT}-{}", guest.runner_hash);
+        Ok((Runner::link(linker, &component, identity)?, cache_result))
     }
 
     /// Links a compiled runner (the shipped one, or a snapshot of it).
     fn link(
         linker: &Linker<SandboxState>,
         component: &wasmtime::component::Component,
+        identity: String,
     ) -> Result<Runner, RuntimeError> {
         let pre = linker
             .instantiate_pre(component)
@@ -177,7 +189,16 @@ impl Runner {
         let run_hook = component
             .get_export_index(None, RUN_HOOK_EXPORT)
             .ok_or_else(|| RuntimeError::Link(anyhow::anyhow!("no `{RUN_HOOK_EXPORT}` export")))?;
-        Ok(Runner { pre, run_hook })
+        let initial_memory_bytes = component
+            .resources_required()
+            .and_then(|required| required.max_initial_memory_size)
+            .map_or(0, |pages| pages.saturating_mul(WASM_PAGE_BYTES));
+        Ok(Runner {
+            pre,
+            run_hook,
+            identity,
+            initial_memory_bytes,
+        })
     }
 }
 
@@ -551,7 +572,13 @@ impl Runtime {
             hook_bytecode_writable: false,
         };
         let hook = request.hook;
-        let runner = preload::plan(self, hook).and_then(|(key, _)| preload::load(self, &key));
+        // A snapshot starts with what its packages allocated: a run whose
+        // memory limit it would not fit in imports them itself, as under
+        // `python3`, counted against its limit.
+        let memory_limit = request.config.limits.memory_bytes;
+        let runner = preload::plan(self, hook)
+            .and_then(|(key, _)| preload::load(self, &key))
+            .filter(|runner| runner.initial_memory_bytes <= memory_limit);
         let mut outcome = self.execute(request, how, python, runner).await;
         outcome.provenance = hook.provenance().cloned();
         outcome
@@ -593,6 +620,10 @@ impl Runtime {
             }
         };
         let compiled = matches!(entry, Entry::Compiled(_));
+        let runner_identity = match &entry {
+            Entry::Python(runner) => runner.identity.clone(),
+            Entry::Compiled(_) => String::new(),
+        };
         let started = Instant::now();
         let sandbox = Sandbox::new(
             &self.engine,
@@ -611,6 +642,7 @@ impl Runtime {
                 egress_mode: &config.egress_mode,
                 tls: self.tls.clone(),
                 code_cache: self.code_cache.clone(),
+                runner_identity: &runner_identity,
                 url_masks: config.url_masks.clone(),
                 secrets: config.injected_secrets.clone(),
                 ca_bundle: self.ca_bundle_view.as_ref(),

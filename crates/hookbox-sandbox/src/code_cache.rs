@@ -5,9 +5,12 @@
 //! [`RunCodeCache::hook_source`] for that source and any code kept for it,
 //! and on a miss compiles it and hands the marshalled code to
 //! [`RunCodeCache::store`], before any of the hook's own code runs. The key
-//! is computed here, from the path and the source the host read (SHA-256):
-//! a guest names no key, so it can neither plant code for another source nor
-//! (asking once, storing once) change what its own source runs as next time.
+//! is computed here, from the runner, the path and the source the host read
+//! (SHA-256): a guest names no key, so it can neither plant code for another
+//! source nor (asking once, storing once) change what its own source runs as
+//! next time; and code compiled on a runner snapshot with a folder's packages
+//! imported is never handed to a run on another runner (once the packages
+//! changed, say), whatever those packages did to the compiling run.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -19,8 +22,8 @@ const MAX_BYTES: usize = 32 * 1024 * 1024;
 /// Largest compiled hook kept.
 const MAX_ENTRY_BYTES: usize = 4 * 1024 * 1024;
 
-/// The key of a hook's code: SHA-256 of its path in the sandbox, a zero byte
-/// and its source.
+/// The key of a hook's code: SHA-256 of the runner's identity, a zero byte,
+/// its path in the sandbox, a zero byte and its source.
 type Digest = [u8; 32];
 
 /// The compiled hooks of one runtime, shared by its runs; oldest out first.
@@ -93,11 +96,18 @@ enum RunState {
 
 impl RunCodeCache {
     /// A run's view of `cache`, for the Python hook at `guest_path` (its
-    /// path in the sandbox) whose checked source is `source`; `None` for a
-    /// run that has no Python hook.
-    pub fn new(cache: Arc<CodeCache>, hook: Option<(&str, &Arc<[u8]>)>) -> RunCodeCache {
-        let hook = hook.map(|(guest_path, source)| {
-            let keyed = [guest_path.as_bytes(), b"\0", source].concat();
+    /// path in the sandbox) whose checked source is `source`, run on the
+    /// runner named `runner`; `None` for a run that has no Python hook.
+    pub fn new(cache: Arc<CodeCache>, hook: Option<(&str, &str, &Arc<[u8]>)>) -> RunCodeCache {
+        let hook = hook.map(|(runner, guest_path, source)| {
+            let keyed = [
+                runner.as_bytes(),
+                b"\0",
+                guest_path.as_bytes(),
+                b"\0",
+                source,
+            ]
+            .concat();
             (hookbox_crypto::digest::sha256(&keyed), source.clone())
         });
         RunCodeCache {
@@ -143,7 +153,11 @@ mod tests {
     }
 
     fn run(cache: &Arc<CodeCache>, path: &str, text: &str) -> RunCodeCache {
-        RunCodeCache::new(cache.clone(), Some((path, &source(text))))
+        on(cache, "runner", path, text)
+    }
+
+    fn on(cache: &Arc<CodeCache>, runner: &str, path: &str, text: &str) -> RunCodeCache {
+        RunCodeCache::new(cache.clone(), Some((runner, path, &source(text))))
     }
 
     #[test]
@@ -158,6 +172,8 @@ mod tests {
         assert_eq!(edited.hook_source().1, None, "another source");
         let mut moved = run(&cache, "/hook/b.py", "print(1)");
         assert_eq!(moved.hook_source().1, None, "another path");
+        let mut snapshot = on(&cache, "runner-with-packages", "/hook/a.py", "print(1)");
+        assert_eq!(snapshot.hook_source().1, None, "another runner");
     }
 
     #[test]

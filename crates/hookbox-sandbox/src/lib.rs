@@ -298,6 +298,10 @@ pub struct SandboxSpec<'a> {
     pub tls: std::sync::Arc<TlsSettings>,
     /// Hooks' compiled code, shared by the runtime's runs.
     pub code_cache: std::sync::Arc<CodeCache>,
+    /// Which runner the hook runs on (the shipped one, or a snapshot of it
+    /// with a folder's packages imported); code kept for a hook is handed
+    /// only to runs on the runner that compiled it.
+    pub runner_identity: &'a str,
     /// Which URLs are recorded with their path masked.
     pub url_masks: std::sync::Arc<egress::mask::UrlMasks>,
     /// The secrets the host injects into the hook's HTTP requests.
@@ -361,7 +365,7 @@ impl Sandbox {
                 spec.python
                     .map(|(_, source)| (wasi::hook_guest_path(spec.hook_file_name), source))
                     .as_ref()
-                    .map(|(path, source)| (path.as_str(), *source)),
+                    .map(|(path, source)| (spec.runner_identity, path.as_str(), *source)),
             ),
             scratch: scratch.as_ref().map(scratch::Scratch::quota),
             _scratch_dir: scratch,

@@ -151,6 +151,43 @@ class PreloadTest(unittest.TestCase):
         self.assertFalse(any(type(f).__name__ == "Finder" or getattr(f, "__name__", "") == "Finder" for f in sys.meta_path))
 
 
+    def test_what_would_change_the_standard_library_for_every_hook_of_the_folder_is_reported(self):
+        self.maxDiff = None
+        import codecs, http.client, json, logging, marshal, mimetypes
+
+        saved = (json.dumps, http.client.HTTPConnection.request, marshal.dumps, list(logging.root.handlers))
+
+        def restore():
+            json.dumps, http.client.HTTPConnection.request, marshal.dumps, _ = saved
+            logging.root.handlers[:] = saved[3]
+
+        self.addCleanup(restore)
+        self.serve("dumper", "import json\njson.dumps = lambda *a, **k: 'POISONED'\n")
+        self.serve("requester", "import http.client\nhttp.client.HTTPConnection.request = lambda *a, **k: None\n")
+        self.serve("marshaller", "import marshal\nmarshal.dumps = lambda *a: b''\n")
+        self.serve("auditor", "import sys\nsys.addaudithook(lambda *a: None)\n")
+        self.serve("codec", "import codecs\ncodecs.register(lambda name: None)\n")
+        self.serve("configurer", "import logging\nlogging.basicConfig()\n")
+        # Filling the standard library's own caches is what any import may do.
+        self.serve("cacher", "import mimetypes\nmimetypes.guess_type('a.json')\n")
+        failed = _preload.preload(
+            ["dumper", "requester", "marshaller", "auditor", "codec", "configurer", "cacher"], "/python", GUARDED
+        ).failed
+        self.assertEqual(
+            failed,
+            [
+                "dumper: replaces or adds json.dumps of the standard library when imported, for every hook of the folder",
+                "requester: replaces or adds http.client.HTTPConnection.request of the standard library when imported, for every hook of the folder",
+                "marshaller: replaces or adds marshal.dumps of the standard library when imported, for every hook of the folder",
+                "auditor: registers an audit hook (sys.addaudithook) when imported, for every hook of the folder",
+                "codec: registers a codec search function (codecs.register) when imported, for every hook of the folder",
+                "configurer: configures the root logger when imported, for every hook of the folder",
+            ],
+        )
+        # Nothing was registered, and the real functions are back.
+        self.assertEqual(codecs.register.__module__, "_codecs")
+        self.assertIs(type(sys.addaudithook), type(len))
+
     def test_what_a_packages_function_imports_from_the_standard_library_is_imported_too(self):
         # ``netrc`` as the standard library's folder serves it here.
         sys.modules.pop("netrc", None)

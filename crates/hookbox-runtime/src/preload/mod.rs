@@ -400,7 +400,7 @@ pub(super) fn load(runtime: &Runtime, key: &str) -> Option<Arc<Runner>> {
     let component = runtime
         .cache
         .load_existing(&runtime.engine, ARTIFACT, key)?;
-    let runner = Runner::link(&runtime.linker, &component)
+    let runner = Runner::link(&runtime.linker, &component, format!("{ARTIFACT}-{key}"))
         .inspect_err(|error| tracing::warn!(%error, "a runner snapshot does not link"))
         .ok()?;
     Some(runtime.snapshots.insert(key, runner))

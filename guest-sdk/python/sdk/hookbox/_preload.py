@@ -21,12 +21,14 @@ standard library's folder.
 
 from __future__ import annotations
 
+import codecs
 import dis
 import errno
 import gc
 import importlib
 import importlib.machinery
 import io
+import logging
 import os
 import random
 import socket
@@ -257,6 +259,103 @@ def _changed(before: "dict[str, dict[str, tuple[int, ...]]]", namespaces: "dict[
     return None
 
 
+# How a type's own attributes and its method resolution order are read
+# without looking anything up through the type (a package's metaclass
+# could answer a lookup).
+_type_namespace = type.__dict__["__dict__"].__get__
+_type_mro = type.__dict__["__mro__"].__get__
+_type_qualname = type.__dict__["__qualname__"].__get__
+
+
+def _is_behaviour(value: Any) -> bool:
+    """Whether ``value`` is code a namespace holds (a function, a class, a
+    descriptor or anything callable) rather than data, such as a module's
+    lazily filled cache."""
+    kind = type(value)
+    return any("__call__" in _type_namespace(k) or "__get__" in _type_namespace(k) for k in _type_mro(kind))
+
+
+def _standard_namespaces(stdlib: str) -> "dict[str, Any]":
+    """The namespaces of every standard-library module imported so far, and
+    of each class such a module defines, by name."""
+    namespaces: "dict[str, Any]" = {}
+    for name, module in list(sys.modules.items()):
+        if name.partition(".")[0] not in sys.stdlib_module_names or not _from_standard_library(module, stdlib):
+            continue
+        namespace = vars(module)
+        namespaces[name] = namespace
+        for value in list(namespace.values()):
+            if issubclass(type(value), type) and _type_namespace(value).get("__module__") == name:
+                namespaces[f"{name}.{_type_qualname(value)}"] = _type_namespace(value)
+    return namespaces
+
+
+def _behaviours(stdlib: str) -> "dict[str, dict[str, tuple[int, ...]]]":
+    """What code each standard-library namespace holds under each name."""
+    return {
+        label: {name: _identity(value) for name, value in list(namespace.items()) if _is_behaviour(value)}
+        for label, namespace in _standard_namespaces(stdlib).items()
+    }
+
+
+def _patched(before: "dict[str, dict[str, tuple[int, ...]]]", stdlib: str) -> "str | None":
+    """The first standard-library function, class or method that is no
+    longer the one ``before`` saw, or that an import added to a class or a
+    module (but a submodule bound in its package, as every import of one
+    does)."""
+    after = _behaviours(stdlib)
+    for label, names in before.items():
+        now = after.get(label, {})
+        for name in sorted(set(names) | set(now)):
+            if names.get(name) == now.get(name):
+                continue
+            added = sys.modules.get(f"{label}.{name}")
+            if name not in names and added is not None and _identity(added) == now.get(name):
+                continue
+            return f"{label}.{name}"
+    return None
+
+
+class _ProcessWideHooks:
+    """Stands in for what registers code for the whole process and cannot be
+    listed afterwards (audit hooks, codec search functions): while packages
+    import, a call is noted and nothing registered; such a package imports
+    on every run instead. After the step the stand-ins pass calls on."""
+
+    def __init__(self) -> None:
+        self.registered: "list[str]" = []
+        self._active = False
+        self._saved = (sys.addaudithook, codecs.register)
+
+    def _stand_in(self, what: str, real: Any) -> Any:
+        def register(*args: Any, **kwargs: Any) -> Any:
+            if self._active:
+                self.registered.append(what)
+                return None
+            return real(*args, **kwargs)
+
+        return register
+
+    def __enter__(self) -> "_ProcessWideHooks":
+        self.registered.clear()
+        self._active = True
+        add_audit_hook, register_codec = self._saved
+        sys.addaudithook = self._stand_in("an audit hook (sys.addaudithook)", add_audit_hook)
+        codecs.register = self._stand_in("a codec search function (codecs.register)", register_codec)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._active = False
+        sys.addaudithook, codecs.register = self._saved
+
+
+def _root_logger() -> "tuple[Any, ...]":
+    """What every hook's logging goes through, which an import could set
+    up for every hook of the folder (``logging.basicConfig``)."""
+    root = logging.root
+    return (list(root.handlers), list(root.filters), root.level, root.disabled)
+
+
 def _left_running() -> "str | None":
     """What an import left to run later, in every run on the snapshot."""
     if _threads._queue:
@@ -412,8 +511,10 @@ def _import_checked(name: str, stdlib: str, guarded: "dict[str, Any]", network: 
     random_state = random.getstate()
     modules = dict(sys.modules)
     finders = (list(sys.meta_path), list(sys.path_hooks))
+    behaviours = _behaviours(stdlib)
+    root_logger = _root_logger()
     try:
-        with _EnvironmentReads() as environment:
+        with _EnvironmentReads() as environment, _ProcessWideHooks() as process_wide:
             importlib.import_module(name)
     except Exception as error:  # noqa: BLE001 - each is reported, the rest go on
         return [f"{name}: {type(error).__name__}: {error}"]
@@ -424,6 +525,15 @@ def _import_checked(name: str, stdlib: str, guarded: "dict[str, Any]", network: 
     import_system = _import_system_change(modules, finders, stdlib)
     if import_system is not None:
         failed.append(f"{name}: {import_system} when imported, for every hook of the folder")
+    # Said once: what replaced a guarded name or a module also changed what
+    # the standard library holds.
+    patched = None if failed else _patched(behaviours, stdlib)
+    if patched is not None:
+        failed.append(f"{name}: replaces or adds {patched} of the standard library when imported, for every hook of the folder")
+    for what in process_wide.registered[:1]:
+        failed.append(f"{name}: registers {what} when imported, for every hook of the folder")
+    if _root_logger() != root_logger:
+        failed.append(f"{name}: configures the root logger when imported, for every hook of the folder")
     if random.getstate() != random_state:
         # The runner seeded it for this step; every run would draw the
         # same numbers.
