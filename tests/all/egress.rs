@@ -351,6 +351,37 @@ async fn a_raw_wasi_http_authority_cannot_name_another_virtual_host() {
     );
 }
 
+/// A connection the other side closed on the hook (here the host, refusing
+/// a body over the cap) fails the socket calls after it with `OSError`, as
+/// under `python3`, instead of aborting the interpreter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_calls_on_a_connection_closed_under_the_hook_raise_oserror() {
+    let receiver = Receiver::http(Reply::Status(200, "ok")).await;
+    let port = receiver.port();
+    let source = format!(
+        "import socket\n\
+         s = socket.create_connection(('127.0.0.1', {port}), timeout=5)\n\
+         request = b'POST / HTTP/1.1\\r\\nHost: 127.0.0.1:{port}\\r\\nContent-Length: 99999999\\r\\n\\r\\n' + b'x' * 100000\n\
+         for call in (lambda: s.sendall(request) or s.recv(100), s.getpeername, lambda: s.shutdown(socket.SHUT_RDWR), lambda: repr(s)):\n\
+         \x20   try:\n\
+         \x20       call()\n\
+         \x20       print('ok')\n\
+         \x20   except OSError as error:\n\
+         \x20       print(type(error).__name__)\n\
+         s.close()\n\
+         print('end')\n"
+    );
+    let rule = format!("http://127.0.0.1:{port}");
+    let outcome = TestHook::new(&source).run_allowing(&[&rule]).await;
+    assert_eq!(outcome.status, RunStatus::Ok, "{outcome:?}");
+    let lines: Vec<&str> = outcome.stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{outcome:?}");
+    assert_ne!(lines[1], "ok", "getpeername on a closed connection: {outcome:?}");
+    assert_eq!(lines[3], "ok", "repr never fails: {outcome:?}");
+    assert_eq!(lines[4], "end");
+    assert!(receiver.requests().is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_response_is_cut_at_the_cap() {
     let receiver = Receiver::http(Reply::Huge(100 * 1024 * 1024)).await;

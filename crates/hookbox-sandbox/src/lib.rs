@@ -83,6 +83,7 @@ pub fn add_to_hook_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
     add_egress(linker)?;
     add_tcp_connect(linker)?;
+    add_tcp_after_reset(linker)?;
     add_udp_send(linker)?;
     scratch::add_to_linker(linker)
 }
@@ -212,6 +213,51 @@ fn add_tcp_connect(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
             })
         },
     );
+    linker.allow_shadowing(false);
+    defined
+}
+
+/// Says "connection reset" where wasmtime-wasi says `invalid-state` for a
+/// connection the peer reset (`getpeername` and `shutdown` then fail with
+/// `ENOTCONN`): the guest's C library checked the socket is connected
+/// before asking, takes `invalid-state` for its own bug and aborts the
+/// interpreter, and the hook's own failure would look like hookbox's.
+fn add_tcp_after_reset(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
+    use wasmtime::component::Resource;
+    use wasmtime_wasi::p2::SocketError;
+    use wasmtime_wasi::p2::bindings::sockets::network::ErrorCode;
+    use wasmtime_wasi::p2::bindings::sockets::tcp::{HostTcpSocket, ShutdownType};
+    use wasmtime_wasi::sockets::WasiSocketsView;
+
+    fn after_reset<T>(result: Result<T, SocketError>) -> wasmtime::Result<(Result<T, ErrorCode>,)> {
+        match result {
+            Ok(value) => Ok((Ok(value),)),
+            Err(error) => match error.downcast()? {
+                ErrorCode::InvalidState => Ok((Err(ErrorCode::ConnectionReset),)),
+                code => Ok((Err(code),)),
+            },
+        }
+    }
+
+    linker.allow_shadowing(true);
+    let mut tcp = linker.instance(WASI_SOCKETS_TCP)?;
+    let defined = tcp
+        .func_wrap(
+            "[method]tcp-socket.remote-address",
+            |mut store: StoreContextMut<'_, SandboxState>,
+             (socket,): (Resource<wasmtime_wasi::p2::TcpSocket>,)| {
+                after_reset(store.data_mut().sockets().remote_address(socket))
+            },
+        )
+        .and_then(|()| {
+            tcp.func_wrap(
+                "[method]tcp-socket.shutdown",
+                |mut store: StoreContextMut<'_, SandboxState>,
+                 (socket, how): (Resource<wasmtime_wasi::p2::TcpSocket>, ShutdownType)| {
+                    after_reset(store.data_mut().sockets().shutdown(socket, how))
+                },
+            )
+        });
     linker.allow_shadowing(false);
     defined
 }
