@@ -560,6 +560,47 @@ async fn a_pwd_module_in_the_folder_never_stands_in_for_the_built_in_one() {
     );
 }
 
+/// A hook that raises a signal with no handler, or aborts, ends as the
+/// signal ends a `python3` process: a shell reports 128 + its number, and
+/// hookbox's run ends with that code, the hook's own failure (never a fault
+/// of the sandbox, which the service would retry). A signal with a handler
+/// runs it; one ignored by default is ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raising_a_signal_or_aborting_ends_the_run_as_the_signal_ends_python3() {
+    use std::os::unix::process::ExitStatusExt;
+
+    for (source, signal) in [
+        ("import signal\nsignal.raise_signal(signal.SIGTERM)\n", 15),
+        ("import os\nos.abort()\n", 6),
+        (
+            "import signal\nsignal.signal(signal.SIGUSR1, lambda *a: print('handled', flush=True))\n\
+             signal.raise_signal(signal.SIGUSR1)\nsignal.raise_signal(signal.SIGCHLD)\n\
+             signal.raise_signal(signal.SIGHUP)\n",
+            1,
+        ),
+    ] {
+        let hook = TestHook::new(source);
+        let case = Case {
+            hook: &hook,
+            env: Vec::new(),
+            hookbox_args: Vec::new(),
+        };
+        let python3 = case.python3().await;
+        assert_eq!(
+            python3.status.signal(),
+            Some(signal),
+            "{source}: {python3:?}"
+        );
+        let hookbox = case.hookbox().await;
+        assert_eq!(
+            hookbox.status.code(),
+            Some(128 + signal),
+            "{source}: {hookbox:?}"
+        );
+        assert_eq!(hookbox.stdout, python3.stdout, "{source}");
+    }
+}
+
 const NETWORK_FAILURES: &str = r#"
 import os, urllib.request, urllib.error
 

@@ -376,7 +376,10 @@ async fn socket_calls_on_a_connection_closed_under_the_hook_raise_oserror() {
     assert_eq!(outcome.status, RunStatus::Ok, "{outcome:?}");
     let lines: Vec<&str> = outcome.stdout.lines().collect();
     assert_eq!(lines.len(), 5, "{outcome:?}");
-    assert_ne!(lines[1], "ok", "getpeername on a closed connection: {outcome:?}");
+    assert_ne!(
+        lines[1], "ok",
+        "getpeername on a closed connection: {outcome:?}"
+    );
     assert_eq!(lines[3], "ok", "repr never fails: {outcome:?}");
     assert_eq!(lines[4], "end");
     assert!(receiver.requests().is_empty());

@@ -93,6 +93,25 @@ class ProcessTest(unittest.TestCase):
             time.sleep(2)
         self.assertEqual(process.exits[-1], 128 + 14)
 
+    def test_a_raised_signal_runs_its_handler_or_ends_the_run_as_its_default_would(self):
+        saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGUSR1, signal.SIGCHLD)}
+        self.addCleanup(lambda: [signal.signal(sig, handler) for sig, handler in saved.items()])
+        caught = []
+        signal.signal(signal.SIGUSR1, lambda signum, frame: caught.append(signum))
+        signal.raise_signal(signal.SIGUSR1)
+        self.assertEqual(caught, [signal.SIGUSR1])
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGCHLD)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.raise_signal(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        with self.assertRaises(process.Exited):
+            signal.raise_signal(signal.SIGTERM)
+        self.assertEqual(process.exits[-1], 128 + 15)
+        with self.assertRaises(process.Exited):
+            os.abort()
+        self.assertEqual(process.exits[-1], 128 + 6)
+
 
 if __name__ == "__main__":
     unittest.main()

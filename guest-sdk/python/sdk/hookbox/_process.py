@@ -15,6 +15,13 @@ alike wherever it runs:
   ends with exit code 142 (128 + SIGALRM, as a shell reports a process the
   signal killed). While the hook waits for anything else, only the run's
   wall-clock limit (``--timeout``) can stop it.
+- ``signal.raise_signal(signum)`` runs the handler set with
+  ``signal.signal``; without one it does what the signal's default action
+  would to a ``python3`` process: nothing for those ignored by default
+  (``SIGCHLD``, ``SIGURG``, ``SIGWINCH``, ``SIGCONT``), else the run ends
+  with exit code 128 + the signal's number (``SIGTERM`` 143); ``os.abort()``
+  ends it with 134 (``SIGABRT``). The sandbox's C library would abort the
+  interpreter instead, which reads as hookbox's failure, not the hook's.
 """
 
 from __future__ import annotations
@@ -70,6 +77,33 @@ def alarm(seconds: int) -> int:
     return left
 
 
+# Signals whose default action leaves a process running.
+_IGNORED_BY_DEFAULT = frozenset(
+    getattr(signal, name) for name in ("SIGCHLD", "SIGURG", "SIGWINCH", "SIGCONT") if hasattr(signal, name)
+)
+
+_original_raise_signal = signal.raise_signal
+
+
+def raise_signal(signum: int) -> None:
+    """``signal.raise_signal``: the signal's handler, or its default action
+    on the run."""
+    signum = int(signum)
+    handler = signal.getsignal(signum)
+    if handler == signal.SIG_IGN:
+        return
+    if handler in (signal.SIG_DFL, None):
+        if signum not in _IGNORED_BY_DEFAULT:
+            _host.exit(128 + signum)
+        return
+    _original_raise_signal(signum)
+
+
+def abort() -> None:
+    """``os.abort``: the run ends as a process ``SIGABRT`` killed."""
+    _host.exit(128 + signal.SIGABRT)
+
+
 def _deliver_alarm() -> None:
     global _alarm_at
     _alarm_at = None
@@ -78,7 +112,7 @@ def _deliver_alarm() -> None:
         return
     if handler in (signal.SIG_DFL, None):
         _host.exit(128 + signal.SIGALRM)
-    signal.raise_signal(signal.SIGALRM)
+    _original_raise_signal(signal.SIGALRM)
 
 
 def sleep(seconds: float) -> None:
@@ -106,4 +140,6 @@ def install() -> None:
     getpass.getuser = getuser
     os.uname = _uname
     signal.alarm = alarm
+    signal.raise_signal = raise_signal
+    os.abort = abort
     time.sleep = sleep
