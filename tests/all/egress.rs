@@ -385,6 +385,46 @@ async fn socket_calls_on_a_connection_closed_under_the_hook_raise_oserror() {
     assert!(receiver.requests().is_empty());
 }
 
+/// Under an HTTP rule the host connects to the destination when the hook's
+/// socket connects: a connection that then carries no request reached the
+/// destination all the same, and is recorded as an attempt of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_carries_no_request_is_recorded_too() {
+    let receiver = Receiver::http(Reply::Status(200, "ok")).await;
+    let port = receiver.port();
+    let source = format!(
+        "import socket, urllib.request\n\
+         for _ in range(3):\n\
+         \x20   socket.create_connection(('127.0.0.1', {port}), timeout=5).close()\n\
+         print(urllib.request.urlopen('http://127.0.0.1:{port}/one').status)\n"
+    );
+    let rule = format!("http://127.0.0.1:{port}");
+    let outcome = TestHook::new(&source).run_allowing(&[&rule]).await;
+    assert_eq!(outcome.stdout, "200\n", "{outcome:?}");
+    assert_eq!(outcome.egress.len(), 4, "{:?}", outcome.egress);
+    let (silent, requests): (Vec<_>, Vec<_>) = outcome
+        .egress
+        .iter()
+        .partition(|attempt| attempt.url.is_none());
+    assert_eq!(
+        (silent.len(), requests.len()),
+        (3, 1),
+        "{:?}",
+        outcome.egress
+    );
+    for attempt in silent {
+        assert!(attempt.allowed, "{attempt:?}");
+        assert!(
+            attempt
+                .reason
+                .as_deref()
+                .is_some_and(|reason| reason.contains("sent no request")),
+            "{attempt:?}"
+        );
+    }
+    assert_eq!(receiver.requests().len(), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_response_is_cut_at_the_cap() {
     let receiver = Receiver::http(Reply::Huge(100 * 1024 * 1024)).await;

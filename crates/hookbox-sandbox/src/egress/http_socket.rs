@@ -18,6 +18,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -44,6 +45,7 @@ use hookbox_crypto::tls::TlsSettings;
 use hookbox_record::RecordedRequest;
 
 /// What checks and records the requests of one hook connection.
+#[derive(Clone)]
 pub(super) struct HttpSocket {
     /// The run's policy.
     pub policy: Arc<EgressPolicy>,
@@ -72,6 +74,24 @@ pub(super) struct HttpSocket {
     pub client_certificate: Option<String>,
     /// The secrets the host injects into requests.
     pub secrets: Arc<SecretInjection>,
+    /// Whether anything on the connection was recorded yet.
+    pub recorded: Arc<AtomicBool>,
+}
+
+/// Records a connection the host made to the destination that ended with
+/// nothing of it recorded (the hook connected, or made a TLS handshake,
+/// then sent no request): that connection reached the destination too.
+struct UnrecordedConnection(HttpSocket);
+
+impl Drop for UnrecordedConnection {
+    fn drop(&mut self) {
+        if !self.0.recorded.load(Ordering::SeqCst) {
+            self.0.connection_note(
+                self.0.scheme,
+                "the host connected to the destination for the hook, which sent no request on it",
+            );
+        }
+    }
 }
 
 /// The recording receiver's answer to a request for a URL.
@@ -119,6 +139,9 @@ pub(super) async fn serve(
     mut tls_requests: mpsc::Receiver<TlsRequest>,
 ) {
     let until = socket.deadline + AFTER_DEADLINE;
+    // However serving ends, even cut short by the deadline.
+    let _unrecorded =
+        matches!(upstream, Upstream::Live { .. }).then(|| UnrecordedConnection(socket.clone()));
     let Ok(Ok((hook, _))) = tokio::time::timeout_at(until, listener.accept()).await else {
         return;
     };
@@ -262,6 +285,7 @@ impl HttpSocket {
             "{} {scheme}://{shown_host}:{port}{shown_path}",
             parts.method
         );
+        self.recorded.store(true, Ordering::SeqCst);
         let handle = self.log.begin(AttemptStart {
             scheme: super::recorded(scheme),
             host: shown_host.clone(),
@@ -525,6 +549,7 @@ impl HttpSocket {
     }
 
     fn connection_attempt(&self, scheme: Scheme) -> AttemptHandle {
+        self.recorded.store(true, Ordering::SeqCst);
         let handle = self.log.begin(AttemptStart {
             scheme: super::recorded(scheme),
             host: self.connection_host().to_string(),

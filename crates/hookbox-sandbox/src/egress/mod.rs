@@ -309,11 +309,13 @@ fn checked_host_header(
 
 /// Waits up to `wait` for each of a run's connection tasks to finish what it
 /// was given, then stops it.
+/// A stopped task is awaited too, so what it records when dropped is in
+/// the record.
 async fn settle(tasks: Vec<tokio::task::JoinHandle<()>>, wait: std::time::Duration) {
-    for task in tasks {
-        let abort = task.abort_handle();
-        if tokio::time::timeout(wait, task).await.is_err() {
-            abort.abort();
+    for mut task in tasks {
+        if tokio::time::timeout(wait, &mut task).await.is_err() {
+            task.abort();
+            let _ = task.await;
         }
     }
 }

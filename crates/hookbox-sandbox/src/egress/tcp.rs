@@ -125,6 +125,7 @@ impl EgressGate {
             scheme,
             client_certificate: None,
             secrets: self.secrets.clone(),
+            recorded: Default::default(),
         })
     }
 
