@@ -115,6 +115,34 @@ fn a_fifo_in_the_hook_folder_is_refused_before_anything_opens_it() {
     assert!(text(&output).contains("a FIFO"), "{}", text(&output));
 }
 
+/// A name that is not UTF-8 would make every listing of the folder fail in
+/// the sandbox (so every import from it); the run is refused before it
+/// starts, naming the entry.
+#[test]
+fn an_entry_whose_name_is_not_utf8_is_named_before_the_run() {
+    use std::os::unix::ffi::OsStrExt;
+
+    let hook = TestHook::new("import helper\nprint(helper.X)\n").with_file("helper.py", "X = 1\n");
+    let odd = hook
+        .dir
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"caf\xe9.txt"));
+    std::fs::write(&odd, "menu").unwrap();
+    let payload = payload_file();
+    let output = output_within(
+        run_command(&hook.path, payload.path(), &[]),
+        Duration::from_secs(60),
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    assert!(text(&output).contains("not UTF-8"), "{}", text(&output));
+    match HookFile::open(&hook.path) {
+        Err(HookFileError::Folder(FolderEntryError::NotUtf8Name { path })) => {
+            assert_eq!(path, odd)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn a_hook_that_is_a_symlink_out_of_its_folder_mounts_nothing_of_the_target() {
     let elsewhere = tempfile::tempdir().unwrap();

@@ -1,5 +1,6 @@
 //! The check a local hook folder passes before the sandbox mounts it: only
-//! regular files, folders and symlinks, a bounded number of them.
+//! regular files, folders and symlinks, a bounded number of them, each
+//! named in UTF-8.
 //!
 //! A FIFO, socket or device would be opened and read by a host call that no
 //! wall clock can interrupt (wasmtime-wasi's file calls block the thread they
@@ -39,6 +40,17 @@ pub enum FolderEntryError {
         path: PathBuf,
         /// What it is ("a FIFO", ...).
         kind: &'static str,
+    },
+    /// An entry whose name is not UTF-8: the sandbox's file layer cannot
+    /// list a folder holding one, so every import from it would fail.
+    #[error(
+        "the hook's folder holds {}, whose name is not UTF-8: the sandbox cannot list a folder \
+         with such a name in it (every import from the folder would fail); rename it",
+        path.display()
+    )]
+    NotUtf8Name {
+        /// The entry.
+        path: PathBuf,
     },
     /// Too many entries, or too deep, to check.
     #[error(
@@ -123,6 +135,9 @@ pub fn check(folder: &Path) -> Result<PythonSources, FolderEntryError> {
                 return Err(FolderEntryError::TooBig {
                     folder: folder.to_path_buf(),
                 });
+            }
+            if entry.file_name().to_str().is_none() {
+                return Err(FolderEntryError::NotUtf8Name { path: entry.path() });
             }
             let file_type = entry.file_type().map_err(|source| FolderEntryError::Io {
                 path: entry.path(),
