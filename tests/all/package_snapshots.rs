@@ -632,6 +632,20 @@ async fn nothing_is_served_through_a_symlink_so_no_link_can_reach_a_hook_or_swap
     assert_eq!(run.stdout, "preloaded: False\n2\n", "{run:?}");
 }
 
+/// A thread an import started is that import's: the packages imported
+/// after it are kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_package_that_starts_a_thread_is_left_out_alone() {
+    let hook = TestHook::new("import siemfmt\nprint(siemfmt.VERSION)\n");
+    let why = left_out_beside_siemfmt(
+        &hook,
+        "athread",
+        "import threading\nthreading.Thread(target=print).start()\n",
+    )
+    .await;
+    assert!(why.starts_with("athread: starts a thread"), "{why}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_an_import_leaves_running_or_makes_of_the_socket_stand_in_is_left_out() {
     // Each would run, or be changed, in every hook of the folder, also in

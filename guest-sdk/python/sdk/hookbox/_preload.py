@@ -356,9 +356,11 @@ def _root_logger() -> "tuple[Any, ...]":
     return (list(root.handlers), list(root.filters), root.level, root.disabled)
 
 
-def _left_running() -> "str | None":
-    """What an import left to run later, in every run on the snapshot."""
-    if _threads._queue:
+def _left_running(threads_before: int) -> "str | None":
+    """What an import left to run later, in every run on the snapshot
+    (``threads_before``: the threads waiting to run before it, which an
+    earlier import left and is blamed for)."""
+    if len(_threads._queue) > threads_before:
         return "starts a thread"
     if sys.gettrace() is not None or sys.getprofile() is not None:
         return "sets a trace or profile function"
@@ -513,6 +515,7 @@ def _import_checked(name: str, stdlib: str, guarded: "dict[str, Any]", network: 
     finders = (list(sys.meta_path), list(sys.path_hooks))
     behaviours = _behaviours(stdlib)
     root_logger = _root_logger()
+    threads_before = len(_threads._queue)
     try:
         with _EnvironmentReads() as environment, _ProcessWideHooks() as process_wide:
             importlib.import_module(name)
@@ -542,7 +545,7 @@ def _import_checked(name: str, stdlib: str, guarded: "dict[str, Any]", network: 
         failed.append(f"{name}: reads the environment when imported")
     if network.reached:
         failed.append(f"{name}: reaches the network when imported")
-    left = _left_running()
+    left = _left_running(threads_before)
     if left is not None:
         failed.append(f"{name}: {left} when imported, which would run in every hook of the folder")
     kept = network.kept_by()
