@@ -425,6 +425,32 @@ async fn a_connection_that_carries_no_request_is_recorded_too() {
     assert_eq!(receiver.requests().len(), 1);
 }
 
+/// Each request hands the host its options (the timeouts): they are
+/// released with the request, so a run can make more requests than it may
+/// hold resources at once (1,024), refused ones included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_with_a_timeout_hold_no_resource_after_they_end() {
+    let receiver = Receiver::http(Reply::Status(200, "ok")).await;
+    let port = receiver.port();
+    let source = format!(
+        "import urllib.request\n\
+         refused = 0\n\
+         for _ in range(1100):\n\
+         \x20   try:\n\
+         \x20       urllib.request.urlopen('http://127.0.0.1:1/denied', timeout=5)\n\
+         \x20   except OSError:\n\
+         \x20       refused += 1\n\
+         for _ in range(3):\n\
+         \x20   with urllib.request.urlopen('http://127.0.0.1:{port}/allowed', timeout=5) as response:\n\
+         \x20       status = response.status\n\
+         print(refused, status)\n"
+    );
+    let rule = format!("http://127.0.0.1:{port}");
+    let outcome = TestHook::new(&source).run_allowing(&[&rule]).await;
+    assert_eq!(outcome.stdout, "1100 200\n", "{outcome:?}");
+    assert_eq!(receiver.requests().len(), 3);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_response_is_cut_at_the_cap() {
     let receiver = Receiver::http(Reply::Huge(100 * 1024 * 1024)).await;

@@ -81,6 +81,7 @@ const PROCESS_INTERFACE: &str = "hookbox:runner/process@0.1.0";
 pub fn add_to_hook_linker(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
     wasmtime_wasi::p2::add_to_linker_async(linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(linker)?;
+    add_http_handle(linker)?;
     add_egress(linker)?;
     add_tcp_connect(linker)?;
     add_tcp_after_reset(linker)?;
@@ -258,6 +259,45 @@ fn add_tcp_after_reset(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()
                 },
             )
         });
+    linker.allow_shadowing(false);
+    defined
+}
+
+/// The `wasi:http` version wasmtime-wasi-http defines.
+const WASI_HTTP_OUTGOING_HANDLER: &str = "wasi:http/outgoing-handler@0.2.12";
+
+/// Drops the request options a hook hands over with each request:
+/// wasmtime-wasi-http's `handle` reads them but leaves them in the run's
+/// resource table, so every request with a timeout held one more of the
+/// run's resources until it could open no more (about 1,000 requests).
+fn add_http_handle(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
+    use wasmtime::component::Resource;
+    use wasmtime_wasi_http::p2::bindings::http::outgoing_handler::Host;
+    use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, RequestOptions};
+    use wasmtime_wasi_http::p2::types::{HostFutureIncomingResponse, HostOutgoingRequest};
+
+    linker.allow_shadowing(true);
+    let mut handler = linker.instance(WASI_HTTP_OUTGOING_HANDLER)?;
+    let defined = handler.func_wrap(
+        "handle",
+        |mut store: StoreContextMut<'_, SandboxState>,
+         (request, options): (
+            Resource<HostOutgoingRequest>,
+            Option<Resource<RequestOptions>>,
+        )|
+         -> wasmtime::Result<(Result<Resource<HostFutureIncomingResponse>, ErrorCode>,)> {
+            let handed_over = options.as_ref().map(|options| options.rep());
+            let mut http = store.data_mut().http();
+            let handled = http.handle(request, options);
+            if let Some(rep) = handed_over {
+                let _ = http.table.delete(Resource::<RequestOptions>::new_own(rep));
+            }
+            match handled {
+                Ok(future) => Ok((Ok(future),)),
+                Err(error) => Ok((Err(error.downcast()?),)),
+            }
+        },
+    );
     linker.allow_shadowing(false);
     defined
 }
