@@ -116,6 +116,24 @@ async fn a_single_huge_allocation_hits_the_memory_limit() {
     assert_eq!(outcome.stdout, "");
 }
 
+/// An error too big to print in the memory left ends the run at the
+/// memory limit, and says that is why its traceback is missing.
+#[tokio::test]
+async fn an_error_too_big_to_report_says_memory_ran_out() {
+    let hook = TestHook::new("raise ValueError('E' * (40 * 1024 * 1024))\n");
+    let limits = Limits {
+        memory_bytes: 64 * 1024 * 1024,
+        ..Limits::default()
+    };
+    let outcome = hook.run(&limits).await;
+    assert_eq!(outcome.status, RunStatus::MemoryExceeded, "{outcome:?}");
+    assert!(
+        outcome.stderr.contains("no memory was left to report it"),
+        "{}",
+        outcome.stderr
+    );
+}
+
 #[tokio::test]
 async fn a_hook_that_handles_a_memory_error_is_not_blamed() {
     let outcome = run_source(

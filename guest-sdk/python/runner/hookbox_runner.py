@@ -124,6 +124,8 @@ def _reported(report: typing.Callable[[], object]) -> None:
     code."""
     try:
         report()
+    except MemoryError:
+        os.write(2, b"hookbox: the hook's end could not be reported (no memory was left to report it)\n")
     except BaseException:  # noqa: BLE001 - nothing the hook did may escape the run
         os.write(2, b"hookbox: the hook's end could not be reported (the hook changed what reports it)\n")
 
