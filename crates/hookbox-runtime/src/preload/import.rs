@@ -232,6 +232,11 @@ fn explain(
         Some(wasmtime::Trap::Interrupt) => "ran past the time limit",
         _ if text.contains("deadline has elapsed") => "ran past the time limit",
         _ if text.contains("memory") && text.contains("grow") => "ran out of memory",
+        // What the host refused says why itself; the wasm backtrace that
+        // comes with it names only the interpreter's and C library's frames.
+        _ if trap.is_none() && error.downcast_ref::<wasmtime::WasmBacktrace>().is_some() => {
+            return PreloadError::Snapshot(anyhow::anyhow!("{}", error.root_cause()));
+        }
         _ => return PreloadError::Snapshot(error),
     };
     PreloadError::Limit {
