@@ -106,6 +106,19 @@ async fn sys_exit_code_becomes_the_exit_code() {
     let outcome = run_source("raise SystemExit('fatal: no endpoint')\n").await;
     assert_eq!(outcome.exit_code, Some(1));
     assert_eq!(outcome.stderr, "fatal: no endpoint\n");
+
+    // The low byte, of a C long long as python3 reads it (-1 when the
+    // code does not fit in one).
+    for (code, expected) in [
+        ("263", 7),
+        ("-1", 255),
+        ("2**40 + 3", 3),
+        ("2**100 + 3", 255),
+        ("-(2**70)", 255),
+    ] {
+        let outcome = run_source(&format!("import sys\nsys.exit({code})\n")).await;
+        assert_eq!(outcome.exit_code, Some(expected), "sys.exit({code})");
+    }
 }
 
 #[tokio::test]

@@ -137,6 +137,10 @@ def _exit_code(code: object) -> int:
     if isinstance(code, bool):
         return int(code)
     if isinstance(code, int):
+        # CPython reads the code as a C long long (-1 when it does not fit)
+        # and exits with its low byte.
+        if not -(2**63) <= code < 2**63:
+            return 0xFF
         return code & 0xFF
     _reported(lambda: _print(code, file=sys.stderr))
     return 1
