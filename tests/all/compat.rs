@@ -601,6 +601,39 @@ async fn raising_a_signal_or_aborting_ends_the_run_as_the_signal_ends_python3() 
     }
 }
 
+/// A hook's own `sys.excepthook` reports its uncaught exception (one that
+/// sends the failure somewhere, say), as under `python3`; the run still
+/// fails with exit code 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hooks_own_excepthook_reports_its_uncaught_exception() {
+    let hook = TestHook::new(
+        "import sys\n\
+         def report(kind, error, tb):\n\
+         \x20   print('reported:', kind.__name__, error, tb.tb_frame.f_code.co_filename.endswith('.py'))\n\
+         sys.excepthook = report\n\
+         raise ValueError('SIEM said no')\n",
+    );
+    let case = Case {
+        hook: &hook,
+        env: Vec::new(),
+        hookbox_args: Vec::new(),
+    };
+    let python3 = case.python3().await;
+    let hookbox = case.hookbox().await;
+    assert_eq!(
+        String::from_utf8_lossy(&hookbox.stdout),
+        "reported: ValueError SIEM said no True\n",
+        "{hookbox:?}"
+    );
+    assert_eq!(hookbox.stdout, python3.stdout);
+    assert_eq!(hookbox.status.code(), Some(1));
+    assert_eq!(python3.status.code(), Some(1));
+    assert!(
+        !String::from_utf8_lossy(&hookbox.stderr).contains("Traceback"),
+        "{hookbox:?}"
+    );
+}
+
 const NETWORK_FAILURES: &str = r#"
 import os, urllib.request, urllib.error
 

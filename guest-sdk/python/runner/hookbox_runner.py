@@ -192,6 +192,17 @@ def _print_hook_traceback(error: BaseException, hook_path: str) -> None:
     tb = error.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != hook_path:
         tb = tb.tb_next
+    # The hook's own ``sys.excepthook`` reports it, as under ``python3``
+    # (one that sends the failure somewhere, say).
+    excepthook = getattr(sys, "excepthook", None)
+    if excepthook is not None and excepthook is not sys.__excepthook__:
+        try:
+            excepthook(type(error), error, tb)
+            return
+        except BaseException as hook_error:  # noqa: BLE001 - reported as python3 does
+            _print("Error in sys.excepthook:", file=sys.stderr)
+            _print_exception(type(hook_error), hook_error, hook_error.__traceback__, file=sys.stderr)
+            _print("\nOriginal exception was:", file=sys.stderr)
     _print_exception(type(error), error, tb, file=sys.stderr)
 
 
