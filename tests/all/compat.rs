@@ -37,7 +37,16 @@ pub(crate) struct Case<'a> {
     pub hookbox_args: Vec<String>,
 }
 
-impl Case<'_> {
+impl<'a> Case<'a> {
+    /// The hook alone: no environment, no flags.
+    pub fn plain(hook: &'a TestHook) -> Case<'a> {
+        Case {
+            hook,
+            env: Vec::new(),
+            hookbox_args: Vec::new(),
+        }
+    }
+
     /// Runs the hook with the real `python3`, as Hoop's agent would (in the
     /// hook's folder, the payload in the environment).
     pub async fn python3(&self) -> Output {
@@ -519,11 +528,7 @@ async fn os_exit_ends_at_once_with_its_code() {
     let hook = TestHook::new(
         "import atexit, os\natexit.register(print, 'never')\ntry:\n    os._exit(300)\nfinally:\n    print('never either')\n",
     );
-    let case = Case {
-        hook: &hook,
-        env: Vec::new(),
-        hookbox_args: Vec::new(),
-    };
+    let case = Case::plain(&hook);
     for output in [case.python3().await, case.hookbox().await] {
         assert_eq!(output.status.code(), Some(300 & 0xFF), "{output:?}");
         assert_eq!(String::from_utf8_lossy(&output.stdout), "", "{output:?}");
@@ -541,11 +546,7 @@ async fn a_pwd_module_in_the_folder_never_stands_in_for_the_built_in_one() {
          except ImportError as error:\n    print('missing', error.name)\n",
     )
     .with_file("pwd.py", "SHADOW = 'the folder'\nprint('the folder ran')\n");
-    let case = Case {
-        hook: &hook,
-        env: Vec::new(),
-        hookbox_args: Vec::new(),
-    };
+    let case = Case::plain(&hook);
     let python3 = case.python3().await;
     assert_eq!(
         String::from_utf8_lossy(&python3.stdout),
@@ -580,11 +581,7 @@ async fn raising_a_signal_or_aborting_ends_the_run_as_the_signal_ends_python3() 
         ),
     ] {
         let hook = TestHook::new(source);
-        let case = Case {
-            hook: &hook,
-            env: Vec::new(),
-            hookbox_args: Vec::new(),
-        };
+        let case = Case::plain(&hook);
         let python3 = case.python3().await;
         assert_eq!(
             python3.status.signal(),
@@ -613,11 +610,7 @@ async fn a_hooks_own_excepthook_reports_its_uncaught_exception() {
          sys.excepthook = report\n\
          raise ValueError('SIEM said no')\n",
     );
-    let case = Case {
-        hook: &hook,
-        env: Vec::new(),
-        hookbox_args: Vec::new(),
-    };
+    let case = Case::plain(&hook);
     let python3 = case.python3().await;
     let hookbox = case.hookbox().await;
     assert_eq!(

@@ -172,6 +172,23 @@ fn add_egress(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
     Ok(())
 }
 
+/// Defines, with `define`, functions of `instance` in `linker` in place of
+/// those wasmtime-wasi (or wasmtime-wasi-http) defined.
+fn shadowing(
+    linker: &mut Linker<SandboxState>,
+    instance: &str,
+    define: impl FnOnce(
+        &mut wasmtime::component::LinkerInstance<'_, SandboxState>,
+    ) -> wasmtime::Result<()>,
+) -> wasmtime::Result<()> {
+    linker.allow_shadowing(true);
+    let defined = linker
+        .instance(instance)
+        .and_then(|mut instance| define(&mut instance));
+    linker.allow_shadowing(false);
+    defined
+}
+
 /// The `wasi:sockets` version wasmtime-wasi defines (guests importing any
 /// 0.2.x version are linked to it).
 const WASI_SOCKETS_TCP: &str = "wasi:sockets/tcp@0.2.12";
@@ -186,36 +203,34 @@ fn add_tcp_connect(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
     use wasmtime_wasi::p2::bindings::sockets::tcp::HostTcpSocket;
     use wasmtime_wasi::sockets::WasiSocketsView;
 
-    linker.allow_shadowing(true);
-    let mut tcp = linker.instance(WASI_SOCKETS_TCP)?;
-    let defined = tcp.func_wrap_async(
-        "[method]tcp-socket.start-connect",
-        |mut store: StoreContextMut<'_, SandboxState>,
-         (socket, network, remote): (
-            Resource<wasmtime_wasi::p2::TcpSocket>,
-            Resource<Network>,
-            IpSocketAddress,
-        )| {
-            let target = store.data().egress.connect_target(remote.into());
-            Box::new(async move {
-                let target = match target.await {
-                    Ok(target) => target,
-                    Err(refused) => return Ok((Err(refused),)),
-                };
-                let started =
-                    store
-                        .data_mut()
-                        .sockets()
-                        .start_connect(socket, network, target.into());
-                match started {
-                    Ok(()) => Ok((Ok(()),)),
-                    Err(error) => Ok((Err(error.downcast()?),)),
-                }
-            })
-        },
-    );
-    linker.allow_shadowing(false);
-    defined
+    shadowing(linker, WASI_SOCKETS_TCP, |tcp| {
+        tcp.func_wrap_async(
+            "[method]tcp-socket.start-connect",
+            |mut store: StoreContextMut<'_, SandboxState>,
+             (socket, network, remote): (
+                Resource<wasmtime_wasi::p2::TcpSocket>,
+                Resource<Network>,
+                IpSocketAddress,
+            )| {
+                let target = store.data().egress.connect_target(remote.into());
+                Box::new(async move {
+                    let target = match target.await {
+                        Ok(target) => target,
+                        Err(refused) => return Ok((Err(refused),)),
+                    };
+                    let started =
+                        store
+                            .data_mut()
+                            .sockets()
+                            .start_connect(socket, network, target.into());
+                    match started {
+                        Ok(()) => Ok((Ok(()),)),
+                        Err(error) => Ok((Err(error.downcast()?),)),
+                    }
+                })
+            },
+        )
+    })
 }
 
 /// Says "connection reset" where wasmtime-wasi says `invalid-state` for a
@@ -240,10 +255,8 @@ fn add_tcp_after_reset(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()
         }
     }
 
-    linker.allow_shadowing(true);
-    let mut tcp = linker.instance(WASI_SOCKETS_TCP)?;
-    let defined = tcp
-        .func_wrap(
+    shadowing(linker, WASI_SOCKETS_TCP, |tcp| {
+        tcp.func_wrap(
             "[method]tcp-socket.remote-address",
             |mut store: StoreContextMut<'_, SandboxState>,
              (socket,): (Resource<wasmtime_wasi::p2::TcpSocket>,)| {
@@ -252,15 +265,14 @@ fn add_tcp_after_reset(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()
         )
         .and_then(|()| {
             tcp.func_wrap(
-                "[method]tcp-socket.shutdown",
-                |mut store: StoreContextMut<'_, SandboxState>,
-                 (socket, how): (Resource<wasmtime_wasi::p2::TcpSocket>, ShutdownType)| {
-                    after_reset(store.data_mut().sockets().shutdown(socket, how))
-                },
-            )
-        });
-    linker.allow_shadowing(false);
-    defined
+                    "[method]tcp-socket.shutdown",
+                    |mut store: StoreContextMut<'_, SandboxState>,
+                     (socket, how): (Resource<wasmtime_wasi::p2::TcpSocket>, ShutdownType)| {
+                        after_reset(store.data_mut().sockets().shutdown(socket, how))
+                    },
+                )
+        })
+    })
 }
 
 /// The `wasi:http` version wasmtime-wasi-http defines.
@@ -276,30 +288,28 @@ fn add_http_handle(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
     use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, RequestOptions};
     use wasmtime_wasi_http::p2::types::{HostFutureIncomingResponse, HostOutgoingRequest};
 
-    linker.allow_shadowing(true);
-    let mut handler = linker.instance(WASI_HTTP_OUTGOING_HANDLER)?;
-    let defined = handler.func_wrap(
-        "handle",
-        |mut store: StoreContextMut<'_, SandboxState>,
-         (request, options): (
-            Resource<HostOutgoingRequest>,
-            Option<Resource<RequestOptions>>,
-        )|
-         -> wasmtime::Result<(Result<Resource<HostFutureIncomingResponse>, ErrorCode>,)> {
-            let handed_over = options.as_ref().map(|options| options.rep());
-            let mut http = store.data_mut().http();
-            let handled = http.handle(request, options);
-            if let Some(rep) = handed_over {
-                let _ = http.table.delete(Resource::<RequestOptions>::new_own(rep));
-            }
-            match handled {
-                Ok(future) => Ok((Ok(future),)),
-                Err(error) => Ok((Err(error.downcast()?),)),
-            }
-        },
-    );
-    linker.allow_shadowing(false);
-    defined
+    shadowing(linker, WASI_HTTP_OUTGOING_HANDLER, |handler| {
+        handler.func_wrap(
+            "handle",
+            |mut store: StoreContextMut<'_, SandboxState>,
+             (request, options): (
+                Resource<HostOutgoingRequest>,
+                Option<Resource<RequestOptions>>,
+            )|
+             -> wasmtime::Result<(Result<Resource<HostFutureIncomingResponse>, ErrorCode>,)> {
+                let handed_over = options.as_ref().map(|options| options.rep());
+                let mut http = store.data_mut().http();
+                let handled = http.handle(request, options);
+                if let Some(rep) = handed_over {
+                    let _ = http.table.delete(Resource::<RequestOptions>::new_own(rep));
+                }
+                match handled {
+                    Ok(future) => Ok((Ok(future),)),
+                    Err(error) => Ok((Err(error.downcast()?),)),
+                }
+            },
+        )
+    })
 }
 
 /// The `wasi:sockets/udp` version wasmtime-wasi defines.
@@ -315,27 +325,25 @@ fn add_udp_send(linker: &mut Linker<SandboxState>) -> wasmtime::Result<()> {
     };
     use wasmtime_wasi::sockets::WasiSocketsView;
 
-    linker.allow_shadowing(true);
-    let mut udp = linker.instance(WASI_SOCKETS_UDP)?;
-    let defined = udp.func_wrap(
-        "[method]outgoing-datagram-stream.send",
-        |mut store: StoreContextMut<'_, SandboxState>,
-         (stream, datagrams): (Resource<OutgoingDatagramStream>, Vec<OutgoingDatagram>)| {
-            store
-                .data()
-                .egress
-                .sending_datagrams(datagrams.iter().map(|d| d.data.len() as u64));
-            let sent = store.data_mut().sockets().send(stream, datagrams);
-            // Sizes of datagrams that were not sent are no one's.
-            store.data().egress.sending_datagrams([]);
-            match sent {
-                Ok(count) => Ok((Ok(count),)),
-                Err(error) => Ok((Err(error.downcast()?),)),
-            }
-        },
-    );
-    linker.allow_shadowing(false);
-    defined
+    shadowing(linker, WASI_SOCKETS_UDP, |udp| {
+        udp.func_wrap(
+            "[method]outgoing-datagram-stream.send",
+            |mut store: StoreContextMut<'_, SandboxState>,
+             (stream, datagrams): (Resource<OutgoingDatagramStream>, Vec<OutgoingDatagram>)| {
+                store
+                    .data()
+                    .egress
+                    .sending_datagrams(datagrams.iter().map(|d| d.data.len() as u64));
+                let sent = store.data_mut().sockets().send(stream, datagrams);
+                // Sizes of datagrams that were not sent are no one's.
+                store.data().egress.sending_datagrams([]);
+                match sent {
+                    Ok(count) => Ok((Ok(count),)),
+                    Err(error) => Ok((Err(error.downcast()?),)),
+                }
+            },
+        )
+    })
 }
 
 /// Fuel between two yields of a running hook to the async executor (a few
