@@ -10,7 +10,7 @@ use super::policy::{EgressPolicy, Scheme};
 use super::record::{AttemptHandle, AttemptStart};
 use super::sink::{HttpSend, Unreachable};
 use super::tls_session::OfferedIdentity;
-use super::{EgressGate, checked_host_header, refuse, user_info_refusal};
+use super::{EgressGate, checked_host_header, default_port, refuse, user_info_refusal};
 
 impl WasiHttpHooks for EgressGate {
     fn send_request(
@@ -207,9 +207,7 @@ impl EgressGate {
             Some("https") => Scheme::Https,
             _ => Scheme::Http,
         };
-        let port = uri
-            .port_u16()
-            .unwrap_or(if scheme == Scheme::Https { 443 } else { 80 });
+        let port = uri.port_u16().unwrap_or(default_port(scheme));
         let host_text = uri.host().unwrap_or_default();
         let host = match uri.authority().and_then(user_info_refusal) {
             Some(reason) => Err(BadHost(reason)),

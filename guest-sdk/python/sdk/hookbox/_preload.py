@@ -249,14 +249,24 @@ def _identities(namespaces: "dict[str, Any]") -> "dict[str, dict[str, tuple[int,
     }
 
 
-def _changed(before: "dict[str, dict[str, tuple[int, ...]]]", namespaces: "dict[str, Any]") -> "str | None":
-    """The first name in ``namespaces`` whose value is not what it was."""
-    after = _identities(namespaces)
+def _first_change(
+    before: "dict[str, dict[str, tuple[int, ...]]]",
+    after: "dict[str, dict[str, tuple[int, ...]]]",
+    excused: "Any" = lambda label, name, identity: False,
+) -> "str | None":
+    """The first ``label.name`` whose identity in ``after`` is not the one
+    in ``before`` (gone or added too), unless ``excused`` says why."""
     for label, names in before.items():
-        for name in sorted(set(names) | set(after[label])):
-            if names.get(name) != after[label].get(name):
+        now = after.get(label, {})
+        for name in sorted(set(names) | set(now)):
+            if names.get(name) != now.get(name) and not (name not in names and excused(label, name, now[name])):
                 return f"{label}.{name}"
     return None
+
+
+def _changed(before: "dict[str, dict[str, tuple[int, ...]]]", namespaces: "dict[str, Any]") -> "str | None":
+    """The first name in ``namespaces`` whose value is not what it was."""
+    return _first_change(before, _identities(namespaces))
 
 
 # How a type's own attributes and its method resolution order are read
@@ -303,17 +313,11 @@ def _patched(before: "dict[str, dict[str, tuple[int, ...]]]", stdlib: str) -> "s
     longer the one ``before`` saw, or that an import added to a class or a
     module (but a submodule bound in its package, as every import of one
     does)."""
-    after = _behaviours(stdlib)
-    for label, names in before.items():
-        now = after.get(label, {})
-        for name in sorted(set(names) | set(now)):
-            if names.get(name) == now.get(name):
-                continue
-            added = sys.modules.get(f"{label}.{name}")
-            if name not in names and added is not None and _identity(added) == now.get(name):
-                continue
-            return f"{label}.{name}"
-    return None
+    def bound_submodule(label: str, name: str, identity: "tuple[int, ...]") -> bool:
+        added = sys.modules.get(f"{label}.{name}")
+        return added is not None and _identity(added) == identity
+
+    return _first_change(before, _behaviours(stdlib), bound_submodule)
 
 
 class _ProcessWideHooks:
